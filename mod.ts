@@ -1,0 +1,74 @@
+/**
+ * memtable: RocksDB's MemTable for Bun and Deno — the sorted, multi-version, memory-bounded
+ * write buffer of an LSM tree. Entries live in native memory (a Zig arena and inline
+ * skiplist); this module gives them RocksDB's semantics: internal keys, sequence numbers,
+ * snapshot reads and ordered iteration in both directions.
+ *
+ * @example
+ * ```ts
+ * import { MemTable, ValueType } from "./mod.ts";
+ *
+ * using mt = new MemTable({ writeBufferSize: 8 << 20 });
+ * mt.add(1, ValueType.Value, "user:1", "ada");
+ * mt.add(2, ValueType.Value, "user:2", "grace");
+ * mt.add(3, ValueType.Deletion, "user:1");
+ *
+ * console.assert(mt.get("user:1").kind === "deleted");
+ * const before = mt.get("user:1", { snapshot: 2 });
+ * console.assert(before.kind === "value" && new TextDecoder().decode(before.value) === "ada");
+ * console.log(mt.numEntries, mt.approximateMemoryUsage());
+ * ```
+ *
+ * @module
+ */
+export { MemTable } from "./src/memtable/memtable.ts";
+export type {
+  Bytes,
+  Entry,
+  GetResult,
+  MemTableOptions,
+  MemTableStats,
+  ReadOptions,
+} from "./src/memtable/memtable.ts";
+export { MemTableIterator } from "./src/memtable/iterator.ts";
+export { isValueType, ValueType, valueTypeName } from "./src/coding/value_type.ts";
+export {
+  checkSequence,
+  compareSequence,
+  maxSequenceNumber,
+  type SequenceNumber,
+} from "./src/coding/sequence.ts";
+export {
+  decodeFixed32,
+  decodeFixed64,
+  decodeVarint32,
+  decodeVarint64,
+  encodeFixed32,
+  encodeFixed64,
+  encodeVarint32,
+  encodeVarint64,
+  varintLength,
+} from "./src/coding/varint.ts";
+export {
+  comparatorName,
+  compareInternalKeys,
+  compareUserKeys,
+  packInternalKey,
+  type ParsedInternalKey,
+  unpackInternalKey,
+} from "./src/coding/internal_key.ts";
+export {
+  DuplicateEntryError,
+  MemTableClosedError,
+  MemTableError,
+  NativeLibraryError,
+  NativeOutOfMemoryError,
+} from "./src/errors.ts";
+export {
+  libraryPathEnv,
+  loadLibrary,
+  type LoadLibraryOptions,
+  nativeMemoryBytes,
+  nativeSafetyChecked,
+} from "./src/ffi/native.ts";
+export { keySizeMax, valueSizeMax } from "./src/ffi/layout.ts";

@@ -1,0 +1,331 @@
+//! The C ABI of the memtable library: the only file that exports symbols, all prefixed
+//! `memtable_`. The TypeScript table of these symbols is `src/ffi/symbols.ts`.
+//!
+//! Rules:
+//! - Every fallible export returns an `i32`: a `limits.Status` (negative) or a non-negative
+//!   count/flag. Nothing here panics on bad input: handles are checked (null and magic), lengths
+//!   are checked against the caller's buffer capacity and the named limits.
+//! - Keys and values arrive in the caller's scratch buffer `buf` (capacity `cap`); results are
+//!   written back into it. 64-bit integers travel as two u32 halves (`hi`, `lo`) or inside the
+//!   buffer (little-endian); byte counts are returned as f64 (exact below 2^53).
+//! - Threading: see memtable.zig; exports add no locking of their own.
+const std = @import("std");
+const limits = @import("limits.zig");
+const coding = @import("coding.zig");
+const arena_mod = @import("arena.zig");
+const mt_mod = @import("memtable.zig");
+
+const MemTable = mt_mod.MemTable;
+const Iterator = mt_mod.Iterator;
+const Status = limits.Status;
+
+inline fn code(s: Status) i32 {
+    return @intFromEnum(s);
+}
+
+inline fn join(hi: u32, lo: u32) u64 {
+    return (@as(u64, hi) << 32) | lo;
+}
+
+fn asMemTable(h: ?*anyopaque) ?*MemTable {
+    const p = h orelse return null;
+    const mt: *MemTable = @ptrCast(@alignCast(p));
+    return if (mt.magic == mt_mod.memtable_magic) mt else null;
+}
+
+fn asIterator(h: ?*anyopaque) ?*Iterator {
+    const p = h orelse return null;
+    const it: *Iterator = @ptrCast(@alignCast(p));
+    return if (it.magic == mt_mod.iterator_magic) it else null;
+}
+
+inline fn put32(buf: [*]u8, at: usize, v: u32) void {
+    std.mem.writeInt(u32, buf[at..][0..4], v, .little);
+}
+inline fn put64(buf: [*]u8, at: usize, v: u64) void {
+    std.mem.writeInt(u64, buf[at..][0..8], v, .little);
+}
+
+/// Reports `need` bytes in the first word of the buffer (when it has one) and says so.
+fn tooSmall(buf: [*]u8, cap: u32, need: usize) i32 {
+    if (cap >= 4) put32(buf, 0, @intCast(@min(need, std.math.maxInt(u32))));
+    return code(.buffer_too_small);
+}
+
+// ---- library -------------------------------------------------------------------------------
+
+/// Layout words checked by the TS loader; the order is part of the ABI.
+const layout_words = [_]u32{
+    limits.abi_version,
+    limits.skiplist_height_max,
+    limits.skiplist_branching,
+    limits.key_size_max,
+    limits.value_size_max,
+    @truncate(limits.sequence_max >> 32),
+    @truncate(limits.sequence_max),
+    limits.entry_out_header_size,
+    limits.get_record_header_size,
+    @bitCast(code(.duplicate)),
+    @bitCast(code(.out_of_memory)),
+    @bitCast(code(.buffer_too_small)),
+    @bitCast(code(.invalid_argument)),
+    @bitCast(code(.bad_handle)),
+};
+
+export fn memtable_abi_version() u32 {
+    return limits.abi_version;
+}
+
+/// Writes the layout words (u32 LE each) into `buf`; returns their count.
+export fn memtable_layout(buf: [*]u8, cap: u32) i32 {
+    if (cap < layout_words.len * 4) return tooSmall(buf, cap, layout_words.len * 4);
+    for (layout_words, 0..) |w, i| put32(buf, i * 4, w);
+    return layout_words.len;
+}
+
+/// Native bytes currently held by every arena and handle of this library (all threads).
+export fn memtable_native_bytes() f64 {
+    return @floatFromInt(arena_mod.bytes_live.load(.monotonic));
+}
+
+/// Whether this build has Zig's safety checks on (Debug/ReleaseSafe).
+export fn memtable_safety_checked() u32 {
+    return @intFromBool(std.debug.runtime_safety);
+}
+
+// ---- memtable ------------------------------------------------------------------------------
+
+/// Creates a memtable holding one reference. Options as f64 byte counts (0 = default block
+/// size) and the earliest sequence number as hi/lo halves (all ones = unset). Null when out of
+/// memory or when an option is out of range.
+export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, earliest_hi: u32, earliest_lo: u32) ?*anyopaque {
+    const max_size: f64 = 1 << 53;
+    if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
+    if (!(arena_block_size >= 0 and arena_block_size <= max_size)) return null;
+    const earliest = join(earliest_hi, earliest_lo);
+    if (earliest != mt_mod.seq_unset and earliest > limits.sequence_max) return null;
+    const mt = MemTable.create(.{
+        .write_buffer_size = @intFromFloat(write_buffer_size),
+        .arena_block_size = @intFromFloat(arena_block_size),
+        .earliest_seq = earliest,
+    }) catch return null;
+    return mt;
+}
+
+/// Adds a reference; returns the new count.
+export fn memtable_ref(h: ?*anyopaque) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    return @intCast(mt.ref());
+}
+
+/// Drops a reference, freeing the memtable with the last one; returns the remaining count.
+export fn memtable_unref(h: ?*anyopaque) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    return @intCast(mt.unref());
+}
+
+/// Adds one entry: key at buf[0..klen], value at buf[klen..klen+vlen].
+export fn memtable_add(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_hi: u32, seq_lo: u32, value_type: u32, klen: u32, vlen: u32) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    const seq = join(seq_hi, seq_lo);
+    if (seq > limits.sequence_max) return code(.invalid_argument);
+    if (!limits.ValueType.isKnownPointType(value_type)) return code(.invalid_argument);
+    if (klen > limits.key_size_max or vlen > limits.value_size_max) return code(.invalid_argument);
+    if (@as(u64, klen) + vlen > cap) return code(.invalid_argument);
+    mt.add(seq, @enumFromInt(@as(u8, @intCast(value_type))), buf[0..klen], buf[klen..][0..vlen]) catch |err| return switch (err) {
+        error.Duplicate => code(.duplicate),
+        error.OutOfMemory => code(.out_of_memory),
+    };
+    return code(.ok);
+}
+
+/// Looks up the key at buf[0..klen] as of `snapshot`. Writes records
+/// `fixed64 trailer ‖ fixed32 vlen ‖ value`, newest first: one for a Value or a deletion; for
+/// Merge entries, every consecutive Merge and the entry that ends the run (if any). Returns
+/// the record count (0: absent) or `buffer_too_small` with the needed size in buf[0..4].
+export fn memtable_get(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, snap_hi: u32, snap_lo: u32) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    if (klen > limits.key_size_max or klen > cap) return code(.invalid_argument);
+    const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
+    var node = mt.findNewest(buf[0..klen], snapshot) orelse return 0;
+    // The key bytes are overwritten by the output: compare against the node's own copy.
+    const user_key = node.key().user_key;
+    var pos: usize = 0;
+    var count: i32 = 0;
+    var overflow = false;
+    while (true) {
+        const e = coding.decodeEntry(node.entry());
+        const need = pos + limits.get_record_header_size + e.value.len;
+        if (need > cap) overflow = true;
+        if (!overflow) {
+            put64(buf, pos, e.key.trailer);
+            put32(buf, pos + 8, @intCast(e.value.len));
+            @memcpy(buf[pos + limits.get_record_header_size ..][0..e.value.len], e.value);
+        }
+        pos = need;
+        count += 1;
+        if (e.key.valueType() != @intFromEnum(limits.ValueType.merge)) break;
+        node = node.next(0) orelse break;
+        if (!std.mem.eql(u8, node.key().user_key, user_key)) break;
+    }
+    if (overflow) return tooSmall(buf, cap, pos);
+    return count;
+}
+
+/// Approximate memory usage (arena bytes in use), or -1 for a bad handle.
+export fn memtable_memory_usage(h: ?*anyopaque) f64 {
+    const mt = asMemTable(h) orelse return -1;
+    return @floatFromInt(mt.memoryUsage());
+}
+
+/// Writes the counters as fixed64 LE words: num_entries, num_deletes, data_size, first_seq,
+/// earliest_seq, arena usage, arena allocated bytes, arena block size, write_buffer_size.
+export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    const words = [_]u64{
+        mt.num_entries,        mt.num_deletes,             mt.data_size,
+        mt.first_seq,          mt.earliest_seq,            mt.arena.usage(),
+        mt.arena.allocatedBytes(), mt.arena.block_size,    mt.write_buffer_size,
+    };
+    if (cap < words.len * 8) return tooSmall(buf, cap, words.len * 8);
+    for (words, 0..) |w, i| put64(buf, i * 8, w);
+    return words.len;
+}
+
+// ---- iterators -----------------------------------------------------------------------------
+
+/// Creates an iterator over `h` that hides versions newer than the snapshot; it holds a
+/// reference to the memtable until `memtable_iter_free`. Null for a bad handle or no memory.
+export fn memtable_iter_new(h: ?*anyopaque, snap_hi: u32, snap_lo: u32) ?*anyopaque {
+    const mt = asMemTable(h) orelse return null;
+    const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
+    return Iterator.create(mt, snapshot) catch null;
+}
+
+export fn memtable_iter_free(h: ?*anyopaque) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    it.destroy();
+    return code(.ok);
+}
+
+/// Copies the entry at `it` as `fixed64 trailer ‖ fixed32 klen ‖ fixed32 vlen ‖ key ‖ value`.
+fn writeEntryAt(buf: [*]u8, pos: usize, cap: u32, e: coding.Entry) ?usize {
+    const need = pos + limits.entry_out_header_size + e.key.user_key.len + e.value.len;
+    if (need > cap) return null;
+    put64(buf, pos, e.key.trailer);
+    put32(buf, pos + 8, @intCast(e.key.user_key.len));
+    put32(buf, pos + 12, @intCast(e.value.len));
+    const k = pos + limits.entry_out_header_size;
+    @memcpy(buf[k..][0..e.key.user_key.len], e.key.user_key);
+    @memcpy(buf[k + e.key.user_key.len ..][0..e.value.len], e.value);
+    return need;
+}
+
+/// Result of a positioning call: 1 and the current entry in buf, 0 when not valid, or
+/// `buffer_too_small` (position kept; grow and call `memtable_iter_read`).
+fn current(it: *Iterator, buf: [*]u8, cap: u32) i32 {
+    if (!it.valid()) return 0;
+    const e = coding.decodeEntry(it.node().entry());
+    if (writeEntryAt(buf, 0, cap, e) == null) {
+        return tooSmall(buf, cap, limits.entry_out_header_size + e.key.user_key.len + e.value.len);
+    }
+    return 1;
+}
+
+/// 1 when the iterator is positioned on an entry, 0 when not.
+export fn memtable_iter_valid(h: ?*anyopaque) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    return @intFromBool(it.valid());
+}
+
+export fn memtable_iter_read(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    return current(it, buf, cap);
+}
+
+export fn memtable_iter_seek_to_first(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    it.seekToFirst();
+    return current(it, buf, cap);
+}
+
+export fn memtable_iter_seek_to_last(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    it.seekToLast();
+    return current(it, buf, cap);
+}
+
+/// Seeks to the first entry with user key ≥ buf[0..klen].
+export fn memtable_iter_seek(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    if (klen > limits.key_size_max or klen > cap) return code(.invalid_argument);
+    it.seek(buf[0..klen]);
+    return current(it, buf, cap);
+}
+
+/// Seeks to the last entry with user key ≤ buf[0..klen].
+export fn memtable_iter_seek_for_prev(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    if (klen > limits.key_size_max or klen > cap) return code(.invalid_argument);
+    it.seekForPrev(buf[0..klen]);
+    return current(it, buf, cap);
+}
+
+export fn memtable_iter_next(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    if (!it.valid()) return code(.invalid_argument);
+    it.next();
+    return current(it, buf, cap);
+}
+
+export fn memtable_iter_prev(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    if (!it.valid()) return code(.invalid_argument);
+    it.prev();
+    return current(it, buf, cap);
+}
+
+/// Copies up to `max` entries starting at the current one (inclusive) and advances past the
+/// last one copied. Returns the count (0 when not valid), or `buffer_too_small` when not even
+/// the first entry fits (nothing moves).
+export fn memtable_iter_next_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, max: u32) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    var pos: usize = 0;
+    var count: u32 = 0;
+    while (count < max and it.valid()) {
+        const e = coding.decodeEntry(it.node().entry());
+        pos = writeEntryAt(buf, pos, cap, e) orelse {
+            if (count == 0) return tooSmall(buf, cap, limits.entry_out_header_size + e.key.user_key.len + e.value.len);
+            break;
+        };
+        count += 1;
+        it.next();
+    }
+    return @intCast(count);
+}
+
+test {
+    _ = @import("coding.zig");
+    _ = @import("arena.zig");
+    _ = @import("skiplist.zig");
+    _ = @import("memtable.zig");
+}
+
+test "exports answer bad handles and bad lengths with status codes" {
+    var buf: [64]u8 = @splat(0);
+    try std.testing.expectEqual(code(.bad_handle), memtable_add(null, &buf, buf.len, 0, 1, 1, 1, 1));
+    const h = memtable_new(1 << 20, 0, 0xFFFF_FFFF, 0xFFFF_FFFF).?;
+    try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 1, 60, 10));
+    try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 9, 1, 1));
+    try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0x0100_0000, 0, 1, 1, 1));
+    @memcpy(buf[0..4], "keyv");
+    try std.testing.expectEqual(code(.ok), memtable_add(h, &buf, buf.len, 0, 3, 1, 3, 1));
+    try std.testing.expectEqual(code(.duplicate), memtable_add(h, &buf, buf.len, 0, 3, 1, 3, 1));
+    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, buf.len, 3, 0, 10));
+    try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[0..8], .little));
+    try std.testing.expectEqual(@as(u8, 'v'), buf[12]);
+    @memcpy(buf[0..3], "key");
+    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 12, 3, 0xFFFF_FFFF, 0xFFFF_FFFF));
+    try std.testing.expectEqual(@as(u32, 13), std.mem.readInt(u32, buf[0..4], .little));
+    try std.testing.expectEqual(@as(i32, 0), memtable_unref(h));
+}

@@ -1,0 +1,66 @@
+//! Limits and layout constants shared by the native library and the TypeScript side.
+//!
+//! Every constant here is also reported by `memtable_layout` and checked by the TS loader at
+//! load time, so a stale library fails loudly instead of misreading memory.
+
+/// Bumped whenever an export's signature or a shared layout changes.
+pub const abi_version: u32 = 1;
+
+/// RocksDB's InlineSkipList defaults (`skiplist_height` 12, `skiplist_branching_factor` 4):
+/// with p = 1/4 a list of 4^12 ≈ 16.7M nodes still has O(log n) search paths.
+pub const skiplist_height_max: u32 = 12;
+pub const skiplist_branching: u32 = 4;
+
+/// A user key is stored as `key ‖ fixed64 trailer`; the internal key length must fit the
+/// varint32 of the entry encoding, and keys are copied through the per-call scratch buffer.
+/// 8 MiB is far above any sane key (RocksDB users keep keys in the bytes to kilobytes) while
+/// keeping a bad call from asking for gigabytes.
+pub const key_size_max: u32 = 8 * 1024 * 1024;
+
+/// Values are length-prefixed by a varint32 in the entry; 256 MiB bounds the scratch buffer a
+/// single call may need and keeps every entry far below the u32 range.
+pub const value_size_max: u32 = 256 * 1024 * 1024;
+
+/// Sequence numbers occupy the high 56 bits of the 64-bit internal-key trailer.
+pub const sequence_max: u64 = (1 << 56) - 1;
+
+/// Arena block size bounds, as RocksDB's `OptimizeBlockSize` (4 KiB … 1 GiB here).
+pub const arena_block_size_min: usize = 4 * 1024;
+pub const arena_block_size_max: usize = 1024 * 1024 * 1024;
+/// Arena allocations are aligned to a pointer: skiplist nodes start with their next pointers.
+pub const arena_alignment: usize = @alignOf(usize);
+
+/// RocksDB value type codes (`db/dbformat.h`). Do not change: they are part of the on-disk
+/// format of internal keys, write batches and SST files.
+pub const ValueType = enum(u8) {
+    deletion = 0x0,
+    value = 0x1,
+    merge = 0x2,
+    single_deletion = 0x7,
+    range_deletion = 0xF,
+    _,
+
+    pub fn isKnownPointType(code: u32) bool {
+        return code == 0x0 or code == 0x1 or code == 0x2 or code == 0x7;
+    }
+};
+
+/// Used as the type byte of seek keys: larger than every real type, so (key, seq, seek type)
+/// sorts before every real version with sequence number ≤ seq.
+pub const value_type_for_seek: u8 = 0xFF;
+
+/// Status codes returned by fallible exports. Non-negative results are counts or flags.
+pub const Status = enum(i32) {
+    ok = 0,
+    duplicate = -1,
+    out_of_memory = -2,
+    buffer_too_small = -3,
+    invalid_argument = -4,
+    bad_handle = -5,
+};
+
+/// Fixed header written before every entry that an export copies out:
+/// `fixed64 trailer ‖ fixed32 key_len ‖ fixed32 value_len`, then key bytes and value bytes.
+pub const entry_out_header_size: u32 = 16;
+/// Header of every get() record: `fixed64 trailer ‖ fixed32 value_len`, then value bytes.
+pub const get_record_header_size: u32 = 12;

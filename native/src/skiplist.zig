@@ -1,0 +1,413 @@
+//! InlineSkipList: the sorted index of a memtable (RocksDB's `memtable/inlineskiplist.h`).
+//!
+//! Thread safety: one writer at a time (the caller serialises inserts); any number of readers
+//! concurrently with the writer and with each other, without locks. A node is published by a
+//! release store of the level-0 pointer that links it, after its entry bytes and its own next
+//! pointers are written; readers load next pointers with acquire ordering, so a reader that
+//! sees a node sees its whole entry.
+//!
+//! Invariants:
+//! 1. Nodes are never freed or moved while the list lives (they live in the arena).
+//! 2. A linked node's entry never changes; only its next pointers do, and only to insert a
+//!    node directly after it.
+//! 3. Level i holds a sorted subsequence of level i-1.
+//!
+//! Layout of a node of height h, in one arena allocation (no separate key allocation):
+//!     next[h-1] … next[1] ‖ next[0] ‖ entry bytes
+//! A `*Node` points at next[0]; next[i] is i words before it; the entry follows next[0].
+const std = @import("std");
+const limits = @import("limits.zig");
+const coding = @import("coding.zig");
+const Arena = @import("arena.zig").Arena;
+
+pub const height_max = limits.skiplist_height_max;
+pub const branching = limits.skiplist_branching;
+
+const Link = std.atomic.Value(?*Node);
+
+pub const Node = extern struct {
+    next0: Link,
+
+    inline fn link(self: *Node, level: usize) *Link {
+        const base: [*]Link = @ptrCast(&self.next0);
+        return &(base - level)[0];
+    }
+
+    pub inline fn next(self: *Node, level: usize) ?*Node {
+        return self.link(level).load(.acquire);
+    }
+
+    inline fn setNext(self: *Node, level: usize, n: ?*Node) void {
+        self.link(level).store(n, .release);
+    }
+
+    inline fn noBarrierSetNext(self: *Node, level: usize, n: ?*Node) void {
+        self.link(level).store(n, .unordered);
+    }
+
+    pub inline fn entry(self: *Node) [*]u8 {
+        const p: [*]u8 = @ptrCast(self);
+        return p + @sizeOf(Node);
+    }
+
+    pub inline fn key(self: *Node) coding.Key {
+        return coding.decodeKey(self.entry());
+    }
+};
+
+comptime {
+    std.debug.assert(@sizeOf(Node) == @sizeOf(usize));
+    std.debug.assert(@sizeOf(Link) == @sizeOf(usize));
+}
+
+/// The nodes bracketing a key at every level: prev[i] < key ≤ next[i] (next may be null).
+/// Kept between inserts as the hint for the next one (RocksDB's `Splice`).
+pub const Splice = struct {
+    height: u32 = 0,
+    prev: [height_max + 1]*Node = undefined,
+    next: [height_max + 1]?*Node = undefined,
+};
+
+pub const InsertError = error{ Duplicate, OutOfMemory };
+
+pub const SkipList = struct {
+    arena: *Arena,
+    head: *Node,
+    /// Height of the tallest node; read by readers without ordering (a stale value only
+    /// makes a search start lower, still correct because every level is a sublist).
+    max_height: std.atomic.Value(u32),
+    rng_state: u64,
+    seq_splice: Splice = .{},
+
+    pub fn init(arena: *Arena, seed: u64) error{OutOfMemory}!SkipList {
+        const head = try allocateNode(arena, height_max, 0);
+        var i: usize = 0;
+        while (i < height_max) : (i += 1) head.noBarrierSetNext(i, null);
+        return .{
+            .arena = arena,
+            .head = head,
+            .max_height = .init(1),
+            .rng_state = seed | 1,
+        };
+    }
+
+    fn allocateNode(arena: *Arena, height: u32, entry_len: usize) error{OutOfMemory}!*Node {
+        std.debug.assert(height >= 1 and height <= height_max);
+        const prefix = @sizeOf(Link) * (height - 1);
+        const raw = try arena.allocateAligned(prefix + @sizeOf(Node) + entry_len);
+        return @ptrCast(@alignCast(raw + prefix));
+    }
+
+    fn randomHeight(self: *SkipList) u32 {
+        var h: u32 = 1;
+        while (h < height_max) {
+            // xorshift64*: cheap, good enough to pick levels with probability 1/branching.
+            self.rng_state ^= self.rng_state >> 12;
+            self.rng_state ^= self.rng_state << 25;
+            self.rng_state ^= self.rng_state >> 27;
+            const r = self.rng_state *% 0x2545F4914F6CDD1D;
+            if ((r >> 32) % branching != 0) break;
+            h += 1;
+        }
+        return h;
+    }
+
+    inline fn keyIsAfterNode(key: coding.Key, n: ?*Node) bool {
+        const node = n orelse return false;
+        return coding.compareEntry(node.entry(), key) == .lt;
+    }
+
+    /// First node ≥ key, or null.
+    pub fn findGreaterOrEqual(self: *SkipList, key: coding.Key) ?*Node {
+        var x = self.head;
+        var level: usize = self.max_height.load(.monotonic) - 1;
+        var last_bigger: ?*Node = null;
+        while (true) {
+            const n = x.next(level);
+            if (n != null and n != last_bigger) {
+                switch (coding.compareEntry(n.?.entry(), key)) {
+                    .lt => {
+                        x = n.?;
+                        continue;
+                    },
+                    .eq => return n,
+                    .gt => {},
+                }
+            }
+            if (level == 0) return n;
+            last_bigger = n;
+            level -= 1;
+        }
+    }
+
+    /// Last node < key, or null when there is none.
+    pub fn findLessThan(self: *SkipList, key: coding.Key) ?*Node {
+        var x = self.head;
+        var level: usize = self.max_height.load(.monotonic) - 1;
+        var last_not_after: ?*Node = null;
+        while (true) {
+            const n = x.next(level);
+            if (n != last_not_after and keyIsAfterNode(key, n)) {
+                x = n.?;
+            } else {
+                if (level == 0) return if (x == self.head) null else x;
+                last_not_after = n;
+                level -= 1;
+            }
+        }
+    }
+
+    /// Last node ≤ key, or null.
+    pub fn findLessOrEqual(self: *SkipList, key: coding.Key) ?*Node {
+        const ge = self.findGreaterOrEqual(key);
+        if (ge) |n| {
+            if (coding.compareEntry(n.entry(), key) == .eq) return n;
+        }
+        return self.findLessThan(key);
+    }
+
+    pub fn findFirst(self: *SkipList) ?*Node {
+        return self.head.next(0);
+    }
+
+    pub fn findLast(self: *SkipList) ?*Node {
+        var x = self.head;
+        var level: usize = self.max_height.load(.monotonic) - 1;
+        while (true) {
+            if (x.next(level)) |n| {
+                x = n;
+            } else {
+                if (level == 0) return if (x == self.head) null else x;
+                level -= 1;
+            }
+        }
+    }
+
+    pub fn contains(self: *SkipList, key: coding.Key) bool {
+        const n = self.findGreaterOrEqual(key) orelse return false;
+        return coding.compareEntry(n.entry(), key) == .eq;
+    }
+
+    /// Finds prev/next for `level` starting from `before` (known < key).
+    inline fn findSpliceForLevel(key: coding.Key, before_in: *Node, after: ?*Node, level: usize, out_prev: **Node, out_next: *?*Node) void {
+        var before = before_in;
+        while (true) {
+            const n = before.next(level);
+            if (n == after or !keyIsAfterNode(key, n)) {
+                out_prev.* = before;
+                out_next.* = n;
+                return;
+            }
+            before = n.?;
+        }
+    }
+
+    /// Brings `splice` up to date for `key`, reusing the levels where it still brackets the
+    /// key (so sequential inserts do not search from the head).
+    fn recomputeSplice(self: *SkipList, key: coding.Key, splice: *Splice) void {
+        const max_height = self.max_height.load(.monotonic);
+        var recompute_height: u32 = 0;
+        if (splice.height < max_height) {
+            splice.prev[max_height] = self.head;
+            splice.next[max_height] = null;
+            splice.height = max_height;
+            recompute_height = max_height;
+        } else {
+            // Climb until the splice brackets the key at this level.
+            while (recompute_height < max_height) {
+                const level = recompute_height;
+                if (splice.prev[level].next(level) != splice.next[level]) {
+                    recompute_height += 1; // stale: something was inserted inside the splice
+                } else if (splice.prev[level] != self.head and !keyIsAfterNode(key, splice.prev[level])) {
+                    recompute_height = max_height; // key is before the splice: start over
+                } else if (keyIsAfterNode(key, splice.next[level])) {
+                    recompute_height += 1; // key is after the splice
+                } else break;
+            }
+            if (recompute_height == max_height) {
+                splice.prev[max_height] = self.head;
+                splice.next[max_height] = null;
+            }
+        }
+        var i = recompute_height;
+        while (i > 0) {
+            i -= 1;
+            findSpliceForLevel(key, splice.prev[i + 1], splice.next[i + 1], i, &splice.prev[i], &splice.next[i]);
+        }
+    }
+
+    /// Inserts an entry for `key` with `value`, copying both into one new node.
+    /// Reports `error.Duplicate` (and allocates nothing) when an entry with the same internal
+    /// key (user key, seq and type) exists. REQUIRES: no concurrent insert.
+    pub fn insert(self: *SkipList, key: coding.Key, value: []const u8) InsertError!*Node {
+        return self.insertWithSplice(key, value, &self.seq_splice);
+    }
+
+    pub fn insertWithSplice(self: *SkipList, key: coding.Key, value: []const u8, splice: *Splice) InsertError!*Node {
+        self.recomputeSplice(key, splice);
+        if (splice.next[0]) |n| {
+            if (coding.compareEntry(n.entry(), key) == .eq) return error.Duplicate;
+        }
+        const height = self.randomHeight();
+        const entry_len = coding.entryEncodedLength(key.user_key.len, value.len);
+        const node = try allocateNode(self.arena, height, entry_len);
+        const written = coding.encodeEntry(node.entry(), key, value);
+        std.debug.assert(written == entry_len);
+
+        const max_height = self.max_height.load(.monotonic);
+        if (height > max_height) {
+            var l = max_height;
+            while (l < height) : (l += 1) {
+                splice.prev[l] = self.head;
+                splice.next[l] = null;
+            }
+            splice.prev[height] = self.head;
+            splice.next[height] = null;
+            // Readers that see the new height early find head->next == null at the new
+            // levels and drop down: correct without ordering.
+            self.max_height.store(height, .monotonic);
+            splice.height = @max(splice.height, height);
+        }
+        var level: usize = 0;
+        while (level < height) : (level += 1) {
+            node.noBarrierSetNext(level, splice.next[level]);
+            splice.prev[level].setNext(level, node); // release: publishes the node
+        }
+        // The splice now brackets the new node's successor region: prev = node.
+        level = 0;
+        while (level < height) : (level += 1) splice.prev[level] = node;
+        return node;
+    }
+};
+
+/// A cursor over the list. Valid until the list's arena is freed.
+pub const Iterator = struct {
+    list: *SkipList,
+    node: ?*Node = null,
+
+    pub fn valid(self: *const Iterator) bool {
+        return self.node != null;
+    }
+    pub fn next(self: *Iterator) void {
+        self.node = self.node.?.next(0);
+    }
+    pub fn prev(self: *Iterator) void {
+        self.node = self.list.findLessThan(self.node.?.key());
+    }
+    pub fn seek(self: *Iterator, key: coding.Key) void {
+        self.node = self.list.findGreaterOrEqual(key);
+    }
+    pub fn seekForPrev(self: *Iterator, key: coding.Key) void {
+        self.node = self.list.findLessOrEqual(key);
+    }
+    pub fn seekToFirst(self: *Iterator) void {
+        self.node = self.list.findFirst();
+    }
+    pub fn seekToLast(self: *Iterator) void {
+        self.node = self.list.findLast();
+    }
+};
+
+const testing = std.testing;
+
+fn testKey(buf: []u8, i: u32, seq: u64) coding.Key {
+    const s = std.fmt.bufPrint(buf, "key{d:0>8}", .{i}) catch unreachable;
+    return .{ .user_key = s, .trailer = coding.packTrailer(seq, 1) };
+}
+
+test "skiplist keeps random inserts sorted and reports duplicates" {
+    var arena = Arena.init(4096);
+    defer arena.deinit();
+    var list = try SkipList.init(&arena, 42);
+    var prng = std.Random.DefaultPrng.init(7);
+    const n = 5000;
+    var present: [n]bool = @splat(false);
+    var inserted: usize = 0;
+    var i: usize = 0;
+    while (i < 3 * n) : (i += 1) {
+        const k = prng.random().uintLessThan(u32, n);
+        var buf: [32]u8 = undefined;
+        const key = testKey(&buf, k, 1);
+        if (list.insert(key, "v")) |_| {
+            try testing.expect(!present[k]);
+            present[k] = true;
+            inserted += 1;
+        } else |err| {
+            try testing.expectEqual(error.Duplicate, err);
+            try testing.expect(present[k]);
+        }
+    }
+    var it = Iterator{ .list = &list };
+    it.seekToFirst();
+    var count: usize = 0;
+    var prev_key: ?coding.Key = null;
+    while (it.valid()) : (it.next()) {
+        const k = it.node.?.key();
+        if (prev_key) |p| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(p, k));
+        prev_key = k;
+        count += 1;
+    }
+    try testing.expectEqual(inserted, count);
+    // Backwards gives the same sequence reversed.
+    it.seekToLast();
+    var back: usize = 0;
+    while (it.valid()) : (it.prev()) back += 1;
+    try testing.expectEqual(inserted, back);
+}
+
+test "skiplist seek, seekForPrev and contains" {
+    var arena = Arena.init(4096);
+    defer arena.deinit();
+    var list = try SkipList.init(&arena, 1);
+    var buf: [32]u8 = undefined;
+    var i: u32 = 0;
+    while (i < 100) : (i += 2) _ = try list.insert(testKey(&buf, i, 5), "x");
+    var it = Iterator{ .list = &list };
+    var kb: [32]u8 = undefined;
+    it.seek(testKey(&kb, 51, 5));
+    try testing.expectEqualStrings("key00000052", it.node.?.key().user_key);
+    it.seekForPrev(testKey(&kb, 51, 5));
+    try testing.expectEqualStrings("key00000050", it.node.?.key().user_key);
+    it.seekForPrev(testKey(&kb, 50, 5));
+    try testing.expectEqualStrings("key00000050", it.node.?.key().user_key);
+    it.seek(testKey(&kb, 99, 5));
+    try testing.expect(!it.valid());
+    it.seekForPrev(.{ .user_key = "a", .trailer = 0 });
+    try testing.expect(!it.valid());
+    try testing.expect(list.contains(testKey(&kb, 40, 5)));
+    try testing.expect(!list.contains(testKey(&kb, 40, 6)));
+    try testing.expect(!list.contains(testKey(&kb, 41, 5)));
+}
+
+test "skiplist splice hint handles ascending, descending and interleaved inserts" {
+    var arena = Arena.init(1 << 16);
+    defer arena.deinit();
+    var list = try SkipList.init(&arena, 3);
+    var buf: [32]u8 = undefined;
+    var i: u32 = 0;
+    while (i < 2000) : (i += 1) _ = try list.insert(testKey(&buf, 10_000 + i, 1), "a");
+    i = 2000;
+    while (i > 0) : (i -= 1) _ = try list.insert(testKey(&buf, i, 1), "d");
+    i = 0;
+    while (i < 2000) : (i += 1) _ = try list.insert(testKey(&buf, if (i % 2 == 0) 5000 + i else 20_000 + i, 1), "m");
+    var it = Iterator{ .list = &list };
+    it.seekToFirst();
+    var count: usize = 0;
+    var prev_key: ?coding.Key = null;
+    while (it.valid()) : (it.next()) {
+        const k = it.node.?.key();
+        if (prev_key) |p| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(p, k));
+        prev_key = k;
+        count += 1;
+    }
+    try testing.expectEqual(@as(usize, 6000), count);
+    // Every level is a sorted sublist.
+    var level: usize = 1;
+    while (level < list.max_height.load(.monotonic)) : (level += 1) {
+        var x = list.head.next(level);
+        while (x) |n| {
+            if (n.next(level)) |m| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(n.key(), m.key()));
+            x = n.next(level);
+        }
+    }
+}

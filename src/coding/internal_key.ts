@@ -1,0 +1,76 @@
+/**
+ * Internal keys: `user_key ‖ fixed64le((seq << 8) | type)`, ordered by user key ascending,
+ * then by `(seq << 8) | type` descending, so the newest version of a key comes first
+ * (RocksDB's InternalKeyComparator over `leveldb.BytewiseComparator`). The native comparator
+ * implements the same order; this one serves tests, tools and table code.
+ *
+ * @module
+ */
+import {
+  checkSequence,
+  type SequenceNumber,
+  sequenceFromTrailer,
+  trailerParts,
+} from "./sequence.ts";
+import { checkValueType, type ValueType } from "./value_type.ts";
+import { decodeFixed32, encodeFixed32 } from "./varint.ts";
+
+/** The name of the user-key comparator whose order internal keys follow. */
+export const comparatorName = "leveldb.BytewiseComparator";
+
+/** An internal key, unpacked. */
+export interface ParsedInternalKey {
+  userKey: Uint8Array;
+  seq: SequenceNumber;
+  type: ValueType;
+}
+
+/** Packs `userKey ‖ fixed64le((seq << 8) | type)`. */
+export function packInternalKey(userKey: Uint8Array, seq: SequenceNumber, type: ValueType): Uint8Array {
+  checkSequence(seq, "packInternalKey()");
+  checkValueType(type, "packInternalKey()");
+  const out = new Uint8Array(userKey.length + 8);
+  out.set(userKey, 0);
+  const [high, low] = trailerParts(seq, type);
+  encodeFixed32(out, userKey.length, low);
+  encodeFixed32(out, userKey.length + 4, high);
+  return out;
+}
+
+/** Unpacks an internal key; throws a RangeError when it is too short or its type is unknown. */
+export function unpackInternalKey(internalKey: Uint8Array): ParsedInternalKey {
+  if (internalKey.length < 8) {
+    throw new RangeError(`internal key is ${internalKey.length} bytes, at least 8 are needed`);
+  }
+  const at = internalKey.length - 8;
+  const low = decodeFixed32(internalKey, at);
+  const high = decodeFixed32(internalKey, at + 4);
+  return {
+    userKey: internalKey.slice(0, at),
+    seq: sequenceFromTrailer(high, low),
+    type: checkValueType(low & 0xff, "unpackInternalKey()"),
+  };
+}
+
+/** Bytewise comparison of user keys (memcmp, then length). */
+export function compareUserKeys(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i]! - b[i]!;
+  }
+  return a.length - b.length;
+}
+
+/** Compares two packed internal keys in memtable order. */
+export function compareInternalKeys(a: Uint8Array, b: Uint8Array): number {
+  const c = compareUserKeys(a.subarray(0, a.length - 8), b.subarray(0, b.length - 8));
+  if (c !== 0) return c;
+  const ta = trailerOf(a);
+  const tb = trailerOf(b);
+  return ta > tb ? -1 : ta < tb ? 1 : 0;
+}
+
+function trailerOf(ikey: Uint8Array): bigint {
+  const at = ikey.length - 8;
+  return (BigInt(decodeFixed32(ikey, at + 4)) << 32n) | BigInt(decodeFixed32(ikey, at));
+}

@@ -1,0 +1,42 @@
+/**
+ * Error classes thrown by memtable. Bad arguments throw the built-in `TypeError` (wrong type)
+ * or `RangeError` (out of range); everything specific to the library derives from
+ * `MemTableError`, so `catch (e) { if (e instanceof MemTableError) … }` catches all of it.
+ *
+ * @module
+ */
+
+/** Base class of the library's own errors. */
+export class MemTableError extends Error {
+  override name = "MemTableError";
+}
+
+/**
+ * Thrown by any call on a memtable or iterator whose native memory has been released.
+ *
+ * @example
+ * ```ts
+ * import { MemTable, MemTableClosedError } from "../mod.ts";
+ * const mt = new MemTable();
+ * mt.close();
+ * try { mt.get("k"); } catch (e) { console.assert(e instanceof MemTableClosedError); }
+ * ```
+ */
+export class MemTableClosedError extends MemTableError {
+  override name = "MemTableClosedError";
+}
+
+/** Thrown by `MemTable.add()` for an entry with the same key, sequence number and type. */
+export class DuplicateEntryError extends MemTableError {
+  override name = "DuplicateEntryError";
+}
+
+/** The native library is missing, cannot be opened, or does not match this TypeScript code. */
+export class NativeLibraryError extends MemTableError {
+  override name = "NativeLibraryError";
+}
+
+/** The native side could not allocate memory; nothing was changed. */
+export class NativeOutOfMemoryError extends MemTableError {
+  override name = "NativeOutOfMemoryError";
+}

@@ -1,0 +1,49 @@
+/**
+ * Limits and layout constants shared with `native/src/limits.zig`. The loader compares them
+ * with what the library reports (`memtable_layout`) and refuses a library that disagrees.
+ *
+ * @module
+ */
+
+/** Bumped with every change to an export's signature or a shared layout. */
+export const abiVersion = 1;
+/** RocksDB's InlineSkipList defaults. */
+export const skiplistHeightMax = 12;
+export const skiplistBranching = 4;
+/** Largest user key accepted (8 MiB): see limits.zig for the reason. */
+export const keySizeMax = 8 * 1024 * 1024;
+/** Largest value accepted (256 MiB): see limits.zig for the reason. */
+export const valueSizeMax = 256 * 1024 * 1024;
+/** Sequence numbers are 56-bit: the high bits of the internal-key trailer. */
+export const sequenceMax = (1n << 56n) - 1n;
+/** `fixed64 trailer ‖ fixed32 klen ‖ fixed32 vlen` before every entry copied out. */
+export const entryOutHeaderSize = 16;
+/** `fixed64 trailer ‖ fixed32 vlen` before every get() record. */
+export const getRecordHeaderSize = 12;
+
+/** Native status codes (negative results of fallible exports). */
+export const Status = {
+  duplicate: -1,
+  outOfMemory: -2,
+  bufferTooSmall: -3,
+  invalidArgument: -4,
+  badHandle: -5,
+} as const;
+
+/** The words `memtable_layout` must report, in order. */
+export const expectedLayout: readonly number[] = [
+  abiVersion,
+  skiplistHeightMax,
+  skiplistBranching,
+  keySizeMax,
+  valueSizeMax,
+  Number(sequenceMax >> 32n),
+  Number(sequenceMax & 0xffff_ffffn),
+  entryOutHeaderSize,
+  getRecordHeaderSize,
+  Status.duplicate >>> 0,
+  Status.outOfMemory >>> 0,
+  Status.bufferTooSmall >>> 0,
+  Status.invalidArgument >>> 0,
+  Status.badHandle >>> 0,
+];

@@ -1,0 +1,240 @@
+/**
+ * Loads the native library once per realm (main thread or Worker), checks that its layout
+ * matches this code, and hands out the typed functions, scratch buffers and status mapping
+ * that the rest of the library uses. Pointers never leave `src/ffi/`: callers see `Handle`.
+ *
+ * Lookup order: an explicit path (`loadLibrary({ path })` or `MEMTABLE_LIBRARY_PATH`), then
+ * the package's prebuilt binary (`prebuilt/<os>-<arch>/`), then a local build
+ * (`native/zig-out/lib/`). An explicit path is used alone: if it fails, nothing else is tried.
+ *
+ * @module
+ */
+import { existsSync } from "node:fs";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import {
+  DuplicateEntryError,
+  MemTableError,
+  NativeLibraryError,
+  NativeOutOfMemoryError,
+} from "../errors.ts";
+import { expectedLayout, Status } from "./layout.ts";
+import type { Binding, BufArg, NativeFunctions, OpenLibrary } from "./symbols.ts";
+
+export type { BufArg, Handle, NativeFunctions } from "./symbols.ts";
+
+const runtime: "bun" | "deno" | undefined = "Bun" in globalThis
+  ? "bun"
+  : "Deno" in globalThis
+  ? "deno"
+  : undefined;
+
+async function importBinding(): Promise<Binding | undefined> {
+  if (runtime === "bun") return (await import("./bun.ts")).binding;
+  if (runtime === "deno") return (await import("./deno.ts")).binding;
+  return undefined;
+}
+const binding = await importBinding();
+
+/** Environment variable naming the native library to load (an absolute path). */
+export const libraryPathEnv = "MEMTABLE_LIBRARY_PATH";
+
+function libraryFileName(): string {
+  switch (process.platform) {
+    case "darwin":
+      return "libmemtable.dylib";
+    case "win32":
+      return "memtable.dll";
+    default:
+      return "libmemtable.so";
+  }
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    return process.env[name] || undefined;
+  } catch {
+    return undefined; // Deno without --allow-env: behave as if unset
+  }
+}
+
+function localPath(relative: string): string | undefined {
+  const url = new URL(relative, import.meta.url);
+  return url.protocol === "file:" ? fileURLToPath(url) : undefined;
+}
+
+/** Where the library is looked for, in order, when no explicit path is given. */
+export function defaultLibraryPaths(): string[] {
+  const file = libraryFileName();
+  const platform = `${process.platform}-${process.arch}`;
+  return [
+    localPath(`../../prebuilt/${platform}/${file}`),
+    localPath(`../../native/zig-out/lib/${file}`),
+  ].filter((p): p is string => p !== undefined);
+}
+
+function fileExists(path: string): boolean {
+  try {
+    return existsSync(path);
+  } catch (e) {
+    throw new NativeLibraryError(
+      `Cannot look for the native library at ${path}: ${(e as Error).message}` +
+        (runtime === "deno" ? " (Deno needs --allow-read for the package directory)" : ""),
+    );
+  }
+}
+
+/** The loaded library: its functions and where it came from. */
+export interface NativeLibrary {
+  readonly path: string;
+  readonly fn: NativeFunctions;
+  readonly bufArg: (bytes: Uint8Array) => BufArg;
+}
+
+let loaded: (NativeLibrary & { lib: OpenLibrary }) | undefined;
+
+/** Options of {@linkcode loadLibrary}. */
+export interface LoadLibraryOptions {
+  /** Absolute path of the native library; wins over every other place. */
+  path?: string;
+}
+
+/**
+ * Loads the native library now (it is otherwise loaded by the first memtable). Calling it
+ * again returns the library already loaded; asking for a different path then throws.
+ *
+ * @example
+ * ```ts
+ * import { loadLibrary } from "../../mod.ts";
+ * const lib = loadLibrary();
+ * console.log(lib.path);
+ * ```
+ */
+export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: string } {
+  if (options.path !== undefined && typeof options.path !== "string") {
+    throw new TypeError(`loadLibrary(): path must be a string, got ${typeof options.path}`);
+  }
+  if (loaded) {
+    if (options.path !== undefined && options.path !== loaded.path) {
+      throw new NativeLibraryError(
+        `The native library is already loaded from ${loaded.path}; cannot switch to ${options.path}`,
+      );
+    }
+    return { path: loaded.path };
+  }
+  if (!binding) {
+    throw new NativeLibraryError("memtable runs on Bun or Deno; this runtime is neither");
+  }
+  const explicit = options.path ?? readEnv(libraryPathEnv);
+  let path: string | undefined;
+  if (explicit !== undefined) {
+    if (!fileExists(explicit)) {
+      throw new NativeLibraryError(
+        `The native library given ${
+          options.path !== undefined ? "to loadLibrary()" : `in ${libraryPathEnv}`
+        } does not exist: ${explicit}`,
+      );
+    }
+    path = explicit;
+  } else {
+    const tried = defaultLibraryPaths();
+    path = tried.find(fileExists);
+    if (path === undefined) {
+      throw new NativeLibraryError(
+        `The memtable native library was not found. Looked in:\n  ${tried.join("\n  ")}\n` +
+          `Build it with \`bash scripts/setup.sh\` (installs Zig and builds native/), or set ` +
+          `${libraryPathEnv} to the library's absolute path.`,
+      );
+    }
+  }
+  let lib: OpenLibrary;
+  try {
+    lib = binding.open(path);
+  } catch (e) {
+    const message = (e as Error).message;
+    const hint = runtime === "deno" && /ffi|permission|capable/i.test(message)
+      ? " (Deno needs --allow-ffi)"
+      : "";
+    throw new NativeLibraryError(`Cannot open the native library ${path}: ${message}${hint}`);
+  }
+  const fn = lib.functions;
+  const probe = new Uint8Array(256);
+  const arg = lib.bufArg(probe);
+  const words = fn.memtable_layout(arg, probe.length);
+  const view = new DataView(probe.buffer);
+  const reported = Array.from({ length: Math.max(words, 0) }, (_, i) => view.getUint32(i * 4, true));
+  if (
+    reported.length !== expectedLayout.length || reported.some((w, i) => w !== expectedLayout[i])
+  ) {
+    lib.close();
+    throw new NativeLibraryError(
+      `The native library ${path} does not match this version of memtable (layout ` +
+        `[${reported.join(", ")}], expected [${expectedLayout.join(", ")}]): rebuild it ` +
+        `with \`bash scripts/setup.sh\``,
+    );
+  }
+  loaded = { path, fn, bufArg: lib.bufArg, lib };
+  return { path };
+}
+
+/** The loaded library, loading it on first use. */
+export function native(): NativeLibrary {
+  if (!loaded) loadLibrary();
+  return loaded!;
+}
+
+/** Bytes of native memory held right now by every memtable and iterator of this process. */
+export function nativeMemoryBytes(): number {
+  return native().fn.memtable_native_bytes();
+}
+
+/** Whether the loaded library was built with Zig's safety checks (Debug/ReleaseSafe). */
+export function nativeSafetyChecked(): boolean {
+  return native().fn.memtable_safety_checked() === 1;
+}
+
+/**
+ * A reusable buffer that carries keys and values to native code and results back. Growing it
+ * replaces `bytes`, `view` and `arg`; read them again after `reserve`.
+ */
+export class Scratch {
+  bytes: Uint8Array;
+  view: DataView;
+  arg: BufArg;
+
+  constructor(capacity: number) {
+    this.bytes = new Uint8Array(capacity);
+    this.view = new DataView(this.bytes.buffer);
+    this.arg = native().bufArg(this.bytes);
+  }
+
+  get capacity(): number {
+    return this.bytes.length;
+  }
+
+  /** Makes room for at least `size` bytes (contents are not kept). */
+  reserve(size: number): void {
+    if (size <= this.bytes.length) return;
+    let capacity = this.bytes.length;
+    while (capacity < size) capacity *= 2;
+    this.bytes = new Uint8Array(capacity);
+    this.view = new DataView(this.bytes.buffer);
+    this.arg = native().bufArg(this.bytes);
+  }
+}
+
+/** Turns a negative native status into the error a caller should see. */
+export function statusError(status: number, what: string): Error {
+  switch (status) {
+    case Status.duplicate:
+      return new DuplicateEntryError(`${what}: an entry with this key, sequence number and type exists`);
+    case Status.outOfMemory:
+      return new NativeOutOfMemoryError(`${what}: the native allocator is out of memory`);
+    case Status.invalidArgument:
+      return new RangeError(`${what}: the native library rejected an argument`);
+    case Status.badHandle:
+      return new MemTableError(`${what}: the native handle is not valid`);
+    default:
+      return new MemTableError(`${what}: unexpected native status ${status}`);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The one table of native symbols exported by `native/src/exports.zig`. The Bun binding
+ * (`bun.ts`) and the Deno binding (`deno.ts`) are both derived from it, so a signature is
+ * written once.
+ *
+ * Argument kinds:
+ * - `u32` / `i32` / `f64`: plain numbers (lengths and counts are 32-bit: the fast FFI path on
+ *   both runtimes; 64-bit values travel as two u32 halves or inside the scratch buffer).
+ * - `buf`: a scratch buffer (see `Scratch`), passed without a per-call allocation.
+ * - `handle`: an opaque native pointer (memtable or iterator), created once, reused.
+ *
+ * @module
+ */
+
+export type NativeKind = "u32" | "i32" | "f64" | "buf" | "handle";
+
+export interface SymbolSpec {
+  readonly args: readonly NativeKind[];
+  readonly result: NativeKind;
+}
+
+export const symbols = {
+  memtable_abi_version: { args: [], result: "u32" },
+  memtable_layout: { args: ["buf", "u32"], result: "i32" },
+  memtable_native_bytes: { args: [], result: "f64" },
+  memtable_safety_checked: { args: [], result: "u32" },
+  memtable_new: { args: ["f64", "f64", "u32", "u32"], result: "handle" },
+  memtable_ref: { args: ["handle"], result: "i32" },
+  memtable_unref: { args: ["handle"], result: "i32" },
+  memtable_add: {
+    args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
+  memtable_get: { args: ["handle", "buf", "u32", "u32", "u32", "u32"], result: "i32" },
+  memtable_memory_usage: { args: ["handle"], result: "f64" },
+  memtable_stats: { args: ["handle", "buf", "u32"], result: "i32" },
+  memtable_iter_new: { args: ["handle", "u32", "u32"], result: "handle" },
+  memtable_iter_free: { args: ["handle"], result: "i32" },
+  memtable_iter_valid: { args: ["handle"], result: "i32" },
+  memtable_iter_read: { args: ["handle", "buf", "u32"], result: "i32" },
+  memtable_iter_seek_to_first: { args: ["handle", "buf", "u32"], result: "i32" },
+  memtable_iter_seek_to_last: { args: ["handle", "buf", "u32"], result: "i32" },
+  memtable_iter_seek: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
+  memtable_iter_seek_for_prev: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
+  memtable_iter_next: { args: ["handle", "buf", "u32"], result: "i32" },
+  memtable_iter_prev: { args: ["handle", "buf", "u32"], result: "i32" },
+  memtable_iter_next_batch: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
+} as const satisfies Record<string, SymbolSpec>;
+
+export type SymbolName = keyof typeof symbols;
+
+/** An opaque native pointer. Only `src/ffi/` knows what is inside. */
+export type Handle = { readonly __nativeHandle: unique symbol };
+/** A scratch buffer's argument form for the current runtime. */
+export type BufArg = { readonly __nativeBuffer: unique symbol };
+
+type JsOf<K extends NativeKind> = K extends "buf" ? BufArg
+  : K extends "handle" ? Handle
+  : number;
+type ResultOf<K extends NativeKind> = K extends "handle" ? Handle | null : number;
+type ArgsOf<A extends readonly NativeKind[]> = { [I in keyof A]: JsOf<A[I]> };
+
+/** The typed functions a binding provides, one per symbol. */
+export type NativeFunctions = {
+  [N in SymbolName]: (
+    ...args: ArgsOf<(typeof symbols)[N]["args"]>
+  ) => ResultOf<(typeof symbols)[N]["result"]>;
+};
+
+/** What `bun.ts` and `deno.ts` export. */
+export interface Binding {
+  /** Opens the library at an absolute path. Throws the runtime's error when it cannot. */
+  open(path: string): OpenLibrary;
+}
+
+export interface OpenLibrary {
+  readonly functions: NativeFunctions;
+  /** The argument form of a buffer, made once per buffer. */
+  bufArg(bytes: Uint8Array): BufArg;
+  close(): void;
+}

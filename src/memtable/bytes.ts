@@ -1,0 +1,76 @@
+/**
+ * Moving user keys and values into a scratch buffer and entries out of it.
+ *
+ * @module
+ */
+import { keySizeMax, valueSizeMax } from "../ffi/layout.ts";
+import type { Scratch } from "../ffi/native.ts";
+import { type SequenceNumber, sequenceFromTrailer } from "../coding/sequence.ts";
+import { describe, type ValueType } from "../coding/value_type.ts";
+
+/** A key or value: bytes, or a string stored as its UTF-8 encoding. */
+export type Bytes = Uint8Array | string;
+
+const encoder = new TextEncoder();
+
+/** Upper bound of the encoded size of `data`; throws a TypeError for anything else. */
+export function encodedSizeBound(data: unknown, what: string, role: "key" | "value"): number {
+  if (data instanceof Uint8Array) return data.length;
+  if (typeof data === "string") return data.length * 3;
+  throw new TypeError(`${what}: ${role} must be a Uint8Array or a string, got ${describe(data)}`);
+}
+
+/** Writes `data` at `offset` (room reserved by the caller) and returns its length. */
+export function writeBytes(s: Scratch, offset: number, data: Bytes): number {
+  if (typeof data === "string") {
+    if (data.length === 0) return 0;
+    return encoder.encodeInto(data, s.bytes.subarray(offset)).written;
+  }
+  s.bytes.set(data, offset);
+  return data.length;
+}
+
+/** Puts a key (and value) into the scratch buffer: key at 0, value right after it. */
+export function writeKeyValue(
+  s: Scratch,
+  key: unknown,
+  value: unknown,
+  what: string,
+): [keyLength: number, valueLength: number] {
+  const keyBound = encodedSizeBound(key, what, "key");
+  const valueBound = value === undefined ? 0 : encodedSizeBound(value, what, "value");
+  s.reserve(keyBound + valueBound);
+  const keyLength = writeBytes(s, 0, key as Bytes);
+  if (keyLength > keySizeMax) {
+    throw new RangeError(`${what}: key is ${keyLength} bytes, the maximum is ${keySizeMax}`);
+  }
+  const valueLength = value === undefined ? 0 : writeBytes(s, keyLength, value as Bytes);
+  if (valueLength > valueSizeMax) {
+    throw new RangeError(`${what}: value is ${valueLength} bytes, the maximum is ${valueSizeMax}`);
+  }
+  return [keyLength, valueLength];
+}
+
+/** One version of a key, as stored in a memtable. */
+export interface Entry {
+  key: Uint8Array;
+  seq: SequenceNumber;
+  type: ValueType;
+  value: Uint8Array;
+}
+
+/** Reads `fixed64 trailer ‖ fixed32 klen ‖ fixed32 vlen ‖ key ‖ value` at `at`. */
+export function readEntry(s: Scratch, at: number): [entry: Entry, next: number] {
+  const low = s.view.getUint32(at, true);
+  const high = s.view.getUint32(at + 4, true);
+  const keyLength = s.view.getUint32(at + 8, true);
+  const valueLength = s.view.getUint32(at + 12, true);
+  const k = at + 16;
+  const v = k + keyLength;
+  return [{
+    key: s.bytes.slice(k, v),
+    seq: sequenceFromTrailer(high, low),
+    type: (low & 0xff) as ValueType,
+    value: s.bytes.slice(v, v + valueLength),
+  }, v + valueLength];
+}

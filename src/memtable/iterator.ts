@@ -1,0 +1,180 @@
+/**
+ * MemTableIterator: a cursor over a memtable's versions in internal-key order (RocksDB's
+ * memtable iterator). It holds a native reference to the memtable's memory, so it stays valid
+ * after the memtable is closed, until the iterator itself is closed (or garbage-collected).
+ *
+ * The current entry is copied into the iterator's own buffer on every move; `key()` and
+ * `value()` return fresh copies of it.
+ *
+ * @module
+ */
+import { MemTableClosedError, MemTableError } from "../errors.ts";
+import { entryOutHeaderSize, Status } from "../ffi/layout.ts";
+import { type Handle, native, Scratch, statusError } from "../ffi/native.ts";
+import { type SequenceNumber, sequenceFromTrailer } from "../coding/sequence.ts";
+import type { ValueType } from "../coding/value_type.ts";
+import { type Bytes, writeKeyValue } from "./bytes.ts";
+
+/** Options of reads: `snapshot` hides versions with a larger sequence number. */
+export interface ReadOptions {
+  snapshot?: SequenceNumber;
+}
+
+const iteratorFinalizer = new FinalizationRegistry<Handle>((h) => {
+  native().fn.memtable_iter_free(h);
+});
+
+const iteratorScratchSize = 4096;
+
+/**
+ * A cursor with RocksDB's iterator movements. Obtain one from `MemTable.iterator()`.
+ *
+ * @example
+ * ```ts
+ * import { MemTable, ValueType } from "../../mod.ts";
+ * using mt = new MemTable();
+ * mt.add(1, ValueType.Value, "a", "1");
+ * mt.add(2, ValueType.Value, "b", "2");
+ * using it = mt.iterator();
+ * const seen: string[] = [];
+ * for (it.seekToLast(); it.valid(); it.prev()) seen.push(new TextDecoder().decode(it.key()));
+ * console.assert(seen.join() === "b,a");
+ * ```
+ */
+export class MemTableIterator implements Disposable {
+  #h: Handle | null;
+  #s: Scratch;
+  #valid = false;
+
+  /** @internal Use `MemTable.iterator()`. */
+  constructor(memtable: Handle, snapHigh: number, snapLow: number) {
+    const h = native().fn.memtable_iter_new(memtable, snapHigh, snapLow);
+    if (h === null) throw statusError(Status.outOfMemory, "MemTable.iterator()");
+    this.#h = h;
+    this.#s = new Scratch(iteratorScratchSize);
+    iteratorFinalizer.register(this, h, this);
+  }
+
+  #live(what: string): Handle {
+    if (this.#h === null) throw new MemTableClosedError(`MemTableIterator.${what}(): iterator is closed`);
+    return this.#h;
+  }
+
+  #settle(rc: number, what: string): void {
+    if (rc === Status.bufferTooSmall) {
+      this.#s.reserve(this.#s.view.getUint32(0, true));
+      rc = native().fn.memtable_iter_read(this.#h!, this.#s.arg, this.#s.capacity);
+    }
+    if (rc < 0) throw statusError(rc, `MemTableIterator.${what}()`);
+    this.#valid = rc === 1;
+  }
+
+  #current(what: string): Scratch {
+    this.#live(what);
+    if (!this.#valid) {
+      throw new MemTableError(`MemTableIterator.${what}(): the iterator is not positioned on an entry`);
+    }
+    return this.#s;
+  }
+
+  /** Whether the iterator is positioned on an entry. */
+  valid(): boolean {
+    this.#live("valid");
+    return this.#valid;
+  }
+
+  seekToFirst(): void {
+    const h = this.#live("seekToFirst");
+    this.#settle(native().fn.memtable_iter_seek_to_first(h, this.#s.arg, this.#s.capacity), "seekToFirst");
+  }
+
+  seekToLast(): void {
+    const h = this.#live("seekToLast");
+    this.#settle(native().fn.memtable_iter_seek_to_last(h, this.#s.arg, this.#s.capacity), "seekToLast");
+  }
+
+  /** Positions at the first entry whose user key is ≥ `key` (its newest visible version). */
+  seek(key: Bytes): void {
+    const h = this.#live("seek");
+    const [keyLength] = writeKeyValue(this.#s, key, undefined, "MemTableIterator.seek()");
+    this.#settle(native().fn.memtable_iter_seek(h, this.#s.arg, this.#s.capacity, keyLength), "seek");
+  }
+
+  /** Positions at the last entry whose user key is ≤ `key` (its oldest visible version). */
+  seekForPrev(key: Bytes): void {
+    const h = this.#live("seekForPrev");
+    const [keyLength] = writeKeyValue(this.#s, key, undefined, "MemTableIterator.seekForPrev()");
+    this.#settle(
+      native().fn.memtable_iter_seek_for_prev(h, this.#s.arg, this.#s.capacity, keyLength),
+      "seekForPrev",
+    );
+  }
+
+  /** Moves to the next entry. REQUIRES: `valid()`. */
+  next(): void {
+    this.#current("next");
+    this.#settle(native().fn.memtable_iter_next(this.#h!, this.#s.arg, this.#s.capacity), "next");
+  }
+
+  /** Moves to the previous entry. REQUIRES: `valid()`. */
+  prev(): void {
+    this.#current("prev");
+    this.#settle(native().fn.memtable_iter_prev(this.#h!, this.#s.arg, this.#s.capacity), "prev");
+  }
+
+  /** The current user key (a copy). */
+  key(): Uint8Array {
+    const s = this.#current("key");
+    return s.bytes.slice(entryOutHeaderSize, entryOutHeaderSize + s.view.getUint32(8, true));
+  }
+
+  /** The current value (a copy; empty for deletions). */
+  value(): Uint8Array {
+    const s = this.#current("value");
+    const at = entryOutHeaderSize + s.view.getUint32(8, true);
+    return s.bytes.slice(at, at + s.view.getUint32(12, true));
+  }
+
+  /** The current entry's sequence number. */
+  seq(): SequenceNumber {
+    const s = this.#current("seq");
+    return sequenceFromTrailer(s.view.getUint32(4, true), s.view.getUint32(0, true));
+  }
+
+  /** The current entry's value type. */
+  type(): ValueType {
+    return (this.#current("type").view.getUint32(0, true) & 0xff) as ValueType;
+  }
+
+  /**
+   * @internal Copies up to `max` entries from the current one on into `s` and moves past
+   * them; returns how many. Grows `s` when one entry does not fit.
+   */
+  readBatch(s: Scratch, max: number): number {
+    const h = this.#live("readBatch");
+    if (!this.#valid) return 0;
+    const fn = native().fn;
+    let n = fn.memtable_iter_next_batch(h, s.arg, s.capacity, max);
+    if (n === Status.bufferTooSmall) {
+      s.reserve(s.view.getUint32(0, true));
+      n = fn.memtable_iter_next_batch(h, s.arg, s.capacity, max);
+    }
+    if (n < 0) throw statusError(n, "MemTable.entries()");
+    this.#valid = fn.memtable_iter_valid(h) === 1;
+    return n;
+  }
+
+  /** Releases the cursor (idempotent). */
+  close(): void {
+    const h = this.#h;
+    if (h === null) return;
+    this.#h = null;
+    this.#valid = false;
+    iteratorFinalizer.unregister(this);
+    native().fn.memtable_iter_free(h);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,496 @@
+/**
+ * MemTable: the sorted, multi-version write buffer of an LSM tree (RocksDB's `MemTable`).
+ *
+ * Every entry lives in native memory: an arena-backed inline skiplist (`native/src/`), so a
+ * memtable does not grow the JS heap. This class owns the semantics: argument checks, sequence
+ * numbers, snapshots, result shapes, lifetime (`ref`/`unref`/`close`) and flush state.
+ *
+ * Lifetime: a memtable starts with one reference, held by its creator and released by
+ * `close()`. `ref()` adds one, `unref()` drops one; the native memory is freed when the last
+ * goes. Iterators pin the native memory on their own, so an open iterator keeps working after
+ * the memtable is closed. Any call on a freed memtable throws `MemTableClosedError`.
+ *
+ * Threading: one realm (main thread or Worker) per object; calls are synchronous.
+ *
+ * @module
+ */
+import { MemTableClosedError } from "../errors.ts";
+import { getRecordHeaderSize } from "../ffi/layout.ts";
+import { type Handle, native, Scratch, statusError } from "../ffi/native.ts";
+import { Status } from "../ffi/layout.ts";
+import {
+  checkSequence,
+  maxSequenceNumber,
+  type SequenceNumber,
+  sequenceFromTrailer,
+  sequenceHigh,
+  sequenceLow,
+} from "../coding/sequence.ts";
+import { checkValueType, describe, ValueType, valueTypeName } from "../coding/value_type.ts";
+import { type Bytes, type Entry, readEntry, writeKeyValue } from "./bytes.ts";
+import { MemTableIterator, type ReadOptions } from "./iterator.ts";
+
+export type { Bytes, Entry } from "./bytes.ts";
+export type { ReadOptions } from "./iterator.ts";
+
+/** Options of {@linkcode MemTable}. */
+export interface MemTableOptions {
+  /** Memory budget in bytes: `shouldFlush()` turns true when usage reaches it. Default 64 MiB. */
+  writeBufferSize?: number;
+  /**
+   * Arena block size in bytes, clamped to [4 KiB, 1 GiB] as RocksDB does. Default: an eighth
+   * of `writeBufferSize`, at most 1 MiB.
+   */
+  arenaBlockSize?: number;
+  /**
+   * A lower bound of the sequence numbers this memtable will hold (RocksDB's earliest seqno,
+   * usually the last sequence number when it was created). Default: the first one added.
+   */
+  earliestSeq?: SequenceNumber;
+}
+
+/** The result of {@linkcode MemTable.get}. */
+export type GetResult =
+  | { kind: "value"; value: Uint8Array; seq: SequenceNumber }
+  | { kind: "deleted"; seq: SequenceNumber; type: typeof ValueType.Deletion | typeof ValueType.SingleDeletion }
+  | { kind: "absent" }
+  | {
+    kind: "merge";
+    seq: SequenceNumber;
+    /** Merge operands, newest first. */
+    operands: Uint8Array[];
+    /**
+     * The version that ends the run of operands, when this memtable holds one; undefined when
+     * the operands reach past the oldest version here (look further in older data).
+     */
+    base?: { kind: "value"; value: Uint8Array; seq: SequenceNumber } | {
+      kind: "deleted";
+      seq: SequenceNumber;
+    };
+  };
+
+/** Counters and memory figures of a memtable. */
+export interface MemTableStats {
+  numEntries: number;
+  numDeletes: number;
+  /** Sum of the encoded sizes of all entries (RocksDB's data size). */
+  dataSize: number;
+  /** Arena bytes in use: what `approximateMemoryUsage()` returns. */
+  memoryUsage: number;
+  /** Arena bytes allocated from the system, unused block tails included. */
+  arenaAllocatedBytes: number;
+  arenaBlockSize: number;
+  writeBufferSize: number;
+}
+
+const defaultWriteBufferSize = 64 * 1024 * 1024;
+const optionNames = new Set(["writeBufferSize", "arenaBlockSize", "earliestSeq"]);
+const scratchInitialSize = 64 * 1024;
+const statsWords = 9;
+const seqUnset = 0xffff_ffff;
+
+let sharedScratch: Scratch | undefined;
+function scratch(): Scratch {
+  return (sharedScratch ??= new Scratch(scratchInitialSize));
+}
+
+/** pointTypes[code] is true for the types `add()` stores in the skiplist. */
+const pointTypes: boolean[] = [];
+for (const t of [ValueType.Deletion, ValueType.Value, ValueType.Merge, ValueType.SingleDeletion]) {
+  pointTypes[t] = true;
+}
+
+const absent: GetResult = Object.freeze({ kind: "absent" });
+const maxHigh = sequenceHigh(maxSequenceNumber);
+const maxLow = sequenceLow(maxSequenceNumber);
+
+/** A snapshot option as the two halves native code takes. */
+export function snapshotParts(options: ReadOptions | undefined, what: string): [number, number] {
+  if (options === undefined || options.snapshot === undefined) return [maxHigh, maxLow];
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
+  }
+  const snapshot = checkSequence(options.snapshot, what);
+  return [sequenceHigh(snapshot), sequenceLow(snapshot)];
+}
+
+function positiveSize(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`MemTable: ${name} must be a positive integer number of bytes, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function u64Word(s: Scratch, index: number): number {
+  return s.view.getUint32(index * 8, true) + s.view.getUint32(index * 8 + 4, true) * 0x1_0000_0000;
+}
+
+function seqWord(s: Scratch, index: number): SequenceNumber | undefined {
+  const low = s.view.getUint32(index * 8, true);
+  const high = s.view.getUint32(index * 8 + 4, true);
+  if (high === seqUnset && low === seqUnset) return undefined;
+  return high < 0x20_0000 ? high * 0x1_0000_0000 + low : (BigInt(high) << 32n) | BigInt(low);
+}
+
+const memtableFinalizer = new FinalizationRegistry<Handle>((h) => {
+  native().fn.memtable_unref(h);
+});
+
+let nextId = 1;
+
+/**
+ * A sorted, multi-version, memory-bounded write buffer.
+ *
+ * @example
+ * ```ts
+ * import { MemTable, ValueType } from "../../mod.ts";
+ *
+ * using mt = new MemTable({ writeBufferSize: 4 << 20 });
+ * mt.add(1, ValueType.Value, "apple", "red");
+ * mt.add(2, ValueType.Value, "apple", "green");
+ * const old = mt.get("apple", { snapshot: 1 });
+ * console.assert(old.kind === "value" && new TextDecoder().decode(old.value) === "red");
+ * for (const e of mt.entries()) console.log(new TextDecoder().decode(e.key), e.seq);
+ * ```
+ */
+export class MemTable implements Disposable {
+  /** Process-unique, increasing: a newer memtable has a larger id. */
+  readonly id: number;
+  readonly writeBufferSize: number;
+  #handle: Handle | null;
+  #refs = 1;
+  #closed = false;
+  #markedForFlush = false;
+
+  constructor(options: MemTableOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`MemTable: options must be an object, got ${describe(options)}`);
+    }
+    for (const name of Object.keys(options)) {
+      if (!optionNames.has(name)) {
+        throw new TypeError(`MemTable: unknown option "${name}"; known: ${[...optionNames].join(", ")}`);
+      }
+    }
+    this.writeBufferSize = options.writeBufferSize === undefined
+      ? defaultWriteBufferSize
+      : positiveSize(options.writeBufferSize, "writeBufferSize");
+    const arenaBlockSize = options.arenaBlockSize === undefined
+      ? 0
+      : positiveSize(options.arenaBlockSize, "arenaBlockSize");
+    let earliest: [number, number] = [seqUnset, seqUnset];
+    if (options.earliestSeq !== undefined) {
+      const seq = checkSequence(options.earliestSeq, "MemTable: earliestSeq");
+      earliest = [sequenceHigh(seq), sequenceLow(seq)];
+    }
+    const h = native().fn.memtable_new(this.writeBufferSize, arenaBlockSize, earliest[0], earliest[1]);
+    if (h === null) throw statusError(Status.outOfMemory, "MemTable");
+    this.#handle = h;
+    this.id = nextId++;
+    memtableFinalizer.register(this, h, this);
+  }
+
+  #live(what: string): Handle {
+    const h = this.#handle;
+    if (h === null) {
+      throw new MemTableClosedError(`MemTable.${what}(): memtable ${this.id} is closed`);
+    }
+    return h;
+  }
+
+  /**
+   * Adds one version of `key`. Deletions carry no value. Throws `DuplicateEntryError` if an
+   * entry with the same key, sequence number and type exists; nothing changes then.
+   *
+   * @example
+   * ```ts
+   * import { MemTable, ValueType } from "../../mod.ts";
+   * using mt = new MemTable();
+   * mt.add(10, ValueType.Value, new Uint8Array([1, 2]), new Uint8Array([3]));
+   * mt.add(11n, ValueType.Deletion, new Uint8Array([1, 2]));
+   * ```
+   */
+  add(seq: SequenceNumber, type: ValueType, key: Bytes, value?: Bytes): void {
+    const h = this.#live("add");
+    if (!(typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0)) {
+      checkSequence(seq, "MemTable.add()");
+    }
+    if (pointTypes[type] !== true) {
+      checkValueType(type, "MemTable.add()");
+      throw new RangeError(
+        `MemTable.add(): ${valueTypeName(type)} entries are range tombstones, which this ` +
+          `MemTable does not store; add point entries (Value, Deletion, SingleDeletion, Merge)`,
+      );
+    }
+    if (value !== undefined && (type === ValueType.Deletion || type === ValueType.SingleDeletion)) {
+      const empty = (typeof value === "string" || value instanceof Uint8Array) && value.length === 0;
+      if (!empty) {
+        throw new TypeError(`MemTable.add(): a ${valueTypeName(type)} carries no value`);
+      }
+    }
+    const s = scratch();
+    const [keyLength, valueLength] = writeKeyValue(s, key, value, "MemTable.add()");
+    const rc = native().fn.memtable_add(
+      h,
+      s.arg,
+      s.capacity,
+      sequenceHigh(seq),
+      sequenceLow(seq),
+      type,
+      keyLength,
+      valueLength,
+    );
+    if (rc !== 0) throw statusError(rc, "MemTable.add()");
+  }
+
+  /**
+   * The newest version of `key` with sequence number ≤ `options.snapshot` (default: all).
+   *
+   * @example
+   * ```ts
+   * import { MemTable, ValueType } from "../../mod.ts";
+   * using mt = new MemTable();
+   * mt.add(1, ValueType.Value, "k", "v1");
+   * mt.add(3, ValueType.Deletion, "k");
+   * console.assert(mt.get("k").kind === "deleted");
+   * console.assert(mt.get("k", { snapshot: 2 }).kind === "value");
+   * console.assert(mt.get("other").kind === "absent");
+   * ```
+   */
+  get(key: Bytes, options?: ReadOptions): GetResult {
+    const h = this.#live("get");
+    const [snapHigh, snapLow] = snapshotParts(options, "MemTable.get()");
+    const s = scratch();
+    const fn = native().fn;
+    let [keyLength] = writeKeyValue(s, key, undefined, "MemTable.get()");
+    let rc = fn.memtable_get(h, s.arg, s.capacity, keyLength, snapHigh, snapLow);
+    if (rc === Status.bufferTooSmall) {
+      s.reserve(s.view.getUint32(0, true));
+      [keyLength] = writeKeyValue(s, key, undefined, "MemTable.get()");
+      rc = fn.memtable_get(h, s.arg, s.capacity, keyLength, snapHigh, snapLow);
+    }
+    if (rc < 0) throw statusError(rc, "MemTable.get()");
+    if (rc === 0) return absent;
+    return decodeGet(s, rc);
+  }
+
+  /**
+   * A cursor over every version in internal-key order (user key ascending, newest first),
+   * hiding versions above `options.snapshot`. Close it (or `using`) when done.
+   *
+   * @example
+   * ```ts
+   * import { MemTable, ValueType } from "../../mod.ts";
+   * using mt = new MemTable();
+   * for (const k of ["b", "a", "c"]) mt.add(1, ValueType.Value, k, k.toUpperCase());
+   * using it = mt.iterator();
+   * it.seek("b");
+   * console.assert(it.valid() && new TextDecoder().decode(it.key()) === "b");
+   * it.prev();
+   * console.assert(new TextDecoder().decode(it.key()) === "a");
+   * ```
+   */
+  iterator(options?: ReadOptions): MemTableIterator {
+    const h = this.#live("iterator");
+    const [snapHigh, snapLow] = snapshotParts(options, "MemTable.iterator()");
+    return new MemTableIterator(h, snapHigh, snapLow);
+  }
+
+  /**
+   * Every version in internal-key order, as `{ key, seq, type, value }` (copies). Entries are
+   * read in batches; stopping early (`break`) releases the underlying cursor.
+   *
+   * @example
+   * ```ts
+   * import { MemTable, ValueType } from "../../mod.ts";
+   * using mt = new MemTable();
+   * mt.add(1, ValueType.Value, "k", "a");
+   * mt.add(2, ValueType.Value, "k", "b");
+   * console.assert([...mt.entries()].map((e) => e.seq).join() === "2,1");
+   * ```
+   */
+  entries(options?: ReadOptions): IterableIterator<Entry> {
+    const h = this.#live("entries");
+    const [snapHigh, snapLow] = snapshotParts(options, "MemTable.entries()");
+    return new EntryBatches(h, snapHigh, snapLow);
+  }
+
+  /** Arena bytes in use by this memtable's entries and index (RocksDB's ApproximateMemoryUsage). */
+  approximateMemoryUsage(): number {
+    return native().fn.memtable_memory_usage(this.#live("approximateMemoryUsage"));
+  }
+
+  /** True once memory usage has reached `writeBufferSize`. */
+  shouldFlush(): boolean {
+    return this.approximateMemoryUsage() >= this.writeBufferSize;
+  }
+
+  /** Requests a flush regardless of size (RocksDB's MarkForFlush). */
+  markForFlush(): void {
+    this.#live("markForFlush");
+    this.#markedForFlush = true;
+  }
+
+  isMarkedForFlush(): boolean {
+    this.#live("isMarkedForFlush");
+    return this.#markedForFlush;
+  }
+
+  #readStats(): Scratch {
+    const s = scratch();
+    const rc = native().fn.memtable_stats(this.#live("stats"), s.arg, s.capacity);
+    if (rc !== statsWords) throw statusError(rc, "MemTable.stats()");
+    return s;
+  }
+
+  /** Counters and memory figures, read in one call. */
+  stats(): MemTableStats {
+    const s = this.#readStats();
+    return {
+      numEntries: u64Word(s, 0),
+      numDeletes: u64Word(s, 1),
+      dataSize: u64Word(s, 2),
+      memoryUsage: u64Word(s, 5),
+      arenaAllocatedBytes: u64Word(s, 6),
+      arenaBlockSize: u64Word(s, 7),
+      writeBufferSize: u64Word(s, 8),
+    };
+  }
+
+  /** Number of entries added (every version counts). */
+  get numEntries(): number {
+    return u64Word(this.#readStats(), 0);
+  }
+
+  /** Number of Deletion and SingleDeletion entries added. */
+  get numDeletes(): number {
+    return u64Word(this.#readStats(), 1);
+  }
+
+  /** The smallest sequence number added; undefined while empty. */
+  get firstSeq(): SequenceNumber | undefined {
+    const s = this.#readStats();
+    return u64Word(s, 0) === 0 ? undefined : seqWord(s, 3);
+  }
+
+  /**
+   * A lower bound of every sequence number here: `options.earliestSeq` when given (lowered if
+   * an older entry was added), else the smallest added; undefined while unknown.
+   */
+  get earliestSeq(): SequenceNumber | undefined {
+    return seqWord(this.#readStats(), 4);
+  }
+
+  /** Whether the memtable's memory has been released (every reference dropped). */
+  get closed(): boolean {
+    return this.#handle === null;
+  }
+
+  /** Adds a reference. Returns the new count. */
+  ref(): number {
+    this.#live("ref");
+    return ++this.#refs;
+  }
+
+  /** Drops a reference; the last one frees the native memory. Returns true when it did. */
+  unref(): boolean {
+    const h = this.#live("unref");
+    if (--this.#refs > 0) return false;
+    this.#handle = null;
+    memtableFinalizer.unregister(this);
+    native().fn.memtable_unref(h);
+    return true;
+  }
+
+  /** Releases the creator's reference (once; later calls do nothing). */
+  close(): void {
+    if (this.#closed || this.#handle === null) return;
+    this.#closed = true;
+    this.unref();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function decodeGet(s: Scratch, count: number): GetResult {
+  const view = s.view;
+  let at = 0;
+  const records: { seq: SequenceNumber; type: number; value: Uint8Array }[] = [];
+  for (let i = 0; i < count; i++) {
+    const low = view.getUint32(at, true);
+    const high = view.getUint32(at + 4, true);
+    const valueLength = view.getUint32(at + 8, true);
+    const v = at + getRecordHeaderSize;
+    records.push({ seq: sequenceFromTrailer(high, low), type: low & 0xff, value: s.bytes.slice(v, v + valueLength) });
+    at = v + valueLength;
+  }
+  const first = records[0]!;
+  switch (first.type) {
+    case ValueType.Value:
+      return { kind: "value", value: first.value, seq: first.seq };
+    case ValueType.Deletion:
+    case ValueType.SingleDeletion:
+      return { kind: "deleted", seq: first.seq, type: first.type };
+  }
+  const operands: Uint8Array[] = [];
+  let base: { kind: "value"; value: Uint8Array; seq: SequenceNumber } | { kind: "deleted"; seq: SequenceNumber } | undefined;
+  for (const r of records) {
+    if (r.type === ValueType.Merge) operands.push(r.value);
+    else if (r.type === ValueType.Value) base = { kind: "value", value: r.value, seq: r.seq };
+    else base = { kind: "deleted", seq: r.seq };
+  }
+  return base === undefined
+    ? { kind: "merge", seq: first.seq, operands }
+    : { kind: "merge", seq: first.seq, operands, base };
+}
+
+const batchScratchSize = 64 * 1024;
+const batchEntriesMax = 1024;
+
+/** `entries()`: reads entries in batches through a native cursor it owns. */
+class EntryBatches implements IterableIterator<Entry> {
+  #it: MemTableIterator | null;
+  #s: Scratch | null = null;
+  #pending: Entry[] = [];
+  #index = 0;
+  #started = false;
+
+  constructor(h: Handle, snapHigh: number, snapLow: number) {
+    this.#it = new MemTableIterator(h, snapHigh, snapLow);
+  }
+
+  [Symbol.iterator](): IterableIterator<Entry> {
+    return this;
+  }
+
+  next(): IteratorResult<Entry> {
+    if (this.#index < this.#pending.length) return { value: this.#pending[this.#index++]!, done: false };
+    const it = this.#it;
+    if (it === null) return { value: undefined, done: true };
+    if (!this.#started) {
+      this.#started = true;
+      it.seekToFirst();
+    }
+    const s = (this.#s ??= new Scratch(batchScratchSize));
+    const n = it.readBatch(s, batchEntriesMax);
+    if (n === 0) return this.return();
+    const pending: Entry[] = [];
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const [entry, next] = readEntry(s, at);
+      pending.push(entry);
+      at = next;
+    }
+    this.#pending = pending;
+    this.#index = 1;
+    return { value: pending[0]!, done: false };
+  }
+
+  return(): IteratorResult<Entry> {
+    this.#it?.close();
+    this.#it = null;
+    this.#pending = [];
+    return { value: undefined, done: true };
+  }
+}
