@@ -38,7 +38,8 @@ pub const MemTable = struct {
     num_deletes: u64 = 0,
     /// Sum of encoded entry lengths (RocksDB's data_size_).
     data_size: u64 = 0,
-    /// Smallest sequence number added; 0 while empty (as RocksDB's first_seqno_).
+    /// Smallest sequence number added; 0 while empty (as RocksDB's first_seqno_, which cannot
+    /// tell "empty" from "seq 0": callers check num_entries).
     first_seq: u64 = 0,
     earliest_seq: u64,
 
@@ -90,10 +91,10 @@ pub const MemTable = struct {
         std.debug.assert(limits.ValueType.isKnownPointType(@intFromEnum(value_type)));
         const ikey: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(seq, @intFromEnum(value_type)) };
         _ = try self.list.insert(ikey, value);
+        if (self.num_entries == 0 or seq < self.first_seq) self.first_seq = seq;
         self.num_entries += 1;
         if (value_type == .deletion or value_type == .single_deletion) self.num_deletes += 1;
         self.data_size += coding.entryEncodedLength(key.len, value.len);
-        if (self.first_seq == 0 or seq < self.first_seq) self.first_seq = seq;
         if (self.earliest_seq == seq_unset or seq < self.earliest_seq) self.earliest_seq = seq;
     }
 

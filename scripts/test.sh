@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The whole suite: installs what is missing (scripts/setup.sh), then runs
+#   - the Zig unit tests (native/, safety checks on),
+#   - type checks: the Bun side with tsc against bun-types, the Deno side with `deno check`,
+#   - the test suite (tests/) on Bun and on Deno against the ReleaseFast library, plus the
+#     runnable @example blocks of the public API (`deno test --doc`),
+#   - the same suite on both runtimes against the safety-checked (ReleaseSafe) library.
+# Ends with one line "N passed, N failed" and exits non-zero when anything failed.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export NO_COLOR=1
+
+bash scripts/setup.sh --safe || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+bun=node_modules/.bin/bun
+deno=node_modules/.bin/deno
+zig_cmd=(python3 -m ziglang)
+command -v zig >/dev/null 2>&1 && [ "$(zig version)" = "$(python3 -m ziglang version 2>/dev/null)" ] && zig_cmd=(zig)
+case "$(uname -s)" in Darwin) libfile=libmemtable.dylib ;; *) libfile=libmemtable.so ;; esac
+safe_lib="$root/native/zig-out-safe/lib/$libfile"
+deno_flags=(--allow-ffi --allow-read --allow-env)
+
+passed=0
+failed=0
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+# step NAME CMD... : runs CMD, shows its output, and adds its pass/fail counts (parsed from
+# the runner's summary) to the totals; a run whose summary cannot be read counts as 1 failed.
+step() {
+  local name="$1"; shift
+  echo "== $name"
+  "$@" >"$log" 2>&1
+  local rc=$?
+  cat "$log"
+  local p f
+  p=$(grep -aoE '^ *[0-9]+ pass$' "$log" | tail -1 | grep -oE '[0-9]+')            # bun
+  f=$(grep -aoE '^ *[0-9]+ fail$' "$log" | tail -1 | grep -oE '[0-9]+')
+  if [ -z "$p" ]; then                                                               # deno
+    p=$(grep -aoE '\| [0-9]+ passed' "$log" | tail -1 | grep -oE '[0-9]+')
+    f=$(grep -aoE '\| [0-9]+ failed' "$log" | tail -1 | grep -oE '[0-9]+')
+  fi
+  if [ -z "$p" ]; then                                                               # zig
+    p=$(grep -aoE 'run test [0-9]+ pass' "$log" | tail -1 | grep -oE '[0-9]+')
+    f=$(grep -aoE 'run test [0-9]+ pass, [0-9]+ fail' "$log" | tail -1 | grep -oE '[0-9]+ fail' | grep -oE '[0-9]+')
+  fi
+  if [ -z "$p" ]; then                                                               # a plain check
+    if [ $rc -eq 0 ]; then p=1; f=0; else p=0; f=1; fi
+  fi
+  f=${f:-0}
+  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a crash after the summary still fails
+  passed=$((passed + p))
+  failed=$((failed + f))
+  echo "-- $name: $p passed, $f failed"
+}
+
+step "zig unit tests (Debug, safety checks on)" bash -c "cd native && ${zig_cmd[*]} build test --summary all"
+step "typecheck: Bun side (tsc + bun-types)" node_modules/.bin/tsc -p tsconfig.json --noEmit
+step "typecheck: Deno side (deno check)" "$deno" check mod.ts tests/ bench/ demo/
+step "bun test (ReleaseFast)" "$bun" test tests/
+step "deno test (ReleaseFast) + doc examples" "$deno" test "${deno_flags[@]}" --doc mod.ts src/ tests/
+step "bun test (ReleaseSafe)" env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1 "$bun" test tests/
+step "deno test (ReleaseSafe)" env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1 "$deno" test "${deno_flags[@]}" tests/
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

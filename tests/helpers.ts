@@ -1,0 +1,57 @@
+/**
+ * Helpers shared by the test files: UTF-8 conversion, a seeded PRNG whose seed is printed and
+ * can be replayed through an environment variable, and a portable environment read.
+ */
+import process from "node:process";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export const utf8 = (s: string): Uint8Array => encoder.encode(s);
+export const text = (b: Uint8Array): string => decoder.decode(b);
+
+export function env(name: string): string | undefined {
+  try {
+    return process.env[name] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A small, fast, seeded PRNG (mulberry32: full 2^32 period). */
+export class Rng {
+  #state: number;
+  constructor(readonly seed: number) {
+    this.#state = seed >>> 0;
+  }
+  u32(): number {
+    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+  /** Uniform integer in [0, n). */
+  below(n: number): number {
+    return Math.floor((this.u32() / 0x1_0000_0000) * n);
+  }
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.u32() & 0xff;
+    return out;
+  }
+}
+
+/** The seed for a randomised test: `$name` when set (to replay), else a fresh one. Printed. */
+export function seedFor(name: string, label: string): number {
+  const given = env(name);
+  const seed = given !== undefined ? Number(given) : (Date.now() ^ (Math.random() * 0x7fff_ffff)) >>> 0;
+  console.log(`${label}: seed ${seed} (replay with ${name}=${seed})`);
+  return seed;
+}
+
+/** Bytewise comparison. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}

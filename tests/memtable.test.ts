@@ -1,0 +1,344 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  DuplicateEntryError,
+  keySizeMax,
+  MemTable,
+  MemTableClosedError,
+  nativeMemoryBytes,
+  nativeSafetyChecked,
+  ValueType,
+} from "../mod.ts";
+import { env, text, utf8 } from "./helpers.ts";
+
+test("the loaded native library is the build the run asked for", () => {
+  assert.equal(nativeSafetyChecked(), env("MEMTABLE_EXPECT_SAFETY") === "1");
+});
+
+test("MemTable.get() returns the newest version at or below the snapshot", () => {
+  using mt = new MemTable();
+  mt.add(5, ValueType.Value, "k", "v5");
+  mt.add(9, ValueType.Value, "k", "v9");
+  mt.add(7, ValueType.Value, "k", "v7");
+  mt.add(12, ValueType.Deletion, "k");
+  mt.add(15, ValueType.Value, "k", "v15");
+  const at = (snapshot?: number) => {
+    const r = mt.get("k", snapshot === undefined ? undefined : { snapshot });
+    return r.kind === "value" ? `${text(r.value)}@${r.seq}` : r.kind === "deleted" ? `deleted@${r.seq}` : r.kind;
+  };
+  assert.equal(at(), "v15@15");
+  assert.equal(at(4), "absent");
+  assert.equal(at(5), "v5@5");
+  assert.equal(at(6), "v5@5");
+  assert.equal(at(7), "v7@7");
+  assert.equal(at(11), "v9@9");
+  assert.equal(at(12), "deleted@12");
+  assert.equal(at(14), "deleted@12");
+  assert.equal(at(15), "v15@15");
+  assert.deepEqual(mt.get("k", { snapshot: 13n }), { kind: "deleted", seq: 12, type: ValueType.Deletion });
+});
+
+test("MemTable.get() distinguishes absent keys from neighbours and prefixes", () => {
+  using mt = new MemTable();
+  mt.add(1, ValueType.Value, "abc", "1");
+  assert.equal(mt.get("ab").kind, "absent");
+  assert.equal(mt.get("abcd").kind, "absent");
+  assert.equal(mt.get("abd").kind, "absent");
+  assert.equal(mt.get("").kind, "absent");
+  assert.equal(mt.get("abc").kind, "value");
+});
+
+test("MemTable.get() reports SingleDeletion as deleted with its type", () => {
+  using mt = new MemTable();
+  mt.add(1, ValueType.Value, "k", "v");
+  mt.add(2, ValueType.SingleDeletion, "k");
+  assert.deepEqual(mt.get("k"), { kind: "deleted", seq: 2, type: ValueType.SingleDeletion });
+  assert.equal(mt.numDeletes, 1);
+});
+
+test("MemTable.get() reports merge operands newest first with the version that ends them", () => {
+  using mt = new MemTable();
+  mt.add(1, ValueType.Value, "k", "base");
+  mt.add(2, ValueType.Merge, "k", "m2");
+  mt.add(3, ValueType.Merge, "k", "m3");
+  mt.add(4, ValueType.Merge, "only", "o4");
+  mt.add(5, ValueType.Merge, "only", "o5");
+  mt.add(6, ValueType.Deletion, "d");
+  mt.add(7, ValueType.Merge, "d", "d7");
+  const r = mt.get("k");
+  assert.equal(r.kind, "merge");
+  if (r.kind !== "merge") return;
+  assert.equal(r.seq, 3);
+  assert.deepEqual(r.operands.map(text), ["m3", "m2"]);
+  assert.deepEqual(r.base && { ...r.base, value: "value" in r.base ? text(r.base.value) : undefined }, {
+    kind: "value",
+    value: "base",
+    seq: 1,
+  });
+  const only = mt.get("only");
+  assert.ok(only.kind === "merge");
+  assert.deepEqual(only.operands.map(text), ["o5", "o4"]);
+  assert.equal(only.base, undefined);
+  const atFour = mt.get("only", { snapshot: 4 });
+  assert.ok(atFour.kind === "merge");
+  assert.deepEqual(atFour.operands.map(text), ["o4"]);
+  const d = mt.get("d");
+  assert.ok(d.kind === "merge");
+  assert.deepEqual(d.base, { kind: "deleted", seq: 6 });
+  const k2 = mt.get("k", { snapshot: 2 });
+  assert.ok(k2.kind === "merge");
+  assert.deepEqual(k2.operands.map(text), ["m2"]);
+});
+
+test("MemTable.add() stores empty keys, empty values and binary keys with 0x00 and 0xFF", () => {
+  using mt = new MemTable();
+  const keys = [new Uint8Array(0), new Uint8Array([0]), new Uint8Array([0, 0]), new Uint8Array([0xff]),
+    new Uint8Array([0xff, 0xff, 0]), new Uint8Array([0x7f, 0x80])];
+  keys.forEach((k, i) => mt.add(i + 1, ValueType.Value, k, new Uint8Array([i])));
+  mt.add(100, ValueType.Value, "empty-value", new Uint8Array(0));
+  mt.add(101, ValueType.Value, "empty-string", "");
+  keys.forEach((k, i) => {
+    const r = mt.get(k);
+    assert.ok(r.kind === "value", `key ${[...k]}`);
+    assert.deepEqual([...r.value], [i]);
+  });
+  for (const k of ["empty-value", "empty-string"]) {
+    const r = mt.get(k);
+    assert.ok(r.kind === "value");
+    assert.equal(r.value.length, 0);
+  }
+  const order = [...mt.entries()].map((e) => [...e.key]);
+  const expected = [[], [0], [0, 0], ...["empty-string", "empty-value"].map((s) => [...utf8(s)]),
+    [0x7f, 0x80], [0xff], [0xff, 0xff, 0]];
+  assert.deepEqual(order, expected);
+});
+
+test("MemTable stores a 1 MiB value and a large key and returns them intact", () => {
+  using mt = new MemTable({ writeBufferSize: 8 << 20 });
+  const big = new Uint8Array(1 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+  const bigKey = new Uint8Array(200_000).fill(7);
+  mt.add(1, ValueType.Value, "big", big);
+  mt.add(2, ValueType.Merge, "big", big.subarray(10));
+  mt.add(3, ValueType.Value, bigKey, "small");
+  const r = mt.get("big", { snapshot: 1 });
+  assert.ok(r.kind === "value");
+  assert.deepEqual(r.value, big);
+  const m = mt.get("big");
+  assert.ok(m.kind === "merge");
+  assert.equal(m.operands[0]!.length, big.length - 10);
+  assert.ok(m.base?.kind === "value" && m.base.value.length === big.length);
+  const k = mt.get(bigKey);
+  assert.ok(k.kind === "value" && text(k.value) === "small");
+  const all = [...mt.entries()];
+  assert.equal(all.length, 3);
+  assert.deepEqual(all[0]!.key, bigKey);
+  assert.deepEqual(all[2]!.value, big);
+  using it = mt.iterator();
+  it.seek("big");
+  assert.deepEqual(it.value(), big.subarray(10));
+  it.next();
+  assert.deepEqual(it.value(), big);
+  assert.ok(mt.approximateMemoryUsage() > 2 * big.length);
+});
+
+test("MemTable accepts sequence numbers 0 and 2^56 - 1 and returns large ones as bigint", () => {
+  using mt = new MemTable();
+  mt.add(0, ValueType.Value, "zero", "z");
+  mt.add(2n ** 56n - 1n, ValueType.Value, "top", "t");
+  mt.add(2n ** 53n, ValueType.Value, "mid", "m");
+  mt.add(2 ** 53 - 1, ValueType.Value, "safe", "s");
+  assert.deepEqual(mt.get("zero"), { kind: "value", value: utf8("z"), seq: 0 });
+  assert.deepEqual(mt.get("top"), { kind: "value", value: utf8("t"), seq: 2n ** 56n - 1n });
+  assert.deepEqual(mt.get("mid"), { kind: "value", value: utf8("m"), seq: 2n ** 53n });
+  assert.deepEqual(mt.get("safe"), { kind: "value", value: utf8("s"), seq: 2 ** 53 - 1 });
+  assert.equal(mt.get("top", { snapshot: 2n ** 56n - 2n }).kind, "absent");
+  assert.equal(mt.get("zero", { snapshot: 0 }).kind, "value");
+  assert.equal(mt.firstSeq, 0);
+  assert.equal(mt.earliestSeq, 0);
+  const seqs = [...mt.entries()].map((e) => e.seq);
+  assert.deepEqual(seqs, [2n ** 53n, 2 ** 53 - 1, 2n ** 56n - 1n, 0]);
+});
+
+test("MemTable.add() of an existing (key, seq, type) throws and changes nothing", () => {
+  using mt = new MemTable();
+  mt.add(3, ValueType.Value, "k", "first");
+  const usage = mt.approximateMemoryUsage();
+  assert.throws(() => mt.add(3, ValueType.Value, "k", "second"), DuplicateEntryError);
+  assert.throws(() => mt.add(3n, ValueType.Value, utf8("k"), "third"), /key, sequence number and type exists/);
+  assert.equal(mt.approximateMemoryUsage(), usage);
+  assert.equal(mt.numEntries, 1);
+  assert.deepEqual(mt.get("k"), { kind: "value", value: utf8("first"), seq: 3 });
+  mt.add(3, ValueType.Merge, "k", "same seq, other type");
+  assert.equal(mt.numEntries, 2);
+});
+
+test("MemTable.add() rejects bad arguments with clear errors and stores nothing", () => {
+  using mt = new MemTable();
+  const cases: [() => void, RegExp, string][] = [
+    [() => mt.add(-1, ValueType.Value, "k", "v"), /non-negative integer/, "RangeError"],
+    [() => mt.add(1.5, ValueType.Value, "k", "v"), /non-negative integer/, "RangeError"],
+    [() => mt.add(2 ** 60, ValueType.Value, "k", "v"), /MAX_SAFE_INTEGER/, "RangeError"],
+    [() => mt.add(2n ** 56n, ValueType.Value, "k", "v"), /2\^56 - 1/, "RangeError"],
+    [() => mt.add("1" as never, ValueType.Value, "k", "v"), /number or a bigint/, "TypeError"],
+    [() => mt.add(1, 3 as never, "k", "v"), /unknown value type 0x3/, "RangeError"],
+    [() => mt.add(1, 0x100 as never, "k", "v"), /unknown value type 0x100/, "RangeError"],
+    [() => mt.add(1, "Value" as never, "k", "v"), /ValueType code/, "TypeError"],
+    [() => mt.add(1, ValueType.RangeDeletion, "a", "b"), /range tombstones/, "RangeError"],
+    [() => mt.add(1, ValueType.Value, 42 as never, "v"), /key must be a Uint8Array or a string, got number 42/, "TypeError"],
+    [() => mt.add(1, ValueType.Value, null as never, "v"), /key must be .* got null/, "TypeError"],
+    [() => mt.add(1, ValueType.Value, "k", [1, 2] as never), /value must be a Uint8Array or a string, got Array/, "TypeError"],
+    [() => mt.add(1, ValueType.Deletion, "k", "v"), /Deletion carries no value/, "TypeError"],
+    [() => mt.add(1, ValueType.Value, new Uint8Array(keySizeMax + 1), "v"), /key is 8388609 bytes, the maximum is 8388608/, "RangeError"],
+  ];
+  for (const [call, message, name] of cases) {
+    assert.throws(call, (e: Error) => {
+      assert.equal(e.name, name, `${message}: ${e.message}`);
+      assert.match(e.message, message);
+      assert.match(e.message, /^MemTable\.add\(\)/);
+      return true;
+    });
+  }
+  assert.equal(mt.numEntries, 0);
+  assert.equal([...mt.entries()].length, 0);
+  mt.add(1, ValueType.Deletion, "k", ""); // an explicitly empty value is fine
+  assert.equal(mt.numEntries, 1);
+});
+
+test("MemTable rejects bad options and bad read options", () => {
+  assert.throws(() => new MemTable({ writeBufferSize: 0 }), /writeBufferSize must be a positive integer/);
+  assert.throws(() => new MemTable({ writeBufferSize: -5 }), RangeError);
+  assert.throws(() => new MemTable({ arenaBlockSize: 1.5 }), /arenaBlockSize/);
+  assert.throws(() => new MemTable({ writeBuffersize: 1 } as never), /unknown option "writeBuffersize"/);
+  assert.throws(() => new MemTable(5 as never), TypeError);
+  assert.throws(() => new MemTable({ earliestSeq: -1 }), RangeError);
+  using mt = new MemTable();
+  assert.throws(() => mt.get("k", { snapshot: -1 }), /MemTable\.get\(\).*non-negative/);
+  assert.throws(() => mt.get(undefined as never), TypeError);
+  assert.throws(() => mt.iterator({ snapshot: "x" as never }), TypeError);
+  assert.throws(() => mt.entries({ snapshot: 2n ** 56n }), RangeError);
+});
+
+test("MemTable counters: numEntries, numDeletes, firstSeq, earliestSeq, id", () => {
+  using a = new MemTable();
+  using b = new MemTable({ earliestSeq: 100 });
+  assert.ok(b.id > a.id);
+  assert.equal(a.numEntries, 0);
+  assert.equal(a.firstSeq, undefined);
+  assert.equal(a.earliestSeq, undefined);
+  assert.equal(b.earliestSeq, 100);
+  a.add(20, ValueType.Value, "x", "1");
+  a.add(21, ValueType.Deletion, "x");
+  a.add(22, ValueType.SingleDeletion, "y");
+  a.add(23, ValueType.Merge, "z", "m");
+  a.add(10, ValueType.Value, "w", "late but older");
+  assert.equal(a.numEntries, 5);
+  assert.equal(a.numDeletes, 2);
+  assert.equal(a.firstSeq, 10);
+  assert.equal(a.earliestSeq, 10);
+  b.add(150, ValueType.Value, "k", "v");
+  assert.equal(b.firstSeq, 150);
+  assert.equal(b.earliestSeq, 100);
+  const s = a.stats();
+  assert.equal(s.numEntries, 5);
+  assert.equal(s.writeBufferSize, 64 << 20);
+  assert.equal(s.arenaBlockSize, 1 << 20);
+  assert.ok(s.dataSize > 0);
+});
+
+test("MemTable memory accounting grows with data and drives shouldFlush()", () => {
+  using mt = new MemTable({ writeBufferSize: 256 * 1024, arenaBlockSize: 16 * 1024 });
+  const empty = mt.approximateMemoryUsage();
+  assert.ok(empty > 0 && empty < 1024, `an empty memtable holds only its skiplist head (${empty})`);
+  assert.equal(mt.stats().arenaBlockSize, 16 * 1024);
+  let last = empty;
+  let n = 0;
+  const value = new Uint8Array(100);
+  while (!mt.shouldFlush()) {
+    mt.add(++n, ValueType.Value, `key-${n}`, value);
+    const usage = mt.approximateMemoryUsage();
+    assert.ok(usage > last, "usage grows with every entry");
+    last = usage;
+  }
+  assert.ok(last >= 256 * 1024);
+  const s = mt.stats();
+  assert.ok(s.arenaAllocatedBytes >= s.memoryUsage);
+  assert.ok(s.arenaAllocatedBytes - s.memoryUsage < 16 * 1024 + 64, "only the current block's tail is unused");
+  // key + value + internal-key trailer + lengths + next pointers: close to RocksDB's overhead.
+  const perEntryOverhead = (s.memoryUsage - empty) / n - (value.length + `key-${n}`.length);
+  assert.ok(perEntryOverhead < 40, `overhead per entry ${perEntryOverhead}`);
+  assert.ok(n > 1500 && n < 2200, `${n} entries of ~110 bytes fill 256 KiB`);
+});
+
+test("MemTable arena block size is clamped to RocksDB's bounds", () => {
+  using small = new MemTable({ arenaBlockSize: 100 });
+  assert.equal(small.stats().arenaBlockSize, 4096);
+  using big = new MemTable({ arenaBlockSize: 4 * 1024 ** 3 });
+  assert.equal(big.stats().arenaBlockSize, 1024 ** 3);
+  // The skiplist head opened the first block: a whole 1 GiB block (pages are committed lazily).
+  assert.ok(big.stats().arenaAllocatedBytes > 1024 ** 3);
+  assert.ok(big.approximateMemoryUsage() < 1024);
+  using derived = new MemTable({ writeBufferSize: 1 << 20 });
+  assert.equal(derived.stats().arenaBlockSize, 128 * 1024);
+});
+
+test("markForFlush() and isMarkedForFlush()", () => {
+  using mt = new MemTable();
+  assert.equal(mt.isMarkedForFlush(), false);
+  assert.equal(mt.shouldFlush(), false);
+  mt.markForFlush();
+  assert.equal(mt.isMarkedForFlush(), true);
+});
+
+test("MemTable ref()/unref(): freed when the last reference goes, native memory returns", () => {
+  const before = nativeMemoryBytes();
+  const mt = new MemTable({ writeBufferSize: 1 << 20 });
+  for (let i = 0; i < 1000; i++) mt.add(i, ValueType.Value, `k${i}`, "v");
+  assert.ok(nativeMemoryBytes() > before);
+  assert.equal(mt.ref(), 2);
+  assert.equal(mt.ref(), 3);
+  assert.equal(mt.unref(), false);
+  mt.close();
+  assert.equal(mt.closed, false, "one reference is still held");
+  assert.equal(mt.get("k5").kind, "value");
+  mt.close(); // idempotent: the creator's reference is gone already
+  assert.equal(mt.closed, false);
+  assert.equal(mt.unref(), true);
+  assert.equal(mt.closed, true);
+  assert.equal(nativeMemoryBytes(), before);
+  assert.throws(() => mt.unref(), MemTableClosedError);
+  assert.throws(() => mt.ref(), MemTableClosedError);
+});
+
+test("every MemTable call after close throws MemTableClosedError", () => {
+  const mt = new MemTable();
+  mt.add(1, ValueType.Value, "k", "v");
+  mt.close();
+  mt.close();
+  mt[Symbol.dispose]();
+  const calls: [string, () => unknown][] = [
+    ["add", () => mt.add(2, ValueType.Value, "k", "v")],
+    ["get", () => mt.get("k")],
+    ["iterator", () => mt.iterator()],
+    ["entries", () => mt.entries()],
+    ["approximateMemoryUsage", () => mt.approximateMemoryUsage()],
+    ["approximateMemoryUsage", () => mt.shouldFlush()],
+    ["markForFlush", () => mt.markForFlush()],
+    ["isMarkedForFlush", () => mt.isMarkedForFlush()],
+    ["stats", () => mt.numEntries],
+    ["stats", () => mt.numDeletes],
+    ["stats", () => mt.firstSeq],
+    ["stats", () => mt.earliestSeq],
+    ["stats", () => mt.stats()],
+    ["ref", () => mt.ref()],
+    ["unref", () => mt.unref()],
+  ];
+  for (const [name, call] of calls) {
+    assert.throws(call, (e: Error) => {
+      assert.ok(e instanceof MemTableClosedError, `${name}: ${e}`);
+      assert.equal(e.message, `MemTable.${name}(): memtable ${mt.id} is closed`);
+      return true;
+    });
+  }
+  assert.equal(mt.closed, true);
+});
