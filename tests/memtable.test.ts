@@ -282,6 +282,19 @@ test("MemTable arena block size is clamped to RocksDB's bounds", () => {
   assert.equal(derived.stats().arenaBlockSize, 128 * 1024);
 });
 
+test("MemTable with hugePageSize rounds arena blocks up to huge pages and works the same", () => {
+  using mt = new MemTable({ writeBufferSize: 8 << 20, hugePageSize: 2 << 20 });
+  for (let i = 0; i < 2000; i++) mt.add(i, ValueType.Value, `k${i}`, "v".repeat(100));
+  assert.equal(mt.stats().arenaAllocatedBytes % (2 << 20), 0);
+  assert.ok(mt.approximateMemoryUsage() < mt.stats().arenaAllocatedBytes);
+  const r = mt.get("k1999");
+  assert.ok(r.kind === "value" && r.value.length === 100);
+  assert.equal([...mt.entries()].length, 2000);
+  for (const bad of [1, 3000, 4097, 2 ** 31, -4096, "2MiB"]) {
+    assert.throws(() => new MemTable({ hugePageSize: bad as never }), /hugePageSize must be 0 or a power of two/);
+  }
+});
+
 test("markForFlush() and isMarkedForFlush()", () => {
   using mt = new MemTable();
   assert.equal(mt.isMarkedForFlush(), false);

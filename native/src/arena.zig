@@ -13,6 +13,7 @@
 //! Blocks come from `backing_allocator`; `bytes_live` counts every byte the library holds in
 //! any arena or handle, so tests can prove that native memory returns to zero.
 const std = @import("std");
+const builtin = @import("builtin");
 const limits = @import("limits.zig");
 
 pub const backing_allocator = std.heap.smp_allocator;
@@ -34,6 +35,8 @@ pub fn destroyTracked(p: anytype) void {
 const BlockHeader = struct {
     next: ?*BlockHeader,
     size: usize,
+    /// Mapped by `hugeBlock` (returned with munmap), not by the backing allocator.
+    huge: bool = false,
 };
 const header_size = std.mem.alignForward(usize, @sizeOf(BlockHeader), limits.arena_alignment);
 const block_alignment: std.mem.Alignment = .of(BlockHeader);
@@ -49,8 +52,34 @@ pub fn defaultBlockSize(write_buffer_size: usize) usize {
     return optimizeBlockSize(@min(write_buffer_size / 8, 1024 * 1024));
 }
 
+/// Maps `size` bytes aligned to `huge` and asks the kernel to back them with transparent huge
+/// pages (fewer TLB misses on the skiplist's random walks). Null where that is not possible;
+/// the caller then falls back to the backing allocator.
+fn hugeBlock(size: usize, huge: usize) ?[]u8 {
+    if (builtin.os.tag != .linux) return null;
+    const linux = std.os.linux;
+    const span = size + huge;
+    const rc = linux.mmap(null, span, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0);
+    if (linux.errno(rc) != .SUCCESS) return null;
+    const start = rc;
+    const aligned = std.mem.alignForward(usize, start, huge);
+    if (aligned > start) _ = linux.munmap(@ptrFromInt(start), aligned - start);
+    const tail = start + span - (aligned + size);
+    if (tail > 0) _ = linux.munmap(@ptrFromInt(aligned + size), tail);
+    _ = linux.madvise(@ptrFromInt(aligned), size, linux.MADV.HUGEPAGE);
+    return @as([*]u8, @ptrFromInt(aligned))[0..size];
+}
+
+fn unmapHuge(mem: []align(std.heap.page_size_min) u8) void {
+    if (builtin.os.tag != .linux) unreachable;
+    _ = std.os.linux.munmap(mem.ptr, mem.len);
+}
+
 pub const Arena = struct {
     block_size: usize,
+    /// 0: blocks come from the backing allocator. Otherwise blocks are rounded up to a multiple
+    /// of this size and mapped with transparent huge pages (RocksDB's memtable_huge_page_size).
+    huge_page_size: usize = 0,
     blocks: ?*BlockHeader = null,
     /// Free region of the current block: aligned allocations advance `aligned_ptr`,
     /// unaligned ones retreat `unaligned_end`.
@@ -69,7 +98,11 @@ pub const Arena = struct {
             it = h.next;
             const mem: [*]align(block_alignment.toByteUnits()) u8 = @ptrCast(h);
             _ = bytes_live.fetchSub(h.size, .monotonic);
-            backing_allocator.free(mem[0..h.size]);
+            if (h.huge) {
+                unmapHuge(@alignCast(mem[0..h.size]));
+            } else {
+                backing_allocator.free(mem[0..h.size]);
+            }
         }
         self.* = .{ .block_size = self.block_size };
     }
@@ -124,10 +157,14 @@ pub const Arena = struct {
 
     /// Allocates a block with room for `payload` bytes after its header; returns the payload.
     fn newBlock(self: *Arena, payload: usize) error{OutOfMemory}![]u8 {
-        const size = header_size + payload;
-        const mem = try backing_allocator.alignedAlloc(u8, block_alignment, size);
-        const h: *BlockHeader = @ptrCast(mem.ptr);
-        h.* = .{ .next = self.blocks, .size = size };
+        var size = header_size + payload;
+        const mem: []u8 = if (self.huge_page_size != 0) blk: {
+            size = std.mem.alignForward(usize, size, self.huge_page_size);
+            break :blk hugeBlock(size, self.huge_page_size) orelse
+                try backing_allocator.alignedAlloc(u8, block_alignment, size);
+        } else try backing_allocator.alignedAlloc(u8, block_alignment, size);
+        const h: *BlockHeader = @ptrCast(@alignCast(mem.ptr));
+        h.* = .{ .next = self.blocks, .size = size, .huge = self.huge_page_size != 0 and std.mem.isAligned(@intFromPtr(mem.ptr), self.huge_page_size) };
         self.blocks = h;
         self.allocated_bytes += size;
         self.block_count += 1;
@@ -169,6 +206,20 @@ test "arena usage is exact and big allocations get their own block" {
     const r = try a.allocateAligned(8);
     try std.testing.expectEqual(@intFromPtr(big) + 2000, @intFromPtr(r));
     try std.testing.expectEqual(@as(usize, 2), a.block_count);
+    a.deinit();
+    try std.testing.expectEqual(live_before, bytes_live.load(.monotonic));
+}
+
+test "arena with huge pages rounds blocks up and frees them" {
+    const live_before = bytes_live.load(.monotonic);
+    var a = Arena.init(4096);
+    a.huge_page_size = 2 << 20;
+    const p = try a.allocateAligned(100);
+    p[99] = 1;
+    try std.testing.expectEqual(@as(usize, 2 << 20), a.allocatedBytes());
+    try std.testing.expectEqual(header_size + 100, a.usage());
+    _ = try a.allocateAligned(3 << 20); // own block, rounded up to two huge pages
+    try std.testing.expectEqual(@as(usize, 6 << 20), a.allocatedBytes());
     a.deinit();
     try std.testing.expectEqual(live_before, bytes_live.load(.monotonic));
 }

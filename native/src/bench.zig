@@ -1,7 +1,9 @@
 //! FFI-free benchmark: the workload of `bench/memtable.bench.ts` driven from Zig against the
 //! same code, so the TypeScript path can be compared with the native one.
 //!
-//!     zig build bench -Doptimize=fast && zig-out/bin/memtable-bench [entries] [seed]
+//!     zig build bench -Doptimize=fast && zig-out/bin/memtable-bench [entries] [seed] [huge]
+//!
+//! `huge` maps the arena with 2 MiB transparent huge pages (the `hugePageSize` option).
 //!
 //! Random 16-byte keys with 100-byte values: put, get in another random order, a full scan,
 //! and 1000-entry range scans from random seeks; then memory per entry.
@@ -22,6 +24,7 @@ pub fn main(init: std.process.Init) !void {
     _ = args.next();
     const n = if (args.next()) |a| try std.fmt.parseInt(usize, a, 10) else 1_000_000;
     const seed = if (args.next()) |a| try std.fmt.parseInt(u64, a, 10) else 42;
+    const huge = if (args.next()) |a| std.mem.eql(u8, a, "huge") else false;
 
     var prng = std.Random.DefaultPrng.init(seed);
     const rnd = prng.random();
@@ -39,7 +42,7 @@ pub fn main(init: std.process.Init) !void {
     var w = std.Io.File.stdout().writerStreaming(io, &out_buf);
     const out = &w.interface;
 
-    const mt = try mt_mod.MemTable.create(.{ .write_buffer_size = 2 << 30 });
+    const mt = try mt_mod.MemTable.create(.{ .write_buffer_size = 2 << 30, .huge_page_size = if (huge) 2 << 20 else 0 });
     defer _ = mt.unref();
 
     var t0 = std.Io.Clock.Timestamp.now(io, .awake);

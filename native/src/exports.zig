@@ -95,18 +95,22 @@ export fn memtable_safety_checked() u32 {
 
 // ---- memtable ------------------------------------------------------------------------------
 
-/// Creates a memtable holding one reference. Options as f64 byte counts (0 = default block
-/// size) and the earliest sequence number as hi/lo halves (all ones = unset). Null when out of
+/// Creates a memtable holding one reference. Sizes as f64 byte counts (0 = default block
+/// size), the huge page size (0 = none, else a power of two in the arena block bounds) and the
+/// earliest sequence number as hi/lo halves (all ones = unset). Null when out of
 /// memory or when an option is out of range.
-export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, earliest_hi: u32, earliest_lo: u32) ?*anyopaque {
+export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32) ?*anyopaque {
     const max_size: f64 = 1 << 53;
     if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
     if (!(arena_block_size >= 0 and arena_block_size <= max_size)) return null;
+    if (huge_page_size != 0 and (!std.math.isPowerOfTwo(huge_page_size) or
+        huge_page_size < limits.arena_block_size_min or huge_page_size > limits.arena_block_size_max)) return null;
     const earliest = join(earliest_hi, earliest_lo);
     if (earliest != mt_mod.seq_unset and earliest > limits.sequence_max) return null;
     const mt = MemTable.create(.{
         .write_buffer_size = @intFromFloat(write_buffer_size),
         .arena_block_size = @intFromFloat(arena_block_size),
+        .huge_page_size = huge_page_size,
         .earliest_seq = earliest,
     }) catch return null;
     return mt;
@@ -314,7 +318,8 @@ test {
 test "exports answer bad handles and bad lengths with status codes" {
     var buf: [64]u8 = @splat(0);
     try std.testing.expectEqual(code(.bad_handle), memtable_add(null, &buf, buf.len, 0, 1, 1, 1, 1));
-    const h = memtable_new(1 << 20, 0, 0xFFFF_FFFF, 0xFFFF_FFFF).?;
+    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF).?;
+    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF) == null);
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 1, 60, 10));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 9, 1, 1));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0x0100_0000, 0, 1, 1, 1));

@@ -22,6 +22,9 @@ pub const Options = struct {
     write_buffer_size: u64 = 64 << 20,
     /// 0 derives the block size from the write buffer size.
     arena_block_size: u64 = 0,
+    /// 0: arena blocks from the general allocator; otherwise a power of two: blocks mapped with
+    /// transparent huge pages of this size where the OS allows (memtable_huge_page_size).
+    huge_page_size: u64 = 0,
     /// `seq_unset` means "the first added sequence number" (RocksDB's kMaxSequenceNumber).
     earliest_seq: u64 = seq_unset,
 };
@@ -50,8 +53,10 @@ pub const MemTable = struct {
             arena_mod.defaultBlockSize(@intCast(@min(options.write_buffer_size, std.math.maxInt(usize))))
         else
             arena_mod.optimizeBlockSize(@intCast(@min(options.arena_block_size, std.math.maxInt(usize))));
+        var arena = Arena.init(block_size);
+        arena.huge_page_size = @intCast(options.huge_page_size);
         mt.* = .{
-            .arena = Arena.init(block_size),
+            .arena = arena,
             .list = undefined,
             .write_buffer_size = options.write_buffer_size,
             .earliest_seq = options.earliest_seq,

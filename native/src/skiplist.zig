@@ -125,6 +125,8 @@ pub const SkipList = struct {
         while (true) {
             const n = x.next(level);
             if (n != null and n != last_bigger) {
+                // The comparison below pulls n into cache; start fetching its successor too.
+                @prefetch(n.?.next(level), .{});
                 switch (coding.compareEntry(n.?.entry(), key)) {
                     .lt => {
                         x = n.?;
@@ -193,6 +195,7 @@ pub const SkipList = struct {
         var before = before_in;
         while (true) {
             const n = before.next(level);
+            if (n) |p| @prefetch(p.next(level), .{});
             if (n == after or !keyIsAfterNode(key, n)) {
                 out_prev.* = before;
                 out_next.* = n;

@@ -43,6 +43,13 @@ export interface MemTableOptions {
    */
   arenaBlockSize?: number;
   /**
+   * 0 (default): arena blocks come from the general allocator. A power of two from 4 KiB to
+   * 1 GiB (typically 2 MiB): blocks are rounded up to it and mapped with transparent huge pages
+   * where the OS allows (Linux with THP in `madvise` or `always` mode), which cuts TLB misses
+   * on the skiplist's random walks. RocksDB's `memtable_huge_page_size`.
+   */
+  hugePageSize?: number;
+  /**
    * A lower bound of the sequence numbers this memtable will hold (RocksDB's earliest seqno,
    * usually the last sequence number when it was created). Default: the first one added.
    */
@@ -84,7 +91,7 @@ export interface MemTableStats {
 }
 
 const defaultWriteBufferSize = 64 * 1024 * 1024;
-const optionNames = new Set(["writeBufferSize", "arenaBlockSize", "earliestSeq"]);
+const optionNames = new Set(["writeBufferSize", "arenaBlockSize", "hugePageSize", "earliestSeq"]);
 const scratchInitialSize = 64 * 1024;
 const statsWords = 9;
 const seqUnset = 0xffff_ffff;
@@ -177,12 +184,28 @@ export class MemTable implements Disposable {
     const arenaBlockSize = options.arenaBlockSize === undefined
       ? 0
       : positiveSize(options.arenaBlockSize, "arenaBlockSize");
+    const hugePageSize = options.hugePageSize ?? 0;
+    if (
+      hugePageSize !== 0 &&
+      !(typeof hugePageSize === "number" && Number.isInteger(hugePageSize) && hugePageSize >= 4096 &&
+        hugePageSize <= 1024 ** 3 && (hugePageSize & (hugePageSize - 1)) === 0)
+    ) {
+      throw new RangeError(
+        `MemTable: hugePageSize must be 0 or a power of two from 4096 to 2^30, got ${describe(hugePageSize)}`,
+      );
+    }
     let earliest: [number, number] = [seqUnset, seqUnset];
     if (options.earliestSeq !== undefined) {
       const seq = checkSequence(options.earliestSeq, "MemTable: earliestSeq");
       earliest = [sequenceHigh(seq), sequenceLow(seq)];
     }
-    const h = native().fn.memtable_new(this.writeBufferSize, arenaBlockSize, earliest[0], earliest[1]);
+    const h = native().fn.memtable_new(
+      this.writeBufferSize,
+      arenaBlockSize,
+      hugePageSize,
+      earliest[0],
+      earliest[1],
+    );
     if (h === null) throw statusError(Status.outOfMemory, "MemTable");
     this.#handle = h;
     this.id = nextId++;
