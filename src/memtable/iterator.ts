@@ -13,7 +13,7 @@ import { entryOutHeaderSize, Status } from "../ffi/layout.ts";
 import { type Handle, native, Scratch, statusError } from "../ffi/native.ts";
 import { type SequenceNumber, sequenceFromTrailer } from "../coding/sequence.ts";
 import type { ValueType } from "../coding/value_type.ts";
-import { type Bytes, writeKeyValue } from "./bytes.ts";
+import { type Bytes, copyOut, writeKeyValue } from "./bytes.ts";
 
 /** Options of reads: `snapshot` hides versions with a larger sequence number. */
 export interface ReadOptions {
@@ -125,14 +125,14 @@ export class MemTableIterator implements Disposable {
   /** The current user key (a copy). */
   key(): Uint8Array {
     const s = this.#current("key");
-    return s.bytes.slice(entryOutHeaderSize, entryOutHeaderSize + s.view.getUint32(8, true));
+    return copyOut(s.bytes, entryOutHeaderSize, entryOutHeaderSize + s.view.getUint32(8, true));
   }
 
   /** The current value (a copy; empty for deletions). */
   value(): Uint8Array {
     const s = this.#current("value");
     const at = entryOutHeaderSize + s.view.getUint32(8, true);
-    return s.bytes.slice(at, at + s.view.getUint32(12, true));
+    return copyOut(s.bytes, at, at + s.view.getUint32(12, true));
   }
 
   /** The current entry's sequence number. */

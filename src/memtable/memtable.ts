@@ -27,7 +27,7 @@ import {
   sequenceLow,
 } from "../coding/sequence.ts";
 import { checkValueType, describe, ValueType, valueTypeName } from "../coding/value_type.ts";
-import { type Bytes, type Entry, readEntry, writeKeyValue } from "./bytes.ts";
+import { type Bytes, copyOut, type Entry, readEntry, writeKeyValue } from "./bytes.ts";
 import { MemTableIterator, type ReadOptions } from "./iterator.ts";
 
 export type { Bytes, Entry } from "./bytes.ts";
@@ -438,43 +438,45 @@ export class MemTable implements Disposable {
 
 function decodeGet(s: Scratch, count: number): GetResult {
   const view = s.view;
-  let at = 0;
-  const records: { seq: SequenceNumber; type: number; value: Uint8Array }[] = [];
-  for (let i = 0; i < count; i++) {
-    const low = view.getUint32(at, true);
-    const high = view.getUint32(at + 4, true);
-    const valueLength = view.getUint32(at + 8, true);
-    const v = at + getRecordHeaderSize;
-    records.push({ seq: sequenceFromTrailer(high, low), type: low & 0xff, value: s.bytes.slice(v, v + valueLength) });
-    at = v + valueLength;
+  const low = view.getUint32(0, true);
+  const type = low & 0xff;
+  const seq = sequenceFromTrailer(view.getUint32(4, true), low);
+  if (type === ValueType.Value) {
+    return { kind: "value", value: copyOut(s.bytes, getRecordHeaderSize, getRecordHeaderSize + view.getUint32(8, true)), seq };
   }
-  const first = records[0]!;
-  switch (first.type) {
-    case ValueType.Value:
-      return { kind: "value", value: first.value, seq: first.seq };
-    case ValueType.Deletion:
-    case ValueType.SingleDeletion:
-      return { kind: "deleted", seq: first.seq, type: first.type };
-  }
+  if (type === ValueType.Deletion || type === ValueType.SingleDeletion) return { kind: "deleted", seq, type };
+  // A run of Merge records, then possibly the Value or deletion that ends it.
   const operands: Uint8Array[] = [];
-  let base: { kind: "value"; value: Uint8Array; seq: SequenceNumber } | { kind: "deleted"; seq: SequenceNumber } | undefined;
-  for (const r of records) {
-    if (r.type === ValueType.Merge) operands.push(r.value);
-    else if (r.type === ValueType.Value) base = { kind: "value", value: r.value, seq: r.seq };
-    else base = { kind: "deleted", seq: r.seq };
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const recordLow = view.getUint32(at, true);
+    const recordSeq = sequenceFromTrailer(view.getUint32(at + 4, true), recordLow);
+    const v = at + getRecordHeaderSize;
+    const end = v + view.getUint32(at + 8, true);
+    at = end;
+    switch (recordLow & 0xff) {
+      case ValueType.Merge:
+        operands.push(copyOut(s.bytes, v, end));
+        break;
+      case ValueType.Value:
+        return { kind: "merge", seq, operands, base: { kind: "value", value: copyOut(s.bytes, v, end), seq: recordSeq } };
+      default:
+        return { kind: "merge", seq, operands, base: { kind: "deleted", seq: recordSeq } };
+    }
   }
-  return base === undefined
-    ? { kind: "merge", seq: first.seq, operands }
-    : { kind: "merge", seq: first.seq, operands, base };
+  return { kind: "merge", seq, operands };
 }
 
 const batchScratchSize = 64 * 1024;
 const batchEntriesMax = 1024;
 
-/** `entries()`: reads entries in batches through a native cursor it owns. */
+/**
+ * `entries()`: reads entries in batches through a native cursor it owns. Each entry's key and
+ * value are views into that batch's own buffer (copies of native memory, never reused).
+ */
 class EntryBatches implements IterableIterator<Entry> {
   #it: MemTableIterator | null;
-  #s: Scratch | null = null;
+  #batchSize = batchScratchSize;
   #pending: Entry[] = [];
   #index = 0;
   #started = false;
@@ -495,8 +497,11 @@ class EntryBatches implements IterableIterator<Entry> {
       this.#started = true;
       it.seekToFirst();
     }
-    const s = (this.#s ??= new Scratch(batchScratchSize));
+    // A fresh buffer per batch: the entries handed out are views into it, so it is never
+    // written again (one allocation per batch instead of two per entry).
+    const s = new Scratch(this.#batchSize);
     const n = it.readBatch(s, batchEntriesMax);
+    this.#batchSize = Math.max(this.#batchSize, s.capacity);
     if (n === 0) return this.return();
     const pending: Entry[] = [];
     let at = 0;

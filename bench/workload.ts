@@ -1,0 +1,184 @@
+/**
+ * The README workload, one implementation per process (so RSS growth is its own):
+ *
+ *     bun bench/workload.ts <impl> [entries] [seed]
+ *     deno run -A --v8-flags=--expose-gc bench/workload.ts <impl> [entries] [seed]
+ *
+ * impl: memtable | memtable-huge (hugePageSize 2 MiB) | sorted-btree | js-sdsl
+ *
+ * Random 16-byte keys with 100-byte values (the same as `native/src/bench.zig`): put all
+ * (random order), get all (another random order), one full ordered scan, 1000 range scans of
+ * 1000 entries from random seeks; then memory: native bytes per entry, process RSS growth and
+ * JS-heap growth per entry. Prints one JSON line. The JS peers store one version per key (no
+ * sequence numbers or snapshots) with the key as a binary string, what a user would pick.
+ */
+import process from "node:process";
+import BTree from "sorted-btree";
+import { OrderedMap } from "js-sdsl";
+import { MemTable, nativeMemoryBytes, ValueType } from "../mod.ts";
+import { Rng } from "../tests/helpers.ts";
+
+const keySize = 16;
+const valueSize = 100;
+const rangeLength = 1000;
+const rangeScans = 1000;
+
+const impl = process.argv[2] ?? "memtable";
+const n = Number(process.argv[3] ?? 1_000_000);
+const seed = Number(process.argv[4] ?? 42);
+
+function gc(): void {
+  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
+  if (g.Bun) g.Bun.gc(true);
+  else g.gc?.();
+}
+
+const rng = new Rng(seed);
+const keyBytes = new Uint8Array(n * keySize);
+for (let i = 0; i < keyBytes.length; i += 4) {
+  const r = rng.u32();
+  keyBytes[i] = r;
+  keyBytes[i + 1] = r >>> 8;
+  keyBytes[i + 2] = r >>> 16;
+  keyBytes[i + 3] = r >>> 24;
+}
+const keys: Uint8Array[] = Array.from({ length: n }, (_, i) => keyBytes.subarray(i * keySize, (i + 1) * keySize));
+const value = new Uint8Array(valueSize).map((_, i) => i);
+const order = Uint32Array.from({ length: n }, (_, i) => i);
+for (let i = n - 1; i > 0; i--) {
+  const j = rng.below(i + 1);
+  [order[i], order[j]] = [order[j]!, order[i]!];
+}
+
+/** What every implementation offers the workload. */
+interface Subject {
+  put(i: number): void;
+  get(i: number): number;
+  scan(): number;
+  range(from: number): number;
+  nativeBytes(): number;
+}
+
+const binary = (k: Uint8Array) => String.fromCharCode.apply(null, k as unknown as number[]);
+
+function memtable(hugePageSize: number): Subject {
+  const mt = new MemTable({ writeBufferSize: 2 ** 31, hugePageSize });
+  const base = nativeMemoryBytes();
+  return {
+    put: (i) => mt.add(i + 1, ValueType.Value, keys[i]!, value),
+    get: (i) => {
+      const r = mt.get(keys[i]!);
+      return r.kind === "value" ? r.value.length : 0;
+    },
+    scan: () => {
+      let c = 0;
+      for (const e of mt.entries()) c += e.value.length > 0 ? 1 : 0;
+      return c;
+    },
+    range: (i) => {
+      using it = mt.iterator();
+      let c = 0;
+      for (it.seek(keys[i]!); it.valid() && c < rangeLength; it.next()) c += it.value().length > 0 ? 1 : 0;
+      return c;
+    },
+    nativeBytes: () => nativeMemoryBytes() - base,
+  };
+}
+
+function sortedBtree(): Subject {
+  const t = new BTree<string, Uint8Array>();
+  return {
+    put: (i) => void t.set(binary(keys[i]!), value.slice()),
+    get: (i) => t.get(binary(keys[i]!))?.length ?? 0,
+    scan: () => {
+      let c = 0;
+      t.forEachPair((_k, v) => void (c += v.length > 0 ? 1 : 0));
+      return c;
+    },
+    range: (i) => {
+      let c = 0;
+      for (const [, v] of t.entries(binary(keys[i]!))) {
+        if (c >= rangeLength) break;
+        c += v.length > 0 ? 1 : 0;
+      }
+      return c;
+    },
+    nativeBytes: () => 0,
+  };
+}
+
+function jsSdsl(): Subject {
+  const m = new OrderedMap<string, Uint8Array>();
+  return {
+    put: (i) => void m.setElement(binary(keys[i]!), value.slice()),
+    get: (i) => m.getElementByKey(binary(keys[i]!))?.length ?? 0,
+    scan: () => {
+      let c = 0;
+      m.forEach(([, v]) => void (c += v.length > 0 ? 1 : 0));
+      return c;
+    },
+    range: (i) => {
+      let c = 0;
+      for (let it = m.lowerBound(binary(keys[i]!)); !it.equals(m.end()) && c < rangeLength; it.next()) {
+        c += it.pointer[1].length > 0 ? 1 : 0;
+      }
+      return c;
+    },
+    nativeBytes: () => 0,
+  };
+}
+
+const subjects: Record<string, () => Subject> = {
+  memtable: () => memtable(0),
+  "memtable-huge": () => memtable(2 << 20),
+  "sorted-btree": sortedBtree,
+  "js-sdsl": jsSdsl,
+};
+if (!subjects[impl]) {
+  console.error(`unknown implementation ${impl}; known: ${Object.keys(subjects).join(", ")}`);
+  process.exit(2);
+}
+
+function time(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return (performance.now() - t0) * 1e6; // ns
+}
+
+gc();
+const rss0 = process.memoryUsage().rss;
+const heap0 = process.memoryUsage().heapUsed;
+const s = subjects[impl]!();
+const putNs = time(() => {
+  for (let i = 0; i < n; i++) s.put(i);
+});
+let found = 0;
+const getNs = time(() => {
+  for (let j = 0; j < n; j++) found += s.get(order[j]!);
+});
+if (found !== n * valueSize) throw new Error(`${impl}: get found ${found} bytes, expected ${n * valueSize}`);
+let scanned = 0;
+const scanNs = time(() => void (scanned = s.scan()));
+const uniqueKeys = new Set(keys.map(binary)).size; // the peers keep one version per key
+if (scanned !== (impl.startsWith("memtable") ? n : uniqueKeys)) throw new Error(`${impl}: scan saw ${scanned}`);
+const scans = Math.min(rangeScans, n);
+let ranged = 0;
+const rangeNs = time(() => {
+  for (let j = 0; j < scans; j++) ranged += s.range(order[j]!);
+});
+gc();
+const rss1 = process.memoryUsage().rss;
+const heap1 = process.memoryUsage().heapUsed;
+console.log(JSON.stringify({
+  runtime: "Bun" in globalThis ? "bun" : "deno",
+  impl,
+  n,
+  putNsPerOp: putNs / n,
+  getNsPerOp: getNs / n,
+  scanNsPerEntry: scanNs / n,
+  rangeUsPerScan: rangeNs / scans / 1000,
+  rangeEntries: ranged,
+  nativeBytesPerEntry: s.nativeBytes() / n,
+  rssBytesPerEntry: (rss1 - rss0) / n,
+  heapBytesPerEntry: (heap1 - heap0) / n,
+}));
