@@ -42,7 +42,8 @@ for (let i = 0; i < keyBytes.length; i += 4) {
   keyBytes[i + 2] = r >>> 16;
   keyBytes[i + 3] = r >>> 24;
 }
-const keys: Uint8Array[] = Array.from({ length: n }, (_, i) => keyBytes.subarray(i * keySize, (i + 1) * keySize));
+/** Key i, as a fresh view of the contiguous key bytes (the Zig benchmark reads them in place). */
+const key = (i: number) => keyBytes.subarray(i * keySize, (i + 1) * keySize);
 const value = new Uint8Array(valueSize).map((_, i) => i);
 const order = Uint32Array.from({ length: n }, (_, i) => i);
 for (let i = n - 1; i > 0; i--) {
@@ -59,15 +60,21 @@ interface Subject {
   nativeBytes(): number;
 }
 
-const binary = (k: Uint8Array) => String.fromCharCode.apply(null, k as unknown as number[]);
+/** Key i as a binary string (one char per byte), the order-preserving key the JS maps get. */
+function binary(i: number): string {
+  const o = i * keySize;
+  const b = keyBytes;
+  return String.fromCharCode(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!, b[o + 4]!, b[o + 5]!, b[o + 6]!, b[o + 7]!,
+    b[o + 8]!, b[o + 9]!, b[o + 10]!, b[o + 11]!, b[o + 12]!, b[o + 13]!, b[o + 14]!, b[o + 15]!);
+}
 
 function memtable(hugePageSize: number): Subject {
   const mt = new MemTable({ writeBufferSize: 2 ** 31, hugePageSize });
   const base = nativeMemoryBytes();
   return {
-    put: (i) => mt.add(i + 1, ValueType.Value, keys[i]!, value),
+    put: (i) => mt.add(i + 1, ValueType.Value, key(i), value),
     get: (i) => {
-      const r = mt.get(keys[i]!);
+      const r = mt.get(key(i));
       return r.kind === "value" ? r.value.length : 0;
     },
     scan: () => {
@@ -78,7 +85,7 @@ function memtable(hugePageSize: number): Subject {
     range: (i) => {
       using it = mt.iterator();
       let c = 0;
-      for (it.seek(keys[i]!); it.valid() && c < rangeLength; it.next()) c += it.value().length > 0 ? 1 : 0;
+      for (it.seek(key(i)); it.valid() && c < rangeLength; it.next()) c += it.value().length > 0 ? 1 : 0;
       return c;
     },
     nativeBytes: () => nativeMemoryBytes() - base,
@@ -88,8 +95,8 @@ function memtable(hugePageSize: number): Subject {
 function sortedBtree(): Subject {
   const t = new BTree<string, Uint8Array>();
   return {
-    put: (i) => void t.set(binary(keys[i]!), value.slice()),
-    get: (i) => t.get(binary(keys[i]!))?.length ?? 0,
+    put: (i) => void t.set(binary(i), value.slice()),
+    get: (i) => t.get(binary(i))?.length ?? 0,
     scan: () => {
       let c = 0;
       t.forEachPair((_k, v) => void (c += v.length > 0 ? 1 : 0));
@@ -97,7 +104,7 @@ function sortedBtree(): Subject {
     },
     range: (i) => {
       let c = 0;
-      for (const [, v] of t.entries(binary(keys[i]!))) {
+      for (const [, v] of t.entries(binary(i))) {
         if (c >= rangeLength) break;
         c += v.length > 0 ? 1 : 0;
       }
@@ -110,8 +117,8 @@ function sortedBtree(): Subject {
 function jsSdsl(): Subject {
   const m = new OrderedMap<string, Uint8Array>();
   return {
-    put: (i) => void m.setElement(binary(keys[i]!), value.slice()),
-    get: (i) => m.getElementByKey(binary(keys[i]!))?.length ?? 0,
+    put: (i) => void m.setElement(binary(i), value.slice()),
+    get: (i) => m.getElementByKey(binary(i))?.length ?? 0,
     scan: () => {
       let c = 0;
       m.forEach(([, v]) => void (c += v.length > 0 ? 1 : 0));
@@ -119,7 +126,7 @@ function jsSdsl(): Subject {
     },
     range: (i) => {
       let c = 0;
-      for (let it = m.lowerBound(binary(keys[i]!)); !it.equals(m.end()) && c < rangeLength; it.next()) {
+      for (let it = m.lowerBound(binary(i)); !it.equals(m.end()) && c < rangeLength; it.next()) {
         c += it.pointer[1].length > 0 ? 1 : 0;
       }
       return c;
@@ -159,7 +166,7 @@ const getNs = time(() => {
 if (found !== n * valueSize) throw new Error(`${impl}: get found ${found} bytes, expected ${n * valueSize}`);
 let scanned = 0;
 const scanNs = time(() => void (scanned = s.scan()));
-const uniqueKeys = new Set(keys.map(binary)).size; // the peers keep one version per key
+const uniqueKeys = new Set(Array.from({ length: n }, (_, i) => binary(i))).size; // peers keep one version per key
 if (scanned !== (impl.startsWith("memtable") ? n : uniqueKeys)) throw new Error(`${impl}: scan saw ${scanned}`);
 const scans = Math.min(rangeScans, n);
 let ranged = 0;

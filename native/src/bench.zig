@@ -48,6 +48,7 @@ pub fn main(init: std.process.Init) !void {
     var t0 = std.Io.Clock.Timestamp.now(io, .awake);
     for (keys, 0..) |*k, i| try mt.add(i + 1, .value, k, &value);
     var ns = t0.untilNow(io).raw.toNanoseconds();
+    const put_ns = perOp(ns, n);
     try out.print("native put      {d:>8.1} ns/op  ({d} entries)\n", .{ perOp(ns, n), n });
 
     var found: usize = 0;
@@ -59,6 +60,7 @@ pub fn main(init: std.process.Init) !void {
     }
     ns = t0.untilNow(io).raw.toNanoseconds();
     if (found != n * value_size) return error.LookupMissed;
+    const get_ns = perOp(ns, n);
     try out.print("native get      {d:>8.1} ns/op\n", .{perOp(ns, n)});
 
     var it = mt_mod.Iterator{ .mt = mt, .it = .{ .list = &mt.list }, .snapshot = limits.sequence_max };
@@ -72,6 +74,7 @@ pub fn main(init: std.process.Init) !void {
     }
     ns = t0.untilNow(io).raw.toNanoseconds();
     if (scanned != n) return error.ScanMissed;
+    const scan_ns = perOp(ns, n);
     try out.print("native scan     {d:>8.1} ns/entry\n", .{perOp(ns, n)});
 
     const seeks = @min(n, 1000);
@@ -86,12 +89,16 @@ pub fn main(init: std.process.Init) !void {
         }
     }
     ns = t0.untilNow(io).raw.toNanoseconds();
-    try out.print("native range    {d:>8.1} µs/scan of {d}\n", .{ perOp(ns, seeks) / 1000.0, range_scan_length });
+    const range_us = perOp(ns, seeks) / 1000.0;
+    try out.print("native range    {d:>8.1} µs/scan of {d}\n", .{ range_us, range_scan_length });
 
     const usage: f64 = @floatFromInt(mt.memoryUsage());
     const per_entry = usage / @as(f64, @floatFromInt(n));
     try out.print("native memory   {d:>8.1} bytes/entry ({d:.1} over key+value), arena {d} bytes allocated, checksum {d}\n", .{
         per_entry, per_entry - (key_size + value_size), mt.arena.allocatedBytes(), checksum % 10,
+    });
+    try out.print("{{\"runtime\":\"zig\",\"impl\":\"{s}\",\"n\":{d},\"putNsPerOp\":{d:.1},\"getNsPerOp\":{d:.1},\"scanNsPerEntry\":{d:.1},\"rangeUsPerScan\":{d:.1},\"nativeBytesPerEntry\":{d:.1}}}\n", .{
+        if (huge) "memtable-huge" else "memtable", n, put_ns, get_ns, scan_ns, range_us, per_entry,
     });
     try out.flush();
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Benchmarks, peers side by side in one run (figures on a shared 2-core machine are noisy:
+# compare rows of the same run, not runs of different days).
+#   bash scripts/bench.sh [entries] [rounds]
+# 1. the README workload (bench/workload.ts) on Bun and Deno, the same workload driven from
+#    Zig with no FFI (native/src/bench.zig), alternating for `rounds` rounds (median shown),
+#    with and without huge pages, then the JS peers and RocksDB's db_bench once;
+# 2. per-operation mitata benchmarks (bench/ops.bench.ts) on both runtimes.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+n="${1:-1000000}"
+rounds="${2:-3}"
+bash scripts/setup.sh
+zig_cmd=(python3 -m ziglang)
+(cd native && "${zig_cmd[@]}" build -Doptimize=fast bench >&2)
+bun=node_modules/.bin/bun
+deno=node_modules/.bin/deno
+deno_run=("$deno" run --allow-ffi --allow-read --allow-env --v8-flags=--expose-gc)
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+
+run() { echo "+ $*" >&2; "$@" | tee /dev/stderr | grep '^{' >> "$results"; }
+
+for r in $(seq 1 "$rounds"); do
+  echo "== round $r/$rounds" >&2
+  run native/zig-out/bin/memtable-bench "$n" 42
+  run "$bun" bench/workload.ts memtable "$n"
+  run "${deno_run[@]}" bench/workload.ts memtable "$n"
+done
+run native/zig-out/bin/memtable-bench "$n" 42 huge
+run "$bun" bench/workload.ts memtable-huge "$n"
+run "${deno_run[@]}" bench/workload.ts memtable-huge "$n"
+for peer in sorted-btree js-sdsl; do
+  run "$bun" bench/workload.ts "$peer" "$n"
+  run "${deno_run[@]}" bench/workload.ts "$peer" "$n"
+done
+
+if command -v db_bench >/dev/null 2>&1; then
+  db="$(mktemp -d)"
+  echo "+ db_bench --benchmarks=fillrandom,readrandom (RocksDB $(dpkg-query -W -f='${Version}' rocksdb-tools 2>/dev/null || echo '?'))" >&2
+  out="$(db_bench --benchmarks=fillrandom,readrandom --disable_wal=1 --write_buffer_size=2147483648 \
+    --compression_type=none --num="$n" --key_size=16 --value_size=100 --db="$db" --threads=1 2>&1)"
+  rm -rf "$db"
+  echo "$out" | grep -E '^(fillrandom|readrandom)' >&2
+  put=$(echo "$out" | awk '/^fillrandom/ {print $3 * 1000}')
+  get=$(echo "$out" | awk '/^readrandom/ {print $3 * 1000}')
+  echo "{\"runtime\":\"rocksdb\",\"impl\":\"db_bench\",\"n\":$n,\"putNsPerOp\":$put,\"getNsPerOp\":$get}" >> "$results"
+else
+  echo "db_bench not installed (apt-get install rocksdb-tools): RocksDB row skipped" >&2
+fi
+
+echo
+echo "## Workload: $n random 16-byte keys, 100-byte values ($(date -u +%Y-%m-%d), $(nproc) cores)"
+echo
+"$bun" bench/report.ts < "$results"
+echo
+echo "## Per operation (mitata)"
+"$bun" bench/ops.bench.ts
+"$deno" run --allow-ffi --allow-read --allow-env bench/ops.bench.ts
