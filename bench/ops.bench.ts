@@ -9,29 +9,18 @@
  */
 import process from "node:process";
 import { bench, do_not_optimize, group, run, summary } from "mitata";
-import BTree from "sorted-btree";
 import { OrderedMap } from "js-sdsl";
 import { MemTable, ValueType } from "../mod.ts";
 import { native } from "../src/ffi/native.ts";
-import { Rng } from "../tests/helpers.ts";
+import { BTree, makeKeys } from "./data.ts";
 
 const n = Number(process.env.MEMTABLE_BENCH_ENTRIES ?? 1_000_000);
 const extra = 4_000_000; // fresh keys for the put benchmarks
-const keySize = 16;
-const rng = new Rng(7);
-const keyBytes = new Uint8Array((n + extra) * keySize);
-for (let i = 0; i < keyBytes.length; i++) keyBytes[i] = rng.u32() & 0xff;
-const key = (i: number) => keyBytes.subarray(i * keySize, (i + 1) * keySize);
-function binary(i: number): string {
-  const o = i * keySize;
-  const b = keyBytes;
-  return String.fromCharCode(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!, b[o + 4]!, b[o + 5]!, b[o + 6]!, b[o + 7]!,
-    b[o + 8]!, b[o + 9]!, b[o + 10]!, b[o + 11]!, b[o + 12]!, b[o + 13]!, b[o + 14]!, b[o + 15]!);
-}
+const { key, binary } = makeKeys(n + extra, 7);
 const value = new Uint8Array(100).fill(1);
 
 const mt = new MemTable({ writeBufferSize: 2 ** 31 });
-const btree = new BTree<string, Uint8Array>();
+const btree = new BTree();
 const sdsl = new OrderedMap<string, Uint8Array>();
 for (let i = 0; i < n; i++) {
   mt.add(i + 1, ValueType.Value, key(i), value);

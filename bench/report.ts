@@ -5,6 +5,8 @@
  *
  *     … | bun bench/report.ts
  */
+export {};
+
 interface Row {
   runtime: string;
   impl: string;

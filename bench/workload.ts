@@ -13,13 +13,10 @@
  * sequence numbers or snapshots) with the key as a binary string, what a user would pick.
  */
 import process from "node:process";
-import BTree from "sorted-btree";
 import { OrderedMap } from "js-sdsl";
 import { MemTable, nativeMemoryBytes, ValueType } from "../mod.ts";
-import { Rng } from "../tests/helpers.ts";
+import { BTree, gc, makeKeys, valueSize } from "./data.ts";
 
-const keySize = 16;
-const valueSize = 100;
 const rangeLength = 1000;
 const rangeScans = 1000;
 
@@ -27,23 +24,7 @@ const impl = process.argv[2] ?? "memtable";
 const n = Number(process.argv[3] ?? 1_000_000);
 const seed = Number(process.argv[4] ?? 42);
 
-function gc(): void {
-  const g = globalThis as { Bun?: { gc(force: boolean): void }; gc?: () => void };
-  if (g.Bun) g.Bun.gc(true);
-  else g.gc?.();
-}
-
-const rng = new Rng(seed);
-const keyBytes = new Uint8Array(n * keySize);
-for (let i = 0; i < keyBytes.length; i += 4) {
-  const r = rng.u32();
-  keyBytes[i] = r;
-  keyBytes[i + 1] = r >>> 8;
-  keyBytes[i + 2] = r >>> 16;
-  keyBytes[i + 3] = r >>> 24;
-}
-/** Key i, as a fresh view of the contiguous key bytes (the Zig benchmark reads them in place). */
-const key = (i: number) => keyBytes.subarray(i * keySize, (i + 1) * keySize);
+const { rng, key, binary } = makeKeys(n, seed);
 const value = new Uint8Array(valueSize).map((_, i) => i);
 const order = Uint32Array.from({ length: n }, (_, i) => i);
 for (let i = n - 1; i > 0; i--) {
@@ -58,14 +39,6 @@ interface Subject {
   scan(): number;
   range(from: number): number;
   nativeBytes(): number;
-}
-
-/** Key i as a binary string (one char per byte), the order-preserving key the JS maps get. */
-function binary(i: number): string {
-  const o = i * keySize;
-  const b = keyBytes;
-  return String.fromCharCode(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!, b[o + 4]!, b[o + 5]!, b[o + 6]!, b[o + 7]!,
-    b[o + 8]!, b[o + 9]!, b[o + 10]!, b[o + 11]!, b[o + 12]!, b[o + 13]!, b[o + 14]!, b[o + 15]!);
 }
 
 function memtable(hugePageSize: number): Subject {
@@ -93,7 +66,7 @@ function memtable(hugePageSize: number): Subject {
 }
 
 function sortedBtree(): Subject {
-  const t = new BTree<string, Uint8Array>();
+  const t = new BTree();
   return {
     put: (i) => void t.set(binary(i), value.slice()),
     get: (i) => t.get(binary(i))?.length ?? 0,

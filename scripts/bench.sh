@@ -18,9 +18,15 @@ bun=node_modules/.bin/bun
 deno=node_modules/.bin/deno
 deno_run=("$deno" run --allow-ffi --allow-read --allow-env --v8-flags=--expose-gc)
 results="$(mktemp)"
-trap 'rm -f "$results"' EXIT
 
-run() { echo "+ $*" >&2; "$@" | tee /dev/stderr | grep '^{' >> "$results"; }
+one="$(mktemp)"
+trap 'rm -f "$results" "$one"' EXIT
+run() {
+  echo "+ $*" >&2
+  "$@" > "$one"
+  cat "$one" >&2
+  grep '^{' "$one" >> "$results"
+}
 
 for r in $(seq 1 "$rounds"); do
   echo "== round $r/$rounds" >&2

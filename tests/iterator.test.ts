@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemTable, MemTableClosedError, MemTableError, nativeMemoryBytes, ValueType } from "../mod.ts";
-import type { MemTableIterator } from "../mod.ts";
+import { MemTableIterator } from "../mod.ts";
 import { text } from "./helpers.ts";
 
 function fill(): MemTable {
@@ -167,6 +167,13 @@ test("entries() stopped early releases its cursor", () => {
   assert.equal(all.length, 5000);
   mt.close();
   assert.equal(nativeMemoryBytes(), before, "no cursor is left holding the memtable");
+});
+
+test("MemTableIterator cannot be constructed around a forged handle", () => {
+  assert.throws(() => new MemTableIterator(Symbol() as never, 12345 as never, 0, 0), {
+    name: "TypeError",
+    message: "MemTableIterator: create iterators with MemTable.iterator()",
+  });
 });
 
 test("MemTableIterator.seek() rejects a bad key", () => {

@@ -318,6 +318,21 @@ fn testKey(buf: []u8, i: u32, seq: u64) coding.Key {
     return .{ .user_key = s, .trailer = coding.packTrailer(seq, 1) };
 }
 
+/// Walks level 0, checking strict order; returns the node count.
+fn expectSortedCount(list: *SkipList) !usize {
+    var it = Iterator{ .list = list };
+    it.seekToFirst();
+    var count: usize = 0;
+    var prev_key: ?coding.Key = null;
+    while (it.valid()) : (it.next()) {
+        const k = it.node.?.key();
+        if (prev_key) |p| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(p, k));
+        prev_key = k;
+        count += 1;
+    }
+    return count;
+}
+
 test "skiplist keeps random inserts sorted and reports duplicates" {
     var arena = Arena.init(4096);
     defer arena.deinit();
@@ -340,18 +355,9 @@ test "skiplist keeps random inserts sorted and reports duplicates" {
             try testing.expect(present[k]);
         }
     }
-    var it = Iterator{ .list = &list };
-    it.seekToFirst();
-    var count: usize = 0;
-    var prev_key: ?coding.Key = null;
-    while (it.valid()) : (it.next()) {
-        const k = it.node.?.key();
-        if (prev_key) |p| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(p, k));
-        prev_key = k;
-        count += 1;
-    }
-    try testing.expectEqual(inserted, count);
+    try testing.expectEqual(inserted, try expectSortedCount(&list));
     // Backwards gives the same sequence reversed.
+    var it = Iterator{ .list = &list };
     it.seekToLast();
     var back: usize = 0;
     while (it.valid()) : (it.prev()) back += 1;
@@ -393,17 +399,7 @@ test "skiplist splice hint handles ascending, descending and interleaved inserts
     while (i > 0) : (i -= 1) _ = try list.insert(testKey(&buf, i, 1), "d");
     i = 0;
     while (i < 2000) : (i += 1) _ = try list.insert(testKey(&buf, if (i % 2 == 0) 5000 + i else 20_000 + i, 1), "m");
-    var it = Iterator{ .list = &list };
-    it.seekToFirst();
-    var count: usize = 0;
-    var prev_key: ?coding.Key = null;
-    while (it.valid()) : (it.next()) {
-        const k = it.node.?.key();
-        if (prev_key) |p| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(p, k));
-        prev_key = k;
-        count += 1;
-    }
-    try testing.expectEqual(@as(usize, 6000), count);
+    try testing.expectEqual(@as(usize, 6000), try expectSortedCount(&list));
     // Every level is a sorted sublist.
     var level: usize = 1;
     while (level < list.max_height.load(.monotonic)) : (level += 1) {

@@ -30,25 +30,30 @@ export function writeBytes(s: Scratch, offset: number, data: Bytes): number {
   return data.length;
 }
 
-/** Puts a key (and value) into the scratch buffer: key at 0, value right after it. */
-export function writeKeyValue(
-  s: Scratch,
-  key: unknown,
-  value: unknown,
-  what: string,
-): [keyLength: number, valueLength: number] {
-  const keyBound = encodedSizeBound(key, what, "key");
-  const valueBound = value === undefined ? 0 : encodedSizeBound(value, what, "value");
-  s.reserve(keyBound + valueBound);
-  const keyLength = writeBytes(s, 0, key as Bytes);
+/** Makes room in `s` for `key` and `value` (checking their types first). */
+export function reserveFor(s: Scratch, key: unknown, value: unknown, what: string): void {
+  const need = encodedSizeBound(key, what, "key") +
+    (value === undefined ? 0 : encodedSizeBound(value, what, "value"));
+  if (need > s.bytes.length) s.reserve(need);
+}
+
+/** Writes the key at offset 0 (room reserved by `reserveFor`); returns its length. */
+export function writeKey(s: Scratch, key: Bytes, what: string): number {
+  const keyLength = writeBytes(s, 0, key);
   if (keyLength > keySizeMax) {
     throw new RangeError(`${what}: key is ${keyLength} bytes, the maximum is ${keySizeMax}`);
   }
-  const valueLength = value === undefined ? 0 : writeBytes(s, keyLength, value as Bytes);
+  return keyLength;
+}
+
+/** Writes the value right after a key of `keyLength` bytes; returns its length. */
+export function writeValue(s: Scratch, keyLength: number, value: Bytes | undefined, what: string): number {
+  if (value === undefined) return 0;
+  const valueLength = writeBytes(s, keyLength, value);
   if (valueLength > valueSizeMax) {
     throw new RangeError(`${what}: value is ${valueLength} bytes, the maximum is ${valueSizeMax}`);
   }
-  return [keyLength, valueLength];
+  return valueLength;
 }
 
 /** One version of a key, as stored in a memtable. */

@@ -13,7 +13,7 @@ import { entryOutHeaderSize, Status } from "../ffi/layout.ts";
 import { type Handle, native, Scratch, statusError } from "../ffi/native.ts";
 import { type SequenceNumber, sequenceFromTrailer } from "../coding/sequence.ts";
 import type { ValueType } from "../coding/value_type.ts";
-import { type Bytes, copyOut, writeKeyValue } from "./bytes.ts";
+import { type Bytes, copyOut, reserveFor, writeKey } from "./bytes.ts";
 
 /** Options of reads: `snapshot` hides versions with a larger sequence number. */
 export interface ReadOptions {
@@ -25,6 +25,9 @@ const iteratorFinalizer = new FinalizationRegistry<Handle>((h) => {
 });
 
 const iteratorScratchSize = 4096;
+
+/** Proof that a constructor call comes from this package (`MemTable.iterator()`), not a user. */
+export const internalToken: unique symbol = Symbol("MemTableIterator.internal");
 
 /**
  * A cursor with RocksDB's iterator movements. Obtain one from `MemTable.iterator()`.
@@ -46,8 +49,11 @@ export class MemTableIterator implements Disposable {
   #s: Scratch;
   #valid = false;
 
-  /** @internal Use `MemTable.iterator()`. */
-  constructor(memtable: Handle, snapHigh: number, snapLow: number) {
+  /** Not for direct use: iterators come from `MemTable.iterator()`. */
+  constructor(token: typeof internalToken, memtable: Handle, snapHigh: number, snapLow: number) {
+    if (token !== internalToken) {
+      throw new TypeError("MemTableIterator: create iterators with MemTable.iterator()");
+    }
     const h = native().fn.memtable_iter_new(memtable, snapHigh, snapLow);
     if (h === null) throw statusError(Status.outOfMemory, "MemTable.iterator()");
     this.#h = h;
@@ -96,14 +102,16 @@ export class MemTableIterator implements Disposable {
   /** Positions at the first entry whose user key is ≥ `key` (its newest visible version). */
   seek(key: Bytes): void {
     const h = this.#live("seek");
-    const [keyLength] = writeKeyValue(this.#s, key, undefined, "MemTableIterator.seek()");
+    reserveFor(this.#s, key, undefined, "MemTableIterator.seek()");
+    const keyLength = writeKey(this.#s, key, "MemTableIterator.seek()");
     this.#settle(native().fn.memtable_iter_seek(h, this.#s.arg, this.#s.capacity, keyLength), "seek");
   }
 
   /** Positions at the last entry whose user key is ≤ `key` (its oldest visible version). */
   seekForPrev(key: Bytes): void {
     const h = this.#live("seekForPrev");
-    const [keyLength] = writeKeyValue(this.#s, key, undefined, "MemTableIterator.seekForPrev()");
+    reserveFor(this.#s, key, undefined, "MemTableIterator.seekForPrev()");
+    const keyLength = writeKey(this.#s, key, "MemTableIterator.seekForPrev()");
     this.#settle(
       native().fn.memtable_iter_seek_for_prev(h, this.#s.arg, this.#s.capacity, keyLength),
       "seekForPrev",

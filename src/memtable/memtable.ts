@@ -16,7 +16,7 @@
  */
 import { MemTableClosedError } from "../errors.ts";
 import { getRecordHeaderSize } from "../ffi/layout.ts";
-import { type Handle, native, Scratch, statusError } from "../ffi/native.ts";
+import { type Handle, native, type NativeFunctions, Scratch, statusError } from "../ffi/native.ts";
 import { Status } from "../ffi/layout.ts";
 import {
   checkSequence,
@@ -27,8 +27,8 @@ import {
   sequenceLow,
 } from "../coding/sequence.ts";
 import { checkValueType, describe, ValueType, valueTypeName } from "../coding/value_type.ts";
-import { type Bytes, copyOut, type Entry, readEntry, writeKeyValue } from "./bytes.ts";
-import { MemTableIterator, type ReadOptions } from "./iterator.ts";
+import { type Bytes, copyOut, type Entry, readEntry, reserveFor, writeKey, writeValue } from "./bytes.ts";
+import { internalToken, MemTableIterator, type ReadOptions } from "./iterator.ts";
 
 export type { Bytes, Entry } from "./bytes.ts";
 export type { ReadOptions } from "./iterator.ts";
@@ -96,10 +96,9 @@ const scratchInitialSize = 64 * 1024;
 const statsWords = 9;
 const seqUnset = 0xffff_ffff;
 
-let sharedScratch: Scratch | undefined;
-function scratch(): Scratch {
-  return (sharedScratch ??= new Scratch(scratchInitialSize));
-}
+/** The library's functions and the realm's shared scratch buffer, set by the first MemTable. */
+let fn: NativeFunctions;
+let shared: Scratch;
 
 /** pointTypes[code] is true for the types `add()` stores in the skiplist. */
 const pointTypes: boolean[] = [];
@@ -113,10 +112,11 @@ const maxLow = sequenceLow(maxSequenceNumber);
 
 /** A snapshot option as the two halves native code takes. */
 export function snapshotParts(options: ReadOptions | undefined, what: string): [number, number] {
-  if (options === undefined || options.snapshot === undefined) return [maxHigh, maxLow];
+  if (options === undefined) return [maxHigh, maxLow];
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
   }
+  if (options.snapshot === undefined) return [maxHigh, maxLow];
   const snapshot = checkSequence(options.snapshot, what);
   return [sequenceHigh(snapshot), sequenceLow(snapshot)];
 }
@@ -199,7 +199,9 @@ export class MemTable implements Disposable {
       const seq = checkSequence(options.earliestSeq, "MemTable: earliestSeq");
       earliest = [sequenceHigh(seq), sequenceLow(seq)];
     }
-    const h = native().fn.memtable_new(
+    fn ??= native().fn;
+    shared ??= new Scratch(scratchInitialSize);
+    const h = fn.memtable_new(
       this.writeBufferSize,
       arenaBlockSize,
       hugePageSize,
@@ -250,9 +252,11 @@ export class MemTable implements Disposable {
         throw new TypeError(`MemTable.add(): a ${valueTypeName(type)} carries no value`);
       }
     }
-    const s = scratch();
-    const [keyLength, valueLength] = writeKeyValue(s, key, value, "MemTable.add()");
-    const rc = native().fn.memtable_add(
+    const s = shared;
+    reserveFor(s, key, value, "MemTable.add()");
+    const keyLength = writeKey(s, key, "MemTable.add()");
+    const valueLength = writeValue(s, keyLength, value, "MemTable.add()");
+    const rc = fn.memtable_add(
       h,
       s.arg,
       s.capacity,
@@ -281,15 +285,15 @@ export class MemTable implements Disposable {
    */
   get(key: Bytes, options?: ReadOptions): GetResult {
     const h = this.#live("get");
-    const [snapHigh, snapLow] = snapshotParts(options, "MemTable.get()");
-    const s = scratch();
-    const fn = native().fn;
-    let [keyLength] = writeKeyValue(s, key, undefined, "MemTable.get()");
-    let rc = fn.memtable_get(h, s.arg, s.capacity, keyLength, snapHigh, snapLow);
+    let snapHigh = maxHigh;
+    let snapLow = maxLow;
+    if (options !== undefined) [snapHigh, snapLow] = snapshotParts(options, "MemTable.get()");
+    const s = shared;
+    reserveFor(s, key, undefined, "MemTable.get()");
+    let rc = fn.memtable_get(h, s.arg, s.capacity, writeKey(s, key, "MemTable.get()"), snapHigh, snapLow);
     if (rc === Status.bufferTooSmall) {
-      s.reserve(s.view.getUint32(0, true));
-      [keyLength] = writeKeyValue(s, key, undefined, "MemTable.get()");
-      rc = fn.memtable_get(h, s.arg, s.capacity, keyLength, snapHigh, snapLow);
+      s.reserve(s.view.getUint32(0, true)); // the result is larger than the buffer: grow, ask again
+      rc = fn.memtable_get(h, s.arg, s.capacity, writeKey(s, key, "MemTable.get()"), snapHigh, snapLow);
     }
     if (rc < 0) throw statusError(rc, "MemTable.get()");
     if (rc === 0) return absent;
@@ -315,7 +319,7 @@ export class MemTable implements Disposable {
   iterator(options?: ReadOptions): MemTableIterator {
     const h = this.#live("iterator");
     const [snapHigh, snapLow] = snapshotParts(options, "MemTable.iterator()");
-    return new MemTableIterator(h, snapHigh, snapLow);
+    return new MemTableIterator(internalToken, h, snapHigh, snapLow);
   }
 
   /**
@@ -339,7 +343,7 @@ export class MemTable implements Disposable {
 
   /** Arena bytes in use by this memtable's entries and index (RocksDB's ApproximateMemoryUsage). */
   approximateMemoryUsage(): number {
-    return native().fn.memtable_memory_usage(this.#live("approximateMemoryUsage"));
+    return fn.memtable_memory_usage(this.#live("approximateMemoryUsage"));
   }
 
   /** True once memory usage has reached `writeBufferSize`. */
@@ -359,8 +363,8 @@ export class MemTable implements Disposable {
   }
 
   #readStats(): Scratch {
-    const s = scratch();
-    const rc = native().fn.memtable_stats(this.#live("stats"), s.arg, s.capacity);
+    const s = shared;
+    const rc = fn.memtable_stats(this.#live("stats"), s.arg, s.capacity);
     if (rc !== statsWords) throw statusError(rc, "MemTable.stats()");
     return s;
   }
@@ -420,7 +424,7 @@ export class MemTable implements Disposable {
     if (--this.#refs > 0) return false;
     this.#handle = null;
     memtableFinalizer.unregister(this);
-    native().fn.memtable_unref(h);
+    fn.memtable_unref(h);
     return true;
   }
 
@@ -482,7 +486,7 @@ class EntryBatches implements IterableIterator<Entry> {
   #started = false;
 
   constructor(h: Handle, snapHigh: number, snapLow: number) {
-    this.#it = new MemTableIterator(h, snapHigh, snapLow);
+    this.#it = new MemTableIterator(internalToken, h, snapHigh, snapLow);
   }
 
   [Symbol.iterator](): IterableIterator<Entry> {
