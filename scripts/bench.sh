@@ -5,7 +5,8 @@
 # 1. the README workload (bench/workload.ts) on Bun and Deno, the same workload driven from
 #    Zig with no FFI (native/src/bench.zig), alternating for `rounds` rounds (median shown),
 #    with and without huge pages, then the JS peers and RocksDB's db_bench once;
-# 2. per-operation mitata benchmarks (bench/ops.bench.ts) on both runtimes.
+# 2. per-operation mitata benchmarks (bench/ops.bench.ts), one structure per process, on
+#    both runtimes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -62,5 +63,11 @@ echo
 "$bun" bench/report.ts < "$results"
 echo
 echo "## Per operation (mitata)"
-"$bun" bench/ops.bench.ts
-"$deno" run --allow-ffi --allow-read --allow-env bench/ops.bench.ts
+for impl in memtable sorted-btree js-sdsl; do
+  echo
+  echo "### Bun, $impl"
+  "$bun" bench/ops.bench.ts "$impl"
+  echo
+  echo "### Deno, $impl"
+  "$deno" run --allow-ffi --allow-read --allow-env bench/ops.bench.ts "$impl"
+done
