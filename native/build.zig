@@ -34,6 +34,7 @@ pub fn build(b: *std.Build) void {
         .optimize = optimize,
     });
     const run_tests = b.addRunArtifact(b.addTest(.{ .root_module = test_mod }));
+    run_tests.has_side_effects = true; // run (and count) the tests every time, not from cache
     b.step("test", "run the native unit tests").dependOn(&run_tests.step);
 
     const bench_mod = b.createModule(.{
