@@ -32,6 +32,8 @@ export function makeKeys(count: number, seed: number) {
   }
   return {
     rng,
+    /** All keys, back to back. */
+    bytes,
     /** Key i, as a fresh view of the contiguous key bytes (Zig's benchmark reads them in place). */
     key: (i: number) => bytes.subarray(i * keySize, (i + 1) * keySize),
     /** Key i as a binary string (one char per byte): order-preserving, what the JS maps get. */

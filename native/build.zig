@@ -19,12 +19,19 @@ pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.standardOptimizeOption(.{});
 
+    // Benchmark-only exports (in-process native loops that bench/boundary.ts compares the
+    // TypeScript path with); never in a published build.
+    const bench_exports = b.option(bool, "bench-exports", "add the benchmark-only exports") orelse false;
+    const options = b.addOptions();
+    options.addOption(bool, "bench_exports", bench_exports);
+
     const mod = b.createModule(.{
         .root_source_file = b.path("src/exports.zig"),
         .target = target,
         .optimize = optimize,
         .strip = optimize == .fast,
     });
+    mod.addOptions("build_options", options);
     const lib = b.addLibrary(.{ .name = "memtable", .linkage = .dynamic, .root_module = mod });
     b.installArtifact(lib);
 
@@ -33,6 +40,7 @@ pub fn build(b: *std.Build) void {
         .target = target,
         .optimize = optimize,
     });
+    test_mod.addOptions("build_options", options);
     const run_tests = b.addRunArtifact(b.addTest(.{ .root_module = test_mod }));
     run_tests.has_side_effects = true; // run (and count) the tests every time, not from cache
     b.step("test", "run the native unit tests").dependOn(&run_tests.step);

@@ -5,7 +5,9 @@
 # 1. the README workload (bench/workload.ts) on Bun and Deno, the same workload driven from
 #    Zig with no FFI (native/src/bench.zig), alternating for `rounds` rounds (median shown),
 #    with and without huge pages, then the JS peers and RocksDB's db_bench once;
-# 2. per-operation mitata benchmarks (bench/ops.bench.ts), one structure per process, on
+# 2. the TypeScript path against a Zig loop on the same memtable in the same process
+#    (bench/boundary.ts, with the -Dbench-exports build);
+# 3. per-operation mitata benchmarks (bench/ops.bench.ts), one structure per process, on
 #    both runtimes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +17,9 @@ rounds="${2:-3}"
 bash scripts/setup.sh
 zig_cmd=(python3 -m ziglang)
 (cd native && "${zig_cmd[@]}" build -Doptimize=fast bench >&2)
+(cd native && "${zig_cmd[@]}" build -Doptimize=fast -Dbench-exports=true --prefix zig-out-bench >&2)
+case "$(uname -s)" in Darwin) libfile=libmemtable.dylib ;; *) libfile=libmemtable.so ;; esac
+bench_lib="$root/native/zig-out-bench/lib/$libfile"
 bun=node_modules/.bin/bun
 deno=node_modules/.bin/deno
 deno_run=("$deno" run --allow-ffi --allow-read --allow-env --v8-flags=--expose-gc)
@@ -61,6 +66,11 @@ echo
 echo "## Workload: $n random 16-byte keys, 100-byte values ($(date -u +%Y-%m-%d), $(nproc) cores)"
 echo
 "$bun" bench/report.ts < "$results"
+echo
+echo "## The boundary: TypeScript path vs a Zig loop in the same process (bench/boundary.ts)"
+echo
+MEMTABLE_LIBRARY_PATH="$bench_lib" "$bun" bench/boundary.ts "$n" "$rounds"
+MEMTABLE_LIBRARY_PATH="$bench_lib" "$deno" run --allow-ffi --allow-read --allow-env bench/boundary.ts "$n" "$rounds"
 echo
 echo "## Per operation (mitata)"
 for impl in memtable sorted-btree js-sdsl; do

@@ -15,6 +15,8 @@ const coding = @import("coding.zig");
 const arena_mod = @import("arena.zig");
 const mt_mod = @import("memtable.zig");
 
+const build_options = @import("build_options");
+
 const MemTable = mt_mod.MemTable;
 const Iterator = mt_mod.Iterator;
 const Status = limits.Status;
@@ -306,6 +308,42 @@ export fn memtable_iter_next_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, max: u3
         it.next();
     }
     return @intCast(count);
+}
+
+// ---- benchmark-only (-Dbench-exports=true) ------------------------------------------------
+
+comptime {
+    if (build_options.bench_exports) {
+        @export(&benchInserts, .{ .name = "memtable_bench_inserts" });
+        @export(&benchLookups, .{ .name = "memtable_bench_lookups" });
+    }
+}
+
+/// Adds keys[i*key_size..] with `value` at seq first_seq+i for i in [0, n): the Zig-driven put
+/// loop, run inside the caller's process. Returns n or a status.
+fn benchInserts(h: ?*anyopaque, keys: [*]const u8, key_size: u32, value: [*]const u8, value_len: u32, first_seq: u32, n: u32) callconv(.c) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    var i: u32 = 0;
+    while (i < n) : (i += 1) {
+        mt.add(first_seq + i, .value, keys[@as(usize, i) * key_size ..][0..key_size], value[0..value_len]) catch return code(.out_of_memory);
+    }
+    return @intCast(n);
+}
+
+/// Looks up keys[order[i]*key_size..] for i in [0, n), copying each value out as `memtable_get`
+/// does: the Zig-driven get loop. Returns how many were found.
+fn benchLookups(h: ?*anyopaque, keys: [*]const u8, key_size: u32, order: [*]const u32, n: u32, out: [*]u8, cap: u32) callconv(.c) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    var found: i32 = 0;
+    var i: u32 = 0;
+    while (i < n) : (i += 1) {
+        const key = keys[@as(usize, order[i]) * key_size ..][0..key_size];
+        const node = mt.findNewest(key, limits.sequence_max) orelse continue;
+        const e = coding.decodeEntry(node.entry());
+        if (e.value.len <= cap) @memcpy(out[0..e.value.len], e.value);
+        found += 1;
+    }
+    return found;
 }
 
 test {

@@ -146,6 +146,12 @@ const memtableFinalizer = new FinalizationRegistry<Handle>((h) => {
 let nextId = 1;
 
 /**
+ * The native handle of a live memtable, for code inside this package that drives native loops
+ * on it (bench/boundary.ts). Not exported from mod.ts.
+ */
+export let nativeHandleOf: (mt: MemTable) => Handle;
+
+/**
  * A sorted, multi-version, memory-bounded write buffer.
  *
  * @example
@@ -168,6 +174,10 @@ export class MemTable implements Disposable {
   #refs = 1;
   #closed = false;
   #markedForFlush = false;
+
+  static {
+    nativeHandleOf = (mt) => mt.#live("nativeHandle");
+  }
 
   constructor(options: MemTableOptions = {}) {
     if (typeof options !== "object" || options === null) {
