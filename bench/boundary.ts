@@ -12,6 +12,7 @@
  */
 import process from "node:process";
 import { loadLibrary, MemTable, ValueType } from "../mod.ts";
+import { native, Scratch } from "../src/ffi/native.ts";
 import { nativeHandleOf } from "../src/memtable/memtable.ts";
 import { keySize, makeKeys, valueSize } from "./data.ts";
 
@@ -73,7 +74,15 @@ const time = (f: () => void) => {
   return (performance.now() - t0) * 1e6 / n;
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-const results = { tsPut: [] as number[], zigPut: [] as number[], tsGet: [] as number[], zigGet: [] as number[] };
+const results = {
+  tsPut: [] as number[],
+  zigPut: [] as number[],
+  tsGet: [] as number[],
+  zigGet: [] as number[],
+  bareGet: [] as number[],
+};
+const fn = native().fn;
+const scratch = new Scratch(4096);
 
 for (let r = 0; r < rounds; r++) {
   // Two memtables made the same way: the TypeScript loop fills one, the Zig loop the other;
@@ -101,15 +110,28 @@ for (let r = 0; r < rounds; r++) {
   const zigGet = () => results.zigGet.push(time(() => {
     if (bench.lookups(h, bytes, keySize, order, n, out, out.length) !== n) throw new Error("native lookups missed");
   }));
-  if (r % 2 === 0) (tsGet(), zigGet());
-  else (zigGet(), tsGet());
+  // The crossing alone: the same FFI call MemTable.get makes, with no result built.
+  const bareGet = () => results.bareGet.push(time(() => {
+    const b = scratch.bytes;
+    let hits = 0;
+    for (let j = 0; j < n; j++) {
+      const o = order[j]! * keySize;
+      for (let q = 0; q < keySize; q++) b[q] = bytes[o + q]!;
+      hits += fn.memtable_get(h, scratch.arg, scratch.capacity, keySize, 0xff_ffff, 0xffff_ffff);
+    }
+    if (hits !== n) throw new Error("bare lookups missed");
+  }));
+  if (r % 2 === 0) (tsGet(), zigGet(), bareGet());
+  else (bareGet(), zigGet(), tsGet());
   if (found !== n * valueSize) throw new Error(`MemTable.get found ${found} bytes`);
   mt.close();
   twin.close();
 }
 
 const runtime = "Bun" in globalThis ? "bun" : "deno";
-const [tp, zp, tg, zg] = [results.tsPut, results.zigPut, results.tsGet, results.zigGet].map(median) as [number, number, number, number];
+const [tp, zp, tg, zg, bg] = [results.tsPut, results.zigPut, results.tsGet, results.zigGet, results.bareGet]
+  .map(median) as [number, number, number, number, number];
 console.log(`${runtime}, ${n} entries, median of ${rounds} alternating rounds in one process:`);
 console.log(`  put: TypeScript ${tp.toFixed(0)} ns/op, Zig loop ${zp.toFixed(0)} ns/op, ratio ${(tp / zp).toFixed(3)}`);
 console.log(`  get: TypeScript ${tg.toFixed(0)} ns/op, Zig loop ${zg.toFixed(0)} ns/op, ratio ${(tg / zg).toFixed(3)}`);
+console.log(`  get, the FFI crossing alone (no result built): ${bg.toFixed(0)} ns/op, ratio ${(bg / zg).toFixed(3)}`);
