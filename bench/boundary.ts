@@ -21,8 +21,24 @@ const rounds = Number(process.argv[3] ?? 3);
 const { path } = loadLibrary();
 
 type BenchFns = {
-  inserts(h: unknown, keys: Uint8Array, keySize: number, value: Uint8Array, valueLength: number, firstSeq: number, n: number): number;
-  lookups(h: unknown, keys: Uint8Array, keySize: number, order: Uint32Array, n: number, out: Uint8Array, cap: number): number;
+  inserts(
+    h: unknown,
+    keys: Uint8Array,
+    keySize: number,
+    value: Uint8Array,
+    valueLength: number,
+    firstSeq: number,
+    n: number,
+  ): number;
+  lookups(
+    h: unknown,
+    keys: Uint8Array,
+    keySize: number,
+    order: Uint32Array,
+    n: number,
+    out: Uint8Array,
+    cap: number,
+  ): number;
 };
 
 /** The two benchmark-only symbols, from the library already loaded (dlopen returns it again). */
@@ -41,10 +57,19 @@ async function benchSymbols(): Promise<BenchFns> {
     };
   }
   const D = (globalThis as unknown as { Deno: typeof Deno }).Deno;
-  const lib = D.dlopen(path, {
-    memtable_bench_inserts: { parameters: ["pointer", "buffer", "u32", "buffer", "u32", "u32", "u32"], result: "i32" },
-    memtable_bench_lookups: { parameters: ["pointer", "buffer", "u32", "buffer", "u32", "buffer", "u32"], result: "i32" },
-  } as const);
+  const lib = D.dlopen(
+    path,
+    {
+      memtable_bench_inserts: {
+        parameters: ["pointer", "buffer", "u32", "buffer", "u32", "u32", "u32"],
+        result: "i32",
+      },
+      memtable_bench_lookups: {
+        parameters: ["pointer", "buffer", "u32", "buffer", "u32", "buffer", "u32"],
+        result: "i32",
+      },
+    } as const,
+  );
   const s = lib.symbols as unknown as Record<string, (...a: unknown[]) => number>;
   return {
     inserts: (...a) => s.memtable_bench_inserts!(...a),
@@ -56,7 +81,9 @@ let bench: BenchFns;
 try {
   bench = await benchSymbols();
 } catch (e) {
-  console.error(`${path} has no benchmark exports (${(e as Error).message}); see the usage in this file`);
+  console.error(
+    `${path} has no benchmark exports (${(e as Error).message}); see the usage in this file`,
+  );
   process.exit(2);
 }
 
@@ -90,37 +117,44 @@ for (let r = 0; r < rounds; r++) {
   const mt = new MemTable({ writeBufferSize: 2 ** 31 });
   const twin = new MemTable({ writeBufferSize: 2 ** 31 });
   const h = nativeHandleOf(mt);
-  const ts = () => results.tsPut.push(time(() => {
-    for (let i = 0; i < n; i++) mt.add(i + 1, ValueType.Value, key(i), value);
-  }));
-  const zig = () => results.zigPut.push(time(() => {
-    if (bench.inserts(nativeHandleOf(twin), bytes, keySize, value, valueSize, 1, n) !== n) {
-      throw new Error("native inserts failed");
-    }
-  }));
+  const ts = () =>
+    results.tsPut.push(time(() => {
+      for (let i = 0; i < n; i++) mt.add(i + 1, ValueType.Value, key(i), value);
+    }));
+  const zig = () =>
+    results.zigPut.push(time(() => {
+      if (bench.inserts(nativeHandleOf(twin), bytes, keySize, value, valueSize, 1, n) !== n) {
+        throw new Error("native inserts failed");
+      }
+    }));
   if (r % 2 === 0) (ts(), zig());
   else (zig(), ts());
   let found = 0;
-  const tsGet = () => results.tsGet.push(time(() => {
-    for (let j = 0; j < n; j++) {
-      const g = mt.get(key(order[j]!));
-      if (g.kind === "value") found += g.value.length;
-    }
-  }));
-  const zigGet = () => results.zigGet.push(time(() => {
-    if (bench.lookups(h, bytes, keySize, order, n, out, out.length) !== n) throw new Error("native lookups missed");
-  }));
+  const tsGet = () =>
+    results.tsGet.push(time(() => {
+      for (let j = 0; j < n; j++) {
+        const g = mt.get(key(order[j]!));
+        if (g.kind === "value") found += g.value.length;
+      }
+    }));
+  const zigGet = () =>
+    results.zigGet.push(time(() => {
+      if (bench.lookups(h, bytes, keySize, order, n, out, out.length) !== n) {
+        throw new Error("native lookups missed");
+      }
+    }));
   // The crossing alone: the same FFI call MemTable.get makes, with no result built.
-  const bareGet = () => results.bareGet.push(time(() => {
-    const b = scratch.bytes;
-    let hits = 0;
-    for (let j = 0; j < n; j++) {
-      const o = order[j]! * keySize;
-      for (let q = 0; q < keySize; q++) b[q] = bytes[o + q]!;
-      hits += fn.memtable_get(h, scratch.arg, scratch.capacity, keySize, 0xff_ffff, 0xffff_ffff);
-    }
-    if (hits !== n) throw new Error("bare lookups missed");
-  }));
+  const bareGet = () =>
+    results.bareGet.push(time(() => {
+      const b = scratch.bytes;
+      let hits = 0;
+      for (let j = 0; j < n; j++) {
+        const o = order[j]! * keySize;
+        for (let q = 0; q < keySize; q++) b[q] = bytes[o + q]!;
+        hits += fn.memtable_get(h, scratch.arg, scratch.capacity, keySize, 0xff_ffff, 0xffff_ffff);
+      }
+      if (hits !== n) throw new Error("bare lookups missed");
+    }));
   if (r % 2 === 0) (tsGet(), zigGet(), bareGet());
   else (bareGet(), zigGet(), tsGet());
   if (found !== n * valueSize) throw new Error(`MemTable.get found ${found} bytes`);
@@ -129,9 +163,27 @@ for (let r = 0; r < rounds; r++) {
 }
 
 const runtime = "Bun" in globalThis ? "bun" : "deno";
-const [tp, zp, tg, zg, bg] = [results.tsPut, results.zigPut, results.tsGet, results.zigGet, results.bareGet]
+const [tp, zp, tg, zg, bg] = [
+  results.tsPut,
+  results.zigPut,
+  results.tsGet,
+  results.zigGet,
+  results.bareGet,
+]
   .map(median) as [number, number, number, number, number];
 console.log(`${runtime}, ${n} entries, median of ${rounds} alternating rounds in one process:`);
-console.log(`  put: TypeScript ${tp.toFixed(0)} ns/op, Zig loop ${zp.toFixed(0)} ns/op, ratio ${(tp / zp).toFixed(3)}`);
-console.log(`  get: TypeScript ${tg.toFixed(0)} ns/op, Zig loop ${zg.toFixed(0)} ns/op, ratio ${(tg / zg).toFixed(3)}`);
-console.log(`  get, the FFI crossing alone (no result built): ${bg.toFixed(0)} ns/op, ratio ${(bg / zg).toFixed(3)}`);
+console.log(
+  `  put: TypeScript ${tp.toFixed(0)} ns/op, Zig loop ${zp.toFixed(0)} ns/op, ratio ${
+    (tp / zp).toFixed(3)
+  }`,
+);
+console.log(
+  `  get: TypeScript ${tg.toFixed(0)} ns/op, Zig loop ${zg.toFixed(0)} ns/op, ratio ${
+    (tg / zg).toFixed(3)
+  }`,
+);
+console.log(
+  `  get, the FFI crossing alone (no result built): ${bg.toFixed(0)} ns/op, ratio ${
+    (bg / zg).toFixed(3)
+  }`,
+);

@@ -17,7 +17,9 @@ export interface SortedBtree {
 }
 
 // sorted-btree is CommonJS: Bun's default import is the class, Deno's is `module.exports`.
-export const BTree = ((BTreeModule as unknown as { default?: unknown }).default ?? BTreeModule) as new () => SortedBtree;
+export const BTree =
+  ((BTreeModule as unknown as { default?: unknown }).default ?? BTreeModule) as new () =>
+  SortedBtree;
 
 /** `count` random keys from `seed`: `key(i)` as a fresh view, `binary(i)` as a string. */
 export function makeKeys(count: number, seed: number) {
@@ -40,8 +42,24 @@ export function makeKeys(count: number, seed: number) {
     binary(i: number): string {
       const o = i * keySize;
       const b = bytes;
-      return String.fromCharCode(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!, b[o + 4]!, b[o + 5]!, b[o + 6]!,
-        b[o + 7]!, b[o + 8]!, b[o + 9]!, b[o + 10]!, b[o + 11]!, b[o + 12]!, b[o + 13]!, b[o + 14]!, b[o + 15]!);
+      return String.fromCharCode(
+        b[o]!,
+        b[o + 1]!,
+        b[o + 2]!,
+        b[o + 3]!,
+        b[o + 4]!,
+        b[o + 5]!,
+        b[o + 6]!,
+        b[o + 7]!,
+        b[o + 8]!,
+        b[o + 9]!,
+        b[o + 10]!,
+        b[o + 11]!,
+        b[o + 12]!,
+        b[o + 13]!,
+        b[o + 14]!,
+        b[o + 15]!,
+      );
     },
   };
 }

@@ -47,7 +47,9 @@ function memtable(): Ops {
     put: () => mt.add(seq++, ValueType.Value, key(fresh()), value),
     scan10: () => {
       let c = 0;
-      for (it.seek(key(pick())); it.valid() && c < 10 * value.length; it.next()) c += it.value().length;
+      for (it.seek(key(pick())); it.valid() && c < 10 * value.length; it.next()) {
+        c += it.value().length;
+      }
       return c;
     },
     close: () => {
@@ -83,7 +85,11 @@ function jsSdsl(): Ops {
     put: () => void m.setElement(binary(fresh()), value.slice()),
     scan10: () => {
       let c = 0;
-      for (let it = m.lowerBound(binary(pick())); !it.equals(m.end()) && c < 10 * value.length; it.next()) {
+      for (
+        const it = m.lowerBound(binary(pick()));
+        !it.equals(m.end()) && c < 10 * value.length;
+        it.next()
+      ) {
         c += it.pointer[1].length;
       }
       return c;
@@ -92,7 +98,11 @@ function jsSdsl(): Ops {
   };
 }
 
-const makers: Record<string, () => Ops> = { memtable, "sorted-btree": sortedBtree, "js-sdsl": jsSdsl };
+const makers: Record<string, () => Ops> = {
+  memtable,
+  "sorted-btree": sortedBtree,
+  "js-sdsl": jsSdsl,
+};
 const make = makers[impl];
 if (!make) {
   console.error(`unknown implementation ${impl}; known: ${Object.keys(makers).join(", ")}`);

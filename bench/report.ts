@@ -20,7 +20,9 @@ interface Row {
   heapBytesPerEntry?: number;
 }
 
-const input = await new Response((globalThis as unknown as { Bun: { stdin: { stream(): ReadableStream } } }).Bun.stdin.stream()).text();
+const input = await new Response(
+  (globalThis as unknown as { Bun: { stdin: { stream(): ReadableStream } } }).Bun.stdin.stream(),
+).text();
 const rows: Row[] = input.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
 const groups = new Map<string, Row[]>();
 for (const r of rows) {
@@ -43,7 +45,8 @@ const columns: [keyof Row, string, number][] = [
   ["rssBytesPerEntry", "RSS B/entry", 0],
   ["heapBytesPerEntry", "JS heap B/entry", 1],
 ];
-const med = (k: string, c: keyof Row) => median((groups.get(k) ?? []).map((r) => r[c] as number).filter((x) => typeof x === "number"));
+const med = (k: string, c: keyof Row) =>
+  median((groups.get(k) ?? []).map((r) => r[c] as number).filter((x) => typeof x === "number"));
 
 console.log(`| runtime | implementation | runs | ${columns.map((c) => c[1]).join(" | ")} |`);
 console.log(`|---|---|---|${columns.map(() => "---:").join("|")}|`);
@@ -65,21 +68,27 @@ const ratio = (a: string, b: string, c: keyof Row) => {
 for (const impl of ["memtable", "memtable-huge"]) {
   for (const runtime of ["bun", "deno"]) {
     console.log(
-      `${runtime} ${impl} / zig ${impl}: put ${ratio(`${runtime} ${impl}`, `zig ${impl}`, "putNsPerOp")}×, ` +
+      `${runtime} ${impl} / zig ${impl}: put ${
+        ratio(`${runtime} ${impl}`, `zig ${impl}`, "putNsPerOp")
+      }×, ` +
         `get ${ratio(`${runtime} ${impl}`, `zig ${impl}`, "getNsPerOp")}×`,
     );
   }
 }
 for (const impl of ["memtable", "memtable-huge"]) {
   console.log(
-    `zig ${impl} / RocksDB db_bench: put ${ratio(`zig ${impl}`, "rocksdb db_bench", "putNsPerOp")}×, ` +
+    `zig ${impl} / RocksDB db_bench: put ${
+      ratio(`zig ${impl}`, "rocksdb db_bench", "putNsPerOp")
+    }×, ` +
       `get ${ratio(`zig ${impl}`, "rocksdb db_bench", "getNsPerOp")}×`,
   );
 }
 for (const peer of ["sorted-btree", "js-sdsl"]) {
   for (const runtime of ["bun", "deno"]) {
     console.log(
-      `${runtime} memtable / ${runtime} ${peer}: put ${ratio(`${runtime} memtable`, `${runtime} ${peer}`, "putNsPerOp")}×, ` +
+      `${runtime} memtable / ${runtime} ${peer}: put ${
+        ratio(`${runtime} memtable`, `${runtime} ${peer}`, "putNsPerOp")
+      }×, ` +
         `get ${ratio(`${runtime} memtable`, `${runtime} ${peer}`, "getNsPerOp")}×`,
     );
   }

@@ -58,7 +58,9 @@ function memtable(hugePageSize: number): Subject {
     range: (i) => {
       using it = mt.iterator();
       let c = 0;
-      for (it.seek(key(i)); it.valid() && c < rangeLength; it.next()) c += it.value().length > 0 ? 1 : 0;
+      for (it.seek(key(i)); it.valid() && c < rangeLength; it.next()) {
+        c += it.value().length > 0 ? 1 : 0;
+      }
       return c;
     },
     nativeBytes: () => nativeMemoryBytes() - base,
@@ -99,7 +101,7 @@ function jsSdsl(): Subject {
     },
     range: (i) => {
       let c = 0;
-      for (let it = m.lowerBound(binary(i)); !it.equals(m.end()) && c < rangeLength; it.next()) {
+      for (const it = m.lowerBound(binary(i)); !it.equals(m.end()) && c < rangeLength; it.next()) {
         c += it.pointer[1].length > 0 ? 1 : 0;
       }
       return c;
@@ -136,11 +138,15 @@ let found = 0;
 const getNs = time(() => {
   for (let j = 0; j < n; j++) found += s.get(order[j]!);
 });
-if (found !== n * valueSize) throw new Error(`${impl}: get found ${found} bytes, expected ${n * valueSize}`);
+if (found !== n * valueSize) {
+  throw new Error(`${impl}: get found ${found} bytes, expected ${n * valueSize}`);
+}
 let scanned = 0;
 const scanNs = time(() => void (scanned = s.scan()));
 const uniqueKeys = new Set(Array.from({ length: n }, (_, i) => binary(i))).size; // peers keep one version per key
-if (scanned !== (impl.startsWith("memtable") ? n : uniqueKeys)) throw new Error(`${impl}: scan saw ${scanned}`);
+if (scanned !== (impl.startsWith("memtable") ? n : uniqueKeys)) {
+  throw new Error(`${impl}: scan saw ${scanned}`);
+}
 const scans = Math.min(rangeScans, n);
 let ranged = 0;
 const rangeNs = time(() => {

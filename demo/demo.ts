@@ -42,10 +42,14 @@ let hits = 0;
 for (let i = 0; i < accounts; i++) if (mt.get(account(i)).kind !== "absent") hits++;
 const getMs = performance.now() - t1;
 
-console.log(`loaded ${writes.toLocaleString()} writes in ${loadMs.toFixed(0)} ms ` +
-  `(${Math.round(writes / loadMs * 1000).toLocaleString()} writes/s); ` +
-  `${accounts.toLocaleString()} point reads in ${getMs.toFixed(0)} ms ` +
-  `(${Math.round(accounts / getMs * 1000).toLocaleString()} reads/s, ${hits.toLocaleString()} found)`);
+console.log(
+  `loaded ${writes.toLocaleString()} writes in ${loadMs.toFixed(0)} ms ` +
+    `(${Math.round(writes / loadMs * 1000).toLocaleString()} writes/s); ` +
+    `${accounts.toLocaleString()} point reads in ${getMs.toFixed(0)} ms ` +
+    `(${
+      Math.round(accounts / getMs * 1000).toLocaleString()
+    } reads/s, ${hits.toLocaleString()} found)`,
+);
 
 const describe = (r: ReturnType<MemTable["get"]>) => {
   switch (r.kind) {
@@ -54,7 +58,9 @@ const describe = (r: ReturnType<MemTable["get"]>) => {
     case "deleted":
       return `deleted (seq ${r.seq})`;
     case "merge":
-      return `${r.operands.length} audit note(s) on ${r.base?.kind === "value" ? show(r.base.value) : "an older value"} (seq ${r.seq})`;
+      return `${r.operands.length} audit note(s) on ${
+        r.base?.kind === "value" ? show(r.base.value) : "an older value"
+      } (seq ${r.seq})`;
     case "absent":
       return "absent";
   }
@@ -82,7 +88,11 @@ console.log(`\nthe last 3 accounts before acct:010000 at the snapshot (reverse s
     if (key === last) continue;
     last = key;
     shown++;
-    console.log(`  ${key}  seq ${it.seq()}  ${it.type() === ValueType.Deletion ? "(deleted)" : show(it.value())}`);
+    console.log(
+      `  ${key}  seq ${it.seq()}  ${
+        it.type() === ValueType.Deletion ? "(deleted)" : show(it.value())
+      }`,
+    );
   }
 }
 
@@ -93,10 +103,16 @@ const scanMs = performance.now() - t2;
 
 const s = mt.stats();
 console.log(`\nfull ordered scan: ${scanned.toLocaleString()} versions in ${scanMs.toFixed(0)} ms`);
-console.log(`entries ${s.numEntries.toLocaleString()}, deletions ${s.numDeletes.toLocaleString()}, ` +
-  `first seq ${mt.firstSeq}, data ${(s.dataSize / 2 ** 20).toFixed(1)} MiB`);
-console.log(`memory: ${(s.memoryUsage / 2 ** 20).toFixed(1)} MiB in use of ${(s.arenaAllocatedBytes / 2 ** 20).toFixed(1)} MiB ` +
-  `allocated (${(s.memoryUsage / s.numEntries).toFixed(1)} bytes per entry, ` +
-  `${((s.memoryUsage - s.dataSize) / s.numEntries).toFixed(1)} over the encoded entry); ` +
-  `write buffer ${(mt.approximateMemoryUsage() / mt.writeBufferSize * 100).toFixed(0)}% full, ` +
-  `shouldFlush: ${mt.shouldFlush()}`);
+console.log(
+  `entries ${s.numEntries.toLocaleString()}, deletions ${s.numDeletes.toLocaleString()}, ` +
+    `first seq ${mt.firstSeq}, data ${(s.dataSize / 2 ** 20).toFixed(1)} MiB`,
+);
+console.log(
+  `memory: ${(s.memoryUsage / 2 ** 20).toFixed(1)} MiB in use of ${
+    (s.arenaAllocatedBytes / 2 ** 20).toFixed(1)
+  } MiB ` +
+    `allocated (${(s.memoryUsage / s.numEntries).toFixed(1)} bytes per entry, ` +
+    `${((s.memoryUsage - s.dataSize) / s.numEntries).toFixed(1)} over the encoded entry); ` +
+    `write buffer ${(mt.approximateMemoryUsage() / mt.writeBufferSize * 100).toFixed(0)}% full, ` +
+    `shouldFlush: ${mt.shouldFlush()}`,
+);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite: installs what is missing (scripts/setup.sh), then runs
 #   - the Zig unit tests (native/, safety checks on),
+#   - formatting (deno fmt, zig fmt) and lint (deno lint),
 #   - type checks: the Bun side with tsc against bun-types, the Deno side with `deno check`,
 #   - the test suite (tests/) on Bun and on Deno against the ReleaseFast library, plus the
 #     runnable @example blocks of the public API (`deno test --doc`),
@@ -56,6 +57,8 @@ step() {
 }
 
 step "zig unit tests (Debug, safety checks on)" bash -c "cd native && ${zig_cmd[*]} build test --summary all"
+step "format: deno fmt --check, zig fmt --check" bash -c "$deno fmt --check && ${zig_cmd[*]} fmt --check native/build.zig native/src/"
+step "lint: deno lint" "$deno" lint
 step "typecheck: Bun side (tsc + bun-types)" node_modules/.bin/tsc -p tsconfig.json --noEmit
 step "typecheck: Deno side (deno check)" "$deno" check mod.ts tests/ bench/ demo/
 step "bun test (ReleaseFast)" "$bun" test tests/

@@ -35,7 +35,19 @@ test("ValueType keeps RocksDB's codes", () => {
 });
 
 test("varint32 round-trips at every length boundary", () => {
-  const values = [0, 1, 127, 128, 16383, 16384, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 32 - 1];
+  const values = [
+    0,
+    1,
+    127,
+    128,
+    16383,
+    16384,
+    2 ** 21 - 1,
+    2 ** 21,
+    2 ** 28 - 1,
+    2 ** 28,
+    2 ** 32 - 1,
+  ];
   const lengths = [1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5];
   values.forEach((v, i) => {
     const buf = new Uint8Array(8);
@@ -52,7 +64,10 @@ test("varint32 rejects out-of-range values and malformed input", () => {
   assert.throws(() => encodeVarint32(buf, 0, 2 ** 32), RangeError);
   assert.throws(() => encodeVarint32(buf, 0, 1.5), RangeError);
   assert.throws(() => decodeVarint32(new Uint8Array([0x80, 0x80]), 0), /truncated/);
-  assert.throws(() => decodeVarint32(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x1f]), 0), /longer than 32 bits/);
+  assert.throws(
+    () => decodeVarint32(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x1f]), 0),
+    /longer than 32 bits/,
+  );
   assert.throws(() => decodeVarint32(new Uint8Array(0), 0), /truncated/);
 });
 
@@ -90,7 +105,11 @@ test("fixed32 and fixed64 are little-endian", () => {
 test("internal keys pack as user_key ‖ fixed64le(seq << 8 | type)", () => {
   const ikey = packInternalKey(utf8("k"), 0x010203, ValueType.Merge);
   assert.deepEqual([...ikey], [0x6b, 0x02, 0x03, 0x02, 0x01, 0, 0, 0, 0]);
-  assert.deepEqual(unpackInternalKey(ikey), { userKey: utf8("k"), seq: 0x010203, type: ValueType.Merge });
+  assert.deepEqual(unpackInternalKey(ikey), {
+    userKey: utf8("k"),
+    seq: 0x010203,
+    type: ValueType.Merge,
+  });
   const top = packInternalKey(new Uint8Array([0, 0xff]), maxSequenceNumber, ValueType.Value);
   assert.deepEqual([...top.subarray(2)], [0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
   assert.deepEqual(unpackInternalKey(top), {
@@ -136,12 +155,18 @@ test("checkSequence() accepts 0 … 2^56 - 1 and names what is wrong otherwise",
   assert.equal(checkSequence(0, "t"), 0);
   assert.equal(checkSequence(2 ** 53 - 1, "t"), 2 ** 53 - 1);
   assert.equal(checkSequence(2n ** 56n - 1n, "t"), 2n ** 56n - 1n);
-  assert.throws(() => checkSequence(-1, "t"), { name: "RangeError", message: /non-negative integer/ });
+  assert.throws(() => checkSequence(-1, "t"), {
+    name: "RangeError",
+    message: /non-negative integer/,
+  });
   assert.throws(() => checkSequence(1.5, "t"), RangeError);
   assert.throws(() => checkSequence(NaN, "t"), RangeError);
   assert.throws(() => checkSequence(2 ** 53, "t"), /pass it as a bigint/);
   assert.throws(() => checkSequence(2n ** 56n, "t"), /\[0, 2\^56 - 1\]/);
   assert.throws(() => checkSequence(-1n, "t"), RangeError);
-  assert.throws(() => checkSequence("1", "t"), { name: "TypeError", message: /number or a bigint, got string/ });
+  assert.throws(() => checkSequence("1", "t"), {
+    name: "TypeError",
+    message: /number or a bigint, got string/,
+  });
   assert.throws(() => checkSequence(undefined, "t"), TypeError);
 });

@@ -44,7 +44,9 @@ export class Rng {
 /** The seed for a randomised test: `$name` when set (to replay), else a fresh one. Printed. */
 export function seedFor(name: string, label: string): number {
   const given = env(name);
-  const seed = given !== undefined ? Number(given) : (Date.now() ^ (Math.random() * 0x7fff_ffff)) >>> 0;
+  const seed = given !== undefined
+    ? Number(given)
+    : (Date.now() ^ (Math.random() * 0x7fff_ffff)) >>> 0;
   console.log(`${label}: seed ${seed} (replay with ${name}=${seed})`);
   return seed;
 }

@@ -1,6 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemTable, MemTableClosedError, MemTableError, nativeMemoryBytes, ValueType } from "../mod.ts";
+import {
+  MemTable,
+  MemTableClosedError,
+  MemTableError,
+  nativeMemoryBytes,
+  ValueType,
+} from "../mod.ts";
 import { MemTableIterator } from "../mod.ts";
 import { text } from "./helpers.ts";
 
@@ -83,7 +89,15 @@ test("MemTableIterator moves correctly at both ends", () => {
     it.next();
     it.next();
   }, (e: Error) => e instanceof MemTableError && /not positioned on an entry/.test(e.message));
-  for (const call of [() => it.key(), () => it.value(), () => it.seq(), () => it.type(), () => it.prev()]) {
+  for (
+    const call of [
+      () => it.key(),
+      () => it.value(),
+      () => it.seq(),
+      () => it.type(),
+      () => it.prev(),
+    ]
+  ) {
     assert.throws(call, /MemTableIterator\.\w+\(\): the iterator is not positioned on an entry/);
   }
 });
@@ -148,8 +162,12 @@ test("an open iterator keeps working after its memtable is closed, and frees it 
   it.close();
   it.close();
   assert.equal(nativeMemoryBytes(), before);
-  assert.throws(() => it.seekToFirst(), (e: Error) =>
-    e instanceof MemTableClosedError && e.message === "MemTableIterator.seekToFirst(): iterator is closed");
+  assert.throws(
+    () => it.seekToFirst(),
+    (e: Error) =>
+      e instanceof MemTableClosedError &&
+      e.message === "MemTableIterator.seekToFirst(): iterator is closed",
+  );
   assert.throws(() => it.valid(), MemTableClosedError);
 });
 
@@ -179,6 +197,9 @@ test("MemTableIterator cannot be constructed around a forged handle", () => {
 test("MemTableIterator.seek() rejects a bad key", () => {
   using mt = fill();
   using it = mt.iterator();
-  assert.throws(() => it.seek(7 as never), /MemTableIterator\.seek\(\): key must be a Uint8Array or a string/);
+  assert.throws(
+    () => it.seek(7 as never),
+    /MemTableIterator\.seek\(\): key must be a Uint8Array or a string/,
+  );
   assert.throws(() => it.seekForPrev({} as never), TypeError);
 });

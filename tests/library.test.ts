@@ -10,10 +10,15 @@ const readme = fileURLToPath(new URL("../README.md", import.meta.url));
 const isDeno = "Deno" in globalThis;
 
 /** Runs the probe in a fresh process of this runtime; returns its JSON line. */
-function runProbe(env: Record<string, string | undefined>, denoFlags = ["--allow-ffi", "--allow-read", "--allow-env"]) {
+function runProbe(
+  env: Record<string, string | undefined>,
+  denoFlags = ["--allow-ffi", "--allow-read", "--allow-env"],
+) {
   const args = isDeno ? ["run", ...denoFlags, probe] : [probe];
   const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) childEnv[k] = v;
+  for (const [k, v] of Object.entries({ ...process.env, ...env })) {
+    if (v !== undefined) childEnv[k] = v;
+  }
   const r = spawnSync(process.execPath, args, { env: childEnv, encoding: "utf8" });
   const line = r.stdout.split("\n").find((l) => l.startsWith("{"));
   assert.ok(line, `probe printed no result: ${r.stdout}\n${r.stderr}`);
@@ -24,8 +29,12 @@ test("loadLibrary() reports the library it loaded and refuses to switch", () => 
   const { path } = loadLibrary();
   assert.match(path, /memtable\.(so|dylib|dll)$/);
   assert.deepEqual(loadLibrary({ path }), { path });
-  assert.throws(() => loadLibrary({ path: "/elsewhere/libmemtable.so" }), (e: Error) =>
-    e instanceof NativeLibraryError && /already loaded from .*; cannot switch to \/elsewhere/.test(e.message));
+  assert.throws(
+    () => loadLibrary({ path: "/elsewhere/libmemtable.so" }),
+    (e: Error) =>
+      e instanceof NativeLibraryError &&
+      /already loaded from .*; cannot switch to \/elsewhere/.test(e.message),
+  );
   assert.throws(() => loadLibrary({ path: 5 as never }), TypeError);
 });
 
@@ -37,14 +46,20 @@ test("an explicit library path that does not exist fails with one clear error", 
   const r = runProbe({ [libraryPathEnv]: "/nonexistent/libmemtable.so" });
   assert.equal(r.ok, false);
   assert.equal(r.name, "NativeLibraryError");
-  assert.equal(r.message, `The native library given in ${libraryPathEnv} does not exist: /nonexistent/libmemtable.so`);
+  assert.equal(
+    r.message,
+    `The native library given in ${libraryPathEnv} does not exist: /nonexistent/libmemtable.so`,
+  );
 });
 
 test("a file that is not a native library fails with the path in the error", () => {
   const r = runProbe({ [libraryPathEnv]: readme });
   assert.equal(r.ok, false);
   assert.equal(r.name, "NativeLibraryError");
-  assert.ok(r.message?.startsWith(`Cannot open the native library ${readme}: `), r.message ?? "no message");
+  assert.ok(
+    r.message?.startsWith(`Cannot open the native library ${readme}: `),
+    r.message ?? "no message",
+  );
 });
 
 // Permissions exist on Deno only, so this behaviour is registered (and runs) there.

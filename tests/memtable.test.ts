@@ -24,7 +24,11 @@ test("MemTable.get() returns the newest version at or below the snapshot", () =>
   mt.add(15, ValueType.Value, "k", "v15");
   const at = (snapshot?: number) => {
     const r = mt.get("k", snapshot === undefined ? undefined : { snapshot });
-    return r.kind === "value" ? `${text(r.value)}@${r.seq}` : r.kind === "deleted" ? `deleted@${r.seq}` : r.kind;
+    return r.kind === "value"
+      ? `${text(r.value)}@${r.seq}`
+      : r.kind === "deleted"
+      ? `deleted@${r.seq}`
+      : r.kind;
   };
   assert.equal(at(), "v15@15");
   assert.equal(at(4), "absent");
@@ -35,7 +39,11 @@ test("MemTable.get() returns the newest version at or below the snapshot", () =>
   assert.equal(at(12), "deleted@12");
   assert.equal(at(14), "deleted@12");
   assert.equal(at(15), "v15@15");
-  assert.deepEqual(mt.get("k", { snapshot: 13n }), { kind: "deleted", seq: 12, type: ValueType.Deletion });
+  assert.deepEqual(mt.get("k", { snapshot: 13n }), {
+    kind: "deleted",
+    seq: 12,
+    type: ValueType.Deletion,
+  });
 });
 
 test("MemTable.get() distinguishes absent keys from neighbours and prefixes", () => {
@@ -70,11 +78,14 @@ test("MemTable.get() reports merge operands newest first with the version that e
   if (r.kind !== "merge") return;
   assert.equal(r.seq, 3);
   assert.deepEqual(r.operands.map(text), ["m3", "m2"]);
-  assert.deepEqual(r.base && { ...r.base, value: "value" in r.base ? text(r.base.value) : undefined }, {
-    kind: "value",
-    value: "base",
-    seq: 1,
-  });
+  assert.deepEqual(
+    r.base && { ...r.base, value: "value" in r.base ? text(r.base.value) : undefined },
+    {
+      kind: "value",
+      value: "base",
+      seq: 1,
+    },
+  );
   const only = mt.get("only");
   assert.ok(only.kind === "merge");
   assert.deepEqual(only.operands.map(text), ["o5", "o4"]);
@@ -92,8 +103,14 @@ test("MemTable.get() reports merge operands newest first with the version that e
 
 test("MemTable.add() stores empty keys, empty values and binary keys with 0x00 and 0xFF", () => {
   using mt = new MemTable();
-  const keys = [new Uint8Array(0), new Uint8Array([0]), new Uint8Array([0, 0]), new Uint8Array([0xff]),
-    new Uint8Array([0xff, 0xff, 0]), new Uint8Array([0x7f, 0x80])];
+  const keys = [
+    new Uint8Array(0),
+    new Uint8Array([0]),
+    new Uint8Array([0, 0]),
+    new Uint8Array([0xff]),
+    new Uint8Array([0xff, 0xff, 0]),
+    new Uint8Array([0x7f, 0x80]),
+  ];
   keys.forEach((k, i) => mt.add(i + 1, ValueType.Value, k, new Uint8Array([i])));
   mt.add(100, ValueType.Value, "empty-value", new Uint8Array(0));
   mt.add(101, ValueType.Value, "empty-string", "");
@@ -108,8 +125,15 @@ test("MemTable.add() stores empty keys, empty values and binary keys with 0x00 a
     assert.equal(r.value.length, 0);
   }
   const order = [...mt.entries()].map((e) => [...e.key]);
-  const expected = [[], [0], [0, 0], ...["empty-string", "empty-value"].map((s) => [...utf8(s)]),
-    [0x7f, 0x80], [0xff], [0xff, 0xff, 0]];
+  const expected = [
+    [],
+    [0],
+    [0, 0],
+    ...["empty-string", "empty-value"].map((s) => [...utf8(s)]),
+    [0x7f, 0x80],
+    [0xff],
+    [0xff, 0xff, 0],
+  ];
   assert.deepEqual(order, expected);
 });
 
@@ -165,7 +189,10 @@ test("MemTable.add() of an existing (key, seq, type) throws and changes nothing"
   mt.add(3, ValueType.Value, "k", "first");
   const usage = mt.approximateMemoryUsage();
   assert.throws(() => mt.add(3, ValueType.Value, "k", "second"), DuplicateEntryError);
-  assert.throws(() => mt.add(3n, ValueType.Value, utf8("k"), "third"), /key, sequence number and type exists/);
+  assert.throws(
+    () => mt.add(3n, ValueType.Value, utf8("k"), "third"),
+    /key, sequence number and type exists/,
+  );
   assert.equal(mt.approximateMemoryUsage(), usage);
   assert.equal(mt.numEntries, 1);
   assert.deepEqual(mt.get("k"), { kind: "value", value: utf8("first"), seq: 3 });
@@ -185,11 +212,23 @@ test("MemTable.add() rejects bad arguments with clear errors and stores nothing"
     [() => mt.add(1, 0x100 as never, "k", "v"), /unknown value type 0x100/, "RangeError"],
     [() => mt.add(1, "Value" as never, "k", "v"), /ValueType code/, "TypeError"],
     [() => mt.add(1, ValueType.RangeDeletion, "a", "b"), /range tombstones/, "RangeError"],
-    [() => mt.add(1, ValueType.Value, 42 as never, "v"), /key must be a Uint8Array or a string, got number 42/, "TypeError"],
+    [
+      () => mt.add(1, ValueType.Value, 42 as never, "v"),
+      /key must be a Uint8Array or a string, got number 42/,
+      "TypeError",
+    ],
     [() => mt.add(1, ValueType.Value, null as never, "v"), /key must be .* got null/, "TypeError"],
-    [() => mt.add(1, ValueType.Value, "k", [1, 2] as never), /value must be a Uint8Array or a string, got Array/, "TypeError"],
+    [
+      () => mt.add(1, ValueType.Value, "k", [1, 2] as never),
+      /value must be a Uint8Array or a string, got Array/,
+      "TypeError",
+    ],
     [() => mt.add(1, ValueType.Deletion, "k", "v"), /Deletion carries no value/, "TypeError"],
-    [() => mt.add(1, ValueType.Value, new Uint8Array(keySizeMax + 1), "v"), /key is 8388609 bytes, the maximum is 8388608/, "RangeError"],
+    [
+      () => mt.add(1, ValueType.Value, new Uint8Array(keySizeMax + 1), "v"),
+      /key is 8388609 bytes, the maximum is 8388608/,
+      "RangeError",
+    ],
   ];
   for (const [call, message, name] of cases) {
     assert.throws(call, (e: Error) => {
@@ -206,15 +245,24 @@ test("MemTable.add() rejects bad arguments with clear errors and stores nothing"
 });
 
 test("MemTable rejects bad options and bad read options", () => {
-  assert.throws(() => new MemTable({ writeBufferSize: 0 }), /writeBufferSize must be a positive integer/);
+  assert.throws(
+    () => new MemTable({ writeBufferSize: 0 }),
+    /writeBufferSize must be a positive integer/,
+  );
   assert.throws(() => new MemTable({ writeBufferSize: -5 }), RangeError);
   assert.throws(() => new MemTable({ arenaBlockSize: 1.5 }), /arenaBlockSize/);
-  assert.throws(() => new MemTable({ writeBuffersize: 1 } as never), /unknown option "writeBuffersize"/);
+  assert.throws(
+    () => new MemTable({ writeBuffersize: 1 } as never),
+    /unknown option "writeBuffersize"/,
+  );
   assert.throws(() => new MemTable(5 as never), TypeError);
   assert.throws(() => new MemTable({ earliestSeq: -1 }), RangeError);
   using mt = new MemTable();
   assert.throws(() => mt.get("k", { snapshot: -1 }), /MemTable\.get\(\).*non-negative/);
-  assert.throws(() => mt.get("k", null as never), { name: "TypeError", message: "MemTable.get(): options must be an object, got null" });
+  assert.throws(() => mt.get("k", null as never), {
+    name: "TypeError",
+    message: "MemTable.get(): options must be an object, got null",
+  });
   assert.throws(() => mt.get("k", 5 as never), /options must be an object, got number 5/);
   assert.throws(() => mt.get(undefined as never), TypeError);
   assert.throws(() => mt.iterator({ snapshot: "x" as never }), TypeError);
@@ -265,7 +313,10 @@ test("MemTable memory accounting grows with data and drives shouldFlush()", () =
   assert.ok(last >= 256 * 1024);
   const s = mt.stats();
   assert.ok(s.arenaAllocatedBytes >= s.memoryUsage);
-  assert.ok(s.arenaAllocatedBytes - s.memoryUsage < 16 * 1024 + 64, "only the current block's tail is unused");
+  assert.ok(
+    s.arenaAllocatedBytes - s.memoryUsage < 16 * 1024 + 64,
+    "only the current block's tail is unused",
+  );
   // key + value + internal-key trailer + lengths + next pointers: close to RocksDB's overhead.
   const perEntryOverhead = (s.memoryUsage - empty) / n - (value.length + `key-${n}`.length);
   assert.ok(perEntryOverhead < 40, `overhead per entry ${perEntryOverhead}`);
@@ -293,7 +344,10 @@ test("MemTable with hugePageSize rounds arena blocks up to huge pages and works 
   assert.ok(r.kind === "value" && r.value.length === 100);
   assert.equal([...mt.entries()].length, 2000);
   for (const bad of [1, 3000, 4097, 2 ** 31, -4096, "2MiB"]) {
-    assert.throws(() => new MemTable({ hugePageSize: bad as never }), /hugePageSize must be 0 or a power of two/);
+    assert.throws(
+      () => new MemTable({ hugePageSize: bad as never }),
+      /hugePageSize must be 0 or a power of two/,
+    );
   }
 });
 

@@ -24,7 +24,9 @@ class Model {
     if (!slot) this.keys.set(id, slot = { key, versions: [] });
     const t = v.seq * 256 + v.type;
     let i = 0;
-    while (i < slot.versions.length && slot.versions[i]!.seq * 256 + slot.versions[i]!.type > t) i++;
+    while (i < slot.versions.length && slot.versions[i]!.seq * 256 + slot.versions[i]!.type > t) {
+      i++;
+    }
     const here = slot.versions[i];
     if (here && here.seq === v.seq && here.type === v.type) return false;
     slot.versions.splice(i, 0, v);
@@ -47,7 +49,9 @@ class Model {
         operands.push(v.value.join("."));
         continue;
       }
-      base = v.type === ValueType.Value ? ` base value ${v.seq} ${v.value.join(".")}` : ` base deleted ${v.seq}`;
+      base = v.type === ValueType.Value
+        ? ` base value ${v.seq} ${v.value.join(".")}`
+        : ` base deleted ${v.seq}`;
       break;
     }
     return `merge ${first.seq} [${operands.join("|")}]${base}`;
@@ -55,7 +59,9 @@ class Model {
 
   entries(): string[] {
     const slots = [...this.keys.values()].sort((a, b) => compareBytes(a.key, b.key));
-    return slots.flatMap((s) => s.versions.map((v) => `${s.key.join(".")}/${v.seq}/${v.type}/${v.value.join(".")}`));
+    return slots.flatMap((s) =>
+      s.versions.map((v) => `${s.key.join(".")}/${v.seq}/${v.type}/${v.value.join(".")}`)
+    );
   }
 }
 
@@ -78,15 +84,26 @@ function show(r: GetResult): string {
   }
 }
 
-const types = [ValueType.Value, ValueType.Value, ValueType.Value, ValueType.Deletion, ValueType.Merge, ValueType.Merge,
-  ValueType.SingleDeletion];
+const types = [
+  ValueType.Value,
+  ValueType.Value,
+  ValueType.Value,
+  ValueType.Deletion,
+  ValueType.Merge,
+  ValueType.Merge,
+  ValueType.SingleDeletion,
+];
 
 test("MemTable matches a plain model over a long random run (seeded)", { timeout: 300_000 }, () => {
   const seed = seedFor("MEMTABLE_MODEL_SEED", "model test");
   const ops = Number(env("MEMTABLE_MODEL_OPS") ?? 300_000);
   const rng = new Rng(seed);
-  const pool: Uint8Array[] = [new Uint8Array(0), new Uint8Array([0]), new Uint8Array([0xff]),
-    new Uint8Array([0xff, 0xff])];
+  const pool: Uint8Array[] = [
+    new Uint8Array(0),
+    new Uint8Array([0]),
+    new Uint8Array([0xff]),
+    new Uint8Array([0xff, 0xff]),
+  ];
   const distinct = new Set(pool.map((k) => k.join(",")));
   while (pool.length < 3000) {
     const k = rng.bytes(1 + rng.below(12));
@@ -122,13 +139,19 @@ test("MemTable matches a plain model over a long random run (seeded)", { timeout
       const snapshot = rng.below(3) === 0 ? seq + 5 : rng.below(seq + 1);
       const got = show(mt.get(key, { snapshot }));
       const want = model.get(id, snapshot);
-      if (got !== want) assert.fail(`op ${op} (seed ${seed}): get([${key}], snapshot ${snapshot}) = ${got}, model: ${want}`);
+      if (got !== want) {
+        assert.fail(
+          `op ${op} (seed ${seed}): get([${key}], snapshot ${snapshot}) = ${got}, model: ${want}`,
+        );
+      }
       gets++;
     }
   }
   assert.equal(mt.numEntries, adds);
   const want = model.entries();
-  const got = [...mt.entries()].map((e) => `${e.key.join(".")}/${e.seq}/${e.type}/${e.value.join(".")}`);
+  const got = [...mt.entries()].map((e) =>
+    `${e.key.join(".")}/${e.seq}/${e.type}/${e.value.join(".")}`
+  );
   assert.equal(got.length, want.length);
   for (let i = 0; i < want.length; i++) {
     if (got[i] !== want[i]) assert.fail(`entry ${i} (seed ${seed}): ${got[i]}, model: ${want[i]}`);
@@ -138,7 +161,9 @@ test("MemTable matches a plain model over a long random run (seeded)", { timeout
   let i = want.length;
   for (it.seekToLast(); it.valid(); it.prev()) {
     const line = `${it.key().join(".")}/${it.seq()}/${it.type()}/${it.value().join(".")}`;
-    if (line !== want[--i]) assert.fail(`backward entry ${i} (seed ${seed}): ${line}, model: ${want[i]}`);
+    if (line !== want[--i]) {
+      assert.fail(`backward entry ${i} (seed ${seed}): ${line}, model: ${want[i]}`);
+    }
   }
   assert.equal(i, 0);
   console.log(`model test: ${adds} adds, ${duplicates} duplicates rejected, ${gets} gets compared`);

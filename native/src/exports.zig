@@ -22,7 +22,7 @@ const Iterator = mt_mod.Iterator;
 const Status = limits.Status;
 
 inline fn code(s: Status) i32 {
-    return @intFromEnum(s);
+    return @backingInt(s);
 }
 
 inline fn join(hi: u32, lo: u32) u64 {
@@ -138,7 +138,7 @@ export fn memtable_add(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_hi: u32, seq_lo
     if (!limits.ValueType.isKnownPointType(value_type)) return code(.invalid_argument);
     if (klen > limits.key_size_max or vlen > limits.value_size_max) return code(.invalid_argument);
     if (@as(u64, klen) + vlen > cap) return code(.invalid_argument);
-    mt.add(seq, @enumFromInt(@as(u8, @intCast(value_type))), buf[0..klen], buf[klen..][0..vlen]) catch |err| return switch (err) {
+    mt.add(seq, @fromBackingInt(@intCast(@as(u8, @intCast(value_type)))), buf[0..klen], buf[klen..][0..vlen]) catch |err| return switch (err) {
         error.Duplicate => code(.duplicate),
         error.OutOfMemory => code(.out_of_memory),
     };
@@ -170,7 +170,7 @@ export fn memtable_get(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, snap_hi:
         }
         pos = need;
         count += 1;
-        if (e.key.valueType() != @intFromEnum(limits.ValueType.merge)) break;
+        if (e.key.valueType() != @backingInt(limits.ValueType.merge)) break;
         node = node.next(0) orelse break;
         if (!std.mem.eql(u8, node.key().user_key, user_key)) break;
     }
@@ -189,9 +189,9 @@ export fn memtable_memory_usage(h: ?*anyopaque) f64 {
 export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     const words = [_]u64{
-        mt.num_entries,        mt.num_deletes,             mt.data_size,
-        mt.first_seq,          mt.earliest_seq,            mt.arena.usage(),
-        mt.arena.allocatedBytes(), mt.arena.block_size,    mt.write_buffer_size,
+        mt.num_entries,            mt.num_deletes,      mt.data_size,
+        mt.first_seq,              mt.earliest_seq,     mt.arena.usage(),
+        mt.arena.allocatedBytes(), mt.arena.block_size, mt.write_buffer_size,
     };
     if (cap < words.len * 8) return tooSmall(buf, cap, words.len * 8);
     for (words, 0..) |w, i| put64(buf, i * 8, w);

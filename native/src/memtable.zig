@@ -93,8 +93,8 @@ pub const MemTable = struct {
     pub fn add(self: *MemTable, seq: u64, value_type: limits.ValueType, key: []const u8, value: []const u8) AddError!void {
         std.debug.assert(key.len <= limits.key_size_max);
         std.debug.assert(value.len <= limits.value_size_max);
-        std.debug.assert(limits.ValueType.isKnownPointType(@intFromEnum(value_type)));
-        const ikey: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(seq, @intFromEnum(value_type)) };
+        std.debug.assert(limits.ValueType.isKnownPointType(@backingInt(value_type)));
+        const ikey: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(seq, @backingInt(value_type)) };
         _ = try self.list.insert(ikey, value);
         if (self.num_entries == 0 or seq < self.first_seq) self.first_seq = seq;
         self.num_entries += 1;

@@ -8,8 +8,8 @@
  */
 import {
   checkSequence,
-  type SequenceNumber,
   sequenceFromTrailer,
+  type SequenceNumber,
   trailerParts,
 } from "./sequence.ts";
 import { checkValueType, type ValueType } from "./value_type.ts";
@@ -26,7 +26,11 @@ export interface ParsedInternalKey {
 }
 
 /** Packs `userKey ‖ fixed64le((seq << 8) | type)`. */
-export function packInternalKey(userKey: Uint8Array, seq: SequenceNumber, type: ValueType): Uint8Array {
+export function packInternalKey(
+  userKey: Uint8Array,
+  seq: SequenceNumber,
+  type: ValueType,
+): Uint8Array {
   checkSequence(seq, "packInternalKey()");
   checkValueType(type, "packInternalKey()");
   const out = new Uint8Array(userKey.length + 8);

@@ -34,7 +34,9 @@ export function checkSequence(seq: unknown, what: string): SequenceNumber {
     }
     return seq;
   }
-  throw new TypeError(`${what}: sequence number must be a number or a bigint, got ${describe(seq)}`);
+  throw new TypeError(
+    `${what}: sequence number must be a number or a bigint, got ${describe(seq)}`,
+  );
 }
 
 /** High 32 bits of a valid sequence number. */

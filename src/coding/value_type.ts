@@ -59,6 +59,8 @@ export function checkValueType(code: unknown, what: string): ValueType {
 export function describe(x: unknown): string {
   if (x === null) return "null";
   if (typeof x === "object") return (x as object).constructor?.name ?? "object";
-  if (typeof x === "string") return `string ${JSON.stringify(x.length > 20 ? x.slice(0, 20) + "…" : x)}`;
+  if (typeof x === "string") {
+    return `string ${JSON.stringify(x.length > 20 ? x.slice(0, 20) + "…" : x)}`;
+  }
   return `${typeof x} ${String(x)}`;
 }

@@ -162,7 +162,10 @@ export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: 
   const arg = lib.bufArg(probe);
   const words = fn.memtable_layout(arg, probe.length);
   const view = new DataView(probe.buffer);
-  const reported = Array.from({ length: Math.max(words, 0) }, (_, i) => view.getUint32(i * 4, true));
+  const reported = Array.from(
+    { length: Math.max(words, 0) },
+    (_, i) => view.getUint32(i * 4, true),
+  );
   if (
     reported.length !== expectedLayout.length || reported.some((w, i) => w !== expectedLayout[i])
   ) {
@@ -227,7 +230,9 @@ export class Scratch {
 export function statusError(status: number, what: string): Error {
   switch (status) {
     case Status.duplicate:
-      return new DuplicateEntryError(`${what}: an entry with this key, sequence number and type exists`);
+      return new DuplicateEntryError(
+        `${what}: an entry with this key, sequence number and type exists`,
+      );
     case Status.outOfMemory:
       return new NativeOutOfMemoryError(`${what}: the native allocator is out of memory`);
     case Status.invalidArgument:

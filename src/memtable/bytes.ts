@@ -5,7 +5,7 @@
  */
 import { keySizeMax, valueSizeMax } from "../ffi/layout.ts";
 import type { Scratch } from "../ffi/native.ts";
-import { type SequenceNumber, sequenceFromTrailer } from "../coding/sequence.ts";
+import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
 import { describe, type ValueType } from "../coding/value_type.ts";
 
 /** A key or value: bytes, or a string stored as its UTF-8 encoding. */
@@ -47,7 +47,12 @@ export function writeKey(s: Scratch, key: Bytes, what: string): number {
 }
 
 /** Writes the value right after a key of `keyLength` bytes; returns its length. */
-export function writeValue(s: Scratch, keyLength: number, value: Bytes | undefined, what: string): number {
+export function writeValue(
+  s: Scratch,
+  keyLength: number,
+  value: Bytes | undefined,
+  what: string,
+): number {
   if (value === undefined) return 0;
   const valueLength = writeBytes(s, keyLength, value);
   if (valueLength > valueSizeMax) {

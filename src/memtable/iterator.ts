@@ -11,7 +11,7 @@
 import { MemTableClosedError, MemTableError } from "../errors.ts";
 import { entryOutHeaderSize, Status } from "../ffi/layout.ts";
 import { type Handle, native, Scratch, statusError } from "../ffi/native.ts";
-import { type SequenceNumber, sequenceFromTrailer } from "../coding/sequence.ts";
+import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
 import type { ValueType } from "../coding/value_type.ts";
 import { type Bytes, copyOut, reserveFor, writeKey } from "./bytes.ts";
 
@@ -62,7 +62,9 @@ export class MemTableIterator implements Disposable {
   }
 
   #live(what: string): Handle {
-    if (this.#h === null) throw new MemTableClosedError(`MemTableIterator.${what}(): iterator is closed`);
+    if (this.#h === null) {
+      throw new MemTableClosedError(`MemTableIterator.${what}(): iterator is closed`);
+    }
     return this.#h;
   }
 
@@ -78,7 +80,9 @@ export class MemTableIterator implements Disposable {
   #current(what: string): Scratch {
     this.#live(what);
     if (!this.#valid) {
-      throw new MemTableError(`MemTableIterator.${what}(): the iterator is not positioned on an entry`);
+      throw new MemTableError(
+        `MemTableIterator.${what}(): the iterator is not positioned on an entry`,
+      );
     }
     return this.#s;
   }
@@ -91,12 +95,18 @@ export class MemTableIterator implements Disposable {
 
   seekToFirst(): void {
     const h = this.#live("seekToFirst");
-    this.#settle(native().fn.memtable_iter_seek_to_first(h, this.#s.arg, this.#s.capacity), "seekToFirst");
+    this.#settle(
+      native().fn.memtable_iter_seek_to_first(h, this.#s.arg, this.#s.capacity),
+      "seekToFirst",
+    );
   }
 
   seekToLast(): void {
     const h = this.#live("seekToLast");
-    this.#settle(native().fn.memtable_iter_seek_to_last(h, this.#s.arg, this.#s.capacity), "seekToLast");
+    this.#settle(
+      native().fn.memtable_iter_seek_to_last(h, this.#s.arg, this.#s.capacity),
+      "seekToLast",
+    );
   }
 
   /** Positions at the first entry whose user key is ≥ `key` (its newest visible version). */
@@ -104,7 +114,10 @@ export class MemTableIterator implements Disposable {
     const h = this.#live("seek");
     reserveFor(this.#s, key, undefined, "MemTableIterator.seek()");
     const keyLength = writeKey(this.#s, key, "MemTableIterator.seek()");
-    this.#settle(native().fn.memtable_iter_seek(h, this.#s.arg, this.#s.capacity, keyLength), "seek");
+    this.#settle(
+      native().fn.memtable_iter_seek(h, this.#s.arg, this.#s.capacity, keyLength),
+      "seek",
+    );
   }
 
   /** Positions at the last entry whose user key is ≤ `key` (its oldest visible version). */

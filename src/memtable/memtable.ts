@@ -21,13 +21,21 @@ import { Status } from "../ffi/layout.ts";
 import {
   checkSequence,
   maxSequenceNumber,
-  type SequenceNumber,
   sequenceFromTrailer,
   sequenceHigh,
   sequenceLow,
+  type SequenceNumber,
 } from "../coding/sequence.ts";
 import { checkValueType, describe, ValueType, valueTypeName } from "../coding/value_type.ts";
-import { type Bytes, copyOut, type Entry, readEntry, reserveFor, writeKey, writeValue } from "./bytes.ts";
+import {
+  type Bytes,
+  copyOut,
+  type Entry,
+  readEntry,
+  reserveFor,
+  writeKey,
+  writeValue,
+} from "./bytes.ts";
 import { internalToken, MemTableIterator, type ReadOptions } from "./iterator.ts";
 
 export type { Bytes, Entry } from "./bytes.ts";
@@ -59,7 +67,11 @@ export interface MemTableOptions {
 /** The result of {@linkcode MemTable.get}. */
 export type GetResult =
   | { kind: "value"; value: Uint8Array; seq: SequenceNumber }
-  | { kind: "deleted"; seq: SequenceNumber; type: typeof ValueType.Deletion | typeof ValueType.SingleDeletion }
+  | {
+    kind: "deleted";
+    seq: SequenceNumber;
+    type: typeof ValueType.Deletion | typeof ValueType.SingleDeletion;
+  }
   | { kind: "absent" }
   | {
     kind: "merge";
@@ -123,7 +135,9 @@ export function snapshotParts(options: ReadOptions | undefined, what: string): [
 
 function positiveSize(value: unknown, name: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(`MemTable: ${name} must be a positive integer number of bytes, got ${describe(value)}`);
+    throw new RangeError(
+      `MemTable: ${name} must be a positive integer number of bytes, got ${describe(value)}`,
+    );
   }
   return value;
 }
@@ -185,7 +199,9 @@ export class MemTable implements Disposable {
     }
     for (const name of Object.keys(options)) {
       if (!optionNames.has(name)) {
-        throw new TypeError(`MemTable: unknown option "${name}"; known: ${[...optionNames].join(", ")}`);
+        throw new TypeError(
+          `MemTable: unknown option "${name}"; known: ${[...optionNames].join(", ")}`,
+        );
       }
     }
     this.writeBufferSize = options.writeBufferSize === undefined
@@ -197,11 +213,14 @@ export class MemTable implements Disposable {
     const hugePageSize = options.hugePageSize ?? 0;
     if (
       hugePageSize !== 0 &&
-      !(typeof hugePageSize === "number" && Number.isInteger(hugePageSize) && hugePageSize >= 4096 &&
+      !(typeof hugePageSize === "number" && Number.isInteger(hugePageSize) &&
+        hugePageSize >= 4096 &&
         hugePageSize <= 1024 ** 3 && (hugePageSize & (hugePageSize - 1)) === 0)
     ) {
       throw new RangeError(
-        `MemTable: hugePageSize must be 0 or a power of two from 4096 to 2^30, got ${describe(hugePageSize)}`,
+        `MemTable: hugePageSize must be 0 or a power of two from 4096 to 2^30, got ${
+          describe(hugePageSize)
+        }`,
       );
     }
     let earliest: [number, number] = [seqUnset, seqUnset];
@@ -257,7 +276,8 @@ export class MemTable implements Disposable {
       );
     }
     if (value !== undefined && (type === ValueType.Deletion || type === ValueType.SingleDeletion)) {
-      const empty = (typeof value === "string" || value instanceof Uint8Array) && value.length === 0;
+      const empty = (typeof value === "string" || value instanceof Uint8Array) &&
+        value.length === 0;
       if (!empty) {
         throw new TypeError(`MemTable.add(): a ${valueTypeName(type)} carries no value`);
       }
@@ -300,10 +320,24 @@ export class MemTable implements Disposable {
     if (options !== undefined) [snapHigh, snapLow] = snapshotParts(options, "MemTable.get()");
     const s = shared;
     reserveFor(s, key, undefined, "MemTable.get()");
-    let rc = fn.memtable_get(h, s.arg, s.capacity, writeKey(s, key, "MemTable.get()"), snapHigh, snapLow);
+    let rc = fn.memtable_get(
+      h,
+      s.arg,
+      s.capacity,
+      writeKey(s, key, "MemTable.get()"),
+      snapHigh,
+      snapLow,
+    );
     if (rc === Status.bufferTooSmall) {
       s.reserve(s.view.getUint32(0, true)); // the result is larger than the buffer: grow, ask again
-      rc = fn.memtable_get(h, s.arg, s.capacity, writeKey(s, key, "MemTable.get()"), snapHigh, snapLow);
+      rc = fn.memtable_get(
+        h,
+        s.arg,
+        s.capacity,
+        writeKey(s, key, "MemTable.get()"),
+        snapHigh,
+        snapLow,
+      );
     }
     if (rc < 0) throw statusError(rc, "MemTable.get()");
     if (rc === 0) return absent;
@@ -456,9 +490,15 @@ function decodeGet(s: Scratch, count: number): GetResult {
   const type = low & 0xff;
   const seq = sequenceFromTrailer(view.getUint32(4, true), low);
   if (type === ValueType.Value) {
-    return { kind: "value", value: copyOut(s.bytes, getRecordHeaderSize, getRecordHeaderSize + view.getUint32(8, true)), seq };
+    return {
+      kind: "value",
+      value: copyOut(s.bytes, getRecordHeaderSize, getRecordHeaderSize + view.getUint32(8, true)),
+      seq,
+    };
   }
-  if (type === ValueType.Deletion || type === ValueType.SingleDeletion) return { kind: "deleted", seq, type };
+  if (type === ValueType.Deletion || type === ValueType.SingleDeletion) {
+    return { kind: "deleted", seq, type };
+  }
   // A run of Merge records, then possibly the Value or deletion that ends it.
   const operands: Uint8Array[] = [];
   let at = 0;
@@ -473,7 +513,12 @@ function decodeGet(s: Scratch, count: number): GetResult {
         operands.push(copyOut(s.bytes, v, end));
         break;
       case ValueType.Value:
-        return { kind: "merge", seq, operands, base: { kind: "value", value: copyOut(s.bytes, v, end), seq: recordSeq } };
+        return {
+          kind: "merge",
+          seq,
+          operands,
+          base: { kind: "value", value: copyOut(s.bytes, v, end), seq: recordSeq },
+        };
       default:
         return { kind: "merge", seq, operands, base: { kind: "deleted", seq: recordSeq } };
     }
@@ -504,7 +549,9 @@ class EntryBatches implements IterableIterator<Entry> {
   }
 
   next(): IteratorResult<Entry> {
-    if (this.#index < this.#pending.length) return { value: this.#pending[this.#index++]!, done: false };
+    if (this.#index < this.#pending.length) {
+      return { value: this.#pending[this.#index++]!, done: false };
+    }
     const it = this.#it;
     if (it === null) return { value: undefined, done: true };
     if (!this.#started) {
