@@ -78,22 +78,24 @@ console.log(`\nversions of ${probe}, newest first:`);
   }
 }
 
-console.log(`\nthe last 3 accounts before acct:010000 at the snapshot (reverse scan):`);
+console.log(`\nthe last 3 accounts before acct:010000 as of the snapshot (reverse scan):`);
 {
+  // Backwards, a key's versions come oldest first: its state is the last one seen.
   using it = mt.iterator({ snapshot });
-  let shown = 0;
-  let last = "";
-  for (it.seekForPrev("acct:009999~"); it.valid() && shown < 3; it.prev()) {
+  const shown: string[] = [];
+  let current = "";
+  let state = "";
+  const flush = () => current && shown.push(`  ${current}  ${state}`);
+  for (it.seekForPrev("acct:009999~"); it.valid() && shown.length < 3; it.prev()) {
     const key = show(it.key());
-    if (key === last) continue;
-    last = key;
-    shown++;
-    console.log(
-      `  ${key}  seq ${it.seq()}  ${
-        it.type() === ValueType.Deletion ? "(deleted)" : show(it.value())
-      }`,
-    );
+    if (key !== current) {
+      flush();
+      current = key;
+    }
+    state = `seq ${it.seq()}  ${it.type() === ValueType.Deletion ? "(deleted)" : show(it.value())}`;
   }
+  if (shown.length < 3) flush();
+  for (const line of shown) console.log(line);
 }
 
 const t2 = performance.now();
