@@ -184,6 +184,36 @@ test("MemTable accepts sequence numbers 0 and 2^56 - 1 and returns large ones as
   assert.deepEqual(seqs, [2n ** 53n, 2 ** 53 - 1, 2n ** 56n - 1n, 0]);
 });
 
+test("values returned by get(), iterators and entries() stay intact after later reads", () => {
+  using mt = new MemTable();
+  const n = 3000; // enough small values to fill several of Deno's 64 KiB copy slabs
+  const expect = (i: number) => `value-${i}-`.repeat(1 + (i % 7));
+  for (let i = 0; i < n; i++) mt.add(i + 1, ValueType.Value, `k${i}`, expect(i));
+  const got: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = mt.get(`k${i}`);
+    assert.ok(r.kind === "value");
+    got.push(r.value);
+  }
+  const keys: Uint8Array[] = [];
+  const values: Uint8Array[] = [];
+  {
+    using it = mt.iterator();
+    for (it.seekToFirst(); it.valid(); it.next()) {
+      keys.push(it.key());
+      values.push(it.value());
+    }
+  }
+  const listed = [...mt.entries()];
+  for (let i = 0; i < 2 * n; i++) mt.get(`k${i % n}`); // more reads reuse every buffer
+  got.forEach((v, i) => assert.equal(text(v), expect(i)));
+  assert.equal(keys.length, n);
+  keys.forEach((k, j) => assert.equal(text(values[j]!), expect(Number(text(k).slice(1)))));
+  listed.forEach((e) => assert.equal(text(e.value), expect(Number(text(e.key).slice(1)))));
+  got[0]!.fill(0); // writing one copy touches no other
+  assert.equal(text(got[1]!), expect(1));
+});
+
 test("MemTable.add() of an existing (key, seq, type) throws and changes nothing", () => {
   using mt = new MemTable();
   mt.add(3, ValueType.Value, "k", "first");
