@@ -25,7 +25,17 @@ export interface ParsedInternalKey {
   type: ValueType;
 }
 
-/** Packs `userKey ‖ fixed64le((seq << 8) | type)`. */
+/**
+ * Packs `userKey ‖ fixed64le((seq << 8) | type)`.
+ *
+ * @example
+ * ```ts
+ * import { packInternalKey, unpackInternalKey, ValueType } from "../../mod.ts";
+ * const ikey = packInternalKey(new TextEncoder().encode("k"), 5, ValueType.Value);
+ * console.assert(ikey.length === 9 && ikey[1] === (5 << 8 | 1) % 256);
+ * console.assert(unpackInternalKey(ikey).seq === 5);
+ * ```
+ */
 export function packInternalKey(
   userKey: Uint8Array,
   seq: SequenceNumber,
@@ -65,7 +75,18 @@ export function compareUserKeys(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** Compares two packed internal keys in memtable order. */
+/**
+ * Compares two packed internal keys in memtable order.
+ *
+ * @example
+ * ```ts
+ * import { compareInternalKeys, packInternalKey, ValueType } from "../../mod.ts";
+ * const k = new TextEncoder().encode("k");
+ * const newer = packInternalKey(k, 9, ValueType.Value);
+ * const older = packInternalKey(k, 3, ValueType.Value);
+ * console.assert(compareInternalKeys(newer, older) < 0); // newest first
+ * ```
+ */
 export function compareInternalKeys(a: Uint8Array, b: Uint8Array): number {
   const c = compareUserKeys(a.subarray(0, a.length - 8), b.subarray(0, b.length - 8));
   if (c !== 0) return c;

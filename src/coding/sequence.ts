@@ -15,7 +15,16 @@ export const maxSequenceNumber: bigint = (1n << 56n) - 1n;
 const two24 = 0x100_0000;
 const two32 = 0x1_0000_0000;
 
-/** Throws a TypeError/RangeError unless `seq` is a valid sequence number. */
+/**
+ * Throws a TypeError/RangeError unless `seq` is a valid sequence number.
+ *
+ * @example
+ * ```ts
+ * import { checkSequence, maxSequenceNumber } from "../../mod.ts";
+ * checkSequence(maxSequenceNumber, "example");
+ * try { checkSequence(2 ** 60, "example"); } catch (e) { console.assert(e instanceof RangeError); }
+ * ```
+ */
 export function checkSequence(seq: unknown, what: string): SequenceNumber {
   if (typeof seq === "number") {
     if (!Number.isInteger(seq) || seq < 0) {

@@ -18,7 +18,17 @@ export function varintLength(value: number | bigint): number {
   return n;
 }
 
-/** Writes a varint32. */
+/**
+ * Writes a varint32.
+ *
+ * @example
+ * ```ts
+ * import { decodeVarint32, encodeVarint32 } from "../../mod.ts";
+ * const buf = new Uint8Array(5);
+ * const end = encodeVarint32(buf, 0, 300); // [0xac, 0x02]
+ * console.assert(end === 2 && decodeVarint32(buf, 0)[0] === 300);
+ * ```
+ */
 export function encodeVarint32(dst: Uint8Array, offset: number, value: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
     throw new RangeError(`varint32 value must be an integer in [0, 2^32 - 1], got ${value}`);
@@ -45,7 +55,17 @@ export function decodeVarint32(src: Uint8Array, offset: number): [value: number,
   throw new RangeError("varint32 is longer than 5 bytes");
 }
 
-/** Writes a varint64. */
+/**
+ * Writes a varint64.
+ *
+ * @example
+ * ```ts
+ * import { decodeVarint64, encodeVarint64 } from "../../mod.ts";
+ * const buf = new Uint8Array(10);
+ * encodeVarint64(buf, 0, 2n ** 63n);
+ * console.assert(decodeVarint64(buf, 0)[0] === 2n ** 63n);
+ * ```
+ */
 export function encodeVarint64(dst: Uint8Array, offset: number, value: number | bigint): number {
   let v = BigInt(value);
   if (v < 0n || v > 0xffff_ffff_ffff_ffffn) {
@@ -91,7 +111,17 @@ export function decodeFixed32(src: Uint8Array, offset: number): number {
     src[offset + 3]! * 0x100_0000;
 }
 
-/** Writes a little-endian u64. */
+/**
+ * Writes a little-endian u64.
+ *
+ * @example
+ * ```ts
+ * import { decodeFixed64, encodeFixed64 } from "../../mod.ts";
+ * const buf = new Uint8Array(8);
+ * encodeFixed64(buf, 0, 0x0102n); // [0x02, 0x01, 0, 0, 0, 0, 0, 0]
+ * console.assert(buf[0] === 2 && decodeFixed64(buf, 0) === 0x0102n);
+ * ```
+ */
 export function encodeFixed64(dst: Uint8Array, offset: number, value: number | bigint): number {
   const v = BigInt(value);
   if (v < 0n || v > 0xffff_ffff_ffff_ffffn) {

@@ -186,7 +186,20 @@ export function native(): NativeLibrary {
   return loaded!;
 }
 
-/** Bytes of native memory held right now by every memtable and iterator of this process. */
+/**
+ * Bytes of native memory held right now by every memtable and iterator of this realm's
+ * process (all threads).
+ *
+ * @example
+ * ```ts
+ * import { MemTable, nativeMemoryBytes } from "../../mod.ts";
+ * const before = nativeMemoryBytes();
+ * const mt = new MemTable();
+ * console.assert(nativeMemoryBytes() > before);
+ * mt.close();
+ * console.assert(nativeMemoryBytes() === before);
+ * ```
+ */
 export function nativeMemoryBytes(): number {
   return native().fn.memtable_native_bytes();
 }
