@@ -3,13 +3,15 @@
  * matches this code, and hands out the typed functions, scratch buffers and status mapping
  * that the rest of the library uses. Pointers never leave `src/ffi/`: callers see `Handle`.
  *
- * Lookup order: an explicit path (`loadLibrary({ path })` or `MEMTABLE_LIBRARY_PATH`), then
- * the package's prebuilt binary (`prebuilt/<os>-<arch>/`), then a local build
- * (`native/zig-out/lib/`). An explicit path is used alone: if it fails, nothing else is tried.
+ * Lookup order: an explicit path (`loadLibrary({ path })` or `MEMTABLE_LIBRARY_PATH`) is used
+ * alone: if it fails, nothing else is tried. Otherwise the package's prebuilt binary
+ * (`prebuilt/<os>-<arch>/`, made by `scripts/prebuild.sh`) and a local build
+ * (`native/zig-out/lib/`) are candidates, and the newer file wins, so rebuilding from source
+ * takes effect in a checkout that also holds prebuilt binaries.
  *
  * @module
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import {
@@ -84,6 +86,17 @@ function fileExists(path: string): boolean {
   }
 }
 
+/** The most recently modified of `paths` (the first when times are equal). */
+function newest(paths: string[]): string | undefined {
+  let best: string | undefined;
+  let bestTime = -Infinity;
+  for (const p of paths) {
+    const t = statSync(p).mtimeMs;
+    if (t > bestTime) [best, bestTime] = [p, t];
+  }
+  return best;
+}
+
 /** The loaded library: its functions and where it came from. */
 export interface NativeLibrary {
   readonly path: string;
@@ -138,7 +151,7 @@ export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: 
     path = explicit;
   } else {
     const tried = defaultLibraryPaths();
-    path = tried.find(fileExists);
+    path = newest(tried.filter(fileExists));
     if (path === undefined) {
       throw new NativeLibraryError(
         `The memtable native library was not found. Looked in:\n  ${tried.join("\n  ")}\n` +
