@@ -20,7 +20,7 @@ zig_cmd=(python3 -m ziglang)
 command -v zig >/dev/null 2>&1 && [ "$(zig version)" = "$(python3 -m ziglang version 2>/dev/null)" ] && zig_cmd=(zig)
 case "$(uname -s)" in Darwin) libfile=libmemtable.dylib ;; *) libfile=libmemtable.so ;; esac
 safe_lib="$root/native/zig-out-safe/lib/$libfile"
-deno_flags=(--allow-ffi --allow-read --allow-env --allow-run --allow-write)
+deno_flags=(--allow-ffi --allow-read --allow-env --allow-run --allow-write --allow-net=127.0.0.1)
 
 passed=0
 failed=0

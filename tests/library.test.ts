@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { libraryPathEnv, loadLibrary, NativeLibraryError } from "../mod.ts";
+import { packageVersion } from "../src/ffi/layout.ts";
 
 const probe = fileURLToPath(new URL("./fixtures/load_probe.ts", import.meta.url));
 const readme = fileURLToPath(new URL("../README.md", import.meta.url));
@@ -24,6 +26,13 @@ function runProbe(
   assert.ok(line, `probe printed no result: ${r.stdout}\n${r.stderr}`);
   return JSON.parse(line) as { ok: boolean; name?: string; message?: string };
 }
+
+test("the version the download cache is keyed by is the package's version", () => {
+  const json = (f: string) =>
+    JSON.parse(readFileSync(fileURLToPath(new URL(f, import.meta.url)), "utf8"));
+  assert.equal(packageVersion, json("../package.json").version);
+  assert.equal(packageVersion, json("../deno.json").version);
+});
 
 test("loadLibrary() reports the library it loaded and refuses to switch", () => {
   const { path } = loadLibrary();

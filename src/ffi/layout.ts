@@ -5,6 +5,9 @@
  * @module
  */
 
+/** This package's version (package.json and deno.json say the same; a test checks it). */
+export const packageVersion = "0.1.0";
+
 /** Bumped with every change to an export's signature or a shared layout. */
 export const abiVersion = 1;
 /** RocksDB's InlineSkipList defaults. */

@@ -41,6 +41,18 @@ const binding = await importBinding();
 /** Environment variable naming the native library to load (an absolute path). */
 export const libraryPathEnv = "MEMTABLE_LIBRARY_PATH";
 
+/**
+ * Imported from an http(s) URL: the library comes from the download cache (src/ffi/remote.ts),
+ * fetched now, at import, unless an explicit path is set. A failure is kept and reported by
+ * the first use, where an explicit `loadLibrary({ path })` can still avoid it.
+ */
+const remote: string | Error | undefined = /^https?:$/.test(new URL(import.meta.url).protocol) &&
+    readEnv(libraryPathEnv) === undefined
+  ? await (await import("./remote.ts"))
+    .remoteLibrary(new URL("../../", import.meta.url), `${process.platform}-${process.arch}`)
+    .catch((e: Error) => e)
+  : undefined;
+
 function libraryFileName(): string {
   switch (process.platform) {
     case "darwin":
@@ -149,6 +161,9 @@ export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: 
       );
     }
     path = explicit;
+  } else if (remote !== undefined) {
+    if (remote instanceof Error) throw remote;
+    path = remote;
   } else {
     const tried = defaultLibraryPaths();
     path = newest(tried.filter(fileExists));
