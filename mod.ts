@@ -70,5 +70,7 @@ export {
   type LoadLibraryOptions,
   nativeMemoryBytes,
   nativeSafetyChecked,
+  prepareLibrary,
+  type PrepareLibraryOptions,
 } from "./src/ffi/native.ts";
 export { keySizeMax, valueSizeMax } from "./src/ffi/layout.ts";

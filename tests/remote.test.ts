@@ -42,13 +42,18 @@ function runScript(
   port: number,
   cache: string,
   withNet = true,
+  prepareInto?: string,
+  envCacheDir = cache,
 ): Promise<{ code: number; out: string }> {
   const host = `127.0.0.1:${port}`;
   writeFileSync(
     `${dir}/probe.ts`,
     [
-      `import { loadLibrary, MemTable, ValueType } from "http://${host}/mod.ts";`,
+      `import { loadLibrary, MemTable, prepareLibrary, ValueType } from "http://${host}/mod.ts";`,
       `try {`,
+      prepareInto === undefined
+        ? ""
+        : `  await prepareLibrary({ cacheDir: ${JSON.stringify(prepareInto)} });`,
       `  using mt = new MemTable();`,
       `  mt.add(1, ValueType.Value, "k", "v");`,
       `  console.log(JSON.stringify({ kind: mt.get("k").kind, path: loadLibrary().path }));`,
@@ -70,7 +75,7 @@ function runScript(
   const env = {
     ...process.env,
     DENO_DIR: `${dir}/deno_dir`,
-    MEMTABLE_CACHE_DIR: cache,
+    MEMTABLE_CACHE_DIR: envCacheDir,
     [libraryPathEnv]: "",
   };
   return new Promise((resolve) => {
@@ -115,6 +120,32 @@ if ("Deno" in globalThis) {
         const r2 = resultOf(second.out);
         assert.equal(r2.kind, "value", second.out);
         assert.equal(r2.path, r1.path);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  test(
+    "prepareLibrary({ cacheDir }) downloads into the directory given",
+    { timeout: 600_000 },
+    async () => {
+      const dir = mkdtempSync(`${tmpdir()}/memtable-remote-`);
+      try {
+        const server = await serve();
+        // The cache the import tries first may not be written; the one given may.
+        const run = await runScript(
+          dir,
+          (server.address() as AddressInfo).port,
+          `${dir}/cache`,
+          true,
+          `${dir}/cache/mine`,
+          `${dir}/not-allowed`,
+        );
+        await close(server);
+        const r = resultOf(run.out);
+        assert.equal(r.kind, "value", run.out);
+        assert.ok(r.path.startsWith(`${dir}/cache/mine/${packageVersion}/${platform}/`), r.path);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -46,12 +46,52 @@ export const libraryPathEnv = "MEMTABLE_LIBRARY_PATH";
  * fetched now, at import, unless an explicit path is set. A failure is kept and reported by
  * the first use, where an explicit `loadLibrary({ path })` can still avoid it.
  */
-const remote: string | Error | undefined = /^https?:$/.test(new URL(import.meta.url).protocol) &&
-    readEnv(libraryPathEnv) === undefined
-  ? await (await import("./remote.ts"))
-    .remoteLibrary(new URL("../../", import.meta.url), `${process.platform}-${process.arch}`)
-    .catch((e: Error) => e)
+const isRemote = /^https?:$/.test(new URL(import.meta.url).protocol);
+let remote: string | Error | undefined = isRemote && readEnv(libraryPathEnv) === undefined
+  ? await fetchRemote(undefined)
   : undefined;
+
+function fetchRemote(cacheDir: string | undefined): Promise<string | Error> {
+  return import("./remote.ts")
+    .then((m) =>
+      m.remoteLibrary(
+        new URL("../../", import.meta.url),
+        `${process.platform}-${process.arch}`,
+        cacheDir,
+      )
+    )
+    .catch((e: Error) => e);
+}
+
+/** Options of {@linkcode prepareLibrary}. */
+export interface PrepareLibraryOptions {
+  /** Where downloaded libraries are kept (default: `MEMTABLE_CACHE_DIR`, then the user cache). */
+  cacheDir?: string;
+}
+
+/**
+ * For a module imported from a URL: downloads (or finds in `cacheDir`) the verified library
+ * before first use. Importing already tried the default cache directory; call this to use
+ * another one. From a local checkout or a package it does nothing.
+ *
+ * @example
+ * ```ts
+ * import { MemTable, prepareLibrary } from "../../mod.ts";
+ * await prepareLibrary({ cacheDir: "/tmp/memtable-cache" });
+ * using mt = new MemTable();
+ * ```
+ */
+export async function prepareLibrary(options: PrepareLibraryOptions = {}): Promise<void> {
+  if (options.cacheDir !== undefined && typeof options.cacheDir !== "string") {
+    throw new TypeError(
+      `prepareLibrary(): cacheDir must be a string, got ${typeof options.cacheDir}`,
+    );
+  }
+  if (!isRemote || loaded) return;
+  const result = await fetchRemote(options.cacheDir);
+  if (result instanceof Error) throw result;
+  remote = result;
+}
 
 function libraryFileName(): string {
   switch (process.platform) {

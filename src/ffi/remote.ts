@@ -34,9 +34,9 @@ function env(name: string): string | undefined {
   }
 }
 
-/** The cache directory for this version and platform. */
-export function cacheDirectory(platform: string): string {
-  const root = env(cacheDirEnv) ??
+/** The cache directory for this version and platform, under `root` when given. */
+export function cacheDirectory(platform: string, root?: string): string {
+  root ??= env(cacheDirEnv) ??
     (env("XDG_CACHE_HOME") ?? (env("HOME") ?? env("USERPROFILE") ?? ".") + "/.cache") + "/memtable";
   return `${root}/${packageVersion}/${platform}`;
 }
@@ -70,8 +70,12 @@ function fail(message: string, cause?: unknown): never {
  * Returns the path of a verified copy of the library for `platform`, downloading it from
  * `<moduleBase>/prebuilt/` when the cache does not hold one.
  */
-export async function remoteLibrary(moduleBase: URL, platform: string): Promise<string> {
-  const dir = cacheDirectory(platform);
+export async function remoteLibrary(
+  moduleBase: URL,
+  platform: string,
+  cacheRoot?: string,
+): Promise<string> {
+  const dir = cacheDirectory(platform, cacheRoot);
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
