@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cross-compiles the release library for every supported platform with the pinned Zig, into
 #   prebuilt/<os>-<arch>/<library file>     (os and arch as Node/Bun/Deno's node:process name them)
-# and writes prebuilt/manifest.json with each file's sha256 and size. ReleaseFast, stripped,
+# and writes prebuilt/manifest.json with each file's sha256 and size. The libraries are committed
+# (a module imported from the repository's URL downloads them from there); zig builds them
+# reproducibly, and tests/prebuilt.test.ts fails when they are not what this source builds. ReleaseFast, stripped,
 # baseline CPU (a binary for other machines must not assume this machine's instructions).
 #   bash scripts/prebuild.sh [platform …]     e.g. linux-x64 darwin-arm64; default: all
 set -euo pipefail
@@ -24,7 +26,6 @@ wanted=("$@")
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p prebuilt
-entries=()
 for row in "${targets[@]}"; do
   read -r platform target file <<<"$row"
   if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $platform "* ]]; then continue; fi
@@ -33,6 +34,14 @@ for row in "${targets[@]}"; do
   mkdir -p "prebuilt/$platform"
   cp "$work/$platform/$file" "prebuilt/$platform/$name.tmp"
   mv "prebuilt/$platform/$name.tmp" "prebuilt/$platform/$name"
+  echo "$platform: built $name" >&2
+done
+# The manifest describes every library in prebuilt/, rebuilt now or before.
+entries=()
+for row in "${targets[@]}"; do
+  read -r platform target file <<<"$row"
+  name="$(basename "$file")"
+  [ -f "prebuilt/$platform/$name" ] || continue
   sum="$(sha256sum "prebuilt/$platform/$name" | cut -d' ' -f1)"
   bytes="$(stat -c %s "prebuilt/$platform/$name")"
   echo "$platform: $name $bytes bytes sha256 $sum" >&2
