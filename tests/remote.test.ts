@@ -37,13 +37,21 @@ function serve(
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
+interface RunOptions {
+  /** Grant --allow-net for the server (default true). */
+  withNet?: boolean;
+  /** Call `prepareLibrary({ cacheDir })` with this directory first. */
+  prepareInto?: string;
+  /** MEMTABLE_CACHE_DIR for the run (default: the cache directory it may write). */
+  envCacheDir?: string;
+}
+
+/** Runs a script importing `<server>/mod.ts`; it may read and write `cache` only. */
 function runScript(
   dir: string,
   port: number,
   cache: string,
-  withNet = true,
-  prepareInto?: string,
-  envCacheDir = cache,
+  { withNet = true, prepareInto, envCacheDir = cache }: RunOptions = {},
 ): Promise<{ code: number; out: string }> {
   const host = `127.0.0.1:${port}`;
   writeFileSync(
@@ -94,7 +102,27 @@ const resultOf = (out: string) =>
   JSON.parse(out.split("\n").find((l) => l.startsWith("{")) ?? "{}");
 const close = (s: Server) => new Promise((resolve) => s.close(resolve));
 
-// Importing from a URL is a Deno workflow; the test is registered on Deno only.
+/**
+ * Runs `body` with a fresh directory and a running server; `stop()` closes the server early.
+ * Both are cleaned up whatever happens.
+ */
+async function scenario(
+  body: (dir: string, port: number, stop: () => Promise<unknown>) => Promise<void>,
+  tamper?: (path: string, body: Uint8Array) => Uint8Array,
+): Promise<void> {
+  const dir = mkdtempSync(`${tmpdir()}/memtable-remote-`);
+  const server = await serve(tamper);
+  let running = true;
+  const stop = () => running ? (running = false, close(server)) : Promise.resolve();
+  try {
+    await body(dir, (server.address() as AddressInfo).port, stop);
+  } finally {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// Importing from a URL is a Deno workflow; the tests are registered on Deno only.
 if ("Deno" in globalThis) {
   test(
     "a module imported from a URL downloads, verifies and caches its library; the cache serves offline",
@@ -106,101 +134,68 @@ if ("Deno" in globalThis) {
         execFile("bash", [`${root}scripts/prebuild.sh`, platform], (e) => resolve(e ? 1 : 0))
       );
       assert.equal(built, 0, "prebuild");
-      const dir = mkdtempSync(`${tmpdir()}/memtable-remote-`);
-      const cache = `${dir}/cache`;
-      try {
-        const server = await serve();
-        const port = (server.address() as AddressInfo).port;
+      await scenario(async (dir, port, stop) => {
+        const cache = `${dir}/cache`;
         const first = await runScript(dir, port, cache);
-        await close(server);
+        await stop();
         const r1 = resultOf(first.out);
         assert.equal(r1.kind, "value", first.out);
         assert.ok(r1.path.startsWith(`${cache}/`), r1.path);
-        const second = await runScript(dir, port, cache); // server stopped
+        const second = await runScript(dir, port, cache); // server stopped: the caches serve
         const r2 = resultOf(second.out);
         assert.equal(r2.kind, "value", second.out);
         assert.equal(r2.path, r1.path);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     },
   );
 
   test(
     "prepareLibrary({ cacheDir }) downloads into the directory given",
     { timeout: 600_000 },
-    async () => {
-      const dir = mkdtempSync(`${tmpdir()}/memtable-remote-`);
-      try {
-        const server = await serve();
+    () =>
+      scenario(async (dir, port) => {
         // The cache the import tries first may not be written; the one given may.
-        const run = await runScript(
-          dir,
-          (server.address() as AddressInfo).port,
-          `${dir}/cache`,
-          true,
-          `${dir}/cache/mine`,
-          `${dir}/not-allowed`,
-        );
-        await close(server);
+        const run = await runScript(dir, port, `${dir}/cache`, {
+          prepareInto: `${dir}/cache/mine`,
+          envCacheDir: `${dir}/not-allowed`,
+        });
         const r = resultOf(run.out);
         assert.equal(r.kind, "value", run.out);
         assert.ok(r.path.startsWith(`${dir}/cache/mine/${packageVersion}/${platform}/`), r.path);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
+      }),
   );
 
   test(
     "a run without --allow-net is told which permission is missing",
     { timeout: 600_000 },
-    async () => {
-      const dir = mkdtempSync(`${tmpdir()}/memtable-remote-`);
-      try {
-        const server = await serve();
-        const run = await runScript(
-          dir,
-          (server.address() as AddressInfo).port,
-          `${dir}/cache`,
-          false,
-        );
-        await close(server);
+    () =>
+      scenario(async (dir, port) => {
+        const run = await runScript(dir, port, `${dir}/cache`, { withNet: false });
         assert.match(
           resultOf(run.out).error ?? run.out,
           /Cannot download .*manifest\.json: .*--allow-net/,
         );
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
+      }),
   );
 
   test("a library that does not match the manifest's sha256 is refused and nothing is cached", {
     timeout: 600_000,
-  }, async () => {
-    const dir = mkdtempSync(`${tmpdir()}/memtable-remote-`);
-    const cache = `${dir}/cache`;
-    try {
-      const server = await serve((path, body) =>
+  }, () =>
+    scenario(
+      async (dir, port) => {
+        const cache = `${dir}/cache`;
+        const run = await runScript(dir, port, cache);
+        assert.match(
+          resultOf(run.out).error ?? run.out,
+          /does not match its manifest: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/,
+        );
+        const leftovers = readdirSync(`${cache}/${packageVersion}/${platform}`)
+          .filter((f) => f !== "manifest.json");
+        assert.deepEqual(leftovers, []);
+      },
+      (path, body) =>
         path.startsWith(`/prebuilt/${platform}/`)
           ? body.map((b, i) => (i === 100 ? b ^ 0xff : b))
-          : body
-      );
-      const port = (server.address() as AddressInfo).port;
-      const run = await runScript(dir, port, cache);
-      await close(server);
-      const r = resultOf(run.out);
-      assert.match(
-        r.error ?? run.out,
-        /does not match its manifest: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/,
-      );
-      const leftovers = readdirSync(`${cache}/${packageVersion}/${platform}`).filter((f) =>
-        f !== "manifest.json"
-      );
-      assert.deepEqual(leftovers, []);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+          : body,
+    ));
 }
