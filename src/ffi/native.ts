@@ -20,6 +20,7 @@ import {
   NativeLibraryError,
   NativeOutOfMemoryError,
 } from "../errors.ts";
+import { readEnv } from "./env.ts";
 import { expectedLayout, Status } from "./layout.ts";
 import type { Binding, BufArg, NativeFunctions, OpenLibrary } from "./symbols.ts";
 
@@ -101,14 +102,6 @@ function libraryFileName(): string {
       return "memtable.dll";
     default:
       return "libmemtable.so";
-  }
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    return process.env[name] || undefined;
-  } catch {
-    return undefined; // Deno without --allow-env: behave as if unset
   }
 }
 

@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { NativeLibraryError } from "../errors.ts";
+import { readEnv as env } from "./env.ts";
 import { packageVersion } from "./layout.ts";
 
 /** Environment variable naming the cache directory for downloaded libraries. */
@@ -24,14 +25,6 @@ export const cacheDirEnv = "MEMTABLE_CACHE_DIR";
 interface Manifest {
   version: string;
   libraries: Record<string, { file: string; bytes: number; sha256: string }>;
-}
-
-function env(name: string): string | undefined {
-  try {
-    return process.env[name] || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The cache directory for this version and platform, under `root` when given. */

@@ -123,7 +123,7 @@ const maxHigh = sequenceHigh(maxSequenceNumber);
 const maxLow = sequenceLow(maxSequenceNumber);
 
 /** A snapshot option as the two halves native code takes. */
-export function snapshotParts(options: ReadOptions | undefined, what: string): [number, number] {
+function snapshotParts(options: ReadOptions | undefined, what: string): [number, number] {
   if (options === undefined) return [maxHigh, maxLow];
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
