@@ -31,6 +31,13 @@ export type {
   ReadOptions,
 } from "./src/memtable/memtable.ts";
 export { MemTableIterator } from "./src/memtable/iterator.ts";
+export {
+  type MergeOperator,
+  mergeOperators,
+  stringAppend,
+  uint64Add,
+} from "./src/memtable/merge.ts";
+export { Snapshot, SnapshotList } from "./src/write/snapshots.ts";
 export { isValueType, ValueType, valueTypeName } from "./src/coding/value_type.ts";
 export {
   checkSequence,
@@ -58,11 +65,14 @@ export {
   unpackInternalKey,
 } from "./src/coding/internal_key.ts";
 export {
+  CorruptionError,
   DuplicateEntryError,
   MemTableClosedError,
   MemTableError,
+  MergeOperatorError,
   NativeLibraryError,
   NativeOutOfMemoryError,
+  SnapshotReleasedError,
 } from "./src/errors.ts";
 export {
   libraryPathEnv,

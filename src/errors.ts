@@ -40,3 +40,24 @@ export class NativeLibraryError extends MemTableError {
 export class NativeOutOfMemoryError extends MemTableError {
   override name = "NativeOutOfMemoryError";
 }
+
+/**
+ * A merge operator is missing where a read meets Merge entries, or it threw, or it returned
+ * something other than bytes. The memtable is unchanged.
+ */
+export class MergeOperatorError extends MemTableError {
+  override name = "MergeOperatorError";
+}
+
+/**
+ * Stored data failed a check: an entry's protection bytes do not match its contents, entries
+ * are out of order, or a batch or file is malformed. The message names what and where.
+ */
+export class CorruptionError extends MemTableError {
+  override name = "CorruptionError";
+}
+
+/** A released snapshot was used for a read. */
+export class SnapshotReleasedError extends MemTableError {
+  override name = "SnapshotReleasedError";
+}

@@ -57,3 +57,17 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
 }
+
+/**
+ * A merge operator whose result shows exactly what it was given: `base+op1,op2` (`∅` when there
+ * was no value below the operands). Partial merges join with `,` so results stay comparable.
+ */
+export const tracingOperator = {
+  name: "test.Tracing",
+  fullMerge(_key: Uint8Array, existing: Uint8Array | undefined, operands: readonly Uint8Array[]) {
+    return utf8(`${existing === undefined ? "∅" : text(existing)}+${operands.map(text).join(",")}`);
+  },
+  partialMerge(_key: Uint8Array, left: Uint8Array, right: Uint8Array) {
+    return utf8(`${text(left)},${text(right)}`);
+  },
+};

@@ -5,11 +5,12 @@ import {
   keySizeMax,
   MemTable,
   MemTableClosedError,
+  mergeOperators,
   nativeMemoryBytes,
   nativeSafetyChecked,
   ValueType,
 } from "../mod.ts";
-import { env, text, utf8 } from "./helpers.ts";
+import { env, text, tracingOperator, utf8 } from "./helpers.ts";
 
 test("the loaded native library is the build the run asked for", () => {
   assert.equal(nativeSafetyChecked(), env("MEMTABLE_EXPECT_SAFETY") === "1");
@@ -64,8 +65,8 @@ test("MemTable.get() reports SingleDeletion as deleted with its type", () => {
   assert.equal(mt.numDeletes, 1);
 });
 
-test("MemTable.get() reports merge operands newest first with the version that ends them", () => {
-  using mt = new MemTable();
+test("MemTable.get() folds merge operands onto the version that ends them", () => {
+  using mt = new MemTable({ mergeOperator: tracingOperator });
   mt.add(1, ValueType.Value, "k", "base");
   mt.add(2, ValueType.Merge, "k", "m2");
   mt.add(3, ValueType.Merge, "k", "m3");
@@ -74,31 +75,20 @@ test("MemTable.get() reports merge operands newest first with the version that e
   mt.add(6, ValueType.Deletion, "d");
   mt.add(7, ValueType.Merge, "d", "d7");
   const r = mt.get("k");
-  assert.equal(r.kind, "merge");
-  if (r.kind !== "merge") return;
+  assert.ok(r.kind === "value");
   assert.equal(r.seq, 3);
-  assert.deepEqual(r.operands.map(text), ["m3", "m2"]);
-  assert.deepEqual(
-    r.base && { ...r.base, value: "value" in r.base ? text(r.base.value) : undefined },
-    {
-      kind: "value",
-      value: "base",
-      seq: 1,
-    },
-  );
+  assert.equal(text(r.value), "base+m2,m3");
   const only = mt.get("only");
   assert.ok(only.kind === "merge");
-  assert.deepEqual(only.operands.map(text), ["o5", "o4"]);
-  assert.equal(only.base, undefined);
+  assert.equal(only.seq, 5);
+  assert.deepEqual(only.operands.map(text), ["o4", "o5"]);
   const atFour = mt.get("only", { snapshot: 4 });
   assert.ok(atFour.kind === "merge");
   assert.deepEqual(atFour.operands.map(text), ["o4"]);
   const d = mt.get("d");
-  assert.ok(d.kind === "merge");
-  assert.deepEqual(d.base, { kind: "deleted", seq: 6 });
+  assert.ok(d.kind === "value" && text(d.value) === "∅+d7");
   const k2 = mt.get("k", { snapshot: 2 });
-  assert.ok(k2.kind === "merge");
-  assert.deepEqual(k2.operands.map(text), ["m2"]);
+  assert.ok(k2.kind === "value" && text(k2.value) === "base+m2");
 });
 
 test("MemTable.add() stores empty keys, empty values and binary keys with 0x00 and 0xFF", () => {
@@ -138,7 +128,7 @@ test("MemTable.add() stores empty keys, empty values and binary keys with 0x00 a
 });
 
 test("MemTable stores a 1 MiB value and a large key and returns them intact", () => {
-  using mt = new MemTable({ writeBufferSize: 8 << 20 });
+  using mt = new MemTable({ writeBufferSize: 8 << 20, mergeOperator: mergeOperators.put });
   const big = new Uint8Array(1 << 20);
   for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
   const bigKey = new Uint8Array(200_000).fill(7);
@@ -149,9 +139,8 @@ test("MemTable stores a 1 MiB value and a large key and returns them intact", ()
   assert.ok(r.kind === "value");
   assert.deepEqual(r.value, big);
   const m = mt.get("big");
-  assert.ok(m.kind === "merge");
-  assert.equal(m.operands[0]!.length, big.length - 10);
-  assert.ok(m.base?.kind === "value" && m.base.value.length === big.length);
+  assert.ok(m.kind === "value");
+  assert.deepEqual(m.value, big.subarray(10));
   const k = mt.get(bigKey);
   assert.ok(k.kind === "value" && text(k.value) === "small");
   const all = [...mt.entries()];

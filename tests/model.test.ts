@@ -5,8 +5,24 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DuplicateEntryError, type GetResult, MemTable, ValueType } from "../mod.ts";
+import {
+  DuplicateEntryError,
+  type GetResult,
+  MemTable,
+  type MergeOperator,
+  ValueType,
+} from "../mod.ts";
 import { compareBytes, env, Rng, seedFor } from "./helpers.ts";
+
+/** Frames what it is given, so a result shows exactly which base and operands were folded. */
+const framed: MergeOperator = {
+  name: "test.Framed",
+  fullMerge(_key, existing, operands) {
+    const parts = [existing === undefined ? [0xee] : [0xba, existing.length, ...existing]];
+    for (const o of operands) parts.push([o.length, ...o]);
+    return new Uint8Array(parts.flat());
+  },
+};
 
 interface Version {
   seq: number;
@@ -42,19 +58,16 @@ class Model {
     if (!first) return "absent";
     if (first.type === ValueType.Value) return `value ${first.seq} ${first.value.join(".")}`;
     if (first.type !== ValueType.Merge) return `deleted ${first.seq} ${first.type}`;
-    const operands: string[] = [];
-    let base = "";
+    const operands: Uint8Array[] = [];
     for (const v of visible) {
       if (v.type === ValueType.Merge) {
-        operands.push(v.value.join("."));
+        operands.unshift(v.value);
         continue;
       }
-      base = v.type === ValueType.Value
-        ? ` base value ${v.seq} ${v.value.join(".")}`
-        : ` base deleted ${v.seq}`;
-      break;
+      const base = v.type === ValueType.Value ? v.value : undefined;
+      return `value ${first.seq} ${framed.fullMerge(new Uint8Array(0), base, operands).join(".")}`;
     }
-    return `merge ${first.seq} [${operands.join("|")}]${base}`;
+    return `merge ${first.seq} [${operands.map((o) => o.join(".")).join("|")}]`;
   }
 
   entries(): string[] {
@@ -73,14 +86,8 @@ function show(r: GetResult): string {
       return `value ${r.seq} ${r.value.join(".")}`;
     case "deleted":
       return `deleted ${r.seq} ${r.type}`;
-    case "merge": {
-      const base = r.base === undefined
-        ? ""
-        : r.base.kind === "value"
-        ? ` base value ${r.base.seq} ${r.base.value.join(".")}`
-        : ` base deleted ${r.base.seq}`;
-      return `merge ${r.seq} [${r.operands.map((o) => o.join(".")).join("|")}]${base}`;
-    }
+    case "merge":
+      return `merge ${r.seq} [${r.operands.map((o) => o.join(".")).join("|")}]`;
   }
 }
 
@@ -112,7 +119,11 @@ test("MemTable matches a plain model over a long random run (seeded)", { timeout
     pool.push(k);
   }
   const model = new Model();
-  using mt = new MemTable({ writeBufferSize: 256 << 20, arenaBlockSize: 64 * 1024 });
+  using mt = new MemTable({
+    writeBufferSize: 256 << 20,
+    arenaBlockSize: 64 * 1024,
+    mergeOperator: framed,
+  });
   let seq = 0;
   let adds = 0;
   let duplicates = 0;

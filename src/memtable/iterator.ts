@@ -14,10 +14,12 @@ import { type Handle, native, Scratch, statusError } from "../ffi/native.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
 import type { ValueType } from "../coding/value_type.ts";
 import { type Bytes, copyOut, reserveFor, writeKey } from "./bytes.ts";
+import type { Snapshot } from "../write/snapshots.ts";
 
-/** Options of reads: `snapshot` hides versions with a larger sequence number. */
+/** Options of reads. */
 export interface ReadOptions {
-  snapshot?: SequenceNumber;
+  /** Hides versions with a larger sequence number (a number, bigint or held `Snapshot`). */
+  snapshot?: SequenceNumber | Snapshot;
 }
 
 const iteratorFinalizer = new FinalizationRegistry<Handle>((h) => {

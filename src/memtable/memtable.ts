@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { MemTableClosedError } from "../errors.ts";
+import { MemTableClosedError, MergeOperatorError } from "../errors.ts";
 import { getRecordHeaderSize } from "../ffi/layout.ts";
 import { type Handle, native, type NativeFunctions, Scratch, statusError } from "../ffi/native.ts";
 import { Status } from "../ffi/layout.ts";
@@ -31,12 +31,20 @@ import {
   type Bytes,
   copyOut,
   type Entry,
+  keyLabel,
   readEntry,
   reserveFor,
   writeKey,
   writeValue,
 } from "./bytes.ts";
 import { internalToken, MemTableIterator, type ReadOptions } from "./iterator.ts";
+import {
+  applyFullMerge,
+  applyPartialMerges,
+  checkMergeOperator,
+  type MergeOperator,
+} from "./merge.ts";
+import { Snapshot } from "../write/snapshots.ts";
 
 export type { Bytes, Entry } from "./bytes.ts";
 export type { ReadOptions } from "./iterator.ts";
@@ -62,30 +70,49 @@ export interface MemTableOptions {
    * usually the last sequence number when it was created). Default: the first one added.
    */
   earliestSeq?: SequenceNumber;
+  /**
+   * Folds Merge entries on reads (RocksDB's `merge_operator`). Without one, a read that meets
+   * a Merge entry throws `MergeOperatorError`.
+   */
+  mergeOperator?: MergeOperator;
+  /**
+   * RocksDB's `max_successive_merges`: when a key's newest versions already are this many
+   * Merge operands, the next Merge is stored merged instead — as a Value when this memtable
+   * holds the version below the operands, as one combined operand (`partialMerge`) when it
+   * does not and the operator can combine them, else as given. 0 (default) never merges on
+   * write. Needs `mergeOperator`.
+   */
+  maxSuccessiveMerges?: number;
 }
 
-/** The result of {@linkcode MemTable.get}. */
+/**
+ * The result of {@linkcode MemTable.get}.
+ *
+ * - `value`: the newest visible version is a Value, or Merge operands that this memtable could
+ *   fold onto a Value or deletion below them (then `seq` is the newest operand's).
+ * - `deleted`: the newest visible version is a Deletion or SingleDeletion, or a range
+ *   tombstone (type `RangeDeletion`, `seq` the tombstone's) covers the key above every version.
+ * - `absent`: this memtable knows nothing of the key.
+ * - `merge`: Merge operands (oldest first) reach past the oldest version here: fold them onto
+ *   what older memtables or tables hold (RocksDB's `MergeContext`).
+ */
 export type GetResult =
   | { kind: "value"; value: Uint8Array; seq: SequenceNumber }
   | {
     kind: "deleted";
     seq: SequenceNumber;
-    type: typeof ValueType.Deletion | typeof ValueType.SingleDeletion;
+    type:
+      | typeof ValueType.Deletion
+      | typeof ValueType.SingleDeletion
+      | typeof ValueType.RangeDeletion;
   }
   | { kind: "absent" }
   | {
     kind: "merge";
+    /** The newest operand's sequence number. */
     seq: SequenceNumber;
-    /** Merge operands, newest first. */
+    /** Merge operands, oldest first. */
     operands: Uint8Array[];
-    /**
-     * The version that ends the run of operands, when this memtable holds one; undefined when
-     * the operands reach past the oldest version here (look further in older data).
-     */
-    base?: { kind: "value"; value: Uint8Array; seq: SequenceNumber } | {
-      kind: "deleted";
-      seq: SequenceNumber;
-    };
   };
 
 /** Counters and memory figures of a memtable. */
@@ -103,7 +130,14 @@ export interface MemTableStats {
 }
 
 const defaultWriteBufferSize = 64 * 1024 * 1024;
-const optionNames = new Set(["writeBufferSize", "arenaBlockSize", "hugePageSize", "earliestSeq"]);
+const optionNames = new Set([
+  "writeBufferSize",
+  "arenaBlockSize",
+  "hugePageSize",
+  "earliestSeq",
+  "mergeOperator",
+  "maxSuccessiveMerges",
+]);
 const scratchInitialSize = 64 * 1024;
 const statsWords = 9;
 const seqUnset = 0xffff_ffff;
@@ -128,8 +162,9 @@ function snapshotParts(options: ReadOptions | undefined, what: string): [number,
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
   }
-  if (options.snapshot === undefined) return [maxHigh, maxLow];
-  const snapshot = checkSequence(options.snapshot, what);
+  const given = options.snapshot;
+  if (given === undefined) return [maxHigh, maxLow];
+  const snapshot = given instanceof Snapshot ? given.sequence(what) : checkSequence(given, what);
   return [sequenceHigh(snapshot), sequenceLow(snapshot)];
 }
 
@@ -184,6 +219,9 @@ export class MemTable implements Disposable {
   /** Process-unique, increasing: a newer memtable has a larger id. */
   readonly id: number;
   readonly writeBufferSize: number;
+  /** The operator that folds Merge entries on reads, if any. */
+  readonly mergeOperator: MergeOperator | undefined;
+  readonly maxSuccessiveMerges: number;
   #handle: Handle | null;
   #refs = 1;
   #closed = false;
@@ -228,6 +266,19 @@ export class MemTable implements Disposable {
       const seq = checkSequence(options.earliestSeq, "MemTable: earliestSeq");
       earliest = [sequenceHigh(seq), sequenceLow(seq)];
     }
+    this.mergeOperator = options.mergeOperator === undefined
+      ? undefined
+      : checkMergeOperator(options.mergeOperator, "MemTable");
+    const msm = options.maxSuccessiveMerges ?? 0;
+    if (!(typeof msm === "number" && Number.isSafeInteger(msm) && msm >= 0)) {
+      throw new RangeError(
+        `MemTable: maxSuccessiveMerges must be a non-negative integer, got ${describe(msm)}`,
+      );
+    }
+    if (msm > 0 && this.mergeOperator === undefined) {
+      throw new TypeError("MemTable: maxSuccessiveMerges needs a mergeOperator");
+    }
+    this.maxSuccessiveMerges = msm;
     fn ??= native().fn;
     shared ??= new Scratch(scratchInitialSize);
     const h = fn.memtable_new(
@@ -282,6 +333,9 @@ export class MemTable implements Disposable {
         throw new TypeError(`MemTable.add(): a ${valueTypeName(type)} carries no value`);
       }
     }
+    if (type === ValueType.Merge && this.maxSuccessiveMerges > 0) {
+      [type, value] = this.#successiveMerge(h, seq, key, value);
+    }
     const s = shared;
     reserveFor(s, key, value, "MemTable.add()");
     const keyLength = writeKey(s, key, "MemTable.add()");
@@ -318,30 +372,37 @@ export class MemTable implements Disposable {
     let snapHigh = maxHigh;
     let snapLow = maxLow;
     if (options !== undefined) [snapHigh, snapLow] = snapshotParts(options, "MemTable.get()");
-    const s = shared;
-    reserveFor(s, key, undefined, "MemTable.get()");
-    let rc = fn.memtable_get(
-      h,
-      s.arg,
-      s.capacity,
-      writeKey(s, key, "MemTable.get()"),
-      snapHigh,
-      snapLow,
-    );
-    if (rc === Status.bufferTooSmall) {
-      s.reserve(s.view.getUint32(0, true)); // the result is larger than the buffer: grow, ask again
-      rc = fn.memtable_get(
-        h,
-        s.arg,
-        s.capacity,
-        writeKey(s, key, "MemTable.get()"),
-        snapHigh,
-        snapLow,
-      );
+    const count = lookup(h, key, snapHigh, snapLow, "MemTable.get()");
+    if (count === 0) return absent;
+    return decodeGet(shared, count, this.mergeOperator, key, "MemTable.get()");
+  }
+
+  /**
+   * RocksDB's max_successive_merges on the write path: returns the entry to store for a new
+   * Merge operand `value` at `seq`.
+   */
+  #successiveMerge(
+    h: Handle,
+    seq: SequenceNumber,
+    key: Bytes,
+    value: Bytes | undefined,
+  ): [ValueType, Bytes | undefined] {
+    const op = this.mergeOperator!;
+    const what = "MemTable.add()";
+    // Check the operand before anything runs on it.
+    reserveFor(shared, key, value, what);
+    const count = lookup(h, key, sequenceHigh(seq), sequenceLow(seq), what);
+    const run = count === 0 ? undefined : readRun(shared, count);
+    if (run === undefined || run.operands.length < this.maxSuccessiveMerges) {
+      return [ValueType.Merge, value];
     }
-    if (rc < 0) throw statusError(rc, "MemTable.get()");
-    if (rc === 0) return absent;
-    return decodeGet(s, rc);
+    const keyBytes = bytesOf(key);
+    const operands = [...run.operands, bytesOf(value ?? "")];
+    if (run.base !== undefined) {
+      return [ValueType.Value, applyFullMerge(op, keyBytes, run.base.value, operands)];
+    }
+    const combined = applyPartialMerges(op, keyBytes, operands);
+    return combined === undefined ? [ValueType.Merge, value] : [ValueType.Merge, combined];
   }
 
   /**
@@ -484,7 +545,64 @@ export class MemTable implements Disposable {
   }
 }
 
-function decodeGet(s: Scratch, count: number): GetResult {
+/**
+ * Runs the native lookup of `key` at the snapshot; the records are left in `shared`. Returns
+ * their count (0: absent).
+ */
+function lookup(h: Handle, key: Bytes, snapHigh: number, snapLow: number, what: string): number {
+  const s = shared;
+  reserveFor(s, key, undefined, what);
+  let rc = fn.memtable_get(h, s.arg, s.capacity, writeKey(s, key, what), snapHigh, snapLow);
+  if (rc === Status.bufferTooSmall) {
+    s.reserve(s.view.getUint32(0, true)); // the result is larger than the buffer: grow, ask again
+    rc = fn.memtable_get(h, s.arg, s.capacity, writeKey(s, key, what), snapHigh, snapLow);
+  }
+  if (rc < 0) throw statusError(rc, what);
+  return rc;
+}
+
+const encoder = new TextEncoder();
+
+function bytesOf(data: Bytes): Uint8Array {
+  return typeof data === "string" ? encoder.encode(data) : data;
+}
+
+/** A run of Merge records (converted to oldest first) and the version that ends it, if any. */
+interface MergeRun {
+  seq: SequenceNumber;
+  operands: Uint8Array[];
+  /** `value` undefined: a deletion (point or range) ends the run. */
+  base?: { value: Uint8Array | undefined };
+}
+
+/** Reads lookup records that start with a Merge record. */
+function readRun(s: Scratch, count: number): MergeRun | undefined {
+  const view = s.view;
+  if ((view.getUint32(0, true) & 0xff) !== ValueType.Merge) return undefined;
+  const seq = sequenceFromTrailer(view.getUint32(4, true), view.getUint32(0, true));
+  const operands: Uint8Array[] = [];
+  let base: MergeRun["base"];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const type = view.getUint32(at, true) & 0xff;
+    const v = at + getRecordHeaderSize;
+    const end = v + view.getUint32(at + 8, true);
+    at = end;
+    if (type === ValueType.Merge) operands.push(copyOut(s.bytes, v, end));
+    else if (type === ValueType.Value) base = { value: copyOut(s.bytes, v, end) };
+    else base = { value: undefined };
+  }
+  operands.reverse();
+  return base === undefined ? { seq, operands } : { seq, operands, base };
+}
+
+function decodeGet(
+  s: Scratch,
+  count: number,
+  op: MergeOperator | undefined,
+  key: Bytes,
+  what: string,
+): GetResult {
   const view = s.view;
   const low = view.getUint32(0, true);
   const type = low & 0xff;
@@ -496,34 +614,21 @@ function decodeGet(s: Scratch, count: number): GetResult {
       seq,
     };
   }
-  if (type === ValueType.Deletion || type === ValueType.SingleDeletion) {
-    return { kind: "deleted", seq, type };
+  if (type !== ValueType.Merge) {
+    return { kind: "deleted", seq, type: type as typeof ValueType.Deletion };
   }
-  // A run of Merge records, then possibly the Value or deletion that ends it.
-  const operands: Uint8Array[] = [];
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    const recordLow = view.getUint32(at, true);
-    const recordSeq = sequenceFromTrailer(view.getUint32(at + 4, true), recordLow);
-    const v = at + getRecordHeaderSize;
-    const end = v + view.getUint32(at + 8, true);
-    at = end;
-    switch (recordLow & 0xff) {
-      case ValueType.Merge:
-        operands.push(copyOut(s.bytes, v, end));
-        break;
-      case ValueType.Value:
-        return {
-          kind: "merge",
-          seq,
-          operands,
-          base: { kind: "value", value: copyOut(s.bytes, v, end), seq: recordSeq },
-        };
-      default:
-        return { kind: "merge", seq, operands, base: { kind: "deleted", seq: recordSeq } };
-    }
+  if (op === undefined) {
+    throw new MergeOperatorError(
+      `${what}: key ${keyLabel(key)} has Merge entries and this memtable has no mergeOperator`,
+    );
   }
-  return { kind: "merge", seq, operands };
+  const run = readRun(s, count)!;
+  if (run.base === undefined) return { kind: "merge", seq, operands: run.operands };
+  return {
+    kind: "value",
+    value: applyFullMerge(op, bytesOf(key), run.base.value, run.operands),
+    seq,
+  };
 }
 
 const batchScratchSize = 64 * 1024;
