@@ -28,6 +28,7 @@ export type {
   GetResult,
   MemTableOptions,
   MemTableStats,
+  RangeTombstone,
   ReadOptions,
 } from "./src/memtable/memtable.ts";
 export { MemTableIterator } from "./src/memtable/iterator.ts";
@@ -38,6 +39,7 @@ export {
   uint64Add,
 } from "./src/memtable/merge.ts";
 export { Snapshot, SnapshotList } from "./src/write/snapshots.ts";
+export { BatchTag, WriteBatch, type WriteBatchRecord } from "./src/write/write_batch.ts";
 export { isValueType, ValueType, valueTypeName } from "./src/coding/value_type.ts";
 export {
   checkSequence,
@@ -72,7 +74,9 @@ export {
   MergeOperatorError,
   NativeLibraryError,
   NativeOutOfMemoryError,
+  SingleDeleteMisuseError,
   SnapshotReleasedError,
+  WriteBatchError,
 } from "./src/errors.ts";
 export {
   libraryPathEnv,

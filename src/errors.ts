@@ -61,3 +61,17 @@ export class CorruptionError extends MemTableError {
 export class SnapshotReleasedError extends MemTableError {
   override name = "SnapshotReleasedError";
 }
+
+/**
+ * A SingleDelete broke its contract: since the key's previous SingleDelete (or ever), it has
+ * more than one version, or one that is not a Value. RocksDB leaves the result undefined; this
+ * library refuses the write when it checks (`paranoidChecks`, or a safety-checked build).
+ */
+export class SingleDeleteMisuseError extends MemTableError {
+  override name = "SingleDeleteMisuseError";
+}
+
+/** A write batch is malformed or holds a record a memtable cannot apply. Nothing was applied. */
+export class WriteBatchError extends MemTableError {
+  override name = "WriteBatchError";
+}

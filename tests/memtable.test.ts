@@ -210,7 +210,7 @@ test("MemTable.add() of an existing (key, seq, type) throws and changes nothing"
   assert.throws(() => mt.add(3, ValueType.Value, "k", "second"), DuplicateEntryError);
   assert.throws(
     () => mt.add(3n, ValueType.Value, utf8("k"), "third"),
-    /key, sequence number and type exists/,
+    /an entry with key "k", this sequence number and type exists/,
   );
   assert.equal(mt.approximateMemoryUsage(), usage);
   assert.equal(mt.numEntries, 1);
@@ -230,7 +230,8 @@ test("MemTable.add() rejects bad arguments with clear errors and stores nothing"
     [() => mt.add(1, 3 as never, "k", "v"), /unknown value type 0x3/, "RangeError"],
     [() => mt.add(1, 0x100 as never, "k", "v"), /unknown value type 0x100/, "RangeError"],
     [() => mt.add(1, "Value" as never, "k", "v"), /ValueType code/, "TypeError"],
-    [() => mt.add(1, ValueType.RangeDeletion, "a", "b"), /range tombstones/, "RangeError"],
+    [() => mt.add(1, ValueType.RangeDeletion, "a"), /needs its end key/, "TypeError"],
+    [() => mt.add(1, ValueType.RangeDeletion, "b", "a"), /end comes before start/, "RangeError"],
     [
       () => mt.add(1, ValueType.Value, 42 as never, "v"),
       /key must be a Uint8Array or a string, got number 42/,

@@ -32,6 +32,17 @@ pub fn destroyTracked(p: anytype) void {
     backing_allocator.destroy(p);
 }
 
+pub fn allocSliceTracked(comptime T: type, n: usize) error{OutOfMemory}![]T {
+    const s = try backing_allocator.alloc(T, n);
+    _ = bytes_live.fetchAdd(@sizeOf(T) * n, .monotonic);
+    return s;
+}
+
+pub fn freeSliceTracked(s: anytype) void {
+    _ = bytes_live.fetchSub(@sizeOf(@typeInfo(@TypeOf(s)).pointer.child) * s.len, .monotonic);
+    backing_allocator.free(s);
+}
+
 const BlockHeader = struct {
     next: ?*BlockHeader,
     size: usize,

@@ -111,6 +111,38 @@ pub fn decodeEntry(entry: [*]const u8) Entry {
     return .{ .key = key, .value = value_at[m..][0..value_len] };
 }
 
+/// Length of the encoded entry at `entry` (without protection bytes).
+pub fn entryLength(entry: [*]const u8) usize {
+    const e = decodeEntry(entry);
+    return @intFromPtr(e.value.ptr) + e.value.len - @intFromPtr(entry);
+}
+
+/// The protection bytes of an entry (RocksDB's per-key protection, `memtable_protection_bytes
+/// _per_key`): the low `n` bytes of a 64-bit hash over the encoded entry — user key, sequence
+/// number, type and value all included.
+pub fn protection(encoded: []const u8) u64 {
+    return std.hash.Wyhash.hash(0x6D656D7461626C65, encoded);
+}
+
+/// Writes `n` protection bytes right after the encoded entry `encoded`.
+pub fn writeProtection(encoded: []u8, n: u8) void {
+    const h = protection(encoded);
+    var i: usize = 0;
+    while (i < n) : (i += 1) encoded.ptr[encoded.len + i] = @truncate(h >> @intCast(8 * i));
+}
+
+/// Whether the entry at `entry` still matches its `n` protection bytes.
+pub fn verifyProtection(entry: [*]const u8, n: u8) bool {
+    if (n == 0) return true;
+    const len = entryLength(entry);
+    const h = protection(entry[0..len]);
+    var i: usize = 0;
+    while (i < n) : (i += 1) {
+        if (entry[len + i] != @as(u8, @truncate(h >> @intCast(8 * i)))) return false;
+    }
+    return true;
+}
+
 /// Compares internal keys: user key ascending, then trailer descending.
 pub inline fn compareKeys(a: Key, b: Key) std.math.Order {
     const o = std.mem.order(u8, a.user_key, b.user_key);
@@ -149,4 +181,22 @@ test "entries order by user key ascending then trailer descending" {
     try std.testing.expectEqualStrings("v9", e.value);
     try std.testing.expectEqual(@as(u64, 9), e.key.sequence());
     try std.testing.expectEqual(std.math.Order.eq, compareEntry(&a_buf, a));
+}
+
+test "protection bytes detect a flipped bit anywhere in the entry" {
+    var buf: [64]u8 = undefined;
+    const len = encodeEntry(&buf, .{ .user_key = "key", .trailer = packTrailer(42, 1) }, "value");
+    for ([_]u8{ 1, 2, 4, 8 }) |n| {
+        writeProtection(buf[0..len], n);
+        try std.testing.expect(verifyProtection(&buf, n));
+        var i: usize = 0;
+        while (i < len) : (i += 1) {
+            if (i == 0 or i == 12) continue; // length prefixes: a flip there changes the layout
+            buf[i] ^= 0x10;
+            // One byte catches a flip with probability 255/256; 2+ bytes practically always.
+            if (n >= 2) try std.testing.expect(!verifyProtection(&buf, n));
+            buf[i] ^= 0x10;
+        }
+    }
+    try std.testing.expect(verifyProtection(&buf, 0));
 }

@@ -14,6 +14,8 @@ const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const arena_mod = @import("arena.zig");
 const mt_mod = @import("memtable.zig");
+const write_batch = @import("write_batch.zig");
+const skiplist = @import("skiplist.zig");
 
 const build_options = @import("build_options");
 
@@ -72,6 +74,9 @@ const layout_words = [_]u32{
     @bitCast(code(.buffer_too_small)),
     @bitCast(code(.invalid_argument)),
     @bitCast(code(.bad_handle)),
+    @bitCast(code(.corruption)),
+    @bitCast(code(.single_delete_misuse)),
+    @bitCast(code(.bad_batch)),
 };
 
 export fn memtable_abi_version() u32 {
@@ -99,9 +104,10 @@ export fn memtable_safety_checked() u32 {
 
 /// Creates a memtable holding one reference. Sizes as f64 byte counts (0 = default block
 /// size), the huge page size (0 = none, else a power of two in the arena block bounds) and the
-/// earliest sequence number as hi/lo halves (all ones = unset). Null when out of
-/// memory or when an option is out of range.
-export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32) ?*anyopaque {
+/// earliest sequence number as hi/lo halves (all ones = unset), and `flags`: bits 0–7 the
+/// protection bytes per entry (0, 1, 2, 4, 8), bit 8 paranoid checks. Null when out of memory
+/// or when an option is out of range.
+export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32) ?*anyopaque {
     const max_size: f64 = 1 << 53;
     if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
     if (!(arena_block_size >= 0 and arena_block_size <= max_size)) return null;
@@ -109,7 +115,11 @@ export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_
         huge_page_size < limits.arena_block_size_min or huge_page_size > limits.arena_block_size_max)) return null;
     const earliest = join(earliest_hi, earliest_lo);
     if (earliest != mt_mod.seq_unset and earliest > limits.sequence_max) return null;
+    const protection: u32 = flags & 0xFF;
+    if (!limits.isProtectionSize(protection) or flags >> 9 != 0) return null;
     const mt = MemTable.create(.{
+        .protection_bytes = @intCast(protection),
+        .paranoid = flags & 0x100 != 0,
         .write_buffer_size = @intFromFloat(write_buffer_size),
         .arena_block_size = @intFromFloat(arena_block_size),
         .huge_page_size = huge_page_size,
@@ -138,29 +148,98 @@ export fn memtable_add(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_hi: u32, seq_lo
     if (!limits.ValueType.isKnownPointType(value_type)) return code(.invalid_argument);
     if (klen > limits.key_size_max or vlen > limits.value_size_max) return code(.invalid_argument);
     if (@as(u64, klen) + vlen > cap) return code(.invalid_argument);
-    mt.add(seq, @fromBackingInt(@intCast(@as(u8, @intCast(value_type)))), buf[0..klen], buf[klen..][0..vlen]) catch |err| return switch (err) {
+    mt.add(seq, @fromBackingInt(@intCast(@as(u8, @intCast(value_type)))), buf[0..klen], buf[klen..][0..vlen]) catch |err| return addStatus(err);
+    return code(.ok);
+}
+
+fn addStatus(err: mt_mod.AddError) i32 {
+    return switch (err) {
         error.Duplicate => code(.duplicate),
         error.OutOfMemory => code(.out_of_memory),
+        error.Corruption => code(.corruption),
+        error.SingleDeleteMisuse => code(.single_delete_misuse),
     };
+}
+
+/// Adds the range tombstone [start, end) at `seq`: start at buf[0..slen], end right after it.
+/// `invalid_argument` when end < start.
+export fn memtable_add_range_deletion(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_hi: u32, seq_lo: u32, slen: u32, elen: u32) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    const seq = join(seq_hi, seq_lo);
+    if (seq > limits.sequence_max) return code(.invalid_argument);
+    if (slen > limits.key_size_max or elen > limits.key_size_max) return code(.invalid_argument);
+    if (@as(u64, slen) + elen > cap) return code(.invalid_argument);
+    const start = buf[0..slen];
+    const end = buf[slen..][0..elen];
+    if (std.mem.order(u8, start, end) == .gt) return code(.invalid_argument);
+    mt.addRangeDeletion(seq, start, end) catch |err| return addStatus(err);
     return code(.ok);
+}
+
+/// Reports a corrupt entry: `fixed64 trailer ‖ fixed32 key_len ‖ key` (the key cut to fit).
+fn corrupt(buf: [*]u8, cap: u32, node: *skiplist.Node) i32 {
+    const k = node.key();
+    if (cap >= 12) {
+        put64(buf, 0, k.trailer);
+        put32(buf, 8, @intCast(k.user_key.len));
+        const n = @min(k.user_key.len, cap - 12);
+        @memcpy(buf[12..][0..n], k.user_key[0..n]);
+    }
+    return code(.corruption);
+}
+
+/// Applies a RocksDB WriteBatch at buf[0..len] atomically, its counted records taking
+/// sequence numbers from `seq` on. Returns the record count, or: `bad_batch` with `fixed32
+/// reason ‖ fixed32 offset ‖ fixed32 detail` in buf, `duplicate` / `single_delete_misuse` /
+/// `corruption` with the failing record's index in buf[0..4], `out_of_memory`.
+export fn memtable_write_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, len: u32, seq_hi: u32, seq_lo: u32) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    if (len > cap or cap < 12) return code(.invalid_argument);
+    const seq = join(seq_hi, seq_lo);
+    if (seq > limits.sequence_max) return code(.invalid_argument);
+    const gpa = arena_mod.backing_allocator;
+    var records: std.ArrayList(MemTable.Record) = .empty;
+    defer records.deinit(gpa);
+    const failure = write_batch.decode(gpa, buf[0..len], seq, &records) catch return code(.out_of_memory);
+    if (failure) |f| {
+        put32(buf, 0, @backingInt(f.reason));
+        put32(buf, 4, @intCast(f.offset));
+        put32(buf, 8, @intCast(@min(f.detail, std.math.maxInt(u32))));
+        return code(.bad_batch);
+    }
+    var failed: ?usize = null;
+    mt.addBatch(records.items, &failed) catch |err| {
+        put32(buf, 0, @intCast(failed orelse std.math.maxInt(u32)));
+        return addStatus(err);
+    };
+    return @intCast(records.items.len);
 }
 
 /// Looks up the key at buf[0..klen] as of `snapshot`. Writes records
 /// `fixed64 trailer ‖ fixed32 vlen ‖ value`, newest first: one for a Value or a deletion; for
-/// Merge entries, every consecutive Merge and the entry that ends the run (if any). Returns
-/// the record count (0: absent) or `buffer_too_small` with the needed size in buf[0..4].
+/// Merge entries, every consecutive Merge and the entry that ends the run (if any). A range
+/// tombstone (at or below the snapshot) that covers the key above a version ends the records
+/// with a record of type RangeDeletion, the tombstone's seq and no value. Returns the record
+/// count (0: absent), `buffer_too_small` with the needed size in buf[0..4], or `corruption`.
 export fn memtable_get(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, snap_hi: u32, snap_lo: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (klen > limits.key_size_max or klen > cap) return code(.invalid_argument);
     const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
-    var node = mt.findNewest(buf[0..klen], snapshot) orelse return 0;
-    // The key bytes are overwritten by the output: compare against the node's own copy.
-    const user_key = node.key().user_key;
+    var covering: u64 = 0;
+    if (mt.numRangeDeletes() != 0) {
+        const frags = (mt.acquireFragments() catch return code(.out_of_memory)).?;
+        covering = frags.maxCovering(buf[0..klen], snapshot);
+        frags.release();
+    }
+    var found = mt.findNewest(buf[0..klen], snapshot);
+    const protection = mt.protectionBytes();
     var pos: usize = 0;
     var count: i32 = 0;
     var overflow = false;
-    while (true) {
+    while (found) |node| {
+        if (!coding.verifyProtection(node.entry(), protection)) return corrupt(buf, cap, node);
         const e = coding.decodeEntry(node.entry());
+        if (e.key.sequence() < covering) break; // hidden by the tombstone: it ends the run
         const need = pos + limits.get_record_header_size + e.value.len;
         if (need > cap) overflow = true;
         if (!overflow) {
@@ -170,9 +249,21 @@ export fn memtable_get(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, snap_hi:
         }
         pos = need;
         count += 1;
-        if (e.key.valueType() != @backingInt(limits.ValueType.merge)) break;
-        node = node.next(0) orelse break;
-        if (!std.mem.eql(u8, node.key().user_key, user_key)) break;
+        if (e.key.valueType() != @backingInt(limits.ValueType.merge)) return if (overflow) tooSmall(buf, cap, pos) else count;
+        // The key bytes are overwritten by the output: compare against the node's own copy.
+        const next = node.next(0) orelse break;
+        if (!std.mem.eql(u8, next.key().user_key, e.key.user_key)) break;
+        found = next;
+    }
+    if (covering != 0) {
+        const need = pos + limits.get_record_header_size;
+        if (need > cap) overflow = true;
+        if (!overflow) {
+            put64(buf, pos, coding.packTrailer(covering, @backingInt(limits.ValueType.range_deletion)));
+            put32(buf, pos + 8, 0);
+        }
+        pos = need;
+        count += 1;
     }
     if (overflow) return tooSmall(buf, cap, pos);
     return count;
@@ -185,13 +276,15 @@ export fn memtable_memory_usage(h: ?*anyopaque) f64 {
 }
 
 /// Writes the counters as fixed64 LE words: num_entries, num_deletes, data_size, first_seq,
-/// earliest_seq, arena usage, arena allocated bytes, arena block size, write_buffer_size.
+/// earliest_seq, arena usage, arena allocated bytes, arena block size, write_buffer_size,
+/// num_range_deletes.
 export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     const words = [_]u64{
         mt.num_entries,            mt.num_deletes,      mt.data_size,
         mt.first_seq,              mt.earliest_seq,     mt.arena.usage(),
         mt.arena.allocatedBytes(), mt.arena.block_size, mt.write_buffer_size,
+        mt.numRangeDeletes(),
     };
     if (cap < words.len * 8) return tooSmall(buf, cap, words.len * 8);
     for (words, 0..) |w, i| put64(buf, i * 8, w);
@@ -201,11 +294,14 @@ export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
 // ---- iterators -----------------------------------------------------------------------------
 
 /// Creates an iterator over `h` that hides versions newer than the snapshot; it holds a
-/// reference to the memtable until `memtable_iter_free`. Null for a bad handle or no memory.
-export fn memtable_iter_new(h: ?*anyopaque, snap_hi: u32, snap_lo: u32) ?*anyopaque {
+/// reference to the memtable until `memtable_iter_free`. `flags`: bit 0 iterates the range
+/// tombstones instead of the point entries, bit 1 ignores range tombstones (shows covered
+/// versions). Null for a bad handle, bad flags or no memory.
+export fn memtable_iter_new(h: ?*anyopaque, snap_hi: u32, snap_lo: u32, flags: u32) ?*anyopaque {
     const mt = asMemTable(h) orelse return null;
+    if (flags >> 2 != 0) return null;
     const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
-    return Iterator.create(mt, snapshot) catch null;
+    return Iterator.create(mt, snapshot, @bitCast(flags)) catch null;
 }
 
 export fn memtable_iter_free(h: ?*anyopaque) i32 {
@@ -231,6 +327,7 @@ fn writeEntryAt(buf: [*]u8, pos: usize, cap: u32, e: coding.Entry) ?usize {
 /// `buffer_too_small` (position kept; grow and call `memtable_iter_read`).
 fn current(it: *Iterator, buf: [*]u8, cap: u32) i32 {
     if (!it.valid()) return 0;
+    if (!coding.verifyProtection(it.node().entry(), it.mt.protectionBytes())) return corrupt(buf, cap, it.node());
     const e = coding.decodeEntry(it.node().entry());
     if (writeEntryAt(buf, 0, cap, e) == null) {
         return tooSmall(buf, cap, limits.entry_out_header_size + e.key.user_key.len + e.value.len);
@@ -298,7 +395,12 @@ export fn memtable_iter_next_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, max: u3
     const it = asIterator(h) orelse return code(.bad_handle);
     var pos: usize = 0;
     var count: u32 = 0;
+    const protection = it.mt.protectionBytes();
     while (count < max and it.valid()) {
+        if (!coding.verifyProtection(it.node().entry(), protection)) {
+            if (count == 0) return corrupt(buf, cap, it.node());
+            break; // report it when the caller asks for the next batch
+        }
         const e = coding.decodeEntry(it.node().entry());
         pos = writeEntryAt(buf, pos, cap, e) orelse {
             if (count == 0) return tooSmall(buf, cap, limits.entry_out_header_size + e.key.user_key.len + e.value.len);
@@ -308,6 +410,31 @@ export fn memtable_iter_next_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, max: u3
         it.next();
     }
     return @intCast(count);
+}
+
+// ---- testing ------------------------------------------------------------------------------
+
+/// TESTING ONLY: flips one bit of the stored entry for key buf[0..klen] with exactly sequence
+/// number `seq` (any type), to prove that corruption is detected. `what`: 0 the last value
+/// byte (the last key byte when the value is empty), 1 the last key byte. Returns 1 when it
+/// flipped a bit, 0 when no such entry exists.
+export fn memtable_testing_corrupt(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, seq_hi: u32, seq_lo: u32, what: u32) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    if (klen > limits.key_size_max or klen > cap or what > 1) return code(.invalid_argument);
+    const seq = join(seq_hi, seq_lo);
+    if (seq > limits.sequence_max) return code(.invalid_argument);
+    const node = mt.findNewest(buf[0..klen], seq) orelse return 0;
+    if (node.key().sequence() != seq) return 0;
+    const e = coding.decodeEntry(node.entry());
+    const key_end: [*]u8 = @constCast(e.key.user_key.ptr + e.key.user_key.len);
+    const value_end: [*]u8 = @constCast(e.value.ptr + e.value.len);
+    if (what == 1 or e.value.len == 0) {
+        if (e.key.user_key.len == 0) return 0;
+        (key_end - 1)[0] ^= 0x01;
+    } else {
+        (value_end - 1)[0] ^= 0x01;
+    }
+    return 1;
 }
 
 // ---- benchmark-only (-Dbench-exports=true) ------------------------------------------------
@@ -351,13 +478,16 @@ test {
     _ = @import("arena.zig");
     _ = @import("skiplist.zig");
     _ = @import("memtable.zig");
+    _ = @import("write_batch.zig");
 }
 
 test "exports answer bad handles and bad lengths with status codes" {
     var buf: [64]u8 = @splat(0);
     try std.testing.expectEqual(code(.bad_handle), memtable_add(null, &buf, buf.len, 0, 1, 1, 1, 1));
-    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF).?;
-    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF) == null);
+    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0).?;
+    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0) == null);
+    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3) == null);
+    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x200) == null);
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 1, 60, 10));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 9, 1, 1));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0x0100_0000, 0, 1, 1, 1));

@@ -4,7 +4,7 @@
 //! load time, so a stale library fails loudly instead of misreading memory.
 
 /// Bumped whenever an export's signature or a shared layout changes.
-pub const abi_version: u32 = 1;
+pub const abi_version: u32 = 2;
 
 /// RocksDB's InlineSkipList defaults (`skiplist_height` 12, `skiplist_branching_factor` 4):
 /// with p = 1/4 a list of 4^12 ≈ 16.7M nodes still has O(log n) search paths.
@@ -57,7 +57,20 @@ pub const Status = enum(i32) {
     buffer_too_small = -3,
     invalid_argument = -4,
     bad_handle = -5,
+    /// An entry failed its protection check, or entries were found out of order; the
+    /// offending entry's key is written to the caller's buffer (see exports.zig).
+    corruption = -6,
+    /// A SingleDeletion over versions it may not delete (checked in paranoid and safe builds).
+    single_delete_misuse = -7,
+    /// A write batch is malformed or holds a record a memtable cannot apply; details in the
+    /// caller's buffer. Nothing was applied.
+    bad_batch = -8,
 };
+
+/// The protection sizes RocksDB's `memtable_protection_bytes_per_key` accepts.
+pub fn isProtectionSize(n: u32) bool {
+    return n == 0 or n == 1 or n == 2 or n == 4 or n == 8;
+}
 
 /// Fixed header written before every entry that an export copies out:
 /// `fixed64 trailer ‖ fixed32 key_len ‖ fixed32 value_len`, then key bytes and value bytes.

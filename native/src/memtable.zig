@@ -27,24 +27,101 @@ pub const Options = struct {
     huge_page_size: u64 = 0,
     /// `seq_unset` means "the first added sequence number" (RocksDB's kMaxSequenceNumber).
     earliest_seq: u64 = seq_unset,
+    /// Protection bytes per entry (0, 1, 2, 4, 8): RocksDB's memtable_protection_bytes_per_key.
+    protection_bytes: u8 = 0,
+    /// Verify neighbour order on insert and the SingleDelete contract (always on in safe builds).
+    paranoid: bool = false,
 };
 
-pub const AddError = error{ Duplicate, OutOfMemory };
+pub const AddError = error{ Duplicate, OutOfMemory, Corruption, SingleDeleteMisuse };
+
+/// One fragment of the range tombstones: [start, end) is covered by the tombstones whose
+/// sequence numbers are seqs[seqs_from..seqs_to] (descending, distinct).
+pub const Fragment = struct {
+    start: []const u8,
+    end: []const u8,
+    seqs_from: u32,
+    seqs_to: u32,
+};
+
+/// The range tombstones of a memtable cut into non-overlapping fragments (RocksDB's
+/// FragmentedRangeTombstoneList). Immutable once built; reference-counted: the memtable's cache
+/// holds one reference, every reader (a get, an iterator) holds one while it uses the list.
+pub const Fragments = struct {
+    refs: std.atomic.Value(u32) = .init(1),
+    /// The tombstone count this list was built from (at least that many are in it).
+    built_for: u64,
+    frags: []Fragment,
+    seqs: []u64,
+
+    pub fn release(self: *Fragments) void {
+        if (self.refs.fetchSub(1, .acq_rel) != 1) return;
+        arena_mod.freeSliceTracked(self.frags);
+        arena_mod.freeSliceTracked(self.seqs);
+        arena_mod.destroyTracked(self);
+    }
+
+    /// Index of the fragment that contains `key`, or null.
+    pub fn find(self: *const Fragments, key: []const u8) ?usize {
+        var lo: usize = 0;
+        var hi: usize = self.frags.len;
+        while (lo < hi) {
+            const mid = lo + (hi - lo) / 2;
+            if (std.mem.order(u8, self.frags[mid].start, key) != .gt) lo = mid + 1 else hi = mid;
+        }
+        if (lo == 0) return null;
+        const f = self.frags[lo - 1];
+        return if (std.mem.order(u8, key, f.end) == .lt) lo - 1 else null;
+    }
+
+    /// The largest sequence number ≤ `snapshot` of a tombstone in fragment `i`; 0 if none.
+    pub fn maxSeqIn(self: *const Fragments, i: usize, snapshot: u64) u64 {
+        const f = self.frags[i];
+        for (self.seqs[f.seqs_from..f.seqs_to]) |s| if (s <= snapshot) return s;
+        return 0;
+    }
+
+    /// The largest sequence number ≤ `snapshot` of a tombstone covering `key`; 0 if none (a
+    /// tombstone at seq 0 hides nothing: it covers versions with a smaller seq).
+    pub fn maxCovering(self: *const Fragments, key: []const u8, snapshot: u64) u64 {
+        const i = self.find(key) orelse return 0;
+        return self.maxSeqIn(i, snapshot);
+    }
+};
+
+const Tombstone = struct { start: []const u8, end: []const u8, seq: u64 };
+
+fn lessBytes(_: void, a: []const u8, b: []const u8) bool {
+    return std.mem.order(u8, a, b) == .lt;
+}
+
+fn greaterSeq(_: void, a: u64, b: u64) bool {
+    return a > b;
+}
 
 pub const MemTable = struct {
     magic: u64 = memtable_magic,
     refs: std.atomic.Value(u32) = .init(1),
     arena: Arena,
     list: skiplist.SkipList,
+    /// Range tombstones, apart from point entries as in RocksDB: entry key = start ‖ trailer
+    /// with type RangeDeletion, value = end (exclusive).
+    range_del: skiplist.SkipList,
     write_buffer_size: u64,
     num_entries: u64 = 0,
     num_deletes: u64 = 0,
+    num_range_deletes: std.atomic.Value(u64) = .init(0),
     /// Sum of encoded entry lengths (RocksDB's data_size_).
     data_size: u64 = 0,
     /// Smallest sequence number added; 0 while empty (as RocksDB's first_seqno_, which cannot
     /// tell "empty" from "seq 0": callers check num_entries).
     first_seq: u64 = 0,
     earliest_seq: u64,
+    check_single_deletes: bool,
+    /// The cached fragments (one reference) and the spinlock that guards taking a reference
+    /// to them; readers without range tombstones never touch either.
+    fragments: ?*Fragments = null,
+    fragments_lock: std.atomic.Value(u32) = .init(0),
 
     pub fn create(options: Options) error{OutOfMemory}!*MemTable {
         const mt = try arena_mod.allocTracked(MemTable);
@@ -58,11 +135,18 @@ pub const MemTable = struct {
         mt.* = .{
             .arena = arena,
             .list = undefined,
+            .range_del = undefined,
             .write_buffer_size = options.write_buffer_size,
             .earliest_seq = options.earliest_seq,
+            .check_single_deletes = options.paranoid or std.debug.runtime_safety,
         };
         errdefer mt.arena.deinit();
         mt.list = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0x9E3779B97F4A7C15);
+        mt.range_del = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0xC2B2AE3D27D4EB4F);
+        for ([_]*skiplist.SkipList{ &mt.list, &mt.range_del }) |l| {
+            l.protection_bytes = options.protection_bytes;
+            l.paranoid = options.paranoid;
+        }
         return mt;
     }
 
@@ -76,6 +160,7 @@ pub const MemTable = struct {
         std.debug.assert(before > 0);
         if (before == 1) {
             self.magic = 0;
+            if (self.fragments) |f| f.release();
             self.arena.deinit();
             arena_mod.destroyTracked(self);
             return 0;
@@ -88,19 +173,57 @@ pub const MemTable = struct {
         return self.arena.usage();
     }
 
+    pub fn protectionBytes(self: *const MemTable) u8 {
+        return self.list.protection_bytes;
+    }
+
+    fn counted(self: *MemTable, seq: u64, value_type: limits.ValueType, key_len: usize, value_len: usize) void {
+        if (self.num_entries == 0 or seq < self.first_seq) self.first_seq = seq;
+        self.num_entries += 1;
+        if (value_type == .deletion or value_type == .single_deletion) self.num_deletes += 1;
+        self.data_size += coding.entryEncodedLength(key_len, value_len);
+        if (self.earliest_seq == seq_unset or seq < self.earliest_seq) self.earliest_seq = seq;
+    }
+
     /// REQUIRES: key.len ≤ key_size_max, value.len ≤ value_size_max, seq ≤ sequence_max,
     /// value_type a point type; no concurrent add.
     pub fn add(self: *MemTable, seq: u64, value_type: limits.ValueType, key: []const u8, value: []const u8) AddError!void {
         std.debug.assert(key.len <= limits.key_size_max);
         std.debug.assert(value.len <= limits.value_size_max);
         std.debug.assert(limits.ValueType.isKnownPointType(@backingInt(value_type)));
+        if (value_type == .single_deletion and self.check_single_deletes and self.singleDeleteMisuse(key, seq)) {
+            return error.SingleDeleteMisuse;
+        }
         const ikey: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(seq, @backingInt(value_type)) };
         _ = try self.list.insert(ikey, value);
-        if (self.num_entries == 0 or seq < self.first_seq) self.first_seq = seq;
-        self.num_entries += 1;
-        if (value_type == .deletion or value_type == .single_deletion) self.num_deletes += 1;
-        self.data_size += coding.entryEncodedLength(key.len, value.len);
-        if (self.earliest_seq == seq_unset or seq < self.earliest_seq) self.earliest_seq = seq;
+        self.counted(seq, value_type, key.len, value.len);
+    }
+
+    /// Stores the range tombstone [start, end) at `seq` in the range-deletion table.
+    /// REQUIRES: as `add`, and start ≤ end bytewise.
+    pub fn addRangeDeletion(self: *MemTable, seq: u64, start: []const u8, end: []const u8) AddError!void {
+        std.debug.assert(std.mem.order(u8, start, end) != .gt);
+        const ikey: coding.Key = .{ .user_key = start, .trailer = coding.packTrailer(seq, @backingInt(limits.ValueType.range_deletion)) };
+        _ = try self.range_del.insert(ikey, end);
+        self.counted(seq, .range_deletion, start.len, end.len);
+        _ = self.num_range_deletes.fetchAdd(1, .release);
+    }
+
+    /// The SingleDelete contract (RocksDB): below a SingleDeletion, down to the previous one,
+    /// a key has at most one version and it is a Value. Anything else is misuse.
+    fn singleDeleteMisuse(self: *MemTable, key: []const u8, seq: u64) bool {
+        if (seq == 0) return false;
+        var node = self.findNewest(key, seq - 1) orelse return false;
+        var values: u32 = 0;
+        while (true) {
+            const t = node.key().valueType();
+            if (t == @backingInt(limits.ValueType.single_deletion)) return false;
+            if (t != @backingInt(limits.ValueType.value)) return true;
+            values += 1;
+            if (values > 1) return true;
+            node = node.next(0) orelse return false;
+            if (!std.mem.eql(u8, node.key().user_key, key)) return false;
+        }
     }
 
     /// The newest version of `key` with sequence number ≤ `snapshot`, or null.
@@ -110,32 +233,266 @@ pub const MemTable = struct {
         if (!std.mem.eql(u8, node.key().user_key, key)) return null;
         return node;
     }
+
+    pub fn numRangeDeletes(self: *const MemTable) u64 {
+        return self.num_range_deletes.load(.acquire);
+    }
+
+    fn lockFragments(self: *MemTable) void {
+        while (self.fragments_lock.cmpxchgWeak(0, 1, .acquire, .monotonic) != null) std.atomic.spinLoopHint();
+    }
+
+    fn unlockFragments(self: *MemTable) void {
+        self.fragments_lock.store(0, .release);
+    }
+
+    /// The fragmented range tombstones with a reference for the caller (release it), or null
+    /// when there are none. Rebuilt only after a range deletion was added (RocksDB caches the
+    /// fragmented list the same way).
+    pub fn acquireFragments(self: *MemTable) error{OutOfMemory}!?*Fragments {
+        const count = self.num_range_deletes.load(.acquire);
+        if (count == 0) return null;
+        self.lockFragments();
+        if (self.fragments) |f| {
+            if (f.built_for >= count) {
+                _ = f.refs.fetchAdd(1, .monotonic);
+                self.unlockFragments();
+                return f;
+            }
+        }
+        self.unlockFragments();
+        const fresh = try self.buildFragments(count);
+        self.lockFragments();
+        if (self.fragments) |old| {
+            if (old.built_for >= fresh.built_for) {
+                // Another reader built an equal or newer list meanwhile: use that one.
+                _ = old.refs.fetchAdd(1, .monotonic);
+                self.unlockFragments();
+                fresh.release();
+                return old;
+            }
+        }
+        const old = self.fragments;
+        self.fragments = fresh;
+        _ = fresh.refs.fetchAdd(1, .monotonic); // the caller's; the cache keeps the first
+        self.unlockFragments();
+        if (old) |o| o.release();
+        return fresh;
+    }
+
+    fn buildFragments(self: *MemTable, count: u64) error{OutOfMemory}!*Fragments {
+        const gpa = arena_mod.backing_allocator;
+        var tombs: std.ArrayList(Tombstone) = .empty;
+        defer tombs.deinit(gpa);
+        var bounds: std.ArrayList([]const u8) = .empty;
+        defer bounds.deinit(gpa);
+        var it = skiplist.Iterator{ .list = &self.range_del };
+        it.seekToFirst();
+        while (it.valid()) : (it.next()) {
+            const e = coding.decodeEntry(it.node.?.entry());
+            if (std.mem.order(u8, e.key.user_key, e.value) != .lt) continue; // empty: hides nothing
+            try tombs.append(gpa, .{ .start = e.key.user_key, .end = e.value, .seq = e.key.sequence() });
+            try bounds.append(gpa, e.key.user_key);
+            try bounds.append(gpa, e.value);
+        }
+        std.mem.sort([]const u8, bounds.items, {}, lessBytes);
+        var unique: usize = 0;
+        for (bounds.items) |b| {
+            if (unique > 0 and std.mem.eql(u8, bounds.items[unique - 1], b)) continue;
+            bounds.items[unique] = b;
+            unique += 1;
+        }
+        bounds.shrinkRetainingCapacity(unique);
+
+        var frags: std.ArrayList(Fragment) = .empty;
+        defer frags.deinit(gpa);
+        var seqs: std.ArrayList(u64) = .empty;
+        defer seqs.deinit(gpa);
+        var active: std.ArrayList(Tombstone) = .empty;
+        defer active.deinit(gpa);
+        var next_tomb: usize = 0; // tombs are in start order (the table's order)
+        var i: usize = 0;
+        while (i + 1 < bounds.items.len) : (i += 1) {
+            const b = bounds.items[i];
+            var a: usize = 0;
+            while (a < active.items.len) {
+                if (std.mem.order(u8, active.items[a].end, b) != .gt) {
+                    _ = active.swapRemove(a);
+                } else a += 1;
+            }
+            while (next_tomb < tombs.items.len and std.mem.order(u8, tombs.items[next_tomb].start, b) != .gt) : (next_tomb += 1) {
+                try active.append(gpa, tombs.items[next_tomb]);
+            }
+            if (active.items.len == 0) continue;
+            const from = seqs.items.len;
+            for (active.items) |t| try seqs.append(gpa, t.seq);
+            const run = seqs.items[from..];
+            std.mem.sort(u64, run, {}, greaterSeq);
+            var distinct: usize = 0;
+            for (run) |sq| {
+                if (distinct > 0 and run[distinct - 1] == sq) continue;
+                run[distinct] = sq;
+                distinct += 1;
+            }
+            seqs.shrinkRetainingCapacity(from + distinct);
+            try frags.append(gpa, .{
+                .start = b,
+                .end = bounds.items[i + 1],
+                .seqs_from = @intCast(from),
+                .seqs_to = @intCast(from + distinct),
+            });
+        }
+        const out = try arena_mod.allocTracked(Fragments);
+        errdefer arena_mod.destroyTracked(out);
+        const out_frags = try arena_mod.allocSliceTracked(Fragment, frags.items.len);
+        errdefer arena_mod.freeSliceTracked(out_frags);
+        const out_seqs = try arena_mod.allocSliceTracked(u64, seqs.items.len);
+        @memcpy(out_frags, frags.items);
+        @memcpy(out_seqs, seqs.items);
+        out.* = .{ .built_for = count, .frags = out_frags, .seqs = out_seqs };
+        return out;
+    }
+
+    // ---- write batches ---------------------------------------------------------------------
+
+    pub const Record = struct {
+        seq: u64,
+        value_type: limits.ValueType,
+        key: []const u8,
+        /// The value; for a RangeDeletion, the end key.
+        value: []const u8,
+    };
+
+    const SortCtx = struct {
+        records: []const Record,
+        fn ikey(self: SortCtx, i: u32) coding.Key {
+            const r = self.records[i];
+            return .{ .user_key = r.key, .trailer = coding.packTrailer(r.seq, @backingInt(r.value_type)) };
+        }
+        fn less(self: SortCtx, a: u32, b: u32) bool {
+            return coding.compareKeys(self.ikey(a), self.ikey(b)) == .lt;
+        }
+    };
+
+    /// Inserts every record or none: all checks (duplicates, the SingleDelete contract,
+    /// paranoid order) and all allocations happen before the first node is linked. Records are
+    /// inserted in key order, so the search of one key starts from the previous key's splice.
+    /// On failure `failed` is the index of the record at fault (when one is). Entries of a
+    /// failed batch's allocations stay unused in the arena. REQUIRES: no concurrent add.
+    pub fn addBatch(self: *MemTable, records: []const Record, failed: *?usize) AddError!void {
+        failed.* = null;
+        const gpa = arena_mod.backing_allocator;
+        const n = records.len;
+        if (n == 0) return;
+        const order = try gpa.alloc(u32, n);
+        defer gpa.free(order);
+        const preds = try gpa.alloc(skiplist.Preds, n);
+        defer gpa.free(preds);
+        const nodes = try gpa.alloc(skiplist.SkipList.Unlinked, n);
+        defer gpa.free(nodes);
+        for (order, 0..) |*o, i| o.* = @intCast(i);
+        const ctx: SortCtx = .{ .records = records };
+        // Point entries first, then range deletions; each group in internal-key order.
+        var points: usize = 0;
+        for (order) |*o| {
+            if (records[o.*].value_type != .range_deletion) {
+                std.mem.swap(u32, o, &order[points]);
+                points += 1;
+            }
+        }
+        std.mem.sort(u32, order[0..points], ctx, SortCtx.less);
+        std.mem.sort(u32, order[points..], ctx, SortCtx.less);
+
+        for (order[0..points]) |i| {
+            const r = records[i];
+            if (r.value_type == .single_deletion and self.check_single_deletes and self.singleDeleteMisuse(r.key, r.seq)) {
+                failed.* = i;
+                return error.SingleDeleteMisuse;
+            }
+        }
+        inline for (.{ 0, 1 }) |group| {
+            const list = if (group == 0) &self.list else &self.range_del;
+            const run = if (group == 0) order[0..points] else order[points..];
+            var splice: skiplist.Splice = .{};
+            for (run, 0..) |i, k| {
+                if (k > 0 and coding.compareKeys(ctx.ikey(run[k - 1]), ctx.ikey(i)) == .eq) {
+                    failed.* = i;
+                    return error.Duplicate;
+                }
+                list.prepareSorted(ctx.ikey(i), &splice, &preds[i]) catch |err| {
+                    failed.* = i;
+                    return err;
+                };
+            }
+        }
+        for (order[0..points]) |i| nodes[i] = try self.list.allocateSorted(ctx.ikey(i), records[i].value);
+        for (order[points..]) |i| nodes[i] = try self.range_del.allocateSorted(ctx.ikey(i), records[i].value);
+
+        var last: [skiplist.height_max]?*skiplist.Node = @splat(null);
+        for (order[0..points]) |i| {
+            self.list.linkSorted(nodes[i], &preds[i], &last);
+            const r = records[i];
+            self.counted(r.seq, r.value_type, r.key.len, r.value.len);
+        }
+        last = @splat(null);
+        for (order[points..]) |i| {
+            self.range_del.linkSorted(nodes[i], &preds[i], &last);
+            const r = records[i];
+            self.counted(r.seq, r.value_type, r.key.len, r.value.len);
+        }
+        if (n > points) _ = self.num_range_deletes.fetchAdd(n - points, .release);
+    }
 };
 
-/// A cursor that hides versions newer than its snapshot. Pins its memtable with a reference.
+/// A cursor that hides versions newer than its snapshot and, unless asked not to, versions a
+/// range tombstone at or below the snapshot covers. Over the range-deletion table it lists the
+/// tombstones themselves. Pins its memtable with a reference, and the fragmented tombstones as
+/// of its creation (as RocksDB's iterators do).
 pub const Iterator = struct {
     magic: u64 = iterator_magic,
     mt: *MemTable,
     it: skiplist.Iterator,
     snapshot: u64,
+    fragments: ?*Fragments,
+    /// The fragment that held the last key looked up (a scan meets keys in order).
+    fragment_hint: usize = 0,
 
-    pub fn create(mt: *MemTable, snapshot: u64) error{OutOfMemory}!*Iterator {
+    pub const Flags = packed struct(u32) {
+        range_table: bool = false,
+        ignore_range_deletions: bool = false,
+        _: u30 = 0,
+    };
+
+    pub fn create(mt: *MemTable, snapshot: u64, flags: Flags) error{OutOfMemory}!*Iterator {
         const self = try arena_mod.allocTracked(Iterator);
+        errdefer arena_mod.destroyTracked(self);
+        const fragments = if (flags.range_table or flags.ignore_range_deletions) null else try mt.acquireFragments();
         _ = mt.ref();
-        self.* = .{ .mt = mt, .it = .{ .list = &mt.list }, .snapshot = snapshot };
+        const list = if (flags.range_table) &mt.range_del else &mt.list;
+        self.* = .{ .mt = mt, .it = .{ .list = list }, .snapshot = snapshot, .fragments = fragments };
         return self;
     }
 
     pub fn destroy(self: *Iterator) void {
         const mt = self.mt;
+        if (self.fragments) |f| f.release();
         self.magic = 0;
         arena_mod.destroyTracked(self);
         _ = mt.unref();
     }
 
-    fn visible(self: *const Iterator) bool {
+    fn visible(self: *Iterator) bool {
         const n = self.it.node orelse return true;
-        return n.key().sequence() <= self.snapshot;
+        const k = n.key();
+        const seq = k.sequence();
+        if (seq > self.snapshot) return false;
+        const f = self.fragments orelse return true;
+        const hint = self.fragment_hint;
+        const i = if (hint < f.frags.len and
+            std.mem.order(u8, f.frags[hint].start, k.user_key) != .gt and
+            std.mem.order(u8, k.user_key, f.frags[hint].end) == .lt) hint else (f.find(k.user_key) orelse return true);
+        self.fragment_hint = i;
+        return f.maxSeqIn(i, self.snapshot) <= seq;
     }
 
     fn skipForward(self: *Iterator) void {
@@ -202,7 +559,7 @@ test "memtable add, duplicate, findNewest at snapshots, counters" {
     try testing.expect(mt.findNewest("j", 100) == null);
     try testing.expect(mt.findNewest("kk", 100) == null);
 
-    const it = try Iterator.create(mt, 7);
+    const it = try Iterator.create(mt, 7, .{});
     try testing.expectEqual(@as(u32, 1), mt.unref()); // the iterator still holds one
     it.seekToFirst();
     try testing.expectEqual(@as(u64, 7), it.node().key().sequence());
@@ -217,5 +574,101 @@ test "memtable add, duplicate, findNewest at snapshots, counters" {
     it.prev();
     try testing.expect(!it.valid());
     it.destroy();
+    try testing.expectEqual(live_before, arena_mod.bytes_live.load(.monotonic));
+}
+
+test "range tombstones: fragments, coverage at snapshots, cache rebuilt after each new one" {
+    const live_before = arena_mod.bytes_live.load(.monotonic);
+    const mt = try MemTable.create(.{ .write_buffer_size = 1 << 20 });
+    try testing.expect((try mt.acquireFragments()) == null);
+    try mt.addRangeDeletion(10, "b", "f");
+    try mt.addRangeDeletion(20, "d", "h");
+    try mt.addRangeDeletion(5, "a", "z");
+    try mt.addRangeDeletion(30, "k", "k"); // empty: stored, hides nothing
+    try testing.expectError(error.Duplicate, mt.addRangeDeletion(10, "b", "x"));
+    try testing.expectEqual(@as(u64, 4), mt.numRangeDeletes());
+    const f = (try mt.acquireFragments()).?;
+    // a[5] b[10,5] d[20,10,5] f[20,5] h[5] until z
+    const starts = [_][]const u8{ "a", "b", "d", "f", "h" };
+    try testing.expectEqual(starts.len, f.frags.len);
+    for (starts, f.frags) |want, got| try testing.expectEqualStrings(want, got.start);
+    try testing.expectEqual(@as(u64, 20), f.maxCovering("e", 100));
+    try testing.expectEqual(@as(u64, 10), f.maxCovering("e", 19));
+    try testing.expectEqual(@as(u64, 5), f.maxCovering("e", 9));
+    try testing.expectEqual(@as(u64, 0), f.maxCovering("e", 4));
+    try testing.expectEqual(@as(u64, 5), f.maxCovering("yy", 100));
+    try testing.expectEqual(@as(u64, 0), f.maxCovering("z", 100));
+    try testing.expectEqual(@as(u64, 0), f.maxCovering("", 100));
+    // Cached: the same list until a new tombstone arrives.
+    const again = (try mt.acquireFragments()).?;
+    try testing.expect(again == f);
+    again.release();
+    try mt.addRangeDeletion(40, "y", "zz");
+    const rebuilt = (try mt.acquireFragments()).?;
+    try testing.expect(rebuilt != f);
+    try testing.expectEqual(@as(u64, 0), f.maxCovering("z", 100)); // the old list stays valid
+    try testing.expectEqual(@as(u64, 40), rebuilt.maxCovering("z", 100));
+    f.release();
+    rebuilt.release();
+    // Iteration hides covered versions: put c@7 (covered by b-f@10), c@12 (visible).
+    try mt.add(7, .value, "c", "old");
+    try mt.add(12, .value, "c", "new");
+    const it = try Iterator.create(mt, limits.sequence_max, .{});
+    it.seekToFirst();
+    try testing.expectEqual(@as(u64, 12), it.node().key().sequence());
+    it.next();
+    try testing.expect(!it.valid());
+    it.destroy();
+    const raw = try Iterator.create(mt, limits.sequence_max, .{ .ignore_range_deletions = true });
+    raw.seekToLast();
+    try testing.expectEqual(@as(u64, 7), raw.node().key().sequence());
+    raw.destroy();
+    try testing.expectEqual(@as(u32, 0), mt.unref());
+    try testing.expectEqual(live_before, arena_mod.bytes_live.load(.monotonic));
+}
+
+test "single delete contract checked in paranoid mode" {
+    const mt = try MemTable.create(.{ .paranoid = true });
+    defer _ = mt.unref();
+    try mt.add(1, .value, "ok", "v");
+    try mt.add(2, .single_deletion, "ok", "");
+    try mt.add(3, .value, "ok", "v2");
+    try mt.add(4, .single_deletion, "ok", "");
+    try mt.add(5, .single_deletion, "absent", "");
+    try mt.add(1, .value, "twice", "a");
+    try mt.add(2, .value, "twice", "b");
+    try testing.expectError(error.SingleDeleteMisuse, mt.add(3, .single_deletion, "twice", ""));
+    try mt.add(1, .deletion, "del", "");
+    try testing.expectError(error.SingleDeleteMisuse, mt.add(2, .single_deletion, "del", ""));
+    try mt.add(1, .merge, "m", "x");
+    try testing.expectError(error.SingleDeleteMisuse, mt.add(2, .single_deletion, "m", ""));
+}
+
+test "batches insert all records or none, in any order" {
+    const live_before = arena_mod.bytes_live.load(.monotonic);
+    const mt = try MemTable.create(.{ .write_buffer_size = 1 << 20 });
+    try mt.add(3, .value, "exists", "x");
+    var failed: ?usize = null;
+    const bad = [_]MemTable.Record{
+        .{ .seq = 10, .value_type = .value, .key = "z", .value = "1" },
+        .{ .seq = 3, .value_type = .value, .key = "exists", .value = "dup" },
+    };
+    try testing.expectError(error.Duplicate, mt.addBatch(&bad, &failed));
+    try testing.expectEqual(@as(?usize, 1), failed);
+    try testing.expectEqual(@as(u64, 1), mt.num_entries);
+    try testing.expect(mt.findNewest("z", 100) == null);
+    const good = [_]MemTable.Record{
+        .{ .seq = 20, .value_type = .value, .key = "q", .value = "q20" },
+        .{ .seq = 21, .value_type = .range_deletion, .key = "a", .value = "c" },
+        .{ .seq = 22, .value_type = .value, .key = "b", .value = "b22" },
+        .{ .seq = 23, .value_type = .deletion, .key = "q", .value = "" },
+    };
+    try mt.addBatch(&good, &failed);
+    try testing.expectEqual(@as(u64, 5), mt.num_entries);
+    try testing.expectEqual(@as(u64, 1), mt.numRangeDeletes());
+    try testing.expectEqual(@as(u64, 23), mt.findNewest("q", 100).?.key().sequence());
+    try testing.expectEqual(@as(u64, 20), mt.findNewest("q", 22).?.key().sequence());
+    try testing.expectEqual(@as(u64, 22), mt.findNewest("b", 100).?.key().sequence());
+    try testing.expectEqual(@as(u32, 0), mt.unref());
     try testing.expectEqual(live_before, arena_mod.bytes_live.load(.monotonic));
 }

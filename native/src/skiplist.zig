@@ -68,7 +68,10 @@ pub const Splice = struct {
     next: [height_max + 1]?*Node = undefined,
 };
 
-pub const InsertError = error{ Duplicate, OutOfMemory };
+pub const InsertError = error{ Duplicate, OutOfMemory, Corruption };
+
+/// Predecessors of a key at every level, recorded before a sorted run is linked.
+pub const Preds = [height_max]*Node;
 
 pub const SkipList = struct {
     arena: *Arena,
@@ -78,6 +81,10 @@ pub const SkipList = struct {
     max_height: std.atomic.Value(u32),
     rng_state: u64,
     seq_splice: Splice = .{},
+    /// Bytes of protection stored after every entry (0, 1, 2, 4 or 8).
+    protection_bytes: u8 = 0,
+    /// Verify that an insert's neighbours are in order before linking it.
+    paranoid: bool = false,
 
     pub fn init(arena: *Arena, seed: u64) error{OutOfMemory}!SkipList {
         const head = try allocateNode(arena, height_max, 0);
@@ -248,14 +255,9 @@ pub const SkipList = struct {
 
     pub fn insertWithSplice(self: *SkipList, key: coding.Key, value: []const u8, splice: *Splice) InsertError!*Node {
         self.recomputeSplice(key, splice);
-        if (splice.next[0]) |n| {
-            if (coding.compareEntry(n.entry(), key) == .eq) return error.Duplicate;
-        }
+        try self.checkSplice(key, splice);
         const height = self.randomHeight();
-        const entry_len = coding.entryEncodedLength(key.user_key.len, value.len);
-        const node = try allocateNode(self.arena, height, entry_len);
-        const written = coding.encodeEntry(node.entry(), key, value);
-        std.debug.assert(written == entry_len);
+        const node = try self.allocateEntry(key, value, height);
 
         const max_height = self.max_height.load(.monotonic);
         if (height > max_height) {
@@ -280,6 +282,77 @@ pub const SkipList = struct {
         level = 0;
         while (level < height) : (level += 1) splice.prev[level] = node;
         return node;
+    }
+
+    /// The checks before linking `key` where `splice` (fresh for `key`) says: an equal entry
+    /// is a duplicate; in paranoid mode the neighbours must be in order around it.
+    fn checkSplice(self: *SkipList, key: coding.Key, splice: *const Splice) InsertError!void {
+        if (splice.next[0]) |n| {
+            if (coding.compareEntry(n.entry(), key) == .eq) return error.Duplicate;
+        }
+        if (!self.paranoid) return;
+        const prev = splice.prev[0];
+        if (prev != self.head and coding.compareEntry(prev.entry(), key) != .lt) return error.Corruption;
+        if (splice.next[0]) |n| {
+            if (coding.compareEntry(n.entry(), key) != .gt) return error.Corruption;
+            if (n.next(0)) |after| {
+                if (coding.compareKeys(n.key(), after.key()) != .lt) return error.Corruption;
+            }
+        }
+    }
+
+    /// A node of `height` holding the entry (and its protection bytes), not linked.
+    fn allocateEntry(self: *SkipList, key: coding.Key, value: []const u8, height: u32) error{OutOfMemory}!*Node {
+        const entry_len = coding.entryEncodedLength(key.user_key.len, value.len);
+        const node = try allocateNode(self.arena, height, entry_len + self.protection_bytes);
+        const written = coding.encodeEntry(node.entry(), key, value);
+        std.debug.assert(written == entry_len);
+        if (self.protection_bytes != 0) coding.writeProtection(node.entry()[0..entry_len], self.protection_bytes);
+        return node;
+    }
+
+    // ---- sorted runs (write batches) -----------------------------------------------------
+    //
+    // A run of keys in ascending order is inserted in two phases so that nothing is linked
+    // unless every key can be: `prepareSorted` searches each key (the splice carries over
+    // from one key to the next, so nearby keys do not search from the head) and records its
+    // predecessors; `allocateSorted` makes the nodes; `linkSorted` links them in the same
+    // order, correcting each recorded predecessor with the nodes of the run linked before it
+    // (they are all smaller, and the last one linked at a level is the largest).
+
+    /// Phase 1 for the next key of an ascending run (no insert in between).
+    pub fn prepareSorted(self: *SkipList, key: coding.Key, splice: *Splice, preds: *Preds) InsertError!void {
+        self.recomputeSplice(key, splice);
+        try self.checkSplice(key, splice);
+        const h = self.max_height.load(.monotonic);
+        var level: usize = 0;
+        while (level < height_max) : (level += 1) preds[level] = if (level < h) splice.prev[level] else self.head;
+    }
+
+    pub const Unlinked = struct { node: *Node, height: u32 };
+
+    /// Phase 2: an unlinked node for `key` with a random height.
+    pub fn allocateSorted(self: *SkipList, key: coding.Key, value: []const u8) error{OutOfMemory}!Unlinked {
+        const height = self.randomHeight();
+        return .{ .node = try self.allocateEntry(key, value, height), .height = height };
+    }
+
+    /// Phase 3: links `node` (the next of the run, in order) after its predecessors. `last`
+    /// holds the run's most recently linked node per level (all null before the first).
+    pub fn linkSorted(self: *SkipList, u: Unlinked, preds: *const Preds, last: *[height_max]?*Node) void {
+        const node = u.node;
+        const height = u.height;
+        if (height > self.max_height.load(.monotonic)) self.max_height.store(height, .monotonic);
+        var level: usize = 0;
+        while (level < height) : (level += 1) {
+            var p = preds[level];
+            if (last[level]) |l| {
+                if (p == self.head or coding.compareKeys(l.key(), p.key()) == .gt) p = l;
+            }
+            node.noBarrierSetNext(level, p.next(level));
+            p.setNext(level, node);
+            last[level] = node;
+        }
     }
 };
 
@@ -409,4 +482,49 @@ test "skiplist splice hint handles ascending, descending and interleaved inserts
             x = n.next(level);
         }
     }
+}
+
+test "sorted runs link like single inserts, interleaved with existing keys" {
+    var arena = Arena.init(1 << 16);
+    defer arena.deinit();
+    var list = try SkipList.init(&arena, 9);
+    var buf: [32]u8 = undefined;
+    var i: u32 = 0;
+    while (i < 3000) : (i += 3) _ = try list.insert(testKey(&buf, i, 1), "old");
+    // A run of every other key in [0, 3000), ascending, some equal to existing user keys at
+    // another seq (distinct internal keys).
+    var keys: [1500][32]u8 = undefined;
+    var preds: [1500]Preds = undefined;
+    var splice: Splice = .{};
+    var n: usize = 0;
+    i = 0;
+    while (i < 3000) : (i += 2) {
+        const k = testKey(&keys[n], i, 2);
+        try list.prepareSorted(k, &splice, &preds[n]);
+        n += 1;
+    }
+    // A duplicate is reported in phase 1.
+    var dup_preds: Preds = undefined;
+    var fresh: Splice = .{};
+    try testing.expectError(error.Duplicate, list.prepareSorted(testKey(&buf, 3, 1), &fresh, &dup_preds));
+    var last: [height_max]?*Node = @splat(null);
+    var j: usize = 0;
+    i = 0;
+    while (j < n) : (j += 1) {
+        const k = testKey(&keys[j], i, 2);
+        list.linkSorted(try list.allocateSorted(k, "new"), &preds[j], &last);
+        i += 2;
+    }
+    try testing.expectEqual(@as(usize, 1000 + 1500), try expectSortedCount(&list));
+    var level: usize = 1;
+    while (level < list.max_height.load(.monotonic)) : (level += 1) {
+        var x = list.head.next(level);
+        while (x) |nd| {
+            if (nd.next(level)) |m| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(nd.key(), m.key()));
+            x = nd.next(level);
+        }
+    }
+    // Single inserts still work after a run (the sequential splice notices it is stale).
+    _ = try list.insert(testKey(&buf, 1, 1), "single");
+    try testing.expectEqual(@as(usize, 2501), try expectSortedCount(&list));
 }

@@ -9,7 +9,7 @@
 export const packageVersion = "0.1.0";
 
 /** Bumped with every change to an export's signature or a shared layout. */
-export const abiVersion = 1;
+export const abiVersion = 2;
 /** RocksDB's InlineSkipList defaults. */
 export const skiplistHeightMax = 12;
 export const skiplistBranching = 4;
@@ -31,6 +31,9 @@ export const Status = {
   bufferTooSmall: -3,
   invalidArgument: -4,
   badHandle: -5,
+  corruption: -6,
+  singleDeleteMisuse: -7,
+  badBatch: -8,
 } as const;
 
 /** The words `memtable_layout` must report, in order. */
@@ -49,4 +52,7 @@ export const expectedLayout: readonly number[] = [
   Status.bufferTooSmall >>> 0,
   Status.invalidArgument >>> 0,
   Status.badHandle >>> 0,
+  Status.corruption >>> 0,
+  Status.singleDeleteMisuse >>> 0,
+  Status.badBatch >>> 0,
 ];

@@ -15,10 +15,12 @@ import { existsSync, statSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import {
+  CorruptionError,
   DuplicateEntryError,
   MemTableError,
   NativeLibraryError,
   NativeOutOfMemoryError,
+  SingleDeleteMisuseError,
 } from "../errors.ts";
 import { readEnv } from "./env.ts";
 import { expectedLayout, Status } from "./layout.ts";
@@ -313,6 +315,13 @@ export function statusError(status: number, what: string): Error {
       return new RangeError(`${what}: the native library rejected an argument`);
     case Status.badHandle:
       return new MemTableError(`${what}: the native handle is not valid`);
+    case Status.corruption:
+      return new CorruptionError(`${what}: stored data failed a check`);
+    case Status.singleDeleteMisuse:
+      return new SingleDeleteMisuseError(
+        `${what}: SingleDelete over a key with more than one version, or a version that is ` +
+          `not a Value, since its last SingleDelete`,
+      );
     default:
       return new MemTableError(`${what}: unexpected native status ${status}`);
   }

@@ -24,17 +24,22 @@ export const symbols = {
   memtable_layout: { args: ["buf", "u32"], result: "i32" },
   memtable_native_bytes: { args: [], result: "f64" },
   memtable_safety_checked: { args: [], result: "u32" },
-  memtable_new: { args: ["f64", "f64", "u32", "u32", "u32"], result: "handle" },
+  memtable_new: { args: ["f64", "f64", "u32", "u32", "u32", "u32"], result: "handle" },
   memtable_ref: { args: ["handle"], result: "i32" },
   memtable_unref: { args: ["handle"], result: "i32" },
   memtable_add: {
     args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",
   },
+  memtable_add_range_deletion: {
+    args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
+  memtable_write_batch: { args: ["handle", "buf", "u32", "u32", "u32", "u32"], result: "i32" },
   memtable_get: { args: ["handle", "buf", "u32", "u32", "u32", "u32"], result: "i32" },
   memtable_memory_usage: { args: ["handle"], result: "f64" },
   memtable_stats: { args: ["handle", "buf", "u32"], result: "i32" },
-  memtable_iter_new: { args: ["handle", "u32", "u32"], result: "handle" },
+  memtable_iter_new: { args: ["handle", "u32", "u32", "u32"], result: "handle" },
   memtable_iter_free: { args: ["handle"], result: "i32" },
   memtable_iter_valid: { args: ["handle"], result: "i32" },
   memtable_iter_read: { args: ["handle", "buf", "u32"], result: "i32" },
@@ -45,6 +50,10 @@ export const symbols = {
   memtable_iter_next: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_iter_prev: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_iter_next_batch: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
+  memtable_testing_corrupt: {
+    args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
 } as const satisfies Record<string, SymbolSpec>;
 
 export type SymbolName = keyof typeof symbols;

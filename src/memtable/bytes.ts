@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { CorruptionError } from "../errors.ts";
 import { keySizeMax, valueSizeMax } from "../ffi/layout.ts";
 import type { Scratch } from "../ffi/native.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
@@ -140,4 +141,20 @@ export function keyLabel(key: Bytes): string {
   let hex = "";
   for (const b of bytes.subarray(0, 32)) hex += b.toString(16).padStart(2, "0");
   return `0x${hex}${bytes.length > 32 ? "…" : ""} (${bytes.length} bytes)`;
+}
+
+/**
+ * The error for a `corruption` status whose report (`fixed64 trailer ‖ fixed32 key_len ‖ key`)
+ * native code wrote into `s`.
+ */
+export function corruptionReport(s: Scratch, what: string): CorruptionError {
+  const low = s.view.getUint32(0, true);
+  const seq = sequenceFromTrailer(s.view.getUint32(4, true), low);
+  const keyLength = s.view.getUint32(8, true);
+  const shown = s.bytes.slice(12, 12 + Math.min(keyLength, s.bytes.length - 12));
+  return new CorruptionError(
+    `${what}: the entry for key ${keyLabel(shown)} at seq ${seq} (type ${
+      low & 0xff
+    }) failed its protection check: its stored bytes changed after it was written`,
+  );
 }

@@ -13,14 +13,23 @@ import { entryOutHeaderSize, Status } from "../ffi/layout.ts";
 import { type Handle, native, Scratch, statusError } from "../ffi/native.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
 import type { ValueType } from "../coding/value_type.ts";
-import { type Bytes, copyOut, reserveFor, writeKey } from "./bytes.ts";
+import { type Bytes, copyOut, corruptionReport, reserveFor, writeKey } from "./bytes.ts";
 import type { Snapshot } from "../write/snapshots.ts";
 
 /** Options of reads. */
 export interface ReadOptions {
   /** Hides versions with a larger sequence number (a number, bigint or held `Snapshot`). */
   snapshot?: SequenceNumber | Snapshot;
+  /**
+   * Show versions that range tombstones cover (RocksDB's `ignore_range_deletions`). Default
+   * false: a version a tombstone at or below the snapshot covers is hidden from `get`,
+   * iterators and `entries()`.
+   */
+  ignoreRangeDeletions?: boolean;
 }
+
+/** Native iterator flags: bit 0 the range-tombstone table, bit 1 ignore range deletions. */
+export const IteratorFlags = { rangeTable: 1, ignoreRangeDeletions: 2 } as const;
 
 const iteratorFinalizer = new FinalizationRegistry<Handle>((h) => {
   native().fn.memtable_iter_free(h);
@@ -52,11 +61,17 @@ export class MemTableIterator implements Disposable {
   #valid = false;
 
   /** Not for direct use: iterators come from `MemTable.iterator()`. */
-  constructor(token: typeof internalToken, memtable: Handle, snapHigh: number, snapLow: number) {
+  constructor(
+    token: typeof internalToken,
+    memtable: Handle,
+    snapHigh: number,
+    snapLow: number,
+    flags = 0,
+  ) {
     if (token !== internalToken) {
       throw new TypeError("MemTableIterator: create iterators with MemTable.iterator()");
     }
-    const h = native().fn.memtable_iter_new(memtable, snapHigh, snapLow);
+    const h = native().fn.memtable_iter_new(memtable, snapHigh, snapLow, flags);
     if (h === null) throw statusError(Status.outOfMemory, "MemTable.iterator()");
     this.#h = h;
     this.#s = new Scratch(iteratorScratchSize);
@@ -75,6 +90,7 @@ export class MemTableIterator implements Disposable {
       this.#s.reserve(this.#s.view.getUint32(0, true));
       rc = native().fn.memtable_iter_read(this.#h!, this.#s.arg, this.#s.capacity);
     }
+    if (rc === Status.corruption) throw corruptionReport(this.#s, `MemTableIterator.${what}()`);
     if (rc < 0) throw statusError(rc, `MemTableIterator.${what}()`);
     this.#valid = rc === 1;
   }
@@ -182,6 +198,7 @@ export class MemTableIterator implements Disposable {
       s.reserve(s.view.getUint32(0, true));
       n = fn.memtable_iter_next_batch(h, s.arg, s.capacity, max);
     }
+    if (n === Status.corruption) throw corruptionReport(s, "MemTable.entries()");
     if (n < 0) throw statusError(n, "MemTable.entries()");
     this.#valid = fn.memtable_iter_valid(h) === 1;
     return n;

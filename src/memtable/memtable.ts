@@ -14,8 +14,15 @@
  *
  * @module
  */
-import { MemTableClosedError, MergeOperatorError } from "../errors.ts";
-import { getRecordHeaderSize } from "../ffi/layout.ts";
+import {
+  CorruptionError,
+  DuplicateEntryError,
+  MemTableClosedError,
+  MergeOperatorError,
+  SingleDeleteMisuseError,
+  WriteBatchError,
+} from "../errors.ts";
+import { getRecordHeaderSize, keySizeMax } from "../ffi/layout.ts";
 import { type Handle, native, type NativeFunctions, Scratch, statusError } from "../ffi/native.ts";
 import { Status } from "../ffi/layout.ts";
 import {
@@ -30,14 +37,17 @@ import { checkValueType, describe, ValueType, valueTypeName } from "../coding/va
 import {
   type Bytes,
   copyOut,
+  corruptionReport,
+  encodedSizeBound,
   type Entry,
   keyLabel,
   readEntry,
   reserveFor,
+  writeBytes,
   writeKey,
   writeValue,
 } from "./bytes.ts";
-import { internalToken, MemTableIterator, type ReadOptions } from "./iterator.ts";
+import { internalToken, IteratorFlags, MemTableIterator, type ReadOptions } from "./iterator.ts";
 import {
   applyFullMerge,
   applyPartialMerges,
@@ -45,8 +55,10 @@ import {
   type MergeOperator,
 } from "./merge.ts";
 import { Snapshot } from "../write/snapshots.ts";
+import { batchFailureMessage, decodeBatch, WriteBatch } from "../write/write_batch.ts";
 
 export type { Bytes, Entry } from "./bytes.ts";
+export type { MergeOperator } from "./merge.ts";
 export type { ReadOptions } from "./iterator.ts";
 
 /** Options of {@linkcode MemTable}. */
@@ -83,6 +95,28 @@ export interface MemTableOptions {
    * write. Needs `mergeOperator`.
    */
   maxSuccessiveMerges?: number;
+  /**
+   * Bytes of checksum stored with every entry: 0 (default), 1, 2, 4 or 8 (RocksDB's
+   * `memtable_protection_bytes_per_key`). The checksum covers key, sequence number, type and
+   * value; it is computed on insert and verified whenever an entry is read (`get`, iterators,
+   * `entries()`), so a changed byte is reported as a `CorruptionError` naming the key instead of
+   * being returned as data. Costs that many bytes per entry and a hash per read entry.
+   */
+  protectionBytesPerKey?: 0 | 1 | 2 | 4 | 8;
+  /**
+   * Extra checks on the write path (RocksDB's `paranoid_checks` for memtables): every insert
+   * verifies that its neighbours are in order (a `CorruptionError` otherwise, nothing stored),
+   * and every SingleDelete checks its contract (`SingleDeleteMisuseError`). Safety-checked
+   * builds of the native library always check SingleDeletes. Default false.
+   */
+  paranoidChecks?: boolean;
+}
+
+/** A range tombstone: the keys in [start, end) deleted at `seq`. */
+export interface RangeTombstone {
+  start: Uint8Array;
+  end: Uint8Array;
+  seq: SequenceNumber;
 }
 
 /**
@@ -137,9 +171,11 @@ const optionNames = new Set([
   "earliestSeq",
   "mergeOperator",
   "maxSuccessiveMerges",
+  "protectionBytesPerKey",
+  "paranoidChecks",
 ]);
 const scratchInitialSize = 64 * 1024;
-const statsWords = 9;
+const statsWords = 10;
 const seqUnset = 0xffff_ffff;
 
 /** The library's functions and the realm's shared scratch buffer, set by the first MemTable. */
@@ -156,16 +192,27 @@ const absent: GetResult = Object.freeze({ kind: "absent" });
 const maxHigh = sequenceHigh(maxSequenceNumber);
 const maxLow = sequenceLow(maxSequenceNumber);
 
-/** A snapshot option as the two halves native code takes. */
-function snapshotParts(options: ReadOptions | undefined, what: string): [number, number] {
-  if (options === undefined) return [maxHigh, maxLow];
+/**
+ * Read options as native code takes them: the snapshot's two halves and the iterator flags
+ * (`ignoreRangeDeletions`).
+ */
+function snapshotParts(
+  options: ReadOptions | undefined,
+  what: string,
+): [number, number, number] {
+  if (options === undefined) return [maxHigh, maxLow, 0];
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
   }
+  const ignore = options.ignoreRangeDeletions ?? false;
+  if (typeof ignore !== "boolean") {
+    throw new TypeError(`${what}: ignoreRangeDeletions must be a boolean, got ${describe(ignore)}`);
+  }
+  const flags = ignore ? IteratorFlags.ignoreRangeDeletions : 0;
   const given = options.snapshot;
-  if (given === undefined) return [maxHigh, maxLow];
+  if (given === undefined) return [maxHigh, maxLow, flags];
   const snapshot = given instanceof Snapshot ? given.sequence(what) : checkSequence(given, what);
-  return [sequenceHigh(snapshot), sequenceLow(snapshot)];
+  return [sequenceHigh(snapshot), sequenceLow(snapshot), flags];
 }
 
 function positiveSize(value: unknown, name: string): number {
@@ -222,6 +269,8 @@ export class MemTable implements Disposable {
   /** The operator that folds Merge entries on reads, if any. */
   readonly mergeOperator: MergeOperator | undefined;
   readonly maxSuccessiveMerges: number;
+  readonly protectionBytesPerKey: number;
+  readonly paranoidChecks: boolean;
   #handle: Handle | null;
   #refs = 1;
   #closed = false;
@@ -279,6 +328,21 @@ export class MemTable implements Disposable {
       throw new TypeError("MemTable: maxSuccessiveMerges needs a mergeOperator");
     }
     this.maxSuccessiveMerges = msm;
+    const protection = options.protectionBytesPerKey ?? 0;
+    if (
+      !(protection === 0 || protection === 1 || protection === 2 || protection === 4 ||
+        protection === 8)
+    ) {
+      throw new RangeError(
+        `MemTable: protectionBytesPerKey must be 0, 1, 2, 4 or 8, got ${describe(protection)}`,
+      );
+    }
+    const paranoid = options.paranoidChecks ?? false;
+    if (typeof paranoid !== "boolean") {
+      throw new TypeError(`MemTable: paranoidChecks must be a boolean, got ${describe(paranoid)}`);
+    }
+    this.protectionBytesPerKey = protection;
+    this.paranoidChecks = paranoid;
     fn ??= native().fn;
     shared ??= new Scratch(scratchInitialSize);
     const h = fn.memtable_new(
@@ -287,6 +351,7 @@ export class MemTable implements Disposable {
       hugePageSize,
       earliest[0],
       earliest[1],
+      protection | (paranoid ? 0x100 : 0),
     );
     if (h === null) throw statusError(Status.outOfMemory, "MemTable");
     this.#handle = h;
@@ -321,10 +386,11 @@ export class MemTable implements Disposable {
     }
     if (pointTypes[type] !== true) {
       checkValueType(type, "MemTable.add()");
-      throw new RangeError(
-        `MemTable.add(): ${valueTypeName(type)} entries are range tombstones, which this ` +
-          `MemTable does not store; add point entries (Value, Deletion, SingleDeletion, Merge)`,
-      );
+      // RangeDeletion: RocksDB's MemTable::Add takes the start as key, the end as value.
+      if (value === undefined) {
+        throw new TypeError("MemTable.add(): a RangeDeletion needs its end key as the value");
+      }
+      return this.#addRange(h, seq, key, value, "MemTable.add()");
     }
     if (value !== undefined && (type === ValueType.Deletion || type === ValueType.SingleDeletion)) {
       const empty = (typeof value === "string" || value instanceof Uint8Array) &&
@@ -350,7 +416,172 @@ export class MemTable implements Disposable {
       keyLength,
       valueLength,
     );
-    if (rc !== 0) throw statusError(rc, "MemTable.add()");
+    if (rc !== 0) throw addError(rc, "MemTable.add()", key);
+  }
+
+  /**
+   * Deletes every key in [start, end) at `seq`: versions with a smaller sequence number are
+   * hidden from reads at snapshots ≥ `seq` (RocksDB's DeleteRange). Tombstones live in their
+   * own native table; reads cut overlapping ones into fragments, cached until the next range
+   * deletion. `end < start` throws a RangeError; `end == start` deletes nothing.
+   *
+   * @example
+   * ```ts
+   * import { MemTable, ValueType } from "../../mod.ts";
+   * using mt = new MemTable();
+   * mt.add(1, ValueType.Value, "user:1", "a");
+   * mt.add(2, ValueType.Value, "user:2", "b");
+   * mt.addRangeDeletion(3, "user:", "user;");
+   * const r = mt.get("user:1");
+   * console.assert(r.kind === "deleted" && r.type === ValueType.RangeDeletion && r.seq === 3);
+   * console.assert(mt.get("user:2", { snapshot: 2 }).kind === "value");
+   * console.assert(mt.numRangeDeletes === 1);
+   * ```
+   */
+  addRangeDeletion(seq: SequenceNumber, start: Bytes, end: Bytes): void {
+    const h = this.#live("addRangeDeletion");
+    this.#addRange(h, seq, start, end, "MemTable.addRangeDeletion()");
+  }
+
+  #addRange(h: Handle, seq: SequenceNumber, start: Bytes, end: Bytes, what: string): void {
+    checkSequence(seq, what);
+    const s = shared;
+    const need = encodedSizeBound(start, what, "key") + encodedSizeBound(end, what, "key");
+    if (need > s.bytes.length) s.reserve(need);
+    const startLength = writeKey(s, start, what);
+    const endLength = writeBytes(s, startLength, end);
+    if (endLength > keySizeMax) {
+      throw new RangeError(`${what}: end key is ${endLength} bytes, the maximum is ${keySizeMax}`);
+    }
+    if (compareRange(s.bytes, startLength, endLength) > 0) {
+      throw new RangeError(`${what}: end comes before start`);
+    }
+    const rc = fn.memtable_add_range_deletion(
+      h,
+      s.arg,
+      s.capacity,
+      sequenceHigh(seq),
+      sequenceLow(seq),
+      startLength,
+      endLength,
+    );
+    if (rc !== 0) throw addError(rc, what, start);
+  }
+
+  /**
+   * Applies `batch` atomically: its counted records take sequence numbers `seq`, `seq + 1`, …
+   * in batch order, the point records in one native call that sorts them and inserts each
+   * from the previous one's position. A malformed batch throws `WriteBatchError`; a record
+   * that would duplicate an entry throws `DuplicateEntryError`; either way nothing is applied.
+   * Returns the number of records applied.
+   *
+   * With `maxSuccessiveMerges`, each Merge record is checked against the operands already in
+   * this memtable (not against earlier records of the same batch).
+   *
+   * @example
+   * ```ts
+   * import { MemTable, WriteBatch } from "../../mod.ts";
+   * using mt = new MemTable();
+   * const applied = mt.write(new WriteBatch().put("k", "v").delete("gone"), 7);
+   * console.assert(applied === 2 && mt.get("gone").kind === "deleted");
+   * ```
+   */
+  write(batch: WriteBatch, seq: SequenceNumber): number {
+    const h = this.#live("write");
+    const what = "MemTable.write()";
+    if (!(batch instanceof WriteBatch)) {
+      throw new TypeError(`${what}: expected a WriteBatch, got ${describe(batch)}`);
+    }
+    checkSequence(seq, what);
+    if (this.maxSuccessiveMerges > 0 && batch.mayHaveMerge) {
+      batch = this.#collapseMerges(batch, seq);
+    }
+    const rep = batch.view();
+    const s = shared;
+    if (rep.length > s.bytes.length) s.reserve(rep.length);
+    s.bytes.set(rep);
+    const rc = fn.memtable_write_batch(
+      h,
+      s.arg,
+      s.capacity,
+      rep.length,
+      sequenceHigh(seq),
+      sequenceLow(seq),
+    );
+    if (rc >= 0) return rc;
+    if (rc === Status.badBatch) {
+      const v = s.view;
+      throw new WriteBatchError(
+        `${what}: ${
+          batchFailureMessage(
+            v.getUint32(0, true),
+            v.getUint32(4, true),
+            v.getUint32(8, true),
+            batch.count,
+          )
+        }; nothing was applied`,
+      );
+    }
+    if (rc === Status.duplicate || rc === Status.singleDeleteMisuse || rc === Status.corruption) {
+      const index = s.view.getUint32(0, true);
+      const record = decodeBatch(rep)[index];
+      const err = addError(rc, `${what}: record ${index}`, record?.key ?? "");
+      err.message += "; nothing was applied";
+      throw err;
+    }
+    throw statusError(rc, what);
+  }
+
+  /** The batch with Merge records that reach `maxSuccessiveMerges` replaced. */
+  #collapseMerges(batch: WriteBatch, seq: SequenceNumber): WriteBatch {
+    const h = this.#handle!;
+    const records = decodeBatch(batch.view());
+    if (!records.some((r) => r.type === ValueType.Merge)) return batch;
+    const out = new WriteBatch();
+    const base = BigInt(seq);
+    records.forEach((r, i) => {
+      let type: ValueType = r.type;
+      let value: Bytes = r.value;
+      if (type === ValueType.Merge) {
+        const at = base + BigInt(i);
+        [type, value] = this.#successiveMerge(
+          h,
+          at <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(at) : at,
+          r.key,
+          value,
+        ) as [ValueType, Bytes];
+      }
+      if (type === ValueType.Value) out.put(r.key, value);
+      else if (type === ValueType.Merge) out.merge(r.key, value);
+      else if (type === ValueType.Deletion) out.delete(r.key);
+      else if (type === ValueType.SingleDeletion) out.singleDelete(r.key);
+      else out.deleteRange(r.key, r.value);
+    });
+    return out;
+  }
+
+  /**
+   * The range tombstones at or below `options.snapshot`, ordered by start key, then newest
+   * first; as added (overlaps are not merged).
+   *
+   * @example
+   * ```ts
+   * import { MemTable } from "../../mod.ts";
+   * using mt = new MemTable();
+   * mt.addRangeDeletion(5, "m", "p");
+   * mt.addRangeDeletion(6, "a", "c");
+   * const t = mt.rangeTombstones();
+   * console.assert(t.length === 2 && t[0]!.seq === 6 && t[1]!.seq === 5);
+   * ```
+   */
+  rangeTombstones(options?: ReadOptions): RangeTombstone[] {
+    const h = this.#live("rangeTombstones");
+    const [snapHigh, snapLow] = snapshotParts(options, "MemTable.rangeTombstones()");
+    const out: RangeTombstone[] = [];
+    for (const e of new EntryBatches(h, snapHigh, snapLow, IteratorFlags.rangeTable)) {
+      out.push({ start: e.key, end: e.value, seq: e.seq });
+    }
+    return out;
   }
 
   /**
@@ -423,8 +654,8 @@ export class MemTable implements Disposable {
    */
   iterator(options?: ReadOptions): MemTableIterator {
     const h = this.#live("iterator");
-    const [snapHigh, snapLow] = snapshotParts(options, "MemTable.iterator()");
-    return new MemTableIterator(internalToken, h, snapHigh, snapLow);
+    const [snapHigh, snapLow, flags] = snapshotParts(options, "MemTable.iterator()");
+    return new MemTableIterator(internalToken, h, snapHigh, snapLow, flags);
   }
 
   /**
@@ -442,8 +673,8 @@ export class MemTable implements Disposable {
    */
   entries(options?: ReadOptions): IterableIterator<Entry> {
     const h = this.#live("entries");
-    const [snapHigh, snapLow] = snapshotParts(options, "MemTable.entries()");
-    return new EntryBatches(h, snapHigh, snapLow);
+    const [snapHigh, snapLow, flags] = snapshotParts(options, "MemTable.entries()");
+    return new EntryBatches(h, snapHigh, snapLow, flags);
   }
 
   /** Arena bytes in use by this memtable's entries and index (RocksDB's ApproximateMemoryUsage). */
@@ -488,9 +719,14 @@ export class MemTable implements Disposable {
     };
   }
 
-  /** Number of entries added (every version counts). */
+  /** Number of entries added (every version counts, range tombstones too, as in RocksDB). */
   get numEntries(): number {
     return u64Word(this.#readStats(), 0);
+  }
+
+  /** Number of range tombstones added. */
+  get numRangeDeletes(): number {
+    return u64Word(this.#readStats(), 9);
   }
 
   /** Number of Deletion and SingleDeletion entries added. */
@@ -557,8 +793,38 @@ function lookup(h: Handle, key: Bytes, snapHigh: number, snapLow: number, what: 
     s.reserve(s.view.getUint32(0, true)); // the result is larger than the buffer: grow, ask again
     rc = fn.memtable_get(h, s.arg, s.capacity, writeKey(s, key, what), snapHigh, snapLow);
   }
+  if (rc === Status.corruption) throw corruptionReport(s, what);
   if (rc < 0) throw statusError(rc, what);
   return rc;
+}
+
+/** The error for a failed add of `key`. */
+function addError(rc: number, what: string, key: Bytes): Error {
+  switch (rc) {
+    case Status.duplicate:
+      return new DuplicateEntryError(
+        `${what}: an entry with key ${keyLabel(key)}, this sequence number and type exists`,
+      );
+    case Status.singleDeleteMisuse:
+      return new SingleDeleteMisuseError(
+        `${what}: SingleDelete of key ${keyLabel(key)}, which has more than one version or a ` +
+          `version that is not a Value since its last SingleDelete (RocksDB leaves this undefined)`,
+      );
+    case Status.corruption:
+      return new CorruptionError(
+        `${what}: the entries next to key ${keyLabel(key)} are out of order (memory corruption); ` +
+          `nothing was stored`,
+      );
+    default:
+      return statusError(rc, what);
+  }
+}
+
+/** Bytewise order of the two keys at s[0, a) and s[a, a + b). */
+function compareRange(s: Uint8Array, a: number, b: number): number {
+  const n = Math.min(a, b);
+  for (let i = 0; i < n; i++) if (s[i] !== s[a + i]) return s[i]! - s[a + i]!;
+  return a - b;
 }
 
 const encoder = new TextEncoder();
@@ -645,8 +911,8 @@ class EntryBatches implements IterableIterator<Entry> {
   #index = 0;
   #started = false;
 
-  constructor(h: Handle, snapHigh: number, snapLow: number) {
-    this.#it = new MemTableIterator(internalToken, h, snapHigh, snapLow);
+  constructor(h: Handle, snapHigh: number, snapLow: number, flags: number) {
+    this.#it = new MemTableIterator(internalToken, h, snapHigh, snapLow, flags);
   }
 
   [Symbol.iterator](): IterableIterator<Entry> {
