@@ -225,12 +225,7 @@ export fn memtable_get(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, snap_hi:
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (klen > limits.key_size_max or klen > cap) return code(.invalid_argument);
     const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
-    var covering: u64 = 0;
-    if (mt.numRangeDeletes() != 0) {
-        const frags = (mt.acquireFragments() catch return code(.out_of_memory)).?;
-        covering = frags.maxCovering(buf[0..klen], snapshot);
-        frags.release();
-    }
+    const covering = mt.maxCovering(buf[0..klen], snapshot) catch return code(.out_of_memory);
     var found = mt.findNewest(buf[0..klen], snapshot);
     const protection = mt.protectionBytes();
     var pos: usize = 0;

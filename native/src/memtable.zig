@@ -91,6 +91,28 @@ pub const Fragments = struct {
 
 const Tombstone = struct { start: []const u8, end: []const u8, seq: u64 };
 
+/// The range tombstones in the order they were added, newest first: each new tombstone is
+/// pushed (in the arena) after it is linked into the table, so a reader can tell which ones a
+/// fragment list does not include yet (`ordinal` above the list's `built_for`).
+const TombstoneLog = struct {
+    node: *skiplist.Node,
+    ordinal: u64,
+    prev: ?*TombstoneLog,
+};
+
+/// A read scans at most this many tombstones added since the cached fragment list was built
+/// before it folds them in (a rebuild that costs one pass over the list).
+const pending_scan_max = 16;
+
+fn lessTombstone(_: void, a: Tombstone, b: Tombstone) bool {
+    return std.mem.order(u8, a.start, b.start) == .lt;
+}
+
+fn tombstoneOf(node: *skiplist.Node) Tombstone {
+    const e = coding.decodeEntry(node.entry());
+    return .{ .start = e.key.user_key, .end = e.value, .seq = e.key.sequence() };
+}
+
 fn lessBytes(_: void, a: []const u8, b: []const u8) bool {
     return std.mem.order(u8, a, b) == .lt;
 }
@@ -122,6 +144,7 @@ pub const MemTable = struct {
     /// to them; readers without range tombstones never touch either.
     fragments: ?*Fragments = null,
     fragments_lock: std.atomic.Value(u32) = .init(0),
+    tombstone_log: std.atomic.Value(?*TombstoneLog) = .init(null),
 
     pub fn create(options: Options) error{OutOfMemory}!*MemTable {
         const mt = try arena_mod.allocTracked(MemTable);
@@ -204,8 +227,23 @@ pub const MemTable = struct {
     pub fn addRangeDeletion(self: *MemTable, seq: u64, start: []const u8, end: []const u8) AddError!void {
         std.debug.assert(std.mem.order(u8, start, end) != .gt);
         const ikey: coding.Key = .{ .user_key = start, .trailer = coding.packTrailer(seq, @backingInt(limits.ValueType.range_deletion)) };
-        _ = try self.range_del.insert(ikey, end);
+        const log = try self.newLogEntry();
+        log.node = try self.range_del.insert(ikey, end);
         self.counted(seq, .range_deletion, start.len, end.len);
+        self.publishTombstone(log);
+    }
+
+    fn newLogEntry(self: *MemTable) error{OutOfMemory}!*TombstoneLog {
+        const raw = try self.arena.allocateAligned(@sizeOf(TombstoneLog));
+        return @ptrCast(@alignCast(raw));
+    }
+
+    /// Makes a linked tombstone visible to the fragment cache. REQUIRES: one writer.
+    fn publishTombstone(self: *MemTable, log: *TombstoneLog) void {
+        const head = self.tombstone_log.load(.monotonic);
+        log.prev = head;
+        log.ordinal = if (head) |h| h.ordinal + 1 else 1;
+        self.tombstone_log.store(log, .release);
         _ = self.num_range_deletes.fetchAdd(1, .release);
     }
 
@@ -246,63 +284,114 @@ pub const MemTable = struct {
         self.fragments_lock.store(0, .release);
     }
 
-    /// The fragmented range tombstones with a reference for the caller (release it), or null
-    /// when there are none. Rebuilt only after a range deletion was added (RocksDB caches the
-    /// fragmented list the same way).
+    fn cachedFragments(self: *MemTable) ?*Fragments {
+        self.lockFragments();
+        defer self.unlockFragments();
+        const f = self.fragments orelse return null;
+        _ = f.refs.fetchAdd(1, .monotonic);
+        return f;
+    }
+
+    /// The fragmented range tombstones, up to date, with a reference for the caller (release
+    /// it), or null when there are none. The list is cached; tombstones added since it was
+    /// built are folded into a new list in one pass over the old one (RocksDB rebuilds its
+    /// cached list from scratch after every range deletion).
     pub fn acquireFragments(self: *MemTable) error{OutOfMemory}!?*Fragments {
-        const count = self.num_range_deletes.load(.acquire);
-        if (count == 0) return null;
-        self.lockFragments();
-        if (self.fragments) |f| {
-            if (f.built_for >= count) {
-                _ = f.refs.fetchAdd(1, .monotonic);
-                self.unlockFragments();
-                return f;
-            }
+        if (self.num_range_deletes.load(.acquire) == 0) return null;
+        const cached = self.cachedFragments();
+        const head = self.tombstone_log.load(.acquire).?;
+        if (cached) |f| {
+            if (f.built_for >= head.ordinal) return f;
         }
-        self.unlockFragments();
-        const fresh = try self.buildFragments(count);
+        defer if (cached) |f| f.release();
+        return try self.rebuildFragments(cached, head);
+    }
+
+    /// The largest sequence number ≤ `snapshot` of a range tombstone that covers `key`; 0 if
+    /// none. Uses the cached fragment list and scans the few tombstones added since it was
+    /// built; when there are more, folds them in first.
+    pub fn maxCovering(self: *MemTable, key: []const u8, snapshot: u64) error{OutOfMemory}!u64 {
+        if (self.num_range_deletes.load(.acquire) == 0) return 0;
+        const cached = self.cachedFragments();
+        defer if (cached) |f| f.release();
+        const built = if (cached) |f| f.built_for else 0;
+        var best: u64 = 0;
+        var scanned: u32 = 0;
+        var log = self.tombstone_log.load(.acquire);
+        while (log) |l| : (log = l.prev) {
+            if (l.ordinal <= built) break;
+            scanned += 1;
+            if (scanned > pending_scan_max) {
+                const fresh = try self.rebuildFragments(cached, self.tombstone_log.load(.acquire).?);
+                defer fresh.release();
+                return fresh.maxCovering(key, snapshot);
+            }
+            const t = tombstoneOf(l.node);
+            if (t.seq <= snapshot and t.seq > best and std.mem.order(u8, t.start, key) != .gt and
+                std.mem.order(u8, key, t.end) == .lt) best = t.seq;
+        }
+        if (cached) |f| best = @max(best, f.maxCovering(key, snapshot));
+        return best;
+    }
+
+    /// A list with every tombstone up to `head` (`old` plus the ones after it), published
+    /// as the cache unless a newer one got there first; returned with a reference.
+    fn rebuildFragments(self: *MemTable, old: ?*Fragments, head: *TombstoneLog) error{OutOfMemory}!*Fragments {
+        const fresh = try buildFragments(old, head);
         self.lockFragments();
-        if (self.fragments) |old| {
-            if (old.built_for >= fresh.built_for) {
-                // Another reader built an equal or newer list meanwhile: use that one.
-                _ = old.refs.fetchAdd(1, .monotonic);
+        if (self.fragments) |current| {
+            if (current.built_for >= fresh.built_for) {
+                _ = current.refs.fetchAdd(1, .monotonic);
                 self.unlockFragments();
                 fresh.release();
-                return old;
+                return current;
             }
         }
-        const old = self.fragments;
+        const replaced = self.fragments;
         self.fragments = fresh;
         _ = fresh.refs.fetchAdd(1, .monotonic); // the caller's; the cache keeps the first
         self.unlockFragments();
-        if (old) |o| o.release();
+        if (replaced) |r| r.release();
         return fresh;
     }
 
-    fn buildFragments(self: *MemTable, count: u64) error{OutOfMemory}!*Fragments {
+    /// Sweeps the boundaries of `old`'s fragments and of the tombstones logged after it, in
+    /// order: every elementary interval gets the union of the old fragment's seqs and the seqs
+    /// of the new tombstones over it. O(old fragments + new tombstones · log).
+    fn buildFragments(old: ?*Fragments, head: *TombstoneLog) error{OutOfMemory}!*Fragments {
         const gpa = arena_mod.backing_allocator;
+        const built = if (old) |f| f.built_for else 0;
         var tombs: std.ArrayList(Tombstone) = .empty;
         defer tombs.deinit(gpa);
+        var new_bounds: std.ArrayList([]const u8) = .empty;
+        defer new_bounds.deinit(gpa);
+        var log: ?*TombstoneLog = head;
+        while (log) |l| : (log = l.prev) {
+            if (l.ordinal <= built) break;
+            const t = tombstoneOf(l.node);
+            if (std.mem.order(u8, t.start, t.end) != .lt) continue; // empty: hides nothing
+            try tombs.append(gpa, t);
+            try new_bounds.append(gpa, t.start);
+            try new_bounds.append(gpa, t.end);
+        }
+        std.mem.sort(Tombstone, tombs.items, {}, lessTombstone);
+        std.mem.sort([]const u8, new_bounds.items, {}, lessBytes);
+
+        // All boundaries in order: the old fragments' (already sorted) merged with the new.
+        const old_frags: []const Fragment = if (old) |f| f.frags else &.{};
         var bounds: std.ArrayList([]const u8) = .empty;
         defer bounds.deinit(gpa);
-        var it = skiplist.Iterator{ .list = &self.range_del };
-        it.seekToFirst();
-        while (it.valid()) : (it.next()) {
-            const e = coding.decodeEntry(it.node.?.entry());
-            if (std.mem.order(u8, e.key.user_key, e.value) != .lt) continue; // empty: hides nothing
-            try tombs.append(gpa, .{ .start = e.key.user_key, .end = e.value, .seq = e.key.sequence() });
-            try bounds.append(gpa, e.key.user_key);
-            try bounds.append(gpa, e.value);
+        try bounds.ensureTotalCapacity(gpa, 2 * old_frags.len + new_bounds.items.len);
+        var oi: usize = 0; // index into the old boundary sequence: start0, end0, start1, …
+        var ni: usize = 0;
+        while (oi < 2 * old_frags.len or ni < new_bounds.items.len) {
+            const from_old = ni >= new_bounds.items.len or (oi < 2 * old_frags.len and
+                std.mem.order(u8, oldBound(old_frags, oi), new_bounds.items[ni]) != .gt);
+            const b = if (from_old) oldBound(old_frags, oi) else new_bounds.items[ni];
+            if (from_old) oi += 1 else ni += 1;
+            if (bounds.items.len > 0 and std.mem.eql(u8, bounds.items[bounds.items.len - 1], b)) continue;
+            bounds.appendAssumeCapacity(b);
         }
-        std.mem.sort([]const u8, bounds.items, {}, lessBytes);
-        var unique: usize = 0;
-        for (bounds.items) |b| {
-            if (unique > 0 and std.mem.eql(u8, bounds.items[unique - 1], b)) continue;
-            bounds.items[unique] = b;
-            unique += 1;
-        }
-        bounds.shrinkRetainingCapacity(unique);
 
         var frags: std.ArrayList(Fragment) = .empty;
         defer frags.deinit(gpa);
@@ -310,7 +399,8 @@ pub const MemTable = struct {
         defer seqs.deinit(gpa);
         var active: std.ArrayList(Tombstone) = .empty;
         defer active.deinit(gpa);
-        var next_tomb: usize = 0; // tombs are in start order (the table's order)
+        var next_tomb: usize = 0;
+        var of: usize = 0; // the first old fragment that does not end at or before b
         var i: usize = 0;
         while (i + 1 < bounds.items.len) : (i += 1) {
             const b = bounds.items[i];
@@ -323,11 +413,17 @@ pub const MemTable = struct {
             while (next_tomb < tombs.items.len and std.mem.order(u8, tombs.items[next_tomb].start, b) != .gt) : (next_tomb += 1) {
                 try active.append(gpa, tombs.items[next_tomb]);
             }
-            if (active.items.len == 0) continue;
+            while (of < old_frags.len and std.mem.order(u8, old_frags[of].end, b) != .gt) of += 1;
+            const old_seqs: []const u64 = if (of < old_frags.len and std.mem.order(u8, old_frags[of].start, b) != .gt)
+                old.?.seqs[old_frags[of].seqs_from..old_frags[of].seqs_to]
+            else
+                &.{};
+            if (active.items.len == 0 and old_seqs.len == 0) continue;
             const from = seqs.items.len;
+            try seqs.appendSlice(gpa, old_seqs);
             for (active.items) |t| try seqs.append(gpa, t.seq);
             const run = seqs.items[from..];
-            std.mem.sort(u64, run, {}, greaterSeq);
+            if (active.items.len > 0) std.mem.sort(u64, run, {}, greaterSeq);
             var distinct: usize = 0;
             for (run) |sq| {
                 if (distinct > 0 and run[distinct - 1] == sq) continue;
@@ -349,8 +445,13 @@ pub const MemTable = struct {
         const out_seqs = try arena_mod.allocSliceTracked(u64, seqs.items.len);
         @memcpy(out_frags, frags.items);
         @memcpy(out_seqs, seqs.items);
-        out.* = .{ .built_for = count, .frags = out_frags, .seqs = out_seqs };
+        out.* = .{ .built_for = head.ordinal, .frags = out_frags, .seqs = out_seqs };
         return out;
+    }
+
+    fn oldBound(frags: []const Fragment, i: usize) []const u8 {
+        const f = frags[i / 2];
+        return if (i % 2 == 0) f.start else f.end;
     }
 
     // ---- write batches ---------------------------------------------------------------------
@@ -410,37 +511,52 @@ pub const MemTable = struct {
                 return error.SingleDeleteMisuse;
             }
         }
+        var ikeys: [16]coding.Key = undefined;
+        var group_preds: [16]skiplist.Preds = undefined;
         inline for (.{ 0, 1 }) |group| {
             const list = if (group == 0) &self.list else &self.range_del;
             const run = if (group == 0) order[0..points] else order[points..];
-            var splice: skiplist.Splice = .{};
             for (run, 0..) |i, k| {
                 if (k > 0 and coding.compareKeys(ctx.ikey(run[k - 1]), ctx.ikey(i)) == .eq) {
                     failed.* = i;
                     return error.Duplicate;
                 }
-                list.prepareSorted(ctx.ikey(i), &splice, &preds[i]) catch |err| {
-                    failed.* = i;
+            }
+            var g: usize = 0;
+            while (g < run.len) : (g += ikeys.len) {
+                const members = run[g..@min(run.len, g + ikeys.len)];
+                for (members, 0..) |i, k| ikeys[k] = ctx.ikey(i);
+                var at: usize = 0;
+                list.prepareGroup(ikeys[0..members.len], group_preds[0..members.len], &at) catch |err| {
+                    failed.* = members[at];
                     return err;
                 };
+                for (members, 0..) |i, k| preds[i] = group_preds[k];
             }
         }
         for (order[0..points]) |i| nodes[i] = try self.list.allocateSorted(ctx.ikey(i), records[i].value);
         for (order[points..]) |i| nodes[i] = try self.range_del.allocateSorted(ctx.ikey(i), records[i].value);
+        const logs = try gpa.alloc(*TombstoneLog, n - points);
+        defer gpa.free(logs);
+        for (logs) |*l| l.* = try self.newLogEntry();
 
         var last: [skiplist.height_max]?*skiplist.Node = @splat(null);
-        for (order[0..points]) |i| {
+        for (order[0..points], 0..) |i, k| {
+            // The predecessors of a later record were last touched during its search: fetch
+            // them again ahead of time.
+            if (k + 8 < points) @prefetch(preds[order[k + 8]][0], .{ .rw = .write });
             self.list.linkSorted(nodes[i], &preds[i], &last);
             const r = records[i];
             self.counted(r.seq, r.value_type, r.key.len, r.value.len);
         }
         last = @splat(null);
-        for (order[points..]) |i| {
+        for (order[points..], logs) |i, log| {
             self.range_del.linkSorted(nodes[i], &preds[i], &last);
             const r = records[i];
             self.counted(r.seq, r.value_type, r.key.len, r.value.len);
+            log.node = nodes[i].node;
+            self.publishTombstone(log);
         }
-        if (n > points) _ = self.num_range_deletes.fetchAdd(n - points, .release);
     }
 };
 
@@ -671,4 +787,36 @@ test "batches insert all records or none, in any order" {
     try testing.expectEqual(@as(u64, 22), mt.findNewest("b", 100).?.key().sequence());
     try testing.expectEqual(@as(u32, 0), mt.unref());
     try testing.expectEqual(live_before, arena_mod.bytes_live.load(.monotonic));
+}
+
+test "fragments folded in incrementally answer like fragments built at once" {
+    var prng = std.Random.DefaultPrng.init(20261126);
+    const rnd = prng.random();
+    const step = try MemTable.create(.{});
+    defer _ = step.unref();
+    const whole = try MemTable.create(.{});
+    defer _ = whole.unref();
+    var keys: [64][2]u8 = undefined;
+    for (&keys, 0..) |*k, i| k.* = .{ 'a' + @as(u8, @intCast(i / 8)), 'a' + @as(u8, @intCast(i % 8)) };
+    var seq: u64 = 1;
+    while (seq <= 300) : (seq += 1) {
+        const lo = rnd.uintLessThan(usize, keys.len);
+        const hi = @min(keys.len - 1, lo + rnd.uintLessThan(usize, 12));
+        try step.addRangeDeletion(seq, &keys[lo], &keys[hi]);
+        try whole.addRangeDeletion(seq, &keys[lo], &keys[hi]);
+        // Reads in between: sometimes through the pending scan, sometimes a fold.
+        if (rnd.boolean()) _ = try step.maxCovering(&keys[rnd.uintLessThan(usize, keys.len)], seq);
+        if (rnd.uintLessThan(u32, 20) == 0) (try step.acquireFragments()).?.release();
+    }
+    const a = (try step.acquireFragments()).?;
+    defer a.release();
+    const b = (try whole.acquireFragments()).?;
+    defer b.release();
+    for (keys) |k| {
+        var snap: u64 = 0;
+        while (snap <= 310) : (snap += 7) {
+            try testing.expectEqual(b.maxCovering(&k, snap), a.maxCovering(&k, snap));
+            try testing.expectEqual(b.maxCovering(&k, snap), try step.maxCovering(&k, snap));
+        }
+    }
 }

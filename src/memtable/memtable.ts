@@ -623,10 +623,8 @@ export class MemTable implements Disposable {
     // Check the operand before anything runs on it.
     reserveFor(shared, key, value, what);
     const count = lookup(h, key, sequenceHigh(seq), sequenceLow(seq), what);
-    const run = count === 0 ? undefined : readRun(shared, count);
-    if (run === undefined || run.operands.length < this.maxSuccessiveMerges) {
-      return [ValueType.Merge, value];
-    }
+    if (leadingMerges(shared, count) < this.maxSuccessiveMerges) return [ValueType.Merge, value];
+    const run = readRun(shared, count)!;
     const keyBytes = bytesOf(key);
     const operands = [...run.operands, bytesOf(value ?? "")];
     if (run.base !== undefined) {
@@ -841,25 +839,44 @@ interface MergeRun {
   base?: { value: Uint8Array | undefined };
 }
 
-/** Reads lookup records that start with a Merge record. */
+/**
+ * Reads lookup records that start with a Merge record. The operands and base are views into
+ * one copy of the records (one allocation for the whole run).
+ */
 function readRun(s: Scratch, count: number): MergeRun | undefined {
   const view = s.view;
   if ((view.getUint32(0, true) & 0xff) !== ValueType.Merge) return undefined;
   const seq = sequenceFromTrailer(view.getUint32(4, true), view.getUint32(0, true));
-  const operands: Uint8Array[] = [];
+  let end = 0;
+  for (let i = 0; i < count; i++) end += getRecordHeaderSize + view.getUint32(end + 8, true);
+  const records = s.bytes.slice(0, end);
+  const operands: Uint8Array[] = new Array(count);
+  let operandCount = 0;
   let base: MergeRun["base"];
   let at = 0;
   for (let i = 0; i < count; i++) {
     const type = view.getUint32(at, true) & 0xff;
     const v = at + getRecordHeaderSize;
-    const end = v + view.getUint32(at + 8, true);
-    at = end;
-    if (type === ValueType.Merge) operands.push(copyOut(s.bytes, v, end));
-    else if (type === ValueType.Value) base = { value: copyOut(s.bytes, v, end) };
+    const next = v + view.getUint32(at + 8, true);
+    at = next;
+    if (type === ValueType.Merge) operands[operandCount++] = records.subarray(v, next);
+    else if (type === ValueType.Value) base = { value: records.subarray(v, next) };
     else base = { value: undefined };
   }
+  operands.length = operandCount;
   operands.reverse();
   return base === undefined ? { seq, operands } : { seq, operands, base };
+}
+
+/** How many Merge records the lookup records start with. */
+function leadingMerges(s: Scratch, count: number): number {
+  const view = s.view;
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    if ((view.getUint32(at, true) & 0xff) !== ValueType.Merge) return i;
+    at += getRecordHeaderSize + view.getUint32(at + 8, true);
+  }
+  return count;
 }
 
 function decodeGet(

@@ -71,6 +71,32 @@ function readU64(data: Uint8Array | undefined): bigint {
   return new DataView(data.buffer, data.byteOffset, 8).getBigUint64(0, true);
 }
 
+const two32 = 0x1_0000_0000;
+
+/** Adds the fixed64 LE in `data` (0 unless 8 bytes) to `acc` = [low, high] as 32-bit halves. */
+function addU64(acc: [number, number], data: Uint8Array | undefined): void {
+  if (data === undefined || data.length !== 8) return;
+  acc[0] += (data[0]! | (data[1]! << 8) | (data[2]! << 16)) + data[3]! * 0x100_0000;
+  acc[1] += (data[4]! | (data[5]! << 8) | (data[6]! << 16)) + data[7]! * 0x100_0000;
+}
+
+/** The fixed64 LE of [low, high] sums (each below 2^53), wrapped at 2^64. */
+function writeHalves(acc: [number, number]): Uint8Array {
+  const carry = Math.floor(acc[0] / two32);
+  const low = acc[0] - carry * two32;
+  const high = (acc[1] + carry) % two32;
+  const out = new Uint8Array(8);
+  out[0] = low & 0xff;
+  out[1] = (low >>> 8) & 0xff;
+  out[2] = (low >>> 16) & 0xff;
+  out[3] = (low >>> 24) & 0xff;
+  out[4] = high & 0xff;
+  out[5] = (high >>> 8) & 0xff;
+  out[6] = (high >>> 16) & 0xff;
+  out[7] = (high >>> 24) & 0xff;
+  return out;
+}
+
 function writeU64(v: bigint): Uint8Array {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
@@ -100,12 +126,26 @@ export const uint64Add: MergeOperator & {
 } = {
   name: "UInt64AddOperator",
   fullMerge(_key, existing, operands) {
-    let sum = readU64(existing);
-    for (const o of operands) sum += readU64(o);
-    return writeU64(sum);
+    // Summed as two 32-bit halves in plain numbers (exact for up to 2^21 operands per call):
+    // BigInt arithmetic would cost more than the rest of a read.
+    const acc: [number, number] = [0, 0];
+    addU64(acc, existing);
+    for (let i = 0; i < operands.length; i++) {
+      addU64(acc, operands[i]);
+      if (acc[1] >= 2 ** 52) acc[1] %= two32; // keep both halves exact for any count
+      if (acc[0] >= 2 ** 52) {
+        const carry = Math.floor(acc[0] / two32);
+        acc[0] -= carry * two32;
+        acc[1] += carry;
+      }
+    }
+    return writeHalves(acc);
   },
   partialMerge(_key, left, right) {
-    return writeU64(readU64(left) + readU64(right));
+    const acc: [number, number] = [0, 0];
+    addU64(acc, left);
+    addU64(acc, right);
+    return writeHalves(acc);
   },
   operand(n) {
     return writeU64(BigInt(n));
