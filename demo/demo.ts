@@ -5,12 +5,13 @@
  *     deno run --allow-ffi --allow-read --allow-env demo/demo.ts [writes]
  *
  * A ledger of 50,000 accounts takes `writes` (default 500,000) balance updates, closures and
- * audit notes (Value, Deletion and Merge entries, each with its sequence number). Halfway
- * through, a snapshot is taken; the demo then reads an account as of that snapshot and now,
- * scans a key range in both directions, and prints memory use and throughput.
+ * audit notes (Value, Deletion and Merge entries, each with its sequence number), written in
+ * atomic batches of 64 events. Halfway through, a snapshot is taken; then a whole branch of
+ * accounts is closed with one range deletion. The demo reads an account as of that snapshot
+ * and now, scans a key range in both directions, and prints memory use and throughput.
  */
 import process from "node:process";
-import { MemTable, type SequenceNumber, stringAppend, ValueType } from "../mod.ts";
+import { MemTable, SnapshotList, stringAppend, ValueType, WriteBatch } from "../mod.ts";
 
 const writes = Number(process.argv[2] ?? 500_000);
 const accounts = 50_000;
@@ -24,19 +25,31 @@ const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
 
 // Audit notes are Merge operands appended to the balance with stringAppend.
 using mt = new MemTable({ writeBufferSize: 128 << 20, mergeOperator: stringAppend("; ") });
+const snapshots = new SnapshotList();
 let seq = 0;
-let snapshot: SequenceNumber = 0;
+let snap = snapshots.acquire(0);
+let batch = new WriteBatch();
 const t0 = performance.now();
 for (let w = 0; w < writes; w++) {
   const id = next() % accounts;
   const roll = next() % 100;
-  seq++;
-  if (roll < 80) mt.add(seq, ValueType.Value, account(id), `balance=${next() % 100_000}`);
-  else if (roll < 95) mt.add(seq, ValueType.Merge, account(id), `audit#${seq}`);
-  else mt.add(seq, ValueType.Deletion, account(id));
-  if (w === Math.floor(writes / 2)) snapshot = seq;
+  if (roll < 80) batch.put(account(id), `balance=${next() % 100_000}`);
+  else if (roll < 95) batch.merge(account(id), `audit#${seq + batch.count + 1}`);
+  else batch.delete(account(id));
+  if (batch.count === 64 || w === writes - 1) {
+    mt.write(batch, seq + 1); // atomically, with consecutive sequence numbers
+    seq += batch.count;
+    batch = new WriteBatch();
+  }
+  if (w === Math.floor(writes / 2)) {
+    snap.release();
+    snap = snapshots.acquire(seq);
+  }
 }
 const loadMs = performance.now() - t0;
+const snapshot = snap.seq;
+// Branch 0042 closes: every account acct:0042xx is deleted by one range tombstone.
+mt.addRangeDeletion(++seq, "acct:004200", "acct:004300");
 
 const t1 = performance.now();
 let hits = 0;
@@ -57,7 +70,9 @@ const describe = (r: ReturnType<MemTable["get"]>) => {
     case "value":
       return `${show(r.value)} (seq ${r.seq})`;
     case "deleted":
-      return `deleted (seq ${r.seq})`;
+      return r.type === ValueType.RangeDeletion
+        ? `deleted by a range tombstone (seq ${r.seq})`
+        : `deleted (seq ${r.seq})`;
     case "merge":
       return `${r.operands.length} audit note(s) on an older value (seq ${r.seq})`;
     case "absent":
@@ -65,12 +80,15 @@ const describe = (r: ReturnType<MemTable["get"]>) => {
   }
 };
 const probe = account(4242);
+console.log(
+  `\nbranch 0042 closed at seq ${seq} (one range tombstone over acct:004200…acct:0042ff)`,
+);
 console.log(`\n${probe} now:                    ${describe(mt.get(probe))}`);
 console.log(`${probe} at snapshot ${snapshot}: ${describe(mt.get(probe, { snapshot }))}`);
 
-console.log(`\nversions of ${probe}, newest first:`);
+console.log(`\nversions of ${probe}, newest first (the ones the tombstone hides included):`);
 {
-  using it = mt.iterator();
+  using it = mt.iterator({ ignoreRangeDeletions: true });
   for (it.seek(probe); it.valid() && show(it.key()) === probe; it.next()) {
     const kind = ["Deletion", "Value", "Merge"][it.type()] ?? `type ${it.type()}`;
     console.log(`  seq ${String(it.seq()).padStart(7)}  ${kind.padEnd(8)}  ${show(it.value())}`);

@@ -8,7 +8,9 @@
 # 2. the TypeScript path against a Zig loop on the same memtable in the same process
 #    (bench/boundary.ts, with the -Dbench-exports build);
 # 3. per-operation mitata benchmarks (bench/ops.bench.ts), one structure per process, on
-#    both runtimes.
+#    both runtimes;
+# 4. write batches against single adds (bench/batch.ts) and the cost of merges and range
+#    tombstones (bench/semantics.ts), on both runtimes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -81,3 +83,16 @@ for impl in memtable sorted-btree js-sdsl; do
   echo "### Deno, $impl"
   "$deno" run --allow-ffi --allow-read --allow-env bench/ops.bench.ts "$impl"
 done
+echo
+echo "## Write batches against single adds (bench/batch.ts: 1000-record batches into $n entries)"
+echo
+"$bun" bench/batch.ts "$n" 5
+"$deno" run --allow-ffi --allow-read --allow-env bench/batch.ts "$n" 5
+echo
+echo "## Merges and range tombstones (bench/semantics.ts)"
+echo
+echo "### Bun"
+"$bun" bench/semantics.ts
+echo
+echo "### Deno"
+"$deno" run --allow-ffi --allow-read --allow-env bench/semantics.ts

@@ -3,7 +3,9 @@
 #   - Zig, the version pinned in native/build.zig, from PyPI's `ziglang` package;
 #   - the npm devDependencies (Bun, Deno, TypeScript, mitata, peers) with `npm ci`;
 #   - the native library, ReleaseFast in native/zig-out/ and, with `--safe`, a
-#     safety-checked (ReleaseSafe) build in native/zig-out-safe/.
+#     safety-checked (ReleaseSafe) build in native/zig-out-safe/;
+#   - with `--safe` (the test command), RocksDB's own tools (Debian's rocksdb-tools: ldb,
+#     sst_dump), which the interoperability tests run.
 # Source it or run it; it prints nothing when everything is already in place.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,4 +47,11 @@ build() { (cd native && "${zig_cmd[@]}" build "$@"); }
 build -Doptimize=fast >&2
 if [ "$want_safe" = 1 ]; then
   build -Doptimize=safe --prefix zig-out-safe >&2
+  if ! command -v ldb >/dev/null 2>&1; then
+    echo "setup.sh: installing rocksdb-tools (ldb, sst_dump) from Debian" >&2
+    sudo_cmd=()
+    [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get install -y -qq rocksdb-tools >&2 ||
+      echo "setup.sh: could not install rocksdb-tools; the RocksDB interoperability tests will fail" >&2
+  fi
 fi

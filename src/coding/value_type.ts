@@ -18,10 +18,22 @@
  * ```
  */
 export const ValueType = {
+  /** Deletes every older version of the key. */
   Deletion: 0x0,
+  /** A value (RocksDB's Put). */
   Value: 0x1,
+  /** An operand for the memtable's merge operator, folded onto the versions below it. */
   Merge: 0x2,
+  /**
+   * Deletes the one Value below it (RocksDB's SingleDelete). The contract: since the key's
+   * previous SingleDeletion (or ever), exactly one Value was written — no second Value, no
+   * Deletion, no Merge. RocksDB leaves anything else undefined (a flush or compaction may let
+   * an older version reappear). Memtables with `paranoidChecks`, and every memtable of a
+   * safety-checked native build, refuse a SingleDeletion that breaks it
+   * (`SingleDeleteMisuseError`).
+   */
   SingleDeletion: 0x7,
+  /** A range tombstone: `MemTable.addRangeDeletion(seq, start, end)` deletes [start, end). */
   RangeDeletion: 0xf,
 } as const;
 

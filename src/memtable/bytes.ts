@@ -105,17 +105,41 @@ const slabCopyMax = 4 * 1024;
 let slab = new Uint8Array(0);
 let slabUsed = 0;
 
-function copyFromSlab(src: Uint8Array, start: number, end: number): Uint8Array {
-  const length = end - start;
-  if (length > slabCopyMax) return src.slice(start, end);
+function fromSlab(length: number): Uint8Array {
   if (slabUsed + length > slab.length) {
     slab = new Uint8Array(slabSize);
     slabUsed = 0;
   }
   const out = slab.subarray(slabUsed, slabUsed + length);
   slabUsed += length;
+  return out;
+}
+
+function copyFromSlab(src: Uint8Array, start: number, end: number): Uint8Array {
+  const length = end - start;
+  if (length > slabCopyMax) return src.slice(start, end);
+  const out = fromSlab(length);
   out.set(src.subarray(start, end));
   return out;
+}
+
+/**
+ * `length` zeroed bytes of their own (from the slab on Deno, as `copyOut`): for results that
+ * library code builds, such as merge operator outputs.
+ */
+export const newBytes: (length: number) => Uint8Array = "Deno" in globalThis
+  ? (length) => length > slabCopyMax ? new Uint8Array(length) : fromSlab(length)
+  : (length) => new Uint8Array(length);
+
+/** The UTF-8 bytes of a key or value (a string is encoded into memory of its own). */
+export function bytesOf(data: Bytes): Uint8Array {
+  if (typeof data !== "string") return data;
+  if (!("Deno" in globalThis) || data.length * 3 > slabCopyMax) return encoder.encode(data);
+  const room = fromSlab(data.length * 3);
+  const written = encoder.encodeInto(data, room).written;
+  // Give back the unused tail when nothing was carved out after it.
+  slabUsed -= room.length - written;
+  return room.subarray(0, written);
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });

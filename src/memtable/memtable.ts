@@ -36,6 +36,7 @@ import {
 import { checkValueType, describe, ValueType, valueTypeName } from "../coding/value_type.ts";
 import {
   type Bytes,
+  bytesOf,
   copyOut,
   corruptionReport,
   encodedSizeBound,
@@ -825,12 +826,6 @@ function compareRange(s: Uint8Array, a: number, b: number): number {
   return a - b;
 }
 
-const encoder = new TextEncoder();
-
-function bytesOf(data: Bytes): Uint8Array {
-  return typeof data === "string" ? encoder.encode(data) : data;
-}
-
 /** A run of Merge records (converted to oldest first) and the version that ends it, if any. */
 interface MergeRun {
   seq: SequenceNumber;
@@ -849,7 +844,7 @@ function readRun(s: Scratch, count: number): MergeRun | undefined {
   const seq = sequenceFromTrailer(view.getUint32(4, true), view.getUint32(0, true));
   let end = 0;
   for (let i = 0; i < count; i++) end += getRecordHeaderSize + view.getUint32(end + 8, true);
-  const records = s.bytes.slice(0, end);
+  const records = copyOut(s.bytes, 0, end);
   const operands: Uint8Array[] = new Array(count);
   let operandCount = 0;
   let base: MergeRun["base"];

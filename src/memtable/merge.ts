@@ -9,6 +9,7 @@
  */
 import { MergeOperatorError } from "../errors.ts";
 import { describe } from "../coding/value_type.ts";
+import { newBytes } from "./bytes.ts";
 
 /**
  * How a memtable folds Merge operands. `fullMerge` must be deterministic: the same inputs
@@ -85,7 +86,7 @@ function writeHalves(acc: [number, number]): Uint8Array {
   const carry = Math.floor(acc[0] / two32);
   const low = acc[0] - carry * two32;
   const high = (acc[1] + carry) % two32;
-  const out = new Uint8Array(8);
+  const out = newBytes(8);
   out[0] = low & 0xff;
   out[1] = (low >>> 8) & 0xff;
   out[2] = (low >>> 16) & 0xff;
