@@ -27,6 +27,7 @@ export type {
   Entry,
   GetResult,
   MemTableOptions,
+  MemTableShareToken,
   MemTableStats,
   RangeTombstone,
   ReadOptions,
@@ -40,6 +41,10 @@ export {
 } from "./src/memtable/merge.ts";
 export { Snapshot, SnapshotList } from "./src/write/snapshots.ts";
 export { BatchTag, WriteBatch, type WriteBatchRecord } from "./src/write/write_batch.ts";
+export {
+  SequenceAllocator,
+  type SequenceAllocatorShareToken,
+} from "./src/write/sequence_allocator.ts";
 export { isValueType, ValueType, valueTypeName } from "./src/coding/value_type.ts";
 export {
   checkSequence,
@@ -67,6 +72,7 @@ export {
   unpackInternalKey,
 } from "./src/coding/internal_key.ts";
 export {
+  ConcurrentWriteError,
   CorruptionError,
   DuplicateEntryError,
   MemTableClosedError,
@@ -74,6 +80,7 @@ export {
   MergeOperatorError,
   NativeLibraryError,
   NativeOutOfMemoryError,
+  ShareTokenError,
   SingleDeleteMisuseError,
   SnapshotReleasedError,
   WriteBatchError,

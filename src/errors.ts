@@ -75,3 +75,16 @@ export class SingleDeleteMisuseError extends MemTableError {
 export class WriteBatchError extends MemTableError {
   override name = "WriteBatchError";
 }
+
+/**
+ * Two threads (Workers) wrote to one memtable at once, and it was not created with
+ * `allowConcurrentWrites`. The write that found the other one in progress changed nothing.
+ */
+export class ConcurrentWriteError extends MemTableError {
+  override name = "ConcurrentWriteError";
+}
+
+/** A share token was already attached, was discarded, or is not a token of this kind. */
+export class ShareTokenError extends MemTableError {
+  override name = "ShareTokenError";
+}

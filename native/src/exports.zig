@@ -16,6 +16,8 @@ const arena_mod = @import("arena.zig");
 const mt_mod = @import("memtable.zig");
 const write_batch = @import("write_batch.zig");
 const skiplist = @import("skiplist.zig");
+const share = @import("share.zig");
+const seq_mod = @import("sequence.zig");
 
 const build_options = @import("build_options");
 
@@ -77,6 +79,7 @@ const layout_words = [_]u32{
     @bitCast(code(.corruption)),
     @bitCast(code(.single_delete_misuse)),
     @bitCast(code(.bad_batch)),
+    @bitCast(code(.concurrent_write)),
 };
 
 export fn memtable_abi_version() u32 {
@@ -105,8 +108,8 @@ export fn memtable_safety_checked() u32 {
 /// Creates a memtable holding one reference. Sizes as f64 byte counts (0 = default block
 /// size), the huge page size (0 = none, else a power of two in the arena block bounds) and the
 /// earliest sequence number as hi/lo halves (all ones = unset), and `flags`: bits 0–7 the
-/// protection bytes per entry (0, 1, 2, 4, 8), bit 8 paranoid checks. Null when out of memory
-/// or when an option is out of range.
+/// protection bytes per entry (0, 1, 2, 4, 8), bit 8 paranoid checks, bit 9 concurrent writes.
+/// Null when out of memory or when an option is out of range.
 export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32) ?*anyopaque {
     const max_size: f64 = 1 << 53;
     if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
@@ -116,10 +119,11 @@ export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_
     const earliest = join(earliest_hi, earliest_lo);
     if (earliest != mt_mod.seq_unset and earliest > limits.sequence_max) return null;
     const protection: u32 = flags & 0xFF;
-    if (!limits.isProtectionSize(protection) or flags >> 9 != 0) return null;
+    if (!limits.isProtectionSize(protection) or flags >> 10 != 0) return null;
     const mt = MemTable.create(.{
         .protection_bytes = @intCast(protection),
         .paranoid = flags & 0x100 != 0,
+        .concurrent_writes = flags & 0x200 != 0,
         .write_buffer_size = @intFromFloat(write_buffer_size),
         .arena_block_size = @intFromFloat(arena_block_size),
         .huge_page_size = huge_page_size,
@@ -158,6 +162,7 @@ fn addStatus(err: mt_mod.AddError) i32 {
         error.OutOfMemory => code(.out_of_memory),
         error.Corruption => code(.corruption),
         error.SingleDeleteMisuse => code(.single_delete_misuse),
+        error.ConcurrentWrite => code(.concurrent_write),
     };
 }
 
@@ -270,20 +275,119 @@ export fn memtable_memory_usage(h: ?*anyopaque) f64 {
     return @floatFromInt(mt.memoryUsage());
 }
 
+/// RocksDB's first_seqno: 0 while empty (callers tell "empty" by the entry count).
+fn firstSeq(mt: *MemTable) u64 {
+    const s = mt.first_seq.load(.monotonic);
+    return if (s == mt_mod.seq_unset) 0 else s;
+}
+
 /// Writes the counters as fixed64 LE words: num_entries, num_deletes, data_size, first_seq,
 /// earliest_seq, arena usage, arena allocated bytes, arena block size, write_buffer_size,
 /// num_range_deletes.
 export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     const words = [_]u64{
-        mt.num_entries,            mt.num_deletes,      mt.data_size,
-        mt.first_seq,              mt.earliest_seq,     mt.arena.usage(),
-        mt.arena.allocatedBytes(), mt.arena.block_size, mt.write_buffer_size,
+        mt.num_entries.load(.monotonic), mt.num_deletes.load(.monotonic),  mt.data_size.load(.monotonic),
+        firstSeq(mt),                    mt.earliest_seq.load(.monotonic), mt.arena.usage(),
+        mt.arena.allocatedBytes(),       mt.arena.block_size,              mt.write_buffer_size,
         mt.numRangeDeletes(),
     };
     if (cap < words.len * 8) return tooSmall(buf, cap, words.len * 8);
     for (words, 0..) |w, i| put64(buf, i * 8, w);
     return words.len;
+}
+
+// ---- sharing with other threads -------------------------------------------------------------
+
+fn asAllocator(h: ?*anyopaque) ?*seq_mod.SequenceAllocator {
+    const p = h orelse return null;
+    const a: *seq_mod.SequenceAllocator = @ptrCast(@alignCast(p));
+    return if (a.magic == seq_mod.magic) a else null;
+}
+
+/// A token (below 2^53, so exact as f64) that `memtable_attach` in any thread turns into a
+/// handle holding its own reference, once. `kind` 1: a memtable, 2: a sequence allocator.
+/// -1: bad handle or kind; -2: too many tokens outstanding.
+export fn memtable_share(h: ?*anyopaque, kind: u32) f64 {
+    const k: share.Kind = switch (kind) {
+        1 => .memtable,
+        2 => .sequence_allocator,
+        else => return -1,
+    };
+    const object: *anyopaque = switch (k) {
+        .memtable => blk: {
+            const mt = asMemTable(h) orelse return -1;
+            _ = mt.ref();
+            break :blk mt;
+        },
+        .sequence_allocator => blk: {
+            const a = asAllocator(h) orelse return -1;
+            _ = a.ref();
+            break :blk a;
+        },
+    };
+    const token = share.put(k, object) orelse {
+        switch (k) {
+            .memtable => _ = asMemTable(object).?.unref(),
+            .sequence_allocator => _ = asAllocator(object).?.unref(),
+        }
+        return -2;
+    };
+    return @floatFromInt(token);
+}
+
+/// The object of a token from `memtable_share` (with the reference the token held), or null
+/// for a token that is used up, unknown, or of another kind.
+export fn memtable_attach(token: f64, kind: u32) ?*anyopaque {
+    if (!(token >= 0 and token < 1 << 53)) return null;
+    const k: share.Kind = switch (kind) {
+        1 => .memtable,
+        2 => .sequence_allocator,
+        else => return null,
+    };
+    return share.take(@intFromFloat(token), k);
+}
+
+// ---- sequence allocator ----------------------------------------------------------------------
+
+/// A sequence allocator whose first number is `start` (≥ 1), or null.
+export fn memtable_seqalloc_new(start_hi: u32, start_lo: u32) ?*anyopaque {
+    const start = join(start_hi, start_lo);
+    if (start < 1 or start > limits.sequence_max) return null;
+    return seq_mod.SequenceAllocator.create(start) catch null;
+}
+
+export fn memtable_seqalloc_unref(h: ?*anyopaque) i32 {
+    const a = asAllocator(h) orelse return code(.bad_handle);
+    return @intCast(a.unref());
+}
+
+/// Allocates `n` numbers; writes the first as fixed64 into buf.
+export fn memtable_seqalloc_allocate(h: ?*anyopaque, buf: [*]u8, cap: u32, n: u32) i32 {
+    const a = asAllocator(h) orelse return code(.bad_handle);
+    if (cap < 8) return code(.invalid_argument);
+    const first = a.allocate(n) catch return code(.invalid_argument);
+    put64(buf, 0, first);
+    return code(.ok);
+}
+
+/// Publishes [first, first + n).
+export fn memtable_seqalloc_publish(h: ?*anyopaque, first_hi: u32, first_lo: u32, n: u32) i32 {
+    const a = asAllocator(h) orelse return code(.bad_handle);
+    a.publish(join(first_hi, first_lo), n) catch |err| return switch (err) {
+        error.OutOfMemory => code(.out_of_memory),
+        else => code(.invalid_argument),
+    };
+    return code(.ok);
+}
+
+/// Writes the last published number and the next to be allocated as fixed64 words into buf.
+export fn memtable_seqalloc_state(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
+    const a = asAllocator(h) orelse return code(.bad_handle);
+    if (cap < 16) return code(.invalid_argument);
+    put64(buf, 0, a.lastPublished());
+    put64(buf, 8, a.next.load(.monotonic));
+    return code(.ok);
 }
 
 // ---- iterators -----------------------------------------------------------------------------
@@ -474,6 +578,8 @@ test {
     _ = @import("skiplist.zig");
     _ = @import("memtable.zig");
     _ = @import("write_batch.zig");
+    _ = @import("share.zig");
+    _ = @import("sequence.zig");
 }
 
 test "exports answer bad handles and bad lengths with status codes" {
@@ -482,7 +588,7 @@ test "exports answer bad handles and bad lengths with status codes" {
     const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0).?;
     try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0) == null);
     try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x200) == null);
+    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x400) == null);
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 1, 60, 10));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 9, 1, 1));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0x0100_0000, 0, 1, 1, 1));

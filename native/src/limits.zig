@@ -4,7 +4,7 @@
 //! load time, so a stale library fails loudly instead of misreading memory.
 
 /// Bumped whenever an export's signature or a shared layout changes.
-pub const abi_version: u32 = 2;
+pub const abi_version: u32 = 3;
 
 /// RocksDB's InlineSkipList defaults (`skiplist_height` 12, `skiplist_branching_factor` 4):
 /// with p = 1/4 a list of 4^12 ≈ 16.7M nodes still has O(log n) search paths.
@@ -65,6 +65,8 @@ pub const Status = enum(i32) {
     /// A write batch is malformed or holds a record a memtable cannot apply; details in the
     /// caller's buffer. Nothing was applied.
     bad_batch = -8,
+    /// Another thread is writing to a memtable that allows one writer at a time.
+    concurrent_write = -9,
 };
 
 /// The protection sizes RocksDB's `memtable_protection_bytes_per_key` accepts.

@@ -31,9 +31,17 @@ pub const Options = struct {
     protection_bytes: u8 = 0,
     /// Verify neighbour order on insert and the SingleDelete contract (always on in safe builds).
     paranoid: bool = false,
+    /// Any number of threads may add at once (RocksDB's allow_concurrent_memtable_write):
+    /// CAS-linked inserts and a sharded arena. Otherwise one writer at a time, enforced.
+    concurrent_writes: bool = false,
 };
 
-pub const AddError = error{ Duplicate, OutOfMemory, Corruption, SingleDeleteMisuse };
+pub const AddError = error{ Duplicate, OutOfMemory, Corruption, SingleDeleteMisuse, ConcurrentWrite };
+
+fn atomicMin(v: *std.atomic.Value(u64), x: u64) void {
+    var cur = v.load(.monotonic);
+    while (x < cur) cur = v.cmpxchgWeak(cur, x, .monotonic, .monotonic) orelse return;
+}
 
 /// One fragment of the range tombstones: [start, end) is covered by the tombstones whose
 /// sequence numbers are seqs[seqs_from..seqs_to] (descending, distinct).
@@ -130,15 +138,18 @@ pub const MemTable = struct {
     /// with type RangeDeletion, value = end (exclusive).
     range_del: skiplist.SkipList,
     write_buffer_size: u64,
-    num_entries: u64 = 0,
-    num_deletes: u64 = 0,
+    num_entries: std.atomic.Value(u64) = .init(0),
+    num_deletes: std.atomic.Value(u64) = .init(0),
     num_range_deletes: std.atomic.Value(u64) = .init(0),
     /// Sum of encoded entry lengths (RocksDB's data_size_).
-    data_size: u64 = 0,
-    /// Smallest sequence number added; 0 while empty (as RocksDB's first_seqno_, which cannot
-    /// tell "empty" from "seq 0": callers check num_entries).
-    first_seq: u64 = 0,
-    earliest_seq: u64,
+    data_size: std.atomic.Value(u64) = .init(0),
+    /// Smallest sequence number added; `seq_unset` while empty.
+    first_seq: std.atomic.Value(u64) = .init(seq_unset),
+    earliest_seq: std.atomic.Value(u64),
+    concurrent_writes: bool,
+    /// The single-writer guard (when writes are not concurrent): 1 while an add runs, so a
+    /// second writer gets an error instead of corrupting the list.
+    writing: std.atomic.Value(u32) = .init(0),
     check_single_deletes: bool,
     /// The cached fragments (one reference) and the spinlock that guards taking a reference
     /// to them; readers without range tombstones never touch either.
@@ -160,10 +171,12 @@ pub const MemTable = struct {
             .list = undefined,
             .range_del = undefined,
             .write_buffer_size = options.write_buffer_size,
-            .earliest_seq = options.earliest_seq,
+            .earliest_seq = .init(options.earliest_seq),
+            .concurrent_writes = options.concurrent_writes,
             .check_single_deletes = options.paranoid or std.debug.runtime_safety,
         };
         errdefer mt.arena.deinit();
+        if (options.concurrent_writes) try mt.arena.makeConcurrent();
         mt.list = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0x9E3779B97F4A7C15);
         mt.range_del = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0xC2B2AE3D27D4EB4F);
         for ([_]*skiplist.SkipList{ &mt.list, &mt.range_del }) |l| {
@@ -192,7 +205,7 @@ pub const MemTable = struct {
     }
 
     /// RocksDB's MemTable::ApproximateMemoryUsage: what the arena really holds in use.
-    pub fn memoryUsage(self: *const MemTable) u64 {
+    pub fn memoryUsage(self: *MemTable) u64 {
         return self.arena.usage();
     }
 
@@ -201,11 +214,26 @@ pub const MemTable = struct {
     }
 
     fn counted(self: *MemTable, seq: u64, value_type: limits.ValueType, key_len: usize, value_len: usize) void {
-        if (self.num_entries == 0 or seq < self.first_seq) self.first_seq = seq;
-        self.num_entries += 1;
-        if (value_type == .deletion or value_type == .single_deletion) self.num_deletes += 1;
-        self.data_size += coding.entryEncodedLength(key_len, value_len);
-        if (self.earliest_seq == seq_unset or seq < self.earliest_seq) self.earliest_seq = seq;
+        atomicMin(&self.first_seq, seq);
+        atomicMin(&self.earliest_seq, seq);
+        _ = self.num_entries.fetchAdd(1, .monotonic);
+        if (value_type == .deletion or value_type == .single_deletion) _ = self.num_deletes.fetchAdd(1, .monotonic);
+        _ = self.data_size.fetchAdd(coding.entryEncodedLength(key_len, value_len), .monotonic);
+    }
+
+    /// Enters a write: with concurrent writes, nothing to do; otherwise takes the single-writer
+    /// guard or reports the other writer.
+    fn enter(self: *MemTable) AddError!void {
+        if (self.concurrent_writes) return;
+        if (self.writing.cmpxchgStrong(0, 1, .acquire, .monotonic) != null) return error.ConcurrentWrite;
+    }
+
+    fn leave(self: *MemTable) void {
+        if (!self.concurrent_writes) self.writing.store(0, .release);
+    }
+
+    fn insertPoint(self: *MemTable, list: *skiplist.SkipList, key: coding.Key, value: []const u8) AddError!*skiplist.Node {
+        return if (self.concurrent_writes) list.insertConcurrently(key, value) else list.insert(key, value);
     }
 
     /// REQUIRES: key.len ≤ key_size_max, value.len ≤ value_size_max, seq ≤ sequence_max,
@@ -214,11 +242,13 @@ pub const MemTable = struct {
         std.debug.assert(key.len <= limits.key_size_max);
         std.debug.assert(value.len <= limits.value_size_max);
         std.debug.assert(limits.ValueType.isKnownPointType(@backingInt(value_type)));
+        try self.enter();
+        defer self.leave();
         if (value_type == .single_deletion and self.check_single_deletes and self.singleDeleteMisuse(key, seq)) {
             return error.SingleDeleteMisuse;
         }
         const ikey: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(seq, @backingInt(value_type)) };
-        _ = try self.list.insert(ikey, value);
+        _ = try self.insertPoint(&self.list, ikey, value);
         self.counted(seq, value_type, key.len, value.len);
     }
 
@@ -227,8 +257,10 @@ pub const MemTable = struct {
     pub fn addRangeDeletion(self: *MemTable, seq: u64, start: []const u8, end: []const u8) AddError!void {
         std.debug.assert(std.mem.order(u8, start, end) != .gt);
         const ikey: coding.Key = .{ .user_key = start, .trailer = coding.packTrailer(seq, @backingInt(limits.ValueType.range_deletion)) };
+        try self.enter();
+        defer self.leave();
         const log = try self.newLogEntry();
-        log.node = try self.range_del.insert(ikey, end);
+        log.node = try self.insertPoint(&self.range_del, ikey, end);
         self.counted(seq, .range_deletion, start.len, end.len);
         self.publishTombstone(log);
     }
@@ -238,12 +270,14 @@ pub const MemTable = struct {
         return @ptrCast(@alignCast(raw));
     }
 
-    /// Makes a linked tombstone visible to the fragment cache. REQUIRES: one writer.
+    /// Makes a linked tombstone visible to the fragment cache (a lock-free push).
     fn publishTombstone(self: *MemTable, log: *TombstoneLog) void {
-        const head = self.tombstone_log.load(.monotonic);
-        log.prev = head;
-        log.ordinal = if (head) |h| h.ordinal + 1 else 1;
-        self.tombstone_log.store(log, .release);
+        var head = self.tombstone_log.load(.acquire);
+        while (true) {
+            log.prev = head;
+            log.ordinal = if (head) |h| h.ordinal + 1 else 1;
+            head = self.tombstone_log.cmpxchgWeak(head, log, .release, .acquire) orelse break;
+        }
         _ = self.num_range_deletes.fetchAdd(1, .release);
     }
 
@@ -456,6 +490,42 @@ pub const MemTable = struct {
 
     // ---- write batches ---------------------------------------------------------------------
 
+    /// A batch while other threads may insert too: every check first (no other writer can
+    /// create an entry with this batch's sequence numbers when they come from one allocator),
+    /// then one CAS insert per record.
+    fn addBatchConcurrently(self: *MemTable, records: []const Record, failed: *?usize) AddError!void {
+        for (records, 0..) |r, i| {
+            const list = if (r.value_type == .range_deletion) &self.range_del else &self.list;
+            const ikey: coding.Key = .{ .user_key = r.key, .trailer = coding.packTrailer(r.seq, @backingInt(r.value_type)) };
+            if (list.contains(ikey)) {
+                failed.* = i;
+                return error.Duplicate;
+            }
+            if (r.value_type == .single_deletion and self.check_single_deletes and self.singleDeleteMisuse(r.key, r.seq)) {
+                failed.* = i;
+                return error.SingleDeleteMisuse;
+            }
+        }
+        for (records, 0..) |r, i| {
+            const ikey: coding.Key = .{ .user_key = r.key, .trailer = coding.packTrailer(r.seq, @backingInt(r.value_type)) };
+            if (r.value_type == .range_deletion) {
+                const log = try self.newLogEntry();
+                log.node = self.range_del.insertConcurrently(ikey, r.value) catch |err| {
+                    failed.* = i;
+                    return err;
+                };
+                self.counted(r.seq, r.value_type, r.key.len, r.value.len);
+                self.publishTombstone(log);
+            } else {
+                _ = self.list.insertConcurrently(ikey, r.value) catch |err| {
+                    failed.* = i;
+                    return err;
+                };
+                self.counted(r.seq, r.value_type, r.key.len, r.value.len);
+            }
+        }
+    }
+
     pub const Record = struct {
         seq: u64,
         value_type: limits.ValueType,
@@ -482,6 +552,9 @@ pub const MemTable = struct {
     /// failed batch's allocations stay unused in the arena. REQUIRES: no concurrent add.
     pub fn addBatch(self: *MemTable, records: []const Record, failed: *?usize) AddError!void {
         failed.* = null;
+        try self.enter();
+        defer self.leave();
+        if (self.concurrent_writes) return self.addBatchConcurrently(records, failed);
         const gpa = arena_mod.backing_allocator;
         const n = records.len;
         if (n == 0) return;
@@ -663,10 +736,10 @@ test "memtable add, duplicate, findNewest at snapshots, counters" {
     try mt.add(7, .deletion, "k", "");
     try testing.expectError(error.Duplicate, mt.add(9, .value, "k", "other"));
     try mt.add(9, .merge, "k", "m"); // same seq, other type: a distinct internal key
-    try testing.expectEqual(@as(u64, 4), mt.num_entries);
-    try testing.expectEqual(@as(u64, 1), mt.num_deletes);
-    try testing.expectEqual(@as(u64, 5), mt.first_seq);
-    try testing.expectEqual(@as(u64, 5), mt.earliest_seq);
+    try testing.expectEqual(@as(u64, 4), mt.num_entries.load(.monotonic));
+    try testing.expectEqual(@as(u64, 1), mt.num_deletes.load(.monotonic));
+    try testing.expectEqual(@as(u64, 5), mt.first_seq.load(.monotonic));
+    try testing.expectEqual(@as(u64, 5), mt.earliest_seq.load(.monotonic));
     try testing.expect(mt.findNewest("k", 4) == null);
     try testing.expectEqual(@as(u64, 5), mt.findNewest("k", 6).?.key().sequence());
     try testing.expectEqual(@as(u8, 0), mt.findNewest("k", 8).?.key().valueType());
@@ -771,7 +844,7 @@ test "batches insert all records or none, in any order" {
     };
     try testing.expectError(error.Duplicate, mt.addBatch(&bad, &failed));
     try testing.expectEqual(@as(?usize, 1), failed);
-    try testing.expectEqual(@as(u64, 1), mt.num_entries);
+    try testing.expectEqual(@as(u64, 1), mt.num_entries.load(.monotonic));
     try testing.expect(mt.findNewest("z", 100) == null);
     const good = [_]MemTable.Record{
         .{ .seq = 20, .value_type = .value, .key = "q", .value = "q20" },
@@ -780,7 +853,7 @@ test "batches insert all records or none, in any order" {
         .{ .seq = 23, .value_type = .deletion, .key = "q", .value = "" },
     };
     try mt.addBatch(&good, &failed);
-    try testing.expectEqual(@as(u64, 5), mt.num_entries);
+    try testing.expectEqual(@as(u64, 5), mt.num_entries.load(.monotonic));
     try testing.expectEqual(@as(u64, 1), mt.numRangeDeletes());
     try testing.expectEqual(@as(u64, 23), mt.findNewest("q", 100).?.key().sequence());
     try testing.expectEqual(@as(u64, 20), mt.findNewest("q", 22).?.key().sequence());
@@ -819,4 +892,64 @@ test "fragments folded in incrementally answer like fragments built at once" {
             try testing.expectEqual(b.maxCovering(&k, snap), try step.maxCovering(&k, snap));
         }
     }
+}
+
+test "single-writer guard: a second writer is refused while one is inside" {
+    const mt = try MemTable.create(.{});
+    defer _ = mt.unref();
+    mt.writing.store(1, .release); // as if another thread were inside add()
+    try testing.expectError(error.ConcurrentWrite, mt.add(1, .value, "k", "v"));
+    try testing.expectError(error.ConcurrentWrite, mt.addRangeDeletion(2, "a", "b"));
+    var failed: ?usize = null;
+    const recs = [_]MemTable.Record{.{ .seq = 3, .value_type = .value, .key = "k", .value = "v" }};
+    try testing.expectError(error.ConcurrentWrite, mt.addBatch(&recs, &failed));
+    mt.writing.store(0, .release);
+    try mt.add(1, .value, "k", "v");
+    try testing.expectEqual(@as(u64, 1), mt.num_entries.load(.monotonic));
+}
+
+test "concurrent writers: point entries, tombstones and batches from four threads" {
+    const live_before = arena_mod.bytes_live.load(.monotonic);
+    const mt = try MemTable.create(.{ .concurrent_writes = true, .arena_block_size = 64 * 1024 });
+    const Writer = struct {
+        fn run(m: *MemTable, t: u64) void {
+            var buf: [32]u8 = undefined;
+            var i: u64 = 0;
+            while (i < 3000) : (i += 1) {
+                const seq = t * 1_000_000 + i + 1;
+                const key = std.fmt.bufPrint(&buf, "k{d:0>5}", .{(i * 7 + t) % 5000}) catch unreachable;
+                m.add(seq, .value, key, "v") catch unreachable;
+                if (i % 500 == 0) m.addRangeDeletion(seq + 500_000, "k00000", "k00010") catch unreachable;
+            }
+            const recs = [_]MemTable.Record{
+                .{ .seq = t * 1_000_000 + 900_000, .value_type = .value, .key = "batch", .value = "b" },
+                .{ .seq = t * 1_000_000 + 900_001, .value_type = .deletion, .key = "batch2", .value = "" },
+            };
+            var failed: ?usize = null;
+            m.addBatch(&recs, &failed) catch unreachable;
+        }
+    };
+    var threads: [4]std.Thread = undefined;
+    for (&threads, 0..) |*th, i| th.* = try std.Thread.spawn(.{}, Writer.run, .{ mt, @as(u64, i) });
+    for (threads) |th| th.join();
+    try testing.expectEqual(@as(u64, 4 * (3000 + 6 + 2)), mt.num_entries.load(.monotonic));
+    try testing.expectEqual(@as(u64, 4 * 6), mt.numRangeDeletes());
+    // Every entry is found, the list is sorted, and the tombstones fragment consistently.
+    var it = skiplist.Iterator{ .list = &mt.list };
+    it.seekToFirst();
+    var count: usize = 0;
+    var prev: ?coding.Key = null;
+    while (it.valid()) : (it.next()) {
+        const k = it.node.?.key();
+        if (prev) |p| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(p, k));
+        prev = k;
+        count += 1;
+    }
+    try testing.expectEqual(@as(usize, 4 * 3002), count);
+    const f = (try mt.acquireFragments()).?;
+    try testing.expectEqual(@as(u64, 4 * 6), f.built_for);
+    f.release();
+    try testing.expect(mt.memoryUsage() <= mt.arena.allocatedBytes());
+    try testing.expectEqual(@as(u32, 0), mt.unref());
+    try testing.expectEqual(live_before, arena_mod.bytes_live.load(.monotonic));
 }

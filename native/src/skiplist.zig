@@ -314,6 +314,56 @@ pub const SkipList = struct {
         return node;
     }
 
+    // ---- concurrent inserts (allow_concurrent_memtable_write) ----------------------------
+
+    /// Inserts like `insert`, safe against other `insertConcurrently` calls on other threads
+    /// (RocksDB's InlineSkipList::InsertConcurrently): the node is linked level by level with a
+    /// compare-and-swap on its predecessor's pointer; a lost race recomputes the predecessor at
+    /// that level from the one it had. Duplicates are found at level 0, before any link.
+    /// REQUIRES: the arena allocates concurrently.
+    pub fn insertConcurrently(self: *SkipList, key: coding.Key, value: []const u8) InsertError!*Node {
+        var splice: Splice = .{};
+        var max_height = self.max_height.load(.acquire);
+        splice.prev[max_height] = self.head;
+        splice.next[max_height] = null;
+        var i = max_height;
+        while (i > 0) {
+            i -= 1;
+            findSpliceForLevel(key, splice.prev[i + 1], splice.next[i + 1], i, &splice.prev[i], &splice.next[i]);
+        }
+        try self.checkSplice(key, &splice);
+        const searched = max_height;
+        const height = concurrentHeight();
+        const node = try self.allocateEntry(key, value, height);
+        while (height > max_height) {
+            if (self.max_height.cmpxchgWeak(max_height, height, .acq_rel, .acquire)) |seen| {
+                max_height = seen;
+            } else {
+                break;
+            }
+        }
+        var level: usize = 0;
+        while (level < height) : (level += 1) {
+            if (level >= searched) {
+                // A level above the search: other threads may have linked nodes there since.
+                findSpliceForLevel(key, self.head, null, level, &splice.prev[level], &splice.next[level]);
+            }
+            while (true) {
+                node.noBarrierSetNext(level, splice.next[level]);
+                if (splice.prev[level].link(level).cmpxchgStrong(splice.next[level], node, .release, .acquire) == null) break;
+                // Lost a race: something was linked right after prev. Search on from prev.
+                findSpliceForLevel(key, splice.prev[level], null, level, &splice.prev[level], &splice.next[level]);
+                if (level == 0) {
+                    if (splice.next[0]) |n| {
+                        // The node is not linked anywhere yet: it stays unused in the arena.
+                        if (coding.compareEntry(n.entry(), key) == .eq) return error.Duplicate;
+                    }
+                }
+            }
+        }
+        return node;
+    }
+
     // ---- sorted runs (write batches) -----------------------------------------------------
     //
     // A run of keys in ascending order is inserted in three phases so that nothing is linked
@@ -377,6 +427,24 @@ pub const SkipList = struct {
     }
 
     pub const Unlinked = struct { node: *Node, height: u32 };
+
+    threadlocal var height_rng: u64 = 0;
+    var height_seed = std.atomic.Value(u64).init(0x9E3779B97F4A7C15);
+
+    /// A random height from a per-thread generator (concurrent inserts share no state).
+    fn concurrentHeight() u32 {
+        if (height_rng == 0) height_rng = height_seed.fetchAdd(0x9E3779B97F4A7C15, .monotonic) | 1;
+        var h: u32 = 1;
+        while (h < height_max) {
+            height_rng ^= height_rng >> 12;
+            height_rng ^= height_rng << 25;
+            height_rng ^= height_rng >> 27;
+            const r = height_rng *% 0x2545F4914F6CDD1D;
+            if ((r >> 32) % branching != 0) break;
+            h += 1;
+        }
+        return h;
+    }
 
     /// Phase 2: an unlinked node for `key` with a random height.
     pub fn allocateSorted(self: *SkipList, key: coding.Key, value: []const u8) error{OutOfMemory}!Unlinked {
@@ -580,4 +648,40 @@ test "sorted runs link like single inserts, interleaved with existing keys" {
     // Single inserts still work after a run (the sequential splice notices it is stale).
     _ = try list.insert(testKey(&buf, 1, 1), "single");
     try testing.expectEqual(@as(usize, 2501), try expectSortedCount(&list));
+}
+
+test "concurrent inserts from several threads keep every level sorted and lose nothing" {
+    var arena = Arena.init(1 << 16);
+    defer arena.deinit();
+    try arena.makeConcurrent();
+    var list = try SkipList.init(&arena, 5);
+    const Writer = struct {
+        fn run(l: *SkipList, t: u32, dups: *std.atomic.Value(u32)) void {
+            var buf: [32]u8 = undefined;
+            var i: u32 = 0;
+            while (i < 5000) : (i += 1) {
+                // Disjoint keys per thread, plus one shared key everybody races to insert.
+                const k = if (i % 1000 == 0) testKey(&buf, 1_000_000 + i, 1) else testKey(&buf, i * 4 + t, 1);
+                _ = l.insertConcurrently(k, "v") catch |err| {
+                    std.debug.assert(err == error.Duplicate);
+                    _ = dups.fetchAdd(1, .monotonic);
+                };
+            }
+        }
+    };
+    var dups = std.atomic.Value(u32).init(0);
+    var threads: [4]std.Thread = undefined;
+    for (&threads, 0..) |*t, i| t.* = try std.Thread.spawn(.{}, Writer.run, .{ &list, @as(u32, @intCast(i)), &dups });
+    for (threads) |t| t.join();
+    // 4 × 4995 disjoint keys + 5 shared keys inserted once each; the other 15 were duplicates.
+    try testing.expectEqual(@as(u32, 15), dups.load(.monotonic));
+    try testing.expectEqual(@as(usize, 4 * 4995 + 5), try expectSortedCount(&list));
+    var level: usize = 1;
+    while (level < list.max_height.load(.monotonic)) : (level += 1) {
+        var x = list.head.next(level);
+        while (x) |n| {
+            if (n.next(level)) |m| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(n.key(), m.key()));
+            x = n.next(level);
+        }
+    }
 }

@@ -9,7 +9,7 @@
 export const packageVersion = "0.1.0";
 
 /** Bumped with every change to an export's signature or a shared layout. */
-export const abiVersion = 2;
+export const abiVersion = 3;
 /** RocksDB's InlineSkipList defaults. */
 export const skiplistHeightMax = 12;
 export const skiplistBranching = 4;
@@ -34,6 +34,7 @@ export const Status = {
   corruption: -6,
   singleDeleteMisuse: -7,
   badBatch: -8,
+  concurrentWrite: -9,
 } as const;
 
 /** The words `memtable_layout` must report, in order. */
@@ -55,4 +56,5 @@ export const expectedLayout: readonly number[] = [
   Status.corruption >>> 0,
   Status.singleDeleteMisuse >>> 0,
   Status.badBatch >>> 0,
+  Status.concurrentWrite >>> 0,
 ];

@@ -15,6 +15,7 @@ import { existsSync, statSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import {
+  ConcurrentWriteError,
   CorruptionError,
   DuplicateEntryError,
   MemTableError,
@@ -244,6 +245,25 @@ export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: 
 }
 
 /** The loaded library, loading it on first use. */
+/**
+ * Makes sure this realm (thread) uses the library file at `path`: loads it when none is
+ * loaded, throws when another file is. Native objects shared between Workers live in one
+ * copy of the library: a second copy (another file) has its own memory and handles.
+ */
+export function useLibraryOf(path: string, what: string): void {
+  if (loaded === undefined) {
+    loadLibrary({ path });
+    return;
+  }
+  if (loaded.path !== path) {
+    throw new NativeLibraryError(
+      `${what}: the shared object lives in the native library ${path}, but this Worker ` +
+        `loaded ${loaded.path}; load the same file in every Worker (loadLibrary({ path }) or ` +
+        `${libraryPathEnv})`,
+    );
+  }
+}
+
 export function native(): NativeLibrary {
   if (!loaded) loadLibrary();
   return loaded!;
@@ -315,6 +335,11 @@ export function statusError(status: number, what: string): Error {
       return new RangeError(`${what}: the native library rejected an argument`);
     case Status.badHandle:
       return new MemTableError(`${what}: the native handle is not valid`);
+    case Status.concurrentWrite:
+      return new ConcurrentWriteError(
+        `${what}: another thread is writing to this memtable; a memtable takes one writer at ` +
+          `a time unless it was created with allowConcurrentWrites: true. Nothing was written`,
+      );
     case Status.corruption:
       return new CorruptionError(`${what}: stored data failed a check`);
     case Status.singleDeleteMisuse:

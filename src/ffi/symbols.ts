@@ -50,6 +50,13 @@ export const symbols = {
   memtable_iter_next: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_iter_prev: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_iter_next_batch: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
+  memtable_share: { args: ["handle", "u32"], result: "f64" },
+  memtable_attach: { args: ["f64", "u32"], result: "handle" },
+  memtable_seqalloc_new: { args: ["u32", "u32"], result: "handle" },
+  memtable_seqalloc_unref: { args: ["handle"], result: "i32" },
+  memtable_seqalloc_allocate: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
+  memtable_seqalloc_publish: { args: ["handle", "u32", "u32", "u32"], result: "i32" },
+  memtable_seqalloc_state: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_testing_corrupt: {
     args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",

@@ -18,12 +18,21 @@ import {
   CorruptionError,
   DuplicateEntryError,
   MemTableClosedError,
+  MemTableError,
   MergeOperatorError,
+  ShareTokenError,
   SingleDeleteMisuseError,
   WriteBatchError,
 } from "../errors.ts";
 import { getRecordHeaderSize, keySizeMax } from "../ffi/layout.ts";
-import { type Handle, native, type NativeFunctions, Scratch, statusError } from "../ffi/native.ts";
+import {
+  type Handle,
+  native,
+  type NativeFunctions,
+  Scratch,
+  statusError,
+  useLibraryOf,
+} from "../ffi/native.ts";
 import { Status } from "../ffi/layout.ts";
 import {
   checkSequence,
@@ -111,6 +120,34 @@ export interface MemTableOptions {
    * builds of the native library always check SingleDeletes. Default false.
    */
   paranoidChecks?: boolean;
+  /**
+   * Any number of Workers may write at once (RocksDB's `allow_concurrent_memtable_write`):
+   * inserts link nodes with compare-and-swap and allocate from per-thread arena shards.
+   * Without it a memtable takes one writer at a time (reads from any number of Workers are
+   * always lock-free), and a second concurrent writer gets `ConcurrentWriteError`. Not with
+   * `maxSuccessiveMerges` (its read-then-write is not atomic). Default false.
+   */
+  allowConcurrentWrites?: boolean;
+}
+
+/**
+ * What `MemTable.share()` returns: a plain object that `postMessage` can send to a Worker,
+ * where `MemTable.attach(token)` opens the same native memtable. Good for one attach.
+ */
+export interface MemTableShareToken {
+  readonly kind: "memtable";
+  readonly token: number;
+  /** The native library file the memtable lives in: every Worker must use the same one. */
+  readonly library: string;
+  readonly options: {
+    readonly writeBufferSize: number;
+    readonly maxSuccessiveMerges: number;
+    readonly protectionBytesPerKey: number;
+    readonly paranoidChecks: boolean;
+    readonly allowConcurrentWrites: boolean;
+    /** The merge operator's name: `attach` needs an operator of that name. */
+    readonly mergeOperatorName?: string;
+  };
 }
 
 /** A range tombstone: the keys in [start, end) deleted at `seq`. */
@@ -174,6 +211,7 @@ const optionNames = new Set([
   "maxSuccessiveMerges",
   "protectionBytesPerKey",
   "paranoidChecks",
+  "allowConcurrentWrites",
 ]);
 const scratchInitialSize = 64 * 1024;
 const statsWords = 10;
@@ -242,6 +280,28 @@ const memtableFinalizer = new FinalizationRegistry<Handle>((h) => {
 
 let nextId = 1;
 
+/** Set by `MemTable.attach` for the constructor call it makes: the handle to wrap. */
+let attachHandle: Handle | null = null;
+
+/** Checks the shape of a share token (it may come from another Worker). */
+export function checkToken(
+  token: unknown,
+  kind: string,
+  what: string,
+): { token: number; library: string; options: Record<string, unknown> } {
+  const t = token as
+    | { kind?: unknown; token?: unknown; library?: unknown; options?: unknown }
+    | null;
+  if (
+    typeof t !== "object" || t === null || t.kind !== kind || typeof t.token !== "number" ||
+    !Number.isSafeInteger(t.token) || t.token < 0 || typeof t.library !== "string" ||
+    typeof t.options !== "object" || t.options === null
+  ) {
+    throw new TypeError(`${what}: expected a ${kind} share token, got ${describe(token)}`);
+  }
+  return t as { token: number; library: string; options: Record<string, unknown> };
+}
+
 /**
  * The native handle of a live memtable, for code inside this package that drives native loops
  * on it (bench/boundary.ts). Not exported from mod.ts.
@@ -272,6 +332,7 @@ export class MemTable implements Disposable {
   readonly maxSuccessiveMerges: number;
   readonly protectionBytesPerKey: number;
   readonly paranoidChecks: boolean;
+  readonly allowConcurrentWrites: boolean;
   #handle: Handle | null;
   #refs = 1;
   #closed = false;
@@ -328,6 +389,19 @@ export class MemTable implements Disposable {
     if (msm > 0 && this.mergeOperator === undefined) {
       throw new TypeError("MemTable: maxSuccessiveMerges needs a mergeOperator");
     }
+    const concurrent = options.allowConcurrentWrites ?? false;
+    if (typeof concurrent !== "boolean") {
+      throw new TypeError(
+        `MemTable: allowConcurrentWrites must be a boolean, got ${describe(concurrent)}`,
+      );
+    }
+    if (concurrent && msm > 0) {
+      throw new TypeError(
+        "MemTable: maxSuccessiveMerges cannot be combined with allowConcurrentWrites " +
+          "(its lookup and write would not be atomic), as in RocksDB",
+      );
+    }
+    this.allowConcurrentWrites = concurrent;
     this.maxSuccessiveMerges = msm;
     const protection = options.protectionBytesPerKey ?? 0;
     if (
@@ -346,18 +420,113 @@ export class MemTable implements Disposable {
     this.paranoidChecks = paranoid;
     fn ??= native().fn;
     shared ??= new Scratch(scratchInitialSize);
-    const h = fn.memtable_new(
+    const attaching = attachHandle;
+    attachHandle = null;
+    const h = attaching ?? fn.memtable_new(
       this.writeBufferSize,
       arenaBlockSize,
       hugePageSize,
       earliest[0],
       earliest[1],
-      protection | (paranoid ? 0x100 : 0),
+      protection | (paranoid ? 0x100 : 0) | (concurrent ? 0x200 : 0),
     );
     if (h === null) throw statusError(Status.outOfMemory, "MemTable");
     this.#handle = h;
     this.id = nextId++;
     memtableFinalizer.register(this, h, this);
+  }
+
+  /**
+   * A token that opens this memtable in another Worker (`MemTable.attach(token)`): the native
+   * memtable is shared, not copied, and stays alive until every holder in every Worker has
+   * closed it. The token holds a reference of its own until it is attached (once) or
+   * `MemTable.discardToken(token)`.
+   *
+   * @example
+   * ```ts
+   * import { MemTable, ValueType } from "../../mod.ts";
+   * using mt = new MemTable();
+   * mt.add(1, ValueType.Value, "k", "v");
+   * const token = mt.share(); // postMessage(token) to a Worker; there:
+   * using same = MemTable.attach(token);
+   * console.assert(same.get("k").kind === "value");
+   * ```
+   */
+  share(): MemTableShareToken {
+    const h = this.#live("share");
+    const token = fn.memtable_share(h, 1);
+    if (token < 0) {
+      throw new MemTableError(
+        `MemTable.share(): ${
+          token === -2 ? "too many share tokens are outstanding (attach or discard them)" : "failed"
+        }`,
+      );
+    }
+    const options = {
+      writeBufferSize: this.writeBufferSize,
+      maxSuccessiveMerges: this.maxSuccessiveMerges,
+      protectionBytesPerKey: this.protectionBytesPerKey,
+      paranoidChecks: this.paranoidChecks,
+      allowConcurrentWrites: this.allowConcurrentWrites,
+    };
+    return {
+      kind: "memtable",
+      token,
+      library: native().path,
+      options: this.mergeOperator === undefined
+        ? options
+        : { ...options, mergeOperatorName: this.mergeOperator.name },
+    };
+  }
+
+  /**
+   * Opens the memtable a token from `share()` names, in this Worker (or any). Functions do
+   * not cross Workers: pass the merge operator again (`options.mergeOperator`, same name).
+   * Throws `ShareTokenError` for a token already attached or discarded.
+   */
+  static attach(
+    token: MemTableShareToken,
+    options: { mergeOperator?: MergeOperator } = {},
+  ): MemTable {
+    const t = checkToken(token, "memtable", "MemTable.attach()");
+    const o = t.options as MemTableShareToken["options"];
+    const op = options.mergeOperator;
+    if (o.mergeOperatorName !== undefined && op?.name !== o.mergeOperatorName) {
+      throw new TypeError(
+        `MemTable.attach(): the memtable uses merge operator "${o.mergeOperatorName}"; pass it ` +
+          `as options.mergeOperator (functions cannot be sent to a Worker)`,
+      );
+    }
+    useLibraryOf(t.library, "MemTable.attach()");
+    fn ??= native().fn;
+    shared ??= new Scratch(scratchInitialSize);
+    const h = fn.memtable_attach(t.token, 1);
+    if (h === null) {
+      throw new ShareTokenError(
+        "MemTable.attach(): the token was already attached or discarded (a token opens the " +
+          "memtable once: call share() for every Worker)",
+      );
+    }
+    attachHandle = h;
+    return new MemTable({
+      writeBufferSize: o.writeBufferSize,
+      maxSuccessiveMerges: o.maxSuccessiveMerges,
+      protectionBytesPerKey: o.protectionBytesPerKey as 0,
+      paranoidChecks: o.paranoidChecks,
+      allowConcurrentWrites: o.allowConcurrentWrites,
+      ...(op === undefined ? {} : { mergeOperator: op }),
+    });
+  }
+
+  /** Gives back the reference a token holds without attaching it. False if it was used up. */
+  static discardToken(token: MemTableShareToken): boolean {
+    const t = checkToken(token, "memtable", "MemTable.discardToken()");
+    useLibraryOf(t.library, "MemTable.discardToken()");
+    fn ??= native().fn;
+    const h = fn.memtable_attach(t.token, 1);
+    if (h === null) return false;
+    fn.memtable_unref(h);
+    return true;
   }
 
   #live(what: string): Handle {
