@@ -10,7 +10,9 @@
 # 3. per-operation mitata benchmarks (bench/ops.bench.ts), one structure per process, on
 #    both runtimes;
 # 4. write batches against single adds (bench/batch.ts) and the cost of merges and range
-#    tombstones (bench/semantics.ts), on both runtimes.
+#    tombstones (bench/semantics.ts), on both runtimes;
+# 5. one memtable shared by Workers: readers while a writer inserts, and concurrent writers
+#    (bench/concurrency.ts), on both runtimes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -96,3 +98,9 @@ echo "### Bun"
 echo
 echo "### Deno"
 "$deno" run --allow-ffi --allow-read --allow-env bench/semantics.ts
+echo
+echo "## Workers sharing one memtable (bench/concurrency.ts)"
+echo
+"$bun" bench/concurrency.ts "$n" 3000
+echo
+"$deno" run --allow-ffi --allow-read --allow-env bench/concurrency.ts "$n" 3000
