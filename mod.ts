@@ -40,6 +40,12 @@ export {
   uint64Add,
 } from "./src/memtable/merge.ts";
 export { Snapshot, SnapshotList } from "./src/write/snapshots.ts";
+export {
+  cappedPrefix,
+  fixedPrefix,
+  noopPrefix,
+  type PrefixExtractor,
+} from "./src/memtable/prefix.ts";
 export { BatchTag, WriteBatch, type WriteBatchRecord } from "./src/write/write_batch.ts";
 export {
   SequenceAllocator,

@@ -8,12 +8,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  cappedPrefix,
   DuplicateEntryError,
+  fixedPrefix,
   type GetResult,
   MemTable,
+  type MemTableOptions,
   type MergeOperator,
   mergeOperators,
   nativeSafetyChecked,
+  noopPrefix,
   SingleDeleteMisuseError,
   stringAppend,
   uint64Add,
@@ -175,15 +179,23 @@ interface RangeWrite {
 }
 type Write = PointWrite | RangeWrite;
 
-const operators: [string, MergeOperator][] = [
-  ["framed", framed],
-  ["uint64Add", uint64Add],
-  ["stringAppend", stringAppend(",")],
-  ["max", mergeOperators.max],
-  ["put", mergeOperators.put],
+/** Each run also has its own bloom filter set-up: a filter must never change a result. */
+const operators: [string, MergeOperator, MemTableOptions][] = [
+  ["framed", framed, { prefixExtractor: fixedPrefix(1), memtablePrefixBloomSizeRatio: 0.002 }],
+  ["uint64Add", uint64Add, {
+    prefixExtractor: cappedPrefix(2),
+    memtableWholeKeyFiltering: true,
+    memtablePrefixBloomSizeRatio: 0.002,
+  }],
+  ["stringAppend", stringAppend(","), {}],
+  ["max", mergeOperators.max, { prefixExtractor: noopPrefix, memtablePrefixBloomSizeRatio: 0.001 }],
+  ["put", mergeOperators.put, {
+    memtableWholeKeyFiltering: true,
+    memtablePrefixBloomSizeRatio: 0.002,
+  }],
 ];
 
-operators.forEach(([label, op], run) => {
+operators.forEach(([label, op, filter], run) => {
   test(`MemTable matches a plain model over a long random run, ${label} (seeded)`, {
     timeout: 300_000,
   }, () => {
@@ -214,6 +226,7 @@ operators.forEach(([label, op], run) => {
       mergeOperator: op,
       paranoidChecks: paranoid,
       protectionBytesPerKey: ([0, 1, 8] as const)[run % 3],
+      ...filter,
     });
     let seq = 0;
     const counts = { adds: 0, duplicates: 0, misuses: 0, batches: 0, tombstones: 0, gets: 0 };

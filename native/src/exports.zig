@@ -108,9 +108,11 @@ export fn memtable_safety_checked() u32 {
 /// Creates a memtable holding one reference. Sizes as f64 byte counts (0 = default block
 /// size), the huge page size (0 = none, else a power of two in the arena block bounds) and the
 /// earliest sequence number as hi/lo halves (all ones = unset), and `flags`: bits 0–7 the
-/// protection bytes per entry (0, 1, 2, 4, 8), bit 8 paranoid checks, bit 9 concurrent writes.
-/// Null when out of memory or when an option is out of range.
-export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32) ?*anyopaque {
+/// protection bytes per entry (0, 1, 2, 4, 8), bit 8 paranoid checks, bit 9 concurrent writes,
+/// bit 10 whole-key filtering. `extractor` 0 none, 1 fixed, 2 capped, 3 noop, with
+/// `prefix_len`; `bloom_bits` the bloom filter's size (0: none). Null when out of memory or when
+/// an option is out of range.
+export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64) ?*anyopaque {
     const max_size: f64 = 1 << 53;
     if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
     if (!(arena_block_size >= 0 and arena_block_size <= max_size)) return null;
@@ -119,11 +121,16 @@ export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_
     const earliest = join(earliest_hi, earliest_lo);
     if (earliest != mt_mod.seq_unset and earliest > limits.sequence_max) return null;
     const protection: u32 = flags & 0xFF;
-    if (!limits.isProtectionSize(protection) or flags >> 10 != 0) return null;
+    if (!limits.isProtectionSize(protection) or flags >> 11 != 0) return null;
+    if (extractor > 3 or prefix_len > limits.key_size_max) return null;
+    if (!(bloom_bits >= 0 and bloom_bits <= max_size)) return null;
     const mt = MemTable.create(.{
         .protection_bytes = @intCast(protection),
         .paranoid = flags & 0x100 != 0,
         .concurrent_writes = flags & 0x200 != 0,
+        .whole_key_filtering = flags & 0x400 != 0,
+        .extractor = .{ .kind = @fromBackingInt(@intCast(extractor)), .n = prefix_len },
+        .bloom_bits = @intFromFloat(bloom_bits),
         .write_buffer_size = @intFromFloat(write_buffer_size),
         .arena_block_size = @intFromFloat(arena_block_size),
         .huge_page_size = huge_page_size,
@@ -231,7 +238,7 @@ export fn memtable_get(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, snap_hi:
     if (klen > limits.key_size_max or klen > cap) return code(.invalid_argument);
     const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
     const covering = mt.maxCovering(buf[0..klen], snapshot) catch return code(.out_of_memory);
-    var found = mt.findNewest(buf[0..klen], snapshot);
+    var found = if (mt.mayContain(buf[0..klen])) mt.findNewest(buf[0..klen], snapshot) else null;
     const protection = mt.protectionBytes();
     var pos: usize = 0;
     var count: i32 = 0;
@@ -283,14 +290,14 @@ fn firstSeq(mt: *MemTable) u64 {
 
 /// Writes the counters as fixed64 LE words: num_entries, num_deletes, data_size, first_seq,
 /// earliest_seq, arena usage, arena allocated bytes, arena block size, write_buffer_size,
-/// num_range_deletes.
+/// num_range_deletes, bloom hits, bloom misses.
 export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     const words = [_]u64{
         mt.num_entries.load(.monotonic), mt.num_deletes.load(.monotonic),  mt.data_size.load(.monotonic),
         firstSeq(mt),                    mt.earliest_seq.load(.monotonic), mt.arena.usage(),
         mt.arena.allocatedBytes(),       mt.arena.block_size,              mt.write_buffer_size,
-        mt.numRangeDeletes(),
+        mt.numRangeDeletes(),            mt.bloom_hits.load(.monotonic),   mt.bloom_misses.load(.monotonic),
     };
     if (cap < words.len * 8) return tooSmall(buf, cap, words.len * 8);
     for (words, 0..) |w, i| put64(buf, i * 8, w);
@@ -395,10 +402,10 @@ export fn memtable_seqalloc_state(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
 /// Creates an iterator over `h` that hides versions newer than the snapshot; it holds a
 /// reference to the memtable until `memtable_iter_free`. `flags`: bit 0 iterates the range
 /// tombstones instead of the point entries, bit 1 ignores range tombstones (shows covered
-/// versions). Null for a bad handle, bad flags or no memory.
+/// versions), bit 2 prefix_same_as_start, bit 3 total_order_seek. Null for a bad handle, bad flags or no memory.
 export fn memtable_iter_new(h: ?*anyopaque, snap_hi: u32, snap_lo: u32, flags: u32) ?*anyopaque {
     const mt = asMemTable(h) orelse return null;
-    if (flags >> 2 != 0) return null;
+    if (flags >> 4 != 0) return null;
     const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
     return Iterator.create(mt, snapshot, @bitCast(flags)) catch null;
 }
@@ -580,15 +587,17 @@ test {
     _ = @import("write_batch.zig");
     _ = @import("share.zig");
     _ = @import("sequence.zig");
+    _ = @import("prefix.zig");
+    _ = @import("bloom.zig");
 }
 
 test "exports answer bad handles and bad lengths with status codes" {
     var buf: [64]u8 = @splat(0);
     try std.testing.expectEqual(code(.bad_handle), memtable_add(null, &buf, buf.len, 0, 1, 1, 1, 1));
-    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0).?;
-    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x400) == null);
+    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0).?;
+    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0) == null);
+    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3, 0, 0, 0) == null);
+    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x800, 0, 0, 0) == null);
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 1, 60, 10));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 9, 1, 1));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0x0100_0000, 0, 1, 1, 1));

@@ -11,6 +11,8 @@ const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const arena_mod = @import("arena.zig");
 const skiplist = @import("skiplist.zig");
+const prefix_mod = @import("prefix.zig");
+const Bloom = @import("bloom.zig").Bloom;
 
 const Arena = arena_mod.Arena;
 
@@ -34,6 +36,13 @@ pub const Options = struct {
     /// Any number of threads may add at once (RocksDB's allow_concurrent_memtable_write):
     /// CAS-linked inserts and a sharded arena. Otherwise one writer at a time, enforced.
     concurrent_writes: bool = false,
+    /// The prefix extractor (bloom filter over prefixes, prefix-bounded iteration).
+    extractor: prefix_mod.Extractor = .{},
+    /// Bits of the memtable bloom filter (RocksDB: write_buffer_size × ratio × 8); 0: none.
+    bloom_bits: u64 = 0,
+    /// Whole user keys go into the bloom filter too (memtable_whole_key_filtering), and point
+    /// lookups check them instead of prefixes.
+    whole_key_filtering: bool = false,
 };
 
 pub const AddError = error{ Duplicate, OutOfMemory, Corruption, SingleDeleteMisuse, ConcurrentWrite };
@@ -150,6 +159,13 @@ pub const MemTable = struct {
     /// The single-writer guard (when writes are not concurrent): 1 while an add runs, so a
     /// second writer gets an error instead of corrupting the list.
     writing: std.atomic.Value(u32) = .init(0),
+    extractor: prefix_mod.Extractor,
+    bloom: ?Bloom = null,
+    whole_key_filtering: bool,
+    /// Lookups the bloom filter let through / turned away (RocksDB's bloom_memtable_hit_count
+    /// and bloom_memtable_miss_count).
+    bloom_hits: std.atomic.Value(u64) = .init(0),
+    bloom_misses: std.atomic.Value(u64) = .init(0),
     check_single_deletes: bool,
     /// The cached fragments (one reference) and the spinlock that guards taking a reference
     /// to them; readers without range tombstones never touch either.
@@ -173,12 +189,17 @@ pub const MemTable = struct {
             .write_buffer_size = options.write_buffer_size,
             .earliest_seq = .init(options.earliest_seq),
             .concurrent_writes = options.concurrent_writes,
+            .extractor = options.extractor,
+            .whole_key_filtering = options.whole_key_filtering,
             .check_single_deletes = options.paranoid or std.debug.runtime_safety,
         };
         errdefer mt.arena.deinit();
         if (options.concurrent_writes) try mt.arena.makeConcurrent();
         mt.list = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0x9E3779B97F4A7C15);
         mt.range_del = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0xC2B2AE3D27D4EB4F);
+        if ((options.extractor.kind != .none or options.whole_key_filtering) and options.bloom_bits > 0) {
+            mt.bloom = try Bloom.init(&mt.arena, options.bloom_bits);
+        }
         for ([_]*skiplist.SkipList{ &mt.list, &mt.range_del }) |l| {
             l.protection_bytes = options.protection_bytes;
             l.paranoid = options.paranoid;
@@ -232,6 +253,30 @@ pub const MemTable = struct {
         if (!self.concurrent_writes) self.writing.store(0, .release);
     }
 
+    /// Records a point entry's key in the bloom filter (RocksDB's MemTable::Add).
+    fn bloomAdd(self: *MemTable, key: []const u8) void {
+        const b = self.bloom orelse return;
+        if (self.extractor.prefixOf(key)) |p| b.add(p);
+        if (self.whole_key_filtering) b.add(key);
+    }
+
+    /// False when the bloom filter proves the memtable has no version of `key`.
+    pub fn mayContain(self: *MemTable, key: []const u8) bool {
+        const b = self.bloom orelse return true;
+        const may = if (self.whole_key_filtering)
+            b.mayContain(key)
+        else if (self.extractor.prefixOf(key)) |p| b.mayContain(p) else true;
+        _ = (if (may) &self.bloom_hits else &self.bloom_misses).fetchAdd(1, .monotonic);
+        return may;
+    }
+
+    /// For a prefix seek: false when no key with `prefix` can be here.
+    pub fn mayContainPrefix(self: *MemTable, prefix: []const u8) bool {
+        const b = self.bloom orelse return true;
+        if (self.extractor.kind == .none) return true;
+        return b.mayContain(prefix);
+    }
+
     fn insertPoint(self: *MemTable, list: *skiplist.SkipList, key: coding.Key, value: []const u8) AddError!*skiplist.Node {
         return if (self.concurrent_writes) list.insertConcurrently(key, value) else list.insert(key, value);
     }
@@ -249,6 +294,7 @@ pub const MemTable = struct {
         }
         const ikey: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(seq, @backingInt(value_type)) };
         _ = try self.insertPoint(&self.list, ikey, value);
+        self.bloomAdd(key);
         self.counted(seq, value_type, key.len, value.len);
     }
 
@@ -521,6 +567,7 @@ pub const MemTable = struct {
                     failed.* = i;
                     return err;
                 };
+                self.bloomAdd(r.key);
                 self.counted(r.seq, r.value_type, r.key.len, r.value.len);
             }
         }
@@ -620,6 +667,7 @@ pub const MemTable = struct {
             if (k + 8 < points) @prefetch(preds[order[k + 8]][0], .{ .rw = .write });
             self.list.linkSorted(nodes[i], &preds[i], &last);
             const r = records[i];
+            self.bloomAdd(r.key);
             self.counted(r.seq, r.value_type, r.key.len, r.value.len);
         }
         last = @splat(null);
@@ -645,11 +693,18 @@ pub const Iterator = struct {
     fragments: ?*Fragments,
     /// The fragment that held the last key looked up (a scan meets keys in order).
     fragment_hint: usize = 0,
+    flags: Flags = .{},
+    /// The prefix the last seek set (points into the entry it landed on, which never moves).
+    prefix: ?[]const u8 = null,
 
     pub const Flags = packed struct(u32) {
         range_table: bool = false,
         ignore_range_deletions: bool = false,
-        _: u30 = 0,
+        /// After a seek, stop at the first key whose prefix differs from the sought key's.
+        prefix_same_as_start: bool = false,
+        /// Seeks ignore the prefix bloom filter (always a total-order seek).
+        total_order_seek: bool = false,
+        _: u28 = 0,
     };
 
     pub fn create(mt: *MemTable, snapshot: u64, flags: Flags) error{OutOfMemory}!*Iterator {
@@ -658,7 +713,7 @@ pub const Iterator = struct {
         const fragments = if (flags.range_table or flags.ignore_range_deletions) null else try mt.acquireFragments();
         _ = mt.ref();
         const list = if (flags.range_table) &mt.range_del else &mt.list;
-        self.* = .{ .mt = mt, .it = .{ .list = list }, .snapshot = snapshot, .fragments = fragments };
+        self.* = .{ .mt = mt, .it = .{ .list = list }, .snapshot = snapshot, .fragments = fragments, .flags = flags };
         return self;
     }
 
@@ -699,30 +754,68 @@ pub const Iterator = struct {
         return self.it.node.?;
     }
     pub fn seekToFirst(self: *Iterator) void {
+        self.prefix = null;
         self.it.seekToFirst();
         self.skipForward();
     }
     pub fn seekToLast(self: *Iterator) void {
+        self.prefix = null;
         self.it.seekToLast();
         self.skipBackward();
     }
+    /// With a prefix extractor and no total-order seek, a prefix the bloom filter rules out
+    /// leaves the iterator invalid at once (RocksDB's memtable prefix seek); with
+    /// `prefix_same_as_start` the iterator then stays within the sought key's prefix.
+    fn startPrefix(self: *Iterator, key: []const u8) bool {
+        self.prefix = null;
+        if (self.flags.range_table) return true;
+        const p = self.mt.extractor.prefixOf(key) orelse return true;
+        if (!self.flags.total_order_seek and !self.mt.mayContainPrefix(p)) {
+            self.it.node = null;
+            return false;
+        }
+        return true;
+    }
+    fn settlePrefix(self: *Iterator, sought: []const u8) void {
+        if (!self.flags.prefix_same_as_start or self.flags.range_table) return;
+        const want = self.mt.extractor.prefixOf(sought) orelse return;
+        const n = self.it.node orelse return;
+        const have = self.mt.extractor.prefixOf(n.key().user_key);
+        if (have == null or !std.mem.eql(u8, have.?, want)) {
+            self.it.node = null;
+            return;
+        }
+        self.prefix = have.?;
+    }
+    fn checkPrefix(self: *Iterator) void {
+        const p = self.prefix orelse return;
+        const n = self.it.node orelse return;
+        const have = self.mt.extractor.prefixOf(n.key().user_key);
+        if (have == null or !std.mem.eql(u8, have.?, p)) self.it.node = null;
+    }
     /// First visible entry whose user key is ≥ `key`.
     pub fn seek(self: *Iterator, key: []const u8) void {
+        if (!self.startPrefix(key)) return;
         self.it.seek(.{ .user_key = key, .trailer = coding.packTrailer(limits.sequence_max, limits.value_type_for_seek) });
         self.skipForward();
+        self.settlePrefix(key);
     }
     /// Last visible entry whose user key is ≤ `key`.
     pub fn seekForPrev(self: *Iterator, key: []const u8) void {
+        if (!self.startPrefix(key)) return;
         self.it.seekForPrev(.{ .user_key = key, .trailer = 0 });
         self.skipBackward();
+        self.settlePrefix(key);
     }
     pub fn next(self: *Iterator) void {
         self.it.next();
         self.skipForward();
+        self.checkPrefix();
     }
     pub fn prev(self: *Iterator) void {
         self.it.prev();
         self.skipBackward();
+        self.checkPrefix();
     }
 };
 

@@ -24,7 +24,10 @@ export const symbols = {
   memtable_layout: { args: ["buf", "u32"], result: "i32" },
   memtable_native_bytes: { args: [], result: "f64" },
   memtable_safety_checked: { args: [], result: "u32" },
-  memtable_new: { args: ["f64", "f64", "u32", "u32", "u32", "u32"], result: "handle" },
+  memtable_new: {
+    args: ["f64", "f64", "u32", "u32", "u32", "u32", "u32", "u32", "f64"],
+    result: "handle",
+  },
   memtable_ref: { args: ["handle"], result: "i32" },
   memtable_unref: { args: ["handle"], result: "i32" },
   memtable_add: {

@@ -26,10 +26,27 @@ export interface ReadOptions {
    * iterators and `entries()`.
    */
   ignoreRangeDeletions?: boolean;
+  /**
+   * Iterators: after a seek, stop at the first key whose prefix (by the memtable's
+   * `prefixExtractor`) differs from the sought key's (RocksDB's `prefix_same_as_start`).
+   * No effect without an extractor, or after `seekToFirst`/`seekToLast`.
+   */
+  prefixSameAsStart?: boolean;
+  /**
+   * Iterators: seeks ignore the prefix bloom filter (RocksDB's `total_order_seek`). Without it,
+   * a seek to a key whose prefix the filter rules out leaves the iterator invalid, as RocksDB's
+   * memtable iterator does; with it, a seek always lands on the next key in total order.
+   */
+  totalOrderSeek?: boolean;
 }
 
-/** Native iterator flags: bit 0 the range-tombstone table, bit 1 ignore range deletions. */
-export const IteratorFlags = { rangeTable: 1, ignoreRangeDeletions: 2 } as const;
+/** Native iterator flags. */
+export const IteratorFlags = {
+  rangeTable: 1,
+  ignoreRangeDeletions: 2,
+  prefixSameAsStart: 4,
+  totalOrderSeek: 8,
+} as const;
 
 const iteratorFinalizer = new FinalizationRegistry<Handle>((h) => {
   native().fn.memtable_iter_free(h);

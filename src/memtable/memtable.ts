@@ -65,6 +65,7 @@ import {
   type MergeOperator,
 } from "./merge.ts";
 import { Snapshot } from "../write/snapshots.ts";
+import { extractorCode, type PrefixExtractor } from "./prefix.ts";
 import { batchFailureMessage, decodeBatch, WriteBatch } from "../write/write_batch.ts";
 
 export type { Bytes, Entry } from "./bytes.ts";
@@ -128,6 +129,21 @@ export interface MemTableOptions {
    * `maxSuccessiveMerges` (its read-then-write is not atomic). Default false.
    */
   allowConcurrentWrites?: boolean;
+  /**
+   * Picks the part of a key the bloom filter and prefix iteration use: `fixedPrefix(n)`,
+   * `cappedPrefix(n)` or `noopPrefix` (RocksDB's `prefix_extractor`).
+   */
+  prefixExtractor?: PrefixExtractor;
+  /**
+   * Size of the memtable bloom filter as a fraction of `writeBufferSize` (RocksDB's
+   * `memtable_prefix_bloom_size_ratio`; above 0.25 counts as 0.25, as RocksDB sanitizes it).
+   * 0 (default): no filter. The filter holds prefixes (with a `prefixExtractor`) and, with
+   * `memtableWholeKeyFiltering`, whole keys; `get` checks it before searching, so keys that
+   * are not here are turned away with one cache miss. `stats()` counts both outcomes.
+   */
+  memtablePrefixBloomSizeRatio?: number;
+  /** Whole keys go into the bloom filter and point lookups check them (default false). */
+  memtableWholeKeyFiltering?: boolean;
 }
 
 /**
@@ -145,6 +161,9 @@ export interface MemTableShareToken {
     readonly protectionBytesPerKey: number;
     readonly paranoidChecks: boolean;
     readonly allowConcurrentWrites: boolean;
+    readonly prefixExtractor?: PrefixExtractor;
+    readonly memtablePrefixBloomSizeRatio: number;
+    readonly memtableWholeKeyFiltering: boolean;
     /** The merge operator's name: `attach` needs an operator of that name. */
     readonly mergeOperatorName?: string;
   };
@@ -195,6 +214,10 @@ export interface MemTableStats {
   dataSize: number;
   /** Arena bytes in use: what `approximateMemoryUsage()` returns. */
   memoryUsage: number;
+  /** Lookups the bloom filter let through (it may hold the key). */
+  bloomHits: number;
+  /** Lookups the bloom filter turned away without searching. */
+  bloomMisses: number;
   /** Arena bytes allocated from the system, unused block tails included. */
   arenaAllocatedBytes: number;
   arenaBlockSize: number;
@@ -212,9 +235,12 @@ const optionNames = new Set([
   "protectionBytesPerKey",
   "paranoidChecks",
   "allowConcurrentWrites",
+  "prefixExtractor",
+  "memtablePrefixBloomSizeRatio",
+  "memtableWholeKeyFiltering",
 ]);
 const scratchInitialSize = 64 * 1024;
-const statsWords = 10;
+const statsWords = 12;
 const seqUnset = 0xffff_ffff;
 
 /** The library's functions and the realm's shared scratch buffer, set by the first MemTable. */
@@ -247,7 +273,14 @@ function snapshotParts(
   if (typeof ignore !== "boolean") {
     throw new TypeError(`${what}: ignoreRangeDeletions must be a boolean, got ${describe(ignore)}`);
   }
-  const flags = ignore ? IteratorFlags.ignoreRangeDeletions : 0;
+  const sameAsStart = options.prefixSameAsStart ?? false;
+  const totalOrder = options.totalOrderSeek ?? false;
+  if (typeof sameAsStart !== "boolean" || typeof totalOrder !== "boolean") {
+    throw new TypeError(`${what}: prefixSameAsStart and totalOrderSeek must be booleans`);
+  }
+  const flags = (ignore ? IteratorFlags.ignoreRangeDeletions : 0) |
+    (sameAsStart ? IteratorFlags.prefixSameAsStart : 0) |
+    (totalOrder ? IteratorFlags.totalOrderSeek : 0);
   const given = options.snapshot;
   if (given === undefined) return [maxHigh, maxLow, flags];
   const snapshot = given instanceof Snapshot ? given.sequence(what) : checkSequence(given, what);
@@ -333,6 +366,9 @@ export class MemTable implements Disposable {
   readonly protectionBytesPerKey: number;
   readonly paranoidChecks: boolean;
   readonly allowConcurrentWrites: boolean;
+  readonly prefixExtractor: PrefixExtractor | undefined;
+  readonly memtablePrefixBloomSizeRatio: number;
+  readonly memtableWholeKeyFiltering: boolean;
   #handle: Handle | null;
   #refs = 1;
   #closed = false;
@@ -402,6 +438,25 @@ export class MemTable implements Disposable {
       );
     }
     this.allowConcurrentWrites = concurrent;
+    const [extractorKind, prefixLength] = options.prefixExtractor === undefined
+      ? [0, 0]
+      : extractorCode(options.prefixExtractor, "MemTable");
+    this.prefixExtractor = options.prefixExtractor;
+    const ratio = options.memtablePrefixBloomSizeRatio ?? 0;
+    if (typeof ratio !== "number" || !(ratio >= 0) || !Number.isFinite(ratio)) {
+      throw new RangeError(
+        `MemTable: memtablePrefixBloomSizeRatio must be a number ≥ 0, got ${describe(ratio)}`,
+      );
+    }
+    const wholeKey = options.memtableWholeKeyFiltering ?? false;
+    if (typeof wholeKey !== "boolean") {
+      throw new TypeError(
+        `MemTable: memtableWholeKeyFiltering must be a boolean, got ${describe(wholeKey)}`,
+      );
+    }
+    this.memtablePrefixBloomSizeRatio = Math.min(ratio, 0.25);
+    this.memtableWholeKeyFiltering = wholeKey;
+    const bloomBits = Math.floor(this.writeBufferSize * this.memtablePrefixBloomSizeRatio * 8);
     this.maxSuccessiveMerges = msm;
     const protection = options.protectionBytesPerKey ?? 0;
     if (
@@ -428,7 +483,10 @@ export class MemTable implements Disposable {
       hugePageSize,
       earliest[0],
       earliest[1],
-      protection | (paranoid ? 0x100 : 0) | (concurrent ? 0x200 : 0),
+      protection | (paranoid ? 0x100 : 0) | (concurrent ? 0x200 : 0) | (wholeKey ? 0x400 : 0),
+      extractorKind,
+      prefixLength,
+      bloomBits,
     );
     if (h === null) throw statusError(Status.outOfMemory, "MemTable");
     this.#handle = h;
@@ -468,6 +526,9 @@ export class MemTable implements Disposable {
       protectionBytesPerKey: this.protectionBytesPerKey,
       paranoidChecks: this.paranoidChecks,
       allowConcurrentWrites: this.allowConcurrentWrites,
+      memtablePrefixBloomSizeRatio: this.memtablePrefixBloomSizeRatio,
+      memtableWholeKeyFiltering: this.memtableWholeKeyFiltering,
+      ...(this.prefixExtractor === undefined ? {} : { prefixExtractor: this.prefixExtractor }),
     };
     return {
       kind: "memtable",
@@ -514,6 +575,9 @@ export class MemTable implements Disposable {
       protectionBytesPerKey: o.protectionBytesPerKey as 0,
       paranoidChecks: o.paranoidChecks,
       allowConcurrentWrites: o.allowConcurrentWrites,
+      memtablePrefixBloomSizeRatio: o.memtablePrefixBloomSizeRatio,
+      memtableWholeKeyFiltering: o.memtableWholeKeyFiltering,
+      ...(o.prefixExtractor === undefined ? {} : { prefixExtractor: o.prefixExtractor }),
       ...(op === undefined ? {} : { mergeOperator: op }),
     });
   }
@@ -884,6 +948,8 @@ export class MemTable implements Disposable {
       arenaAllocatedBytes: u64Word(s, 6),
       arenaBlockSize: u64Word(s, 7),
       writeBufferSize: u64Word(s, 8),
+      bloomHits: u64Word(s, 10),
+      bloomMisses: u64Word(s, 11),
     };
   }
 
