@@ -83,13 +83,22 @@ for (const impl of ["memtable", "memtable-huge"]) {
       `get ${ratio(`zig ${impl}`, "rocksdb db_bench", "getNsPerOp")}×`,
   );
 }
-for (const peer of ["sorted-btree", "js-sdsl"]) {
-  for (const runtime of ["bun", "deno"]) {
-    console.log(
-      `${runtime} memtable / ${runtime} ${peer}: put ${
-        ratio(`${runtime} memtable`, `${runtime} ${peer}`, "putNsPerOp")
-      }×, ` +
-        `get ${ratio(`${runtime} memtable`, `${runtime} ${peer}`, "getNsPerOp")}×`,
-    );
+for (const impl of ["memtable", "memtable-index"]) {
+  for (const peer of ["sorted-btree", "js-sdsl"]) {
+    for (const runtime of ["bun", "deno"]) {
+      console.log(
+        `${runtime} ${impl} / ${runtime} ${peer}: put ${
+          ratio(`${runtime} ${impl}`, `${runtime} ${peer}`, "putNsPerOp")
+        }×, ` +
+          `get ${ratio(`${runtime} ${impl}`, `${runtime} ${peer}`, "getNsPerOp")}×`,
+      );
+    }
   }
+}
+for (const runtime of ["bun", "deno"]) {
+  console.log(
+    `${runtime} memtable-index / ${runtime} memtable: put ${
+      ratio(`${runtime} memtable-index`, `${runtime} memtable`, "putNsPerOp")
+    }×, get ${ratio(`${runtime} memtable-index`, `${runtime} memtable`, "getNsPerOp")}×`,
+  );
 }

@@ -4,7 +4,8 @@
  *     bun bench/workload.ts <impl> [entries] [seed]
  *     deno run -A --v8-flags=--expose-gc bench/workload.ts <impl> [entries] [seed]
  *
- * impl: memtable | memtable-huge (hugePageSize 2 MiB) | sorted-btree | js-sdsl
+ * impl: memtable | memtable-huge (hugePageSize 2 MiB) | memtable-index (pointIndex, a 256 MiB
+ * write buffer sizing the index: 2M buckets) | sorted-btree | js-sdsl
  *
  * Random 16-byte keys with 100-byte values (the same as `native/src/bench.zig`): put all
  * (random order), get all (another random order), one full ordered scan, 1000 range scans of
@@ -41,8 +42,12 @@ interface Subject {
   nativeBytes(): number;
 }
 
-function memtable(hugePageSize: number): Subject {
-  const mt = new MemTable({ writeBufferSize: 2 ** 31, hugePageSize });
+function memtable(hugePageSize: number, pointIndex = false): Subject {
+  const mt = new MemTable({
+    writeBufferSize: pointIndex ? 256 << 20 : 2 ** 31,
+    hugePageSize,
+    pointIndex,
+  });
   const base = nativeMemoryBytes();
   return {
     put: (i) => mt.add(i + 1, ValueType.Value, key(i), value),
@@ -113,6 +118,7 @@ function jsSdsl(): Subject {
 const subjects: Record<string, () => Subject> = {
   memtable: () => memtable(0),
   "memtable-huge": () => memtable(2 << 20),
+  "memtable-index": () => memtable(0, true),
   "sorted-btree": sortedBtree,
   "js-sdsl": jsSdsl,
 };

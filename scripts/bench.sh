@@ -47,6 +47,8 @@ done
 run native/zig-out/bin/memtable-bench "$n" 42 huge
 run "$bun" bench/workload.ts memtable-huge "$n"
 run "${deno_run[@]}" bench/workload.ts memtable-huge "$n"
+run "$bun" bench/workload.ts memtable-index "$n"
+run "${deno_run[@]}" bench/workload.ts memtable-index "$n"
 for peer in sorted-btree js-sdsl; do
   run "$bun" bench/workload.ts "$peer" "$n"
   run "${deno_run[@]}" bench/workload.ts "$peer" "$n"

@@ -200,7 +200,11 @@ for (const overlap of [false, true]) {
     { timeout: 60_000 },
     async () => {
       const before = nativeMemoryBytes();
-      const mt = new MemTable({ allowConcurrentWrites: true, writeBufferSize: 64 << 20 });
+      const mt = new MemTable({
+        allowConcurrentWrites: true,
+        writeBufferSize: 64 << 20,
+        pointIndex: overlap, // concurrent index updates on hot keys
+      });
       const seqs = new SequenceAllocator();
       const batches = 150;
       const batchSize = 16;

@@ -179,15 +179,18 @@ interface RangeWrite {
 }
 type Write = PointWrite | RangeWrite;
 
-/** Each run also has its own bloom filter set-up: a filter must never change a result. */
+/**
+ * Each run also has its own bloom filter and point index set-up: neither may change a result.
+ */
 const operators: [string, MergeOperator, MemTableOptions][] = [
   ["framed", framed, { prefixExtractor: fixedPrefix(1), memtablePrefixBloomSizeRatio: 0.002 }],
   ["uint64Add", uint64Add, {
     prefixExtractor: cappedPrefix(2),
     memtableWholeKeyFiltering: true,
     memtablePrefixBloomSizeRatio: 0.002,
+    pointIndex: true,
   }],
-  ["stringAppend", stringAppend(","), {}],
+  ["stringAppend", stringAppend(","), { pointIndex: true }],
   ["max", mergeOperators.max, { prefixExtractor: noopPrefix, memtablePrefixBloomSizeRatio: 0.001 }],
   ["put", mergeOperators.put, {
     memtableWholeKeyFiltering: true,

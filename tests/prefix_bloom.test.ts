@@ -119,3 +119,29 @@ test("the bloom filter never hides a present key (random keys, every extractor; 
     for (const k of keys) assert.notEqual(mt.get(k).kind, "absent", `seed ${seed} ${[...k]}`);
   }
 });
+
+test("the point index answers like the skiplist at every snapshot, and its memory is accounted", () => {
+  using indexed = new MemTable({ writeBufferSize: 1 << 20, pointIndex: true });
+  using plain = new MemTable({ writeBufferSize: 1 << 20 });
+  assert.equal(indexed.pointIndex, true);
+  assert.ok(indexed.approximateMemoryUsage() > plain.approximateMemoryUsage()); // the buckets
+  const rng = new Rng(7);
+  for (let i = 1; i <= 5000; i++) {
+    const key = `k${rng.below(700)}`;
+    const type = [ValueType.Value, ValueType.Value, ValueType.Deletion][rng.below(3)]!;
+    // Sequence numbers out of order now and then: the index must keep the newest version.
+    const seq = rng.below(10) === 0 ? rng.below(i) + 1 : i + 10_000;
+    for (const mt of [indexed, plain]) {
+      try {
+        mt.add(seq, type, key, type === ValueType.Value ? `v${i}` : undefined);
+      } catch { /* the same duplicate in both */ }
+    }
+  }
+  for (let k = 0; k < 720; k++) {
+    for (const snapshot of [undefined, 50, 2000, 10_500, 14_000]) {
+      const opts = snapshot === undefined ? undefined : { snapshot };
+      assert.deepEqual(indexed.get(`k${k}`, opts), plain.get(`k${k}`, opts), `k${k} @${snapshot}`);
+    }
+  }
+  assert.throws(() => new MemTable({ pointIndex: 1 as never }), TypeError);
+});

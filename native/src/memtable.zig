@@ -13,6 +13,7 @@ const arena_mod = @import("arena.zig");
 const skiplist = @import("skiplist.zig");
 const prefix_mod = @import("prefix.zig");
 const Bloom = @import("bloom.zig").Bloom;
+const PointIndex = @import("point_index.zig").PointIndex;
 
 const Arena = arena_mod.Arena;
 
@@ -43,6 +44,8 @@ pub const Options = struct {
     /// Whole user keys go into the bloom filter too (memtable_whole_key_filtering), and point
     /// lookups check them instead of prefixes.
     whole_key_filtering: bool = false,
+    /// Keep a hash index from user key to newest version for point lookups.
+    point_index: bool = false,
 };
 
 pub const AddError = error{ Duplicate, OutOfMemory, Corruption, SingleDeleteMisuse, ConcurrentWrite };
@@ -161,6 +164,7 @@ pub const MemTable = struct {
     writing: std.atomic.Value(u32) = .init(0),
     extractor: prefix_mod.Extractor,
     bloom: ?Bloom = null,
+    index: ?PointIndex = null,
     whole_key_filtering: bool,
     /// Lookups the bloom filter let through / turned away (RocksDB's bloom_memtable_hit_count
     /// and bloom_memtable_miss_count).
@@ -197,6 +201,10 @@ pub const MemTable = struct {
         if (options.concurrent_writes) try mt.arena.makeConcurrent();
         mt.list = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0x9E3779B97F4A7C15);
         mt.range_del = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0xC2B2AE3D27D4EB4F);
+        if (options.point_index) {
+            // About one bucket per 128 bytes of write buffer (entries are rarely smaller).
+            mt.index = try PointIndex.init(&mt.arena, @max(1024, @min(options.write_buffer_size / 128, 1 << 26)));
+        }
         if ((options.extractor.kind != .none or options.whole_key_filtering) and options.bloom_bits > 0) {
             mt.bloom = try Bloom.init(&mt.arena, options.bloom_bits);
         }
@@ -293,7 +301,9 @@ pub const MemTable = struct {
             return error.SingleDeleteMisuse;
         }
         const ikey: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(seq, @backingInt(value_type)) };
-        _ = try self.insertPoint(&self.list, ikey, value);
+        const spare = if (self.index) |*ix| try ix.prepare(key) else null;
+        const node = try self.insertPoint(&self.list, ikey, value);
+        if (self.index) |*ix| ix.update(node, spare);
         self.bloomAdd(key);
         self.counted(seq, value_type, key.len, value.len);
     }
@@ -346,6 +356,15 @@ pub const MemTable = struct {
 
     /// The newest version of `key` with sequence number ≤ `snapshot`, or null.
     pub fn findNewest(self: *MemTable, key: []const u8, snapshot: u64) ?*skiplist.Node {
+        if (self.index) |*ix| {
+            // The newest version, then older ones along level 0 down to the snapshot.
+            var n = ix.lookup(key) orelse return null;
+            while (n.key().sequence() > snapshot) {
+                n = n.next(0) orelse return null;
+                if (!std.mem.eql(u8, n.key().user_key, key)) return null;
+            }
+            return n;
+        }
         const lookup: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(snapshot, limits.value_type_for_seek) };
         const node = self.list.findGreaterOrEqual(lookup) orelse return null;
         if (!std.mem.eql(u8, node.key().user_key, key)) return null;
@@ -563,10 +582,12 @@ pub const MemTable = struct {
                 self.counted(r.seq, r.value_type, r.key.len, r.value.len);
                 self.publishTombstone(log);
             } else {
-                _ = self.list.insertConcurrently(ikey, r.value) catch |err| {
+                const spare = if (self.index) |*ix| try ix.prepare(r.key) else null;
+                const node = self.list.insertConcurrently(ikey, r.value) catch |err| {
                     failed.* = i;
                     return err;
                 };
+                if (self.index) |*ix| ix.update(node, spare);
                 self.bloomAdd(r.key);
                 self.counted(r.seq, r.value_type, r.key.len, r.value.len);
             }
@@ -655,6 +676,11 @@ pub const MemTable = struct {
             }
         }
         for (order[0..points]) |i| nodes[i] = try self.list.allocateSorted(ctx.ikey(i), records[i].value);
+        const spares = try gpa.alloc(?*anyopaque, if (self.index != null) n else 0);
+        defer gpa.free(spares);
+        if (self.index) |*ix| {
+            for (order[0..points]) |i| spares[i] = @ptrCast(try ix.prepare(records[i].key));
+        }
         for (order[points..]) |i| nodes[i] = try self.range_del.allocateSorted(ctx.ikey(i), records[i].value);
         const logs = try gpa.alloc(*TombstoneLog, n - points);
         defer gpa.free(logs);
@@ -666,6 +692,7 @@ pub const MemTable = struct {
             // them again ahead of time.
             if (k + 8 < points) @prefetch(preds[order[k + 8]][0], .{ .rw = .write });
             self.list.linkSorted(nodes[i], &preds[i], &last);
+            if (self.index) |*ix| ix.update(nodes[i].node, @ptrCast(@alignCast(spares[i])));
             const r = records[i];
             self.bloomAdd(r.key);
             self.counted(r.seq, r.value_type, r.key.len, r.value.len);

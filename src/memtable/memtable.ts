@@ -144,6 +144,14 @@ export interface MemTableOptions {
   memtablePrefixBloomSizeRatio?: number;
   /** Whole keys go into the bloom filter and point lookups check them (default false). */
   memtableWholeKeyFiltering?: boolean;
+  /**
+   * Beyond RocksDB: a native hash index from user key to its newest version, in the arena
+   * (accounted and freed with the memtable; readers never wait). `get` at any snapshot starts
+   * there and walks older versions on level 0: a few cache misses instead of a skiplist descent.
+   * Costs about one bucket per 128 bytes of `writeBufferSize` plus 24 bytes per distinct key,
+   * and a hash-and-link per insert. Ordered iteration is unchanged. Default false.
+   */
+  pointIndex?: boolean;
 }
 
 /**
@@ -164,6 +172,7 @@ export interface MemTableShareToken {
     readonly prefixExtractor?: PrefixExtractor;
     readonly memtablePrefixBloomSizeRatio: number;
     readonly memtableWholeKeyFiltering: boolean;
+    readonly pointIndex: boolean;
     /** The merge operator's name: `attach` needs an operator of that name. */
     readonly mergeOperatorName?: string;
   };
@@ -238,6 +247,7 @@ const optionNames = new Set([
   "prefixExtractor",
   "memtablePrefixBloomSizeRatio",
   "memtableWholeKeyFiltering",
+  "pointIndex",
 ]);
 const scratchInitialSize = 64 * 1024;
 const statsWords = 12;
@@ -369,6 +379,7 @@ export class MemTable implements Disposable {
   readonly prefixExtractor: PrefixExtractor | undefined;
   readonly memtablePrefixBloomSizeRatio: number;
   readonly memtableWholeKeyFiltering: boolean;
+  readonly pointIndex: boolean;
   #handle: Handle | null;
   #refs = 1;
   #closed = false;
@@ -454,6 +465,11 @@ export class MemTable implements Disposable {
         `MemTable: memtableWholeKeyFiltering must be a boolean, got ${describe(wholeKey)}`,
       );
     }
+    const pointIndex = options.pointIndex ?? false;
+    if (typeof pointIndex !== "boolean") {
+      throw new TypeError(`MemTable: pointIndex must be a boolean, got ${describe(pointIndex)}`);
+    }
+    this.pointIndex = pointIndex;
     this.memtablePrefixBloomSizeRatio = Math.min(ratio, 0.25);
     this.memtableWholeKeyFiltering = wholeKey;
     const bloomBits = Math.floor(this.writeBufferSize * this.memtablePrefixBloomSizeRatio * 8);
@@ -483,7 +499,8 @@ export class MemTable implements Disposable {
       hugePageSize,
       earliest[0],
       earliest[1],
-      protection | (paranoid ? 0x100 : 0) | (concurrent ? 0x200 : 0) | (wholeKey ? 0x400 : 0),
+      protection | (paranoid ? 0x100 : 0) | (concurrent ? 0x200 : 0) | (wholeKey ? 0x400 : 0) |
+        (pointIndex ? 0x800 : 0),
       extractorKind,
       prefixLength,
       bloomBits,
@@ -528,6 +545,7 @@ export class MemTable implements Disposable {
       allowConcurrentWrites: this.allowConcurrentWrites,
       memtablePrefixBloomSizeRatio: this.memtablePrefixBloomSizeRatio,
       memtableWholeKeyFiltering: this.memtableWholeKeyFiltering,
+      pointIndex: this.pointIndex,
       ...(this.prefixExtractor === undefined ? {} : { prefixExtractor: this.prefixExtractor }),
     };
     return {
@@ -577,6 +595,7 @@ export class MemTable implements Disposable {
       allowConcurrentWrites: o.allowConcurrentWrites,
       memtablePrefixBloomSizeRatio: o.memtablePrefixBloomSizeRatio,
       memtableWholeKeyFiltering: o.memtableWholeKeyFiltering,
+      pointIndex: o.pointIndex,
       ...(o.prefixExtractor === undefined ? {} : { prefixExtractor: o.prefixExtractor }),
       ...(op === undefined ? {} : { mergeOperator: op }),
     });
