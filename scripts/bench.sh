@@ -12,7 +12,9 @@
 # 4. write batches against single adds (bench/batch.ts) and the cost of merges and range
 #    tombstones (bench/semantics.ts), on both runtimes;
 # 5. one memtable shared by Workers: readers while a writer inserts, and concurrent writers
-#    (bench/concurrency.ts), on both runtimes.
+#    (bench/concurrency.ts), on both runtimes;
+# 6. insert hints: interleaved ascending streams with and without hints, against random keys
+#    (bench/hints.ts), on both runtimes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -106,3 +108,8 @@ echo
 "$bun" bench/concurrency.ts "$n" 3000
 echo
 "$deno" run --allow-ffi --allow-read --allow-env bench/concurrency.ts "$n" 3000
+echo
+echo "## Insert hints (bench/hints.ts)"
+echo
+"$bun" bench/hints.ts "$n"
+"$deno" run --allow-ffi --allow-read --allow-env bench/hints.ts "$n"

@@ -190,9 +190,13 @@ const operators: [string, MergeOperator, MemTableOptions][] = [
     memtablePrefixBloomSizeRatio: 0.002,
     pointIndex: true,
   }],
-  ["stringAppend", stringAppend(","), { pointIndex: true }],
+  ["stringAppend", stringAppend(","), {
+    pointIndex: true,
+    insertWithHintPrefixExtractor: cappedPrefix(1),
+  }],
   ["max", mergeOperators.max, { prefixExtractor: noopPrefix, memtablePrefixBloomSizeRatio: 0.001 }],
   ["put", mergeOperators.put, {
+    insertWithHintPrefixExtractor: fixedPrefix(2),
     memtableWholeKeyFiltering: true,
     memtablePrefixBloomSizeRatio: 0.002,
   }],

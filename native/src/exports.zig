@@ -110,9 +110,10 @@ export fn memtable_safety_checked() u32 {
 /// earliest sequence number as hi/lo halves (all ones = unset), and `flags`: bits 0–7 the
 /// protection bytes per entry (0, 1, 2, 4, 8), bit 8 paranoid checks, bit 9 concurrent writes,
 /// bit 10 whole-key filtering, bit 11 the point index. `extractor` 0 none, 1 fixed, 2 capped, 3 noop, with
-/// `prefix_len`; `bloom_bits` the bloom filter's size (0: none). Null when out of memory or when
+/// `prefix_len`; `bloom_bits` the bloom filter's size (0: none); `hint_extractor` and
+/// `hint_prefix_len` the insert-hint prefix extractor (same codes). Null when out of memory or when
 /// an option is out of range.
-export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64) ?*anyopaque {
+export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64, hint_extractor: u32, hint_prefix_len: u32) ?*anyopaque {
     const max_size: f64 = 1 << 53;
     if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
     if (!(arena_block_size >= 0 and arena_block_size <= max_size)) return null;
@@ -123,6 +124,7 @@ export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_
     const protection: u32 = flags & 0xFF;
     if (!limits.isProtectionSize(protection) or flags >> 12 != 0) return null;
     if (extractor > 3 or prefix_len > limits.key_size_max) return null;
+    if (hint_extractor > 3 or hint_prefix_len > limits.key_size_max) return null;
     if (!(bloom_bits >= 0 and bloom_bits <= max_size)) return null;
     const mt = MemTable.create(.{
         .protection_bytes = @intCast(protection),
@@ -131,6 +133,7 @@ export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_
         .whole_key_filtering = flags & 0x400 != 0,
         .point_index = flags & 0x800 != 0,
         .extractor = .{ .kind = @fromBackingInt(@intCast(extractor)), .n = prefix_len },
+        .hint_extractor = .{ .kind = @fromBackingInt(@intCast(hint_extractor)), .n = hint_prefix_len },
         .bloom_bits = @intFromFloat(bloom_bits),
         .write_buffer_size = @intFromFloat(write_buffer_size),
         .arena_block_size = @intFromFloat(arena_block_size),
@@ -596,10 +599,10 @@ test {
 test "exports answer bad handles and bad lengths with status codes" {
     var buf: [64]u8 = @splat(0);
     try std.testing.expectEqual(code(.bad_handle), memtable_add(null, &buf, buf.len, 0, 1, 1, 1, 1));
-    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0).?;
-    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3, 0, 0, 0) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x1000, 0, 0, 0) == null);
+    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0).?;
+    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0) == null);
+    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3, 0, 0, 0, 0, 0) == null);
+    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x1000, 0, 0, 0, 0, 0) == null);
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 1, 60, 10));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 9, 1, 1));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0x0100_0000, 0, 1, 1, 1));

@@ -46,7 +46,16 @@ pub const Options = struct {
     whole_key_filtering: bool = false,
     /// Keep a hash index from user key to newest version for point lookups.
     point_index: bool = false,
+    /// RocksDB's memtable_insert_with_hint_prefix_extractor: inserts whose keys share a prefix
+    /// start their search from the previous such insert's splice.
+    hint_extractor: prefix_mod.Extractor = .{},
 };
+
+/// Insert hints: one splice per recently used prefix, in a table probed linearly over four
+/// slots (a prefix whose four slots are taken replaces the first).
+const hint_slots = 512;
+const hint_probe = 4;
+const HintSlot = struct { prefix_hash: u64 = 0, used: bool = false, splice: skiplist.Splice = .{} };
 
 pub const AddError = error{ Duplicate, OutOfMemory, Corruption, SingleDeleteMisuse, ConcurrentWrite };
 
@@ -165,6 +174,8 @@ pub const MemTable = struct {
     extractor: prefix_mod.Extractor,
     bloom: ?Bloom = null,
     index: ?PointIndex = null,
+    hint_extractor: prefix_mod.Extractor,
+    hints: ?*[hint_slots]HintSlot = null,
     whole_key_filtering: bool,
     /// Lookups the bloom filter let through / turned away (RocksDB's bloom_memtable_hit_count
     /// and bloom_memtable_miss_count).
@@ -194,6 +205,7 @@ pub const MemTable = struct {
             .earliest_seq = .init(options.earliest_seq),
             .concurrent_writes = options.concurrent_writes,
             .extractor = options.extractor,
+            .hint_extractor = options.hint_extractor,
             .whole_key_filtering = options.whole_key_filtering,
             .check_single_deletes = options.paranoid or std.debug.runtime_safety,
         };
@@ -201,6 +213,12 @@ pub const MemTable = struct {
         if (options.concurrent_writes) try mt.arena.makeConcurrent();
         mt.list = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0x9E3779B97F4A7C15);
         mt.range_del = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0xC2B2AE3D27D4EB4F);
+        if (options.hint_extractor.kind != .none) {
+            const hints = try arena_mod.allocTracked([hint_slots]HintSlot);
+            hints.* = @splat(.{});
+            mt.hints = hints;
+        }
+        errdefer if (mt.hints) |h| arena_mod.destroyTracked(h);
         if (options.point_index) {
             // About one bucket per 128 bytes of write buffer (entries are rarely smaller).
             mt.index = try PointIndex.init(&mt.arena, @max(1024, @min(options.write_buffer_size / 128, 1 << 26)));
@@ -226,6 +244,7 @@ pub const MemTable = struct {
         if (before == 1) {
             self.magic = 0;
             if (self.fragments) |f| f.release();
+            if (self.hints) |h| arena_mod.destroyTracked(h);
             self.arena.deinit();
             arena_mod.destroyTracked(self);
             return 0;
@@ -286,7 +305,31 @@ pub const MemTable = struct {
     }
 
     fn insertPoint(self: *MemTable, list: *skiplist.SkipList, key: coding.Key, value: []const u8) AddError!*skiplist.Node {
-        return if (self.concurrent_writes) list.insertConcurrently(key, value) else list.insert(key, value);
+        if (self.concurrent_writes) return list.insertConcurrently(key, value);
+        if (self.hints) |hints| {
+            if (list == &self.list) {
+                if (self.hint_extractor.prefixOf(key.user_key)) |p| {
+                    const h = std.hash.Wyhash.hash(0x68696E74, p);
+                    const home: usize = @intCast(h % hint_slots);
+                    var slot = &hints[home];
+                    var probe: usize = 0;
+                    while (probe < hint_probe) : (probe += 1) {
+                        const s = &hints[(home + probe) % hint_slots];
+                        if (s.used and s.prefix_hash == h) {
+                            slot = s;
+                            break;
+                        }
+                        if (!s.used) {
+                            s.* = .{ .prefix_hash = h, .used = true };
+                            slot = s;
+                            break;
+                        }
+                    } else slot.* = .{ .prefix_hash = h, .used = true };
+                    return list.insertWithSplice(key, value, &slot.splice);
+                }
+            }
+        }
+        return list.insert(key, value);
     }
 
     /// REQUIRES: key.len ≤ key_size_max, value.len ≤ value_size_max, seq ≤ sequence_max,
@@ -1072,4 +1115,20 @@ test "concurrent writers: point entries, tombstones and batches from four thread
     try testing.expect(mt.memoryUsage() <= mt.arena.allocatedBytes());
     try testing.expectEqual(@as(u32, 0), mt.unref());
     try testing.expectEqual(live_before, arena_mod.bytes_live.load(.monotonic));
+}
+
+test "insert hints: one splice per prefix" {
+    const mt = try MemTable.create(.{ .hint_extractor = .{ .kind = .fixed, .n = 2 } });
+    defer _ = mt.unref();
+    try testing.expect(mt.hints != null);
+    var buf: [16]u8 = undefined;
+    var i: u32 = 0;
+    while (i < 2000) : (i += 1) {
+        const key = std.fmt.bufPrint(&buf, "{c}{c}{d:0>8}", .{ 'a' + @as(u8, @intCast(i % 2)), 'x', i / 2 }) catch unreachable;
+        try mt.add(i + 1, .value, key, "v");
+    }
+    var used: usize = 0;
+    for (mt.hints.?) |s| used += @intFromBool(s.used);
+    try testing.expectEqual(@as(usize, 2), used);
+    try testing.expectEqual(@as(u64, 2000), mt.num_entries.load(.monotonic));
 }

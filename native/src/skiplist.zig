@@ -213,8 +213,11 @@ pub const SkipList = struct {
     }
 
     /// Brings `splice` up to date for `key`, reusing the levels where it still brackets the
-    /// key (so sequential inserts do not search from the head).
-    fn recomputeSplice(self: *SkipList, key: coding.Key, splice: *Splice) void {
+    /// key (so sequential inserts do not search from the head). Returns the height up to which
+    /// it recomputed: levels at and above it bracketed the key when checked bottom-up, but may
+    /// have gone stale (an insert elsewhere through another splice): `insertWithSplice`
+    /// re-validates them as it links, as RocksDB's InlineSkipList does.
+    fn recomputeSplice(self: *SkipList, key: coding.Key, splice: *Splice) u32 {
         const max_height = self.max_height.load(.monotonic);
         var recompute_height: u32 = 0;
         if (splice.height < max_height) {
@@ -244,6 +247,7 @@ pub const SkipList = struct {
             i -= 1;
             findSpliceForLevel(key, splice.prev[i + 1], splice.next[i + 1], i, &splice.prev[i], &splice.next[i]);
         }
+        return recompute_height;
     }
 
     /// Inserts an entry for `key` with `value`, copying both into one new node.
@@ -254,7 +258,7 @@ pub const SkipList = struct {
     }
 
     pub fn insertWithSplice(self: *SkipList, key: coding.Key, value: []const u8, splice: *Splice) InsertError!*Node {
-        self.recomputeSplice(key, splice);
+        const recomputed = self.recomputeSplice(key, splice);
         try self.checkSplice(key, splice);
         const height = self.randomHeight();
         const node = try self.allocateEntry(key, value, height);
@@ -275,6 +279,10 @@ pub const SkipList = struct {
         }
         var level: usize = 0;
         while (level < height) : (level += 1) {
+            if (level >= recomputed and splice.prev[level].next(level) != splice.next[level]) {
+                // Stale above the levels just recomputed: something was linked after prev.
+                findSpliceForLevel(key, splice.prev[level], null, level, &splice.prev[level], &splice.next[level]);
+            }
             node.noBarrierSetNext(level, splice.next[level]);
             splice.prev[level].setNext(level, node); // release: publishes the node
         }
@@ -684,4 +692,38 @@ test "concurrent inserts from several threads keep every level sorted and lose n
             x = n.next(level);
         }
     }
+}
+
+/// Every node of level L+1 is on level L (each level is a sublist of the one below).
+fn expectNestedLevels(list: *SkipList) !void {
+    var level: usize = list.max_height.load(.monotonic) - 1;
+    while (level > 0) : (level -= 1) {
+        var upper = list.head.next(level);
+        var lower = list.head.next(level - 1);
+        while (upper) |u| {
+            while (lower != null and lower.? != u) lower = lower.?.next(level - 1);
+            try testing.expect(lower != null); // u is missing from the level below
+            upper = u.next(level);
+        }
+    }
+}
+
+test "interleaved splices (insert hints) keep every level complete" {
+    var arena = Arena.init(1 << 16);
+    defer arena.deinit();
+    var list = try SkipList.init(&arena, 11);
+    var splices: [8]Splice = @splat(.{});
+    var buf: [32]u8 = undefined;
+    var i: u32 = 0;
+    while (i < 8000) : (i += 1) {
+        const stream = i % 8;
+        const k = testKey(&buf, stream * 100_000 + i / 8, 1);
+        _ = try list.insertWithSplice(k, "v", &splices[stream]);
+        if (i % 97 == 0) _ = try list.insert(testKey(&buf, 900_000 + i, 1), "x"); // the shared splice
+    }
+    try testing.expectEqual(@as(usize, 8000 + 83), try expectSortedCount(&list));
+    // Every level is a sublist of the one below, and a search from the head finds every key.
+    try expectNestedLevels(&list);
+    i = 0;
+    while (i < 8000) : (i += 1) try testing.expect(list.contains(testKey(&buf, (i % 8) * 100_000 + i / 8, 1)));
 }

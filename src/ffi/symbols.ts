@@ -25,7 +25,7 @@ export const symbols = {
   memtable_native_bytes: { args: [], result: "f64" },
   memtable_safety_checked: { args: [], result: "u32" },
   memtable_new: {
-    args: ["f64", "f64", "u32", "u32", "u32", "u32", "u32", "u32", "f64"],
+    args: ["f64", "f64", "u32", "u32", "u32", "u32", "u32", "u32", "f64", "u32", "u32"],
     result: "handle",
   },
   memtable_ref: { args: ["handle"], result: "i32" },
