@@ -13,6 +13,7 @@ interface Row {
   n: number;
   putNsPerOp?: number;
   getNsPerOp?: number;
+  getMissNsPerOp?: number;
   scanNsPerEntry?: number;
   rangeUsPerScan?: number;
   nativeBytesPerEntry?: number;
@@ -39,6 +40,7 @@ function median(xs: number[]): number | undefined {
 const columns: [keyof Row, string, number][] = [
   ["putNsPerOp", "put ns/op", 0],
   ["getNsPerOp", "get ns/op", 0],
+  ["getMissNsPerOp", "get miss ns/op", 0],
   ["scanNsPerEntry", "scan ns/entry", 0],
   ["rangeUsPerScan", "range µs/1000", 0],
   ["nativeBytesPerEntry", "native B/entry", 1],
@@ -93,6 +95,15 @@ for (const impl of ["memtable", "memtable-index"]) {
           `get ${ratio(`${runtime} ${impl}`, `${runtime} ${peer}`, "getNsPerOp")}×`,
       );
     }
+  }
+}
+for (const runtime of ["bun", "deno"]) {
+  for (const peer of ["sorted-btree", "js-sdsl"]) {
+    console.log(
+      `${runtime} memtable-bloom / ${runtime} ${peer}: get miss ${
+        ratio(`${runtime} memtable-bloom`, `${runtime} ${peer}`, "getMissNsPerOp")
+      }×`,
+    );
   }
 }
 for (const runtime of ["bun", "deno"]) {

@@ -5,10 +5,12 @@
  *     deno run -A --v8-flags=--expose-gc bench/workload.ts <impl> [entries] [seed]
  *
  * impl: memtable | memtable-huge (hugePageSize 2 MiB) | memtable-index (pointIndex, a 256 MiB
- * write buffer sizing the index: 2M buckets) | sorted-btree | js-sdsl
+ * write buffer sizing the index: 2M buckets) | memtable-bloom (whole-key bloom filter of about
+ * 10 bits per key) | sorted-btree | js-sdsl
  *
  * Random 16-byte keys with 100-byte values (the same as `native/src/bench.zig`): put all
- * (random order), get all (another random order), one full ordered scan, 1000 range scans of
+ * (random order), get all (another random order), get as many absent keys, one full ordered
+ * scan, 1000 range scans of
  * 1000 entries from random seeks; then memory: native bytes per entry, process RSS growth and
  * JS-heap growth per entry. Prints one JSON line. The JS peers store one version per key (no
  * sequence numbers or snapshots) with the key as a binary string, what a user would pick.
@@ -25,7 +27,8 @@ const impl = process.argv[2] ?? "memtable";
 const n = Number(process.argv[3] ?? 1_000_000);
 const seed = Number(process.argv[4] ?? 42);
 
-const { rng, key, binary } = makeKeys(n, seed);
+// Keys n..2n-1 are never stored: the lookups that miss.
+const { rng, key, binary } = makeKeys(2 * n, seed);
 const value = new Uint8Array(valueSize).map((_, i) => i);
 const order = Uint32Array.from({ length: n }, (_, i) => i);
 for (let i = n - 1; i > 0; i--) {
@@ -42,11 +45,13 @@ interface Subject {
   nativeBytes(): number;
 }
 
-function memtable(hugePageSize: number, pointIndex = false): Subject {
+function memtable(hugePageSize: number, pointIndex = false, bloom = false): Subject {
   const mt = new MemTable({
-    writeBufferSize: pointIndex ? 256 << 20 : 2 ** 31,
+    writeBufferSize: pointIndex || bloom ? 256 << 20 : 2 ** 31,
     hugePageSize,
     pointIndex,
+    // 256 MiB × 0.005 × 8 ≈ 10.7 Mbit: about 10 bits per key at 1M keys.
+    ...(bloom ? { memtableWholeKeyFiltering: true, memtablePrefixBloomSizeRatio: 0.005 } : {}),
   });
   const base = nativeMemoryBytes();
   return {
@@ -119,6 +124,7 @@ const subjects: Record<string, () => Subject> = {
   memtable: () => memtable(0),
   "memtable-huge": () => memtable(2 << 20),
   "memtable-index": () => memtable(0, true),
+  "memtable-bloom": () => memtable(0, false, true),
   "sorted-btree": sortedBtree,
   "js-sdsl": jsSdsl,
 };
@@ -147,6 +153,11 @@ const getNs = time(() => {
 if (found !== n * valueSize) {
   throw new Error(`${impl}: get found ${found} bytes, expected ${n * valueSize}`);
 }
+let missFound = 0;
+const getMissNs = time(() => {
+  for (let j = 0; j < n; j++) missFound += s.get(n + order[j]!);
+});
+if (missFound !== 0) throw new Error(`${impl}: absent keys found (${missFound} bytes)`);
 let scanned = 0;
 const scanNs = time(() => void (scanned = s.scan()));
 const uniqueKeys = new Set(Array.from({ length: n }, (_, i) => binary(i))).size; // peers keep one version per key
@@ -167,6 +178,7 @@ console.log(JSON.stringify({
   n,
   putNsPerOp: putNs / n,
   getNsPerOp: getNs / n,
+  getMissNsPerOp: getMissNs / n,
   scanNsPerEntry: scanNs / n,
   rangeUsPerScan: rangeNs / scans / 1000,
   rangeEntries: ranged,

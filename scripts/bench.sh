@@ -51,6 +51,8 @@ run "$bun" bench/workload.ts memtable-huge "$n"
 run "${deno_run[@]}" bench/workload.ts memtable-huge "$n"
 run "$bun" bench/workload.ts memtable-index "$n"
 run "${deno_run[@]}" bench/workload.ts memtable-index "$n"
+run "$bun" bench/workload.ts memtable-bloom "$n"
+run "${deno_run[@]}" bench/workload.ts memtable-bloom "$n"
 for peer in sorted-btree js-sdsl; do
   run "$bun" bench/workload.ts "$peer" "$n"
   run "${deno_run[@]}" bench/workload.ts "$peer" "$n"
