@@ -145,3 +145,41 @@ test("the point index answers like the skiplist at every snapshot, and its memor
   }
   assert.throws(() => new MemTable({ pointIndex: 1 as never }), TypeError);
 });
+
+test("the prefix read option keeps iterators and entries() within the keys that start with it", () => {
+  using mt = new MemTable();
+  const keys = ["a", "ab", "abc", "abd", "ab\xff", "ac", "b", "\xff", "\xff\xff1"];
+  keys.forEach((k, i) => mt.add(i + 1, ValueType.Value, k, k));
+  const list = (prefix: string | Uint8Array) => [...mt.entries({ prefix })].map((e) => text(e.key));
+  assert.deepEqual(list("ab"), ["ab", "abc", "abd", "ab\xff"]);
+  assert.deepEqual(list("abc"), ["abc"]);
+  assert.deepEqual(list("zz"), []);
+  assert.deepEqual(list(""), keys);
+  assert.deepEqual(list(new Uint8Array([0xc3, 0xbf])), ["\xff", "\xff\xff1"]); // "\xff" in UTF-8
+  using it = mt.iterator({ prefix: "ab" });
+  it.seekToLast();
+  assert.equal(text(it.key()), "ab\xff");
+  const back: string[] = [];
+  for (; it.valid(); it.prev()) back.push(text(it.key()));
+  assert.deepEqual(back, ["ab\xff", "abd", "abc", "ab"]);
+  it.seek("a"); // before the range: clamps to its first key
+  assert.equal(text(it.key()), "ab");
+  it.seek("abcz");
+  assert.equal(text(it.key()), "abd");
+  it.seekForPrev("zzz"); // after the range: its last key
+  assert.equal(text(it.key()), "ab\xff");
+  it.seekForPrev("aa");
+  assert.equal(it.valid(), false);
+  // A prefix longer than the native successor buffer (256 bytes) and one of only 0xFF bytes.
+  const long = "p".repeat(300);
+  mt.add(100, ValueType.Value, `${long}1`, "x");
+  mt.add(101, ValueType.Value, `${long}2`, "y");
+  mt.add(102, ValueType.Value, new Uint8Array([0xff, 0xff, 7]), "z");
+  using lit = mt.iterator({ prefix: long });
+  lit.seekToLast();
+  assert.equal(text(lit.key()), `${long}2`);
+  using fit = mt.iterator({ prefix: new Uint8Array([0xff, 0xff]) });
+  fit.seekToLast();
+  assert.deepEqual([...fit.key()], [0xff, 0xff, 7]);
+  assert.throws(() => mt.iterator({ prefix: 5 as never }), TypeError);
+});

@@ -414,6 +414,15 @@ export fn memtable_iter_new(h: ?*anyopaque, snap_hi: u32, snap_lo: u32, flags: u
     return Iterator.create(mt, snapshot, @bitCast(flags)) catch null;
 }
 
+/// Restricts the iterator to user keys starting with buf[0..len] (RocksDB's `prefix` read
+/// option); it is then unpositioned.
+export fn memtable_iter_set_prefix(h: ?*anyopaque, buf: [*]u8, cap: u32, len: u32) i32 {
+    const it = asIterator(h) orelse return code(.bad_handle);
+    if (len > limits.key_size_max or len > cap) return code(.invalid_argument);
+    it.setBound(buf[0..len]) catch return code(.out_of_memory);
+    return code(.ok);
+}
+
 export fn memtable_iter_free(h: ?*anyopaque) i32 {
     const it = asIterator(h) orelse return code(.bad_handle);
     it.destroy();

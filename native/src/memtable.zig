@@ -766,6 +766,9 @@ pub const Iterator = struct {
     flags: Flags = .{},
     /// The prefix the last seek set (points into the entry it landed on, which never moves).
     prefix: ?[]const u8 = null,
+    /// The `prefix` read option: only user keys starting with these bytes (owned copy).
+    bound: ?[]u8 = null,
+    bound_alloc: ?[]u8 = null,
 
     pub const Flags = packed struct(u32) {
         range_table: bool = false,
@@ -787,8 +790,25 @@ pub const Iterator = struct {
         return self;
     }
 
+    /// Restricts the iterator to user keys that start with `prefix` (copied).
+    pub fn setBound(self: *Iterator, prefix: []const u8) error{OutOfMemory}!void {
+        const copy = try arena_mod.allocSliceTracked(u8, @max(prefix.len, 1));
+        @memcpy(copy[0..prefix.len], prefix);
+        if (self.bound_alloc) |b| arena_mod.freeSliceTracked(b);
+        self.bound = copy[0..prefix.len];
+        self.bound_alloc = copy;
+        self.it.node = null;
+    }
+
+    fn checkBound(self: *Iterator) void {
+        const b = self.bound orelse return;
+        const n = self.it.node orelse return;
+        if (!std.mem.startsWith(u8, n.key().user_key, b)) self.it.node = null;
+    }
+
     pub fn destroy(self: *Iterator) void {
         const mt = self.mt;
+        if (self.bound_alloc) |b| arena_mod.freeSliceTracked(b);
         if (self.fragments) |f| f.release();
         self.magic = 0;
         arena_mod.destroyTracked(self);
@@ -825,13 +845,38 @@ pub const Iterator = struct {
     }
     pub fn seekToFirst(self: *Iterator) void {
         self.prefix = null;
-        self.it.seekToFirst();
+        if (self.bound) |b| {
+            self.it.seek(.{ .user_key = b, .trailer = coding.packTrailer(limits.sequence_max, limits.value_type_for_seek) });
+        } else self.it.seekToFirst();
         self.skipForward();
+        self.checkBound();
     }
     pub fn seekToLast(self: *Iterator) void {
         self.prefix = null;
-        self.it.seekToLast();
+        if (self.bound) |b| {
+            // The last key below the prefix's successor (b with its last non-0xFF byte raised).
+            var end = b.len;
+            while (end > 0 and b[end - 1] == 0xFF) end -= 1;
+            if (end == 0) self.it.seekToLast() else {
+                var buf: [256]u8 = undefined;
+                if (end <= buf.len) {
+                    @memcpy(buf[0..end], b[0..end]);
+                    buf[end - 1] += 1;
+                    self.it.node = self.it.list.findLessThan(.{ .user_key = buf[0..end], .trailer = std.math.maxInt(u64) });
+                } else {
+                    // Long prefixes: walk from the first key with the prefix to the last.
+                    self.it.seek(.{ .user_key = b, .trailer = coding.packTrailer(limits.sequence_max, limits.value_type_for_seek) });
+                    var last: ?*skiplist.Node = null;
+                    while (self.it.node) |n| : (self.it.next()) {
+                        if (!std.mem.startsWith(u8, n.key().user_key, b)) break;
+                        last = n;
+                    }
+                    self.it.node = last;
+                }
+            }
+        } else self.it.seekToLast();
         self.skipBackward();
+        self.checkBound();
     }
     /// With a prefix extractor and no total-order seek, a prefix the bloom filter rules out
     /// leaves the iterator invalid at once (RocksDB's memtable prefix seek); with
@@ -866,26 +911,36 @@ pub const Iterator = struct {
     /// First visible entry whose user key is ≥ `key`.
     pub fn seek(self: *Iterator, key: []const u8) void {
         if (!self.startPrefix(key)) return;
-        self.it.seek(.{ .user_key = key, .trailer = coding.packTrailer(limits.sequence_max, limits.value_type_for_seek) });
+        // With a bound, a key before it seeks to the bound's first key.
+        const from = if (self.bound) |b| (if (std.mem.order(u8, key, b) == .lt) b else key) else key;
+        self.it.seek(.{ .user_key = from, .trailer = coding.packTrailer(limits.sequence_max, limits.value_type_for_seek) });
         self.skipForward();
         self.settlePrefix(key);
+        self.checkBound();
     }
     /// Last visible entry whose user key is ≤ `key`.
     pub fn seekForPrev(self: *Iterator, key: []const u8) void {
         if (!self.startPrefix(key)) return;
+        if (self.bound) |b| {
+            // A key past every key with the prefix seeks to the last of them.
+            if (std.mem.order(u8, key, b) == .gt and !std.mem.startsWith(u8, key, b)) return self.seekToLast();
+        }
         self.it.seekForPrev(.{ .user_key = key, .trailer = 0 });
         self.skipBackward();
         self.settlePrefix(key);
+        self.checkBound();
     }
     pub fn next(self: *Iterator) void {
         self.it.next();
         self.skipForward();
         self.checkPrefix();
+        self.checkBound();
     }
     pub fn prev(self: *Iterator) void {
         self.it.prev();
         self.skipBackward();
         self.checkPrefix();
+        self.checkBound();
     }
 };
 

@@ -44,6 +44,7 @@ export const symbols = {
   memtable_stats: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_iter_new: { args: ["handle", "u32", "u32", "u32"], result: "handle" },
   memtable_iter_free: { args: ["handle"], result: "i32" },
+  memtable_iter_set_prefix: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
   memtable_iter_valid: { args: ["handle"], result: "i32" },
   memtable_iter_read: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_iter_seek_to_first: { args: ["handle", "buf", "u32"], result: "i32" },

@@ -38,6 +38,12 @@ export interface ReadOptions {
    * memtable iterator does; with it, a seek always lands on the next key in total order.
    */
   totalOrderSeek?: boolean;
+  /**
+   * Iterators and `entries()`: only user keys that start with these bytes (RocksDB's `prefix`
+   * read option): `seekToFirst`/`seekToLast` go to the first/last such key, moves stop at the
+   * edge of the range, seeks outside it clamp to it.
+   */
+  prefix?: Bytes;
 }
 
 /** Native iterator flags. */
@@ -84,6 +90,7 @@ export class MemTableIterator implements Disposable {
     snapHigh: number,
     snapLow: number,
     flags = 0,
+    prefix?: Bytes,
   ) {
     if (token !== internalToken) {
       throw new TypeError("MemTableIterator: create iterators with MemTable.iterator()");
@@ -93,6 +100,17 @@ export class MemTableIterator implements Disposable {
     this.#h = h;
     this.#s = new Scratch(iteratorScratchSize);
     iteratorFinalizer.register(this, h, this);
+    if (prefix !== undefined) {
+      try {
+        reserveFor(this.#s, prefix, undefined, "MemTable.iterator(): prefix");
+        const length = writeKey(this.#s, prefix, "MemTable.iterator(): prefix");
+        const rc = native().fn.memtable_iter_set_prefix(h, this.#s.arg, this.#s.capacity, length);
+        if (rc !== 0) throw statusError(rc, "MemTable.iterator()");
+      } catch (e) {
+        this.close();
+        throw e;
+      }
+    }
   }
 
   #live(what: string): Handle {

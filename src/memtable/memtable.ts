@@ -922,7 +922,7 @@ export class MemTable implements Disposable {
   iterator(options?: ReadOptions): MemTableIterator {
     const h = this.#live("iterator");
     const [snapHigh, snapLow, flags] = snapshotParts(options, "MemTable.iterator()");
-    return new MemTableIterator(internalToken, h, snapHigh, snapLow, flags);
+    return new MemTableIterator(internalToken, h, snapHigh, snapLow, flags, options?.prefix);
   }
 
   /**
@@ -941,7 +941,7 @@ export class MemTable implements Disposable {
   entries(options?: ReadOptions): IterableIterator<Entry> {
     const h = this.#live("entries");
     const [snapHigh, snapLow, flags] = snapshotParts(options, "MemTable.entries()");
-    return new EntryBatches(h, snapHigh, snapLow, flags);
+    return new EntryBatches(h, snapHigh, snapLow, flags, options?.prefix);
   }
 
   /** Arena bytes in use by this memtable's entries and index (RocksDB's ApproximateMemoryUsage). */
@@ -1193,8 +1193,8 @@ class EntryBatches implements IterableIterator<Entry> {
   #index = 0;
   #started = false;
 
-  constructor(h: Handle, snapHigh: number, snapLow: number, flags: number) {
-    this.#it = new MemTableIterator(internalToken, h, snapHigh, snapLow, flags);
+  constructor(h: Handle, snapHigh: number, snapLow: number, flags: number, prefix?: Bytes) {
+    this.#it = new MemTableIterator(internalToken, h, snapHigh, snapLow, flags, prefix);
   }
 
   [Symbol.iterator](): IterableIterator<Entry> {
