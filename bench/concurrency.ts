@@ -56,6 +56,22 @@ const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 let nextFresh = 10 * entries;
 let seq = 10 * entries;
 
+/** A writer's task: fresh keys and sequence numbers no other writer gets. */
+function putTask(mt: MemTable): BenchTask {
+  const task: BenchTask = {
+    task: "put",
+    memtable: mt.share(),
+    present: entries,
+    first: nextFresh,
+    count: 100_000_000,
+    millis,
+    seqBase: seq,
+  };
+  nextFresh += 10_000_000;
+  seq += 10_000_000;
+  return task;
+}
+
 console.log(
   `## ${runtime}: reads while one Worker writes (${entries.toLocaleString()} entries, ${millis} ms)`,
 );
@@ -64,17 +80,7 @@ console.log("|---:|---:|---:|---:|");
 {
   const mt = loaded(false);
   for (const readers of [1, 2, 4]) {
-    const writer = run(workers[0]!, {
-      task: "put",
-      memtable: mt.share(),
-      present: entries,
-      first: nextFresh,
-      count: 100_000_000,
-      millis,
-      seqBase: seq,
-    });
-    nextFresh += 10_000_000;
-    seq += 10_000_000;
+    const writer = run(workers[0]!, putTask(mt));
     const reads = await Promise.all(
       workers.slice(1, 1 + readers).map((w, i) =>
         run(w, {
@@ -104,20 +110,7 @@ console.log("|---:|---|---:|---:|");
 for (const [writers, concurrent] of [[1, false], [1, true], [2, true], [4, true]] as const) {
   const mt = loaded(concurrent);
   const results = await Promise.all(
-    workers.slice(0, writers).map((w) => {
-      const task: BenchTask = {
-        task: "put",
-        memtable: mt.share(),
-        present: entries,
-        first: nextFresh,
-        count: 100_000_000,
-        millis,
-        seqBase: seq,
-      };
-      nextFresh += 10_000_000;
-      seq += 10_000_000;
-      return run(w, task);
-    }),
+    workers.slice(0, writers).map((w) => run(w, putTask(mt))),
   );
   const total = results.reduce((a, r) => a + rate(r), 0);
   console.log(

@@ -31,27 +31,35 @@ pub const Bloom = struct {
         return self.words + @as(usize, @intCast(b)) * words_per_block;
     }
 
-    pub fn add(self: Bloom, key: []const u8) void {
-        const h = hash(key);
-        const blk = self.block(h);
-        var x: u32 = @truncate(h);
-        var i: u32 = 0;
-        while (i < probes) : (i += 1) {
-            const bit = x & 511;
-            _ = blk[bit >> 6].fetchOr(@as(u64, 1) << @intCast(bit & 63), .monotonic);
-            x = std.math.rotl(u32, x, 9) *% 0x9E3779B9;
+    /// The probes of `key`: one word of its cache line and a bit in it, `probes` times.
+    const Probes = struct {
+        blk: [*]std.atomic.Value(u64),
+        x: u32,
+        left: u32 = probes,
+
+        fn next(self: *Probes) ?struct { word: *std.atomic.Value(u64), mask: u64 } {
+            if (self.left == 0) return null;
+            self.left -= 1;
+            const bit = self.x & 511;
+            self.x = std.math.rotl(u32, self.x, 9) *% 0x9E3779B9;
+            return .{ .word = &self.blk[bit >> 6], .mask = @as(u64, 1) << @intCast(bit & 63) };
         }
+    };
+
+    fn probesOf(self: Bloom, key: []const u8) Probes {
+        const h = hash(key);
+        return .{ .blk = self.block(h), .x = @truncate(h) };
+    }
+
+    pub fn add(self: Bloom, key: []const u8) void {
+        var p = self.probesOf(key);
+        while (p.next()) |b| _ = b.word.fetchOr(b.mask, .monotonic);
     }
 
     pub fn mayContain(self: Bloom, key: []const u8) bool {
-        const h = hash(key);
-        const blk = self.block(h);
-        var x: u32 = @truncate(h);
-        var i: u32 = 0;
-        while (i < probes) : (i += 1) {
-            const bit = x & 511;
-            if (blk[bit >> 6].load(.monotonic) & (@as(u64, 1) << @intCast(bit & 63)) == 0) return false;
-            x = std.math.rotl(u32, x, 9) *% 0x9E3779B9;
+        var p = self.probesOf(key);
+        while (p.next()) |b| {
+            if (b.word.load(.monotonic) & b.mask == 0) return false;
         }
         return true;
     }

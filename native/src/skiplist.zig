@@ -106,17 +106,33 @@ pub const SkipList = struct {
     }
 
     fn randomHeight(self: *SkipList) u32 {
+        return heightFrom(&self.rng_state);
+    }
+
+    /// A height with P(h > k) = branching^-k, drawn from the xorshift64* state `rng` (cheap,
+    /// good enough to pick levels).
+    fn heightFrom(rng: *u64) u32 {
         var h: u32 = 1;
         while (h < height_max) {
-            // xorshift64*: cheap, good enough to pick levels with probability 1/branching.
-            self.rng_state ^= self.rng_state >> 12;
-            self.rng_state ^= self.rng_state << 25;
-            self.rng_state ^= self.rng_state >> 27;
-            const r = self.rng_state *% 0x2545F4914F6CDD1D;
+            rng.* ^= rng.* >> 12;
+            rng.* ^= rng.* << 25;
+            rng.* ^= rng.* >> 27;
+            const r = rng.* *% 0x2545F4914F6CDD1D;
             if ((r >> 32) % branching != 0) break;
             h += 1;
         }
         return h;
+    }
+
+    /// Fills `splice` for `key` at every level below `top`, searching from the head.
+    fn searchFromHead(self: *SkipList, key: coding.Key, splice: *Splice, top: u32) void {
+        splice.prev[top] = self.head;
+        splice.next[top] = null;
+        var i = top;
+        while (i > 0) {
+            i -= 1;
+            findSpliceForLevel(key, splice.prev[i + 1], splice.next[i + 1], i, &splice.prev[i], &splice.next[i]);
+        }
     }
 
     inline fn keyIsAfterNode(key: coding.Key, n: ?*Node) bool {
@@ -332,13 +348,7 @@ pub const SkipList = struct {
     pub fn insertConcurrently(self: *SkipList, key: coding.Key, value: []const u8) InsertError!*Node {
         var splice: Splice = .{};
         var max_height = self.max_height.load(.acquire);
-        splice.prev[max_height] = self.head;
-        splice.next[max_height] = null;
-        var i = max_height;
-        while (i > 0) {
-            i -= 1;
-            findSpliceForLevel(key, splice.prev[i + 1], splice.next[i + 1], i, &splice.prev[i], &splice.next[i]);
-        }
+        self.searchFromHead(key, &splice, max_height);
         try self.checkSplice(key, &splice);
         const searched = max_height;
         const height = concurrentHeight();
@@ -442,16 +452,7 @@ pub const SkipList = struct {
     /// A random height from a per-thread generator (concurrent inserts share no state).
     fn concurrentHeight() u32 {
         if (height_rng == 0) height_rng = height_seed.fetchAdd(0x9E3779B97F4A7C15, .monotonic) | 1;
-        var h: u32 = 1;
-        while (h < height_max) {
-            height_rng ^= height_rng >> 12;
-            height_rng ^= height_rng << 25;
-            height_rng ^= height_rng >> 27;
-            const r = height_rng *% 0x2545F4914F6CDD1D;
-            if ((r >> 32) % branching != 0) break;
-            h += 1;
-        }
-        return h;
+        return heightFrom(&height_rng);
     }
 
     /// Phase 2: an unlinked node for `key` with a random height.
