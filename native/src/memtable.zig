@@ -4,8 +4,11 @@
 //! semantics above a single version (snapshots over versions, merge folding, result shapes)
 //! belong to the TypeScript side; this file answers "which versions exist, in what order".
 //!
-//! Thread safety: `add` needs external serialisation (one writer); `get` and iterators may run
-//! concurrently with it. `refs` is atomic so handles can be shared across threads.
+//! Thread safety: reads (`findNewest`, iterators, fragments, the bloom filter and point index)
+//! never lock and may run on any thread alongside writes. Writes: one thread at a time, which
+//! a guard enforces (`error.ConcurrentWrite` for a second writer), unless the memtable was
+//! created with `concurrent_writes` (CAS-linked inserts, a sharded arena). `refs` and the
+//! counters are atomic, so handles can be shared across threads.
 const std = @import("std");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");

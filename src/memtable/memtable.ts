@@ -10,7 +10,10 @@
  * goes. Iterators pin the native memory on their own, so an open iterator keeps working after
  * the memtable is closed. Any call on a freed memtable throws `MemTableClosedError`.
  *
- * Threading: one realm (main thread or Worker) per object; calls are synchronous.
+ * Threading: a `MemTable` object belongs to one realm (main thread or Worker) and its calls are
+ * synchronous; the native memtable behind it can be shared with other Workers (`share()` /
+ * `MemTable.attach()`), read from all of them without locks, and written by one at a time — or by
+ * many with `allowConcurrentWrites`.
  *
  * @module
  */
