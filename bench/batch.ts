@@ -10,6 +10,7 @@
  */
 import process from "node:process";
 import { MemTable, ValueType, WriteBatch } from "../mod.ts";
+import { Rng } from "../tests/helpers.ts";
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 5);
@@ -17,13 +18,8 @@ const batchSize = Number(process.argv[4] ?? 1000);
 const batchesPerRound = 50;
 const runtime = "Bun" in globalThis ? "bun" : "deno";
 
-let state = 0x9e3779b9;
-const rand = () => {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return state >>> 0;
-};
+const rng = new Rng(0x9e3779b9);
+const rand = () => rng.u32();
 function randomKey(): Uint8Array {
   const k = new Uint8Array(16);
   const v = new DataView(k.buffer);

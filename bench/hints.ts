@@ -11,19 +11,15 @@
  */
 import process from "node:process";
 import { fixedPrefix, MemTable, type MemTableOptions, ValueType } from "../mod.ts";
+import { Rng } from "../tests/helpers.ts";
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const streams = 100;
 const runtime = "Bun" in globalThis ? "bun" : "deno";
 const value = new Uint8Array(100).fill(0x61);
 
-let state = 0x12345678;
-const rand = () => {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return state >>> 0;
-};
+const rng = new Rng(0x12345678);
+const rand = () => rng.u32();
 const randomKeys = Array.from({ length: n }, () => {
   const k = new Uint8Array(16);
   const v = new DataView(k.buffer);

@@ -14,17 +14,13 @@
 import process from "node:process";
 import { bench, do_not_optimize, run, summary } from "mitata";
 import { MemTable, uint64Add, ValueType } from "../mod.ts";
+import { Rng } from "../tests/helpers.ts";
 
 const ops = Number(process.argv[2] ?? 500_000);
 const runtime = "Bun" in globalThis ? "bun" : "deno";
 
-let state = 0x2545f491;
-const rand = () => {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return state >>> 0;
-};
+const rng = new Rng(0x2545f491);
+const rand = () => rng.u32();
 const keyOf = (i: number) => `key:${String(i).padStart(8, "0")}`;
 const one = uint64Add.operand(1);
 const value = new Uint8Array(100).fill(0x62);

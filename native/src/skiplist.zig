@@ -128,7 +128,12 @@ pub const SkipList = struct {
     fn searchFromHead(self: *SkipList, key: coding.Key, splice: *Splice, top: u32) void {
         splice.prev[top] = self.head;
         splice.next[top] = null;
-        var i = top;
+        descend(key, splice, top);
+    }
+
+    /// Recomputes levels `from`-1 … 0 of `splice`, each from the level above it.
+    fn descend(key: coding.Key, splice: *Splice, from: u32) void {
+        var i = from;
         while (i > 0) {
             i -= 1;
             findSpliceForLevel(key, splice.prev[i + 1], splice.next[i + 1], i, &splice.prev[i], &splice.next[i]);
@@ -258,11 +263,7 @@ pub const SkipList = struct {
                 splice.next[max_height] = null;
             }
         }
-        var i = recompute_height;
-        while (i > 0) {
-            i -= 1;
-            findSpliceForLevel(key, splice.prev[i + 1], splice.next[i + 1], i, &splice.prev[i], &splice.next[i]);
-        }
+        descend(key, splice, recompute_height);
         return recompute_height;
     }
 
