@@ -516,8 +516,20 @@ fn testKey(buf: []u8, i: u32, seq: u64) coding.Key {
     return .{ .user_key = s, .trailer = coding.packTrailer(seq, 1) };
 }
 
-/// Walks level 0, checking strict order; returns the node count.
-fn expectSortedCount(list: *SkipList) !usize {
+/// Every level above 0 is in strict order (test helper).
+fn expectLevelsSorted(list: *SkipList) !void {
+    var level: usize = 1;
+    while (level < list.max_height.load(.monotonic)) : (level += 1) {
+        var x = list.head.next(level);
+        while (x) |n| {
+            if (n.next(level)) |m| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(n.key(), m.key()));
+            x = n.next(level);
+        }
+    }
+}
+
+/// Walks level 0, checking strict order; returns the node count (test helper).
+pub fn expectSortedCount(list: *SkipList) !usize {
     var it = Iterator{ .list = list };
     it.seekToFirst();
     var count: usize = 0;
@@ -599,14 +611,7 @@ test "skiplist splice hint handles ascending, descending and interleaved inserts
     while (i < 2000) : (i += 1) _ = try list.insert(testKey(&buf, if (i % 2 == 0) 5000 + i else 20_000 + i, 1), "m");
     try testing.expectEqual(@as(usize, 6000), try expectSortedCount(&list));
     // Every level is a sorted sublist.
-    var level: usize = 1;
-    while (level < list.max_height.load(.monotonic)) : (level += 1) {
-        var x = list.head.next(level);
-        while (x) |n| {
-            if (n.next(level)) |m| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(n.key(), m.key()));
-            x = n.next(level);
-        }
-    }
+    try expectLevelsSorted(&list);
 }
 
 test "sorted runs link like single inserts, interleaved with existing keys" {
@@ -647,14 +652,7 @@ test "sorted runs link like single inserts, interleaved with existing keys" {
         i += 2;
     }
     try testing.expectEqual(@as(usize, 1000 + 1500), try expectSortedCount(&list));
-    var level: usize = 1;
-    while (level < list.max_height.load(.monotonic)) : (level += 1) {
-        var x = list.head.next(level);
-        while (x) |nd| {
-            if (nd.next(level)) |m| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(nd.key(), m.key()));
-            x = nd.next(level);
-        }
-    }
+    try expectLevelsSorted(&list);
     // Single inserts still work after a run (the sequential splice notices it is stale).
     _ = try list.insert(testKey(&buf, 1, 1), "single");
     try testing.expectEqual(@as(usize, 2501), try expectSortedCount(&list));
@@ -686,14 +684,7 @@ test "concurrent inserts from several threads keep every level sorted and lose n
     // 4 × 4995 disjoint keys + 5 shared keys inserted once each; the other 15 were duplicates.
     try testing.expectEqual(@as(u32, 15), dups.load(.monotonic));
     try testing.expectEqual(@as(usize, 4 * 4995 + 5), try expectSortedCount(&list));
-    var level: usize = 1;
-    while (level < list.max_height.load(.monotonic)) : (level += 1) {
-        var x = list.head.next(level);
-        while (x) |n| {
-            if (n.next(level)) |m| try testing.expectEqual(std.math.Order.lt, coding.compareKeys(n.key(), m.key()));
-            x = n.next(level);
-        }
-    }
+    try expectLevelsSorted(&list);
 }
 
 /// Every node of level L+1 is on level L (each level is a sublist of the one below).
