@@ -27,10 +27,12 @@ export type {
   Entry,
   GetResult,
   MemTableOptions,
+  MemTableRep,
   MemTableShareToken,
   MemTableStats,
   RangeTombstone,
   ReadOptions,
+  ResolvedRep,
 } from "./src/memtable/memtable.ts";
 export { MemTableIterator } from "./src/memtable/iterator.ts";
 export {
@@ -81,6 +83,7 @@ export {
   ConcurrentWriteError,
   CorruptionError,
   DuplicateEntryError,
+  ImmutableMemTableError,
   MemTableClosedError,
   MemTableError,
   MergeOperatorError,

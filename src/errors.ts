@@ -84,6 +84,11 @@ export class ConcurrentWriteError extends MemTableError {
   override name = "ConcurrentWriteError";
 }
 
+/** A write to a memtable after `markImmutable()`. Nothing was written. */
+export class ImmutableMemTableError extends MemTableError {
+  override name = "ImmutableMemTableError";
+}
+
 /** A share token was already attached, was discarded, or is not a token of this kind. */
 export class ShareTokenError extends MemTableError {
   override name = "ShareTokenError";

@@ -63,11 +63,11 @@ pub fn main(init: std.process.Init) !void {
     const get_ns = perOp(ns, n);
     try out.print("native get      {d:>8.1} ns/op\n", .{perOp(ns, n)});
 
-    var it = mt_mod.Iterator{ .mt = mt, .it = .{ .list = &mt.list }, .snapshot = limits.sequence_max };
+    var it = mt_mod.Iterator{ .mt = mt, .it = .overList(&mt.rep.skiplist), .snapshot = limits.sequence_max };
     var scanned: usize = 0;
     var checksum: u64 = 0;
     t0 = std.Io.Clock.Timestamp.now(io, .awake);
-    it.seekToFirst();
+    try it.seekToFirst();
     while (it.valid()) : (it.next()) {
         checksum +%= coding.decodeEntry(it.node().entry()).value[0];
         scanned += 1;
@@ -81,7 +81,7 @@ pub fn main(init: std.process.Init) !void {
     t0 = std.Io.Clock.Timestamp.now(io, .awake);
     var s: usize = 0;
     while (s < seeks) : (s += 1) {
-        it.seek(&keys[order[s]]);
+        try it.seek(&keys[order[s]]);
         var c: usize = 0;
         while (c < range_scan_length and it.valid()) : (c += 1) {
             checksum +%= coding.decodeEntry(it.node().entry()).value[0];

@@ -18,6 +18,7 @@ const write_batch = @import("write_batch.zig");
 const skiplist = @import("skiplist.zig");
 const share = @import("share.zig");
 const seq_mod = @import("sequence.zig");
+const rep_mod = @import("rep.zig");
 
 const build_options = @import("build_options");
 
@@ -80,6 +81,7 @@ const layout_words = [_]u32{
     @bitCast(code(.single_delete_misuse)),
     @bitCast(code(.bad_batch)),
     @bitCast(code(.concurrent_write)),
+    @bitCast(code(.immutable)),
 };
 
 export fn memtable_abi_version() u32 {
@@ -111,9 +113,14 @@ export fn memtable_safety_checked() u32 {
 /// protection bytes per entry (0, 1, 2, 4, 8), bit 8 paranoid checks, bit 9 concurrent writes,
 /// bit 10 whole-key filtering, bit 11 the point index. `extractor` 0 none, 1 fixed, 2 capped, 3 noop, with
 /// `prefix_len`; `bloom_bits` the bloom filter's size (0: none); `hint_extractor` and
-/// `hint_prefix_len` the insert-hint prefix extractor (same codes). Null when out of memory or when
-/// an option is out of range.
-export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64, hint_extractor: u32, hint_prefix_len: u32) ?*anyopaque {
+/// `hint_prefix_len` the insert-hint prefix extractor (same codes). `rep`: bits 0–3 the
+/// representation (0 skiplist, 1 hashSkipList, 2 hashLinkList, 3 vector), bits 4–7 the bucket
+/// skiplists' height (1–12), bits 8–15 their branching factor (2–255); `rep_count` the bucket
+/// count (hash) or the slots to reserve (vector); `rep_threshold` hashLinkList's
+/// threshold_use_skiplist (≥ 1). A hash representation needs an extractor; the point index
+/// and insert hints need the skiplist; concurrent writes exclude the hash representations.
+/// Null when out of memory or when an option is out of range.
+export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64, hint_extractor: u32, hint_prefix_len: u32, rep: u32, rep_count: u32, rep_threshold: u32) ?*anyopaque {
     const max_size: f64 = 1 << 53;
     if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
     if (!(arena_block_size >= 0 and arena_block_size <= max_size)) return null;
@@ -126,7 +133,12 @@ export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_
     if (extractor > 3 or prefix_len > limits.key_size_max) return null;
     if (hint_extractor > 3 or hint_prefix_len > limits.key_size_max) return null;
     if (!(bloom_bits >= 0 and bloom_bits <= max_size)) return null;
+    const rep_options = repOptions(rep, rep_count, rep_threshold) orelse return null;
+    if (rep_options.kind != .skiplist and (flags & 0x800 != 0 or hint_extractor != 0)) return null;
+    if ((rep_options.kind == .hash_skiplist or rep_options.kind == .hash_linklist) and
+        (extractor == 0 or flags & 0x200 != 0)) return null;
     const mt = MemTable.create(.{
+        .rep = rep_options,
         .protection_bytes = @intCast(protection),
         .paranoid = flags & 0x100 != 0,
         .concurrent_writes = flags & 0x200 != 0,
@@ -141,6 +153,34 @@ export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_
         .earliest_seq = earliest,
     }) catch return null;
     return mt;
+}
+
+fn repOptions(rep: u32, count: u32, threshold: u32) ?rep_mod.Options {
+    if (rep >> 16 != 0) return null;
+    const kind = rep & 0xF;
+    const height = (rep >> 4) & 0xF;
+    const branching = (rep >> 8) & 0xFF;
+    switch (kind) {
+        0 => return if (rep == 0 and count == 0 and threshold == 0) .{} else null,
+        1, 2 => {
+            if (count < 1 or count > rep_mod.bucket_count_max) return null;
+            if (kind == 1 and (height < 1 or height > limits.skiplist_height_max or branching < 2)) return null;
+            if (kind == 2 and (threshold < 1 or height != 0 or branching != 0)) return null;
+            return .{ .kind = @fromBackingInt(kind), .bucket_count = count, .height = height, .branching = branching, .threshold = threshold };
+        },
+        3 => return if (count <= rep_mod.bucket_count_max and height == 0 and branching == 0 and threshold == 0)
+            .{ .kind = .vector, .reserve = count }
+        else
+            null,
+        else => return null,
+    }
+}
+
+/// Marks the memtable immutable (RocksDB's MarkImmutable): later writes get `immutable`.
+export fn memtable_mark_immutable(h: ?*anyopaque) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    mt.markImmutable();
+    return code(.ok);
 }
 
 /// Adds a reference; returns the new count.
@@ -174,6 +214,7 @@ fn addStatus(err: mt_mod.AddError) i32 {
         error.Corruption => code(.corruption),
         error.SingleDeleteMisuse => code(.single_delete_misuse),
         error.ConcurrentWrite => code(.concurrent_write),
+        error.Immutable => code(.immutable),
     };
 }
 
@@ -262,9 +303,7 @@ export fn memtable_get(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, snap_hi:
         count += 1;
         if (e.key.valueType() != @backingInt(limits.ValueType.merge)) return if (overflow) tooSmall(buf, cap, pos) else count;
         // The key bytes are overwritten by the output: compare against the node's own copy.
-        const next = node.next(0) orelse break;
-        if (!std.mem.eql(u8, next.key().user_key, e.key.user_key)) break;
-        found = next;
+        found = mt.nextVersion(node);
     }
     if (covering != 0) {
         const need = pos + limits.get_record_header_size;
@@ -294,7 +333,8 @@ fn firstSeq(mt: *MemTable) u64 {
 
 /// Writes the counters as fixed64 LE words: num_entries, num_deletes, data_size, first_seq,
 /// earliest_seq, arena usage, arena allocated bytes, arena block size, write_buffer_size,
-/// num_range_deletes, bloom hits, bloom misses.
+/// num_range_deletes, bloom hits, bloom misses, immutable (0/1), the representation (as in
+/// `memtable_new`'s `rep` bits 0–3).
 export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     const words = [_]u64{
@@ -302,6 +342,7 @@ export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
         firstSeq(mt),                    mt.earliest_seq.load(.monotonic), mt.arena.usage(),
         mt.arena.allocatedBytes(),       mt.arena.block_size,              mt.write_buffer_size,
         mt.numRangeDeletes(),            mt.bloom_hits.load(.monotonic),   mt.bloom_misses.load(.monotonic),
+        @intFromBool(mt.isImmutable()),  @backingInt(mt.rep),
     };
     if (cap < words.len * 8) return tooSmall(buf, cap, words.len * 8);
     for (words, 0..) |w, i| put64(buf, i * 8, w);
@@ -467,13 +508,13 @@ export fn memtable_iter_read(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
 
 export fn memtable_iter_seek_to_first(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const it = asIterator(h) orelse return code(.bad_handle);
-    it.seekToFirst();
+    it.seekToFirst() catch return code(.out_of_memory);
     return current(it, buf, cap);
 }
 
 export fn memtable_iter_seek_to_last(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const it = asIterator(h) orelse return code(.bad_handle);
-    it.seekToLast();
+    it.seekToLast() catch return code(.out_of_memory);
     return current(it, buf, cap);
 }
 
@@ -481,7 +522,7 @@ export fn memtable_iter_seek_to_last(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
 export fn memtable_iter_seek(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32) i32 {
     const it = asIterator(h) orelse return code(.bad_handle);
     if (klen > limits.key_size_max or klen > cap) return code(.invalid_argument);
-    it.seek(buf[0..klen]);
+    it.seek(buf[0..klen]) catch return code(.out_of_memory);
     return current(it, buf, cap);
 }
 
@@ -489,7 +530,7 @@ export fn memtable_iter_seek(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32) i3
 export fn memtable_iter_seek_for_prev(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32) i32 {
     const it = asIterator(h) orelse return code(.bad_handle);
     if (klen > limits.key_size_max or klen > cap) return code(.invalid_argument);
-    it.seekForPrev(buf[0..klen]);
+    it.seekForPrev(buf[0..klen]) catch return code(.out_of_memory);
     return current(it, buf, cap);
 }
 
@@ -603,15 +644,16 @@ test {
     _ = @import("prefix.zig");
     _ = @import("bloom.zig");
     _ = @import("point_index.zig");
+    _ = @import("rep.zig");
 }
 
 test "exports answer bad handles and bad lengths with status codes" {
     var buf: [64]u8 = @splat(0);
     try std.testing.expectEqual(code(.bad_handle), memtable_add(null, &buf, buf.len, 0, 1, 1, 1, 1));
-    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0).?;
-    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3, 0, 0, 0, 0, 0) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x1000, 0, 0, 0, 0, 0) == null);
+    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, 0, 0, 0).?;
+    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, 0, 0, 0) == null);
+    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3, 0, 0, 0, 0, 0, 0, 0, 0) == null);
+    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x1000, 0, 0, 0, 0, 0, 0, 0, 0) == null);
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 1, 60, 10));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 9, 1, 1));
     try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0x0100_0000, 0, 1, 1, 1));

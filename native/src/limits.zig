@@ -4,7 +4,7 @@
 //! load time, so a stale library fails loudly instead of misreading memory.
 
 /// Bumped whenever an export's signature or a shared layout changes.
-pub const abi_version: u32 = 5;
+pub const abi_version: u32 = 6;
 
 /// RocksDB's InlineSkipList defaults (`skiplist_height` 12, `skiplist_branching_factor` 4):
 /// with p = 1/4 a list of 4^12 ≈ 16.7M nodes still has O(log n) search paths.
@@ -67,6 +67,8 @@ pub const Status = enum(i32) {
     bad_batch = -8,
     /// Another thread is writing to a memtable that allows one writer at a time.
     concurrent_write = -9,
+    /// The memtable was marked immutable: it takes no more writes.
+    immutable = -10,
 };
 
 /// The protection sizes RocksDB's `memtable_protection_bytes_per_key` accepts.

@@ -17,6 +17,7 @@ const skiplist = @import("skiplist.zig");
 const prefix_mod = @import("prefix.zig");
 const Bloom = @import("bloom.zig").Bloom;
 const PointIndex = @import("point_index.zig").PointIndex;
+const rep_mod = @import("rep.zig");
 
 const Arena = arena_mod.Arena;
 
@@ -52,6 +53,10 @@ pub const Options = struct {
     /// RocksDB's memtable_insert_with_hint_prefix_extractor: inserts whose keys share a prefix
     /// start their search from the previous such insert's splice.
     hint_extractor: prefix_mod.Extractor = .{},
+    /// The representation of point entries (range tombstones are always in a skiplist).
+    /// REQUIRES: a hash representation comes with an extractor; the point index and insert
+    /// hints only with the skiplist; concurrent writes not with a hash representation.
+    rep: rep_mod.Options = .{},
 };
 
 /// Insert hints: one splice per recently used prefix, in a table probed linearly over four
@@ -60,7 +65,7 @@ const hint_slots = 512;
 const hint_probe = 4;
 const HintSlot = struct { prefix_hash: u64 = 0, used: bool = false, splice: skiplist.Splice = .{} };
 
-pub const AddError = error{ Duplicate, OutOfMemory, Corruption, SingleDeleteMisuse, ConcurrentWrite };
+pub const AddError = error{ Duplicate, OutOfMemory, Corruption, SingleDeleteMisuse, ConcurrentWrite, Immutable };
 
 fn atomicMin(v: *std.atomic.Value(u64), x: u64) void {
     var cur = v.load(.monotonic);
@@ -157,7 +162,15 @@ pub const MemTable = struct {
     magic: u64 = memtable_magic,
     refs: std.atomic.Value(u32) = .init(1),
     arena: Arena,
-    list: skiplist.SkipList,
+    /// The point entries.
+    rep: rep_mod.Rep,
+    protection_bytes: u8,
+    /// Set once by `markImmutable`; writes are refused from then on.
+    immutable: std.atomic.Value(bool) = .init(false),
+    /// The sorted view of an immutable hash or vector memtable, made by the first iterator
+    /// that needs it (under `view_lock`) and kept until the memtable is freed.
+    view: std.atomic.Value(?*[]*skiplist.Node) = .init(null),
+    view_lock: arena_mod.SpinLock = .{},
     /// Range tombstones, apart from point entries as in RocksDB: entry key = start ‖ trailer
     /// with type RangeDeletion, value = end (exclusive).
     range_del: skiplist.SkipList,
@@ -202,7 +215,8 @@ pub const MemTable = struct {
         arena.huge_page_size = @intCast(options.huge_page_size);
         mt.* = .{
             .arena = arena,
-            .list = undefined,
+            .rep = undefined,
+            .protection_bytes = options.protection_bytes,
             .range_del = undefined,
             .write_buffer_size = options.write_buffer_size,
             .earliest_seq = .init(options.earliest_seq),
@@ -214,7 +228,13 @@ pub const MemTable = struct {
         };
         errdefer mt.arena.deinit();
         if (options.concurrent_writes) try mt.arena.makeConcurrent();
-        mt.list = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0x9E3779B97F4A7C15);
+        const seed = @intFromPtr(mt) ^ 0x9E3779B97F4A7C15;
+        mt.rep = switch (options.rep.kind) {
+            .skiplist => .{ .skiplist = try skiplist.SkipList.init(&mt.arena, seed) },
+            .hash_skiplist => .{ .hash_skiplist = try rep_mod.HashRep.init(&mt.arena, options.rep, options.extractor, seed, options.protection_bytes, options.paranoid) },
+            .hash_linklist => .{ .hash_linklist = try rep_mod.HashRep.init(&mt.arena, options.rep, options.extractor, seed, options.protection_bytes, options.paranoid) },
+            .vector => .{ .vector = try rep_mod.VectorRep.init(&mt.arena, options.rep, options.write_buffer_size, options.protection_bytes) },
+        };
         mt.range_del = try skiplist.SkipList.init(&mt.arena, @intFromPtr(mt) ^ 0xC2B2AE3D27D4EB4F);
         if (options.hint_extractor.kind != .none) {
             const hints = try arena_mod.allocTracked([hint_slots]HintSlot);
@@ -229,10 +249,12 @@ pub const MemTable = struct {
         if ((options.extractor.kind != .none or options.whole_key_filtering) and options.bloom_bits > 0) {
             mt.bloom = try Bloom.init(&mt.arena, options.bloom_bits);
         }
-        for ([_]*skiplist.SkipList{ &mt.list, &mt.range_del }) |l| {
-            l.protection_bytes = options.protection_bytes;
-            l.paranoid = options.paranoid;
+        if (mt.rep == .skiplist) {
+            mt.rep.skiplist.protection_bytes = options.protection_bytes;
+            mt.rep.skiplist.paranoid = options.paranoid;
         }
+        mt.range_del.protection_bytes = options.protection_bytes;
+        mt.range_del.paranoid = options.paranoid;
         return mt;
     }
 
@@ -248,6 +270,10 @@ pub const MemTable = struct {
             self.magic = 0;
             if (self.fragments) |f| f.release();
             if (self.hints) |h| arena_mod.destroyTracked(h);
+            if (self.view.load(.acquire)) |v| {
+                arena_mod.freeSliceTracked(v.*);
+                arena_mod.destroyTracked(v);
+            }
             self.arena.deinit();
             arena_mod.destroyTracked(self);
             return 0;
@@ -261,7 +287,36 @@ pub const MemTable = struct {
     }
 
     pub fn protectionBytes(self: *const MemTable) u8 {
-        return self.list.protection_bytes;
+        return self.protection_bytes;
+    }
+
+    /// RocksDB's MemTable::MarkImmutable (MemTableRep::MarkReadOnly): no more writes.
+    pub fn markImmutable(self: *MemTable) void {
+        self.immutable.store(true, .release);
+    }
+
+    pub fn isImmutable(self: *const MemTable) bool {
+        return self.immutable.load(.acquire);
+    }
+
+    /// The sorted entries of a hash or vector memtable for an iterator: when the memtable is
+    /// immutable, the shared view (made once); otherwise a private copy (`owned`: the caller
+    /// frees it). REQUIRES: not the skiplist representation.
+    pub fn sortedView(self: *MemTable, owned: *bool) error{OutOfMemory}![]*skiplist.Node {
+        owned.* = false;
+        if (self.view.load(.acquire)) |v| return v.*;
+        if (!self.isImmutable()) {
+            owned.* = true;
+            return self.rep.sortedCopy();
+        }
+        self.view_lock.lock();
+        defer self.view_lock.unlock();
+        if (self.view.load(.acquire)) |v| return v.*;
+        const holder = try arena_mod.allocTracked([]*skiplist.Node);
+        errdefer arena_mod.destroyTracked(holder);
+        holder.* = try self.rep.sortedCopy();
+        self.view.store(holder, .release);
+        return holder.*;
     }
 
     fn counted(self: *MemTable, seq: u64, value_type: limits.ValueType, key_len: usize, value_len: usize) void {
@@ -275,6 +330,7 @@ pub const MemTable = struct {
     /// Enters a write: with concurrent writes, nothing to do; otherwise takes the single-writer
     /// guard or reports the other writer.
     fn enter(self: *MemTable) AddError!void {
+        if (self.isImmutable()) return error.Immutable;
         if (self.concurrent_writes) return;
         if (self.writing.cmpxchgStrong(0, 1, .acquire, .monotonic) != null) return error.ConcurrentWrite;
     }
@@ -307,10 +363,16 @@ pub const MemTable = struct {
         return b.mayContain(prefix);
     }
 
-    fn insertPoint(self: *MemTable, list: *skiplist.SkipList, key: coding.Key, value: []const u8) AddError!*skiplist.Node {
+    /// Inserts into the range-deletion table, or (`list` null) the point representation.
+    fn insertPoint(self: *MemTable, list_or_rep: ?*skiplist.SkipList, key: coding.Key, value: []const u8) AddError!*skiplist.Node {
+        const list = list_or_rep orelse switch (self.rep) {
+            .skiplist => &self.rep.skiplist,
+            .hash_skiplist, .hash_linklist => |*h| return h.insert(key, value),
+            .vector => |*v| return v.insert(key, value),
+        };
         if (self.concurrent_writes) return list.insertConcurrently(key, value);
         if (self.hints) |hints| {
-            if (list == &self.list) {
+            if (list_or_rep == null) {
                 if (self.hint_extractor.prefixOf(key.user_key)) |p| {
                     const h = std.hash.Wyhash.hash(0x68696E74, p);
                     const home: usize = @intCast(h % hint_slots);
@@ -348,7 +410,7 @@ pub const MemTable = struct {
         }
         const ikey: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(seq, @backingInt(value_type)) };
         const spare = if (self.index) |*ix| try ix.prepare(key) else null;
-        const node = try self.insertPoint(&self.list, ikey, value);
+        const node = try self.insertPoint(null, ikey, value);
         if (self.index) |*ix| ix.update(node, spare);
         self.bloomAdd(key);
         self.counted(seq, value_type, key.len, value.len);
@@ -395,8 +457,7 @@ pub const MemTable = struct {
             if (t != @backingInt(limits.ValueType.value)) return true;
             values += 1;
             if (values > 1) return true;
-            node = node.next(0) orelse return false;
-            if (!std.mem.eql(u8, node.key().user_key, key)) return false;
+            node = self.rep.nextVersion(node) orelse return false;
         }
     }
 
@@ -411,10 +472,12 @@ pub const MemTable = struct {
             }
             return n;
         }
-        const lookup: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(snapshot, limits.value_type_for_seek) };
-        const node = self.list.findGreaterOrEqual(lookup) orelse return null;
-        if (!std.mem.eql(u8, node.key().user_key, key)) return null;
-        return node;
+        return self.rep.findNewest(key, snapshot);
+    }
+
+    /// The next older version of `node`'s user key (a point entry), or null.
+    pub fn nextVersion(self: *MemTable, node: *skiplist.Node) ?*skiplist.Node {
+        return self.rep.nextVersion(node);
     }
 
     pub fn numRangeDeletes(self: *const MemTable) u64 {
@@ -606,9 +669,9 @@ pub const MemTable = struct {
     /// then one CAS insert per record.
     fn addBatchConcurrently(self: *MemTable, records: []const Record, failed: *?usize) AddError!void {
         for (records, 0..) |r, i| {
-            const list = if (r.value_type == .range_deletion) &self.range_del else &self.list;
             const ikey: coding.Key = .{ .user_key = r.key, .trailer = coding.packTrailer(r.seq, @backingInt(r.value_type)) };
-            if (list.contains(ikey)) {
+            const there = if (r.value_type == .range_deletion) self.range_del.contains(ikey) else self.rep.contains(ikey);
+            if (there) {
                 failed.* = i;
                 return error.Duplicate;
             }
@@ -629,7 +692,7 @@ pub const MemTable = struct {
                 self.publishTombstone(log);
             } else {
                 const spare = if (self.index) |*ix| try ix.prepare(r.key) else null;
-                const node = self.list.insertConcurrently(ikey, r.value) catch |err| {
+                const node = self.insertPoint(null, ikey, r.value) catch |err| {
                     failed.* = i;
                     return err;
                 };
@@ -637,6 +700,70 @@ pub const MemTable = struct {
                 self.bloomAdd(r.key);
                 self.counted(r.seq, r.value_type, r.key.len, r.value.len);
             }
+        }
+    }
+
+    /// `addBatch` for the hash and vector representations: every check (duplicates in the
+    /// batch and in the memtable, the SingleDelete contract) and every allocation (nodes,
+    /// buckets, slots, tombstone log entries) first, then the links, which cannot fail.
+    fn addBatchToRep(self: *MemTable, records: []const Record, failed: *?usize) AddError!void {
+        const gpa = arena_mod.backing_allocator;
+        const n = records.len;
+        const order = try gpa.alloc(u32, n);
+        defer gpa.free(order);
+        for (order, 0..) |*o, i| o.* = @intCast(i);
+        const ctx: SortCtx = .{ .records = records };
+        std.mem.sort(u32, order, ctx, SortCtx.lessTypedGroups);
+        for (order, 0..) |i, k| {
+            const r = records[i];
+            const ikey = ctx.ikey(i);
+            const range = r.value_type == .range_deletion;
+            const dup_in_batch = k > 0 and (records[order[k - 1]].value_type == .range_deletion) == range and
+                coding.compareKeys(ctx.ikey(order[k - 1]), ikey) == .eq;
+            if (dup_in_batch or (if (range) self.range_del.contains(ikey) else self.rep.contains(ikey))) {
+                failed.* = i;
+                return error.Duplicate;
+            }
+            if (r.value_type == .single_deletion and self.check_single_deletes and self.singleDeleteMisuse(r.key, r.seq)) {
+                failed.* = i;
+                return error.SingleDeleteMisuse;
+            }
+        }
+        const Prepared = union(enum) { hash: skiplist.SkipList.Unlinked, vector: rep_mod.VectorRep.Prepared, range: skiplist.SkipList.Unlinked };
+        const prepared = try gpa.alloc(Prepared, n);
+        defer gpa.free(prepared);
+        var logs: std.ArrayList(*TombstoneLog) = .empty;
+        defer logs.deinit(gpa);
+        for (order) |i| {
+            const r = records[i];
+            const ikey = ctx.ikey(i);
+            if (r.value_type == .range_deletion) {
+                prepared[i] = .{ .range = try self.range_del.allocateSorted(ikey, r.value) };
+                try logs.append(gpa, try self.newLogEntry());
+            } else if (self.rep.hash()) |h| {
+                prepared[i] = .{ .hash = try h.prepare(ikey, r.value) };
+            } else {
+                prepared[i] = .{ .vector = try self.rep.vector.prepare(ikey, r.value) };
+            }
+        }
+        var next_log: usize = 0;
+        for (order) |i| {
+            const r = records[i];
+            switch (prepared[i]) {
+                .hash => |u| self.rep.hash().?.link(u),
+                .vector => |p| self.rep.vector.link(p) catch unreachable, // checked, single writer
+                .range => |u| {
+                    self.range_del.linkUnlinked(u);
+                    const log = logs.items[next_log];
+                    next_log += 1;
+                    log.node = u.node;
+                    self.counted(r.seq, r.value_type, r.key.len, r.value.len);
+                    self.publishTombstone(log);
+                    continue;
+                },
+            }
+            self.bloomAdd(r.key);
+            self.counted(r.seq, r.value_type, r.key.len, r.value.len);
         }
     }
 
@@ -657,6 +784,13 @@ pub const MemTable = struct {
         fn less(self: SortCtx, a: u32, b: u32) bool {
             return coding.compareKeys(self.ikey(a), self.ikey(b)) == .lt;
         }
+        /// Point entries before range deletions, each group in internal-key order.
+        fn lessTypedGroups(self: SortCtx, a: u32, b: u32) bool {
+            const ra = self.records[a].value_type == .range_deletion;
+            const rb = self.records[b].value_type == .range_deletion;
+            if (ra != rb) return rb;
+            return self.less(a, b);
+        }
     };
 
     /// Inserts every record or none: all checks (duplicates, the SingleDelete contract,
@@ -672,6 +806,8 @@ pub const MemTable = struct {
         const gpa = arena_mod.backing_allocator;
         const n = records.len;
         if (n == 0) return;
+        if (self.rep != .skiplist) return self.addBatchToRep(records, failed);
+        const list = &self.rep.skiplist;
         const order = try gpa.alloc(u32, n);
         defer gpa.free(order);
         const preds = try gpa.alloc(skiplist.Preds, n);
@@ -701,7 +837,7 @@ pub const MemTable = struct {
         var ikeys: [16]coding.Key = undefined;
         var group_preds: [16]skiplist.Preds = undefined;
         inline for (.{ 0, 1 }) |group| {
-            const list = if (group == 0) &self.list else &self.range_del;
+            const group_list = if (group == 0) list else &self.range_del;
             const run = if (group == 0) order[0..points] else order[points..];
             for (run, 0..) |i, k| {
                 if (k > 0 and coding.compareKeys(ctx.ikey(run[k - 1]), ctx.ikey(i)) == .eq) {
@@ -714,14 +850,14 @@ pub const MemTable = struct {
                 const members = run[g..@min(run.len, g + ikeys.len)];
                 for (members, 0..) |i, k| ikeys[k] = ctx.ikey(i);
                 var at: usize = 0;
-                list.prepareGroup(ikeys[0..members.len], group_preds[0..members.len], &at) catch |err| {
+                group_list.prepareGroup(ikeys[0..members.len], group_preds[0..members.len], &at) catch |err| {
                     failed.* = members[at];
                     return err;
                 };
                 for (members, 0..) |i, k| preds[i] = group_preds[k];
             }
         }
-        for (order[0..points]) |i| nodes[i] = try self.list.allocateSorted(ctx.ikey(i), records[i].value);
+        for (order[0..points]) |i| nodes[i] = try list.allocateSorted(ctx.ikey(i), records[i].value);
         const spares = try gpa.alloc(?*anyopaque, if (self.index != null) n else 0);
         defer gpa.free(spares);
         if (self.index) |*ix| {
@@ -737,7 +873,7 @@ pub const MemTable = struct {
             // The predecessors of a later record were last touched during its search: fetch
             // them again ahead of time.
             if (k + 8 < points) @prefetch(preds[order[k + 8]][0], .{ .rw = .write });
-            self.list.linkSorted(nodes[i], &preds[i], &last);
+            list.linkSorted(nodes[i], &preds[i], &last);
             if (self.index) |*ix| ix.update(nodes[i].node, @ptrCast(@alignCast(spares[i])));
             const r = records[i];
             self.bloomAdd(r.key);
@@ -761,7 +897,11 @@ pub const MemTable = struct {
 pub const Iterator = struct {
     magic: u64 = iterator_magic,
     mt: *MemTable,
-    it: skiplist.Iterator,
+    it: rep_mod.Cursor,
+    /// Hash and vector representations: the sorted view this iterator walks (made at the
+    /// first positioning that needs total order), and whether it is the iterator's own copy.
+    view: ?[]*skiplist.Node = null,
+    view_owned: bool = false,
     snapshot: u64,
     fragments: ?*Fragments,
     /// The fragment that held the last key looked up (a scan meets keys in order).
@@ -788,9 +928,42 @@ pub const Iterator = struct {
         errdefer arena_mod.destroyTracked(self);
         const fragments = if (flags.range_table or flags.ignore_range_deletions) null else try mt.acquireFragments();
         _ = mt.ref();
-        const list = if (flags.range_table) &mt.range_del else &mt.list;
-        self.* = .{ .mt = mt, .it = .{ .list = list }, .snapshot = snapshot, .fragments = fragments, .flags = flags };
+        const cursor: rep_mod.Cursor = if (flags.range_table)
+            .overList(&mt.range_del)
+        else if (mt.rep == .skiplist) .overList(&mt.rep.skiplist) else .{};
+        self.* = .{ .mt = mt, .it = cursor, .snapshot = snapshot, .fragments = fragments, .flags = flags };
         return self;
+    }
+
+    /// Whether positioning goes through a sorted view (hash and vector representations).
+    fn viewed(self: *const Iterator) bool {
+        return !self.flags.range_table and self.mt.rep != .skiplist;
+    }
+
+    /// Before a total-order positioning: the cursor over the sorted view (made now if needed).
+    fn totalOrder(self: *Iterator) error{OutOfMemory}!void {
+        if (!self.viewed()) return;
+        const view = self.view orelse blk: {
+            const v = try self.mt.sortedView(&self.view_owned);
+            self.view = v;
+            break :blk v;
+        };
+        self.it = .overView(view);
+    }
+
+    /// Before a seek: with `prefix_same_as_start` on a hash representation, a key with a
+    /// prefix seeks within its bucket only (RocksDB's prefix iterator); otherwise total order.
+    fn seekOrder(self: *Iterator, key: []const u8) error{OutOfMemory}!void {
+        if (!self.viewed()) return;
+        if (self.flags.prefix_same_as_start and self.bound == null and self.mt.extractor.prefixOf(key) != null) {
+            if (self.mt.rep.hash()) |h| {
+                if (h.bucketOf(key)) |b| {
+                    self.it = .overList(&b.list);
+                } else self.it = .overView(&.{}); // no key with this prefix
+                return;
+            }
+        }
+        return self.totalOrder();
     }
 
     /// Restricts the iterator to user keys that start with `prefix` (copied).
@@ -811,6 +984,7 @@ pub const Iterator = struct {
 
     pub fn destroy(self: *Iterator) void {
         const mt = self.mt;
+        if (self.view_owned) arena_mod.freeSliceTracked(self.view.?);
         if (self.bound_alloc) |b| arena_mod.freeSliceTracked(b);
         if (self.fragments) |f| f.release();
         self.magic = 0;
@@ -846,7 +1020,8 @@ pub const Iterator = struct {
     pub fn node(self: *const Iterator) *skiplist.Node {
         return self.it.node.?;
     }
-    pub fn seekToFirst(self: *Iterator) void {
+    pub fn seekToFirst(self: *Iterator) error{OutOfMemory}!void {
+        try self.totalOrder();
         self.prefix = null;
         if (self.bound) |b| {
             self.it.seek(.{ .user_key = b, .trailer = coding.packTrailer(limits.sequence_max, limits.value_type_for_seek) });
@@ -854,7 +1029,8 @@ pub const Iterator = struct {
         self.skipForward();
         self.checkBound();
     }
-    pub fn seekToLast(self: *Iterator) void {
+    pub fn seekToLast(self: *Iterator) error{OutOfMemory}!void {
+        try self.totalOrder();
         self.prefix = null;
         if (self.bound) |b| {
             // The last key below the prefix's successor (b with its last non-0xFF byte raised).
@@ -865,7 +1041,7 @@ pub const Iterator = struct {
                 if (end <= buf.len) {
                     @memcpy(buf[0..end], b[0..end]);
                     buf[end - 1] += 1;
-                    self.it.node = self.it.list.findLessThan(.{ .user_key = buf[0..end], .trailer = std.math.maxInt(u64) });
+                    self.it.seekLessThan(.{ .user_key = buf[0..end], .trailer = std.math.maxInt(u64) });
                 } else {
                     // Long prefixes: walk from the first key with the prefix to the last.
                     self.it.seek(.{ .user_key = b, .trailer = coding.packTrailer(limits.sequence_max, limits.value_type_for_seek) });
@@ -912,7 +1088,8 @@ pub const Iterator = struct {
         if (have == null or !std.mem.eql(u8, have.?, p)) self.it.node = null;
     }
     /// First visible entry whose user key is ≥ `key`.
-    pub fn seek(self: *Iterator, key: []const u8) void {
+    pub fn seek(self: *Iterator, key: []const u8) error{OutOfMemory}!void {
+        try self.seekOrder(key);
         if (!self.startPrefix(key)) return;
         // With a bound, a key before it seeks to the bound's first key.
         const from = if (self.bound) |b| (if (std.mem.order(u8, key, b) == .lt) b else key) else key;
@@ -922,7 +1099,8 @@ pub const Iterator = struct {
         self.checkBound();
     }
     /// Last visible entry whose user key is ≤ `key`.
-    pub fn seekForPrev(self: *Iterator, key: []const u8) void {
+    pub fn seekForPrev(self: *Iterator, key: []const u8) error{OutOfMemory}!void {
+        try self.seekOrder(key);
         if (!self.startPrefix(key)) return;
         if (self.bound) |b| {
             // A key past every key with the prefix seeks to the last of them.
@@ -971,13 +1149,13 @@ test "memtable add, duplicate, findNewest at snapshots, counters" {
 
     const it = try Iterator.create(mt, 7, .{});
     try testing.expectEqual(@as(u32, 1), mt.unref()); // the iterator still holds one
-    it.seekToFirst();
+    try it.seekToFirst();
     try testing.expectEqual(@as(u64, 7), it.node().key().sequence());
     it.next();
     try testing.expectEqual(@as(u64, 5), it.node().key().sequence());
     it.next();
     try testing.expect(!it.valid());
-    it.seekToLast();
+    try it.seekToLast();
     try testing.expectEqual(@as(u64, 5), it.node().key().sequence());
     it.prev();
     try testing.expectEqual(@as(u64, 7), it.node().key().sequence());
@@ -1024,13 +1202,13 @@ test "range tombstones: fragments, coverage at snapshots, cache rebuilt after ea
     try mt.add(7, .value, "c", "old");
     try mt.add(12, .value, "c", "new");
     const it = try Iterator.create(mt, limits.sequence_max, .{});
-    it.seekToFirst();
+    try it.seekToFirst();
     try testing.expectEqual(@as(u64, 12), it.node().key().sequence());
     it.next();
     try testing.expect(!it.valid());
     it.destroy();
     const raw = try Iterator.create(mt, limits.sequence_max, .{ .ignore_range_deletions = true });
-    raw.seekToLast();
+    try raw.seekToLast();
     try testing.expectEqual(@as(u64, 7), raw.node().key().sequence());
     raw.destroy();
     try testing.expectEqual(@as(u32, 0), mt.unref());
@@ -1156,7 +1334,7 @@ test "concurrent writers: point entries, tombstones and batches from four thread
     try testing.expectEqual(@as(u64, 4 * (3000 + 6 + 2)), mt.num_entries.load(.monotonic));
     try testing.expectEqual(@as(u64, 4 * 6), mt.numRangeDeletes());
     // Every entry is found, the list is sorted, and the tombstones fragment consistently.
-    try testing.expectEqual(@as(usize, 4 * 3002), try skiplist.expectSortedCount(&mt.list));
+    try testing.expectEqual(@as(usize, 4 * 3002), try skiplist.expectSortedCount(&mt.rep.skiplist));
     const f = (try mt.acquireFragments()).?;
     try testing.expectEqual(@as(u64, 4 * 6), f.built_for);
     f.release();
@@ -1179,4 +1357,147 @@ test "insert hints: one splice per prefix" {
     for (mt.hints.?) |s| used += @intFromBool(s.used);
     try testing.expectEqual(@as(usize, 2), used);
     try testing.expectEqual(@as(u64, 2000), mt.num_entries.load(.monotonic));
+}
+
+/// Every entry an iterator at `snapshot` shows, forward, as (user key, trailer) pairs.
+fn collectEntries(mt: *MemTable, snapshot: u64, flags: Iterator.Flags, out: *std.ArrayList(coding.Key)) !void {
+    const it = try Iterator.create(mt, snapshot, flags);
+    defer it.destroy();
+    try it.seekToFirst();
+    while (it.valid()) : (it.next()) try out.append(testing.allocator, it.node().key());
+    // Backward gives the same entries in reverse.
+    var i = out.items.len;
+    try it.seekToLast();
+    while (it.valid()) : (it.prev()) {
+        i -= 1;
+        try testing.expectEqual(std.math.Order.eq, coding.compareKeys(out.items[i], it.node().key()));
+    }
+    try testing.expectEqual(@as(usize, 0), i);
+}
+
+test "every representation holds the same versions: gets, version runs, iterators, batches" {
+    const live_before = arena_mod.bytes_live.load(.monotonic);
+    const kinds = [_]rep_mod.Options{
+        .{},
+        .{ .kind = .hash_skiplist, .bucket_count = 13, .height = 3, .branching = 2 },
+        .{ .kind = .hash_linklist, .bucket_count = 5, .threshold = 4 },
+        .{ .kind = .vector, .reserve = 10 },
+    };
+    var mts: [kinds.len]*MemTable = undefined;
+    for (kinds, 0..) |k, i| mts[i] = try MemTable.create(.{
+        .write_buffer_size = 1 << 20,
+        .rep = k,
+        .extractor = .{ .kind = .fixed, .n = 2 },
+        .protection_bytes = 2,
+    });
+    var prng = std.Random.DefaultPrng.init(11);
+    const r = prng.random();
+    var seq: u64 = 1;
+    var op: usize = 0;
+    while (op < 3000) : (op += 1) {
+        var kb: [8]u8 = undefined;
+        // Keys of 1 to 4 letters: some shorter than the prefix (outside the domain).
+        const klen = r.intRangeAtMost(usize, 1, 4);
+        for (kb[0..klen]) |*c| c.* = 'a' + r.uintLessThan(u8, 4);
+        const key = kb[0..klen];
+        const t: limits.ValueType = switch (r.uintLessThan(u8, 10)) {
+            0 => .deletion,
+            1, 2 => .merge,
+            else => .value,
+        };
+        if (r.uintLessThan(u8, 20) == 0) {
+            // A batch of three records, one of them a range deletion.
+            const records = [_]MemTable.Record{
+                .{ .seq = seq, .value_type = .value, .key = key, .value = "b" },
+                .{ .seq = seq + 1, .value_type = .merge, .key = "ab", .value = "m" },
+                .{ .seq = seq + 2, .value_type = .range_deletion, .key = "b", .value = "bc" },
+            };
+            for (mts) |mt| {
+                var failed: ?usize = null;
+                try mt.addBatch(&records, &failed);
+            }
+            seq += 3;
+            continue;
+        }
+        // Sometimes an older sequence number for an existing key: versions out of order.
+        const s = if (r.uintLessThan(u8, 8) == 0) r.uintLessThan(u64, seq) else seq;
+        var results: [kinds.len]?anyerror = undefined;
+        for (mts, 0..) |mt, i| {
+            results[i] = null;
+            mt.add(s, t, key, "v") catch |err| {
+                results[i] = err;
+            };
+        }
+        for (results[1..]) |res| try testing.expectEqual(results[0], res);
+        if (s == seq) seq += 1;
+    }
+    // A duplicate batch fails as a whole everywhere, and changes nothing.
+    for (mts) |mt| try mt.addRangeDeletion(seq, "q", "r");
+    const dup = [_]MemTable.Record{
+        .{ .seq = seq + 1, .value_type = .value, .key = "zz", .value = "x" },
+        .{ .seq = seq, .value_type = .range_deletion, .key = "q", .value = "r" },
+    };
+    seq += 2;
+    const count = mts[0].num_entries.load(.monotonic);
+    for (mts) |mt| {
+        var failed: ?usize = null;
+        const fails = mt.addBatch(&dup, &failed);
+        try testing.expectError(error.Duplicate, fails);
+        try testing.expectEqual(@as(?usize, 1), failed);
+        try testing.expectEqual(count, mt.num_entries.load(.monotonic));
+    }
+    // Immutable: a second pass over the shared view, and writes refused.
+    for (mts[1..]) |mt| mt.markImmutable();
+    var pass: usize = 0;
+    while (pass < 2) : (pass += 1) {
+        for ([_]u64{ 1, seq / 3, seq / 2, seq }) |snap| {
+            var want: std.ArrayList(coding.Key) = .empty;
+            defer want.deinit(testing.allocator);
+            try collectEntries(mts[0], snap, .{ .ignore_range_deletions = true }, &want);
+            for (mts[1..]) |mt| {
+                var got: std.ArrayList(coding.Key) = .empty;
+                defer got.deinit(testing.allocator);
+                try collectEntries(mt, snap, .{ .ignore_range_deletions = true }, &got);
+                try testing.expectEqual(want.items.len, got.items.len);
+                for (want.items, got.items) |a, b| try testing.expectEqual(std.math.Order.eq, coding.compareKeys(a, b));
+                // Every key's version run at this snapshot matches.
+                for (want.items, 0..) |k, j| {
+                    if (j > 0 and std.mem.eql(u8, want.items[j - 1].user_key, k.user_key)) continue;
+                    var x = mts[0].findNewest(k.user_key, snap);
+                    var y = mt.findNewest(k.user_key, snap);
+                    while (x != null or y != null) {
+                        try testing.expectEqual(std.math.Order.eq, coding.compareKeys(x.?.key(), y.?.key()));
+                        x = mts[0].nextVersion(x.?);
+                        y = mt.nextVersion(y.?);
+                    }
+                }
+            }
+        }
+    }
+    try testing.expectError(error.Immutable, mts[1].add(seq, .value, "k", "v"));
+    // Prefix-same-as-start seeks (a hash bucket alone) agree with the skiplist's.
+    for ([_][]const u8{ "a", "ab", "b", "ca", "dd", "e" }) |key| {
+        const base = try Iterator.create(mts[0], seq, .{ .prefix_same_as_start = true });
+        defer base.destroy();
+        for (mts[1..]) |mt| {
+            const it = try Iterator.create(mt, seq, .{ .prefix_same_as_start = true });
+            defer it.destroy();
+            try base.seek(key);
+            try it.seek(key);
+            while (base.valid()) : ({
+                base.next();
+                it.next();
+            }) try testing.expectEqual(std.math.Order.eq, coding.compareKeys(base.node().key(), it.node().key()));
+            try testing.expect(!it.valid());
+            try base.seekForPrev(key);
+            try it.seekForPrev(key);
+            while (base.valid()) : ({
+                base.prev();
+                it.prev();
+            }) try testing.expectEqual(std.math.Order.eq, coding.compareKeys(base.node().key(), it.node().key()));
+            try testing.expect(!it.valid());
+        }
+    }
+    for (mts) |mt| try testing.expectEqual(@as(u32, 0), mt.unref());
+    try testing.expectEqual(live_before, arena_mod.bytes_live.load(.monotonic));
 }

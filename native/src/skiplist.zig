@@ -28,7 +28,7 @@ const Link = std.atomic.Value(?*Node);
 pub const Node = extern struct {
     next0: Link,
 
-    inline fn link(self: *Node, level: usize) *Link {
+    pub inline fn link(self: *Node, level: usize) *Link {
         const base: [*]Link = @ptrCast(&self.next0);
         return &(base - level)[0];
     }
@@ -41,7 +41,7 @@ pub const Node = extern struct {
         self.link(level).store(n, .release);
     }
 
-    inline fn noBarrierSetNext(self: *Node, level: usize, n: ?*Node) void {
+    pub inline fn noBarrierSetNext(self: *Node, level: usize, n: ?*Node) void {
         self.link(level).store(n, .unordered);
     }
 
@@ -80,21 +80,45 @@ pub const SkipList = struct {
     /// makes a search start lower, still correct because every level is a sublist).
     max_height: std.atomic.Value(u32),
     rng_state: u64,
-    seq_splice: Splice = .{},
+    /// The tallest a node may be (≤ height_max) and the branching factor: RocksDB's
+    /// `skiplist_height` / `skiplist_branching_factor` (hash buckets use smaller lists).
+    height_limit: u32 = height_max,
+    branching_factor: u32 = branching,
+    /// The splice of the last `insert`, so sequential keys do not search from the head; lists
+    /// made without one (hash buckets: many small lists) search from the head every time.
+    seq_splice: ?*Splice,
     /// Bytes of protection stored after every entry (0, 1, 2, 4 or 8).
     protection_bytes: u8 = 0,
     /// Verify that an insert's neighbours are in order before linking it.
     paranoid: bool = false,
 
     pub fn init(arena: *Arena, seed: u64) error{OutOfMemory}!SkipList {
-        const head = try allocateNode(arena, height_max, 0);
+        return initWith(arena, seed, .{});
+    }
+
+    pub const Shape = struct { height: u32 = height_max, branching: u32 = branching, splice: bool = true };
+
+    /// A list of at most `shape.height` levels branching by `shape.branching` (≥ 2).
+    pub fn initWith(arena: *Arena, seed: u64, shape: Shape) error{OutOfMemory}!SkipList {
+        std.debug.assert(shape.height >= 1 and shape.height <= height_max and shape.branching >= 2);
+        const head = try allocateNode(arena, shape.height, 0);
         var i: usize = 0;
-        while (i < height_max) : (i += 1) head.noBarrierSetNext(i, null);
+        while (i < shape.height) : (i += 1) head.noBarrierSetNext(i, null);
+        var seq_splice: ?*Splice = null;
+        if (shape.splice) {
+            const raw = try arena.allocateAligned(@sizeOf(Splice));
+            const sp: *Splice = @ptrCast(@alignCast(raw));
+            sp.* = .{};
+            seq_splice = sp;
+        }
         return .{
             .arena = arena,
             .head = head,
             .max_height = .init(1),
             .rng_state = seed | 1,
+            .height_limit = shape.height,
+            .branching_factor = shape.branching,
+            .seq_splice = seq_splice,
         };
     }
 
@@ -106,19 +130,19 @@ pub const SkipList = struct {
     }
 
     fn randomHeight(self: *SkipList) u32 {
-        return heightFrom(&self.rng_state);
+        return heightFrom(&self.rng_state, self.height_limit, self.branching_factor);
     }
 
-    /// A height with P(h > k) = branching^-k, drawn from the xorshift64* state `rng` (cheap,
+    /// A height ≤ `limit` with P(h > k) = b^-k, drawn from the xorshift64* state `rng` (cheap,
     /// good enough to pick levels).
-    fn heightFrom(rng: *u64) u32 {
+    fn heightFrom(rng: *u64, limit: u32, b: u32) u32 {
         var h: u32 = 1;
-        while (h < height_max) {
+        while (h < limit) {
             rng.* ^= rng.* >> 12;
             rng.* ^= rng.* << 25;
             rng.* ^= rng.* >> 27;
             const r = rng.* *% 0x2545F4914F6CDD1D;
-            if ((r >> 32) % branching != 0) break;
+            if ((r >> 32) % b != 0) break;
             h += 1;
         }
         return h;
@@ -271,7 +295,9 @@ pub const SkipList = struct {
     /// Reports `error.Duplicate` (and allocates nothing) when an entry with the same internal
     /// key (user key, seq and type) exists. REQUIRES: no concurrent insert.
     pub fn insert(self: *SkipList, key: coding.Key, value: []const u8) InsertError!*Node {
-        return self.insertWithSplice(key, value, &self.seq_splice);
+        if (self.seq_splice) |sp| return self.insertWithSplice(key, value, sp);
+        var splice: Splice = .{};
+        return self.insertWithSplice(key, value, &splice);
     }
 
     pub fn insertWithSplice(self: *SkipList, key: coding.Key, value: []const u8, splice: *Splice) InsertError!*Node {
@@ -279,7 +305,21 @@ pub const SkipList = struct {
         try self.checkSplice(key, splice);
         const height = self.randomHeight();
         const node = try self.allocateEntry(key, value, height);
+        self.linkWithSplice(node, height, key, splice, recomputed);
+        return node;
+    }
 
+    /// Links a node made by `allocateSorted` (for this list or, when it is no taller, another
+    /// one) at its place, searching from the head. REQUIRES: no equal entry in the list (the
+    /// caller checked), no concurrent insert. Allocates nothing, so it cannot fail.
+    pub fn linkUnlinked(self: *SkipList, u: Unlinked) void {
+        const key = u.node.key();
+        var splice: Splice = .{};
+        const recomputed = self.recomputeSplice(key, &splice);
+        self.linkWithSplice(u.node, @min(u.height, self.height_limit), key, &splice, recomputed);
+    }
+
+    fn linkWithSplice(self: *SkipList, node: *Node, height: u32, key: coding.Key, splice: *Splice, recomputed: u32) void {
         const max_height = self.max_height.load(.monotonic);
         if (height > max_height) {
             var l = max_height;
@@ -306,7 +346,6 @@ pub const SkipList = struct {
         // The splice now brackets the new node's successor region: prev = node.
         level = 0;
         while (level < height) : (level += 1) splice.prev[level] = node;
-        return node;
     }
 
     /// The checks before linking `key` where `splice` (fresh for `key`) says: an equal entry
@@ -331,12 +370,7 @@ pub const SkipList = struct {
 
     /// A node of `height` holding the entry (and its protection bytes), not linked.
     fn allocateEntry(self: *SkipList, key: coding.Key, value: []const u8, height: u32) error{OutOfMemory}!*Node {
-        const entry_len = coding.entryEncodedLength(key.user_key.len, value.len);
-        const node = try allocateNode(self.arena, height, entry_len + self.protection_bytes);
-        const written = coding.encodeEntry(node.entry(), key, value);
-        std.debug.assert(written == entry_len);
-        if (self.protection_bytes != 0) coding.writeProtection(node.entry()[0..entry_len], self.protection_bytes);
-        return node;
+        return newNode(self.arena, key, value, height, self.protection_bytes);
     }
 
     // ---- concurrent inserts (allow_concurrent_memtable_write) ----------------------------
@@ -352,7 +386,7 @@ pub const SkipList = struct {
         self.searchFromHead(key, &splice, max_height);
         try self.checkSplice(key, &splice);
         const searched = max_height;
-        const height = concurrentHeight();
+        const height = self.concurrentHeight();
         const node = try self.allocateEntry(key, value, height);
         while (height > max_height) {
             if (self.max_height.cmpxchgWeak(max_height, height, .acq_rel, .acquire)) |seen| {
@@ -451,9 +485,9 @@ pub const SkipList = struct {
     var height_seed = std.atomic.Value(u64).init(0x9E3779B97F4A7C15);
 
     /// A random height from a per-thread generator (concurrent inserts share no state).
-    fn concurrentHeight() u32 {
+    fn concurrentHeight(self: *const SkipList) u32 {
         if (height_rng == 0) height_rng = height_seed.fetchAdd(0x9E3779B97F4A7C15, .monotonic) | 1;
-        return heightFrom(&height_rng);
+        return heightFrom(&height_rng, self.height_limit, self.branching_factor);
     }
 
     /// Phase 2: an unlinked node for `key` with a random height.
@@ -480,6 +514,40 @@ pub const SkipList = struct {
         }
     }
 };
+
+/// A node of `height` in `arena` holding the entry (and `protection_bytes` of protection), not
+/// linked anywhere; its next pointers are undefined.
+pub fn newNode(arena: *Arena, key: coding.Key, value: []const u8, height: u32, protection_bytes: u8) error{OutOfMemory}!*Node {
+    const entry_len = coding.entryEncodedLength(key.user_key.len, value.len);
+    const node = try SkipList.allocateNode(arena, height, entry_len + protection_bytes);
+    const written = coding.encodeEntry(node.entry(), key, value);
+    std.debug.assert(written == entry_len);
+    if (protection_bytes != 0) coding.writeProtection(node.entry()[0..entry_len], protection_bytes);
+    return node;
+}
+
+/// Bytes of the entry at `node`, protection included.
+pub fn entrySize(node: *Node, protection_bytes: u8) usize {
+    return coding.entryLength(node.entry()) + protection_bytes;
+}
+
+/// Appends a byte copy of `src`'s entry (`len` bytes, protection included, so a corrupt entry
+/// stays detectably corrupt) after every node of `list`; `last` holds the list's last node
+/// per level (all null for an empty list). REQUIRES: the entry sorts after every node; no
+/// concurrent insert. For rebuilding a list in order.
+pub fn appendCopy(list: *SkipList, src: *Node, len: usize, last: *[height_max]?*Node) error{OutOfMemory}!*Node {
+    const height = list.randomHeight();
+    const node = try SkipList.allocateNode(list.arena, height, len);
+    @memcpy(node.entry()[0..len], src.entry()[0..len]);
+    if (height > list.max_height.load(.monotonic)) list.max_height.store(height, .monotonic);
+    var level: usize = 0;
+    while (level < height) : (level += 1) {
+        node.noBarrierSetNext(level, null);
+        (last[level] orelse list.head).setNext(level, node);
+        last[level] = node;
+    }
+    return node;
+}
 
 /// A cursor over the list. Valid until the list's arena is freed.
 pub const Iterator = struct {

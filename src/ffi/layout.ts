@@ -9,7 +9,7 @@
 export const packageVersion = "0.1.0";
 
 /** Bumped with every change to an export's signature or a shared layout. */
-export const abiVersion = 5;
+export const abiVersion = 6;
 /** RocksDB's InlineSkipList defaults. */
 export const skiplistHeightMax = 12;
 export const skiplistBranching = 4;
@@ -35,6 +35,7 @@ export const Status = {
   singleDeleteMisuse: -7,
   badBatch: -8,
   concurrentWrite: -9,
+  immutable: -10,
 } as const;
 
 /** The words `memtable_layout` must report, in order. */
@@ -57,4 +58,5 @@ export const expectedLayout: readonly number[] = [
   Status.singleDeleteMisuse >>> 0,
   Status.badBatch >>> 0,
   Status.concurrentWrite >>> 0,
+  Status.immutable >>> 0,
 ];

@@ -18,6 +18,7 @@ import {
   ConcurrentWriteError,
   CorruptionError,
   DuplicateEntryError,
+  ImmutableMemTableError,
   MemTableError,
   NativeLibraryError,
   NativeOutOfMemoryError,
@@ -342,6 +343,11 @@ export function statusError(status: number, what: string): Error {
       );
     case Status.corruption:
       return new CorruptionError(`${what}: stored data failed a check`);
+    case Status.immutable:
+      return new ImmutableMemTableError(
+        `${what}: the memtable is immutable (markImmutable() was called); write to a new one. ` +
+          `Nothing was written`,
+      );
     case Status.singleDeleteMisuse:
       return new SingleDeleteMisuseError(
         `${what}: SingleDelete over a key with more than one version, or a version that is ` +

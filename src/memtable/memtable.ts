@@ -70,10 +70,12 @@ import {
 import { Snapshot } from "../write/snapshots.ts";
 import { extractorCode, type PrefixExtractor } from "./prefix.ts";
 import { batchFailureMessage, decodeBatch, WriteBatch } from "../write/write_batch.ts";
+import { isHashRep, type MemTableRep, repArgs, type ResolvedRep, resolveRep } from "./rep.ts";
 
 export type { Bytes, Entry } from "./bytes.ts";
 export type { MergeOperator } from "./merge.ts";
 export type { ReadOptions } from "./iterator.ts";
+export type { MemTableRep, ResolvedRep } from "./rep.ts";
 
 /** Options of {@linkcode MemTable}. */
 export interface MemTableOptions {
@@ -163,6 +165,16 @@ export interface MemTableOptions {
    * `allowConcurrentWrites` (as in RocksDB).
    */
   insertWithHintPrefixExtractor?: PrefixExtractor;
+  /**
+   * How point entries are kept (RocksDB's `memtable_factory`): `"skiplist"` (default),
+   * `{ type: "hashSkipList", bucketCount?, height?, branching? }`, `{ type: "hashLinkList",
+   * bucketCount?, thresholdUseSkiplist? }` or `{ type: "vector", reserve? }` (a bare name takes
+   * the defaults). Every representation gives the same results; see `rep.ts` for what each
+   * makes fast and what total-order iteration costs. The hash representations need a
+   * `prefixExtractor` and take one writer at a time; `pointIndex` and
+   * `insertWithHintPrefixExtractor` need the skiplist.
+   */
+  rep?: MemTableRep;
 }
 
 /**
@@ -184,6 +196,7 @@ export interface MemTableShareToken {
     readonly memtablePrefixBloomSizeRatio: number;
     readonly memtableWholeKeyFiltering: boolean;
     readonly pointIndex: boolean;
+    readonly rep: ResolvedRep;
     /** The merge operator's name: `attach` needs an operator of that name. */
     readonly mergeOperatorName?: string;
   };
@@ -260,9 +273,10 @@ const optionNames = new Set([
   "memtableWholeKeyFiltering",
   "pointIndex",
   "insertWithHintPrefixExtractor",
+  "rep",
 ]);
 const scratchInitialSize = 64 * 1024;
-const statsWords = 12;
+const statsWords = 14;
 const seqUnset = 0xffff_ffff;
 
 /** The library's functions and the realm's shared scratch buffer, set by the first MemTable. */
@@ -393,6 +407,8 @@ export class MemTable implements Disposable {
   readonly memtableWholeKeyFiltering: boolean;
   readonly pointIndex: boolean;
   readonly insertWithHintPrefixExtractor: PrefixExtractor | undefined;
+  /** The representation of point entries, defaults filled in. */
+  readonly rep: ResolvedRep;
   #handle: Handle | null;
   #refs = 1;
   #closed = false;
@@ -506,6 +522,36 @@ export class MemTable implements Disposable {
     }
     this.protectionBytesPerKey = protection;
     this.paranoidChecks = paranoid;
+    this.rep = resolveRep(options.rep);
+    if (isHashRep(this.rep)) {
+      if (options.prefixExtractor === undefined) {
+        throw new TypeError(
+          `MemTable: rep ${this.rep.type} buckets entries by key prefix and needs a ` +
+            `prefixExtractor (fixedPrefix(n), cappedPrefix(n) or noopPrefix), as in RocksDB`,
+        );
+      }
+      if (concurrent) {
+        throw new TypeError(
+          `MemTable: rep ${this.rep.type} takes one writer at a time; allowConcurrentWrites ` +
+            `needs "skiplist" or "vector" (as in RocksDB)`,
+        );
+      }
+    }
+    if (this.rep.type !== "skiplist") {
+      if (pointIndex) {
+        throw new TypeError(
+          `MemTable: pointIndex indexes the skiplist; rep ${this.rep.type} finds keys by its ` +
+            `own hash (drop pointIndex or use rep "skiplist")`,
+        );
+      }
+      if (options.insertWithHintPrefixExtractor !== undefined) {
+        throw new TypeError(
+          `MemTable: insertWithHintPrefixExtractor works with rep "skiplist" only (as in ` +
+            `RocksDB), not ${this.rep.type}`,
+        );
+      }
+    }
+    const [repCode, repCount, repThreshold] = repArgs(this.rep);
     fn ??= native().fn;
     shared ??= new Scratch(scratchInitialSize);
     const attaching = attachHandle;
@@ -523,6 +569,9 @@ export class MemTable implements Disposable {
       bloomBits,
       hintKind,
       hintLength,
+      repCode,
+      repCount,
+      repThreshold,
     );
     if (h === null) throw statusError(Status.outOfMemory, "MemTable");
     this.#handle = h;
@@ -565,6 +614,7 @@ export class MemTable implements Disposable {
       memtablePrefixBloomSizeRatio: this.memtablePrefixBloomSizeRatio,
       memtableWholeKeyFiltering: this.memtableWholeKeyFiltering,
       pointIndex: this.pointIndex,
+      rep: this.rep,
       ...(this.prefixExtractor === undefined ? {} : { prefixExtractor: this.prefixExtractor }),
     };
     return {
@@ -615,6 +665,7 @@ export class MemTable implements Disposable {
       memtablePrefixBloomSizeRatio: o.memtablePrefixBloomSizeRatio,
       memtableWholeKeyFiltering: o.memtableWholeKeyFiltering,
       pointIndex: o.pointIndex,
+      rep: o.rep,
       ...(o.prefixExtractor === undefined ? {} : { prefixExtractor: o.prefixExtractor }),
       ...(op === undefined ? {} : { mergeOperator: op }),
     });
@@ -966,6 +1017,36 @@ export class MemTable implements Disposable {
   isMarkedForFlush(): boolean {
     this.#live("isMarkedForFlush");
     return this.#markedForFlush;
+  }
+
+  /**
+   * Makes the memtable read-only (RocksDB's MarkImmutable, done when a full memtable is
+   * switched out for flushing): every later write, from any Worker, throws
+   * `ImmutableMemTableError` and changes nothing. A `vector` or hash memtable then sorts its
+   * entries once, on the first iterator, and every later iterator shares that order.
+   *
+   * @example
+   * ```ts
+   * import { ImmutableMemTableError, MemTable, ValueType } from "../../mod.ts";
+   * using mt = new MemTable({ rep: "vector" });
+   * mt.add(2, ValueType.Value, "b", "2");
+   * mt.add(1, ValueType.Value, "a", "1");
+   * mt.markImmutable();
+   * console.assert([...mt.entries()].map((e) => e.seq).join() === "1,2"); // sorted once
+   * try {
+   *   mt.add(3, ValueType.Value, "c", "3");
+   * } catch (e) {
+   *   console.assert(e instanceof ImmutableMemTableError);
+   * }
+   * ```
+   */
+  markImmutable(): void {
+    fn.memtable_mark_immutable(this.#live("markImmutable"));
+  }
+
+  /** True once `markImmutable()` was called (through any handle of this memtable). */
+  get immutable(): boolean {
+    return u64Word(this.#readStats(), 12) === 1;
   }
 
   #readStats(): Scratch {
