@@ -179,7 +179,7 @@ function runOne(subject: string, order: string, n: number): Result {
     gc();
     const heap0 = process.memoryUsage().heapUsed;
     r.insertNs = time(() => {
-      if (sdsl) for (let i = 0; i < n; i++) m.setElement(binary(i), value.slice());
+      if (sdsl) { for (let i = 0; i < n; i++) m.setElement(binary(i), value.slice()); }
       else for (let i = 0; i < n; i++) t.set(binary(i), value.slice());
     }) / n;
     gc();
@@ -214,7 +214,9 @@ function runOne(subject: string, order: string, n: number): Result {
   }
   // Peers keep one version per key; a rare random duplicate key is one entry there.
   if (hits !== n || misses !== 0 || scanned < n * 0.999 || grouped < prefixScans) {
-    throw new Error(`${subject}: hits ${hits}, misses ${misses}, scanned ${scanned}, grouped ${grouped}`);
+    throw new Error(
+      `${subject}: hits ${hits}, misses ${misses}, scanned ${scanned}, grouped ${grouped}`,
+    );
   }
   return r;
 }
@@ -222,11 +224,11 @@ function runOne(subject: string, order: string, n: number): Result {
 function table(results: Result[]): string {
   const f = (x: number, d = 0) => x.toFixed(d);
   const rows = results.map((r) =>
-    `| ${r.subject} | ${r.order} | ${f(r.insertNs)} | ${r.batchInsertNs ? f(r.batchInsertNs) : "–"} | ${
-      f(r.getNs)
-    } | ${f(r.missNs)} | ${r.missBloomNs ? f(r.missBloomNs) : "–"} | ${f(r.prefixScanUs, 1)} | ${
-      f(r.scanNsPerEntry)
-    } | ${f(r.bytesPerEntry)} |`
+    `| ${r.subject} | ${r.order} | ${f(r.insertNs)} | ${
+      r.batchInsertNs ? f(r.batchInsertNs) : "–"
+    } | ${f(r.getNs)} | ${f(r.missNs)} | ${r.missBloomNs ? f(r.missBloomNs) : "–"} | ${
+      f(r.prefixScanUs, 1)
+    } | ${f(r.scanNsPerEntry)} | ${f(r.bytesPerEntry)} |`
   );
   return [
     `${results[0]!.runtime}, ${results[0]!.n} entries:`,
