@@ -68,7 +68,7 @@ function time(fn: () => void): number {
   return (performance.now() - t0) * 1e6; // ns
 }
 
-/** Keys 0..n-1 (present) and n..2n-1 (absent groups), back to back; insertion order. */
+/** Keys 0..n-1 (present) and n..2n-1 (of absent groups), back to back; lookup order. */
 function makeKeys(n: number, order: string) {
   const rng = new Rng(42);
   const groups = Math.max(1, Math.floor(n / 16));
@@ -77,9 +77,10 @@ function makeKeys(n: number, order: string) {
   for (let i = 0; i < 2 * n; i++) {
     const o = i * keySize;
     const present = i < n;
-    const group = order === "sequential"
-      ? (present ? i >> 4 : groups + (i - n))
-      : (present ? rng.below(groups) : groups + rng.below(groups));
+    // Present groups are even, absent ones odd: a miss lands between present keys.
+    const group =
+      2 * (order === "sequential" ? (present ? i >> 4 : (i - n) >> 4) : rng.below(groups)) +
+      (present ? 0 : 1);
     view.setUint32(o + 4, group);
     if (order === "sequential") view.setUint32(o + 12, i & 15);
     else {

@@ -713,14 +713,22 @@ pub const MemTable = struct {
         defer gpa.free(order);
         for (order, 0..) |*o, i| o.* = @intCast(i);
         const ctx: SortCtx = .{ .records = records };
-        std.mem.sort(u32, order, ctx, SortCtx.lessTypedGroups);
+        // A decoded batch numbers its records first, first+1, …: no two can be equal, and no
+        // sort is needed to find duplicates among them. Anything else is sorted and checked.
+        const numbered = for (records, 0..) |r, i| {
+            if (r.seq != records[0].seq + i) break false;
+        } else true;
+        if (!numbered) std.mem.sort(u32, order, ctx, SortCtx.lessTypedGroups);
+        // Vector: sequence numbers above every stored one cannot collide (see VectorRep).
+        const fresh = numbered and self.rep == .vector and self.rep.vector.freshFrom(records[0].seq);
         for (order, 0..) |i, k| {
             const r = records[i];
             const ikey = ctx.ikey(i);
             const range = r.value_type == .range_deletion;
-            const dup_in_batch = k > 0 and (records[order[k - 1]].value_type == .range_deletion) == range and
+            const dup_in_batch = !numbered and k > 0 and (records[order[k - 1]].value_type == .range_deletion) == range and
                 coding.compareKeys(ctx.ikey(order[k - 1]), ikey) == .eq;
-            if (dup_in_batch or (if (range) self.range_del.contains(ikey) else self.rep.contains(ikey))) {
+            const there = if (range) self.range_del.contains(ikey) else !fresh and self.rep.contains(ikey);
+            if (dup_in_batch or there) {
                 failed.* = i;
                 return error.Duplicate;
             }
@@ -746,12 +754,17 @@ pub const MemTable = struct {
                 prepared[i] = .{ .vector = try self.rep.vector.prepare(ikey, r.value) };
             }
         }
+        if (self.rep == .vector) {
+            for (records) |r| _ = self.rep.vector.claimSeq(r.seq);
+        }
         var next_log: usize = 0;
-        for (order) |i| {
+        for (order, 0..) |i, k| {
             const r = records[i];
+            // The chain heads of later records: their misses overlap this link.
+            if (self.rep == .vector and k + 8 < n) @prefetch(self.rep.vector.chainOf(records[order[k + 8]].key), .{ .rw = .write });
             switch (prepared[i]) {
                 .hash => |u| self.rep.hash().?.link(u),
-                .vector => |p| self.rep.vector.link(p) catch unreachable, // checked, single writer
+                .vector => |p| self.rep.vector.link(p, fresh) catch unreachable, // checked, single writer
                 .range => |u| {
                     self.range_del.linkUnlinked(u);
                     const log = logs.items[next_log];

@@ -25,9 +25,8 @@ pub const PointIndex = struct {
     /// `bucket_count` rounded up to a power of two (at least 1024).
     pub fn init(arena: *Arena, bucket_count: u64) error{OutOfMemory}!PointIndex {
         const n = std.math.ceilPowerOfTwo(u64, @max(bucket_count, 1024)) catch unreachable;
-        const raw = try arena.allocateAligned(@intCast(n * @sizeOf(std.atomic.Value(?*Entry))));
+        const raw = try arena.allocateTable(@intCast(n * @sizeOf(std.atomic.Value(?*Entry))));
         const buckets: [*]std.atomic.Value(?*Entry) = @ptrCast(@alignCast(raw));
-        @memset(raw[0..@intCast(n * @sizeOf(std.atomic.Value(?*Entry)))], 0);
         return .{ .buckets = buckets, .mask = n - 1, .arena = arena };
     }
 

@@ -84,8 +84,7 @@ pub const HashRep = struct {
     pub fn init(arena: *Arena, options: Options, extractor: prefix_mod.Extractor, seed: u64, protection_bytes: u8, paranoid: bool) error{OutOfMemory}!HashRep {
         std.debug.assert(options.bucket_count >= 1 and options.bucket_count <= bucket_count_max);
         const bytes = @as(usize, options.bucket_count) * @sizeOf(std.atomic.Value(?*Bucket));
-        const raw = try arena.allocateAligned(bytes);
-        @memset(raw[0..bytes], 0);
+        const raw = try arena.allocateTable(bytes);
         const linked = options.kind == .hash_linklist;
         return .{
             .arena = arena,
@@ -213,6 +212,10 @@ pub const VectorRep = struct {
     /// Slots handed out; a slot stays null until its entry is linked (or forever, when its
     /// insert failed), and readers skip null slots.
     claimed: std.atomic.Value(u64) = .init(0),
+    /// One more than the largest sequence number claimed by an insert (0: none). An insert
+    /// whose sequence number is above every earlier one cannot be a duplicate, so the usual
+    /// write (ascending sequence numbers) skips the walk of its chain.
+    seq_bound: std.atomic.Value(u64) = .init(0),
     /// Chains of nodes by user-key hash, linked through each node's level-0 pointer.
     chains: [*]Slot,
     chain_mask: u64,
@@ -224,8 +227,7 @@ pub const VectorRep = struct {
         // About one chain per 128 bytes of write buffer (entries are rarely smaller).
         const chain_count = std.math.ceilPowerOfTwo(u64, @max(1024, @min(write_buffer_size / 128, 1 << 26))) catch unreachable;
         const bytes: usize = @intCast(chain_count * @sizeOf(Slot));
-        const raw = try arena.allocateAligned(bytes);
-        @memset(raw[0..bytes], 0);
+        const raw = try arena.allocateTable(bytes);
         var v: VectorRep = .{
             .arena = arena,
             .first_shift = @intCast(std.math.log2_int(u64, first)),
@@ -294,13 +296,31 @@ pub const VectorRep = struct {
         return .{ .node = try skiplist.newNode(self.arena, key, value, 1, self.protection_bytes), .slot = s };
     }
 
+    /// Records that entries up to sequence number `seq` exist (or are being linked); true when
+    /// `seq` is above every sequence number recorded before, so no entry can equal one at
+    /// `seq`. A concurrent insert at the same `seq` gets false and checks its chain, and the
+    /// CAS in `link` catches whichever of the two links second.
+    pub fn claimSeq(self: *VectorRep, seq: u64) bool {
+        return self.seq_bound.fetchMax(seq + 1, .acq_rel) <= seq;
+    }
+
+    /// Whether every sequence number ≥ `seq` is unclaimed (single writer: nothing races).
+    pub fn freshFrom(self: *const VectorRep, seq: u64) bool {
+        return self.seq_bound.load(.acquire) <= seq;
+    }
+
+    pub fn chainOf(self: *VectorRep, user_key: []const u8) *Slot {
+        return &self.chains[@intCast(hashOf(user_key) & self.chain_mask)];
+    }
+
     /// Links a prepared node into its chain and its slot; `error.Duplicate` (nothing linked,
-    /// the slot stays empty) when an equal entry is there. Safe against concurrent links.
-    pub fn link(self: *VectorRep, p: Prepared) error{Duplicate}!void {
+    /// the slot stays empty) when an equal entry is there — not looked for when `fresh` (its
+    /// sequence number is new, see `claimSeq`). Safe against concurrent links.
+    pub fn link(self: *VectorRep, p: Prepared, fresh: bool) error{Duplicate}!void {
         const key = p.node.key();
-        const chain = &self.chains[@intCast(hashOf(key.user_key) & self.chain_mask)];
+        const chain = self.chainOf(key.user_key);
         var head = chain.load(.acquire);
-        if (findExact(head, null, key)) return error.Duplicate;
+        if (!fresh and findExact(head, null, key)) return error.Duplicate;
         while (true) {
             p.node.noBarrierSetNext(0, head);
             const seen = chain.cmpxchgWeak(head, p.node, .release, .acquire) orelse break;
@@ -312,10 +332,12 @@ pub const VectorRep = struct {
     }
 
     pub fn insert(self: *VectorRep, key: coding.Key, value: []const u8) InsertError!*Node {
-        const chain = &self.chains[@intCast(hashOf(key.user_key) & self.chain_mask)];
-        if (findExact(chain.load(.acquire), null, key)) return error.Duplicate; // allocate nothing
+        const chain = self.chainOf(key.user_key);
+        @prefetch(chain, .{ .rw = .write }); // its miss overlaps the allocation below
+        const fresh = self.claimSeq(key.sequence());
+        if (!fresh and findExact(chain.load(.acquire), null, key)) return error.Duplicate; // allocate nothing
         const p = try self.prepare(key, value);
-        try self.link(p);
+        try self.link(p, fresh);
         return p.node;
     }
 
@@ -412,10 +434,31 @@ pub const Rep = union(Kind) {
             .hash_skiplist, .hash_linklist => |*h| try h.collect(gpa, &list),
             .vector => |*v| try v.collect(gpa, &list),
         }
-        std.mem.sort(*Node, list.items, {}, lessNode);
+        // Sorted by the first 8 user-key bytes held next to each pointer: most comparisons
+        // then touch only the array, not the entries scattered over the arena.
+        const keyed = try gpa.alloc(Keyed, list.items.len);
+        defer gpa.free(keyed);
+        for (list.items, keyed) |n, *k| k.* = .{ .head = keyHead(n), .node = n };
+        std.mem.sort(Keyed, keyed, {}, lessKeyed);
         const out = try arena_mod.allocSliceTracked(*Node, @max(list.items.len, 1));
-        @memcpy(out[0..list.items.len], list.items);
+        for (keyed, 0..) |k, i| out[i] = k.node;
         return out[0..list.items.len];
+    }
+
+    const Keyed = struct { head: u64, node: *Node };
+
+    /// The user key's first 8 bytes, big-endian, zero-padded: a < b implies head(a) ≤ head(b).
+    fn keyHead(n: *Node) u64 {
+        const k = n.key().user_key;
+        var b: [8]u8 = @splat(0);
+        const len = @min(k.len, 8);
+        @memcpy(b[0..len], k[0..len]);
+        return std.mem.readInt(u64, &b, .big);
+    }
+
+    fn lessKeyed(_: void, a: Keyed, b: Keyed) bool {
+        if (a.head != b.head) return a.head < b.head;
+        return lessNode({}, a.node, b.node);
     }
 };
 
