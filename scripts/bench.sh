@@ -14,7 +14,9 @@
 # 5. one memtable shared by Workers: readers while a writer inserts, and concurrent writers
 #    (bench/concurrency.ts), on both runtimes;
 # 6. insert hints: interleaved ascending streams with and without hints, against random keys
-#    (bench/hints.ts), on both runtimes.
+#    (bench/hints.ts), on both runtimes;
+# 7. the memtable representations (skiplist, with the point index, hashSkipList, hashLinkList,
+#    vector) with the JS peers, random and sequential keys (bench/reps.ts), on both runtimes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -115,3 +117,10 @@ echo "## Insert hints (bench/hints.ts)"
 echo
 "$bun" bench/hints.ts "$n"
 "$deno" run --allow-ffi --allow-read --allow-env bench/hints.ts "$n"
+
+echo
+echo "## Representations (bench/reps.ts)"
+echo
+"$bun" bench/reps.ts "$n"
+echo
+"${deno_run[@]}" --allow-run bench/reps.ts "$n"

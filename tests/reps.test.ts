@@ -271,6 +271,11 @@ test("rep option: shapes, defaults and clear errors", () => {
   using c = new MemTable({ rep: "vector", allowConcurrentWrites: true });
   c.add(1, ValueType.Value, "k", "v");
   assert.equal(c.get("k").kind, "value");
+  // A share token carries the representation; the attached handle reads the same entries.
+  l.add(1, ValueType.Value, "abc", "v");
+  using same = MemTable.attach(l.share());
+  assert.deepEqual(same.rep, l.rep);
+  assert.equal(same.get("abc").kind, "value");
 });
 
 test("markImmutable: every write is refused and nothing changes", () => {
