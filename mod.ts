@@ -54,6 +54,14 @@ export {
   type SequenceAllocatorShareToken,
 } from "./src/write/sequence_allocator.ts";
 export { isValueType, ValueType, valueTypeName } from "./src/coding/value_type.ts";
+export { TableBuilder, type TableBuilderOptions } from "./src/table/table_builder.ts";
+export {
+  type TableEntry,
+  type TableProperties,
+  TableReader,
+  type TableTombstone,
+} from "./src/table/table_reader.ts";
+export { type ExternalSstFileInfo, SstFileWriter } from "./src/table/sst_file_writer.ts";
 export {
   checkSequence,
   compareSequence,

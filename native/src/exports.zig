@@ -105,6 +105,15 @@ export fn memtable_safety_checked() u32 {
     return @intFromBool(std.debug.runtime_safety);
 }
 
+// ---- checksums -----------------------------------------------------------------------------
+
+/// CRC32c (Castagnoli) of buf[0..len], as SST block trailers and WAL records use it; 0 when
+/// `len` exceeds the buffer's capacity `cap`.
+export fn memtable_crc32c(buf: [*]const u8, cap: u32, len: u32) u32 {
+    if (len > cap) return 0;
+    return std.hash.crc.@"CRC-32/ISCSI".hash(buf[0..len]);
+}
+
 // ---- memtable ------------------------------------------------------------------------------
 
 /// Creates a memtable holding one reference. Sizes as f64 byte counts (0 = default block
@@ -645,6 +654,11 @@ test {
     _ = @import("bloom.zig");
     _ = @import("point_index.zig");
     _ = @import("rep.zig");
+}
+
+test "crc32c matches the published check value" {
+    try std.testing.expectEqual(@as(u32, 0xE3069283), memtable_crc32c("123456789", 9, 9));
+    try std.testing.expectEqual(@as(u32, 0), memtable_crc32c("", 0, 0));
 }
 
 test "exports answer bad handles and bad lengths with status codes" {

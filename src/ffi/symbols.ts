@@ -24,6 +24,7 @@ export const symbols = {
   memtable_layout: { args: ["buf", "u32"], result: "i32" },
   memtable_native_bytes: { args: [], result: "f64" },
   memtable_safety_checked: { args: [], result: "u32" },
+  memtable_crc32c: { args: ["buf", "u32", "u32"], result: "u32" },
   memtable_new: {
     args: [
       "f64",

@@ -1,0 +1,61 @@
+/**
+ * Writing a file so that it is either whole or absent: to a temporary name in the same
+ * directory, synced, renamed into place, and the directory synced. A failure removes the
+ * temporary file and leaves nothing at the destination.
+ *
+ * @module
+ */
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import process from "node:process";
+
+let counter = 0;
+
+/**
+ * A hook for tests: called with each step's name ("write", "sync", "rename") before it runs;
+ * a throw fails the write there (as a full disk would).
+ */
+export type FileFaultHook = (step: "write" | "sync" | "rename", path: string) => void;
+
+/** Writes `bytes` to `path` durably and atomically (see the module notes). */
+export function writeFileDurably(path: string, bytes: Uint8Array, fault?: FileFaultHook): void {
+  const tmp = `${path}.${process.pid}.${counter++}.tmp`;
+  let fd = openSync(tmp, "wx");
+  try {
+    try {
+      let at = 0;
+      while (at < bytes.length) {
+        fault?.("write", path);
+        at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 20));
+      }
+      fault?.("sync", path);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+      fd = -1;
+    }
+    fault?.("rename", path);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  syncDirectory(dirname(path));
+}
+
+/** Syncs a directory's entries (a rename in it) where the platform allows opening one. */
+export function syncDirectory(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, "r");
+  } catch {
+    return; // not supported here (Windows): the rename stands on its own
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // some file systems refuse fsync on a directory; the rename is still done
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * TableBuilder: writes an SST file in RocksDB's block-based format (format version 5, CRC32c
+ * checksums, no compression) that RocksDB's own tools read: data blocks of prefix-compressed
+ * internal keys with restart points, an index with the last internal key of each block, a
+ * range-deletion block, a properties block and the metaindex, then the footer.
+ *
+ * Two kinds of file: a flush file keeps real sequence numbers and any number of versions per
+ * key; an ingest file (`ingest: true`, what RocksDB's SstFileWriter writes) has sequence number
+ * 0 throughout, one entry per user key and the `rocksdb.external_sst_file.*` properties.
+ *
+ * @module
+ */
+import {
+  compareInternalKeys,
+  compareUserKeys as compareBytes,
+  packInternalKey,
+} from "../coding/internal_key.ts";
+import { checkSequence, type SequenceNumber } from "../coding/sequence.ts";
+import { checkValueType, ValueType } from "../coding/value_type.ts";
+import {
+  BlockBuilder,
+  type BlockHandle,
+  blockTrailer,
+  blockTrailerSize,
+  ByteWriter,
+  encodeFooter,
+} from "./format.ts";
+
+/** Options of {@linkcode TableBuilder}. */
+export interface TableBuilderOptions {
+  /** Data blocks are cut once they reach this many bytes (RocksDB's default, 4096). */
+  blockSize?: number;
+  /** A full key every this many entries in data blocks (RocksDB's default, 16). */
+  restartInterval?: number;
+  /** Write an ingest file (seq 0, the external-file properties). Default false. */
+  ingest?: boolean;
+  /** Extra properties stored with the file (names must not start with "rocksdb."). */
+  userProperties?: Record<string, Uint8Array | string>;
+}
+
+const encoder = new TextEncoder();
+
+/** Builds one SST file in memory; `finish()` returns its bytes. */
+export class TableBuilder {
+  readonly blockSize: number;
+  readonly ingest: boolean;
+  readonly #data: BlockBuilder;
+  readonly #index = new BlockBuilder(1);
+  readonly #out: Uint8Array[] = [];
+  #offset = 0;
+  #lastKey: Uint8Array | undefined;
+  #blockLast: Uint8Array | undefined;
+  #tombstones: { ikey: Uint8Array; end: Uint8Array }[] = [];
+  #finished = false;
+  readonly #user: [string, Uint8Array][];
+  readonly props = {
+    numEntries: 0,
+    deletedKeys: 0,
+    mergeOperands: 0,
+    numRangeDeletions: 0,
+    rawKeySize: 0,
+    rawValueSize: 0,
+    dataSize: 0,
+    indexSize: 0,
+    numDataBlocks: 0,
+  };
+
+  constructor(options: TableBuilderOptions = {}) {
+    const blockSize = options.blockSize ?? 4096;
+    const interval = options.restartInterval ?? 16;
+    if (!Number.isSafeInteger(blockSize) || blockSize < 1) {
+      throw new RangeError(`TableBuilder: blockSize must be a positive integer, got ${blockSize}`);
+    }
+    if (!Number.isSafeInteger(interval) || interval < 1) {
+      throw new RangeError(
+        `TableBuilder: restartInterval must be a positive integer, got ${interval}`,
+      );
+    }
+    this.blockSize = blockSize;
+    this.ingest = options.ingest ?? false;
+    this.#data = new BlockBuilder(interval);
+    this.#user = Object.entries(options.userProperties ?? {}).map(([k, v]) => {
+      if (k.startsWith("rocksdb.")) {
+        throw new TypeError(`TableBuilder: user property "${k}" uses RocksDB's own prefix`);
+      }
+      return [k, typeof v === "string" ? encoder.encode(v) : v];
+    });
+  }
+
+  #check(what: string): void {
+    if (this.#finished) throw new TypeError(`TableBuilder.${what}(): the table is finished`);
+  }
+
+  /** Entries added so far (range tombstones included). */
+  get numEntries(): number {
+    return this.props.numEntries;
+  }
+
+  /** Bytes written so far (data blocks); a flush cuts files by it. */
+  get fileSize(): number {
+    return this.#offset;
+  }
+
+  /**
+   * Adds a point entry. Entries must come in internal-key order: user keys ascending, and for
+   * one user key sequence numbers descending (RangeError otherwise, nothing added).
+   */
+  add(userKey: Uint8Array, seq: SequenceNumber, type: ValueType, value: Uint8Array): void {
+    this.#check("add");
+    checkSequence(seq, "TableBuilder.add()");
+    checkValueType(type, "TableBuilder.add()");
+    if (type === ValueType.RangeDeletion) {
+      throw new TypeError("TableBuilder.add(): use addRangeTombstone() for range deletions");
+    }
+    const ikey = packInternalKey(userKey, seq, type);
+    if (this.#lastKey !== undefined && compareInternalKeys(this.#lastKey, ikey) >= 0) {
+      throw new RangeError(
+        "TableBuilder.add(): keys must be added in internal-key order (user key ascending, " +
+          "then sequence number descending), each once",
+      );
+    }
+    if (!this.#data.empty && this.#data.estimate() >= this.blockSize) this.#flushData();
+    this.#data.add(ikey, value);
+    this.#lastKey = ikey;
+    this.#blockLast = ikey;
+    const p = this.props;
+    p.numEntries++;
+    if (type === ValueType.Deletion || type === ValueType.SingleDeletion) p.deletedKeys++;
+    if (type === ValueType.Merge) p.mergeOperands++;
+    p.rawKeySize += ikey.length;
+    p.rawValueSize += value.length;
+  }
+
+  /** Adds the range tombstone [start, end) at `seq` (any order; sorted when the file ends). */
+  addRangeTombstone(start: Uint8Array, end: Uint8Array, seq: SequenceNumber): void {
+    this.#check("addRangeTombstone");
+    checkSequence(seq, "TableBuilder.addRangeTombstone()");
+    if (compareBytes(start, end) > 0) {
+      throw new RangeError("TableBuilder.addRangeTombstone(): end comes before start");
+    }
+    const ikey = packInternalKey(start, seq, ValueType.RangeDeletion);
+    this.#tombstones.push({ ikey, end: end.slice() });
+    const p = this.props;
+    p.numEntries++;
+    p.deletedKeys++;
+    p.numRangeDeletions++;
+    p.rawKeySize += ikey.length;
+    p.rawValueSize += end.length;
+  }
+
+  #write(contents: Uint8Array): BlockHandle {
+    const handle = { offset: this.#offset, size: contents.length };
+    this.#out.push(contents, blockTrailer(contents));
+    this.#offset += contents.length + blockTrailerSize;
+    return handle;
+  }
+
+  #flushData(): void {
+    const contents = this.#data.finish();
+    const h = this.#write(contents);
+    this.props.dataSize += contents.length + blockTrailerSize;
+    this.props.numDataBlocks++;
+    const w = new ByteWriter(20);
+    w.handle(h);
+    this.#index.add(this.#blockLast!, w.view().slice());
+  }
+
+  /** Ends the file and returns all of it. The builder takes no more entries. */
+  finish(): Uint8Array {
+    this.#check("finish");
+    this.#finished = true;
+    if (!this.#data.empty) this.#flushData();
+    const indexContents = this.#index.finish();
+    const indexHandle = this.#write(indexContents);
+    this.props.indexSize = indexContents.length + blockTrailerSize;
+    const meta: [string, BlockHandle][] = [];
+    if (this.#tombstones.length > 0) {
+      const rd = new BlockBuilder(1);
+      this.#tombstones.sort((a, b) => compareInternalKeys(a.ikey, b.ikey));
+      for (let i = 1; i < this.#tombstones.length; i++) {
+        if (compareInternalKeys(this.#tombstones[i - 1]!.ikey, this.#tombstones[i]!.ikey) === 0) {
+          throw new RangeError(
+            "TableBuilder.finish(): two range tombstones with the same start and sequence number",
+          );
+        }
+      }
+      for (const t of this.#tombstones) rd.add(t.ikey, t.end);
+      meta.push(["rocksdb.range_del", this.#write(rd.finish())]);
+    }
+    meta.push(["rocksdb.properties", this.#write(this.#properties())]);
+    meta.sort((a, b) => compareBytes(encoder.encode(a[0]), encoder.encode(b[0])));
+    const mi = new BlockBuilder(1);
+    for (const [name, h] of meta) {
+      const w = new ByteWriter(20);
+      w.handle(h);
+      mi.add(encoder.encode(name), w.view().slice());
+    }
+    const metaindexHandle = this.#write(mi.finish());
+    this.#out.push(encodeFooter(metaindexHandle, indexHandle));
+    const size = this.#offset + 53;
+    const file = new Uint8Array(size);
+    let at = 0;
+    for (const part of this.#out) {
+      file.set(part, at);
+      at += part.length;
+    }
+    return file;
+  }
+
+  #properties(): Uint8Array {
+    const p = this.props;
+    const v = (n: number) => {
+      const w = new ByteWriter(10);
+      w.varint(n);
+      return w.view().slice();
+    };
+    const entries: [string, Uint8Array][] = [
+      ["rocksdb.column.family.id", v(0)],
+      ["rocksdb.column.family.name", encoder.encode("default")],
+      ["rocksdb.comparator", encoder.encode("leveldb.BytewiseComparator")],
+      ["rocksdb.compression", encoder.encode("NoCompression")],
+      ["rocksdb.creating.db.identity", encoder.encode("memtable")],
+      ["rocksdb.data.size", v(p.dataSize)],
+      ["rocksdb.deleted.keys", v(p.deletedKeys)],
+      ["rocksdb.filter.size", v(0)],
+      ["rocksdb.format.version", v(0)],
+      ["rocksdb.index.key.is.user.key", v(0)],
+      ["rocksdb.index.size", v(p.indexSize)],
+      ["rocksdb.index.value.is.delta.encoded", v(0)],
+      ["rocksdb.merge.operands", v(p.mergeOperands)],
+      ["rocksdb.num.data.blocks", v(p.numDataBlocks)],
+      ["rocksdb.num.entries", v(p.numEntries)],
+      ["rocksdb.num.range-deletions", v(p.numRangeDeletions)],
+      ["rocksdb.raw.key.size", v(p.rawKeySize)],
+      ["rocksdb.raw.value.size", v(p.rawValueSize)],
+      ...this.#user,
+    ];
+    if (this.ingest) {
+      const version = new ByteWriter(4);
+      version.fixed32(2);
+      const global = new ByteWriter(8);
+      global.fixed64(0n);
+      entries.push(
+        ["rocksdb.external_sst_file.global_seqno", global.view().slice()],
+        ["rocksdb.external_sst_file.version", version.view().slice()],
+      );
+    }
+    const named = entries.map(([k, val]) => [encoder.encode(k), val] as const);
+    named.sort((a, b) => compareBytes(a[0], b[0]));
+    const b = new BlockBuilder(1);
+    for (const [k, val] of named) b.add(k, val);
+    return b.finish();
+  }
+}
