@@ -63,6 +63,12 @@ export {
 } from "./src/table/table_reader.ts";
 export { type ExternalSstFileInfo, SstFileWriter } from "./src/table/sst_file_writer.ts";
 export {
+  type FlushInput,
+  flushInto,
+  flushMemTables,
+  type FlushStats,
+} from "./src/flush/flush_job.ts";
+export {
   checkSequence,
   compareSequence,
   maxSequenceNumber,

@@ -1,0 +1,254 @@
+/**
+ * The flush job: random writes spread over several memtables (and every representation), random
+ * live snapshots, one flush — then every read at every live snapshot (and the latest) of every
+ * key gives the same result from the SST file as from the memtables, while versions no snapshot
+ * can see are gone. RocksDB's sst_dump verifies each file. Seeds are printed; replay with
+ * MEMTABLE_FLUSH_SEED=<seed>.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  fixedPrefix,
+  flushMemTables,
+  MemTable,
+  type MemTableRep,
+  type MergeOperator,
+  mergeOperators,
+  stringAppend,
+  TableReader,
+  uint64Add,
+  ValueType,
+} from "../mod.ts";
+import { compareBytes, Rng, seedFor, utf8 } from "./helpers.ts";
+
+type Read = string;
+
+/** A read through the memtables, newest first, operands carried into older ones. */
+function readMemTables(
+  mts: MemTable[],
+  key: Uint8Array,
+  snapshot: number,
+  op: MergeOperator,
+): Read {
+  const operands: Uint8Array[] = [];
+  for (const mt of mts) {
+    const r = mt.get(key, { snapshot });
+    if (r.kind === "absent") continue;
+    if (r.kind === "merge") {
+      operands.unshift(...r.operands);
+      continue;
+    }
+    if (r.kind === "deleted") {
+      return operands.length > 0
+        ? `value ${op.fullMerge(key, undefined, operands).join(".")}`
+        : "deleted";
+    }
+    const v = operands.length > 0 ? op.fullMerge(key, r.value, operands) : r.value;
+    return `value ${v.join(".")}`;
+  }
+  return operands.length > 0
+    ? `value ${op.fullMerge(key, undefined, operands).join(".")}`
+    : "absent";
+}
+
+/** The same read from an SST file. */
+function readTable(t: TableReader, key: Uint8Array, snapshot: number, op: MergeOperator): Read {
+  let tomb = 0;
+  for (const r of t.rangeTombstones()) {
+    const s = Number(r.seq);
+    if (
+      s <= snapshot && s > tomb && compareBytes(r.start, key) <= 0 && compareBytes(key, r.end) < 0
+    ) tomb = s;
+  }
+  const operands: Uint8Array[] = [];
+  for (const v of t.versions(key)) {
+    const s = Number(v.seq);
+    if (s > snapshot) continue;
+    if (s < tomb) break;
+    if (v.type === ValueType.Merge) {
+      operands.unshift(v.value);
+      continue;
+    }
+    if (v.type === ValueType.Value) {
+      return `value ${
+        (operands.length > 0 ? op.fullMerge(key, v.value, operands) : v.value).join(".")
+      }`;
+    }
+    return operands.length > 0
+      ? `value ${op.fullMerge(key, undefined, operands).join(".")}`
+      : "deleted";
+  }
+  if (operands.length > 0) return `value ${op.fullMerge(key, undefined, operands).join(".")}`;
+  return tomb > 0 ? "deleted" : "absent";
+}
+
+const runs: [string, MergeOperator, MemTableRep][] = [
+  ["uint64Add", uint64Add, "skiplist"],
+  ["stringAppend", stringAppend(","), { type: "hashSkipList", bucketCount: 101 }],
+  ["max", mergeOperators.max, "vector"],
+  ["put", mergeOperators.put, { type: "hashLinkList", bucketCount: 7, thresholdUseSkiplist: 4 }],
+];
+
+runs.forEach(([label, op, rep], run) => {
+  test(
+    `a flush keeps every read at every live snapshot, ${label} (seeded)`,
+    { timeout: 120_000 },
+    () => {
+      const base = seedFor("MEMTABLE_FLUSH_SEED", `flush test ${label}`);
+      const rng = new Rng((base + run) >>> 0);
+      const keys = Array.from({ length: 300 }, (_, i) => utf8(`k${(i * 7919) % 1000}`));
+      const memtables: MemTable[] = []; // newest first
+      const snapshots: number[] = [];
+      let seq = 0;
+      const dir = mkdtempSync(join(tmpdir(), "memtable-flush-"));
+      try {
+        for (let m = 0; m < 3; m++) {
+          const mt = new MemTable({ mergeOperator: op, rep, prefixExtractor: fixedPrefix(2) });
+          memtables.unshift(mt);
+          for (let i = 0; i < 1500; i++) {
+            seq++;
+            const key = keys[rng.below(rng.below(3) === 0 ? 20 : keys.length)]!;
+            const r = rng.below(100);
+            if (r < 2) {
+              const other = keys[rng.below(keys.length)]!;
+              const [a, b] = compareBytes(key, other) <= 0 ? [key, other] : [other, key];
+              mt.addRangeDeletion(seq, a, b);
+            } else if (r < 40) {
+              mt.add(
+                seq,
+                ValueType.Merge,
+                key,
+                label === "uint64Add" ? uint64Add.operand(1 + rng.below(9)) : utf8(`m${seq}`),
+              );
+            } else if (r < 50) {
+              mt.add(seq, ValueType.Deletion, key);
+            } else {
+              mt.add(
+                seq,
+                ValueType.Value,
+                key,
+                label === "uint64Add" ? uint64Add.operand(rng.below(1000)) : utf8(`v${seq}`),
+              );
+            }
+            if (rng.below(200) === 0) snapshots.push(seq);
+          }
+          mt.markImmutable();
+        }
+        const path = join(dir, "000001.sst");
+        const stats = flushMemTables(path, { memtables, snapshots, mergeOperator: op }, {
+          blockSize: 1024,
+        });
+        const t = TableReader.open(path);
+        assert.equal(t.verify(), stats.outputEntries);
+        assert.equal(
+          stats.inputEntries,
+          memtables.reduce((n, m) => n + m.numEntries - m.numRangeDeletes, 0),
+        );
+        assert.ok(stats.droppedEntries > 0, "no snapshot sees most old versions: some must go");
+        const seqs = [...t.entries()].map((e) => Number(e.seq))
+          .concat(t.rangeTombstones().map((r) => Number(r.seq)));
+        assert.equal(Number(stats.largestSeq), Math.max(...seqs));
+        assert.equal(Number(stats.smallestSeq), Math.min(...seqs));
+        const where = `MEMTABLE_FLUSH_SEED=${base}`;
+        for (const snapshot of [...snapshots, seq]) {
+          for (const key of keys) {
+            assert.equal(
+              readTable(t, key, snapshot, op),
+              readMemTables(memtables, key, snapshot, op),
+              `key ${new TextDecoder().decode(key)} at ${snapshot} (${where})`,
+            );
+          }
+        }
+        const dump = spawnSync("sst_dump", [
+          `--file=${path}`,
+          "--command=verify",
+          "--verify_checksum",
+        ], {
+          encoding: "utf8",
+        });
+        assert.equal(
+          dump.error,
+          undefined,
+          `sst_dump not runnable (apt-get install rocksdb-tools)`,
+        );
+        assert.doesNotMatch(dump.stdout + dump.stderr, /corrupt|error|fail/i);
+      } finally {
+        for (const m of memtables) m.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+test("a flush without snapshots keeps one version per key; without an operator merges stay as they are", () => {
+  const dir = mkdtempSync(join(tmpdir(), "memtable-flush-"));
+  try {
+    using older = new MemTable();
+    older.add(1, ValueType.Value, "a", "a1");
+    older.add(2, ValueType.Merge, "b", "b2");
+    older.add(3, ValueType.Value, "b", "b3");
+    using newer = new MemTable();
+    newer.add(4, ValueType.Value, "a", "a4");
+    newer.add(5, ValueType.Merge, "b", "b5");
+    newer.add(6, ValueType.Merge, "b", "b6");
+    newer.add(7, ValueType.Deletion, "c");
+    const path = join(dir, "1.sst");
+    const stats = flushMemTables(path, { memtables: [newer, older] });
+    const got = [...TableReader.open(path).entries()].map((e) =>
+      `${new TextDecoder().decode(e.key)}@${e.seq}:${e.type}`
+    );
+    // a: the newest only; b: both operands and the Value below them; c: the deletion.
+    assert.deepEqual(got, ["a@4:1", "b@6:2", "b@5:2", "b@3:1", "c@7:0"]);
+    assert.equal(stats.droppedEntries, 2);
+    assert.equal(stats.smallestSeq, 3);
+    assert.equal(stats.largestSeq, 7);
+    // With an operator the run folds into one Value.
+    using m1 = new MemTable({ mergeOperator: stringAppend("+") });
+    m1.add(1, ValueType.Value, "k", "x");
+    m1.add(2, ValueType.Merge, "k", "y");
+    m1.add(3, ValueType.Merge, "k", "z");
+    const p2 = join(dir, "2.sst");
+    flushMemTables(p2, { memtables: [m1], mergeOperator: stringAppend("+") });
+    const e = [...TableReader.open(p2).entries()];
+    assert.deepEqual(e.map((x) => [x.seq, x.type, new TextDecoder().decode(x.value)]), [[
+      3,
+      ValueType.Value,
+      "x+y+z",
+    ]]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a flush that fails midway leaves no file and the memtables as they were", () => {
+  const dir = mkdtempSync(join(tmpdir(), "memtable-flush-"));
+  try {
+    using mt = new MemTable();
+    for (let i = 0; i < 1000; i++) mt.add(i + 1, ValueType.Value, `key${i}`, "v".repeat(100));
+    mt.markImmutable();
+    const path = join(dir, "000009.sst");
+    for (const step of ["write", "sync", "rename"] as const) {
+      assert.throws(
+        () =>
+          flushMemTables(path, { memtables: [mt] }, {
+            fault: (s) => {
+              if (s === step) throw new Error(`disk full (injected at ${s})`);
+            },
+          }),
+        /disk full/,
+      );
+      assert.deepEqual(readdirSync(dir), [], `no stray file after a ${step} failure`);
+    }
+    assert.equal(mt.numEntries, 1000);
+    assert.equal(mt.get("key999").kind, "value");
+    const stats = flushMemTables(path, { memtables: [mt] });
+    assert.ok(existsSync(path));
+    assert.equal(stats.outputEntries, 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
