@@ -43,6 +43,16 @@ export {
 } from "./src/memtable/merge.ts";
 export { Snapshot, SnapshotList } from "./src/write/snapshots.ts";
 export {
+  WriteBufferManager,
+  type WriteBufferManagerOptions,
+  type WriteBufferManagerStats,
+} from "./src/write/write_buffer_manager.ts";
+export {
+  MemTableList,
+  type MemTableListOptions,
+  MemTableVersion,
+} from "./src/write/memtable_list.ts";
+export {
   cappedPrefix,
   fixedPrefix,
   noopPrefix,
