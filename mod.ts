@@ -116,8 +116,10 @@ export {
   ShareTokenError,
   SingleDeleteMisuseError,
   SnapshotReleasedError,
+  StoreError,
   WriteBatchError,
 } from "./src/errors.ts";
+export { Store, type StoreOptions, type StoreReadOptions } from "./src/store.ts";
 export {
   libraryPathEnv,
   loadLibrary,

@@ -89,6 +89,11 @@ export class ImmutableMemTableError extends MemTableError {
   override name = "ImmutableMemTableError";
 }
 
+/** A store operation failed: the store is closed, or its directory holds something unusable. */
+export class StoreError extends MemTableError {
+  override name = "StoreError";
+}
+
 /** A share token was already attached, was discarded, or is not a token of this kind. */
 export class ShareTokenError extends MemTableError {
   override name = "ShareTokenError";

@@ -1,0 +1,543 @@
+/**
+ * Store: a memtable, its immutable predecessors and the SST files they were flushed to, behind
+ * one key-value API — the write path of an LSM tree without compaction and without a WAL.
+ *
+ * Writes go to the mutable memtable with the next sequence numbers. When it is full (its own
+ * `writeBufferSize`, or the shared `WriteBufferManager`'s rule) it becomes immutable, joins the
+ * MemTableList and a flush writes the oldest immutable memtables to a new SST file; the file is
+ * recorded in `MANIFEST.json` (written atomically) and the memtables are released. Reads look
+ * at the mutable memtable, the immutable ones and the files, newest first, so a write is
+ * readable from the moment `put` returns, whether or not it has been flushed.
+ *
+ * Durability: there is no write-ahead log. Unflushed writes are lost if the process dies;
+ * `flush()` and `close()` make them durable (`close()` flushes).
+ *
+ * @module
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { compareUserKeys } from "./coding/internal_key.ts";
+import type { SequenceNumber } from "./coding/sequence.ts";
+import { describe, ValueType } from "./coding/value_type.ts";
+import { MergeOperatorError, StoreError } from "./errors.ts";
+import { flushMemTables } from "./flush/flush_job.ts";
+import { type Bytes, bytesOf } from "./memtable/bytes.ts";
+import { MemTable } from "./memtable/memtable.ts";
+import { applyFullMerge, type MergeOperator } from "./memtable/merge.ts";
+import type { PrefixExtractor } from "./memtable/prefix.ts";
+import type { MemTableRep } from "./memtable/rep.ts";
+import { type FileFaultHook, writeFileDurably } from "./table/file.ts";
+import { type TableEntry, TableReader } from "./table/table_reader.ts";
+import { MemTableList } from "./write/memtable_list.ts";
+import { type Snapshot, SnapshotList } from "./write/snapshots.ts";
+import type { WriteBufferManager } from "./write/write_buffer_manager.ts";
+import { WriteBatch } from "./write/write_batch.ts";
+
+/** Options of {@linkcode Store.open}. */
+export interface StoreOptions {
+  /** The directory of the store's files (created if missing). */
+  dir: string;
+  /** Bytes per memtable before it is switched out and flushed. Default 64 MiB. */
+  writeBufferSize?: number;
+  /** Memtables (mutable included) before `whenWritable()` makes writers wait. Default 2. */
+  maxWriteBufferNumber?: number;
+  /** Immutable memtables a flush waits for. Default 1. */
+  minWriteBufferNumberToMerge?: number;
+  /** A memory budget shared with other stores. */
+  writeBufferManager?: WriteBufferManager;
+  mergeOperator?: MergeOperator;
+  rep?: MemTableRep;
+  prefixExtractor?: PrefixExtractor;
+  /** SST data block size. Default 4096. */
+  blockSize?: number;
+  /** TESTING: fails flushes at a file step, as a full disk would. */
+  flushFault?: FileFaultHook;
+}
+
+interface FileMeta {
+  number: number;
+  smallestSeq: number;
+  largestSeq: number;
+  size: number;
+}
+
+interface Manifest {
+  version: 1;
+  /** Oldest first. */
+  files: FileMeta[];
+  lastSequence: number;
+  nextFileNumber: number;
+}
+
+/** What a read found in one file: operands (oldest first) and what ends them, if anything. */
+interface LayerRead {
+  operands: Uint8Array[];
+  end: "value" | "deleted" | "none";
+  value?: Uint8Array;
+}
+
+const manifestName = "MANIFEST.json";
+const fileName = (n: number) => `${String(n).padStart(6, "0")}.sst`;
+
+/** Options of reads. */
+export interface StoreReadOptions {
+  snapshot?: Snapshot | SequenceNumber;
+}
+
+/**
+ * A store: memtables and SST files behind one API.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "../mod.ts";
+ * import { mkdtempSync } from "node:fs";
+ * import { join } from "node:path";
+ * import { tmpdir } from "node:os";
+ * const dir = join(mkdtempSync(join(tmpdir(), "store-")), "db");
+ * const store = Store.open({ dir, writeBufferSize: 1 << 20 });
+ * store.put("user:1", "ada");
+ * await store.flush(); // now in an SST file RocksDB can read
+ * store.delete("user:1");
+ * console.assert(store.get("user:1") === undefined);
+ * await store.close();
+ * const again = Store.open({ dir });
+ * console.assert(again.get("user:1") === undefined); // the deletion was flushed by close()
+ * await again.close();
+ * ```
+ */
+export class Store {
+  readonly dir: string;
+  readonly writeBufferSize: number;
+  readonly mergeOperator: MergeOperator | undefined;
+  readonly #options: StoreOptions;
+  #mutable: MemTable;
+  #accounted = 0;
+  readonly #imm: MemTableList<FileMeta>;
+  /** Newest first. */
+  #files: { meta: FileMeta; reader: TableReader }[] = [];
+  #lastSeq: number;
+  #nextFile: number;
+  readonly #snapshots = new SnapshotList();
+  #flushing: Promise<void> | undefined;
+  #flushError: unknown;
+  #closed = false;
+
+  private constructor(options: StoreOptions, manifest: Manifest) {
+    this.#options = options;
+    this.dir = options.dir;
+    this.writeBufferSize = options.writeBufferSize ?? 64 << 20;
+    this.mergeOperator = options.mergeOperator;
+    this.#imm = new MemTableList<FileMeta>({
+      maxWriteBufferNumber: options.maxWriteBufferNumber,
+      minWriteBufferNumberToMerge: options.minWriteBufferNumberToMerge,
+      writeBufferManager: options.writeBufferManager,
+    });
+    this.#lastSeq = manifest.lastSequence;
+    this.#nextFile = manifest.nextFileNumber;
+    for (const meta of manifest.files) {
+      this.#files.unshift({
+        meta,
+        reader: TableReader.open(join(this.dir, fileName(meta.number))),
+      });
+    }
+    this.#mutable = this.#newMemTable();
+  }
+
+  /**
+   * Opens (or creates) the store in `options.dir`: reads its manifest and opens its files. SST
+   * files the manifest does not list (a flush that died before it was recorded) are removed.
+   */
+  static open(options: StoreOptions): Store {
+    if (typeof options !== "object" || options === null || typeof options.dir !== "string") {
+      throw new TypeError("Store.open(): options.dir must be a directory path");
+    }
+    mkdirSync(options.dir, { recursive: true });
+    const path = join(options.dir, manifestName);
+    let manifest: Manifest = { version: 1, files: [], lastSequence: 0, nextFileNumber: 1 };
+    if (existsSync(path)) {
+      try {
+        manifest = JSON.parse(readFileSync(path, "utf8")) as Manifest;
+      } catch (cause) {
+        throw new StoreError(`Store.open(): ${path} is not a readable manifest`, { cause });
+      }
+      if (manifest.version !== 1 || !Array.isArray(manifest.files)) {
+        throw new StoreError(`Store.open(): ${path} is not a manifest of this library`);
+      }
+    }
+    const listed = new Set(manifest.files.map((f) => fileName(f.number)));
+    for (const f of readdirSync(options.dir)) {
+      if ((f.endsWith(".sst") && !listed.has(f)) || f.endsWith(".tmp")) {
+        rmSync(join(options.dir, f), { force: true });
+      }
+    }
+    return new Store(options, manifest);
+  }
+
+  #newMemTable(): MemTable {
+    const o = this.#options;
+    return new MemTable({
+      writeBufferSize: this.writeBufferSize,
+      ...(o.mergeOperator ? { mergeOperator: o.mergeOperator } : {}),
+      ...(o.rep ? { rep: o.rep } : {}),
+      ...(o.prefixExtractor ? { prefixExtractor: o.prefixExtractor } : {}),
+    });
+  }
+
+  #live(what: string): void {
+    if (this.#closed) throw new StoreError(`Store.${what}(): the store is closed`);
+  }
+
+  /** The sequence number of the last write. */
+  get lastSequence(): number {
+    return this.#lastSeq;
+  }
+
+  /** SST files, oldest first (their numbers and sequence ranges). */
+  get files(): readonly Readonly<FileMeta>[] {
+    return this.#files.map((f) => ({ ...f.meta })).reverse();
+  }
+
+  /** Immutable memtables not yet flushed. */
+  get numImmutableMemTables(): number {
+    return this.#imm.numNotFlushed;
+  }
+
+  put(key: Bytes, value: Bytes): void {
+    this.#write1("put", (mt, s) => mt.add(s, ValueType.Value, key, value));
+  }
+
+  delete(key: Bytes): void {
+    this.#write1("delete", (mt, s) => mt.add(s, ValueType.Deletion, key));
+  }
+
+  singleDelete(key: Bytes): void {
+    this.#write1("singleDelete", (mt, s) => mt.add(s, ValueType.SingleDeletion, key));
+  }
+
+  merge(key: Bytes, operand: Bytes): void {
+    this.#write1("merge", (mt, s) => mt.add(s, ValueType.Merge, key, operand));
+  }
+
+  deleteRange(start: Bytes, end: Bytes): void {
+    this.#write1("deleteRange", (mt, s) => mt.addRangeDeletion(s, start, end));
+  }
+
+  /** Applies a batch atomically; returns the sequence number of its first record. */
+  write(batch: WriteBatch): number {
+    this.#live("write");
+    if (!(batch instanceof WriteBatch)) {
+      throw new TypeError(`Store.write(): expected a WriteBatch, got ${describe(batch)}`);
+    }
+    const first = this.#lastSeq + 1;
+    const n = this.#mutable.write(batch, first);
+    this.#lastSeq += n;
+    this.#afterWrite();
+    return first;
+  }
+
+  #write1(what: string, apply: (mt: MemTable, seq: number) => void): void {
+    this.#live(what);
+    apply(this.#mutable, this.#lastSeq + 1); // throws before anything changes
+    this.#lastSeq++;
+    this.#afterWrite();
+  }
+
+  #afterWrite(): void {
+    const usage = this.#mutable.approximateMemoryUsage();
+    const wbm = this.#options.writeBufferManager;
+    if (wbm !== undefined && usage > this.#accounted) wbm.reserve(usage - this.#accounted);
+    this.#accounted = usage;
+    if (this.#mutable.shouldFlush() || (wbm?.shouldFlush() ?? false)) {
+      this.#switchMemTable();
+      this.#scheduleFlush();
+    }
+  }
+
+  /** The mutable memtable joins the immutable ones; a fresh one takes the writes. */
+  #switchMemTable(): void {
+    if (this.#mutable.numEntries === 0) return;
+    const full = this.#mutable;
+    this.#imm.add(full);
+    full.close(); // the list holds its own reference
+    this.#mutable = this.#newMemTable();
+    this.#accounted = 0;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushing !== undefined) return;
+    this.#flushing = (async () => {
+      try {
+        while (this.#imm.isFlushPending()) {
+          await new Promise((r) => setTimeout(r, 0)); // let the writer go on meanwhile
+          this.#flushOnce();
+        }
+      } catch (e) {
+        this.#flushError = e;
+      } finally {
+        this.#flushing = undefined;
+      }
+    })();
+  }
+
+  /** One flush: the oldest immutable memtables to a new file, recorded in the manifest. */
+  #flushOnce(): void {
+    const picked = this.#imm.pickMemtablesToFlush(); // oldest first
+    if (picked.length === 0) return;
+    const number = this.#nextFile++;
+    const path = join(this.dir, fileName(number));
+    let meta: FileMeta;
+    try {
+      const stats = flushMemTables(path, {
+        memtables: [...picked].reverse(),
+        snapshots: this.#snapshots.sequences(),
+        ...(this.mergeOperator ? { mergeOperator: this.mergeOperator } : {}),
+      }, {
+        ...(this.#options.blockSize ? { blockSize: this.#options.blockSize } : {}),
+        ...(this.#options.flushFault ? { fault: this.#options.flushFault } : {}),
+      });
+      meta = {
+        number,
+        smallestSeq: Number(stats.smallestSeq),
+        largestSeq: Number(stats.largestSeq),
+        size: stats.fileSize,
+      };
+    } catch (e) {
+      this.#imm.rollbackFlush(picked); // still readable, picked again by the next flush
+      throw e;
+    }
+    const reader = TableReader.open(path);
+    for (const m of this.#imm.installFlushResult(picked, meta)) {
+      const r = m.number === number ? reader : TableReader.open(join(this.dir, fileName(m.number)));
+      this.#files.unshift({ meta: m, reader: r });
+    }
+    this.#writeManifest();
+  }
+
+  #writeManifest(): void {
+    const manifest: Manifest = {
+      version: 1,
+      files: this.#files.map((f) => f.meta).reverse(),
+      lastSequence: this.#lastSeq,
+      nextFileNumber: this.#nextFile,
+    };
+    writeFileDurably(
+      join(this.dir, manifestName),
+      new TextEncoder().encode(JSON.stringify(manifest)),
+    );
+  }
+
+  /**
+   * Switches the mutable memtable out (when it holds anything) and flushes every immutable
+   * memtable. Rejects with the flush's error when one fails; the memtables then stay readable
+   * and the next `flush()` tries again.
+   */
+  async flush(): Promise<void> {
+    this.#live("flush");
+    this.#switchMemTable();
+    this.#flushError = undefined;
+    while (this.#imm.numNotFlushed > 0) {
+      this.#scheduleFlush();
+      await this.#flushing;
+      if (this.#flushError !== undefined) {
+        const e = this.#flushError;
+        this.#flushError = undefined;
+        throw e;
+      }
+    }
+    this.#writeManifest(); // the last sequence number, even when nothing was flushed
+  }
+
+  /** Resolves at once, or once flushes bring the memtables under `maxWriteBufferNumber` and
+   * the write buffer manager under its budget (when it stalls writers). */
+  async whenWritable(): Promise<void> {
+    while (this.#imm.shouldStallWrites() && this.#imm.numNotFlushed > 0) {
+      this.#scheduleFlush();
+      await this.#flushing;
+      if (this.#flushError !== undefined) throw this.#flushError;
+    }
+    await this.#options.writeBufferManager?.whenWritable();
+  }
+
+  /** A snapshot of the store now: reads with it see exactly the writes before it. */
+  snapshot(): Snapshot {
+    this.#live("snapshot");
+    return this.#snapshots.acquire(this.#lastSeq);
+  }
+
+  #snapshotOf(options: StoreReadOptions | undefined, what: string): number {
+    const s = options?.snapshot;
+    if (s === undefined) return this.#lastSeq;
+    if (typeof s === "object" && s !== null && "sequence" in s) return Number(s.sequence(what));
+    if (typeof s !== "number" && typeof s !== "bigint") {
+      throw new TypeError(
+        `${what}: snapshot must be a Snapshot or a sequence number, got ${describe(s)}`,
+      );
+    }
+    return Number(s);
+  }
+
+  /** The value of `key` (undefined when it has none) at the snapshot (default: now). */
+  get(key: Bytes, options?: StoreReadOptions): Uint8Array | undefined {
+    this.#live("get");
+    const k = bytesOf(key);
+    const snapshot = this.#snapshotOf(options, "Store.get()");
+    const operands: Uint8Array[] = [];
+    const finish = (base: Uint8Array | undefined) => {
+      if (operands.length === 0) return base;
+      if (this.mergeOperator === undefined) {
+        throw new MergeOperatorError("Store.get(): a Merge entry needs the store's mergeOperator");
+      }
+      return applyFullMerge(this.mergeOperator, k, base, operands);
+    };
+    using version = this.#imm.current();
+    for (const mt of [this.#mutable, ...version.memtables]) {
+      const r = mt.get(k, { snapshot });
+      if (r.kind === "absent") continue;
+      if (r.kind === "merge") {
+        operands.unshift(...r.operands);
+        continue;
+      }
+      return finish(r.kind === "value" ? r.value : undefined);
+    }
+    for (const f of this.#files) {
+      const r = readTable(f.reader, k, snapshot);
+      operands.unshift(...r.operands);
+      if (r.end !== "none") return finish(r.value);
+    }
+    return finish(undefined);
+  }
+
+  /**
+   * The visible key-value pairs in key order, from `lower` (inclusive) to `upper` (exclusive),
+   * at the snapshot (default: now). The memtables and files are read as they are when the
+   * iteration starts.
+   */
+  *iterator(
+    options: StoreReadOptions & { lower?: Bytes; upper?: Bytes } = {},
+  ): Generator<{ key: Uint8Array; value: Uint8Array }> {
+    this.#live("iterator");
+    const snapshot = this.#snapshotOf(options, "Store.iterator()");
+    const lower = options.lower === undefined ? undefined : bytesOf(options.lower);
+    const upper = options.upper === undefined ? undefined : bytesOf(options.upper);
+    using version = this.#imm.current();
+    const memtables = [this.#mutable, ...version.memtables];
+    const tombstones = memtables.flatMap((m) => m.rangeTombstones({ snapshot }))
+      .concat(this.#files.flatMap((f) => f.reader.rangeTombstones()))
+      .filter((t) => Number(t.seq) <= snapshot);
+    const sources: Iterator<TableEntry>[] = [
+      ...memtables.map((m) => entriesFrom(m, snapshot, lower)),
+      ...this.#files.map((f) => f.reader.entries(lower)),
+    ];
+    const heads = sources.map((s) => s.next());
+    const op = this.mergeOperator;
+    let group: TableEntry[] = [];
+    const resolve = (versions: TableEntry[]): Uint8Array | undefined => {
+      const key = versions[0]!.key;
+      let cover = 0;
+      for (const t of tombstones) {
+        const s = Number(t.seq);
+        if (s > cover && compareUserKeys(t.start, key) <= 0 && compareUserKeys(key, t.end) < 0) {
+          cover = s;
+        }
+      }
+      const operands: Uint8Array[] = [];
+      const done = (base: Uint8Array | undefined) =>
+        operands.length === 0 ? base : applyFullMerge(op!, key, base, operands);
+      for (const v of versions) {
+        const s = Number(v.seq);
+        if (s > snapshot) continue;
+        if (s < cover) return done(undefined);
+        if (v.type === ValueType.Merge) {
+          if (op === undefined) {
+            throw new MergeOperatorError(
+              "Store.iterator(): a Merge entry needs the store's mergeOperator",
+            );
+          }
+          operands.unshift(v.value);
+          continue;
+        }
+        return done(v.type === ValueType.Value ? v.value : undefined);
+      }
+      return done(undefined);
+    };
+    while (true) {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const h = heads[i]!;
+        if (h.done) continue;
+        if (best < 0 || compareVersion(h.value, heads[best]!.value as TableEntry) < 0) best = i;
+      }
+      const e = best < 0 ? undefined : heads[best]!.value as TableEntry;
+      if (best >= 0) heads[best] = sources[best]!.next();
+      if (e !== undefined && upper !== undefined && compareUserKeys(e.key, upper) >= 0) {
+        heads[best] = { done: true, value: undefined }; // this source is past the range
+        continue;
+      }
+      if (group.length > 0 && (e === undefined || compareUserKeys(group[0]!.key, e.key) !== 0)) {
+        const value = resolve(group);
+        if (value !== undefined) yield { key: group[0]!.key, value };
+        group = [];
+      }
+      if (e === undefined) return;
+      group.push(e);
+    }
+  }
+
+  /** Flushes everything (unflushed writes become durable) and releases the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    this.#imm.close();
+    this.#mutable.close();
+  }
+}
+
+function compareVersion(a: TableEntry, b: TableEntry): number {
+  const c = compareUserKeys(a.key, b.key);
+  if (c !== 0) return c;
+  if (a.seq !== b.seq) return a.seq > b.seq ? -1 : 1;
+  return b.type - a.type;
+}
+
+function* entriesFrom(
+  mt: MemTable,
+  snapshot: number,
+  lower: Uint8Array | undefined,
+): Generator<TableEntry> {
+  using it = mt.iterator({ snapshot, ignoreRangeDeletions: true });
+  if (lower === undefined) it.seekToFirst();
+  else it.seek(lower);
+  for (; it.valid(); it.next()) {
+    yield { key: it.key(), seq: it.seq(), type: it.type(), value: it.value() };
+  }
+}
+
+/**
+ * A read of one key in one file at `snapshot`: the Merge operands on top (oldest first) and
+ * what ends them — a Value, a deletion (or covering tombstone), or nothing in this file.
+ */
+function readTable(t: TableReader, key: Uint8Array, snapshot: number): LayerRead {
+  let cover = 0;
+  for (const r of t.rangeTombstones()) {
+    const s = Number(r.seq);
+    if (
+      s <= snapshot && s > cover && compareUserKeys(r.start, key) <= 0 &&
+      compareUserKeys(key, r.end) < 0
+    ) cover = s;
+  }
+  const operands: Uint8Array[] = [];
+  for (const v of t.versions(key)) {
+    const s = Number(v.seq);
+    if (s > snapshot) continue;
+    if (s < cover) break;
+    if (v.type === ValueType.Merge) {
+      operands.unshift(v.value);
+      continue;
+    }
+    return v.type === ValueType.Value
+      ? { operands, end: "value", value: v.value }
+      : { operands, end: "deleted" };
+  }
+  return { operands, end: cover > 0 ? "deleted" : "none" };
+}
