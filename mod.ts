@@ -119,7 +119,7 @@ export {
   StoreError,
   WriteBatchError,
 } from "./src/errors.ts";
-export { Store, type StoreOptions, type StoreReadOptions } from "./src/store.ts";
+export { Store, type StoreOptions, type StoreReadOptions, type StoreStats } from "./src/store.ts";
 export {
   libraryPathEnv,
   loadLibrary,

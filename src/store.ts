@@ -20,10 +20,12 @@ import { compareUserKeys } from "./coding/internal_key.ts";
 import type { SequenceNumber } from "./coding/sequence.ts";
 import { describe, ValueType } from "./coding/value_type.ts";
 import { MergeOperatorError, StoreError } from "./errors.ts";
-import { flushMemTables } from "./flush/flush_job.ts";
+import { flushMemTables, type FlushStats } from "./flush/flush_job.ts";
+import type { FlushReply, FlushRequest } from "./flush/flush_worker.ts";
+import { native } from "./ffi/native.ts";
 import { type Bytes, bytesOf } from "./memtable/bytes.ts";
 import { MemTable } from "./memtable/memtable.ts";
-import { applyFullMerge, type MergeOperator } from "./memtable/merge.ts";
+import { applyFullMerge, builtinSpecOf, type MergeOperator } from "./memtable/merge.ts";
 import type { PrefixExtractor } from "./memtable/prefix.ts";
 import type { MemTableRep } from "./memtable/rep.ts";
 import { type FileFaultHook, writeFileDurably } from "./table/file.ts";
@@ -50,6 +52,12 @@ export interface StoreOptions {
   prefixExtractor?: PrefixExtractor;
   /** SST data block size. Default 4096. */
   blockSize?: number;
+  /**
+   * Run flushes in a Worker, off the writer's thread (default true). The Worker can fold merge
+   * operands only with the built-in operators; with an operator of your own, or with
+   * `flushFault`, flushes run on the calling thread between writes instead.
+   */
+  flushInWorker?: boolean;
   /** TESTING: fails flushes at a file step, as a full disk would. */
   flushFault?: FileFaultHook;
 }
@@ -78,6 +86,21 @@ interface LayerRead {
 
 const manifestName = "MANIFEST.json";
 const fileName = (n: number) => `${String(n).padStart(6, "0")}.sst`;
+
+/** A store's figures, for monitoring. */
+export interface StoreStats {
+  lastSequence: number;
+  files: number;
+  immutableMemTables: number;
+  /** Native bytes of the mutable and the immutable memtables. */
+  memtableBytes: number;
+  flushes: number;
+  /** Flushes that ran in the flush Worker (the rest ran on the calling thread). */
+  flushesInWorker: number;
+  /** Bytes of SST written by flushes, and the time flushes took from start to install. */
+  flushedBytes: number;
+  flushMs: number;
+}
 
 /** Options of reads. */
 export interface StoreReadOptions {
@@ -121,6 +144,11 @@ export class Store {
   #flushing: Promise<void> | undefined;
   #flushError: unknown;
   #closed = false;
+  #worker: FlushWorkerClient | undefined;
+  #flushes = 0;
+  #flushesInWorker = 0;
+  #flushedBytes = 0;
+  #flushMs = 0;
 
   private constructor(options: StoreOptions, manifest: Manifest) {
     this.#options = options;
@@ -269,7 +297,7 @@ export class Store {
       try {
         while (this.#imm.isFlushPending()) {
           await new Promise((r) => setTimeout(r, 0)); // let the writer go on meanwhile
-          this.#flushOnce();
+          await this.#flushOnce();
         }
       } catch (e) {
         this.#flushError = e;
@@ -279,22 +307,42 @@ export class Store {
     })();
   }
 
+  /** Writes `memtables` (newest first) to `path`: in the flush Worker, or here. */
+  #runFlush(path: string, memtables: MemTable[]): Promise<FlushStats> | FlushStats {
+    const o = this.#options;
+    const snapshots = this.#snapshots.sequences().map(Number);
+    const spec = this.mergeOperator === undefined ? undefined : builtinSpecOf(this.mergeOperator);
+    const inWorker = (o.flushInWorker ?? true) && o.flushFault === undefined &&
+      (this.mergeOperator === undefined || spec !== undefined);
+    if (!inWorker) {
+      return flushMemTables(path, {
+        memtables,
+        snapshots,
+        ...(this.mergeOperator ? { mergeOperator: this.mergeOperator } : {}),
+      }, {
+        ...(o.blockSize ? { blockSize: o.blockSize } : {}),
+        ...(o.flushFault ? { fault: o.flushFault } : {}),
+      });
+    }
+    this.#worker ??= new FlushWorkerClient();
+    this.#flushesInWorker++;
+    const tokens = memtables.map((m) => m.share());
+    return this.#worker.run({ path, tokens, snapshots, merge: spec, blockSize: o.blockSize })
+      .finally(() => {
+        for (const t of tokens) MemTable.discardToken(t); // those the Worker never attached
+      });
+  }
+
   /** One flush: the oldest immutable memtables to a new file, recorded in the manifest. */
-  #flushOnce(): void {
+  async #flushOnce(): Promise<void> {
     const picked = this.#imm.pickMemtablesToFlush(); // oldest first
     if (picked.length === 0) return;
     const number = this.#nextFile++;
     const path = join(this.dir, fileName(number));
+    const started = performance.now();
     let meta: FileMeta;
     try {
-      const stats = flushMemTables(path, {
-        memtables: [...picked].reverse(),
-        snapshots: this.#snapshots.sequences(),
-        ...(this.mergeOperator ? { mergeOperator: this.mergeOperator } : {}),
-      }, {
-        ...(this.#options.blockSize ? { blockSize: this.#options.blockSize } : {}),
-        ...(this.#options.flushFault ? { fault: this.#options.flushFault } : {}),
-      });
+      const stats = await this.#runFlush(path, [...picked].reverse());
       meta = {
         number,
         smallestSeq: Number(stats.smallestSeq),
@@ -305,6 +353,9 @@ export class Store {
       this.#imm.rollbackFlush(picked); // still readable, picked again by the next flush
       throw e;
     }
+    this.#flushes++;
+    this.#flushedBytes += meta.size;
+    this.#flushMs += performance.now() - started;
     const reader = TableReader.open(path);
     for (const m of this.#imm.installFlushResult(picked, meta)) {
       const r = m.number === number ? reader : TableReader.open(join(this.dir, fileName(m.number)));
@@ -356,6 +407,19 @@ export class Store {
       if (this.#flushError !== undefined) throw this.#flushError;
     }
     await this.#options.writeBufferManager?.whenWritable();
+  }
+
+  stats(): StoreStats {
+    return {
+      lastSequence: this.#lastSeq,
+      files: this.#files.length,
+      immutableMemTables: this.#imm.numNotFlushed,
+      memtableBytes: this.#mutable.approximateMemoryUsage() + this.#imm.memoryUsage,
+      flushes: this.#flushes,
+      flushesInWorker: this.#flushesInWorker,
+      flushedBytes: this.#flushedBytes,
+      flushMs: this.#flushMs,
+    };
   }
 
   /** A snapshot of the store now: reads with it see exactly the writes before it. */
@@ -488,8 +552,71 @@ export class Store {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
+    this.#worker?.terminate();
     this.#imm.close();
     this.#mutable.close();
+    for (const f of this.#files) f.reader.close();
+  }
+}
+
+/** The Store's flush Worker (see flush_worker.ts for its protocol). */
+class FlushWorkerClient {
+  readonly #worker: Worker;
+  readonly #ready: Promise<void>;
+  readonly #pending = new Map<
+    number,
+    { resolve: (s: FlushStats) => void; reject: (e: Error) => void }
+  >();
+  #next = 1;
+  #failed: Error | undefined;
+
+  constructor() {
+    this.#worker = new Worker(new URL("./flush/flush_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    this.#ready = new Promise((resolve, reject) => {
+      this.#worker.onmessage = (e: MessageEvent) => {
+        const d = e.data as { listening?: boolean; ready?: boolean };
+        if (d.listening) this.#worker.postMessage({ library: native().path });
+        else if (d.ready) {
+          this.#worker.onmessage = (ev: MessageEvent) => this.#reply(ev.data as FlushReply);
+          resolve();
+        }
+      };
+      this.#worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault?.();
+        this.#failed = new StoreError(`Store: the flush Worker failed: ${e.message}`);
+        reject(this.#failed);
+        for (const p of this.#pending.values()) p.reject(this.#failed);
+        this.#pending.clear();
+      };
+    });
+    this.#ready.catch(() => {}); // reported to the flush that waits for it
+  }
+
+  async run(req: Omit<FlushRequest, "id">): Promise<FlushStats> {
+    await this.#ready;
+    if (this.#failed) throw this.#failed;
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ ...req, id } satisfies FlushRequest);
+    });
+  }
+
+  #reply(r: FlushReply): void {
+    const p = this.#pending.get(r.id);
+    if (p === undefined) return;
+    this.#pending.delete(r.id);
+    if (r.ok) p.resolve(r.stats);
+    else p.reject(new StoreError(`Store: flush failed: ${r.error}`));
+  }
+
+  terminate(): void {
+    this.#worker.terminate();
+    const e = new StoreError("Store: the store was closed during a flush");
+    for (const p of this.#pending.values()) p.reject(e);
+    this.#pending.clear();
   }
 }
 

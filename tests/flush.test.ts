@@ -142,7 +142,7 @@ runs.forEach(([label, op, rep], run) => {
         const stats = flushMemTables(path, { memtables, snapshots, mergeOperator: op }, {
           blockSize: 1024,
         });
-        const t = TableReader.open(path);
+        using t = TableReader.open(path);
         assert.equal(t.verify(), stats.outputEntries);
         assert.equal(
           stats.inputEntries,
@@ -198,7 +198,8 @@ test("a flush without snapshots keeps one version per key; without an operator m
     newer.add(7, ValueType.Deletion, "c");
     const path = join(dir, "1.sst");
     const stats = flushMemTables(path, { memtables: [newer, older] });
-    const got = [...TableReader.open(path).entries()].map((e) =>
+    using t1 = TableReader.open(path);
+    const got = [...t1.entries()].map((e) =>
       `${new TextDecoder().decode(e.key)}@${e.seq}:${e.type}`
     );
     // a: the newest only; b: both operands and the Value below them; c: the deletion.
@@ -213,7 +214,8 @@ test("a flush without snapshots keeps one version per key; without an operator m
     m1.add(3, ValueType.Merge, "k", "z");
     const p2 = join(dir, "2.sst");
     flushMemTables(p2, { memtables: [m1], mergeOperator: stringAppend("+") });
-    const e = [...TableReader.open(p2).entries()];
+    using t2 = TableReader.open(p2);
+    const e = [...t2.entries()];
     assert.deepEqual(e.map((x) => [x.seq, x.type, new TextDecoder().decode(x.value)]), [[
       3,
       ValueType.Value,

@@ -134,6 +134,9 @@ test("Store matches a model across flushes, snapshots and a reopen (seeded)", {
       `${store.files.length} files: several write buffers flushed`,
     );
     assert.equal(store.numImmutableMemTables, 0);
+    const st = store.stats();
+    assert.ok(st.flushes >= store.files.length - 1 && st.flushedBytes > 0);
+    assert.equal(st.flushesInWorker, st.flushes, "a built-in operator: flushes run in the Worker");
     for (const s of snapshots) s.release();
     const last = store.lastSequence;
     await store.close();
@@ -175,6 +178,7 @@ test("Store: a failing flush loses nothing and leaves no file; the next one succ
     store.put("after", "1"); // writes go on meanwhile
     await store.flush();
     assert.equal(store.files.length, 1, "both memtables in one file");
+    assert.equal(store.stats().flushesInWorker, 0, "a fault hook keeps flushes on this thread");
     assert.equal(store.numImmutableMemTables, 0);
     assert.equal(new TextDecoder().decode(store.get("k5")), "v5");
     assert.equal(new TextDecoder().decode(store.get("after")), "1");

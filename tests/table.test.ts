@@ -151,7 +151,7 @@ test("TableBuilder refuses bad input and keeps what it has", () => {
 
 for (const name of ["g1_tiny_crc32c_fv5", "g2_mixed_crc32c_fv5", "g4_multiblock_crc32c_fv5"]) {
   test(`TableReader reads RocksDB's own file ${name} to its expected entries`, () => {
-    const t = TableReader.open(join(fixtures, `${name}.sst`));
+    using t = TableReader.open(join(fixtures, `${name}.sst`));
     const expected = readFileSync(join(fixtures, `${name}.expected.jsonl`), "utf8").trim().split(
       "\n",
     )
@@ -265,7 +265,8 @@ test("RocksDB's sst_dump verifies a flush file and lists the same entries; ldb r
     assert.ok(readdirSync(dir).some((f) => f.startsWith("MANIFEST")));
     const scan = run("ldb", ["scan", `--db=${dir}`, "--hex"]);
     assert.equal(scan.status, 0, scan.stderr);
-    const tombs = TableReader.open(path).rangeTombstones();
+    using table = TableReader.open(path);
+    const tombs = table.rangeTombstones();
     const covered = (v: Version) =>
       tombs.some((t) =>
         compareBytes(t.start, v.key) <= 0 && compareBytes(v.key, t.end) < 0 && t.seq > v.seq
@@ -359,7 +360,7 @@ test("SstFileWriter: a failed write leaves no file and can be retried; empty fil
     assert.throws(() => w.put("z", "late"), /finished/);
     w.finish();
     assert.ok(existsSync(path));
-    const t = TableReader.open(path);
+    using t = TableReader.open(path);
     assert.equal(t.rangeTombstones().length, 1);
     assert.equal(t.properties.numRangeDeletions, 1);
   } finally {

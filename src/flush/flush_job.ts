@@ -86,13 +86,11 @@ function* mergedEntries(memtables: readonly MemTable[]): Generator<Entry> {
  * not finished) and reports what was kept.
  */
 export function flushInto(input: FlushInput, builder: TableBuilder): FlushStats {
-  const snaps = [...(input.snapshots ?? [])].map(BigInt).sort((
-    a,
-    b,
-  ) => (a < b ? -1 : a > b ? 1 : 0));
+  // Sequence numbers stay numbers (bigints above 2^53): `<` compares the two kinds by value.
+  const snaps = [...(input.snapshots ?? [])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   /** Index of the first snapshot ≥ seq: versions with the same index are one stripe. */
-  const stripe = (seq: SequenceNumber): number => {
-    const s = BigInt(seq);
+  const stripe = (s: SequenceNumber): number => {
+    if (snaps.length === 0) return 0;
     let lo = 0;
     let hi = snaps.length;
     while (lo < hi) {
@@ -116,10 +114,9 @@ export function flushInto(input: FlushInput, builder: TableBuilder): FlushStats 
     largestSeq: 0,
     fileSize: 0,
   };
-  let minSeq: bigint | undefined;
-  let maxSeq: bigint | undefined;
-  const noteSeq = (seq: SequenceNumber) => {
-    const s = BigInt(seq);
+  let minSeq: SequenceNumber | undefined;
+  let maxSeq: SequenceNumber | undefined;
+  const noteSeq = (s: SequenceNumber) => {
     if (minSeq === undefined || s < minSeq) minSeq = s;
     if (maxSeq === undefined || s > maxSeq) maxSeq = s;
   };
@@ -133,6 +130,7 @@ export function flushInto(input: FlushInput, builder: TableBuilder): FlushStats 
   }
   /** Whether a tombstone of `v`'s stripe covers it. */
   const covered = (v: Entry): boolean => {
+    if (tombstones.length === 0) return false;
     for (const t of tombstones) {
       if (
         t.seq > v.seq && compareUserKeys(t.start, v.key) <= 0 &&
@@ -214,13 +212,9 @@ export function flushInto(input: FlushInput, builder: TableBuilder): FlushStats 
   }
   if (group.length > 0) flushKey(group);
   stats.droppedEntries = stats.inputEntries - stats.outputEntries;
-  stats.smallestSeq = toSeq(minSeq ?? 0n);
-  stats.largestSeq = toSeq(maxSeq ?? 0n);
+  stats.smallestSeq = minSeq ?? 0;
+  stats.largestSeq = maxSeq ?? 0;
   return stats;
-}
-
-function toSeq(s: bigint): SequenceNumber {
-  return s <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(s) : s;
 }
 
 /**
@@ -241,7 +235,8 @@ function toSeq(s: bigint): SequenceNumber {
  * const path = join(mkdtempSync(join(tmpdir(), "flush-")), "000001.sst");
  * const stats = flushMemTables(path, { memtables: [mt] }); // no snapshot: "old" is dropped
  * console.assert(stats.outputEntries === 1 && stats.droppedEntries === 1);
- * console.assert(TableReader.open(path).get(new TextEncoder().encode("k"))?.seq === 2);
+ * using table = TableReader.open(path);
+ * console.assert(table.get(new TextEncoder().encode("k"))?.seq === 2);
  * ```
  */
 export function flushMemTables(

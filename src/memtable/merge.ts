@@ -176,7 +176,7 @@ export function stringAppend(delimiter: Uint8Array | string = ","): MergeOperato
     );
   }
   const delim = bytesOf(delimiter).slice();
-  return {
+  const op: MergeOperator = {
     name: "StringAppendOperator",
     fullMerge(_key, existing, operands) {
       const parts: Uint8Array[] = [];
@@ -191,6 +191,8 @@ export function stringAppend(delimiter: Uint8Array | string = ","): MergeOperato
       return concat([left, delim, right]);
     },
   };
+  specs.set(op, { builtin: "stringAppend", delimiter: [...delim] });
+  return op;
 }
 
 function bytewiseMax(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -245,6 +247,38 @@ export function checkMergeOperator(op: unknown, what: string): MergeOperator {
     );
   }
   return o as MergeOperator;
+}
+
+/**
+ * How to make a built-in operator again in another Worker (functions cannot be sent there):
+ * plain data, from `builtinSpecOf`, back to an operator with `operatorFromSpec`.
+ */
+export type BuiltinSpec =
+  | { builtin: "uint64Add" | "max" | "put" }
+  | { builtin: "stringAppend"; delimiter: number[] };
+
+const specs = new WeakMap<MergeOperator, BuiltinSpec>();
+
+/** The spec of a built-in operator; undefined for the caller's own operators. */
+export function builtinSpecOf(op: MergeOperator): BuiltinSpec | undefined {
+  if (op === uint64Add) return { builtin: "uint64Add" };
+  if (op === max) return { builtin: "max" };
+  if (op === put) return { builtin: "put" };
+  return specs.get(op);
+}
+
+/** The operator a spec describes. */
+export function operatorFromSpec(spec: BuiltinSpec): MergeOperator {
+  switch (spec.builtin) {
+    case "uint64Add":
+      return uint64Add;
+    case "max":
+      return max;
+    case "put":
+      return put;
+    case "stringAppend":
+      return stringAppend(Uint8Array.from(spec.delimiter));
+  }
 }
 
 /** fullMerge with the operator's failures and bad results reported as MergeOperatorError. */

@@ -99,10 +99,16 @@ export class ByteWriter {
     this.fixed32(Number(v >> 32n));
   }
 
-  put(data: Uint8Array): void {
-    this.#room(data.length);
-    this.bytes.set(data, this.length);
-    this.length += data.length;
+  /** Appends data[from..]. Short runs are copied byte by byte (cheaper than `set` there). */
+  put(data: Uint8Array, from = 0): void {
+    const n = data.length - from;
+    this.#room(n);
+    if (n <= 32) {
+      const b = this.bytes;
+      let o = this.length;
+      for (let i = from; i < data.length; i++) b[o++] = data[i]!;
+    } else this.bytes.set(from === 0 ? data : data.subarray(from), this.length);
+    this.length += n;
   }
 
   handle(h: BlockHandle): void {
@@ -250,7 +256,7 @@ export class BlockBuilder {
     w.varint(shared);
     w.varint(key.length - shared);
     if (withValueLength) w.varint(value.length);
-    w.put(key.subarray(shared));
+    w.put(key, shared);
     w.put(value);
     this.#last = key;
     this.#counter++;

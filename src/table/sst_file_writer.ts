@@ -40,7 +40,8 @@ export interface ExternalSstFileInfo {
  * w.merge("cherry", "+1");
  * const info = w.finish(); // then: ldb --db=<db> ingest_extern_sst <path>
  * console.assert(info.numEntries === 3);
- * console.assert(TableReader.open(path).get(new TextEncoder().encode("apple"))?.seq === 0);
+ * using table = TableReader.open(path);
+ * console.assert(table.get(new TextEncoder().encode("apple"))?.seq === 0);
  * ```
  */
 export class SstFileWriter {

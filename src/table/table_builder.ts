@@ -15,7 +15,7 @@ import {
   compareUserKeys as compareBytes,
   packInternalKey,
 } from "../coding/internal_key.ts";
-import { checkSequence, type SequenceNumber } from "../coding/sequence.ts";
+import { checkSequence, type SequenceNumber, trailerParts } from "../coding/sequence.ts";
 import { checkValueType, ValueType } from "../coding/value_type.ts";
 import {
   BlockBuilder,
@@ -40,6 +40,24 @@ export interface TableBuilderOptions {
 
 const encoder = new TextEncoder();
 
+/** `userKey ‖ fixed64le(seq << 8 | type)`; seq and type already checked. */
+function internalKey(userKey: Uint8Array, seq: SequenceNumber, type: number): Uint8Array {
+  const n = userKey.length;
+  const out = new Uint8Array(n + 8);
+  if (n <= 32) { for (let i = 0; i < n; i++) out[i] = userKey[i]!; }
+  else out.set(userKey);
+  const [high, low] = trailerParts(seq, type);
+  out[n] = low;
+  out[n + 1] = low >>> 8;
+  out[n + 2] = low >>> 16;
+  out[n + 3] = low >>> 24;
+  out[n + 4] = high;
+  out[n + 5] = high >>> 8;
+  out[n + 6] = high >>> 16;
+  out[n + 7] = high >>> 24;
+  return out;
+}
+
 /** Builds one SST file in memory; `finish()` returns its bytes. */
 export class TableBuilder {
   readonly blockSize: number;
@@ -48,7 +66,9 @@ export class TableBuilder {
   readonly #index = new BlockBuilder(1);
   readonly #out: Uint8Array[] = [];
   #offset = 0;
-  #lastKey: Uint8Array | undefined;
+  #lastUser: Uint8Array | undefined;
+  #lastSeq: SequenceNumber = 0;
+  #lastType = 0;
   #blockLast: Uint8Array | undefined;
   #tombstones: { ikey: Uint8Array; end: Uint8Array }[] = [];
   #finished = false;
@@ -112,16 +132,18 @@ export class TableBuilder {
     if (type === ValueType.RangeDeletion) {
       throw new TypeError("TableBuilder.add(): use addRangeTombstone() for range deletions");
     }
-    const ikey = packInternalKey(userKey, seq, type);
-    if (this.#lastKey !== undefined && compareInternalKeys(this.#lastKey, ikey) >= 0) {
+    if (this.#lastUser !== undefined && !this.#after(userKey, seq, type)) {
       throw new RangeError(
         "TableBuilder.add(): keys must be added in internal-key order (user key ascending, " +
           "then sequence number descending), each once",
       );
     }
+    const ikey = internalKey(userKey, seq, type);
     if (!this.#data.empty && this.#data.estimate() >= this.blockSize) this.#flushData();
     this.#data.add(ikey, value);
-    this.#lastKey = ikey;
+    this.#lastUser = userKey;
+    this.#lastSeq = seq;
+    this.#lastType = type;
     this.#blockLast = ikey;
     const p = this.props;
     p.numEntries++;
@@ -129,6 +151,15 @@ export class TableBuilder {
     if (type === ValueType.Merge) p.mergeOperands++;
     p.rawKeySize += ikey.length;
     p.rawValueSize += value.length;
+  }
+
+  /** Whether (userKey, seq, type) comes after the last entry in internal-key order. */
+  #after(userKey: Uint8Array, seq: SequenceNumber, type: number): boolean {
+    const c = compareBytes(this.#lastUser!, userKey);
+    if (c !== 0) return c < 0;
+    if (seq < this.#lastSeq) return true; // number and bigint compare by value
+    if (seq > this.#lastSeq) return false;
+    return type < this.#lastType;
   }
 
   /** Adds the range tombstone [start, end) at `seq` (any order; sorted when the file ends). */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { compareInternalKeys, compareUserKeys } from "../coding/internal_key.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
 import { isValueType, ValueType } from "../coding/value_type.ts";
@@ -68,20 +68,63 @@ export interface TableProperties {
 
 const decoder = new TextDecoder();
 
-/** An opened SST file (its bytes are held in memory). */
-export class TableReader {
+/** Where a table's bytes come from: a buffer, or a file read block by block. */
+interface Source {
+  readonly size: number;
+  read(offset: number, length: number): Uint8Array;
+  close(): void;
+}
+
+function bufferSource(bytes: Uint8Array): Source {
+  return {
+    size: bytes.length,
+    read: (offset, length) => bytes.subarray(offset, offset + length),
+    close() {},
+  };
+}
+
+function fileSource(path: string): Source {
+  const fd = openSync(path, "r");
+  let open = true;
+  return {
+    size: fstatSync(fd).size,
+    read(offset, length) {
+      if (!open) throw new CorruptionError(`${path}: the table was closed`);
+      const out = new Uint8Array(length);
+      let at = 0;
+      while (at < length) {
+        const got = readSync(fd, out, at, length - at, offset + at);
+        if (got === 0) throw new CorruptionError(`${path}: the file ends early`);
+        at += got;
+      }
+      return out;
+    },
+    close() {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+/**
+ * An opened SST file. Its index, properties and range tombstones are held in memory; data
+ * blocks are read from the file when needed (from the buffer for `fromBytes`). `close()`
+ * releases the file.
+ */
+export class TableReader implements Disposable {
   readonly name: string;
   readonly footer: Footer;
   readonly properties: TableProperties;
-  readonly #file: Uint8Array;
+  readonly #file: Source;
   /** Index entries: separator key (internal, or user key) and the data block's handle. */
   readonly #index: { key: Uint8Array; handle: BlockHandle }[];
   readonly #tombstones: TableTombstone[];
 
-  private constructor(file: Uint8Array, name: string) {
+  private constructor(file: Source, name: string) {
     this.#file = file;
     this.name = name;
-    this.footer = decodeFooter(file, file.length, name);
+    const tail = Math.min(file.size, footerSize);
+    this.footer = decodeFooter(file.read(file.size - tail, tail), file.size, name);
     const meta = new Map<string, BlockHandle>();
     for (const e of this.#block(this.footer.metaindex, "metaindex block")) {
       meta.set(decoder.decode(e.key), readHandle(e.value, 0, `${name}: metaindex block`)[0]);
@@ -122,17 +165,32 @@ export class TableReader {
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError(`TableReader.fromBytes(): bytes must be a Uint8Array`);
     }
-    return new TableReader(bytes, name);
+    return new TableReader(bufferSource(bytes), name);
   }
 
-  /** Reads and opens the SST file at `path`. */
+  /** Opens the SST file at `path` (kept open until `close()`). */
   static open(path: string): TableReader {
-    return new TableReader(new Uint8Array(readFileSync(path)), path);
+    const source = fileSource(path);
+    try {
+      return new TableReader(source, path);
+    } catch (e) {
+      source.close();
+      throw e;
+    }
   }
 
   /** The file's size in bytes. */
   get size(): number {
-    return this.#file.length;
+    return this.#file.size;
+  }
+
+  /** Releases the file; reads after it fail. */
+  close(): void {
+    this.#file.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   #compareIndexKeys(a: Uint8Array, b: Uint8Array): number {
@@ -143,17 +201,18 @@ export class TableReader {
   #block(h: BlockHandle, what: string, deltaHandles = false): BlockEntry[] {
     const label = `${this.name}: ${what} at offset ${h.offset}`;
     const end = h.offset + h.size;
-    if (end + blockTrailerSize > this.#file.length - footerSize) {
+    if (end + blockTrailerSize > this.#file.size - footerSize) {
       throw new CorruptionError(`${label}: the block runs past the end of the file`);
     }
-    const stored = readFixed32(this.#file, end + 1);
-    if (maskCrc(crc32c(this.#file.subarray(h.offset, end + 1))) !== stored) {
+    const block = this.#file.read(h.offset, h.size + blockTrailerSize);
+    const stored = readFixed32(block, h.size + 1);
+    if (maskCrc(crc32c(block.subarray(0, h.size + 1))) !== stored) {
       throw new CorruptionError(`${label}: checksum mismatch`);
     }
-    if (this.#file[end] !== 0) {
-      throw new CorruptionError(`${label}: compression type ${this.#file[end]} is not supported`);
+    if (block[h.size] !== 0) {
+      throw new CorruptionError(`${label}: compression type ${block[h.size]} is not supported`);
     }
-    return readBlock(this.#file.subarray(h.offset, end), label, deltaHandles);
+    return readBlock(block.subarray(0, h.size), label, deltaHandles);
   }
 
   #parseKey(ikey: Uint8Array, what: string): TableEntry {

@@ -1,0 +1,66 @@
+/**
+ * The Worker a Store's flushes run in, off the writer's thread: it attaches the immutable
+ * memtables (their native memory is shared, not copied), runs the flush job and writes the
+ * file, while the writer goes on filling the next memtable.
+ *
+ * Protocol: on start it posts `{ listening: true }` (a message sent to a Worker before its
+ * handler exists may be lost); the first message in is `{ library }`, the native library file
+ * the main thread uses, answered `{ ready: true }`; then each `FlushRequest` is answered with a
+ * `FlushReply` carrying the same `id`.
+ *
+ * @module
+ */
+import { loadLibrary } from "../ffi/native.ts";
+import { MemTable, type MemTableShareToken } from "../memtable/memtable.ts";
+import { type BuiltinSpec, operatorFromSpec } from "../memtable/merge.ts";
+import { flushMemTables, type FlushStats } from "./flush_job.ts";
+
+export interface FlushRequest {
+  id: number;
+  path: string;
+  /** The memtables, newest first. */
+  tokens: MemTableShareToken[];
+  snapshots: number[];
+  merge: BuiltinSpec | undefined;
+  blockSize: number | undefined;
+}
+
+export type FlushReply =
+  | { id: number; ok: true; stats: FlushStats }
+  | { id: number; ok: false; error: string };
+
+interface WorkerScope {
+  onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(message: unknown): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+let ready = false;
+
+scope.onmessage = (e: MessageEvent) => {
+  if (!ready) {
+    loadLibrary({ path: (e.data as { library: string }).library });
+    ready = true;
+    scope.postMessage({ ready: true });
+    return;
+  }
+  const req = e.data as FlushRequest;
+  const attached: MemTable[] = [];
+  try {
+    const mergeOperator = req.merge === undefined ? undefined : operatorFromSpec(req.merge);
+    for (const t of req.tokens) {
+      attached.push(MemTable.attach(t, mergeOperator ? { mergeOperator } : {}));
+    }
+    const stats = flushMemTables(req.path, {
+      memtables: attached,
+      snapshots: req.snapshots,
+      ...(mergeOperator ? { mergeOperator } : {}),
+    }, req.blockSize === undefined ? {} : { blockSize: req.blockSize });
+    scope.postMessage({ id: req.id, ok: true, stats } satisfies FlushReply);
+  } catch (err) {
+    scope.postMessage({ id: req.id, ok: false, error: String(err) } satisfies FlushReply);
+  } finally {
+    for (const m of attached) m.close();
+  }
+};
+scope.postMessage({ listening: true });
