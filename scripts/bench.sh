@@ -16,7 +16,9 @@
 # 6. insert hints: interleaved ascending streams with and without hints, against random keys
 #    (bench/hints.ts), on both runtimes;
 # 7. the memtable representations (skiplist, with the point index, hashSkipList, hashLinkList,
-#    vector) with the JS peers, random and sequential keys (bench/reps.ts), on both runtimes.
+#    vector) with the JS peers, random and sequential keys (bench/reps.ts), on both runtimes;
+# 8. sustained random writes through a Store with flushes (bench/store.ts), on both runtimes,
+#    with RocksDB's db_bench fillrandom alongside when it is installed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -124,3 +126,9 @@ echo
 "$bun" bench/reps.ts "$n"
 echo
 "${deno_run[@]}" --allow-run bench/reps.ts "$n"
+
+echo
+echo "## Store: sustained writes with flushes (bench/store.ts)"
+echo
+"$bun" bench/store.ts "$((n * 4))"
+"$deno" run -A bench/store.ts "$((n * 4))"

@@ -41,7 +41,7 @@ export interface StoreOptions {
   dir: string;
   /** Bytes per memtable before it is switched out and flushed. Default 64 MiB. */
   writeBufferSize?: number;
-  /** Memtables (mutable included) before `whenWritable()` makes writers wait. Default 2. */
+  /** Immutable memtables waiting for flushes at which `whenWritable()` waits. Default 2. */
   maxWriteBufferNumber?: number;
   /** Immutable memtables a flush waits for. Default 1. */
   minWriteBufferNumberToMerge?: number;

@@ -15,7 +15,7 @@ import type { WriteBufferManager } from "./write_buffer_manager.ts";
 
 /** Options of {@linkcode MemTableList}. */
 export interface MemTableListOptions {
-  /** Memtables (mutable included) before writes stall (RocksDB's default 2). */
+  /** Immutable memtables waiting for a flush at which writes stall (RocksDB's default 2). */
   maxWriteBufferNumber?: number;
   /** Immutable memtables that make a flush worth starting (default 1). */
   minWriteBufferNumberToMerge?: number;
@@ -154,9 +154,13 @@ export class MemTableList<R = unknown> {
     return waiting > 0 && waiting >= this.minWriteBufferNumberToMerge;
   }
 
-  /** Writes must wait: the mutable memtable and the unflushed ones reach maxWriteBufferNumber. */
+  /**
+   * Writes must wait (RocksDB's memtable-limit stall): as many immutable memtables wait for
+   * their flush as `maxWriteBufferNumber`. With the default of 2, one memtable can fill while
+   * another is flushed; a third full one waits.
+   */
   shouldStallWrites(): boolean {
-    return this.#slots.length + 1 >= this.maxWriteBufferNumber;
+    return this.#slots.length >= this.maxWriteBufferNumber;
   }
 
   /**
