@@ -176,6 +176,18 @@ runs.forEach(([label, op, rep], run) => {
           `sst_dump not runnable (apt-get install rocksdb-tools)`,
         );
         assert.doesNotMatch(dump.stdout + dump.stderr, /corrupt|error|fail/i);
+        // RocksDB lists exactly the entries the flush kept.
+        const scan = spawnSync("sst_dump", [`--file=${path}`, "--command=scan", "--output_hex"], {
+          encoding: "utf8",
+        });
+        const hex = (b: Uint8Array) =>
+          [...b].map((x) => x.toString(16).padStart(2, "0")).join("").toUpperCase();
+        assert.deepEqual(
+          scan.stdout.split("\n").filter((l) => l.includes(" seq:")).map((l) => l.trim()),
+          [...t.entries()].map((e) =>
+            `'${hex(e.key)}' seq:${e.seq}, type:${e.type} => ${hex(e.value)}`.trim()
+          ),
+        );
       } finally {
         for (const m of memtables) m.close();
         rmSync(dir, { recursive: true, force: true });
