@@ -8,4 +8,4 @@ echo "== Bun $(node_modules/.bin/bun --version)"
 node_modules/.bin/bun run demo/demo.ts "$@"
 echo
 echo "== Deno $(node_modules/.bin/deno --version | head -1 | cut -d' ' -f2)"
-node_modules/.bin/deno run --allow-ffi --allow-read --allow-env demo/demo.ts "$@"
+node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-write demo/demo.ts "$@"
