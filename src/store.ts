@@ -53,9 +53,10 @@ export interface StoreOptions {
   /** SST data block size. Default 4096. */
   blockSize?: number;
   /**
-   * Run flushes in a Worker, off the writer's thread (default true). The Worker can fold merge
-   * operands only with the built-in operators; with an operator of your own, or with
-   * `flushFault`, flushes run on the calling thread between writes instead.
+   * Run flushes in a Worker, off the writer's thread (default true; `flushFault` keeps them on
+   * the calling thread). Functions cannot go to a Worker: it folds merge operands with the
+   * built-in operators, and keeps them as they are (reads fold them) with an operator of your
+   * own.
    */
   flushInWorker?: boolean;
   /** TESTING: fails flushes at a file step, as a full disk would. */
@@ -312,8 +313,7 @@ export class Store {
     const o = this.#options;
     const snapshots = this.#snapshots.sequences().map(Number);
     const spec = this.mergeOperator === undefined ? undefined : builtinSpecOf(this.mergeOperator);
-    const inWorker = (o.flushInWorker ?? true) && o.flushFault === undefined &&
-      (this.mergeOperator === undefined || spec !== undefined);
+    const inWorker = (o.flushInWorker ?? true) && o.flushFault === undefined;
     if (!inWorker) {
       return flushMemTables(path, {
         memtables,
@@ -327,7 +327,15 @@ export class Store {
     this.#worker ??= new FlushWorkerClient();
     this.#flushesInWorker++;
     const tokens = memtables.map((m) => m.share());
-    return this.#worker.run({ path, tokens, snapshots, merge: spec, blockSize: o.blockSize })
+    const mergeName = spec === undefined ? this.mergeOperator?.name : undefined;
+    return this.#worker.run({
+      path,
+      tokens,
+      snapshots,
+      merge: spec,
+      mergeName,
+      blockSize: o.blockSize,
+    })
       .finally(() => {
         for (const t of tokens) MemTable.discardToken(t); // those the Worker never attached
       });

@@ -19,6 +19,7 @@ import {
   Store,
   StoreError,
   stringAppend,
+  TableReader,
   ValueType,
   WriteBatch,
   WriteBufferManager,
@@ -225,4 +226,78 @@ test("RocksDB reads what the store flushed (ldb repair of its files, ldb scan)",
   assert.equal(scan.status, 0, scan.stderr);
   assert.deepEqual(scan.stdout.split("\n").filter((l) => l.startsWith("0x")), want);
   rmSync(join(dir, ".."), { recursive: true, force: true });
+});
+
+test("Store: a merge operator of your own — the flush Worker keeps operands, reads fold them", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  const sum: MergeOperator = {
+    name: "test.Sum",
+    fullMerge(_key, existing, operands) {
+      let n = existing === undefined ? 0 : Number(new TextDecoder().decode(existing));
+      for (const o of operands) n += Number(new TextDecoder().decode(o));
+      return utf8(String(n));
+    },
+  };
+  const store = Store.open({ dir, writeBufferSize: 1 << 20, mergeOperator: sum });
+  try {
+    store.put("n", "10");
+    for (let i = 1; i <= 100; i++) store.merge("n", String(i));
+    await store.flush();
+    {
+      using t = TableReader.open(join(dir, "000001.sst"));
+      assert.equal(t.versions(utf8("n")).length, 101, "the Worker kept every operand");
+    }
+    for (let i = 1; i <= 10; i++) store.merge("n", "1000");
+    await store.flush();
+    assert.equal(new TextDecoder().decode(store.get("n")), String(10 + 5050 + 10_000));
+    const st = store.stats();
+    assert.equal(st.flushes, 2);
+    assert.equal(st.flushesInWorker, 2, "off the writer's thread even with a custom operator");
+    assert.deepEqual(
+      [...store.iterator()].map((e) => new TextDecoder().decode(e.value)),
+      [String(10 + 5050 + 10_000)],
+    );
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store: two stores share one WriteBufferManager budget", async () => {
+  const root = mkdtempSync(join(tmpdir(), "memtable-store-"));
+  const wbm = new WriteBufferManager({ bufferSize: 512 << 10 });
+  // Write buffers far above the budget: only the manager's rule switches memtables.
+  const a = Store.open({
+    dir: join(root, "a"),
+    writeBufferSize: 64 << 20,
+    writeBufferManager: wbm,
+  });
+  const b = Store.open({
+    dir: join(root, "b"),
+    writeBufferSize: 64 << 20,
+    writeBufferManager: wbm,
+  });
+  try {
+    let peak = 0;
+    for (let i = 0; i < 20_000; i++) {
+      (i % 3 === 0 ? b : a).put(`key${i}`, "x".repeat(100));
+      peak = Math.max(peak, wbm.mutableMemtableMemoryUsage);
+      if (i % 500 === 499) {
+        await a.whenWritable();
+        await b.whenWritable();
+      }
+    }
+    await a.flush();
+    await b.flush();
+    assert.ok(a.files.length >= 2 && b.files.length >= 1, `${a.files.length} / ${b.files.length}`);
+    // Mutable memory never passes 7/8 of the budget by more than the last write.
+    assert.ok(peak <= (512 << 10) * 7 / 8 + (64 << 10), `peak mutable ${peak}`);
+    assert.equal(new TextDecoder().decode(a.get("key1")), "x".repeat(100));
+    assert.equal(new TextDecoder().decode(b.get("key0")), "x".repeat(100));
+  } finally {
+    await a.close();
+    await b.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+  assert.equal(wbm.memoryUsage, 0);
 });

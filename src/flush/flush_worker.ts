@@ -21,7 +21,13 @@ export interface FlushRequest {
   /** The memtables, newest first. */
   tokens: MemTableShareToken[];
   snapshots: number[];
+  /** A built-in merge operator to fold operands with. */
   merge: BuiltinSpec | undefined;
+  /**
+   * The name of the memtables' own merge operator when it is not a built-in one: the flush
+   * keeps their operands as they are (reads fold them), and only attaching needs the name.
+   */
+  mergeName: string | undefined;
   blockSize: number | undefined;
 }
 
@@ -48,8 +54,15 @@ scope.onmessage = (e: MessageEvent) => {
   const attached: MemTable[] = [];
   try {
     const mergeOperator = req.merge === undefined ? undefined : operatorFromSpec(req.merge);
+    const standIn = req.mergeName === undefined ? undefined : {
+      name: req.mergeName,
+      fullMerge(): Uint8Array {
+        throw new Error("the flush Worker cannot run this merge operator");
+      },
+    };
     for (const t of req.tokens) {
-      attached.push(MemTable.attach(t, mergeOperator ? { mergeOperator } : {}));
+      const op = mergeOperator ?? standIn;
+      attached.push(MemTable.attach(t, op ? { mergeOperator: op } : {}));
     }
     const stats = flushMemTables(req.path, {
       memtables: attached,
