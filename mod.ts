@@ -76,6 +76,7 @@ export {
   type FlushInput,
   flushInto,
   flushMemTables,
+  flushMemTablesNative,
   type FlushStats,
 } from "./src/flush/flush_job.ts";
 export {

@@ -297,7 +297,9 @@ export class Store {
     this.#flushing = (async () => {
       try {
         while (this.#imm.isFlushPending()) {
-          await new Promise((r) => setTimeout(r, 0)); // let the writer go on meanwhile
+          // A flush in the Worker starts now (the request is posted before the first await);
+          // one on this thread waits for the writer to yield, so `put` returns first.
+          if (!this.#flushesInWorkerNow()) await new Promise((r) => setTimeout(r, 0));
           await this.#flushOnce();
         }
       } catch (e) {
@@ -308,12 +310,16 @@ export class Store {
     })();
   }
 
+  #flushesInWorkerNow(): boolean {
+    return (this.#options.flushInWorker ?? true) && this.#options.flushFault === undefined;
+  }
+
   /** Writes `memtables` (newest first) to `path`: in the flush Worker, or here. */
   #runFlush(path: string, memtables: MemTable[]): Promise<FlushStats> | FlushStats {
     const o = this.#options;
     const snapshots = this.#snapshots.sequences().map(Number);
     const spec = this.mergeOperator === undefined ? undefined : builtinSpecOf(this.mergeOperator);
-    const inWorker = (o.flushInWorker ?? true) && o.flushFault === undefined;
+    const inWorker = this.#flushesInWorkerNow();
     if (!inWorker) {
       return flushMemTables(path, {
         memtables,
@@ -414,6 +420,9 @@ export class Store {
       await this.#flushing;
       if (this.#flushError !== undefined) throw this.#flushError;
     }
+    // While a flush runs in the Worker, let its reply in (a macrotask): a writer that never
+    // yields to the event loop would otherwise hold finished flushes uninstalled.
+    if (this.#flushing !== undefined) await new Promise((r) => setTimeout(r, 0));
     await this.#options.writeBufferManager?.whenWritable();
   }
 

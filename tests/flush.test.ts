@@ -14,6 +14,7 @@ import { join } from "node:path";
 import {
   fixedPrefix,
   flushMemTables,
+  flushMemTablesNative,
   MemTable,
   type MemTableRep,
   type MergeOperator,
@@ -138,56 +139,63 @@ runs.forEach(([label, op, rep], run) => {
           }
           mt.markImmutable();
         }
-        const path = join(dir, "000001.sst");
-        const stats = flushMemTables(path, { memtables, snapshots, mergeOperator: op }, {
-          blockSize: 1024,
-        });
-        using t = TableReader.open(path);
-        assert.equal(t.verify(), stats.outputEntries);
-        assert.equal(
-          stats.inputEntries,
-          memtables.reduce((n, m) => n + m.numEntries - m.numRangeDeletes, 0),
-        );
-        assert.ok(stats.droppedEntries > 0, "no snapshot sees most old versions: some must go");
-        const seqs = [...t.entries()].map((e) => Number(e.seq))
-          .concat(t.rangeTombstones().map((r) => Number(r.seq)));
-        assert.equal(Number(stats.largestSeq), Math.max(...seqs));
-        assert.equal(Number(stats.smallestSeq), Math.min(...seqs));
-        const where = `MEMTABLE_FLUSH_SEED=${base}`;
-        for (const snapshot of [...snapshots, seq]) {
-          for (const key of keys) {
-            assert.equal(
-              readTable(t, key, snapshot, op),
-              readMemTables(memtables, key, snapshot, op),
-              `key ${new TextDecoder().decode(key)} at ${snapshot} (${where})`,
-            );
+        // The flush in TypeScript (folds merges) and the native one (keeps operands).
+        for (const nativeFlush of [false, true]) {
+          const path = join(dir, nativeFlush ? "000002.sst" : "000001.sst");
+          const stats = nativeFlush
+            ? flushMemTablesNative(path, { memtables, snapshots }, { blockSize: 1024 })
+            : flushMemTables(path, { memtables, snapshots, mergeOperator: op }, {
+              blockSize: 1024,
+            });
+          using t = TableReader.open(path);
+          assert.equal(t.verify(), stats.outputEntries);
+          assert.equal(
+            stats.inputEntries,
+            memtables.reduce((n, m) => n + m.numEntries - m.numRangeDeletes, 0),
+          );
+          assert.ok(stats.droppedEntries > 0, "no snapshot sees most old versions: some must go");
+          const seqs = [...t.entries()].map((e) => Number(e.seq))
+            .concat(t.rangeTombstones().map((r) => Number(r.seq)));
+          assert.equal(Number(stats.largestSeq), Math.max(...seqs));
+          assert.equal(Number(stats.smallestSeq), Math.min(...seqs));
+          const where = `MEMTABLE_FLUSH_SEED=${base}, ${
+            nativeFlush ? "native" : "TypeScript"
+          } flush`;
+          for (const snapshot of [...snapshots, seq]) {
+            for (const key of keys) {
+              assert.equal(
+                readTable(t, key, snapshot, op),
+                readMemTables(memtables, key, snapshot, op),
+                `key ${new TextDecoder().decode(key)} at ${snapshot} (${where})`,
+              );
+            }
           }
+          const dump = spawnSync("sst_dump", [
+            `--file=${path}`,
+            "--command=verify",
+            "--verify_checksum",
+          ], {
+            encoding: "utf8",
+          });
+          assert.equal(
+            dump.error,
+            undefined,
+            `sst_dump not runnable (apt-get install rocksdb-tools)`,
+          );
+          assert.doesNotMatch(dump.stdout + dump.stderr, /corrupt|error|fail/i);
+          // RocksDB lists exactly the entries the flush kept.
+          const scan = spawnSync("sst_dump", [`--file=${path}`, "--command=scan", "--output_hex"], {
+            encoding: "utf8",
+          });
+          const hex = (b: Uint8Array) =>
+            [...b].map((x) => x.toString(16).padStart(2, "0")).join("").toUpperCase();
+          assert.deepEqual(
+            scan.stdout.split("\n").filter((l) => l.includes(" seq:")).map((l) => l.trim()),
+            [...t.entries()].map((e) =>
+              `'${hex(e.key)}' seq:${e.seq}, type:${e.type} => ${hex(e.value)}`.trim()
+            ),
+          );
         }
-        const dump = spawnSync("sst_dump", [
-          `--file=${path}`,
-          "--command=verify",
-          "--verify_checksum",
-        ], {
-          encoding: "utf8",
-        });
-        assert.equal(
-          dump.error,
-          undefined,
-          `sst_dump not runnable (apt-get install rocksdb-tools)`,
-        );
-        assert.doesNotMatch(dump.stdout + dump.stderr, /corrupt|error|fail/i);
-        // RocksDB lists exactly the entries the flush kept.
-        const scan = spawnSync("sst_dump", [`--file=${path}`, "--command=scan", "--output_hex"], {
-          encoding: "utf8",
-        });
-        const hex = (b: Uint8Array) =>
-          [...b].map((x) => x.toString(16).padStart(2, "0")).join("").toUpperCase();
-        assert.deepEqual(
-          scan.stdout.split("\n").filter((l) => l.includes(" seq:")).map((l) => l.trim()),
-          [...t.entries()].map((e) =>
-            `'${hex(e.key)}' seq:${e.seq}, type:${e.type} => ${hex(e.value)}`.trim()
-          ),
-        );
       } finally {
         for (const m of memtables) m.close();
         rmSync(dir, { recursive: true, force: true });

@@ -19,6 +19,7 @@ const skiplist = @import("skiplist.zig");
 const share = @import("share.zig");
 const seq_mod = @import("sequence.zig");
 const rep_mod = @import("rep.zig");
+const sst = @import("sst.zig");
 
 const build_options = @import("build_options");
 
@@ -581,6 +582,87 @@ export fn memtable_iter_next_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, max: u3
     return @intCast(count);
 }
 
+// ---- the native flush (sst.zig) -----------------------------------------------------------
+
+fn asSstBuilder(h: ?*anyopaque) ?*sst.SstBuilder {
+    const p = h orelse return null;
+    const b: *sst.SstBuilder = @ptrCast(@alignCast(p));
+    return if (b.magic == sst.builder_magic) b else null;
+}
+
+/// A native flush: `block_size` bytes per data block (≥ 1), a restart every `restart_interval`
+/// entries (≥ 1). Null when out of memory or an argument is out of range.
+export fn memtable_sst_new(block_size: u32, restart_interval: u32) ?*anyopaque {
+    if (block_size == 0 or restart_interval == 0) return null;
+    return sst.SstBuilder.create(block_size, restart_interval) catch null;
+}
+
+/// Adds the next memtable (newest first); the builder holds a reference to it. The memtable
+/// must be immutable (`invalid_argument` otherwise): no write may race the flush.
+export fn memtable_sst_add_memtable(h: ?*anyopaque, m: ?*anyopaque) i32 {
+    const b = asSstBuilder(h) orelse return code(.bad_handle);
+    const mt = asMemTable(m) orelse return code(.bad_handle);
+    if (b.built or !mt.isImmutable()) return code(.invalid_argument);
+    b.addMemTable(mt) catch return code(.out_of_memory);
+    return code(.ok);
+}
+
+/// Adds `n` live snapshot sequence numbers, fixed64 LE at buf[0..8n].
+export fn memtable_sst_add_snapshots(h: ?*anyopaque, buf: [*]u8, cap: u32, n: u32) i32 {
+    const b = asSstBuilder(h) orelse return code(.bad_handle);
+    if (b.built or @as(u64, n) * 8 > cap) return code(.invalid_argument);
+    var i: usize = 0;
+    while (i < n) : (i += 1) {
+        const s = std.mem.readInt(u64, buf[i * 8 ..][0..8], .little);
+        if (s > limits.sequence_max) return code(.invalid_argument);
+        b.snapshots.append(b.gpa, s) catch return code(.out_of_memory);
+    }
+    return code(.ok);
+}
+
+/// Runs the flush; the file's size (bytes) is then `memtable_sst_size`.
+export fn memtable_sst_build(h: ?*anyopaque) i32 {
+    const b = asSstBuilder(h) orelse return code(.bad_handle);
+    if (b.built) return code(.invalid_argument);
+    b.build() catch return code(.out_of_memory);
+    return code(.ok);
+}
+
+/// Writes fixed64 LE words: file size, input entries, output entries, range tombstones,
+/// smallest seq, largest seq, smallest key length, largest key length; then the smallest and
+/// the largest user key (when they fit). Returns the byte count written, or a status.
+export fn memtable_sst_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
+    const b = asSstBuilder(h) orelse return code(.bad_handle);
+    if (!b.built) return code(.invalid_argument);
+    const s = b.stats;
+    const words = [_]u64{ b.file.items.len, s.input_entries, s.output_entries, s.range_tombstones, s.smallest_seq, s.largest_seq, b.smallest_key.items.len, b.largest_key.items.len };
+    const need = words.len * 8 + b.smallest_key.items.len + b.largest_key.items.len;
+    if (need > cap) return tooSmall(buf, cap, need);
+    for (words, 0..) |w, i| put64(buf, i * 8, w);
+    var at: usize = words.len * 8;
+    @memcpy(buf[at..][0..b.smallest_key.items.len], b.smallest_key.items);
+    at += b.smallest_key.items.len;
+    @memcpy(buf[at..][0..b.largest_key.items.len], b.largest_key.items);
+    return @intCast(need);
+}
+
+/// Copies the file's bytes from `offset` into buf (as many as fit); returns the count.
+export fn memtable_sst_read(h: ?*anyopaque, buf: [*]u8, cap: u32, offset: f64) i32 {
+    const b = asSstBuilder(h) orelse return code(.bad_handle);
+    if (!b.built or !(offset >= 0) or offset > @as(f64, @floatFromInt(b.file.items.len))) return code(.invalid_argument);
+    const from: usize = @intFromFloat(offset);
+    const n = @min(@as(usize, cap), b.file.items.len - from, @as(usize, std.math.maxInt(i32)));
+    @memcpy(buf[0..n], b.file.items[from..][0..n]);
+    return @intCast(n);
+}
+
+/// Frees the builder and drops its memtable references.
+export fn memtable_sst_free(h: ?*anyopaque) i32 {
+    const b = asSstBuilder(h) orelse return code(.bad_handle);
+    b.destroy();
+    return code(.ok);
+}
+
 // ---- testing ------------------------------------------------------------------------------
 
 /// TESTING ONLY: flips one bit of the stored entry for key buf[0..klen] with exactly sequence
@@ -654,6 +736,7 @@ test {
     _ = @import("bloom.zig");
     _ = @import("point_index.zig");
     _ = @import("rep.zig");
+    _ = @import("sst.zig");
 }
 
 test "crc32c matches the published check value" {

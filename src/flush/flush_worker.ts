@@ -1,7 +1,8 @@
 /**
  * The Worker a Store's flushes run in, off the writer's thread: it attaches the immutable
- * memtables (their native memory is shared, not copied), runs the flush job and writes the
- * file, while the writer goes on filling the next memtable.
+ * memtables (their native memory is shared, not copied), runs the flush job — natively, or in
+ * TypeScript when a built-in merge operator is to fold merge runs — and writes the file, while
+ * the writer goes on filling the next memtable.
  *
  * Protocol: on start it posts `{ listening: true }` (a message sent to a Worker before its
  * handler exists may be lost); the first message in is `{ library }`, the native library file
@@ -13,7 +14,7 @@
 import { loadLibrary } from "../ffi/native.ts";
 import { MemTable, type MemTableShareToken } from "../memtable/memtable.ts";
 import { type BuiltinSpec, operatorFromSpec } from "../memtable/merge.ts";
-import { flushMemTables, type FlushStats } from "./flush_job.ts";
+import { flushMemTables, flushMemTablesNative, type FlushStats } from "./flush_job.ts";
 
 export interface FlushRequest {
   id: number;
@@ -64,11 +65,13 @@ scope.onmessage = (e: MessageEvent) => {
       const op = mergeOperator ?? standIn;
       attached.push(MemTable.attach(t, op ? { mergeOperator: op } : {}));
     }
-    const stats = flushMemTables(req.path, {
-      memtables: attached,
-      snapshots: req.snapshots,
-      ...(mergeOperator ? { mergeOperator } : {}),
-    }, req.blockSize === undefined ? {} : { blockSize: req.blockSize });
+    // A built-in operator: the TypeScript flush, which folds merge runs. Otherwise the native
+    // flush, several times faster, which keeps operands as they are.
+    const options = req.blockSize === undefined ? {} : { blockSize: req.blockSize };
+    const input = { memtables: attached, snapshots: req.snapshots };
+    const stats = mergeOperator
+      ? flushMemTables(req.path, { ...input, mergeOperator }, options)
+      : flushMemTablesNative(req.path, input, options);
     scope.postMessage({ id: req.id, ok: true, stats } satisfies FlushReply);
   } catch (err) {
     scope.postMessage({ id: req.id, ok: false, error: String(err) } satisfies FlushReply);
