@@ -274,3 +274,30 @@ test("a flush that fails midway leaves no file and the memtables as they were", 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("flushMemTablesNative refuses a mutable memtable and bad options, and writes nothing", () => {
+  const dir = mkdtempSync(join(tmpdir(), "memtable-flush-"));
+  try {
+    using mt = new MemTable();
+    mt.add(1, ValueType.Value, "k", "v");
+    const path = join(dir, "x.sst");
+    assert.throws(() => flushMemTablesNative(path, { memtables: [mt] }), /not immutable/);
+    mt.markImmutable();
+    assert.throws(
+      () => flushMemTablesNative(path, { memtables: [mt] }, { blockSize: 0 }),
+      RangeError,
+    );
+    assert.throws(
+      () => flushMemTablesNative(path, { memtables: [mt], snapshots: [-1] }),
+      /flushMemTablesNative\(\): snapshot/,
+    );
+    assert.deepEqual(readdirSync(dir), []);
+    const stats = flushMemTablesNative(path, { memtables: [mt], snapshots: [1] });
+    assert.equal(stats.outputEntries, 1);
+    assert.equal(new TextDecoder().decode(stats.smallestKey), "k");
+    using t = TableReader.open(path);
+    assert.equal(new TextDecoder().decode(t.get(utf8("k"))!.value), "v");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

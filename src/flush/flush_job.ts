@@ -17,7 +17,7 @@
  * @module
  */
 import { compareUserKeys } from "../coding/internal_key.ts";
-import type { SequenceNumber } from "../coding/sequence.ts";
+import { checkSequence, type SequenceNumber } from "../coding/sequence.ts";
 import { ValueType } from "../coding/value_type.ts";
 import type { Entry, MemTable, RangeTombstone } from "../memtable/memtable.ts";
 import { applyFullMerge, applyPartialMerges, type MergeOperator } from "../memtable/merge.ts";
@@ -284,7 +284,9 @@ export function flushMemTablesNative(
     }
     const snaps = input.snapshots ?? [];
     s.reserve(snaps.length * 8);
-    snaps.forEach((q, i) => s.view.setBigUint64(i * 8, BigInt(q), true));
+    snaps.forEach((q, i) =>
+      s.view.setBigUint64(i * 8, BigInt(checkSequence(q, `${what}: snapshot`)), true)
+    );
     const added = fn.memtable_sst_add_snapshots(b, s.arg, s.capacity, snaps.length);
     if (added < 0) throw statusError(added, `${what}: snapshots`);
     const built = fn.memtable_sst_build(b);
