@@ -662,14 +662,7 @@ function* entriesFrom(
  * what ends them — a Value, a deletion (or covering tombstone), or nothing in this file.
  */
 function readTable(t: TableReader, key: Uint8Array, snapshot: number): LayerRead {
-  let cover = 0;
-  for (const r of t.rangeTombstones()) {
-    const s = Number(r.seq);
-    if (
-      s <= snapshot && s > cover && compareUserKeys(r.start, key) <= 0 &&
-      compareUserKeys(key, r.end) < 0
-    ) cover = s;
-  }
+  const cover = t.maxCoveringTombstone(key, snapshot);
   const operands: Uint8Array[] = [];
   for (const v of t.versions(key)) {
     const s = Number(v.seq);

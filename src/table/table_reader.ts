@@ -292,6 +292,22 @@ export class TableReader implements Disposable {
     return this.versions(userKey).find((e) => limit === undefined || BigInt(e.seq) <= limit);
   }
 
+  /**
+   * The largest sequence number ≤ `snapshot` of a range tombstone covering `userKey`, or 0 —
+   * what hides this file's older versions of the key (a scan of the tombstones, no copies).
+   */
+  maxCoveringTombstone(userKey: Uint8Array, snapshot: number): number {
+    let cover = 0;
+    for (const t of this.#tombstones) {
+      const s = Number(t.seq);
+      if (
+        s <= snapshot && s > cover && compareUserKeys(t.start, userKey) <= 0 &&
+        compareUserKeys(userKey, t.end) < 0
+      ) cover = s;
+    }
+    return cover;
+  }
+
   /** The range tombstones, by start key (newest first for one start). */
   rangeTombstones(): TableTombstone[] {
     return this.#tombstones.map((t) => ({
