@@ -128,6 +128,14 @@ test("TableBuilder and TableReader round-trip random contents (seeded)", () => {
     for (let i = 1; i < tombs.length; i++) {
       assert.ok(compareBytes(tombs[i - 1]!.start, tombs[i]!.start) <= 0);
     }
+    for (let i = 0; i < 100; i++) {
+      const key = contents.versions[rng.below(contents.versions.length)]!.key;
+      const snap = rng.below(contents.maxSeq + 2);
+      const want = tombs.filter((r) =>
+        Number(r.seq) <= snap && compareBytes(r.start, key) <= 0 && compareBytes(key, r.end) < 0
+      ).reduce((m, r) => Math.max(m, Number(r.seq)), 0);
+      assert.equal(t.maxCoveringTombstone(key, snap), want, where);
+    }
   }
 });
 
