@@ -262,6 +262,23 @@ let scratch: Scratch | undefined;
  * Merge operands are kept as they are (reads fold them) — native code cannot call the merge
  * operator. Entries go from the skiplist nodes into the data blocks without passing through
  * JavaScript, several times faster. The memtables must be immutable (`markImmutable()`).
+ *
+ * @example
+ * ```ts
+ * import { flushMemTablesNative, MemTable, TableReader, ValueType } from "../../mod.ts";
+ * import { mkdtempSync } from "node:fs";
+ * import { join } from "node:path";
+ * import { tmpdir } from "node:os";
+ * using mt = new MemTable();
+ * mt.add(1, ValueType.Value, "k", "old");
+ * mt.add(2, ValueType.Merge, "k", "+1");
+ * mt.markImmutable();
+ * const path = join(mkdtempSync(join(tmpdir(), "flush-")), "000001.sst");
+ * const stats = flushMemTablesNative(path, { memtables: [mt] });
+ * console.assert(stats.outputEntries === 2); // the operand and the value below it, as they are
+ * using t = TableReader.open(path);
+ * console.assert(t.versions(new TextEncoder().encode("k")).length === 2);
+ * ```
  */
 export function flushMemTablesNative(
   path: string,

@@ -58,7 +58,22 @@ function internalKey(userKey: Uint8Array, seq: SequenceNumber, type: number): Ui
   return out;
 }
 
-/** Builds one SST file in memory; `finish()` returns its bytes. */
+/**
+ * Builds one SST file in memory; `finish()` returns its bytes.
+ *
+ * @example
+ * ```ts
+ * import { TableBuilder, TableReader, ValueType } from "../../mod.ts";
+ * const enc = (s: string) => new TextEncoder().encode(s);
+ * const b = new TableBuilder();
+ * b.add(enc("apple"), 7, ValueType.Value, enc("red")); // internal-key order:
+ * b.add(enc("apple"), 3, ValueType.Deletion, new Uint8Array(0)); // newer versions first
+ * b.addRangeTombstone(enc("b"), enc("c"), 9);
+ * const t = TableReader.fromBytes(b.finish());
+ * console.assert(t.get(enc("apple"), 5)?.type === ValueType.Deletion);
+ * console.assert(t.rangeTombstones().length === 1);
+ * ```
+ */
 export class TableBuilder {
   readonly blockSize: number;
   readonly ingest: boolean;

@@ -110,6 +110,23 @@ function fileSource(path: string): Source {
  * An opened SST file. Its index, properties and range tombstones are held in memory; data
  * blocks are read from the file when needed (from the buffer for `fromBytes`). `close()`
  * releases the file.
+ *
+ * @example
+ * ```ts
+ * import { SstFileWriter, TableReader } from "../../mod.ts";
+ * import { mkdtempSync } from "node:fs";
+ * import { join } from "node:path";
+ * import { tmpdir } from "node:os";
+ * const path = join(mkdtempSync(join(tmpdir(), "sst-")), "a.sst");
+ * const w = new SstFileWriter(path);
+ * w.put("k1", "v1");
+ * w.put("k2", "v2");
+ * w.finish();
+ * using t = TableReader.open(path); // RocksDB's own files open the same way
+ * console.assert([...t.entries()].length === 2);
+ * console.assert(t.properties.comparator === "leveldb.BytewiseComparator");
+ * console.assert(t.verify() === 2); // every block's checksum and the key order
+ * ```
  */
 export class TableReader implements Disposable {
   readonly name: string;

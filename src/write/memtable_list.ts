@@ -35,7 +35,10 @@ interface Slot<R> {
   result?: R;
 }
 
-/** The memtables a reader sees, held alive until `release()`. */
+/**
+ * The memtables a reader sees, held alive until `release()` (or the end of a `using` block),
+ * however the list changes meanwhile. From `MemTableList.current()`.
+ */
 export class MemTableVersion implements Disposable {
   /** Immutable memtables not yet flushed, newest first. */
   readonly memtables: readonly MemTable[];
