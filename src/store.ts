@@ -20,7 +20,7 @@ import { compareUserKeys } from "./coding/internal_key.ts";
 import type { SequenceNumber } from "./coding/sequence.ts";
 import { describe, ValueType } from "./coding/value_type.ts";
 import { MergeOperatorError, StoreError } from "./errors.ts";
-import { flushMemTables, type FlushStats } from "./flush/flush_job.ts";
+import { flushMemTables, type FlushStats, mergeVersions } from "./flush/flush_job.ts";
 import type { FlushReply, FlushRequest } from "./flush/flush_worker.ts";
 import { native } from "./ffi/native.ts";
 import { type Bytes, bytesOf } from "./memtable/bytes.ts";
@@ -509,7 +509,6 @@ export class Store {
       ...memtables.map((m) => entriesFrom(m, snapshot, lower)),
       ...this.#files.map((f) => f.reader.entries(lower)),
     ];
-    const heads = sources.map((s) => s.next());
     const op = this.mergeOperator;
     let group: TableEntry[] = [];
     const resolve = (versions: TableEntry[]): Uint8Array | undefined => {
@@ -541,26 +540,18 @@ export class Store {
       }
       return done(undefined);
     };
-    while (true) {
-      let best = -1;
-      for (let i = 0; i < heads.length; i++) {
-        const h = heads[i]!;
-        if (h.done) continue;
-        if (best < 0 || compareVersion(h.value, heads[best]!.value as TableEntry) < 0) best = i;
-      }
-      const e = best < 0 ? undefined : heads[best]!.value as TableEntry;
-      if (best >= 0) heads[best] = sources[best]!.next();
-      if (e !== undefined && upper !== undefined && compareUserKeys(e.key, upper) >= 0) {
-        heads[best] = { done: true, value: undefined }; // this source is past the range
-        continue;
-      }
-      if (group.length > 0 && (e === undefined || compareUserKeys(group[0]!.key, e.key) !== 0)) {
+    for (const e of mergeVersions(sources)) {
+      if (upper !== undefined && compareUserKeys(e.key, upper) >= 0) break; // the rest is too
+      if (group.length > 0 && compareUserKeys(group[0]!.key, e.key) !== 0) {
         const value = resolve(group);
         if (value !== undefined) yield { key: group[0]!.key, value };
         group = [];
       }
-      if (e === undefined) return;
       group.push(e);
+    }
+    if (group.length > 0) {
+      const value = resolve(group);
+      if (value !== undefined) yield { key: group[0]!.key, value };
     }
   }
 
@@ -635,13 +626,6 @@ class FlushWorkerClient {
     for (const p of this.#pending.values()) p.reject(e);
     this.#pending.clear();
   }
-}
-
-function compareVersion(a: TableEntry, b: TableEntry): number {
-  const c = compareUserKeys(a.key, b.key);
-  if (c !== 0) return c;
-  if (a.seq !== b.seq) return a.seq > b.seq ? -1 : 1;
-  return b.type - a.type;
 }
 
 function* entriesFrom(

@@ -54,30 +54,47 @@ export interface FlushStats {
   fileSize: number;
 }
 
-/** Internal-key order of two entries: user key ascending, seq descending, type descending. */
-function compareEntries(a: Entry, b: Entry): number {
+/** A version of a key: what memtables and tables list. */
+type Versioned = { key: Uint8Array; seq: SequenceNumber; type: number };
+
+/** Internal-key order of two versions: user key ascending, seq descending, type descending. */
+export function compareVersions(a: Versioned, b: Versioned): number {
   const c = compareUserKeys(a.key, b.key);
   if (c !== 0) return c;
   if (a.seq !== b.seq) return a.seq > b.seq ? -1 : 1;
   return b.type - a.type;
 }
 
+/**
+ * The versions of several sources, each in internal-key order, merged in that order (for equal
+ * versions, the earlier source's first). A handful of sources: a linear pick beats a heap.
+ */
+export function* mergeVersions<T extends Versioned>(sources: Iterator<T>[]): Generator<T> {
+  try {
+    const heads = sources.map((s) => s.next());
+    while (true) {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const h = heads[i]!;
+        if (h.done) continue;
+        if (best < 0 || compareVersions(h.value, heads[best]!.value as T) < 0) best = i;
+      }
+      if (best < 0) return;
+      const e = heads[best]!.value as T;
+      heads[best] = sources[best]!.next();
+      yield e;
+    }
+  } finally {
+    // Stopped early or not: every source ends now (memtable cursors free their native side).
+    for (const s of sources) s.return?.();
+  }
+}
+
 /** Every point entry of the memtables in internal-key order; equal entries once (the newest). */
 function* mergedEntries(memtables: readonly MemTable[]): Generator<Entry> {
-  const its = memtables.map((m) => m.entries({ ignoreRangeDeletions: true }));
-  const heads = its.map((it) => it.next());
   let last: Entry | undefined;
-  while (true) {
-    let best = -1;
-    for (let i = 0; i < heads.length; i++) {
-      const h = heads[i]!;
-      if (h.done) continue;
-      if (best < 0 || compareEntries(h.value, heads[best]!.value as Entry) < 0) best = i;
-    }
-    if (best < 0) return;
-    const e = heads[best]!.value as Entry;
-    heads[best] = its[best]!.next();
-    if (last !== undefined && compareEntries(last, e) === 0) continue; // an older memtable's copy
+  for (const e of mergeVersions(memtables.map((m) => m.entries({ ignoreRangeDeletions: true })))) {
+    if (last !== undefined && compareVersions(last, e) === 0) continue; // an older memtable's copy
     last = e;
     yield e;
   }
