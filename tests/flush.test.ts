@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  CorruptionError,
   fixedPrefix,
   flushMemTables,
   flushMemTablesNative,
@@ -24,6 +25,7 @@ import {
   uint64Add,
   ValueType,
 } from "../mod.ts";
+import { corruptEntry } from "../src/testing.ts";
 import { compareBytes, Rng, seedFor, utf8 } from "./helpers.ts";
 
 type Read = string;
@@ -297,6 +299,24 @@ test("flushMemTablesNative refuses a mutable memtable and bad options, and write
     assert.equal(new TextDecoder().decode(stats.smallestKey), "k");
     using t = TableReader.open(path);
     assert.equal(new TextDecoder().decode(t.get(utf8("k"))!.value), "v");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a flush refuses a corrupt entry (protection bytes) and writes nothing", () => {
+  const dir = mkdtempSync(join(tmpdir(), "memtable-flush-"));
+  try {
+    using mt = new MemTable({ protectionBytesPerKey: 8 });
+    for (let i = 0; i < 100; i++) mt.add(i + 1, ValueType.Value, `key${i}`, `value${i}`);
+    assert.ok(corruptEntry(mt, "key42", 43, "value"));
+    mt.markImmutable();
+    assert.throws(
+      () => flushMemTablesNative(join(dir, "a.sst"), { memtables: [mt] }),
+      CorruptionError,
+    );
+    assert.throws(() => flushMemTables(join(dir, "b.sst"), { memtables: [mt] }), CorruptionError);
+    assert.deepEqual(readdirSync(dir), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -620,11 +620,15 @@ export fn memtable_sst_add_snapshots(h: ?*anyopaque, buf: [*]u8, cap: u32, n: u3
     return code(.ok);
 }
 
-/// Runs the flush; the file's size (bytes) is then `memtable_sst_size`.
+/// Runs the flush (then `memtable_sst_stats` and `memtable_sst_read`); `corruption` when an
+/// entry fails its protection check.
 export fn memtable_sst_build(h: ?*anyopaque) i32 {
     const b = asSstBuilder(h) orelse return code(.bad_handle);
     if (b.built) return code(.invalid_argument);
-    b.build() catch return code(.out_of_memory);
+    b.build() catch |err| return switch (err) {
+        error.OutOfMemory => code(.out_of_memory),
+        error.Corruption => code(.corruption),
+    };
     return code(.ok);
 }
 

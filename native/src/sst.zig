@@ -165,8 +165,9 @@ pub const SstBuilder = struct {
         return if (i < self.snapshots.items.len) self.snapshots.items[i] else limits.sequence_max;
     }
 
-    /// Builds the file; afterwards `file` holds its bytes.
-    pub fn build(self: *SstBuilder) error{OutOfMemory}!void {
+    /// Builds the file; afterwards `file` holds its bytes. `error.Corruption` when an entry
+    /// fails its protection check (nothing of it reaches the file).
+    pub fn build(self: *SstBuilder) error{ OutOfMemory, Corruption }!void {
         std.debug.assert(!self.built);
         std.mem.sort(u64, self.snapshots.items, {}, std.sort.asc(u64));
         const gpa = self.gpa;
@@ -250,6 +251,7 @@ pub const SstBuilder = struct {
             }
             const b = best orelse break;
             const node = its[b].node();
+            if (!coding.verifyProtection(node.entry(), self.memtables.items[b].protectionBytes())) return error.Corruption;
             its[b].next();
             if (prev) |p| {
                 if (coding.compareKeys(p.key(), node.key()) == .eq) continue;
@@ -359,13 +361,14 @@ pub const SstBuilder = struct {
     }
 
     /// Every memtable's range tombstones, sorted, each once: the range-deletion block.
-    fn writeTombstones(self: *SstBuilder) !?Handle {
+    fn writeTombstones(self: *SstBuilder) error{ OutOfMemory, Corruption }!?Handle {
         const gpa = self.gpa;
         var tombs: std.ArrayList(Tomb) = .empty;
         defer tombs.deinit(gpa);
         for (self.memtables.items) |m| {
             var node = m.range_del.head.next(0);
             while (node) |x| : (node = x.next(0)) {
+                if (!coding.verifyProtection(x.entry(), m.protectionBytes())) return error.Corruption;
                 const e = coding.decodeEntry(x.entry());
                 const ikey: []const u8 = @as([*]const u8, @ptrCast(e.key.user_key.ptr))[0 .. e.key.user_key.len + 8];
                 try tombs.append(gpa, .{ .ikey = ikey, .end = e.value });
