@@ -470,8 +470,8 @@ export class Store {
       }
       return applyFullMerge(this.mergeOperator, k, base, operands);
     };
-    using version = this.#imm.current();
-    for (const mt of [this.#mutable, ...version.memtables]) {
+    // Synchronous: no flush can install (and release memtables) before this returns.
+    for (const mt of [this.#mutable, ...this.#imm.unflushed()]) {
       const r = mt.get(k, { snapshot });
       if (r.kind === "absent") continue;
       if (r.kind === "merge") {

@@ -127,6 +127,7 @@ test("MemTableList: a version keeps its memtables alive; history within its budg
   const version = list.current();
   assert.equal(version.memtables.length, 2);
   assert.equal(version.memtables[0]!.get("k100").kind, "value"); // newest first
+  assert.deepEqual(list.unflushed(), version.memtables);
   const picked = list.pickMemtablesToFlush();
   assert.deepEqual(list.installFlushResult(picked, 7), [7]);
   // No flushed memtable fits a history budget of 1 byte: both are released by the list.

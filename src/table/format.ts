@@ -15,6 +15,7 @@
  */
 import { CorruptionError } from "../errors.ts";
 import { native, Scratch } from "../ffi/native.ts";
+import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../coding/varint.ts";
 
 export const tableMagic = 0x88e241b785f4cff7n;
 export const footerSize = 53;
@@ -146,14 +147,6 @@ export function readHandle(src: Uint8Array, at: number, what: string): [BlockHan
   const [offset, a] = readVarint(src, at, what);
   const [size, b] = readVarint(src, a, what);
   return [{ offset, size }, b];
-}
-
-export function readFixed32(src: Uint8Array, at: number): number {
-  return (src[at]! | (src[at + 1]! << 8) | (src[at + 2]! << 16) | (src[at + 3]! << 24)) >>> 0;
-}
-
-export function readFixed64(src: Uint8Array, at: number): bigint {
-  return BigInt(readFixed32(src, at)) | (BigInt(readFixed32(src, at + 4)) << 32n);
 }
 
 /** The trailer of `contents` (uncompressed): compression byte 0 and the masked checksum. */

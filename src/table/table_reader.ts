@@ -11,6 +11,7 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { compareInternalKeys, compareUserKeys } from "../coding/internal_key.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
 import { isValueType, ValueType } from "../coding/value_type.ts";
+import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../coding/varint.ts";
 import { CorruptionError } from "../errors.ts";
 import {
   type BlockEntry,
@@ -22,8 +23,6 @@ import {
   footerSize,
   maskCrc,
   readBlock,
-  readFixed32,
-  readFixed64,
   readHandle,
   readVarint,
 } from "./format.ts";

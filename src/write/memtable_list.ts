@@ -248,6 +248,15 @@ export class MemTableList<R = unknown> {
     this.#wbm?.free(size);
   }
 
+  /**
+   * The unflushed memtables now, newest first, without references: for a read that finishes
+   * before the list can change (synchronous code). A read that spans awaits takes `current()`.
+   */
+  unflushed(): MemTable[] {
+    this.#live("unflushed");
+    return this.#slots.map((s) => s.mt).reverse();
+  }
+
   /** The memtables a reader should see now, held until the version is released. */
   current(): MemTableVersion {
     this.#live("current");
