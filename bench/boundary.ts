@@ -151,7 +151,7 @@ for (let r = 0; r < rounds; r++) {
       for (let j = 0; j < n; j++) {
         const o = order[j]! * keySize;
         for (let q = 0; q < keySize; q++) b[q] = bytes[o + q]!;
-        hits += fn.memtable_get(h, scratch.arg, scratch.capacity, keySize, 0xff_ffff, 0xffff_ffff);
+        hits += fn.memtable_get(h, scratch.arg, 0, scratch.capacity, keySize, 0xff_ffff, 0xffff_ffff);
       }
       if (hits !== n) throw new Error("bare lookups missed");
     }));

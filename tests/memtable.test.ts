@@ -10,6 +10,7 @@ import {
   nativeSafetyChecked,
   ValueType,
 } from "../mod.ts";
+import { newBytes } from "../src/memtable/bytes.ts";
 import { env, text, tracingOperator, utf8 } from "./helpers.ts";
 
 test("the loaded native library is the build the run asked for", () => {
@@ -201,6 +202,75 @@ test("values returned by get(), iterators and entries() stay intact after later 
   listed.forEach((e) => assert.equal(text(e.value), expect(Number(text(e.key).slice(1)))));
   got[0]!.fill(0); // writing one copy touches no other
   assert.equal(text(got[1]!), expect(1));
+});
+
+test("get() results of every size and kind stay intact, around the 4 KiB and 64 KiB lines", () => {
+  // Lookups run in the result slab when the key fits in 4 KiB, and hand values up to 4 KiB out
+  // where they lie (Deno); larger keys and results go through the scratch buffer.
+  using mt = new MemTable({ mergeOperator: mergeOperators.stringAppend("+") });
+  const sizes = [0, 1, 100, 4083, 4084, 4085, 4095, 4096, 4097, 8192, 65_535, 70_000];
+  const keyOf = (i: number) => i % 3 === 0 ? `k${i}` : `${"é".repeat(1366 + (i % 2))}${i}`;
+  const valueOf = (i: number, size: number) => {
+    const v = new Uint8Array(size);
+    for (let j = 0; j < size; j++) v[j] = (i * 31 + j) & 0xff;
+    return v;
+  };
+  const big = new Uint8Array(5000).fill(0x61); // a key past 4 KiB
+  big[4999] = 0x62;
+  const expected: [Uint8Array | string, Uint8Array | string | undefined][] = [];
+  const got: ReturnType<MemTable["get"]>[] = [];
+  let seq = 1;
+  for (let round = 0; round < 3; round++) {
+    sizes.forEach((size, i) => {
+      const key = `${keyOf(i)}/${round}`;
+      const value = valueOf(i + round, size);
+      mt.add(seq++, ValueType.Value, key, value);
+      expected.push([value, undefined]);
+      got.push(mt.get(key));
+      const merged = `m${i}/${round}`;
+      mt.add(seq++, ValueType.Value, merged, "base");
+      mt.add(seq++, ValueType.Merge, merged, `x${size}`);
+      expected.push([`base+x${size}`, undefined]);
+      got.push(mt.get(merged));
+      const gone = `d${i}/${round}`;
+      mt.add(seq++, ValueType.Value, gone, value);
+      mt.add(seq++, ValueType.Deletion, gone);
+      expected.push(["", "deleted"]);
+      got.push(mt.get(gone));
+    });
+    mt.add(seq++, ValueType.Value, big, valueOf(round, 100));
+    expected.push([valueOf(round, 100), undefined]);
+    got.push(mt.get(big));
+    big[0] = 0x61 + round + 1;
+  }
+  {
+    // Merge operands reaching past the memtable come back as a list: they stay intact too.
+    using partial = new MemTable({ mergeOperator: mergeOperators.stringAppend() });
+    for (let i = 0; i < 50; i++) partial.add(i + 1, ValueType.Merge, "p", valueOf(i, 1000));
+    const r = partial.get("p");
+    assert.ok(r.kind === "merge");
+    for (let i = 0; i < 200; i++) partial.get("p"); // later lookups write into fresh memory
+    r.operands.forEach((op, i) => assert.deepEqual(op, valueOf(i, 1000)));
+  }
+  for (let i = 0; i < 2000; i++) mt.get(`${keyOf(i % sizes.length)}/${i % 3}`);
+  assert.equal(got.length, expected.length);
+  got.forEach((r, i) => {
+    const [value, kind] = expected[i]!;
+    if (kind === "deleted") return assert.equal(r.kind, "deleted");
+    assert.ok(r.kind === "value", `result ${i}: ${r.kind}`);
+    assert.deepEqual(r.value, typeof value === "string" ? utf8(value) : value, `result ${i}`);
+  });
+});
+
+test("bytes the library builds for results start zeroed, whatever lookups left in the slab", () => {
+  using mt = new MemTable();
+  mt.add(1, ValueType.Value, "k", new Uint8Array(3000).fill(0xee));
+  for (let i = 0; i < 5; i++) {
+    mt.get("absent-key-that-leaves-its-bytes"); // lookups write into the slab's free part
+    mt.get("k"); // a value handed out
+    mt.get("k2");
+    assert.deepEqual(newBytes(64), new Uint8Array(64));
+  }
 });
 
 test("MemTable.add() of an existing (key, seq, type) throws and changes nothing", () => {

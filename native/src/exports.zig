@@ -282,15 +282,25 @@ export fn memtable_write_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, len: u32, s
     return @intCast(records.items.len);
 }
 
-/// Looks up the key at buf[0..klen] as of `snapshot`. Writes records
+/// Looks up the key at buf[off..][0..klen] as of `snapshot`, working in buf[off..cap] (callers
+/// that carve results out of one larger buffer pass where the free part starts). Writes records
 /// `fixed64 trailer ‖ fixed32 vlen ‖ value`, newest first: one for a Value or a deletion; for
 /// Merge entries, every consecutive Merge and the entry that ends the run (if any). A range
 /// tombstone (at or below the snapshot) that covers the key above a version ends the records
 /// with a record of type RangeDeletion, the tombstone's seq and no value. Returns the record
-/// count (0: absent), `buffer_too_small` with the needed size in buf[0..4], or `corruption`.
-export fn memtable_get(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, snap_hi: u32, snap_lo: u32) i32 {
+/// count (0: absent), `buffer_too_small` with the needed size in buf[off..][0..4], or
+/// `corruption` (the entry's trailer and key at buf[off..]).
+export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, klen: u32, snap_hi: u32, snap_lo: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
+    if (off > whole_cap) return code(.invalid_argument);
+    // The call works in whole[off..whole_cap]: the key in front, the records written over it.
+    const buf = whole + off;
+    const cap = whole_cap - off;
     if (klen > limits.key_size_max or klen > cap) return code(.invalid_argument);
+    // A caller that carves results out of a slab hands over memory not touched for a while:
+    // claim the lines a typical record fills now, so their misses overlap the search's.
+    var line: usize = 64;
+    while (line < 256 and line < cap) : (line += 64) @prefetch(buf + line, .{ .rw = .write });
     const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
     const covering = mt.maxCovering(buf[0..klen], snapshot) catch return code(.out_of_memory);
     var found = if (mt.mayContain(buf[0..klen])) mt.findNewest(buf[0..klen], snapshot) else null;
@@ -761,11 +771,23 @@ test "exports answer bad handles and bad lengths with status codes" {
     @memcpy(buf[0..4], "keyv");
     try std.testing.expectEqual(code(.ok), memtable_add(h, &buf, buf.len, 0, 3, 1, 3, 1));
     try std.testing.expectEqual(code(.duplicate), memtable_add(h, &buf, buf.len, 0, 3, 1, 3, 1));
-    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, buf.len, 3, 0, 10));
+    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, 0, buf.len, 3, 0, 10));
     try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[0..8], .little));
     try std.testing.expectEqual(@as(u8, 'v'), buf[12]);
     @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 12, 3, 0xFFFF_FFFF, 0xFFFF_FFFF));
+    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 0, 12, 3, 0xFFFF_FFFF, 0xFFFF_FFFF));
     try std.testing.expectEqual(@as(u32, 13), std.mem.readInt(u32, buf[0..4], .little));
+    // At an offset: the key at buf[20..23], the record written there; buf[0..20] untouched.
+    @memset(buf[0..20], 0xAA);
+    @memcpy(buf[20..23], "key");
+    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, 20, buf.len, 3, 0, 10));
+    try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[20..28], .little));
+    try std.testing.expectEqual(@as(u8, 'v'), buf[32]);
+    for (buf[0..20]) |b| try std.testing.expectEqual(@as(u8, 0xAA), b);
+    @memcpy(buf[20..23], "key");
+    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 20, 32, 3, 0xFFFF_FFFF, 0xFFFF_FFFF));
+    try std.testing.expectEqual(@as(u32, 13), std.mem.readInt(u32, buf[20..24], .little));
+    try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 33, 32, 0, 0, 10));
+    try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 30, 32, 3, 0, 10));
     try std.testing.expectEqual(@as(i32, 0), memtable_unref(h));
 }

@@ -56,7 +56,7 @@ export const symbols = {
     result: "i32",
   },
   memtable_write_batch: { args: ["handle", "buf", "u32", "u32", "u32", "u32"], result: "i32" },
-  memtable_get: { args: ["handle", "buf", "u32", "u32", "u32", "u32"], result: "i32" },
+  memtable_get: { args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32"], result: "i32" },
   memtable_memory_usage: { args: ["handle"], result: "f64" },
   memtable_stats: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_iter_new: { args: ["handle", "u32", "u32", "u32"], result: "handle" },

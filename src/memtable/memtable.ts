@@ -47,15 +47,18 @@ import {
 } from "../coding/sequence.ts";
 import { checkValueType, describe, ValueType, valueTypeName } from "../coding/value_type.ts";
 import {
+  type Area,
   type Bytes,
   bytesOf,
-  copyOut,
+  carve,
   corruptionReport,
   encodedSizeBound,
   type Entry,
   keyLabel,
   readEntry,
   reserveFor,
+  slabCopyMax,
+  slabWith,
   writeBytes,
   writeKey,
   writeValue,
@@ -928,7 +931,7 @@ export class MemTable implements Disposable {
     if (options !== undefined) [snapHigh, snapLow] = snapshotParts(options, "MemTable.get()");
     const count = lookup(h, key, snapHigh, snapLow, "MemTable.get()");
     if (count === 0) return absent;
-    return decodeGet(shared, count, this.mergeOperator, key, "MemTable.get()");
+    return decodeGet(records, recordsAt, count, this.mergeOperator, key, "MemTable.get()");
   }
 
   /**
@@ -946,8 +949,10 @@ export class MemTable implements Disposable {
     // Check the operand before anything runs on it.
     reserveFor(shared, key, value, what);
     const count = lookup(h, key, sequenceHigh(seq), sequenceLow(seq), what);
-    if (leadingMerges(shared, count) < this.maxSuccessiveMerges) return [ValueType.Merge, value];
-    const run = readRun(shared, count)!;
+    if (leadingMerges(records, recordsAt, count) < this.maxSuccessiveMerges) {
+      return [ValueType.Merge, value];
+    }
+    const run = readRun(records, recordsAt, count)!;
     const keyBytes = bytesOf(key);
     const operands = [...run.operands, bytesOf(value ?? "")];
     if (run.base !== undefined) {
@@ -1134,20 +1139,44 @@ export class MemTable implements Disposable {
   }
 }
 
+/** Where the last `lookup` left its records: the area and the offset of the first. */
+let records: Area;
+let recordsAt = 0;
+
 /**
- * Runs the native lookup of `key` at the snapshot; the records are left in `shared`. Returns
- * their count (0: absent).
+ * Runs the native lookup of `key` at the snapshot; the records are left in `records` from
+ * `recordsAt` on. Returns their count (0: absent).
+ *
+ * A key up to 4 KiB is looked up in the result slab's free part, so that on Deno a value up to
+ * 4 KiB is handed out where the native call wrote it (`carve`); larger keys and results go
+ * through the shared scratch buffer, grown to fit.
  */
 function lookup(h: Handle, key: Bytes, snapHigh: number, snapLow: number, what: string): number {
+  if (encodedSizeBound(key, what, "key") <= slabCopyMax) {
+    // At least 4 KiB free: records that do not fit are over 4 KiB, copied out of `shared`.
+    const sl = slabWith(slabCopyMax);
+    const at = sl.used;
+    const klen = writeKey(sl, key, what, at);
+    const rc = fn.memtable_get(h, sl.arg, at, sl.capacity, klen, snapHigh, snapLow);
+    if (rc !== Status.bufferTooSmall) {
+      if (rc === Status.corruption) throw corruptionReport(sl, what, at);
+      if (rc < 0) throw statusError(rc, what);
+      records = sl;
+      recordsAt = at;
+      return rc;
+    }
+  }
   const s = shared;
   reserveFor(s, key, undefined, what);
-  let rc = fn.memtable_get(h, s.arg, s.capacity, writeKey(s, key, what), snapHigh, snapLow);
+  let rc = fn.memtable_get(h, s.arg, 0, s.capacity, writeKey(s, key, what), snapHigh, snapLow);
   if (rc === Status.bufferTooSmall) {
     s.reserve(s.view.getUint32(0, true)); // the result is larger than the buffer: grow, ask again
-    rc = fn.memtable_get(h, s.arg, s.capacity, writeKey(s, key, what), snapHigh, snapLow);
+    rc = fn.memtable_get(h, s.arg, 0, s.capacity, writeKey(s, key, what), snapHigh, snapLow);
   }
   if (rc === Status.corruption) throw corruptionReport(s, what);
   if (rc < 0) throw statusError(rc, what);
+  records = s;
+  recordsAt = 0;
   return rc;
 }
 
@@ -1189,27 +1218,28 @@ interface MergeRun {
 }
 
 /**
- * Reads lookup records that start with a Merge record. The operands and base are views into
- * one copy of the records (one allocation for the whole run).
+ * Reads lookup records (in `s` from `first` on) that start with a Merge record. The operands
+ * and base are views into one copy of the records (one allocation for the whole run).
  */
-function readRun(s: Scratch, count: number): MergeRun | undefined {
+function readRun(s: Area, first: number, count: number): MergeRun | undefined {
   const view = s.view;
-  if ((view.getUint32(0, true) & 0xff) !== ValueType.Merge) return undefined;
-  const seq = sequenceFromTrailer(view.getUint32(4, true), view.getUint32(0, true));
-  let end = 0;
+  if ((view.getUint32(first, true) & 0xff) !== ValueType.Merge) return undefined;
+  const seq = sequenceFromTrailer(view.getUint32(first + 4, true), view.getUint32(first, true));
+  let end = first;
   for (let i = 0; i < count; i++) end += getRecordHeaderSize + view.getUint32(end + 8, true);
-  const records = copyOut(s.bytes, 0, end);
+  const copy = carve(s, first, end);
   const operands: Uint8Array[] = new Array(count);
   let operandCount = 0;
   let base: MergeRun["base"];
-  let at = 0;
+  let at = first;
   for (let i = 0; i < count; i++) {
     const type = view.getUint32(at, true) & 0xff;
     const v = at + getRecordHeaderSize;
     const next = v + view.getUint32(at + 8, true);
     at = next;
-    if (type === ValueType.Merge) operands[operandCount++] = records.subarray(v, next);
-    else if (type === ValueType.Value) base = { value: records.subarray(v, next) };
+    const value = copy.subarray(v - first, next - first);
+    if (type === ValueType.Merge) operands[operandCount++] = value;
+    else if (type === ValueType.Value) base = { value };
     else base = { value: undefined };
   }
   operands.length = operandCount;
@@ -1217,10 +1247,10 @@ function readRun(s: Scratch, count: number): MergeRun | undefined {
   return base === undefined ? { seq, operands } : { seq, operands, base };
 }
 
-/** How many Merge records the lookup records start with. */
-function leadingMerges(s: Scratch, count: number): number {
+/** How many Merge records the lookup records (in `s` from `first` on) start with. */
+function leadingMerges(s: Area, first: number, count: number): number {
   const view = s.view;
-  let at = 0;
+  let at = first;
   for (let i = 0; i < count; i++) {
     if ((view.getUint32(at, true) & 0xff) !== ValueType.Merge) return i;
     at += getRecordHeaderSize + view.getUint32(at + 8, true);
@@ -1228,23 +1258,22 @@ function leadingMerges(s: Scratch, count: number): number {
   return count;
 }
 
+/** The result of a lookup whose `count` records are in `s` from `first` on. */
 function decodeGet(
-  s: Scratch,
+  s: Area,
+  first: number,
   count: number,
   op: MergeOperator | undefined,
   key: Bytes,
   what: string,
 ): GetResult {
   const view = s.view;
-  const low = view.getUint32(0, true);
+  const low = view.getUint32(first, true);
   const type = low & 0xff;
-  const seq = sequenceFromTrailer(view.getUint32(4, true), low);
+  const seq = sequenceFromTrailer(view.getUint32(first + 4, true), low);
   if (type === ValueType.Value) {
-    return {
-      kind: "value",
-      value: copyOut(s.bytes, getRecordHeaderSize, getRecordHeaderSize + view.getUint32(8, true)),
-      seq,
-    };
+    const v = first + getRecordHeaderSize;
+    return { kind: "value", value: carve(s, v, v + view.getUint32(first + 8, true)), seq };
   }
   if (type !== ValueType.Merge) {
     return { kind: "deleted", seq, type: type as typeof ValueType.Deletion };
@@ -1254,7 +1283,7 @@ function decodeGet(
       `${what}: key ${keyLabel(key)} has Merge entries and this memtable has no mergeOperator`,
     );
   }
-  const run = readRun(s, count)!;
+  const run = readRun(s, first, count)!;
   if (run.base === undefined) return { kind: "merge", seq, operands: run.operands };
   return {
     kind: "value",
