@@ -1,11 +1,19 @@
 /**
  * Target (a) measured in one process: the TypeScript path (`MemTable.add` / `MemTable.get`,
  * one FFI crossing each) against the same workload driven by a Zig loop inside the same
- * process on the same code (the `-Dbench-exports` build's `memtable_bench_*` exports), in
- * alternating rounds: puts into two memtables made alike, gets from the very same memtable.
- * Separate processes (and even two memtables in one process) differ by more than the
- * boundary costs (memory placement, the runtime's GC threads sharing the caches), so this is
- * the fair comparison.
+ * process on the same code (the `-Dbench-exports` build's `memtable_bench_*` exports).
+ *
+ * The contenders take turns in chunks of 10,000 operations (the order rotating per chunk), so
+ * drift on a shared machine (other tenants, clock changes, the runtime's GC threads) falls on
+ * all of them alike; timing whole phases one after another moved the ratios by ±20%. Puts go
+ * into one memtable per contender, all growing in step with the same keys; gets read the very
+ * same memtable. Besides the Zig loop and `MemTable`, two references:
+ *
+ * - the TypeScript path with keys in one reused array: the harness's own cost of making a key
+ *   object per call (`subarray`, as a caller holding keys back to back would) left out — the
+ *   Zig loop reads its keys in place;
+ * - the crossing alone: the same FFI call `MemTable` makes, with the key copied by a loop and
+ *   no result built (no checks, no copy out).
  *
  *     (cd native && python3 -m ziglang build -Doptimize=fast -Dbench-exports=true --prefix zig-out-bench)
  *     MEMTABLE_LIBRARY_PATH=$PWD/native/zig-out-bench/lib/libmemtable.so bun bench/boundary.ts [entries] [rounds]
@@ -18,6 +26,7 @@ import { keySize, makeKeys, valueSize } from "./data.ts";
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 3);
+const chunk = 10_000;
 const { path } = loadLibrary();
 
 type BenchFns = {
@@ -95,95 +104,149 @@ for (let i = n - 1; i > 0; i--) {
   [order[i], order[j]] = [order[j]!, order[i]!];
 }
 const out = new Uint8Array(4096);
-const time = (f: () => void) => {
-  const t0 = performance.now();
-  f();
-  return (performance.now() - t0) * 1e6 / n;
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-const results = {
-  tsPut: [] as number[],
-  zigPut: [] as number[],
-  tsGet: [] as number[],
-  zigGet: [] as number[],
-  bareGet: [] as number[],
-};
 const fn = native().fn;
 const scratch = new Scratch(4096);
+const reused = new Uint8Array(keySize);
+/** Key i copied into the one reused array. */
+const keyInto = (i: number) => {
+  const o = i * keySize;
+  for (let q = 0; q < keySize; q++) reused[q] = bytes[o + q]!;
+  return reused;
+};
 
-for (let r = 0; r < rounds; r++) {
-  // Two memtables made the same way: the TypeScript loop fills one, the Zig loop the other;
-  // then both loops read the one the TypeScript loop filled.
-  const mt = new MemTable({ writeBufferSize: 2 ** 31 });
-  const twin = new MemTable({ writeBufferSize: 2 ** 31 });
-  const h = nativeHandleOf(mt);
-  const ts = () =>
-    results.tsPut.push(time(() => {
-      for (let i = 0; i < n; i++) mt.add(i + 1, ValueType.Value, key(i), value);
-    }));
-  const zig = () =>
-    results.zigPut.push(time(() => {
-      if (bench.inserts(nativeHandleOf(twin), bytes, keySize, value, valueSize, 1, n) !== n) {
-        throw new Error("native inserts failed");
-      }
-    }));
-  if (r % 2 === 0) (ts(), zig());
-  else (zig(), ts());
-  let found = 0;
-  const tsGet = () =>
-    results.tsGet.push(time(() => {
-      for (let j = 0; j < n; j++) {
-        const g = mt.get(key(order[j]!));
-        if (g.kind === "value") found += g.value.length;
-      }
-    }));
-  const zigGet = () =>
-    results.zigGet.push(time(() => {
-      if (bench.lookups(h, bytes, keySize, order, n, out, out.length) !== n) {
-        throw new Error("native lookups missed");
-      }
-    }));
-  // The crossing alone: the same FFI call MemTable.get makes, with no result built.
-  const bareGet = () =>
-    results.bareGet.push(time(() => {
-      const b = scratch.bytes;
-      let hits = 0;
-      for (let j = 0; j < n; j++) {
-        const o = order[j]! * keySize;
-        for (let q = 0; q < keySize; q++) b[q] = bytes[o + q]!;
-        hits += fn.memtable_get(h, scratch.arg, 0, scratch.capacity, keySize, 0xff_ffff, 0xffff_ffff);
-      }
-      if (hits !== n) throw new Error("bare lookups missed");
-    }));
-  if (r % 2 === 0) (tsGet(), zigGet(), bareGet());
-  else (bareGet(), zigGet(), tsGet());
-  if (found !== n * valueSize) throw new Error(`MemTable.get found ${found} bytes`);
-  mt.close();
-  twin.close();
+type Contender = [name: string, run: (from: number, to: number) => void];
+const names = ["zig", "ts", "tsReusedKey", "crossing"] as const;
+
+/** Runs the contenders over [0, n) in rotating chunks; ns per operation by name. */
+function race(contenders: Contender[]): Map<string, number> {
+  const total = new Map<string, number>();
+  for (let from = 0, c = 0; from < n; from += chunk, c++) {
+    const to = Math.min(n, from + chunk);
+    for (let i = 0; i < contenders.length; i++) {
+      const [name, run] = contenders[(i + c) % contenders.length]!;
+      const t0 = performance.now();
+      run(from, to);
+      total.set(name, (total.get(name) ?? 0) + performance.now() - t0);
+    }
+  }
+  for (const [name, ms] of total) total.set(name, ms * 1e6 / n);
+  return total;
 }
 
+const put = new Map<string, number[]>();
+const get = new Map<string, number[]>();
+const record = (into: Map<string, number[]>, from: Map<string, number>) => {
+  for (const [name, ns] of from) (into.get(name) ?? into.set(name, []).get(name)!).push(ns);
+};
+
+for (let r = 0; r < rounds; r++) {
+  const [zigMt, tsMt, reusedMt, crossingMt] = names.map(() =>
+    new MemTable({ writeBufferSize: 2 ** 31 })
+  ) as [MemTable, MemTable, MemTable, MemTable];
+  const zigH = nativeHandleOf(zigMt);
+  const crossingH = nativeHandleOf(crossingMt);
+  record(
+    put,
+    race([
+      ["zig", (from, to) => {
+        const keys = bytes.subarray(from * keySize, to * keySize);
+        if (
+          bench.inserts(zigH, keys, keySize, value, valueSize, from + 1, to - from) !== to - from
+        ) {
+          throw new Error("native inserts failed");
+        }
+      }],
+      ["ts", (from, to) => {
+        for (let i = from; i < to; i++) tsMt.add(i + 1, ValueType.Value, key(i), value);
+      }],
+      ["tsReusedKey", (from, to) => {
+        for (let i = from; i < to; i++) reusedMt.add(i + 1, ValueType.Value, keyInto(i), value);
+      }],
+      ["crossing", (from, to) => {
+        const b = scratch.bytes;
+        for (let i = from; i < to; i++) {
+          const o = i * keySize;
+          for (let q = 0; q < keySize; q++) b[q] = bytes[o + q]!;
+          b.set(value, keySize);
+          const rc = fn.memtable_add(
+            crossingH,
+            scratch.arg,
+            scratch.capacity,
+            0,
+            i + 1,
+            1,
+            keySize,
+            valueSize,
+          );
+          if (rc !== 0) throw new Error(`memtable_add: ${rc}`);
+        }
+      }],
+    ]),
+  );
+  const h = nativeHandleOf(tsMt);
+  let found = 0;
+  record(
+    get,
+    race([
+      ["zig", (from, to) => {
+        if (
+          bench.lookups(h, bytes, keySize, order.subarray(from, to), to - from, out, out.length) !==
+            to - from
+        ) {
+          throw new Error("native lookups missed");
+        }
+      }],
+      ["ts", (from, to) => {
+        for (let j = from; j < to; j++) {
+          const g = tsMt.get(key(order[j]!));
+          if (g.kind === "value") found += g.value.length;
+        }
+      }],
+      ["tsReusedKey", (from, to) => {
+        for (let j = from; j < to; j++) {
+          const g = tsMt.get(keyInto(order[j]!));
+          if (g.kind === "value") found += g.value.length;
+        }
+      }],
+      ["crossing", (from, to) => {
+        const b = scratch.bytes;
+        for (let j = from; j < to; j++) {
+          const o = order[j]! * keySize;
+          for (let q = 0; q < keySize; q++) b[q] = bytes[o + q]!;
+          if (
+            fn.memtable_get(
+              h,
+              scratch.arg,
+              0,
+              scratch.capacity,
+              keySize,
+              0xff_ffff,
+              0xffff_ffff,
+            ) !== 1
+          ) {
+            throw new Error("a lookup missed");
+          }
+        }
+      }],
+    ]),
+  );
+  if (found !== 2 * n * valueSize) throw new Error(`MemTable.get found ${found} bytes`);
+  for (const mt of [zigMt, tsMt, reusedMt, crossingMt]) mt.close();
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 const runtime = "Bun" in globalThis ? "bun" : "deno";
-const [tp, zp, tg, zg, bg] = [
-  results.tsPut,
-  results.zigPut,
-  results.tsGet,
-  results.zigGet,
-  results.bareGet,
-]
-  .map(median) as [number, number, number, number, number];
-console.log(`${runtime}, ${n} entries, median of ${rounds} alternating rounds in one process:`);
 console.log(
-  `  put: TypeScript ${tp.toFixed(0)} ns/op, Zig loop ${zp.toFixed(0)} ns/op, ratio ${
-    (tp / zp).toFixed(3)
-  }`,
+  `${runtime}, ${n} entries, median of ${rounds} rounds, contenders interleaved in chunks of ${chunk}:`,
 );
-console.log(
-  `  get: TypeScript ${tg.toFixed(0)} ns/op, Zig loop ${zg.toFixed(0)} ns/op, ratio ${
-    (tg / zg).toFixed(3)
-  }`,
-);
-console.log(
-  `  get, the FFI crossing alone (no result built): ${bg.toFixed(0)} ns/op, ratio ${
-    (bg / zg).toFixed(3)
-  }`,
-);
+for (const [op, results] of [["put", put], ["get", get]] as const) {
+  const zig = median(results.get("zig")!);
+  const cell = (name: string) => {
+    const ns = median(results.get(name)!);
+    return `${ns.toFixed(0)} ns/op (${(ns / zig).toFixed(3)})`;
+  };
+  console.log(
+    `  ${op}: Zig loop ${zig.toFixed(0)} ns/op; TypeScript ${cell("ts")}, with keys in a ` +
+      `reused array ${cell("tsReusedKey")}; the crossing alone ${cell("crossing")}`,
+  );
+}
