@@ -21,7 +21,7 @@
  *
  * @module
  */
-export { MemTable } from "./src/memtable/memtable.ts";
+export { GetStatus, MemTable } from "./src/memtable/memtable.ts";
 export type {
   Bytes,
   Entry,

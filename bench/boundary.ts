@@ -12,6 +12,8 @@
  * - the TypeScript path with keys in one reused array: the harness's own cost of making a key
  *   object per call (`subarray`, as a caller holding keys back to back would) left out — the
  *   Zig loop reads its keys in place;
+ * - `getInto` (gets only), the read that allocates nothing, with the key in a reused array and
+ *   the value copied into one reused destination: the Zig loop's own work, from TypeScript;
  * - the crossing alone: the same FFI call `MemTable` makes, with the key copied by a loop and
  *   no result built (no checks, no copy out).
  *
@@ -208,6 +210,9 @@ for (let r = 0; r < rounds; r++) {
           if (g.kind === "value") found += g.value.length;
         }
       }],
+      ["getInto", (from, to) => {
+        for (let j = from; j < to; j++) found += tsMt.getInto(keyInto(order[j]!), out);
+      }],
       ["crossing", (from, to) => {
         const b = scratch.bytes;
         for (let j = from; j < to; j++) {
@@ -230,7 +235,7 @@ for (let r = 0; r < rounds; r++) {
       }],
     ]),
   );
-  if (found !== 2 * n * valueSize) throw new Error(`MemTable.get found ${found} bytes`);
+  if (found !== 3 * n * valueSize) throw new Error(`MemTable.get found ${found} bytes`);
   for (const mt of [zigMt, tsMt, reusedMt, crossingMt]) mt.close();
 }
 
@@ -245,8 +250,9 @@ for (const [op, results] of [["put", put], ["get", get]] as const) {
     const ns = median(results.get(name)!);
     return `${ns.toFixed(0)} ns/op (${(ns / zig).toFixed(3)})`;
   };
+  const into = op === "get" ? `; getInto (reused key and destination) ${cell("getInto")}` : "";
   console.log(
     `  ${op}: Zig loop ${zig.toFixed(0)} ns/op; TypeScript ${cell("ts")}, with keys in a ` +
-      `reused array ${cell("tsReusedKey")}; the crossing alone ${cell("crossing")}`,
+      `reused array ${cell("tsReusedKey")}${into}; the crossing alone ${cell("crossing")}`,
   );
 }

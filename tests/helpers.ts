@@ -3,6 +3,7 @@
  * can be replayed through an environment variable, and a portable environment read.
  */
 import process from "node:process";
+import { type GetResult, GetStatus, type MemTable, type ReadOptions } from "../mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -71,3 +72,37 @@ export const tracingOperator = {
     return utf8(`${text(left)},${text(right)}`);
   },
 };
+
+/**
+ * Checks `mt.getInto(key, …)` against the `get()` result `r` of the same read, with a
+ * destination `size` bytes long (shorter than the value, exact or longer): the returned length
+ * or status, the bytes written and that nothing past them changed. Throws on a mismatch.
+ */
+export function assertGetIntoAgrees(
+  mt: MemTable,
+  key: Uint8Array | string,
+  options: ReadOptions,
+  r: GetResult,
+  size: number,
+  where: string,
+): void {
+  const dest = new Uint8Array(size).fill(0xa5);
+  const n = mt.getInto(key, dest, options);
+  const want = r.kind === "value"
+    ? r.value.length
+    : r.kind === "absent"
+    ? GetStatus.absent
+    : r.kind === "deleted"
+    ? GetStatus.deleted
+    : GetStatus.mergeIncomplete;
+  if (n !== want) {
+    throw new Error(`${where}: getInto returned ${n}, get() says ${r.kind} (${want})`);
+  }
+  const written = r.kind === "value" ? Math.min(size, r.value.length) : 0;
+  for (let i = 0; i < size; i++) {
+    const expected = i < written ? (r as { value: Uint8Array }).value[i] : 0xa5;
+    if (dest[i] !== expected) {
+      throw new Error(`${where}: getInto byte ${i} of ${size} is ${dest[i]}, expected ${expected}`);
+    }
+  }
+}

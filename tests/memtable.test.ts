@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   DuplicateEntryError,
+  GetStatus,
   keySizeMax,
   MemTable,
   MemTableClosedError,
@@ -271,6 +272,56 @@ test("bytes the library builds for results start zeroed, whatever lookups left i
     mt.get("k2");
     assert.deepEqual(newBytes(64), new Uint8Array(64));
   }
+});
+
+test("getInto() copies the visible value into the caller's array, or says why there is none", () => {
+  using mt = new MemTable({ mergeOperator: mergeOperators.stringAppend(",") });
+  mt.add(1, ValueType.Value, "k", "hello");
+  mt.add(2, ValueType.Value, "k", "world!");
+  mt.add(3, ValueType.Deletion, "d");
+  mt.add(4, ValueType.Value, "r", "ranged");
+  mt.addRangeDeletion(5, "q", "s");
+  mt.add(6, ValueType.Value, "m", "a");
+  mt.add(7, ValueType.Merge, "m", "b");
+  mt.add(8, ValueType.Merge, "only", "x");
+  // Into the middle of a larger buffer: bytes around the view stay as they were.
+  const backing = new Uint8Array(20).fill(7);
+  const dest = backing.subarray(4, 14);
+  assert.equal(mt.getInto("k", dest), 6);
+  assert.equal(text(dest.subarray(0, 6)), "world!");
+  assert.deepEqual([...backing.subarray(0, 4), ...backing.subarray(14)], new Array(10).fill(7));
+  assert.equal(mt.getInto("k", dest, { snapshot: 1 }), 5);
+  assert.equal(text(dest.subarray(0, 5)), "hello");
+  const short = new Uint8Array(3);
+  assert.equal(mt.getInto("k", short), 6); // longer than dest: the first 3 bytes
+  assert.equal(text(short), "wor");
+  assert.equal(mt.getInto("k", new Uint8Array(0)), 6);
+  assert.equal(mt.getInto("d", dest), GetStatus.deleted);
+  assert.equal(mt.getInto("r", dest), GetStatus.deleted); // under the range tombstone
+  assert.equal(mt.getInto("r", dest, { snapshot: 4 }), 6);
+  assert.equal(mt.getInto("absent", dest), GetStatus.absent);
+  assert.equal(mt.getInto("k", dest, { snapshot: 0 }), GetStatus.absent);
+  assert.equal(mt.getInto("m", dest), 3); // folded as get() folds
+  assert.equal(text(dest.subarray(0, 3)), "a,b");
+  assert.equal(mt.getInto("only", dest), GetStatus.mergeIncomplete);
+  assert.equal(mt.getInto(utf8("k"), dest), 6);
+  // Bad input: clear errors, nothing written.
+  const before = [...dest];
+  assert.throws(
+    () => mt.getInto("k", [1, 2] as unknown as Uint8Array),
+    /dest must be a Uint8Array/,
+  );
+  assert.throws(() => mt.getInto(3 as unknown as string, dest), TypeError);
+  assert.throws(() => mt.getInto("k", dest, { snapshot: -1 }), RangeError);
+  assert.throws(() => mt.getInto(new Uint8Array(keySizeMax + 1), dest), RangeError);
+  assert.deepEqual([...dest], before);
+  {
+    using plain = new MemTable();
+    plain.add(1, ValueType.Merge, "m", "x");
+    assert.throws(() => plain.getInto("m", dest), /has no mergeOperator/);
+  }
+  mt.close();
+  assert.throws(() => mt.getInto("k", dest), MemTableClosedError);
 });
 
 test("MemTable.add() of an existing (key, seq, type) throws and changes nothing", () => {

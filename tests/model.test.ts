@@ -24,7 +24,7 @@ import {
   ValueType,
   WriteBatch,
 } from "../mod.ts";
-import { compareBytes, env, Rng, seedFor } from "./helpers.ts";
+import { assertGetIntoAgrees, compareBytes, env, Rng, seedFor } from "./helpers.ts";
 
 /** Frames what it is given, so a result shows exactly which base and operands were folded. */
 const framed: MergeOperator = {
@@ -340,8 +340,11 @@ operators.forEach(([label, op, filter], run) => {
       } else {
         const id = rng.below(pool.length);
         const snapshot = rng.below(3) === 0 ? seq + 5 : rng.below(seq + 1);
-        const got = show(mt.get(pool[id]!, { snapshot }));
+        const r = mt.get(pool[id]!, { snapshot });
+        const got = show(r);
         const want = model.get(id, pool[id]!, snapshot);
+        const size = (r.kind === "value" ? r.value.length : 1) + (counts.gets % 3) - 1;
+        assertGetIntoAgrees(mt, pool[id]!, { snapshot }, r, Math.max(0, size), where);
         if (got !== want) {
           assert.fail(
             `${where}: get([${pool[id]}], snapshot ${snapshot}) = ${got}, model: ${want}`,

@@ -22,7 +22,7 @@ import {
   ValueType,
   WriteBatch,
 } from "../mod.ts";
-import { compareBytes, env, Rng, seedFor, utf8 } from "./helpers.ts";
+import { assertGetIntoAgrees, compareBytes, env, Rng, seedFor, utf8 } from "./helpers.ts";
 
 const reps: [string, MemTableRep][] = [
   ["hashSkipList", { type: "hashSkipList", bucketCount: 97, height: 3, branching: 2 }],
@@ -74,7 +74,12 @@ function observe(mt: MemTable, keys: Uint8Array[], snapshots: number[], rng: Rng
   const out: string[] = [];
   const seeks = Array.from({ length: 12 }, () => keys[rng.below(keys.length)]!);
   for (const snapshot of snapshots) {
-    for (const k of keys) out.push(show(mt.get(k, { snapshot })));
+    for (const k of keys) {
+      const r = mt.get(k, { snapshot });
+      const size = (r.kind === "value" ? r.value.length : 1) + (k.length % 3) - 1;
+      assertGetIntoAgrees(mt, k, { snapshot }, r, Math.max(0, size), `getInto at ${snapshot}`);
+      out.push(show(r));
+    }
     out.push(show([...mt.entries({ snapshot })]));
     out.push(show([...mt.entries({ snapshot, ignoreRangeDeletions: true })]));
     out.push(show(mt.rangeTombstones({ snapshot })));

@@ -339,6 +339,37 @@ export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, k
     return count;
 }
 
+/// Looks up the key at buf[0..klen] as of `snapshot` for a caller that reads the value into
+/// memory of its own: the visible version's `fixed64 trailer ‖ fixed32 vlen` goes to
+/// buf[0..12] and, for a Value, its first min(vlen, dest_cap) bytes to `dest`. A range
+/// tombstone covering the key above the version answers as a record of type RangeDeletion
+/// with the tombstone's seq. Returns 1 (a Value or a deletion), 0 (absent), 2 (the newest
+/// version is a Merge: nothing written, `memtable_get` collects the run), or `corruption`
+/// (the entry's trailer and key in buf).
+export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, dest: ?[*]u8, dest_cap: u32, snap_hi: u32, snap_lo: u32) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    if (klen > limits.key_size_max or klen > cap or cap < limits.get_record_header_size) return code(.invalid_argument);
+    const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
+    const covering = mt.maxCovering(buf[0..klen], snapshot) catch return code(.out_of_memory);
+    const found = if (mt.mayContain(buf[0..klen])) mt.findNewest(buf[0..klen], snapshot) else null;
+    if (found) |node| {
+        if (!coding.verifyProtection(node.entry(), mt.protectionBytes())) return corrupt(buf, cap, node);
+        const e = coding.decodeEntry(node.entry());
+        if (e.key.sequence() >= covering) {
+            if (e.key.valueType() == @backingInt(limits.ValueType.merge)) return 2;
+            put64(buf, 0, e.key.trailer);
+            put32(buf, 8, @intCast(e.value.len));
+            const n = @min(e.value.len, dest_cap);
+            if (n > 0) @memcpy(dest.?[0..n], e.value[0..n]);
+            return 1;
+        }
+    }
+    if (covering == 0) return 0;
+    put64(buf, 0, coding.packTrailer(covering, @backingInt(limits.ValueType.range_deletion)));
+    put32(buf, 8, 0);
+    return 1;
+}
+
 /// Approximate memory usage (arena bytes in use), or -1 for a bad handle.
 export fn memtable_memory_usage(h: ?*anyopaque) f64 {
     const mt = asMemTable(h) orelse return -1;
@@ -789,5 +820,24 @@ test "exports answer bad handles and bad lengths with status codes" {
     try std.testing.expectEqual(@as(u32, 13), std.mem.readInt(u32, buf[20..24], .little));
     try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 33, 32, 0, 0, 10));
     try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 30, 32, 3, 0, 10));
+    // Into the caller's memory: the header in buf, the value (cut to dest_cap) in dest.
+    var dest: [4]u8 = @splat(0);
+    @memcpy(buf[0..3], "key");
+    try std.testing.expectEqual(@as(i32, 1), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10));
+    try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[0..8], .little));
+    try std.testing.expectEqual(@as(u32, 1), std.mem.readInt(u32, buf[8..12], .little));
+    try std.testing.expectEqual(@as(u8, 'v'), dest[0]);
+    @memcpy(buf[0..3], "key");
+    try std.testing.expectEqual(@as(i32, 1), memtable_get_into(h, &buf, buf.len, 3, null, 0, 0, 10));
+    try std.testing.expectEqual(@as(i32, 0), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 2));
+    @memcpy(buf[0..3], "kez");
+    try std.testing.expectEqual(@as(i32, 0), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10));
+    try std.testing.expectEqual(code(.invalid_argument), memtable_get_into(h, &buf, 11, 3, &dest, dest.len, 0, 10));
+    try std.testing.expectEqual(code(.bad_handle), memtable_get_into(null, &buf, buf.len, 3, &dest, dest.len, 0, 10));
+    @memcpy(buf[0..4], "keym");
+    try std.testing.expectEqual(code(.ok), memtable_add(h, &buf, buf.len, 0, 5, 2, 3, 1));
+    @memcpy(buf[0..3], "key");
+    try std.testing.expectEqual(@as(i32, 2), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10));
+    try std.testing.expectEqual(@as(u8, 'v'), dest[0]); // nothing written for a Merge
     try std.testing.expectEqual(@as(i32, 0), memtable_unref(h));
 }

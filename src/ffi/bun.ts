@@ -19,6 +19,7 @@ const kinds: Record<NativeKind, FFIType> = {
   i32: FFIType.i32,
   f64: FFIType.f64,
   buf: FFIType.ptr,
+  bytes: FFIType.ptr,
   handle: FFIType.ptr,
 };
 

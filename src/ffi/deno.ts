@@ -19,6 +19,7 @@ const kinds: Record<NativeKind, Deno.NativeType> = {
   i32: "i32",
   f64: "f64",
   buf: "pointer",
+  bytes: "buffer",
   handle: "pointer",
 };
 

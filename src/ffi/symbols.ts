@@ -7,12 +7,13 @@
  * - `u32` / `i32` / `f64`: plain numbers (lengths and counts are 32-bit: the fast FFI path on
  *   both runtimes; 64-bit values travel as two u32 halves or inside the scratch buffer).
  * - `buf`: a scratch buffer (see `Scratch`), passed without a per-call allocation.
+ * - `bytes`: a caller's `Uint8Array`, passed as it is (native code writes into its bytes).
  * - `handle`: an opaque native pointer (memtable or iterator), created once, reused.
  *
  * @module
  */
 
-export type NativeKind = "u32" | "i32" | "f64" | "buf" | "handle";
+export type NativeKind = "u32" | "i32" | "f64" | "buf" | "bytes" | "handle";
 
 export interface SymbolSpec {
   readonly args: readonly NativeKind[];
@@ -57,6 +58,10 @@ export const symbols = {
   },
   memtable_write_batch: { args: ["handle", "buf", "u32", "u32", "u32", "u32"], result: "i32" },
   memtable_get: { args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32"], result: "i32" },
+  memtable_get_into: {
+    args: ["handle", "buf", "u32", "u32", "bytes", "u32", "u32", "u32"],
+    result: "i32",
+  },
   memtable_memory_usage: { args: ["handle"], result: "f64" },
   memtable_stats: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_iter_new: { args: ["handle", "u32", "u32", "u32"], result: "handle" },
@@ -99,6 +104,7 @@ export type Handle = { readonly __nativeHandle: unique symbol };
 export type BufArg = { readonly __nativeBuffer: unique symbol };
 
 type JsOf<K extends NativeKind> = K extends "buf" ? BufArg
+  : K extends "bytes" ? Uint8Array
   : K extends "handle" ? Handle
   : number;
 type ResultOf<K extends NativeKind> = K extends "handle" ? Handle | null : number;
