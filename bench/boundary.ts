@@ -227,6 +227,7 @@ for (let r = 0; r < rounds; r++) {
               keySize,
               0xff_ffff,
               0xffff_ffff,
+              0,
             ) !== 1
           ) {
             throw new Error("a lookup missed");

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemTable, SnapshotList, ValueType } from "../mod.ts";
+import { GetStatus, MemTable, SnapshotList, ValueType } from "../mod.ts";
 import { text, tracingOperator, utf8 } from "./helpers.ts";
 
 test("a range tombstone hides older versions of keys in [start, end) and nothing else", () => {
@@ -137,4 +137,22 @@ test("snapshots from a SnapshotList and tombstones agree", () => {
   mt.addRangeDeletion(2, "a", "z");
   assert.equal(mt.get("k", { snapshot: before }).kind, "value");
   assert.equal(mt.get("k").kind, "deleted");
+});
+
+test("get() and getInto() with ignoreRangeDeletions see the versions a tombstone covers", () => {
+  using mt = new MemTable();
+  mt.add(1, ValueType.Value, "r", "old");
+  mt.add(2, ValueType.Deletion, "d");
+  mt.addRangeDeletion(5, "a", "z");
+  const ignore = { ignoreRangeDeletions: true };
+  assert.deepEqual(mt.get("r"), { kind: "deleted", seq: 5, type: ValueType.RangeDeletion });
+  const r = mt.get("r", ignore);
+  assert.ok(r.kind === "value" && r.seq === 1 && new TextDecoder().decode(r.value) === "old");
+  assert.deepEqual(mt.get("d", ignore), { kind: "deleted", seq: 2, type: ValueType.Deletion });
+  assert.deepEqual(mt.get("q", ignore), { kind: "absent" });
+  const dest = new Uint8Array(8);
+  assert.equal(mt.getInto("r", dest), GetStatus.deleted);
+  assert.equal(mt.getInto("r", dest, ignore), 3);
+  assert.equal(mt.getInto("q", dest, ignore), GetStatus.absent);
+  assert.equal(mt.getInto("q", dest), GetStatus.deleted);
 });

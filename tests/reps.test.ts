@@ -78,7 +78,7 @@ function observe(mt: MemTable, keys: Uint8Array[], snapshots: number[], rng: Rng
       const r = mt.get(k, { snapshot });
       const size = (r.kind === "value" ? r.value.length : 1) + (k.length % 3) - 1;
       assertGetIntoAgrees(mt, k, { snapshot }, r, Math.max(0, size), `getInto at ${snapshot}`);
-      out.push(show(r));
+      out.push(show(r), show(mt.get(k, { snapshot, ignoreRangeDeletions: true })));
     }
     out.push(show([...mt.entries({ snapshot })]));
     out.push(show([...mt.entries({ snapshot, ignoreRangeDeletions: true })]));

@@ -282,7 +282,11 @@ export fn memtable_write_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, len: u32, s
     return @intCast(records.items.len);
 }
 
-/// Looks up the key at buf[off..][0..klen] as of `snapshot`, working in buf[off..cap] (callers
+/// `flags` bit of the lookups: range tombstones hide nothing (the iterators' bit for it).
+const get_ignore_range_deletions: u32 = 2;
+
+/// Looks up the key at buf[off..][0..klen] as of `snapshot` (range tombstones ignored when
+/// `flags` has `get_ignore_range_deletions`), working in buf[off..cap] (callers
 /// that carve results out of one larger buffer pass where the free part starts). Writes records
 /// `fixed64 trailer ‖ fixed32 vlen ‖ value`, newest first: one for a Value or a deletion; for
 /// Merge entries, every consecutive Merge and the entry that ends the run (if any). A range
@@ -290,7 +294,7 @@ export fn memtable_write_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, len: u32, s
 /// with a record of type RangeDeletion, the tombstone's seq and no value. Returns the record
 /// count (0: absent), `buffer_too_small` with the needed size in buf[off..][0..4], or
 /// `corruption` (the entry's trailer and key at buf[off..]).
-export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, klen: u32, snap_hi: u32, snap_lo: u32) i32 {
+export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, klen: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (off > whole_cap) return code(.invalid_argument);
     // The call works in whole[off..whole_cap]: the key in front, the records written over it.
@@ -302,7 +306,7 @@ export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, k
     var line: usize = 64;
     while (line < 256 and line < cap) : (line += 64) @prefetch(buf + line, .{ .rw = .write });
     const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
-    const covering = mt.maxCovering(buf[0..klen], snapshot) catch return code(.out_of_memory);
+    const covering: u64 = if (flags & get_ignore_range_deletions != 0) 0 else mt.maxCovering(buf[0..klen], snapshot) catch return code(.out_of_memory);
     var found = if (mt.mayContain(buf[0..klen])) mt.findNewest(buf[0..klen], snapshot) else null;
     const protection = mt.protectionBytes();
     var pos: usize = 0;
@@ -346,11 +350,11 @@ export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, k
 /// with the tombstone's seq. Returns 1 (a Value or a deletion), 0 (absent), 2 (the newest
 /// version is a Merge: nothing written, `memtable_get` collects the run), or `corruption`
 /// (the entry's trailer and key in buf).
-export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, dest: ?[*]u8, dest_cap: u32, snap_hi: u32, snap_lo: u32) i32 {
+export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, dest: ?[*]u8, dest_cap: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (klen > limits.key_size_max or klen > cap or cap < limits.get_record_header_size) return code(.invalid_argument);
     const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
-    const covering = mt.maxCovering(buf[0..klen], snapshot) catch return code(.out_of_memory);
+    const covering: u64 = if (flags & get_ignore_range_deletions != 0) 0 else mt.maxCovering(buf[0..klen], snapshot) catch return code(.out_of_memory);
     const found = if (mt.mayContain(buf[0..klen])) mt.findNewest(buf[0..klen], snapshot) else null;
     if (found) |node| {
         if (!coding.verifyProtection(node.entry(), mt.protectionBytes())) return corrupt(buf, cap, node);
@@ -802,42 +806,42 @@ test "exports answer bad handles and bad lengths with status codes" {
     @memcpy(buf[0..4], "keyv");
     try std.testing.expectEqual(code(.ok), memtable_add(h, &buf, buf.len, 0, 3, 1, 3, 1));
     try std.testing.expectEqual(code(.duplicate), memtable_add(h, &buf, buf.len, 0, 3, 1, 3, 1));
-    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, 0, buf.len, 3, 0, 10));
+    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, 0, buf.len, 3, 0, 10, 0));
     try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[0..8], .little));
     try std.testing.expectEqual(@as(u8, 'v'), buf[12]);
     @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 0, 12, 3, 0xFFFF_FFFF, 0xFFFF_FFFF));
+    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 0, 12, 3, 0xFFFF_FFFF, 0xFFFF_FFFF, 0));
     try std.testing.expectEqual(@as(u32, 13), std.mem.readInt(u32, buf[0..4], .little));
     // At an offset: the key at buf[20..23], the record written there; buf[0..20] untouched.
     @memset(buf[0..20], 0xAA);
     @memcpy(buf[20..23], "key");
-    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, 20, buf.len, 3, 0, 10));
+    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, 20, buf.len, 3, 0, 10, 0));
     try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[20..28], .little));
     try std.testing.expectEqual(@as(u8, 'v'), buf[32]);
     for (buf[0..20]) |b| try std.testing.expectEqual(@as(u8, 0xAA), b);
     @memcpy(buf[20..23], "key");
-    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 20, 32, 3, 0xFFFF_FFFF, 0xFFFF_FFFF));
+    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 20, 32, 3, 0xFFFF_FFFF, 0xFFFF_FFFF, 0));
     try std.testing.expectEqual(@as(u32, 13), std.mem.readInt(u32, buf[20..24], .little));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 33, 32, 0, 0, 10));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 30, 32, 3, 0, 10));
+    try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 33, 32, 0, 0, 10, 0));
+    try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 30, 32, 3, 0, 10, 0));
     // Into the caller's memory: the header in buf, the value (cut to dest_cap) in dest.
     var dest: [4]u8 = @splat(0);
     @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(@as(i32, 1), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10));
+    try std.testing.expectEqual(@as(i32, 1), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
     try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[0..8], .little));
     try std.testing.expectEqual(@as(u32, 1), std.mem.readInt(u32, buf[8..12], .little));
     try std.testing.expectEqual(@as(u8, 'v'), dest[0]);
     @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(@as(i32, 1), memtable_get_into(h, &buf, buf.len, 3, null, 0, 0, 10));
-    try std.testing.expectEqual(@as(i32, 0), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 2));
+    try std.testing.expectEqual(@as(i32, 1), memtable_get_into(h, &buf, buf.len, 3, null, 0, 0, 10, 0));
+    try std.testing.expectEqual(@as(i32, 0), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 2, 0));
     @memcpy(buf[0..3], "kez");
-    try std.testing.expectEqual(@as(i32, 0), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_get_into(h, &buf, 11, 3, &dest, dest.len, 0, 10));
-    try std.testing.expectEqual(code(.bad_handle), memtable_get_into(null, &buf, buf.len, 3, &dest, dest.len, 0, 10));
+    try std.testing.expectEqual(@as(i32, 0), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
+    try std.testing.expectEqual(code(.invalid_argument), memtable_get_into(h, &buf, 11, 3, &dest, dest.len, 0, 10, 0));
+    try std.testing.expectEqual(code(.bad_handle), memtable_get_into(null, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
     @memcpy(buf[0..4], "keym");
     try std.testing.expectEqual(code(.ok), memtable_add(h, &buf, buf.len, 0, 5, 2, 3, 1));
     @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(@as(i32, 2), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10));
+    try std.testing.expectEqual(@as(i32, 2), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
     try std.testing.expectEqual(@as(u8, 'v'), dest[0]); // nothing written for a Merge
     try std.testing.expectEqual(@as(i32, 0), memtable_unref(h));
 }

@@ -57,9 +57,12 @@ export const symbols = {
     result: "i32",
   },
   memtable_write_batch: { args: ["handle", "buf", "u32", "u32", "u32", "u32"], result: "i32" },
-  memtable_get: { args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32"], result: "i32" },
+  memtable_get: {
+    args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
   memtable_get_into: {
-    args: ["handle", "buf", "u32", "u32", "bytes", "u32", "u32", "u32"],
+    args: ["handle", "buf", "u32", "u32", "bytes", "u32", "u32", "u32", "u32"],
     result: "i32",
   },
   memtable_memory_usage: { args: ["handle"], result: "f64" },

@@ -938,8 +938,11 @@ export class MemTable implements Disposable {
     const h = this.#live("get");
     let snapHigh = maxHigh;
     let snapLow = maxLow;
-    if (options !== undefined) [snapHigh, snapLow] = snapshotParts(options, "MemTable.get()");
-    const count = lookup(h, key, snapHigh, snapLow, "MemTable.get()");
+    let flags = 0;
+    if (options !== undefined) {
+      [snapHigh, snapLow, flags] = snapshotParts(options, "MemTable.get()");
+    }
+    const count = lookup(h, key, snapHigh, snapLow, flags, "MemTable.get()");
     if (count === 0) return absent;
     return decodeGet(records, recordsAt, count, this.mergeOperator, key, "MemTable.get()");
   }
@@ -973,12 +976,23 @@ export class MemTable implements Disposable {
     }
     let snapHigh = maxHigh;
     let snapLow = maxLow;
-    if (options !== undefined) [snapHigh, snapLow] = snapshotParts(options, what);
+    let flags = 0;
+    if (options !== undefined) [snapHigh, snapLow, flags] = snapshotParts(options, what);
     const s = shared;
     reserveFor(s, key, undefined, what);
     const klen = writeKey(s, key, what);
     const cap = Math.min(dest.length, 0xffff_ffff);
-    const rc = fn.memtable_get_into(h, s.arg, s.capacity, klen, dest, cap, snapHigh, snapLow);
+    const rc = fn.memtable_get_into(
+      h,
+      s.arg,
+      s.capacity,
+      klen,
+      dest,
+      cap,
+      snapHigh,
+      snapLow,
+      flags,
+    );
     if (rc === 1) {
       if ((s.view.getUint32(0, true) & 0xff) !== ValueType.Value) return GetStatus.deleted;
       return s.view.getUint32(8, true);
@@ -986,7 +1000,7 @@ export class MemTable implements Disposable {
     if (rc === 0) return GetStatus.absent;
     if (rc === 2) {
       // The newest version is a Merge: collect the run and fold it as get() does.
-      const count = lookup(h, key, snapHigh, snapLow, what);
+      const count = lookup(h, key, snapHigh, snapLow, flags, what);
       const r = decodeGet(records, recordsAt, count, this.mergeOperator, key, what);
       if (r.kind === "merge") return GetStatus.mergeIncomplete;
       if (r.kind !== "value") return r.kind === "deleted" ? GetStatus.deleted : GetStatus.absent;
@@ -1011,7 +1025,7 @@ export class MemTable implements Disposable {
     const what = "MemTable.add()";
     // Check the operand before anything runs on it.
     reserveFor(shared, key, value, what);
-    const count = lookup(h, key, sequenceHigh(seq), sequenceLow(seq), what);
+    const count = lookup(h, key, sequenceHigh(seq), sequenceLow(seq), 0, what);
     if (leadingMerges(records, recordsAt, count) < this.maxSuccessiveMerges) {
       return [ValueType.Merge, value];
     }
@@ -1214,13 +1228,20 @@ let recordsAt = 0;
  * 4 KiB is handed out where the native call wrote it (`carve`); larger keys and results go
  * through the shared scratch buffer, grown to fit.
  */
-function lookup(h: Handle, key: Bytes, snapHigh: number, snapLow: number, what: string): number {
+function lookup(
+  h: Handle,
+  key: Bytes,
+  snapHigh: number,
+  snapLow: number,
+  flags: number,
+  what: string,
+): number {
   if (encodedSizeBound(key, what, "key") <= slabCopyMax) {
     // At least 4 KiB free: records that do not fit are over 4 KiB, copied out of `shared`.
     const sl = slabWith(slabCopyMax);
     const at = sl.used;
     const klen = writeKey(sl, key, what, at);
-    const rc = fn.memtable_get(h, sl.arg, at, sl.capacity, klen, snapHigh, snapLow);
+    const rc = fn.memtable_get(h, sl.arg, at, sl.capacity, klen, snapHigh, snapLow, flags);
     if (rc !== Status.bufferTooSmall) {
       if (rc === Status.corruption) throw corruptionReport(sl, what, at);
       if (rc < 0) throw statusError(rc, what);
@@ -1231,10 +1252,19 @@ function lookup(h: Handle, key: Bytes, snapHigh: number, snapLow: number, what: 
   }
   const s = shared;
   reserveFor(s, key, undefined, what);
-  let rc = fn.memtable_get(h, s.arg, 0, s.capacity, writeKey(s, key, what), snapHigh, snapLow);
+  let rc = fn.memtable_get(
+    h,
+    s.arg,
+    0,
+    s.capacity,
+    writeKey(s, key, what),
+    snapHigh,
+    snapLow,
+    flags,
+  );
   if (rc === Status.bufferTooSmall) {
     s.reserve(s.view.getUint32(0, true)); // the result is larger than the buffer: grow, ask again
-    rc = fn.memtable_get(h, s.arg, 0, s.capacity, writeKey(s, key, what), snapHigh, snapLow);
+    rc = fn.memtable_get(h, s.arg, 0, s.capacity, writeKey(s, key, what), snapHigh, snapLow, flags);
   }
   if (rc === Status.corruption) throw corruptionReport(s, what);
   if (rc < 0) throw statusError(rc, what);
