@@ -285,6 +285,17 @@ export fn memtable_write_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, len: u32, s
 /// `flags` bit of the lookups: range tombstones hide nothing (the iterators' bit for it).
 const get_ignore_range_deletions: u32 = 2;
 
+/// Where both lookups start: the newest range tombstone covering `key` at the snapshot (0: none,
+/// or ignored by `flags`) and the newest version at or below the snapshot (null when the bloom
+/// filter rules the key out or there is none).
+fn lookupStart(mt: *MemTable, key: []const u8, snap_hi: u32, snap_lo: u32, flags: u32) error{OutOfMemory}!struct { covering: u64, newest: ?*skiplist.Node } {
+    const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
+    return .{
+        .covering = if (flags & get_ignore_range_deletions != 0) 0 else try mt.maxCovering(key, snapshot),
+        .newest = if (mt.mayContain(key)) mt.findNewest(key, snapshot) else null,
+    };
+}
+
 /// Looks up the key at buf[off..][0..klen] as of `snapshot` (range tombstones ignored when
 /// `flags` has `get_ignore_range_deletions`), working in buf[off..cap] (callers
 /// that carve results out of one larger buffer pass where the free part starts). Writes records
@@ -305,9 +316,9 @@ export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, k
     // claim the lines a typical record fills now, so their misses overlap the search's.
     var line: usize = 64;
     while (line < 256 and line < cap) : (line += 64) @prefetch(buf + line, .{ .rw = .write });
-    const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
-    const covering: u64 = if (flags & get_ignore_range_deletions != 0) 0 else mt.maxCovering(buf[0..klen], snapshot) catch return code(.out_of_memory);
-    var found = if (mt.mayContain(buf[0..klen])) mt.findNewest(buf[0..klen], snapshot) else null;
+    const start = lookupStart(mt, buf[0..klen], snap_hi, snap_lo, flags) catch return code(.out_of_memory);
+    const covering = start.covering;
+    var found = start.newest;
     const protection = mt.protectionBytes();
     var pos: usize = 0;
     var count: i32 = 0;
@@ -353,9 +364,9 @@ export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, k
 export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, dest: ?[*]u8, dest_cap: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (klen > limits.key_size_max or klen > cap or cap < limits.get_record_header_size) return code(.invalid_argument);
-    const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
-    const covering: u64 = if (flags & get_ignore_range_deletions != 0) 0 else mt.maxCovering(buf[0..klen], snapshot) catch return code(.out_of_memory);
-    const found = if (mt.mayContain(buf[0..klen])) mt.findNewest(buf[0..klen], snapshot) else null;
+    const start = lookupStart(mt, buf[0..klen], snap_hi, snap_lo, flags) catch return code(.out_of_memory);
+    const covering = start.covering;
+    const found = start.newest;
     if (found) |node| {
         if (!coding.verifyProtection(node.entry(), mt.protectionBytes())) return corrupt(buf, cap, node);
         const e = coding.decodeEntry(node.entry());
