@@ -6,16 +6,20 @@
 #     safety-checked (ReleaseSafe) build in native/zig-out-safe/;
 #   - with `--safe` (the test command), RocksDB's own tools (Debian's rocksdb-tools: ldb,
 #     sst_dump), which the interoperability tests run.
+# `--no-build` skips the native builds (the test command builds them as steps of its own, so a
+# failing build is counted in its summary).
 # Source it or run it; it prints nothing when everything is already in place.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 want_safe=0
+want_build=1
 for arg in "$@"; do
   case "$arg" in
     --safe) want_safe=1 ;;
-    *) echo "setup.sh: unknown argument $arg (known: --safe)" >&2; exit 2 ;;
+    --no-build) want_build=0 ;;
+    *) echo "setup.sh: unknown argument $arg (known: --safe, --no-build)" >&2; exit 2 ;;
   esac
 done
 
@@ -44,9 +48,9 @@ fi
 
 # Native builds; zig's cache makes an up-to-date build a no-op.
 build() { (cd native && "${zig_cmd[@]}" build "$@"); }
-build -Doptimize=fast >&2
+[ "$want_build" = 0 ] || build -Doptimize=fast >&2
 if [ "$want_safe" = 1 ]; then
-  build -Doptimize=safe --prefix zig-out-safe >&2
+  [ "$want_build" = 0 ] || build -Doptimize=safe --prefix zig-out-safe >&2
   if ! command -v ldb >/dev/null 2>&1; then
     echo "setup.sh: installing rocksdb-tools (ldb, sst_dump) from Debian" >&2
     sudo_cmd=()

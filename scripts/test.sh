@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The whole suite: installs what is missing (scripts/setup.sh), then runs
+#   - every native build: the ReleaseFast and the safety-checked (ReleaseSafe) library, the
+#     library with the benchmark-only exports (bench/boundary.ts), and the FFI-free Zig bench,
+#     which then runs on a few thousand entries,
 #   - the Zig unit tests (native/, safety checks on),
 #   - formatting (deno fmt, zig fmt) and lint (deno lint),
 #   - type checks: the Bun side with tsc against bun-types, the Deno side with `deno check`,
 #   - the test suite (tests/) on Bun and on Deno against the ReleaseFast library, plus the
 #     runnable @example blocks of the public API (`deno test --doc`),
+#   - the demo (demo/demo.ts) on both runtimes, on a few thousand writes,
 #   - the same suite on both runtimes against the safety-checked (ReleaseSafe) library.
 # Ends with one line "N passed, N failed" and exits non-zero when anything failed.
 set -uo pipefail
@@ -12,7 +16,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export NO_COLOR=1
 
-bash scripts/setup.sh --safe || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+bash scripts/setup.sh --safe --no-build || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 
 bun=node_modules/.bin/bun
 deno=node_modules/.bin/deno
@@ -25,7 +29,8 @@ deno_flags=(--allow-ffi --allow-read --allow-env --allow-run --allow-write --all
 passed=0
 failed=0
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+scratch="$(mktemp -d)" # builds that only prove they compile (and the bench's binary)
+trap 'rm -f "$log"; rm -rf "$scratch"' EXIT
 
 # step NAME CMD... : runs CMD, shows its output, and adds its pass/fail counts (parsed from
 # the runner's summary) to the totals; a run whose summary cannot be read counts as 1 failed.
@@ -56,6 +61,10 @@ step() {
   echo "-- $name: $p passed, $f failed"
 }
 
+step "build: native library (ReleaseFast)" bash -c "cd native && ${zig_cmd[*]} build -Doptimize=fast"
+step "build: native library (ReleaseSafe)" bash -c "cd native && ${zig_cmd[*]} build -Doptimize=safe --prefix zig-out-safe"
+step "build: native library with -Dbench-exports (Debug)" bash -c "cd native && ${zig_cmd[*]} build -Dbench-exports=true --prefix '$scratch/bench-exports'"
+step "build and run: Zig bench (Debug, 2000 entries)" bash -c "cd native && ${zig_cmd[*]} build bench --prefix '$scratch/bench' && '$scratch/bench/bin/memtable-bench' 2000"
 step "zig unit tests (Debug, safety checks on)" bash -c "cd native && ${zig_cmd[*]} build test --summary all"
 step "format: deno fmt --check, zig fmt --check" bash -c "$deno fmt --check && ${zig_cmd[*]} fmt --check native/build.zig native/src/"
 step "lint: deno lint" "$deno" lint
@@ -63,6 +72,7 @@ step "typecheck: Bun side (tsc + bun-types)" node_modules/.bin/tsc -p tsconfig.j
 step "typecheck: Deno side (deno check)" "$deno" check mod.ts tests/ bench/ demo/
 step "bun test (ReleaseFast)" "$bun" test tests/
 step "deno test (ReleaseFast) + doc examples" "$deno" test "${deno_flags[@]}" --doc mod.ts src/ tests/
+step "demo (Bun and Deno, 5000 writes)" bash -c "$bun run demo/demo.ts 5000 && $deno run --allow-ffi --allow-read --allow-env --allow-write demo/demo.ts 5000"
 step "bun test (ReleaseSafe)" env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1 "$bun" test tests/
 step "deno test (ReleaseSafe)" env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1 "$deno" test "${deno_flags[@]}" tests/
 
