@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, ValueType } from "./mod.ts";
  *
  * using mt = new MemTable({ writeBufferSize: 8 << 20 });
@@ -13,10 +14,12 @@
  * mt.add(2, ValueType.Value, "user:2", "grace");
  * mt.add(3, ValueType.Deletion, "user:1");
  *
- * console.assert(mt.get("user:1").kind === "deleted");
+ * assert.equal(mt.get("user:1").kind, "deleted");
  * const before = mt.get("user:1", { snapshot: 2 });
- * console.assert(before.kind === "value" && new TextDecoder().decode(before.value) === "ada");
- * console.log(mt.numEntries, mt.approximateMemoryUsage());
+ * assert(before.kind === "value");
+ * assert.equal(new TextDecoder().decode(before.value), "ada");
+ * assert.equal(mt.numEntries, 3);
+ * assert(mt.approximateMemoryUsage() > 0);
  * ```
  *
  * @module

@@ -16,10 +16,11 @@ export class MemTableError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, MemTableClosedError } from "../mod.ts";
  * const mt = new MemTable();
  * mt.close();
- * try { mt.get("k"); } catch (e) { console.assert(e instanceof MemTableClosedError); }
+ * assert.throws(() => mt.get("k"), MemTableClosedError);
  * ```
  */
 export class MemTableClosedError extends MemTableError {

@@ -113,6 +113,7 @@ export interface StoreReadOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Store } from "../mod.ts";
  * import { mkdtempSync } from "node:fs";
  * import { join } from "node:path";
@@ -122,10 +123,10 @@ export interface StoreReadOptions {
  * store.put("user:1", "ada");
  * await store.flush(); // now in an SST file RocksDB can read
  * store.delete("user:1");
- * console.assert(store.get("user:1") === undefined);
+ * assert.equal(store.get("user:1"), undefined);
  * await store.close();
  * const again = Store.open({ dir });
- * console.assert(again.get("user:1") === undefined); // the deletion was flushed by close()
+ * assert.equal(again.get("user:1"), undefined); // the deletion was flushed by close()
  * await again.close();
  * ```
  */

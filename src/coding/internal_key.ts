@@ -30,10 +30,12 @@ export interface ParsedInternalKey {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { packInternalKey, unpackInternalKey, ValueType } from "../../mod.ts";
  * const ikey = packInternalKey(new TextEncoder().encode("k"), 5, ValueType.Value);
- * console.assert(ikey.length === 9 && ikey[1] === (5 << 8 | 1) % 256);
- * console.assert(unpackInternalKey(ikey).seq === 5);
+ * assert.equal(ikey.length, 9);
+ * assert.equal(ikey[1], (5 << 8 | 1) % 256);
+ * assert.equal(unpackInternalKey(ikey).seq, 5);
  * ```
  */
 export function packInternalKey(
@@ -80,11 +82,12 @@ export function compareUserKeys(a: Uint8Array, b: Uint8Array): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareInternalKeys, packInternalKey, ValueType } from "../../mod.ts";
  * const k = new TextEncoder().encode("k");
  * const newer = packInternalKey(k, 9, ValueType.Value);
  * const older = packInternalKey(k, 3, ValueType.Value);
- * console.assert(compareInternalKeys(newer, older) < 0); // newest first
+ * assert(compareInternalKeys(newer, older) < 0); // newest first
  * ```
  */
 export function compareInternalKeys(a: Uint8Array, b: Uint8Array): number {

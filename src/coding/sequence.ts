@@ -20,9 +20,10 @@ const two32 = 0x1_0000_0000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkSequence, maxSequenceNumber } from "../../mod.ts";
- * checkSequence(maxSequenceNumber, "example");
- * try { checkSequence(2 ** 60, "example"); } catch (e) { console.assert(e instanceof RangeError); }
+ * assert.equal(checkSequence(maxSequenceNumber, "example"), maxSequenceNumber);
+ * assert.throws(() => checkSequence(2 ** 60, "example"), RangeError);
  * ```
  */
 export function checkSequence(seq: unknown, what: string): SequenceNumber {

@@ -10,11 +10,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, ValueType } from "../../mod.ts";
  * using mt = new MemTable();
  * mt.add(1, ValueType.Value, "k", "v");
  * mt.add(2, ValueType.Deletion, "k");
- * console.assert(mt.get("k").kind === "deleted");
+ * assert.equal(mt.get("k").kind, "deleted");
  * ```
  */
 export const ValueType = {

@@ -23,10 +23,12 @@ export function varintLength(value: number | bigint): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeVarint32, encodeVarint32 } from "../../mod.ts";
  * const buf = new Uint8Array(5);
  * const end = encodeVarint32(buf, 0, 300); // [0xac, 0x02]
- * console.assert(end === 2 && decodeVarint32(buf, 0)[0] === 300);
+ * assert.equal(end, 2);
+ * assert.equal(decodeVarint32(buf, 0)[0], 300);
  * ```
  */
 export function encodeVarint32(dst: Uint8Array, offset: number, value: number): number {
@@ -60,10 +62,11 @@ export function decodeVarint32(src: Uint8Array, offset: number): [value: number,
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeVarint64, encodeVarint64 } from "../../mod.ts";
  * const buf = new Uint8Array(10);
  * encodeVarint64(buf, 0, 2n ** 63n);
- * console.assert(decodeVarint64(buf, 0)[0] === 2n ** 63n);
+ * assert.equal(decodeVarint64(buf, 0)[0], 2n ** 63n);
  * ```
  */
 export function encodeVarint64(dst: Uint8Array, offset: number, value: number | bigint): number {
@@ -116,10 +119,12 @@ export function decodeFixed32(src: Uint8Array, offset: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeFixed64, encodeFixed64 } from "../../mod.ts";
  * const buf = new Uint8Array(8);
  * encodeFixed64(buf, 0, 0x0102n); // [0x02, 0x01, 0, 0, 0, 0, 0, 0]
- * console.assert(buf[0] === 2 && decodeFixed64(buf, 0) === 0x0102n);
+ * assert.equal(buf[0], 2);
+ * assert.equal(decodeFixed64(buf, 0), 0x0102n);
  * ```
  */
 export function encodeFixed64(dst: Uint8Array, offset: number, value: number | bigint): number {

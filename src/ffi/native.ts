@@ -81,9 +81,11 @@ export interface PrepareLibraryOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, prepareLibrary } from "../../mod.ts";
  * await prepareLibrary({ cacheDir: "/tmp/memtable-cache" });
- * using mt = new MemTable();
+ * using mt = new MemTable(); // the library is ready
+ * assert.equal(mt.numEntries, 0);
  * ```
  */
 export async function prepareLibrary(options: PrepareLibraryOptions = {}): Promise<void> {
@@ -167,9 +169,12 @@ export interface LoadLibraryOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { isAbsolute } from "node:path";
  * import { loadLibrary } from "../../mod.ts";
  * const lib = loadLibrary();
- * console.log(lib.path);
+ * assert(isAbsolute(lib.path)); // loaded by absolute path
+ * assert.equal(loadLibrary().path, lib.path); // and only once
  * ```
  */
 export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: string } {
@@ -276,12 +281,13 @@ export function native(): NativeLibrary {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, nativeMemoryBytes } from "../../mod.ts";
  * const before = nativeMemoryBytes();
  * const mt = new MemTable();
- * console.assert(nativeMemoryBytes() > before);
+ * assert(nativeMemoryBytes() > before);
  * mt.close();
- * console.assert(nativeMemoryBytes() === before);
+ * assert.equal(nativeMemoryBytes(), before);
  * ```
  */
 export function nativeMemoryBytes(): number {

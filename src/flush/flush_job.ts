@@ -243,6 +243,7 @@ export function flushInto(input: FlushInput, builder: TableBuilder): FlushStats 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flushMemTables, MemTable, TableReader, ValueType } from "../../mod.ts";
  * import { mkdtempSync } from "node:fs";
  * import { join } from "node:path";
@@ -253,9 +254,10 @@ export function flushInto(input: FlushInput, builder: TableBuilder): FlushStats 
  * mt.markImmutable();
  * const path = join(mkdtempSync(join(tmpdir(), "flush-")), "000001.sst");
  * const stats = flushMemTables(path, { memtables: [mt] }); // no snapshot: "old" is dropped
- * console.assert(stats.outputEntries === 1 && stats.droppedEntries === 1);
+ * assert.equal(stats.outputEntries, 1);
+ * assert.equal(stats.droppedEntries, 1);
  * using table = TableReader.open(path);
- * console.assert(table.get(new TextEncoder().encode("k"))?.seq === 2);
+ * assert.equal(table.get(new TextEncoder().encode("k"))?.seq, 2);
  * ```
  */
 export function flushMemTables(
@@ -282,6 +284,7 @@ let scratch: Scratch | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flushMemTablesNative, MemTable, TableReader, ValueType } from "../../mod.ts";
  * import { mkdtempSync } from "node:fs";
  * import { join } from "node:path";
@@ -292,9 +295,9 @@ let scratch: Scratch | undefined;
  * mt.markImmutable();
  * const path = join(mkdtempSync(join(tmpdir(), "flush-")), "000001.sst");
  * const stats = flushMemTablesNative(path, { memtables: [mt] });
- * console.assert(stats.outputEntries === 2); // the operand and the value below it, as they are
+ * assert.equal(stats.outputEntries, 2); // the operand and the value below it, as they are
  * using t = TableReader.open(path);
- * console.assert(t.versions(new TextEncoder().encode("k")).length === 2);
+ * assert.equal(t.versions(new TextEncoder().encode("k")).length, 2);
  * ```
  */
 export function flushMemTablesNative(

@@ -68,6 +68,7 @@ export const internalToken: unique symbol = Symbol("MemTableIterator.internal");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, ValueType } from "../../mod.ts";
  * using mt = new MemTable();
  * mt.add(1, ValueType.Value, "a", "1");
@@ -75,7 +76,7 @@ export const internalToken: unique symbol = Symbol("MemTableIterator.internal");
  * using it = mt.iterator();
  * const seen: string[] = [];
  * for (it.seekToLast(); it.valid(); it.prev()) seen.push(new TextDecoder().decode(it.key()));
- * console.assert(seen.join() === "b,a");
+ * assert.equal(seen.join(), "b,a");
  * ```
  */
 export class MemTableIterator implements Disposable {

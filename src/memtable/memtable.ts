@@ -395,14 +395,17 @@ export let nativeHandleOf: (mt: MemTable) => Handle;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, ValueType } from "../../mod.ts";
  *
  * using mt = new MemTable({ writeBufferSize: 4 << 20 });
  * mt.add(1, ValueType.Value, "apple", "red");
  * mt.add(2, ValueType.Value, "apple", "green");
  * const old = mt.get("apple", { snapshot: 1 });
- * console.assert(old.kind === "value" && new TextDecoder().decode(old.value) === "red");
- * for (const e of mt.entries()) console.log(new TextDecoder().decode(e.key), e.seq);
+ * assert(old.kind === "value");
+ * assert.equal(new TextDecoder().decode(old.value), "red");
+ * const versions = [...mt.entries()].map((e) => [new TextDecoder().decode(e.key), e.seq]);
+ * assert.deepEqual(versions, [["apple", 2], ["apple", 1]]); // newest first
  * ```
  */
 export class MemTable implements Disposable {
@@ -600,12 +603,13 @@ export class MemTable implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemTable, ValueType } from "../../mod.ts";
    * using mt = new MemTable();
    * mt.add(1, ValueType.Value, "k", "v");
    * const token = mt.share(); // postMessage(token) to a Worker; there:
    * using same = MemTable.attach(token);
-   * console.assert(same.get("k").kind === "value");
+   * assert.equal(same.get("k").kind, "value");
    * ```
    */
   share(): MemTableShareToken {
@@ -709,10 +713,13 @@ export class MemTable implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemTable, ValueType } from "../../mod.ts";
    * using mt = new MemTable();
    * mt.add(10, ValueType.Value, new Uint8Array([1, 2]), new Uint8Array([3]));
    * mt.add(11n, ValueType.Deletion, new Uint8Array([1, 2]));
+   * assert.equal(mt.get(new Uint8Array([1, 2])).kind, "deleted");
+   * assert.equal(mt.get(new Uint8Array([1, 2]), { snapshot: 10 }).kind, "value");
    * ```
    */
   add(seq: SequenceNumber, type: ValueType, key: Bytes, value?: Bytes): void {
@@ -763,15 +770,18 @@ export class MemTable implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemTable, ValueType } from "../../mod.ts";
    * using mt = new MemTable();
    * mt.add(1, ValueType.Value, "user:1", "a");
    * mt.add(2, ValueType.Value, "user:2", "b");
    * mt.addRangeDeletion(3, "user:", "user;");
    * const r = mt.get("user:1");
-   * console.assert(r.kind === "deleted" && r.type === ValueType.RangeDeletion && r.seq === 3);
-   * console.assert(mt.get("user:2", { snapshot: 2 }).kind === "value");
-   * console.assert(mt.numRangeDeletes === 1);
+   * assert(r.kind === "deleted");
+   * assert.equal(r.type, ValueType.RangeDeletion);
+   * assert.equal(r.seq, 3);
+   * assert.equal(mt.get("user:2", { snapshot: 2 }).kind, "value");
+   * assert.equal(mt.numRangeDeletes, 1);
    * ```
    */
   addRangeDeletion(seq: SequenceNumber, start: Bytes, end: Bytes): void {
@@ -816,10 +826,12 @@ export class MemTable implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemTable, WriteBatch } from "../../mod.ts";
    * using mt = new MemTable();
    * const applied = mt.write(new WriteBatch().put("k", "v").delete("gone"), 7);
-   * console.assert(applied === 2 && mt.get("gone").kind === "deleted");
+   * assert.equal(applied, 2);
+   * assert.equal(mt.get("gone").kind, "deleted");
    * ```
    */
   write(batch: WriteBatch, seq: SequenceNumber): number {
@@ -902,12 +914,13 @@ export class MemTable implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemTable } from "../../mod.ts";
    * using mt = new MemTable();
    * mt.addRangeDeletion(5, "m", "p");
    * mt.addRangeDeletion(6, "a", "c");
    * const t = mt.rangeTombstones();
-   * console.assert(t.length === 2 && t[0]!.seq === 6 && t[1]!.seq === 5);
+   * assert.deepEqual(t.map((r) => r.seq), [6, 5]);
    * ```
    */
   rangeTombstones(options?: ReadOptions): RangeTombstone[] {
@@ -925,13 +938,14 @@ export class MemTable implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemTable, ValueType } from "../../mod.ts";
    * using mt = new MemTable();
    * mt.add(1, ValueType.Value, "k", "v1");
    * mt.add(3, ValueType.Deletion, "k");
-   * console.assert(mt.get("k").kind === "deleted");
-   * console.assert(mt.get("k", { snapshot: 2 }).kind === "value");
-   * console.assert(mt.get("other").kind === "absent");
+   * assert.equal(mt.get("k").kind, "deleted");
+   * assert.equal(mt.get("k", { snapshot: 2 }).kind, "value");
+   * assert.equal(mt.get("other").kind, "absent");
    * ```
    */
   get(key: Bytes, options?: ReadOptions): GetResult {
@@ -957,15 +971,16 @@ export class MemTable implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { GetStatus, MemTable, ValueType } from "../../mod.ts";
    * using mt = new MemTable();
    * mt.add(1, ValueType.Value, "k", "value");
    * mt.add(2, ValueType.Deletion, "gone");
    * const dest = new Uint8Array(16);
    * const n = mt.getInto("k", dest);
-   * console.assert(new TextDecoder().decode(dest.subarray(0, n)) === "value");
-   * console.assert(mt.getInto("gone", dest) === GetStatus.deleted);
-   * console.assert(mt.getInto("other", dest) === GetStatus.absent);
+   * assert.equal(new TextDecoder().decode(dest.subarray(0, n)), "value");
+   * assert.equal(mt.getInto("gone", dest), GetStatus.deleted);
+   * assert.equal(mt.getInto("other", dest), GetStatus.absent);
    * ```
    */
   getInto(key: Bytes, dest: Uint8Array, options?: ReadOptions): number {
@@ -1045,14 +1060,16 @@ export class MemTable implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemTable, ValueType } from "../../mod.ts";
    * using mt = new MemTable();
    * for (const k of ["b", "a", "c"]) mt.add(1, ValueType.Value, k, k.toUpperCase());
    * using it = mt.iterator();
    * it.seek("b");
-   * console.assert(it.valid() && new TextDecoder().decode(it.key()) === "b");
+   * assert(it.valid());
+   * assert.equal(new TextDecoder().decode(it.key()), "b");
    * it.prev();
-   * console.assert(new TextDecoder().decode(it.key()) === "a");
+   * assert.equal(new TextDecoder().decode(it.key()), "a");
    * ```
    */
   iterator(options?: ReadOptions): MemTableIterator {
@@ -1067,11 +1084,12 @@ export class MemTable implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemTable, ValueType } from "../../mod.ts";
    * using mt = new MemTable();
    * mt.add(1, ValueType.Value, "k", "a");
    * mt.add(2, ValueType.Value, "k", "b");
-   * console.assert([...mt.entries()].map((e) => e.seq).join() === "2,1");
+   * assert.deepEqual([...mt.entries()].map((e) => e.seq), [2, 1]);
    * ```
    */
   entries(options?: ReadOptions): IterableIterator<Entry> {
@@ -1109,17 +1127,14 @@ export class MemTable implements Disposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { ImmutableMemTableError, MemTable, ValueType } from "../../mod.ts";
    * using mt = new MemTable({ rep: "vector" });
    * mt.add(2, ValueType.Value, "b", "2");
    * mt.add(1, ValueType.Value, "a", "1");
    * mt.markImmutable();
-   * console.assert([...mt.entries()].map((e) => e.seq).join() === "1,2"); // sorted once
-   * try {
-   *   mt.add(3, ValueType.Value, "c", "3");
-   * } catch (e) {
-   *   console.assert(e instanceof ImmutableMemTableError);
-   * }
+   * assert.deepEqual([...mt.entries()].map((e) => e.seq), [1, 2]); // sorted once
+   * assert.throws(() => mt.add(3, ValueType.Value, "c", "3"), ImmutableMemTableError);
    * ```
    */
   markImmutable(): void {

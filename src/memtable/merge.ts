@@ -17,6 +17,7 @@ import { newBytes } from "./bytes.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, type MergeOperator, ValueType } from "../../mod.ts";
  * const upper: MergeOperator = {
  *   name: "example.LastUpper",
@@ -26,7 +27,7 @@ import { newBytes } from "./bytes.ts";
  * using mt = new MemTable({ mergeOperator: upper });
  * mt.add(1, ValueType.Merge, "k", "shout");
  * const r = mt.get("k");
- * console.assert(r.kind === "merge"); // no base in this memtable: the caller looks further
+ * assert.equal(r.kind, "merge"); // no base in this memtable: the caller looks further
  * ```
  */
 export interface MergeOperator {
@@ -111,12 +112,14 @@ function writeU64(v: bigint): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, uint64Add, ValueType } from "../../mod.ts";
  * using mt = new MemTable({ mergeOperator: uint64Add });
  * mt.add(1, ValueType.Value, "hits", uint64Add.operand(10)); // a counter value is an operand's encoding
  * mt.add(2, ValueType.Merge, "hits", uint64Add.operand(5n));
  * const r = mt.get("hits");
- * console.assert(r.kind === "value" && uint64Add.decode(r.value) === 15n);
+ * assert(r.kind === "value");
+ * assert.equal(uint64Add.decode(r.value), 15n);
  * ```
  */
 export const uint64Add: MergeOperator & {
@@ -161,12 +164,14 @@ export const uint64Add: MergeOperator & {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, stringAppend, ValueType } from "../../mod.ts";
  * using mt = new MemTable({ mergeOperator: stringAppend(",") });
  * mt.add(1, ValueType.Value, "tags", "a");
  * mt.add(2, ValueType.Merge, "tags", "b");
  * const r = mt.get("tags");
- * console.assert(r.kind === "value" && new TextDecoder().decode(r.value) === "a,b");
+ * assert(r.kind === "value");
+ * assert.equal(new TextDecoder().decode(r.value), "a,b");
  * ```
  */
 export function stringAppend(delimiter: Uint8Array | string = ","): MergeOperator {
@@ -340,13 +345,15 @@ export function applyPartialMerges(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, mergeOperators, ValueType } from "../../mod.ts";
  * using mt = new MemTable({ mergeOperator: mergeOperators.max });
  * mt.add(1, ValueType.Merge, "k", "b");
  * mt.add(2, ValueType.Merge, "k", "a");
  * mt.add(0, ValueType.Deletion, "k");
  * const r = mt.get("k");
- * console.assert(r.kind === "value" && new TextDecoder().decode(r.value) === "b");
+ * assert(r.kind === "value");
+ * assert.equal(new TextDecoder().decode(r.value), "b");
  * ```
  */
 export const mergeOperators: {

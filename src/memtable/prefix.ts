@@ -28,11 +28,12 @@ function length(n: unknown, what: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fixedPrefix, MemTable, ValueType } from "../../mod.ts";
  * using mt = new MemTable({ prefixExtractor: fixedPrefix(5), memtablePrefixBloomSizeRatio: 0.1 });
  * mt.add(1, ValueType.Value, "user:1", "ada");
- * console.assert(mt.get("item:9").kind === "absent"); // ruled out by the bloom filter
- * console.assert(mt.stats().bloomMisses === 1);
+ * assert.equal(mt.get("item:9").kind, "absent"); // ruled out by the bloom filter
+ * assert.equal(mt.stats().bloomMisses, 1);
  * ```
  */
 export function fixedPrefix(n: number): PrefixExtractor {

@@ -29,6 +29,7 @@ export interface ExternalSstFileInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SstFileWriter, TableReader } from "../../mod.ts";
  * import { mkdtempSync } from "node:fs";
  * import { join } from "node:path";
@@ -39,9 +40,9 @@ export interface ExternalSstFileInfo {
  * w.delete("banana");
  * w.merge("cherry", "+1");
  * const info = w.finish(); // then: ldb --db=<db> ingest_extern_sst <path>
- * console.assert(info.numEntries === 3);
+ * assert.equal(info.numEntries, 3);
  * using table = TableReader.open(path);
- * console.assert(table.get(new TextEncoder().encode("apple"))?.seq === 0);
+ * assert.equal(table.get(new TextEncoder().encode("apple"))?.seq, 0);
  * ```
  */
 export class SstFileWriter {

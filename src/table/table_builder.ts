@@ -63,6 +63,7 @@ function internalKey(userKey: Uint8Array, seq: SequenceNumber, type: number): Ui
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TableBuilder, TableReader, ValueType } from "../../mod.ts";
  * const enc = (s: string) => new TextEncoder().encode(s);
  * const b = new TableBuilder();
@@ -70,8 +71,8 @@ function internalKey(userKey: Uint8Array, seq: SequenceNumber, type: number): Ui
  * b.add(enc("apple"), 3, ValueType.Deletion, new Uint8Array(0)); // newer versions first
  * b.addRangeTombstone(enc("b"), enc("c"), 9);
  * const t = TableReader.fromBytes(b.finish());
- * console.assert(t.get(enc("apple"), 5)?.type === ValueType.Deletion);
- * console.assert(t.rangeTombstones().length === 1);
+ * assert.equal(t.get(enc("apple"), 5)?.type, ValueType.Deletion);
+ * assert.equal(t.rangeTombstones().length, 1);
  * ```
  */
 export class TableBuilder {

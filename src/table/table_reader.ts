@@ -112,6 +112,7 @@ function fileSource(path: string): Source {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SstFileWriter, TableReader } from "../../mod.ts";
  * import { mkdtempSync } from "node:fs";
  * import { join } from "node:path";
@@ -122,9 +123,9 @@ function fileSource(path: string): Source {
  * w.put("k2", "v2");
  * w.finish();
  * using t = TableReader.open(path); // RocksDB's own files open the same way
- * console.assert([...t.entries()].length === 2);
- * console.assert(t.properties.comparator === "leveldb.BytewiseComparator");
- * console.assert(t.verify() === 2); // every block's checksum and the key order
+ * assert.equal([...t.entries()].length, 2);
+ * assert.equal(t.properties.comparator, "leveldb.BytewiseComparator");
+ * assert.equal(t.verify(), 2); // every block's checksum and the key order
  * ```
  */
 export class TableReader implements Disposable {

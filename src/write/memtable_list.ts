@@ -76,6 +76,7 @@ function count(v: unknown, what: string, min: number, fallback: number): number 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, MemTableList, ValueType } from "../../mod.ts";
  * const list = new MemTableList<string>();
  * const mt = new MemTable();
@@ -84,7 +85,8 @@ function count(v: unknown, what: string, min: number, fallback: number): number 
  * const picked = list.pickMemtablesToFlush(); // [mt], oldest first
  * // … write picked to a file …
  * const installed = list.installFlushResult(picked, "000001.sst");
- * console.assert(installed.join() === "000001.sst" && list.numNotFlushed === 0);
+ * assert.deepEqual(installed, ["000001.sst"]);
+ * assert.equal(list.numNotFlushed, 0);
  * mt.close(); // the creator's reference; the list released its own
  * ```
  */

@@ -46,12 +46,13 @@ function fromWords(s: Scratch, word: number): SequenceNumber {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, SequenceAllocator, WriteBatch } from "../../mod.ts";
  * using seqs = new SequenceAllocator();
  * using mt = new MemTable({ allowConcurrentWrites: true });
  * seqs.write(mt, new WriteBatch().put("a", "1").put("b", "2")); // seqs 1 and 2
- * console.assert(seqs.lastPublished === 2);
- * console.assert(mt.get("b", { snapshot: seqs.lastPublished }).kind === "value");
+ * assert.equal(seqs.lastPublished, 2);
+ * assert.equal(mt.get("b", { snapshot: seqs.lastPublished }).kind, "value");
  * ```
  */
 export class SequenceAllocator implements Disposable {

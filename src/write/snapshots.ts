@@ -58,6 +58,7 @@ export class Snapshot implements Disposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, SnapshotList, ValueType } from "../../mod.ts";
  * const snapshots = new SnapshotList();
  * using mt = new MemTable();
@@ -65,8 +66,10 @@ export class Snapshot implements Disposable {
  * using snap = snapshots.acquire(1);
  * mt.add(2, ValueType.Value, "k", "new");
  * const r = mt.get("k", { snapshot: snap });
- * console.assert(r.kind === "value" && new TextDecoder().decode(r.value) === "old");
- * console.assert(snapshots.oldest === 1 && snapshots.count === 1);
+ * assert(r.kind === "value");
+ * assert.equal(new TextDecoder().decode(r.value), "old");
+ * assert.equal(snapshots.oldest, 1);
+ * assert.equal(snapshots.count, 1);
  * ```
  */
 export class SnapshotList {

@@ -62,13 +62,15 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemTable, ValueType, WriteBatch } from "../../mod.ts";
  * const batch = new WriteBatch().put("a", "1").put("b", "2").delete("c").deleteRange("x", "z");
- * console.assert(batch.count === 4);
+ * assert.equal(batch.count, 4);
  * using mt = new MemTable();
  * mt.write(batch, 100); // a@100, b@101, c@102 (deletion), [x, z)@103
  * const r = mt.get("b");
- * console.assert(r.kind === "value" && r.seq === 101);
+ * assert(r.kind === "value");
+ * assert.equal(r.seq, 101);
  * ```
  */
 export class WriteBatch {

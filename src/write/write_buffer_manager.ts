@@ -43,12 +43,13 @@ function bytes(n: unknown, what: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WriteBufferManager } from "../../mod.ts";
  * const wbm = new WriteBufferManager({ bufferSize: 64 << 20 });
  * wbm.reserve(60 << 20); // a mutable memtable grew
- * console.assert(wbm.shouldFlush()); // over 7/8 of the budget is mutable
+ * assert(wbm.shouldFlush()); // over 7/8 of the budget is mutable
  * wbm.scheduleFree(60 << 20); // it became immutable and is being flushed
- * console.assert(!wbm.shouldFlush());
+ * assert(!wbm.shouldFlush());
  * wbm.free(60 << 20); // flushed and released
  * ```
  */
