@@ -14,6 +14,10 @@ import {
   ValueType,
   WriteBatch,
 } from "../mod.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileLock } from "../src/ffi/file_lock.ts";
 import type { Task } from "./fixtures/worker.ts";
 import { text } from "./helpers.ts";
 
@@ -285,3 +289,45 @@ test("Workers attaching and releasing while the creator closes: no crash, no lea
   });
   assert.equal(nativeMemoryBytes(), before);
 });
+
+/** Waits (up to `ms`) until `done()` holds; true when it did. */
+async function eventually(done: () => boolean, ms = 10_000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+for (const ending of ["terminate", "exit"] as const) {
+  test(`a Worker that ends (${ending}) holding native objects gives their memory and locks back`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "worker-end-"));
+    const lockPath = join(dir, "LOCK");
+    const before = nativeMemoryBytes();
+    const mt = new MemTable({ writeBufferSize: 1 << 20 });
+    for (let i = 0; i < 100; i++) mt.add(i + 1, ValueType.Value, `k${i}`, "v".repeat(100));
+    const w = await spawn();
+    const held = await run<{ holdings: number }>(w, {
+      task: "hold",
+      memtable: mt.share(),
+      lockPath,
+      exit: ending === "exit",
+    });
+    // The attached memtable, its iterator, its own memtable, an allocator and the lock.
+    assert.equal(held.holdings, 5);
+    assert.equal(FileLock.acquire(lockPath).constructor, Object, "the Worker holds the lock");
+    if (ending === "terminate") w.terminate();
+    mt.close();
+    assert.ok(nativeMemoryBytes() > before, "the Worker's objects are still alive");
+    assert.ok(
+      await eventually(() => nativeMemoryBytes() === before),
+      `native memory stays at ${nativeMemoryBytes()} bytes, ${before} before the Worker`,
+    );
+    const lock = FileLock.acquire(lockPath);
+    assert.ok(lock instanceof FileLock, "the lock was released with the Worker's thread");
+    lock.release();
+    if (ending === "exit") w.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  });
+}

@@ -9,7 +9,11 @@
 //!   written back into it. 64-bit integers travel as two u32 halves (`hi`, `lo`) or inside the
 //!   buffer (little-endian); byte counts are returned as f64 (exact below 2^53).
 //! - Threading: see memtable.zig; exports add no locking of their own.
+//! - Every handle given to JavaScript is recorded in the calling thread's holdings
+//!   (holdings.zig) and dropped from them when it is given back, so a thread that ends with
+//!   handles still open (a terminated Worker) releases them.
 const std = @import("std");
+const builtin = @import("builtin");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const arena_mod = @import("arena.zig");
@@ -20,6 +24,8 @@ const share = @import("share.zig");
 const seq_mod = @import("sequence.zig");
 const rep_mod = @import("rep.zig");
 const sst = @import("sst.zig");
+const holdings = @import("holdings.zig");
+const file_lock = @import("file_lock.zig");
 
 const build_options = @import("build_options");
 
@@ -83,6 +89,8 @@ const layout_words = [_]u32{
     @bitCast(code(.bad_batch)),
     @bitCast(code(.concurrent_write)),
     @bitCast(code(.immutable)),
+    @bitCast(code(.lock_held)),
+    @bitCast(code(.io_error)),
 };
 
 export fn memtable_abi_version() u32 {
@@ -162,6 +170,10 @@ export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_
         .huge_page_size = huge_page_size,
         .earliest_seq = earliest,
     }) catch return null;
+    holdings.hold(.memtable, mt) catch {
+        _ = mt.unref();
+        return null;
+    };
     return mt;
 }
 
@@ -193,15 +205,17 @@ export fn memtable_mark_immutable(h: ?*anyopaque) i32 {
     return code(.ok);
 }
 
-/// Adds a reference; returns the new count.
+/// Adds a reference (held by the calling thread); returns the new count.
 export fn memtable_ref(h: ?*anyopaque) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
+    holdings.hold(.memtable, mt) catch return code(.out_of_memory);
     return @intCast(mt.ref());
 }
 
 /// Drops a reference, freeing the memtable with the last one; returns the remaining count.
 export fn memtable_unref(h: ?*anyopaque) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
+    holdings.release(mt);
     return @intCast(mt.unref());
 }
 
@@ -454,8 +468,9 @@ export fn memtable_share(h: ?*anyopaque, kind: u32) f64 {
     return @floatFromInt(token);
 }
 
-/// The object of a token from `memtable_share` (with the reference the token held), or null
-/// for a token that is used up, unknown, or of another kind.
+/// The object of a token from `memtable_share` (with the reference the token held, now held
+/// by the calling thread), or null for a token that is used up, unknown, or of another kind,
+/// and when out of memory (the token then stays as it was).
 export fn memtable_attach(token: f64, kind: u32) ?*anyopaque {
     if (!(token >= 0 and token < 1 << 53)) return null;
     const k: share.Kind = switch (kind) {
@@ -463,7 +478,15 @@ export fn memtable_attach(token: f64, kind: u32) ?*anyopaque {
         2 => .sequence_allocator,
         else => return null,
     };
-    return share.take(@intFromFloat(token), k);
+    const held: holdings.Kind = switch (k) {
+        .memtable => .memtable,
+        .sequence_allocator => .sequence_allocator,
+    };
+    // Room in the holdings first: once the token is taken, nothing may fail.
+    holdings.reserve() catch return null;
+    const object = share.take(@intFromFloat(token), k) orelse return null;
+    holdings.holdReserved(held, object);
+    return object;
 }
 
 // ---- sequence allocator ----------------------------------------------------------------------
@@ -472,11 +495,17 @@ export fn memtable_attach(token: f64, kind: u32) ?*anyopaque {
 export fn memtable_seqalloc_new(start_hi: u32, start_lo: u32) ?*anyopaque {
     const start = join(start_hi, start_lo);
     if (start < 1 or start > limits.sequence_max) return null;
-    return seq_mod.SequenceAllocator.create(start) catch null;
+    const a = seq_mod.SequenceAllocator.create(start) catch return null;
+    holdings.hold(.sequence_allocator, a) catch {
+        _ = a.unref();
+        return null;
+    };
+    return a;
 }
 
 export fn memtable_seqalloc_unref(h: ?*anyopaque) i32 {
     const a = asAllocator(h) orelse return code(.bad_handle);
+    holdings.release(a);
     return @intCast(a.unref());
 }
 
@@ -518,7 +547,12 @@ export fn memtable_iter_new(h: ?*anyopaque, snap_hi: u32, snap_lo: u32, flags: u
     const mt = asMemTable(h) orelse return null;
     if (flags >> 4 != 0) return null;
     const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
-    return Iterator.create(mt, snapshot, @bitCast(flags)) catch null;
+    const it = Iterator.create(mt, snapshot, @bitCast(flags)) catch return null;
+    holdings.hold(.iterator, it) catch {
+        it.destroy();
+        return null;
+    };
+    return it;
 }
 
 /// Restricts the iterator to user keys starting with buf[0..len] (RocksDB's `prefix` read
@@ -532,6 +566,7 @@ export fn memtable_iter_set_prefix(h: ?*anyopaque, buf: [*]u8, cap: u32, len: u3
 
 export fn memtable_iter_free(h: ?*anyopaque) i32 {
     const it = asIterator(h) orelse return code(.bad_handle);
+    holdings.release(it);
     it.destroy();
     return code(.ok);
 }
@@ -650,7 +685,12 @@ fn asSstBuilder(h: ?*anyopaque) ?*sst.SstBuilder {
 /// entries (≥ 1). Null when out of memory or an argument is out of range.
 export fn memtable_sst_new(block_size: u32, restart_interval: u32) ?*anyopaque {
     if (block_size == 0 or restart_interval == 0) return null;
-    return sst.SstBuilder.create(block_size, restart_interval) catch null;
+    const b = sst.SstBuilder.create(block_size, restart_interval) catch return null;
+    holdings.hold(.sst_builder, b) catch {
+        b.destroy();
+        return null;
+    };
+    return b;
 }
 
 /// Adds the next memtable (newest first); the builder holds a reference to it. The memtable
@@ -719,8 +759,84 @@ export fn memtable_sst_read(h: ?*anyopaque, buf: [*]u8, cap: u32, offset: f64) i
 /// Frees the builder and drops its memtable references.
 export fn memtable_sst_free(h: ?*anyopaque) i32 {
     const b = asSstBuilder(h) orelse return code(.bad_handle);
+    holdings.release(b);
     b.destroy();
     return code(.ok);
+}
+
+// ---- files ---------------------------------------------------------------------------------
+
+fn asFileLock(h: ?*anyopaque) ?*file_lock.FileLock {
+    const p = h orelse return null;
+    const l: *file_lock.FileLock = @ptrCast(@alignCast(p));
+    return if (l.magic == file_lock.magic) l else null;
+}
+
+/// Locks the file whose UTF-8 path is buf[0..len] (created when missing) for this process:
+/// a handle for `memtable_unlock_file`, or null with `fixed32 status ‖ fixed32 os_error` in
+/// buf — `lock_held` when another holder has it (this process or another), `io_error` with the
+/// errno (GetLastError on Windows) when the file cannot be opened or locked,
+/// `invalid_argument` for an empty or too long path or one with a zero byte.
+export fn memtable_lock_file(buf: [*]u8, cap: u32, len: u32) ?*anyopaque {
+    if (cap < 8) return null;
+    if (len == 0 or len > cap or len > file_lock.path_size_max or
+        std.mem.indexOfScalar(u8, buf[0..len], 0) != null)
+    {
+        return lockFailed(buf, .invalid_argument, 0);
+    }
+    const l = file_lock.lock(buf[0..len]) catch |err| return switch (err) {
+        error.Held => lockFailed(buf, .lock_held, 0),
+        error.OutOfMemory => lockFailed(buf, .out_of_memory, 0),
+        error.Io => lockFailed(buf, .io_error, file_lock.last_os_error),
+    };
+    holdings.hold(.file_lock, l) catch {
+        l.unlock();
+        return lockFailed(buf, .out_of_memory, 0);
+    };
+    return l;
+}
+
+fn lockFailed(buf: [*]u8, status: Status, os_error: u32) ?*anyopaque {
+    put32(buf, 0, @bitCast(code(status)));
+    put32(buf, 4, os_error);
+    return null;
+}
+
+/// Releases a lock from `memtable_lock_file` (the file stays).
+export fn memtable_unlock_file(h: ?*anyopaque) i32 {
+    const l = asFileLock(h) orelse return code(.bad_handle);
+    holdings.release(l);
+    l.unlock();
+    return code(.ok);
+}
+
+/// The soft limit on open files of this process (RLIMIT_NOFILE), or -1 when there is none or
+/// it cannot be read here.
+export fn memtable_open_files_limit() f64 {
+    return openFilesLimit() orelse -1;
+}
+
+fn openFilesLimit() ?f64 {
+    switch (builtin.os.tag) {
+        .linux => {
+            var rl: std.os.linux.rlimit = undefined;
+            if (std.os.linux.errno(std.os.linux.getrlimit(.NOFILE, &rl)) != .SUCCESS) return null;
+            if (rl.cur == std.os.linux.RLIM.INFINITY) return null;
+            return @floatFromInt(@min(rl.cur, 1 << 53));
+        },
+        .windows => return null,
+        else => {
+            var rl: std.c.rlimit = undefined;
+            if (std.c.getrlimit(.NOFILE, &rl) != 0) return null;
+            if (rl.cur == std.c.RLIM.INFINITY) return null;
+            return @floatFromInt(@min(rl.cur, 1 << 53));
+        },
+    }
+}
+
+/// Distinct native objects the calling thread holds handles to (memtables, iterators, …).
+export fn memtable_thread_holdings() u32 {
+    return @intCast(holdings.heldCount());
 }
 
 // ---- testing ------------------------------------------------------------------------------
@@ -797,6 +913,8 @@ test {
     _ = @import("point_index.zig");
     _ = @import("rep.zig");
     _ = @import("sst.zig");
+    _ = @import("holdings.zig");
+    _ = @import("file_lock.zig");
 }
 
 test "crc32c matches the published check value" {

@@ -4,7 +4,7 @@
 //! load time, so a stale library fails loudly instead of misreading memory.
 
 /// Bumped whenever an export's signature or a shared layout changes.
-pub const abi_version: u32 = 9;
+pub const abi_version: u32 = 10;
 
 /// RocksDB's InlineSkipList defaults (`skiplist_height` 12, `skiplist_branching_factor` 4):
 /// with p = 1/4 a list of 4^12 ≈ 16.7M nodes still has O(log n) search paths.
@@ -69,6 +69,10 @@ pub const Status = enum(i32) {
     concurrent_write = -9,
     /// The memtable was marked immutable: it takes no more writes.
     immutable = -10,
+    /// A file lock is held by another holder (this process or another).
+    lock_held = -11,
+    /// A file operation failed; the OS error code is reported beside the status.
+    io_error = -12,
 };
 
 /// The protection sizes RocksDB's `memtable_protection_bytes_per_key` accepts.

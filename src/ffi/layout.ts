@@ -9,7 +9,7 @@
 export const packageVersion = "0.1.0";
 
 /** Bumped with every change to an export's signature or a shared layout. */
-export const abiVersion = 9;
+export const abiVersion = 10;
 /** RocksDB's InlineSkipList defaults. */
 export const skiplistHeightMax = 12;
 export const skiplistBranching = 4;
@@ -36,6 +36,8 @@ export const Status = {
   badBatch: -8,
   concurrentWrite: -9,
   immutable: -10,
+  lockHeld: -11,
+  ioError: -12,
 } as const;
 
 /** The words `memtable_layout` must report, in order. */
@@ -59,4 +61,6 @@ export const expectedLayout: readonly number[] = [
   Status.badBatch >>> 0,
   Status.concurrentWrite >>> 0,
   Status.immutable >>> 0,
+  Status.lockHeld >>> 0,
+  Status.ioError >>> 0,
 ];

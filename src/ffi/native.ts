@@ -359,6 +359,10 @@ export function statusError(status: number, what: string): Error {
         `${what}: SingleDelete over a key with more than one version, or a version that is ` +
           `not a Value, since its last SingleDelete`,
       );
+    case Status.lockHeld:
+      return new MemTableError(`${what}: the file is locked by another holder`);
+    case Status.ioError:
+      return new MemTableError(`${what}: a file operation failed`);
     default:
       return new MemTableError(`${what}: unexpected native status ${status}`);
   }

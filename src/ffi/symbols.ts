@@ -8,7 +8,7 @@
  *   both runtimes; 64-bit values travel as two u32 halves or inside the scratch buffer).
  * - `buf`: a scratch buffer (see `Scratch`), passed without a per-call allocation.
  * - `bytes`: a caller's `Uint8Array`, passed as it is (native code writes into its bytes).
- * - `handle`: an opaque native pointer (memtable or iterator), created once, reused.
+ * - `handle`: an opaque native pointer (memtable, iterator, file lock, …), created once, reused.
  *
  * @module
  */
@@ -93,6 +93,10 @@ export const symbols = {
   memtable_sst_stats: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_sst_read: { args: ["handle", "buf", "u32", "f64"], result: "i32" },
   memtable_sst_free: { args: ["handle"], result: "i32" },
+  memtable_lock_file: { args: ["buf", "u32", "u32"], result: "handle" },
+  memtable_unlock_file: { args: ["handle"], result: "i32" },
+  memtable_open_files_limit: { args: [], result: "f64" },
+  memtable_thread_holdings: { args: [], result: "u32" },
   memtable_testing_corrupt: {
     args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",
