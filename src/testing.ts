@@ -14,6 +14,8 @@ import {
 import { type Bytes, reserveFor, writeKey } from "./memtable/bytes.ts";
 import { type MemTable, nativeHandleOf } from "./memtable/memtable.ts";
 
+export { sharedScratchBytes } from "./memtable/memtable.ts";
+
 /**
  * Flips one bit of the stored entry of `key` with exactly sequence number `seq`: in its value
  * (`"value"`, the key when the value is empty) or in its key (`"key"`, which may put it out of

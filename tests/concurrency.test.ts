@@ -331,3 +331,47 @@ for (const ending of ["terminate", "exit"] as const) {
     rmSync(dir, { recursive: true, force: true });
   });
 }
+
+test("a failed MemTable.attach() takes nothing: the next new MemTable() is a memtable of its own", () => {
+  const before = nativeMemoryBytes();
+  const op = {
+    name: "test.Last",
+    fullMerge: (_k: Uint8Array, _e: unknown, o: Uint8Array[]) => o.at(-1)!,
+  };
+  const mt = new MemTable({ mergeOperator: op });
+  mt.add(1, ValueType.Value, "theirs", "secret");
+  const token = mt.share();
+  // An operator of the right name whose fullMerge is missing: refused by the options checks.
+  assert.throws(
+    () => MemTable.attach(token, { mergeOperator: { name: "test.Last" } as never }),
+    /token's options are not valid.*fullMerge/,
+  );
+  // A token whose options were altered into ones the constructor refuses.
+  const bad = { ...token, options: { ...token.options, rep: { type: "hashSkipList" } } } as never;
+  assert.throws(() => MemTable.attach(bad, { mergeOperator: op }), /needs a prefixExtractor/);
+  using fresh = new MemTable();
+  assert.equal(fresh.numEntries, 0);
+  assert.equal(fresh.get("theirs").kind, "absent");
+  fresh.add(1, ValueType.Value, "mine", "x");
+  assert.equal(mt.get("mine").kind, "absent", "writes to the new memtable stay in it");
+  // The token was not used up: it still opens the memtable, once.
+  using same = MemTable.attach(token, { mergeOperator: op });
+  assert.equal(same.get("theirs").kind, "value");
+  same.close();
+  mt.close();
+  fresh.close();
+  assert.equal(nativeMemoryBytes(), before, "every reference taken was given back");
+});
+
+test("MemTable.attach() refuses a token altered to describe another memtable", () => {
+  const before = nativeMemoryBytes();
+  const mt = new MemTable({ writeBufferSize: 1 << 20 });
+  const token = mt.share();
+  const altered = { ...token, options: { ...token.options, writeBufferSize: 2 << 20 } };
+  assert.throws(() => MemTable.attach(altered), /do not match the shared memtable/);
+  using fresh = new MemTable();
+  assert.equal(fresh.writeBufferSize, 64 << 20);
+  mt.close();
+  fresh.close();
+  assert.equal(nativeMemoryBytes(), before);
+});

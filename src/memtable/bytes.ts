@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { markAsUntransferable } from "node:worker_threads";
 import { CorruptionError } from "../errors.ts";
 import { keySizeMax, valueSizeMax } from "../ffi/layout.ts";
 import { type BufArg, native } from "../ffi/native.ts";
@@ -23,11 +24,48 @@ export interface Area {
 
 const encoder = new TextEncoder();
 
-/** Upper bound of the encoded size of `data`; throws a TypeError for anything else. */
+/**
+ * Bytes `data` takes when written (a string as UTF-8, exactly when it could exceed the limit,
+ * else an upper bound). Throws a TypeError for anything but bytes or a string, and a
+ * RangeError when it is longer than a `role` may be: checked before any buffer grows, so a
+ * rejected call leaves every buffer as it was.
+ */
 export function encodedSizeBound(data: unknown, what: string, role: "key" | "value"): number {
-  if (data instanceof Uint8Array) return data.length;
-  if (typeof data === "string") return data.length * 3;
-  throw new TypeError(`${what}: ${role} must be a Uint8Array or a string, got ${describe(data)}`);
+  const max = role === "key" ? keySizeMax : valueSizeMax;
+  let size: number;
+  let atLeast = false;
+  if (data instanceof Uint8Array) size = data.length;
+  else if (typeof data === "string") {
+    // UTF-8 takes at least a byte per UTF-16 unit and at most three.
+    if (data.length > max) [size, atLeast] = [data.length, true];
+    else size = data.length * 3 > max ? utf8Length(data) : data.length * 3;
+  } else {
+    throw new TypeError(`${what}: ${role} must be a Uint8Array or a string, got ${describe(data)}`);
+  }
+  if (size > max) {
+    throw new RangeError(
+      `${what}: ${role} is ${atLeast ? "at least " : ""}${size} bytes, the maximum is ${max}`,
+    );
+  }
+  return size;
+}
+
+/** The length of `text` in UTF-8 (lone surrogates count as U+FFFD, as TextEncoder writes). */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
 }
 
 /** Writes `data` at `offset` (room reserved by the caller) and returns its length. */
@@ -47,15 +85,20 @@ export function writeBytes(s: Area, offset: number, data: Bytes): number {
   return n;
 }
 
-/** Makes room in `s` for `key` and `value` (checking their types first). */
+/** The bytes `key` and `value` need in a scratch buffer (types and sizes checked first). */
+export function sizeFor(key: unknown, value: unknown, what: string): number {
+  return encodedSizeBound(key, what, "key") +
+    (value === undefined ? 0 : encodedSizeBound(value, what, "value"));
+}
+
+/** Makes room in `s` for `key` and `value` (checking their types and sizes first). */
 export function reserveFor(
   s: Area & { reserve(size: number): void },
   key: unknown,
   value: unknown,
   what: string,
 ): void {
-  const need = encodedSizeBound(key, what, "key") +
-    (value === undefined ? 0 : encodedSizeBound(value, what, "value"));
+  const need = sizeFor(key, value, what);
   if (need > s.bytes.length) s.reserve(need);
 }
 
@@ -92,8 +135,16 @@ export interface Entry {
 }
 
 /**
- * Reads `fixed64 trailer ‖ fixed32 klen ‖ fixed32 vlen ‖ key ‖ value` at `at`. Key and value
- * are views into `s.bytes`: the caller passes a buffer it never writes again.
+ * Whether entries read in batches are handed out as views into the batch's buffer (Deno, where
+ * every allocation costs about a microsecond: the buffer is marked untransferable and never
+ * written again) or as copies of their own (Bun, where a copy costs what a view does).
+ */
+export const batchViews = "Deno" in globalThis;
+
+/**
+ * Reads `fixed64 trailer ‖ fixed32 klen ‖ fixed32 vlen ‖ key ‖ value` at `at`. With
+ * `batchViews`, key and value are views into `s.bytes` (the caller passes a buffer it never
+ * writes again, made with `resultBuffer`); otherwise copies.
  */
 export function readEntry(s: Area, at: number): [entry: Entry, next: number] {
   const low = s.view.getUint32(at, true);
@@ -102,12 +153,24 @@ export function readEntry(s: Area, at: number): [entry: Entry, next: number] {
   const valueLength = s.view.getUint32(at + 12, true);
   const k = at + 16;
   const v = k + keyLength;
+  const b = s.bytes;
   return [{
-    key: s.bytes.subarray(k, v),
+    key: batchViews ? b.subarray(k, v) : b.slice(k, v),
     seq: sequenceFromTrailer(high, low),
     type: (low & 0xff) as ValueType,
-    value: s.bytes.subarray(v, v + valueLength),
+    value: batchViews ? b.subarray(v, v + valueLength) : b.slice(v, v + valueLength),
   }, v + valueLength];
+}
+
+/**
+ * Marks a buffer whose parts go to users as untransferable: `postMessage(…, [buffer])`,
+ * `structuredClone(…, { transfer })` and `buffer.transfer()` then throw instead of detaching
+ * it (which would empty every other value carved from it, and break the library's next use of
+ * it). Deno honours the mark everywhere; Bun for messages and clones (not `transfer()`), which
+ * is why Bun results are copies of their own.
+ */
+export function keepAttached(buffer: ArrayBufferLike): void {
+  markAsUntransferable(buffer);
 }
 
 const slabSize = 64 * 1024;
@@ -128,6 +191,10 @@ export class Slab implements Area {
   readonly arg: BufArg = native().bufArg(this.bytes);
   readonly capacity: number = slabSize;
   used = 0;
+
+  constructor() {
+    keepAttached(this.buffer); // values handed out live in it
+  }
 }
 
 let slab: Slab | undefined;
@@ -160,8 +227,9 @@ function copyFromSlab(src: Uint8Array, start: number, end: number): Uint8Array {
  *
  * On Deno every typed-array allocation costs about a microsecond here (V8 external backing
  * stores), so small copies are carved out of a shared 64 KiB slab, as Node's `Buffer` pool
- * does: the result is an independent copy whose `.buffer` may hold other results too. On
- * Bun `slice()` is cheapest (tens of nanoseconds).
+ * does: the result is an independent copy whose `.buffer` may hold other results too (bytes
+ * the library never writes again), and that buffer is untransferable (`keepAttached`), so no
+ * use of one result can empty another. On Bun `slice()` is cheapest (tens of nanoseconds).
  */
 export const copyOut: (src: Uint8Array, start: number, end: number) => Uint8Array = slabInPlace
   ? copyFromSlab

@@ -30,7 +30,8 @@ const finalizer = new FinalizationRegistry<Handle>((h) => {
   native().fn.memtable_seqalloc_unref(h);
 });
 
-let attachHandle: Handle | null = null;
+/** Key of the handle `SequenceAllocator.attach` passes to the constructor with the options. */
+const attachedHandle: unique symbol = Symbol("SequenceAllocator.attachedHandle");
 
 function fromWords(s: Scratch, word: number): SequenceNumber {
   const low = s.view.getUint32(word * 8, true);
@@ -65,9 +66,9 @@ export class SequenceAllocator implements Disposable {
       throw new TypeError(`SequenceAllocator: options must be an object, got ${describe(options)}`);
     }
     const fn = native().fn;
-    const attaching = attachHandle;
-    attachHandle = null;
-    if (attaching !== null) {
+    // `attach` passes the handle it attached with the options (never module state).
+    const attaching = (options as { [attachedHandle]?: Handle })[attachedHandle];
+    if (attaching !== undefined) {
       this.#h = attaching;
     } else {
       const start = checkSequence(options.start ?? 1, "SequenceAllocator");
@@ -184,8 +185,7 @@ export class SequenceAllocator implements Disposable {
     if (h === null) {
       throw new ShareTokenError("SequenceAllocator.attach(): the token was already attached");
     }
-    attachHandle = h;
-    return new SequenceAllocator();
+    return new SequenceAllocator({ [attachedHandle]: h } as { start?: SequenceNumber });
   }
 
   /** Releases this holder's reference (idempotent); the last holder frees it. */
