@@ -2,9 +2,9 @@
  * Importing the module from an http(s) URL on Deno, end to end: the repository is served from
  * a loopback HTTP server; a script importing `<server>/mod.ts` runs with a fresh DENO_DIR and a
  * fresh library cache (the binary is downloaded and verified), then again with the server
- * stopped (the caches serve). A library whose checksum does not match or that cannot be
- * downloaded, and a missing permission (net, env, read, write), give a NativeLibraryError that
- * says what is wrong, and leave nothing behind.
+ * stopped (the caches serve), a Store's flush Worker included. A library whose checksum does
+ * not match or that cannot be downloaded, and a missing permission (net, env, read, write),
+ * give a NativeLibraryError that says what is wrong, and leave nothing behind.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -316,6 +316,38 @@ if ("Deno" in globalThis) {
         assert.equal(r.name, "NativeLibraryError", run.out);
         assert.match(r.error, new RegExp(`--allow-write=${dir}/cache `));
         assert.deepEqual(leftoversIn(dir), []);
+      }),
+  );
+
+  test(
+    "Store flushes in its Worker offline once a run that only imported mod.ts cached it and the library",
+    { timeout: 600_000 },
+    () =>
+      scenario(async (dir, port, stop) => {
+        const cache = `${dir}/cache`;
+        const online = await runScript(dir, port, cache); // a MemTable, no Store: no Worker ran
+        assert.equal(resultOf(online.out).kind, "value", online.out);
+        await stop();
+        const db = `${dir}/db`;
+        const offline = await runScript(dir, port, cache, {
+          alsoAllow: [db],
+          body: [
+            `const dir = ${JSON.stringify(db)};`,
+            `const store = m.Store.open({ dir });`,
+            `store.put("k", "v");`,
+            `await store.flush();`,
+            `const flushesInWorker = store.stats().flushesInWorker;`,
+            `await store.close();`,
+            `const again = m.Store.open({ dir });`,
+            `const value = again.get("k");`,
+            `await again.close();`,
+            `console.log(JSON.stringify({`,
+            `  flushesInWorker,`,
+            `  value: value && new TextDecoder().decode(value),`,
+            `}));`,
+          ].join("\n"),
+        });
+        assert.deepEqual(resultOf(offline.out), { flushesInWorker: 1, value: "v" }, offline.out);
       }),
   );
 }
