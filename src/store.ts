@@ -21,7 +21,7 @@ import type { SequenceNumber } from "./coding/sequence.ts";
 import { describe, ValueType } from "./coding/value_type.ts";
 import { MergeOperatorError, StoreError } from "./errors.ts";
 import { flushMemTables, type FlushStats, mergeVersions } from "./flush/flush_job.ts";
-import type { FlushReply, FlushRequest } from "./flush/flush_worker.ts";
+import { type FlushReply, type FlushRequest, flushWorkerUrl } from "./flush/flush_worker.ts";
 import { native } from "./ffi/native.ts";
 import { type Bytes, bytesOf } from "./memtable/bytes.ts";
 import { MemTable } from "./memtable/memtable.ts";
@@ -580,9 +580,7 @@ class FlushWorkerClient {
   #failed: Error | undefined;
 
   constructor() {
-    this.#worker = new Worker(new URL("./flush/flush_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
+    this.#worker = new Worker(flushWorkerUrl(), { type: "module", name: "memtable-flush" });
     this.#ready = new Promise((resolve, reject) => {
       this.#worker.onmessage = (e: MessageEvent) => {
         const d = e.data as { listening?: boolean; ready?: boolean };

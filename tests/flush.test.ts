@@ -321,3 +321,25 @@ test("a flush refuses a corrupt entry (protection bytes) and writes nothing", ()
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("importing mod.ts in a Worker installs no message handler: only the Store's flush Worker serves flushes", async () => {
+  // Named as the Store names its flush Worker: the name alone must not make it one.
+  const source = `import ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};\n` +
+    `postMessage({ handler: typeof globalThis.onmessage === "function" });\n`;
+  const w = new Worker(`data:text/javascript,${encodeURIComponent(source)}`, {
+    type: "module",
+    name: "memtable-flush",
+  });
+  try {
+    const first = await new Promise((resolve, reject) => {
+      w.onmessage = (e: MessageEvent) => resolve(e.data);
+      w.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        reject(new Error(e.message));
+      };
+    });
+    assert.deepEqual(first, { handler: false }); // not { listening: true }, and no handler
+  } finally {
+    w.terminate();
+  }
+});

@@ -70,7 +70,11 @@ function fetchRemote(cacheDir: string | undefined): Promise<string | Error> {
 
 /** Options of {@linkcode prepareLibrary}. */
 export interface PrepareLibraryOptions {
-  /** Where downloaded libraries are kept (default: `MEMTABLE_CACHE_DIR`, then the user cache). */
+  /**
+   * Where downloaded libraries are kept (default: `MEMTABLE_CACHE_DIR`, then the user cache);
+   * relative to the working directory when not absolute. Given, no environment variable is
+   * read for it (Deno needs no `--allow-env`).
+   */
   cacheDir?: string;
 }
 

@@ -4,6 +4,13 @@
  * TypeScript when a built-in merge operator is to fold merge runs — and writes the file, while
  * the writer goes on filling the next memtable.
  *
+ * The Worker's entry is a `data:` module ({@linkcode flushWorkerUrl}) that imports this file
+ * and calls `serveFlushes()`; importing the file does nothing else. The Store imports it
+ * statically, so it belongs to `mod.ts`'s import graph: imported from a URL, Deno caches it
+ * with `mod.ts` on the first run, and the Worker starts offline too (a Worker's own modules
+ * are otherwise fetched when it starts). Nothing global decides whether a thread is the flush
+ * Worker, so a user's Worker that imports `mod.ts` is left alone.
+ *
  * Protocol: on start it posts `{ listening: true }` (a message sent to a Worker before its
  * handler exists may be lost); the first message in is `{ library }`, the native library file
  * the main thread uses, answered `{ ready: true }`; then each `FlushRequest` is answered with a
@@ -41,17 +48,33 @@ interface WorkerScope {
   postMessage(message: unknown): void;
 }
 
-const scope = globalThis as unknown as WorkerScope;
-let ready = false;
+/**
+ * The URL a Store starts its flush Worker from: a `data:` module that imports this file by
+ * its own URL (file or http(s)) and serves flushes.
+ */
+export function flushWorkerUrl(): string {
+  const source = `import { serveFlushes } from ${JSON.stringify(import.meta.url)};\n` +
+    `serveFlushes();\n`;
+  return `data:text/javascript,${encodeURIComponent(source)}`;
+}
 
-scope.onmessage = (e: MessageEvent) => {
-  if (!ready) {
-    loadLibrary({ path: (e.data as { library: string }).library });
-    ready = true;
-    scope.postMessage({ ready: true });
-    return;
-  }
-  const req = e.data as FlushRequest;
+/** Makes this Worker the flush Worker: answers the messages of the protocol above. */
+export function serveFlushes(): void {
+  const scope = globalThis as unknown as WorkerScope;
+  let ready = false;
+  scope.onmessage = (e: MessageEvent) => {
+    if (!ready) {
+      loadLibrary({ path: (e.data as { library: string }).library });
+      ready = true;
+      scope.postMessage({ ready: true });
+      return;
+    }
+    flushOne(scope, e.data as FlushRequest);
+  };
+  scope.postMessage({ listening: true });
+}
+
+function flushOne(scope: WorkerScope, req: FlushRequest): void {
   const attached: MemTable[] = [];
   try {
     const mergeOperator = req.merge === undefined ? undefined : operatorFromSpec(req.merge);
@@ -78,5 +101,4 @@ scope.onmessage = (e: MessageEvent) => {
   } finally {
     for (const m of attached) m.close();
   }
-};
-scope.postMessage({ listening: true });
+}
