@@ -30,7 +30,12 @@ const encoder = new TextEncoder();
  * RangeError when it is longer than a `role` may be: checked before any buffer grows, so a
  * rejected call leaves every buffer as it was.
  */
-export function encodedSizeBound(data: unknown, what: string, role: "key" | "value"): number {
+export function encodedSizeBound(
+  data: unknown,
+  what: string,
+  role: "key" | "value",
+  label: string = role,
+): number {
   const max = role === "key" ? keySizeMax : valueSizeMax;
   let size: number;
   let atLeast = false;
@@ -40,11 +45,13 @@ export function encodedSizeBound(data: unknown, what: string, role: "key" | "val
     if (data.length > max) [size, atLeast] = [data.length, true];
     else size = data.length * 3 > max ? utf8Length(data) : data.length * 3;
   } else {
-    throw new TypeError(`${what}: ${role} must be a Uint8Array or a string, got ${describe(data)}`);
+    throw new TypeError(
+      `${what}: ${label} must be a Uint8Array or a string, got ${describe(data)}`,
+    );
   }
   if (size > max) {
     throw new RangeError(
-      `${what}: ${role} is ${atLeast ? "at least " : ""}${size} bytes, the maximum is ${max}`,
+      `${what}: ${label} is ${atLeast ? "at least " : ""}${size} bytes, the maximum is ${max}`,
     );
   }
   return size;

@@ -885,7 +885,10 @@ export class MemTable implements Disposable {
 
   #addRange(h: Handle, seq: SequenceNumber, start: Bytes, end: Bytes, what: string): void {
     checkSequence(seq, what);
-    const s = scratchFor(encodedSizeBound(start, what, "key") + encodedSizeBound(end, what, "key"));
+    const s = scratchFor(
+      encodedSizeBound(start, what, "key", "start key") +
+        encodedSizeBound(end, what, "key", "end key"),
+    );
     const startLength = writeKey(s, start, what);
     const endLength = writeBytes(s, startLength, end);
     if (endLength > keySizeMax) {
