@@ -16,41 +16,54 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { booleanOption, checkOptions, integerOption } from "./arguments.ts";
 import { compareUserKeys } from "./coding/internal_key.ts";
-import type { SequenceNumber } from "./coding/sequence.ts";
+import { checkSequence, type SequenceNumber } from "./coding/sequence.ts";
 import { describe, ValueType } from "./coding/value_type.ts";
-import { MergeOperatorError, StoreError } from "./errors.ts";
+import { MemTableError, MergeOperatorError, StoreError } from "./errors.ts";
 import { flushMemTables, type FlushStats, mergeVersions } from "./flush/flush_job.ts";
 import type { FlushReply, FlushRequest } from "./flush/flush_worker.ts";
 import { native } from "./ffi/native.ts";
 import { type Bytes, bytesOf } from "./memtable/bytes.ts";
 import { MemTable } from "./memtable/memtable.ts";
-import { applyFullMerge, builtinSpecOf, type MergeOperator } from "./memtable/merge.ts";
+import {
+  applyFullMerge,
+  builtinSpecOf,
+  checkMergeOperator,
+  type MergeOperator,
+} from "./memtable/merge.ts";
 import type { PrefixExtractor } from "./memtable/prefix.ts";
 import type { MemTableRep } from "./memtable/rep.ts";
 import { type FileFaultHook, writeFileDurably } from "./table/file.ts";
 import { type TableEntry, TableReader } from "./table/table_reader.ts";
 import { MemTableList } from "./write/memtable_list.ts";
-import { type Snapshot, SnapshotList } from "./write/snapshots.ts";
-import type { WriteBufferManager } from "./write/write_buffer_manager.ts";
+import { Snapshot, SnapshotList } from "./write/snapshots.ts";
+import { WriteBufferManager } from "./write/write_buffer_manager.ts";
 import { WriteBatch } from "./write/write_batch.ts";
 
-/** Options of {@linkcode Store.open}. */
+/**
+ * Options of {@linkcode Store.open}. Every option is checked before anything is read or
+ * written: an unknown name or a value of the wrong type or range is a TypeError or RangeError
+ * naming `Store.open()` and the option.
+ */
 export interface StoreOptions {
   /** The directory of the store's files (created if missing). */
   dir: string;
-  /** Bytes per memtable before it is switched out and flushed. Default 64 MiB. */
+  /** Bytes per memtable before it is switched out and flushed (an integer ≥ 1). Default 64 MiB. */
   writeBufferSize?: number;
-  /** Immutable memtables waiting for flushes at which `whenWritable()` waits. Default 2. */
+  /** Immutable memtables waiting for flushes at which `whenWritable()` waits (≥ 2). Default 2. */
   maxWriteBufferNumber?: number;
-  /** Immutable memtables a flush waits for. Default 1. */
+  /** Immutable memtables a flush waits for (≥ 1). Default 1. */
   minWriteBufferNumberToMerge?: number;
   /** A memory budget shared with other stores. */
   writeBufferManager?: WriteBufferManager;
+  /** Folds Merge entries; without one, `merge()` and batches with Merge records are refused. */
   mergeOperator?: MergeOperator;
+  /** The memtables' representation (see `MemTableOptions.rep`). */
   rep?: MemTableRep;
+  /** The memtables' prefix extractor (see `MemTableOptions.prefixExtractor`). */
   prefixExtractor?: PrefixExtractor;
-  /** SST data block size. Default 4096. */
+  /** SST data block size in bytes (≥ 1). Default 4096. */
   blockSize?: number;
   /**
    * Run flushes in a Worker, off the writer's thread (default true; `flushFault` keeps them on
@@ -61,6 +74,105 @@ export interface StoreOptions {
   flushInWorker?: boolean;
   /** TESTING: fails flushes at a file step, as a full disk would. */
   flushFault?: FileFaultHook;
+}
+
+/** The names of {@linkcode StoreOptions}, in the order errors list them. */
+const storeOptionNames: readonly (keyof StoreOptions)[] = [
+  "dir",
+  "writeBufferSize",
+  "maxWriteBufferNumber",
+  "minWriteBufferNumberToMerge",
+  "writeBufferManager",
+  "mergeOperator",
+  "rep",
+  "prefixExtractor",
+  "blockSize",
+  "flushInWorker",
+  "flushFault",
+];
+
+/**
+ * `options` checked, each option of its type and in its range, before the store touches the
+ * file system. The memtable options (`rep`, `prefixExtractor`) are checked by making the first
+ * memtable, which the store then uses.
+ */
+function checkStoreOptions(options: StoreOptions): { options: StoreOptions; first: MemTable } {
+  const what = "Store.open()";
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new TypeError(`${what}: options must be an object with a dir, got ${describe(options)}`);
+  }
+  checkOptions(options, storeOptionNames, what);
+  const dir = options.dir;
+  if (typeof dir !== "string" || dir === "") {
+    throw new TypeError(`${what}: dir must be a directory path, got ${describe(dir)}`);
+  }
+  const writeBufferSize = integerOption(
+    options.writeBufferSize,
+    "writeBufferSize",
+    what,
+    1,
+    64 << 20,
+  );
+  integerOption(options.maxWriteBufferNumber, "maxWriteBufferNumber", what, 2, 2);
+  integerOption(options.minWriteBufferNumberToMerge, "minWriteBufferNumberToMerge", what, 1, 1);
+  integerOption(options.blockSize, "blockSize", what, 1, 4096);
+  booleanOption(options.flushInWorker, "flushInWorker", what, true);
+  const wbm = options.writeBufferManager;
+  if (wbm !== undefined && !(wbm instanceof WriteBufferManager)) {
+    throw new TypeError(
+      `${what}: writeBufferManager must be a WriteBufferManager, got ${describe(wbm)}`,
+    );
+  }
+  if (options.mergeOperator !== undefined) checkMergeOperator(options.mergeOperator, what);
+  const fault = options.flushFault;
+  if (fault !== undefined && typeof fault !== "function") {
+    throw new TypeError(`${what}: flushFault must be a function, got ${describe(fault)}`);
+  }
+  const checked = { ...options, writeBufferSize };
+  let first: MemTable;
+  try {
+    first = memTableFor(checked);
+  } catch (e) {
+    throw named(e, what);
+  }
+  return { options: checked, first };
+}
+
+/** A fresh memtable as the store's options make them. */
+function memTableFor(o: StoreOptions): MemTable {
+  return new MemTable({
+    writeBufferSize: o.writeBufferSize,
+    ...(o.mergeOperator ? { mergeOperator: o.mergeOperator } : {}),
+    ...(o.rep ? { rep: o.rep } : {}),
+    ...(o.prefixExtractor ? { prefixExtractor: o.prefixExtractor } : {}),
+  });
+}
+
+/** How the calls the Store makes inside itself name themselves in their errors. */
+const internalCall =
+  /^(?:MemTable|MemTableList|MemTableIterator|TableReader|TableBuilder|WriteBatch)(?:\.\w+\(\))?(?=: )/;
+
+/**
+ * `e` naming the Store call `what` it was raised in, rather than the internal call that raised
+ * it (`MemTable.add(): key …` in `Store.put()` becomes `Store.put(): key …`); the library's
+ * own errors without a call name get `what` in front. Other errors are left as they are.
+ */
+function named(e: unknown, what: string): unknown {
+  if (!(e instanceof Error)) return e;
+  const internal = internalCall.exec(e.message);
+  if (internal !== null) e.message = what + e.message.slice(internal[0].length);
+  else if (e instanceof MemTableError && !e.message.startsWith("Store")) {
+    e.message = `${what}: ${e.message}`;
+  }
+  return e;
+}
+
+/** A key or bound of a Store call: a Uint8Array or a string (UTF-8), else a TypeError. */
+function keyOf(key: unknown, what: string, role = "key"): Uint8Array {
+  if (typeof key !== "string" && !(key instanceof Uint8Array)) {
+    throw new TypeError(`${what}: ${role} must be a Uint8Array or a string, got ${describe(key)}`);
+  }
+  return bytesOf(key);
 }
 
 interface FileMeta {
@@ -103,10 +215,26 @@ export interface StoreStats {
   flushMs: number;
 }
 
-/** Options of reads. */
+/** Options of reads. Unknown names are refused with a TypeError naming the call. */
 export interface StoreReadOptions {
+  /** Read as of this snapshot (a `Snapshot` of this store, or a sequence number). */
   snapshot?: Snapshot | SequenceNumber;
 }
+
+/** Options of {@linkcode Store.iterator}. */
+export interface StoreIteratorOptions extends StoreReadOptions {
+  /** The first key (inclusive); a Uint8Array or a string. */
+  lower?: Bytes;
+  /** The key the iteration stops before (exclusive). */
+  upper?: Bytes;
+}
+
+const getOptionNames: readonly (keyof StoreReadOptions)[] = ["snapshot"];
+const iteratorOptionNames: readonly (keyof StoreIteratorOptions)[] = [
+  "snapshot",
+  "lower",
+  "upper",
+];
 
 /**
  * A store: memtables and SST files behind one API.
@@ -151,10 +279,10 @@ export class Store {
   #flushedBytes = 0;
   #flushMs = 0;
 
-  private constructor(options: StoreOptions, manifest: Manifest) {
+  private constructor(options: StoreOptions, manifest: Manifest, first: MemTable) {
     this.#options = options;
     this.dir = options.dir;
-    this.writeBufferSize = options.writeBufferSize ?? 64 << 20;
+    this.writeBufferSize = options.writeBufferSize!;
     this.mergeOperator = options.mergeOperator;
     this.#imm = new MemTableList<FileMeta>({
       maxWriteBufferNumber: options.maxWriteBufferNumber,
@@ -169,7 +297,7 @@ export class Store {
         reader: TableReader.open(join(this.dir, fileName(meta.number))),
       });
     }
-    this.#mutable = this.#newMemTable();
+    this.#mutable = first;
   }
 
   /**
@@ -177,9 +305,16 @@ export class Store {
    * files the manifest does not list (a flush that died before it was recorded) are removed.
    */
   static open(options: StoreOptions): Store {
-    if (typeof options !== "object" || options === null || typeof options.dir !== "string") {
-      throw new TypeError("Store.open(): options.dir must be a directory path");
+    const checked = checkStoreOptions(options);
+    try {
+      return Store.#openChecked(checked.options, checked.first);
+    } catch (e) {
+      checked.first.close();
+      throw e;
     }
+  }
+
+  static #openChecked(options: StoreOptions, first: MemTable): Store {
     mkdirSync(options.dir, { recursive: true });
     const path = join(options.dir, manifestName);
     let manifest: Manifest = { version: 1, files: [], lastSequence: 0, nextFileNumber: 1 };
@@ -199,17 +334,11 @@ export class Store {
         rmSync(join(options.dir, f), { force: true });
       }
     }
-    return new Store(options, manifest);
+    return new Store(options, manifest, first);
   }
 
   #newMemTable(): MemTable {
-    const o = this.#options;
-    return new MemTable({
-      writeBufferSize: this.writeBufferSize,
-      ...(o.mergeOperator ? { mergeOperator: o.mergeOperator } : {}),
-      ...(o.rep ? { rep: o.rep } : {}),
-      ...(o.prefixExtractor ? { prefixExtractor: o.prefixExtractor } : {}),
-    });
+    return memTableFor(this.#options);
   }
 
   #live(what: string): void {
@@ -445,23 +574,27 @@ export class Store {
     return this.#snapshots.acquire(this.#lastSeq);
   }
 
-  #snapshotOf(options: StoreReadOptions | undefined, what: string): number {
-    const s = options?.snapshot;
+  /** The sequence number a read with `options` sees (checked: a live Snapshot, or a number). */
+  #snapshotOf(options: StoreReadOptions, what: string): number {
+    const s = options.snapshot;
     if (s === undefined) return this.#lastSeq;
-    if (typeof s === "object" && s !== null && "sequence" in s) return Number(s.sequence(what));
+    if (s instanceof Snapshot) return Number(s.sequence(what));
     if (typeof s !== "number" && typeof s !== "bigint") {
       throw new TypeError(
         `${what}: snapshot must be a Snapshot or a sequence number, got ${describe(s)}`,
       );
     }
-    return Number(s);
+    return Number(checkSequence(s, what));
   }
 
   /** The value of `key` (undefined when it has none) at the snapshot (default: now). */
   get(key: Bytes, options?: StoreReadOptions): Uint8Array | undefined {
+    const what = "Store.get()";
     this.#live("get");
-    const k = bytesOf(key);
-    const snapshot = this.#snapshotOf(options, "Store.get()");
+    const k = keyOf(key, what);
+    const snapshot = options === undefined
+      ? this.#lastSeq
+      : this.#snapshotOf(checkOptions(options, getOptionNames, what), what);
     const operands: Uint8Array[] = [];
     const finish = (base: Uint8Array | undefined) => {
       if (operands.length === 0) return base;
@@ -494,12 +627,14 @@ export class Store {
    * iteration starts.
    */
   *iterator(
-    options: StoreReadOptions & { lower?: Bytes; upper?: Bytes } = {},
+    options: StoreIteratorOptions = {},
   ): Generator<{ key: Uint8Array; value: Uint8Array }> {
+    const what = "Store.iterator()";
     this.#live("iterator");
-    const snapshot = this.#snapshotOf(options, "Store.iterator()");
-    const lower = options.lower === undefined ? undefined : bytesOf(options.lower);
-    const upper = options.upper === undefined ? undefined : bytesOf(options.upper);
+    const o = checkOptions(options, iteratorOptionNames, what);
+    const snapshot = this.#snapshotOf(o, what);
+    const lower = o.lower === undefined ? undefined : keyOf(o.lower, what, "lower").slice();
+    const upper = o.upper === undefined ? undefined : keyOf(o.upper, what, "upper").slice();
     using version = this.#imm.current();
     const memtables = [this.#mutable, ...version.memtables];
     const tombstones = memtables.flatMap((m) => m.rangeTombstones({ snapshot }))

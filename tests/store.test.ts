@@ -16,6 +16,7 @@ import {
   MemTable,
   type MergeOperator,
   type Snapshot,
+  SnapshotReleasedError,
   Store,
   StoreError,
   stringAppend,
@@ -300,4 +301,141 @@ test("Store: two stores share one WriteBufferManager budget", async () => {
     rmSync(root, { recursive: true, force: true });
   }
   assert.equal(wbm.memoryUsage, 0);
+});
+
+/** Runs each call and checks it throws `kind` with a message matching the pattern. */
+function refuses(cases: [() => unknown, RegExp, new (...args: never[]) => Error][]): void {
+  for (const [call, message, kind] of cases) {
+    assert.throws(call, (e: Error) => e instanceof kind && message.test(e.message), `${message}`);
+  }
+}
+
+test("Store.open() refuses unknown options and wrong types or ranges, naming the option, and creates nothing", () => {
+  const root = mkdtempSync(join(tmpdir(), "memtable-store-"));
+  const dir = join(root, "db");
+  const open = (o: object) => () => Store.open({ dir, ...o } as never);
+  try {
+    refuses([
+      [
+        open({ writeBuferSize: 1 << 20 }),
+        /^Store\.open\(\): unknown option "writeBuferSize"; known: dir, writeBufferSize, maxWriteBufferNumber, /,
+        TypeError,
+      ],
+      [() => Store.open(null as never), /^Store\.open\(\): options must be an object/, TypeError],
+      [
+        open({ dir: "" }),
+        /^Store\.open\(\): dir must be a directory path, got string ""$/,
+        TypeError,
+      ],
+      [
+        open({ dir: 5 }),
+        /^Store\.open\(\): dir must be a directory path, got number 5$/,
+        TypeError,
+      ],
+      [
+        open({ writeBufferSize: "64" }),
+        /^Store\.open\(\): writeBufferSize must be an integer, got string "64"$/,
+        TypeError,
+      ],
+      [
+        open({ writeBufferSize: 0 }),
+        /^Store\.open\(\): writeBufferSize must be an integer ≥ 1, got 0$/,
+        RangeError,
+      ],
+      [
+        open({ maxWriteBufferNumber: 1 }),
+        /^Store\.open\(\): maxWriteBufferNumber must be an integer ≥ 2, got 1$/,
+        RangeError,
+      ],
+      [
+        open({ minWriteBufferNumberToMerge: 0.5 }),
+        /^Store\.open\(\): minWriteBufferNumberToMerge must be an integer ≥ 1, got 0.5$/,
+        RangeError,
+      ],
+      [open({ blockSize: -1 }), /^Store\.open\(\): blockSize must be an integer ≥ 1/, RangeError],
+      [
+        open({ flushInWorker: "yes" }),
+        /^Store\.open\(\): flushInWorker must be a boolean, got string "yes"$/,
+        TypeError,
+      ],
+      [
+        open({ writeBufferManager: {} }),
+        /^Store\.open\(\): writeBufferManager must be a WriteBufferManager, got Object$/,
+        TypeError,
+      ],
+      [
+        open({ mergeOperator: { name: "x" } }),
+        /^Store\.open\(\): mergeOperator must be an object with a string name, a fullMerge/,
+        TypeError,
+      ],
+      [open({ rep: "bogus" }), /^Store\.open\(\): rep type must be "skiplist"/, TypeError],
+      [
+        open({ rep: "hashSkipList" }),
+        /^Store\.open\(\): rep hashSkipList .* needs a prefixExtractor/,
+        TypeError,
+      ],
+      [open({ prefixExtractor: 5 }), /^Store\.open\(\): prefixExtractor must come/, TypeError],
+      [open({ flushFault: "x" }), /^Store\.open\(\): flushFault must be a function/, TypeError],
+    ]);
+    assert.deepEqual(readdirSync(root), [], "a refused open creates no directory");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("Store.get() and Store.iterator() refuse unknown read options and bad keys, naming the call", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  const store = Store.open({ dir });
+  try {
+    store.put("k", "v");
+    const released = store.snapshot();
+    released.release();
+    refuses([
+      [
+        () => store.get("k", { snapshto: 1 } as never),
+        /^Store\.get\(\): unknown option "snapshto"; known: snapshot$/,
+        TypeError,
+      ],
+      [
+        () => store.get(5 as never),
+        /^Store\.get\(\): key must be a Uint8Array or a string, got number 5$/,
+        TypeError,
+      ],
+      [
+        () => store.get("k", 5 as never),
+        /^Store\.get\(\): options must be an object, got number 5$/,
+        TypeError,
+      ],
+      [
+        () => store.get("k", { snapshot: -1 }),
+        /^Store\.get\(\): sequence number must be a non-negative integer, got -1$/,
+        RangeError,
+      ],
+      [
+        () => store.get("k", { snapshot: "1" as never }),
+        /^Store\.get\(\): snapshot must be a Snapshot or a sequence number, got string "1"$/,
+        TypeError,
+      ],
+      [() => store.get("k", { snapshot: released }), /^Store\.get\(\)/, SnapshotReleasedError],
+      [
+        () => [...store.iterator({ lowr: "a" } as never)],
+        /^Store\.iterator\(\): unknown option "lowr"; known: snapshot, lower, upper$/,
+        TypeError,
+      ],
+      [
+        () => [...store.iterator({ lower: 5 as never })],
+        /^Store\.iterator\(\): lower must be a Uint8Array or a string, got number 5$/,
+        TypeError,
+      ],
+      [
+        () => [...store.iterator({ snapshot: 1.5 })],
+        /^Store\.iterator\(\): sequence number must be a non-negative integer, got 1.5$/,
+        RangeError,
+      ],
+    ]);
+    assert.equal(new TextDecoder().decode(store.get("k", { snapshot: store.lastSequence })), "v");
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
 });
