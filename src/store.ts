@@ -24,7 +24,7 @@ import { MemTableError, MergeOperatorError, StoreError } from "./errors.ts";
 import { flushMemTables, type FlushStats, mergeVersions } from "./flush/flush_job.ts";
 import type { FlushReply, FlushRequest } from "./flush/flush_worker.ts";
 import { native } from "./ffi/native.ts";
-import { type Bytes, bytesOf } from "./memtable/bytes.ts";
+import { type Bytes, bytesOf, keyLabel } from "./memtable/bytes.ts";
 import { MemTable } from "./memtable/memtable.ts";
 import {
   applyFullMerge,
@@ -165,6 +165,23 @@ function named(e: unknown, what: string): unknown {
     e.message = `${what}: ${e.message}`;
   }
   return e;
+}
+
+/** The error for a Merge written to a store without a merge operator (RocksDB's NotSupported). */
+function noMergeOperator(what: string, subject: string): MergeOperatorError {
+  return new MergeOperatorError(
+    `${what}: ${subject} needs a merge operator and this store has none (RocksDB: ` +
+      `"NotSupported: Provide a merge_operator when opening DB"); open the store with ` +
+      `mergeOperator; nothing was written`,
+  );
+}
+
+/** The error for a read that meets Merge entries in a store opened without an operator. */
+function mergeWithoutOperator(what: string, key: Uint8Array): MergeOperatorError {
+  return new MergeOperatorError(
+    `${what}: key ${keyLabel(key)} has Merge entries (written while the store had a merge ` +
+      `operator) and this store was opened without one; open it with that mergeOperator`,
+  );
 }
 
 /** A key or bound of a Store call: a Uint8Array or a string (UTF-8), else a TypeError. */
@@ -360,34 +377,59 @@ export class Store {
     return this.#imm.numNotFlushed;
   }
 
+  /** Sets `key` to `value` (Uint8Arrays or strings). */
   put(key: Bytes, value: Bytes): void {
     this.#write1("put", (mt, s) => mt.add(s, ValueType.Value, key, value));
   }
 
+  /** Deletes `key`. */
   delete(key: Bytes): void {
     this.#write1("delete", (mt, s) => mt.add(s, ValueType.Deletion, key));
   }
 
+  /** Deletes the one Value of `key` below it (RocksDB's SingleDelete contract). */
   singleDelete(key: Bytes): void {
     this.#write1("singleDelete", (mt, s) => mt.add(s, ValueType.SingleDeletion, key));
   }
 
+  /**
+   * Adds a Merge operand to `key`, folded on reads by the store's `mergeOperator`. A store
+   * opened without one refuses it with a `MergeOperatorError` and writes nothing (RocksDB:
+   * `NotSupported: Provide a merge_operator when opening DB`).
+   */
   merge(key: Bytes, operand: Bytes): void {
+    this.#live("merge");
+    if (this.mergeOperator === undefined) throw noMergeOperator("Store.merge()", "a Merge");
     this.#write1("merge", (mt, s) => mt.add(s, ValueType.Merge, key, operand));
   }
 
+  /** Deletes the keys in [start, end). */
   deleteRange(start: Bytes, end: Bytes): void {
     this.#write1("deleteRange", (mt, s) => mt.addRangeDeletion(s, start, end));
   }
 
-  /** Applies a batch atomically; returns the sequence number of its first record. */
+  /**
+   * Applies a batch atomically; returns the sequence number of its first record. A batch with
+   * a Merge record in a store without a `mergeOperator` is refused as `merge()` is; a refused
+   * batch applies nothing.
+   */
   write(batch: WriteBatch): number {
+    const what = "Store.write()";
     this.#live("write");
     if (!(batch instanceof WriteBatch)) {
-      throw new TypeError(`Store.write(): expected a WriteBatch, got ${describe(batch)}`);
+      throw new TypeError(`${what}: expected a WriteBatch, got ${describe(batch)}`);
     }
     const first = this.#lastSeq + 1;
-    const n = this.#mutable.write(batch, first);
+    let n: number;
+    try {
+      if (this.mergeOperator === undefined && batch.mayHaveMerge) {
+        const at = batch.records().findIndex((r) => r.type === ValueType.Merge);
+        if (at >= 0) throw noMergeOperator(what, `record ${at}, a Merge,`);
+      }
+      n = this.#mutable.write(batch, first);
+    } catch (e) {
+      throw named(e, what);
+    }
     this.#lastSeq += n;
     this.#afterWrite();
     return first;
@@ -395,7 +437,11 @@ export class Store {
 
   #write1(what: string, apply: (mt: MemTable, seq: number) => void): void {
     this.#live(what);
-    apply(this.#mutable, this.#lastSeq + 1); // throws before anything changes
+    try {
+      apply(this.#mutable, this.#lastSeq + 1); // throws before anything changes
+    } catch (e) {
+      throw named(e, `Store.${what}()`);
+    }
     this.#lastSeq++;
     this.#afterWrite();
   }
@@ -587,7 +633,10 @@ export class Store {
     return Number(checkSequence(s, what));
   }
 
-  /** The value of `key` (undefined when it has none) at the snapshot (default: now). */
+  /**
+   * The value of `key` (undefined when it has none) at the snapshot (default: now). Errors
+   * raised while reading (a damaged file, a failing merge operator) name `Store.get()`.
+   */
   get(key: Bytes, options?: StoreReadOptions): Uint8Array | undefined {
     const what = "Store.get()";
     this.#live("get");
@@ -595,12 +644,18 @@ export class Store {
     const snapshot = options === undefined
       ? this.#lastSeq
       : this.#snapshotOf(checkOptions(options, getOptionNames, what), what);
+    try {
+      return this.#get(k, snapshot);
+    } catch (e) {
+      throw named(e, what);
+    }
+  }
+
+  #get(k: Uint8Array, snapshot: number): Uint8Array | undefined {
     const operands: Uint8Array[] = [];
     const finish = (base: Uint8Array | undefined) => {
       if (operands.length === 0) return base;
-      if (this.mergeOperator === undefined) {
-        throw new MergeOperatorError("Store.get(): a Merge entry needs the store's mergeOperator");
-      }
+      if (this.mergeOperator === undefined) throw mergeWithoutOperator("Store.get()", k);
       return applyFullMerge(this.mergeOperator, k, base, operands);
     };
     // Synchronous: no flush can install (and release memtables) before this returns.
@@ -663,11 +718,7 @@ export class Store {
         if (s > snapshot) continue;
         if (s < cover) return done(undefined);
         if (v.type === ValueType.Merge) {
-          if (op === undefined) {
-            throw new MergeOperatorError(
-              "Store.iterator(): a Merge entry needs the store's mergeOperator",
-            );
-          }
+          if (op === undefined) throw mergeWithoutOperator("Store.iterator()", key);
           operands.unshift(v.value);
           continue;
         }

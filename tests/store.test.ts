@@ -15,6 +15,7 @@ import {
   type GetResult,
   MemTable,
   type MergeOperator,
+  MergeOperatorError,
   type Snapshot,
   SnapshotReleasedError,
   Store,
@@ -23,6 +24,7 @@ import {
   TableReader,
   ValueType,
   WriteBatch,
+  WriteBatchError,
   WriteBufferManager,
 } from "../mod.ts";
 import { compareBytes, Rng, seedFor, utf8 } from "./helpers.ts";
@@ -434,6 +436,82 @@ test("Store.get() and Store.iterator() refuse unknown read options and bad keys,
       ],
     ]);
     assert.equal(new TextDecoder().decode(store.get("k", { snapshot: store.lastSequence })), "v");
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store.merge() and Store.write() of a Merge record are refused without a merge operator; nothing is written", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  let store = Store.open({ dir });
+  try {
+    store.put("k", "base");
+    const seq = store.lastSequence;
+    refuses([
+      [
+        () => store.merge("k", "x"),
+        /^Store\.merge\(\): a Merge needs a merge operator and this store has none \(RocksDB: "NotSupported: Provide a merge_operator when opening DB"\); open the store with mergeOperator; nothing was written$/,
+        MergeOperatorError,
+      ],
+      [
+        () => store.write(new WriteBatch().put("a", "1").merge("k", "y")),
+        /^Store\.write\(\): record 1, a Merge, needs a merge operator .*nothing was written$/,
+        MergeOperatorError,
+      ],
+    ]);
+    assert.equal(store.lastSequence, seq, "no sequence number was used");
+    assert.equal(store.get("a"), undefined, "the batch's Put was not applied either");
+    assert.equal(new TextDecoder().decode(store.get("k")), "base", "reads still work");
+    assert.equal(store.write(new WriteBatch().put("a", "1")), seq + 1, "a batch without one is");
+    await store.flush();
+    await store.close();
+    store = Store.open({ dir });
+    assert.deepEqual(
+      [...store.iterator()].map((e) => new TextDecoder().decode(e.value)),
+      ["1", "base"],
+    );
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store writes name the Store call in their errors, not the MemTable inside, and change nothing", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  const store = Store.open({ dir, mergeOperator: op });
+  try {
+    const malformed = new Uint8Array(12);
+    malformed[8] = 1; // the header counts a record the batch does not hold
+    refuses([
+      [
+        () => store.put(5 as never, "v"),
+        /^Store\.put\(\): key must be a Uint8Array or a string, got number 5$/,
+        TypeError,
+      ],
+      [() => store.put("k", {} as never), /^Store\.put\(\): value must be/, TypeError],
+      [() => store.delete(null as never), /^Store\.delete\(\): key must be/, TypeError],
+      [() => store.singleDelete([] as never), /^Store\.singleDelete\(\): key .*Array$/, TypeError],
+      [() => store.merge(5 as never, "x"), /^Store\.merge\(\): key must be/, TypeError],
+      [
+        () => store.deleteRange("b", "a"),
+        /^Store\.deleteRange\(\): end comes before start$/,
+        RangeError,
+      ],
+      [
+        () => store.put("x".repeat((8 << 20) + 1), "v"),
+        /^Store\.put\(\): key is 8388609 bytes, the maximum is 8388608$/,
+        RangeError,
+      ],
+      [
+        () => store.write(WriteBatch.from(malformed)),
+        /^Store\.write\(\): wrong count: the header says 1 records/,
+        WriteBatchError,
+      ],
+      [() => store.write("batch" as never), /^Store\.write\(\): expected a WriteBatch/, TypeError],
+    ]);
+    assert.equal(store.lastSequence, 0);
+    assert.deepEqual([...store.iterator()], []);
   } finally {
     await store.close();
     rmSync(join(dir, ".."), { recursive: true, force: true });
