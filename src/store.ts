@@ -14,13 +14,13 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { booleanOption, checkOptions, integerOption } from "./arguments.ts";
 import { compareUserKeys } from "./coding/internal_key.ts";
 import { checkSequence, type SequenceNumber } from "./coding/sequence.ts";
 import { describe, ValueType } from "./coding/value_type.ts";
-import { MemTableError, MergeOperatorError, StoreError } from "./errors.ts";
+import { CorruptionError, MemTableError, MergeOperatorError, StoreError } from "./errors.ts";
 import { flushMemTables, type FlushStats, mergeVersions } from "./flush/flush_job.ts";
 import type { FlushReply, FlushRequest } from "./flush/flush_worker.ts";
 import { native } from "./ffi/native.ts";
@@ -36,6 +36,15 @@ import type { PrefixExtractor } from "./memtable/prefix.ts";
 import type { MemTableRep } from "./memtable/rep.ts";
 import { type FileFaultHook, writeFileDurably } from "./table/file.ts";
 import { type TableEntry, TableReader } from "./table/table_reader.ts";
+import {
+  emptyManifest,
+  encodeManifest,
+  type FileMeta,
+  fileName,
+  type Manifest,
+  manifestName,
+  readManifest,
+} from "./store_directory.ts";
 import { MemTableList } from "./write/memtable_list.ts";
 import { Snapshot, SnapshotList } from "./write/snapshots.ts";
 import { WriteBufferManager } from "./write/write_buffer_manager.ts";
@@ -192,30 +201,12 @@ function keyOf(key: unknown, what: string, role = "key"): Uint8Array {
   return bytesOf(key);
 }
 
-interface FileMeta {
-  number: number;
-  smallestSeq: number;
-  largestSeq: number;
-  size: number;
-}
-
-interface Manifest {
-  version: 1;
-  /** Oldest first. */
-  files: FileMeta[];
-  lastSequence: number;
-  nextFileNumber: number;
-}
-
 /** What a read found in one file: operands (oldest first) and what ends them, if anything. */
 interface LayerRead {
   operands: Uint8Array[];
   end: "value" | "deleted" | "none";
   value?: Uint8Array;
 }
-
-const manifestName = "MANIFEST.json";
-const fileName = (n: number) => `${String(n).padStart(6, "0")}.sst`;
 
 /** A store's figures, for monitoring. */
 export interface StoreStats {
@@ -296,7 +287,12 @@ export class Store {
   #flushedBytes = 0;
   #flushMs = 0;
 
-  private constructor(options: StoreOptions, manifest: Manifest, first: MemTable) {
+  private constructor(
+    options: StoreOptions,
+    manifest: Manifest,
+    first: MemTable,
+    files: { meta: FileMeta; reader: TableReader }[],
+  ) {
     this.#options = options;
     this.dir = options.dir;
     this.writeBufferSize = options.writeBufferSize!;
@@ -308,12 +304,7 @@ export class Store {
     });
     this.#lastSeq = manifest.lastSequence;
     this.#nextFile = manifest.nextFileNumber;
-    for (const meta of manifest.files) {
-      this.#files.unshift({
-        meta,
-        reader: TableReader.open(join(this.dir, fileName(meta.number))),
-      });
-    }
+    this.#files = files.slice().reverse();
     this.#mutable = first;
   }
 
@@ -332,26 +323,23 @@ export class Store {
   }
 
   static #openChecked(options: StoreOptions, first: MemTable): Store {
-    mkdirSync(options.dir, { recursive: true });
-    const path = join(options.dir, manifestName);
-    let manifest: Manifest = { version: 1, files: [], lastSequence: 0, nextFileNumber: 1 };
-    if (existsSync(path)) {
-      try {
-        manifest = JSON.parse(readFileSync(path, "utf8")) as Manifest;
-      } catch (cause) {
-        throw new StoreError(`Store.open(): ${path} is not a readable manifest`, { cause });
-      }
-      if (manifest.version !== 1 || !Array.isArray(manifest.files)) {
-        throw new StoreError(`Store.open(): ${path} is not a manifest of this library`);
-      }
-    }
+    const dir = options.dir;
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, manifestName);
+    const manifest = existsSync(path) ? readManifest(path, "Store.open()") : emptyManifest();
     const listed = new Set(manifest.files.map((f) => fileName(f.number)));
-    for (const f of readdirSync(options.dir)) {
+    for (const f of readdirSync(dir)) {
       if ((f.endsWith(".sst") && !listed.has(f)) || f.endsWith(".tmp")) {
-        rmSync(join(options.dir, f), { force: true });
+        rmSync(join(dir, f), { force: true });
       }
     }
-    return new Store(options, manifest, first);
+    const files = openTables(dir, path, manifest);
+    try {
+      return new Store(options, manifest, first, files);
+    } catch (e) {
+      for (const f of files) f.reader.close();
+      throw e;
+    }
   }
 
   #newMemTable(): MemTable {
@@ -560,10 +548,7 @@ export class Store {
       lastSequence: this.#lastSeq,
       nextFileNumber: this.#nextFile,
     };
-    writeFileDurably(
-      join(this.dir, manifestName),
-      new TextEncoder().encode(JSON.stringify(manifest)),
-    );
+    writeFileDurably(join(this.dir, manifestName), encodeManifest(manifest));
   }
 
   /**
@@ -825,6 +810,52 @@ function* entriesFrom(
   for (; it.valid(); it.next()) {
     yield { key: it.key(), seq: it.seq(), type: it.type(), value: it.value() };
   }
+}
+
+/**
+ * Opens the tables `manifest` lists (oldest first), checking that each is there, inside `dir`,
+ * of the size the manifest records and readable; on any failure closes what it opened and
+ * throws a `CorruptionError` naming the file (and the manifest field).
+ */
+function openTables(
+  dir: string,
+  manifestPath: string,
+  manifest: Manifest,
+): { meta: FileMeta; reader: TableReader }[] {
+  const what = "Store.open()";
+  const opened: { meta: FileMeta; reader: TableReader }[] = [];
+  try {
+    manifest.files.forEach((meta, i) => {
+      const name = fileName(meta.number);
+      const path = join(dir, name);
+      if (dirname(resolve(path)) !== resolve(dir)) { // the manifest's numbers are integers
+        throw new CorruptionError(`${what}: ${manifestPath}: files[${i}] names ${path}`);
+      }
+      let reader: TableReader;
+      try {
+        reader = TableReader.open(path);
+      } catch (e) {
+        if ((e as { code?: unknown }).code === "ENOENT") {
+          throw new CorruptionError(
+            `${what}: ${manifestPath} lists ${name} (files[${i}]), which is missing from ${dir}`,
+            { cause: e },
+          );
+        }
+        throw named(e, what);
+      }
+      opened.push({ meta, reader });
+      if (reader.size !== meta.size) {
+        throw new CorruptionError(
+          `${what}: ${path} is ${reader.size} bytes; ${manifestPath} files[${i}].size says ` +
+            `${meta.size}`,
+        );
+      }
+    });
+  } catch (e) {
+    for (const o of opened) o.reader.close();
+    throw e;
+  }
+  return opened;
 }
 
 /**

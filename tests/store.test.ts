@@ -8,14 +8,24 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
+import process from "node:process";
 import { join } from "node:path";
 import {
+  CorruptionError,
   type GetResult,
   MemTable,
   type MergeOperator,
   MergeOperatorError,
+  nativeMemoryBytes,
   type Snapshot,
   SnapshotReleasedError,
   Store,
@@ -512,6 +522,158 @@ test("Store writes name the Store call in their errors, not the MemTable inside,
     ]);
     assert.equal(store.lastSequence, 0);
     assert.deepEqual([...store.iterator()], []);
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+/** Every file of `dir` with its bytes (hex), for checking that a call changed nothing. */
+function contentsOf(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(dir).sort()) out[f] = hex(readFileSync(join(dir, f)));
+  return out;
+}
+
+/**
+ * Descriptors this process holds open on files in `dir`, counted in /proc (Linux) by a child
+ * process: Deno lets a program read its own /proc entries only with --allow-all.
+ */
+function descriptorsInto(dir: string): number {
+  const r = spawnSync("find", [`/proc/${process.pid}/fd`, "-lname", `${dir}/*`], {
+    encoding: "utf8",
+  });
+  assert.equal(r.error, undefined, "find not runnable");
+  // find may also report descriptors that closed while it ran (the spawn's own pipes).
+  return r.stdout.split("\n").filter((l) => l !== "").length;
+}
+
+test("Store.open() checks every manifest field, names the file and the field, and opens nothing on failure", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  let store = Store.open({ dir, flushInWorker: false });
+  store.put("a", "1");
+  await store.flush();
+  store.put("b", "2");
+  store.put("c", "3");
+  await store.close();
+  const manifestPath = join(dir, "MANIFEST.json");
+  const good = readFileSync(manifestPath, "utf8");
+  const base = JSON.parse(good);
+  assert.deepEqual(base.files.map((f: { number: number }) => f.number), [1, 2]);
+  const where = `^Store\\.open\\(\\): ${manifestPath.replace(/[.]/g, "\\.")}`;
+  const edited = (edit: (m: any) => void) => {
+    const m = structuredClone(base);
+    edit(m);
+    return JSON.stringify(m);
+  };
+  const cases: [string, string, RegExp, new (...args: never[]) => Error][] = [
+    [
+      "a path as a file number",
+      edited((m) => (m.files[0].number = "../../etc/x")),
+      new RegExp(
+        `${where}: files\\[0\\]\\.number must be a positive integer, got "\\.\\./\\.\\./etc/x"$`,
+      ),
+      CorruptionError,
+    ],
+    [
+      "a string as lastSequence",
+      edited((m) => (m.lastSequence = "abc")),
+      new RegExp(`${where}: lastSequence must be a non-negative integer, got "abc"$`),
+      CorruptionError,
+    ],
+    [
+      "lastSequence below a file's",
+      edited((m) => (m.lastSequence = 1)),
+      new RegExp(`${where}: lastSequence 1 is below files\\[1\\]\\.largestSeq 3: later writes`),
+      CorruptionError,
+    ],
+    [
+      "nextFileNumber not above the files'",
+      edited((m) => (m.nextFileNumber = 2)),
+      new RegExp(`${where}: nextFileNumber 2 must be above files\\[1\\]\\.number 2$`),
+      CorruptionError,
+    ],
+    [
+      "a file listed twice",
+      edited((m) => (m.files[1].number = 1)),
+      new RegExp(`${where}: files\\[1\\]\\.number 1 must be above files\\[0\\]\\.number 1`),
+      CorruptionError,
+    ],
+    [
+      "a negative sequence number",
+      edited((m) => (m.files[0].smallestSeq = -1)),
+      new RegExp(`${where}: files\\[0\\]\\.smallestSeq must be a non-negative integer, got -1$`),
+      CorruptionError,
+    ],
+    [
+      "a missing field",
+      edited((m) => delete m.files[1].size),
+      new RegExp(`${where}: files\\[1\\]\\.size must be a non-negative integer, got undefined$`),
+      CorruptionError,
+    ],
+    [
+      "files not an array",
+      edited((m) => (m.files = {})),
+      new RegExp(`${where}: files must be an array, got \\{\\}$`),
+      CorruptionError,
+    ],
+    [
+      "another version",
+      edited((m) => (m.version = 2)),
+      new RegExp(`${where} is not a manifest of this library: version must be 1, got 2$`),
+      StoreError,
+    ],
+    ["not JSON", "{ files: [", new RegExp(`${where} is not JSON: `), CorruptionError],
+    [
+      "a wrong size",
+      edited((m) => (m.files[0].size = 5)),
+      new RegExp(
+        `^Store\\.open\\(\\): .*/000001\\.sst is \\d+ bytes; .*files\\[0\\]\\.size says 5$`,
+      ),
+      CorruptionError,
+    ],
+    [
+      "a listed file that is missing",
+      edited((m) => {
+        m.files.push({ number: 7, smallestSeq: 9, largestSeq: 9, size: 100 });
+        m.lastSequence = 9;
+        m.nextFileNumber = 8;
+      }),
+      new RegExp(`${where} lists 000007\\.sst \\(files\\[2\\]\\), which is missing from `),
+      CorruptionError,
+    ],
+  ];
+  const before = nativeMemoryBytes();
+  try {
+    for (const [name, text, message, kind] of cases) {
+      writeFileSync(manifestPath, text);
+      const files = contentsOf(dir);
+      assert.throws(
+        () => Store.open({ dir }),
+        (e: Error) => e instanceof kind && message.test(e.message) && !("code" in e),
+        `${name}: ${message}`,
+      );
+      assert.deepEqual(contentsOf(dir), files, `${name}: the directory is as it was`);
+      assert.equal(descriptorsInto(dir), 0, `${name}: no descriptor left open`);
+    }
+    // A damaged second file: the first, opened before it, is closed again.
+    writeFileSync(manifestPath, good);
+    const second = join(dir, "000002.sst");
+    const intact = readFileSync(second);
+    writeFileSync(second, new Uint8Array(intact.length).fill(7));
+    assert.throws(
+      () => Store.open({ dir }),
+      (e: Error) =>
+        e instanceof CorruptionError && /^Store\.open\(\): .*000002\.sst/.test(e.message),
+    );
+    assert.equal(descriptorsInto(dir), 0, "the first file's descriptor was closed");
+    assert.equal(nativeMemoryBytes(), before, "the first memtable was released");
+    writeFileSync(second, intact);
+    store = Store.open({ dir });
+    assert.deepEqual(
+      [...store.iterator()].map((e) => new TextDecoder().decode(e.key)),
+      ["a", "b", "c"],
+    );
   } finally {
     await store.close();
     rmSync(join(dir, ".."), { recursive: true, force: true });
