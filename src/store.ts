@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { booleanOption, checkOptions, integerOption } from "./arguments.ts";
 import { compareUserKeys } from "./coding/internal_key.ts";
@@ -41,9 +41,11 @@ import {
   encodeManifest,
   type FileMeta,
   fileName,
+  foreignFilesMessage,
   type Manifest,
   manifestName,
   readManifest,
+  sortDirectory,
 } from "./store_directory.ts";
 import { MemTableList } from "./write/memtable_list.ts";
 import { Snapshot, SnapshotList } from "./write/snapshots.ts";
@@ -174,6 +176,19 @@ function named(e: unknown, what: string): unknown {
     e.message = `${what}: ${e.message}`;
   }
   return e;
+}
+
+/**
+ * Runs a file-system step of `what`; an operating-system error (one with a `code`) becomes a
+ * StoreError that says what could not be done, with the error as its cause.
+ */
+function fsStep<T>(what: string, doing: string, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    if (typeof (e as { code?: unknown }).code !== "string") throw e;
+    throw new StoreError(`${what}: ${doing}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** The error for a Merge written to a store without a merge operator (RocksDB's NotSupported). */
@@ -309,8 +324,13 @@ export class Store {
   }
 
   /**
-   * Opens (or creates) the store in `options.dir`: reads its manifest and opens its files. SST
-   * files the manifest does not list (a flush that died before it was recorded) are removed.
+   * Opens (or creates) the store in `options.dir`: reads its manifest and opens its files. A
+   * missing or empty directory becomes a new store (its manifest is written at once). A
+   * directory holding files this library did not write (a RocksDB database, anything it does
+   * not recognise) is refused with a `StoreError` that names them, and nothing in it changes.
+   * What the store's own writes left when a process died is removed: temporaries, and SST
+   * files numbered at or above the manifest's `nextFileNumber` (a flush that died before the
+   * manifest recorded it).
    */
   static open(options: StoreOptions): Store {
     const checked = checkStoreOptions(options);
@@ -323,18 +343,27 @@ export class Store {
   }
 
   static #openChecked(options: StoreOptions, first: MemTable): Store {
+    const what = "Store.open()";
     const dir = options.dir;
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, manifestName);
-    const manifest = existsSync(path) ? readManifest(path, "Store.open()") : emptyManifest();
-    const listed = new Set(manifest.files.map((f) => fileName(f.number)));
-    for (const f of readdirSync(dir)) {
-      if ((f.endsWith(".sst") && !listed.has(f)) || f.endsWith(".tmp")) {
-        rmSync(join(dir, f), { force: true });
+    const names = fsStep(what, `cannot open the directory ${dir}`, () => {
+      if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+      else if (!statSync(dir).isDirectory()) {
+        throw new StoreError(`${what}: ${dir} is not a directory`);
       }
-    }
+      return readdirSync(dir);
+    });
+    const path = join(dir, manifestName);
+    const found = names.includes(manifestName) ? readManifest(path, what) : undefined;
+    const { leftovers, foreign } = sortDirectory(names, found);
+    if (foreign.length > 0) throw new StoreError(foreignFilesMessage(what, dir, foreign));
+    const manifest = found ?? emptyManifest();
     const files = openTables(dir, path, manifest);
     try {
+      fsStep(what, `cannot set up ${dir}`, () => {
+        // A new store records itself at once: a directory with files and no manifest is not ours.
+        if (found === undefined) writeFileDurably(path, encodeManifest(manifest));
+        for (const f of leftovers) rmSync(join(dir, f), { force: true });
+      });
       return new Store(options, manifest, first, files);
     } catch (e) {
       for (const f of files) f.reader.close();
@@ -517,7 +546,8 @@ export class Store {
     const number = this.#nextFile++;
     const path = join(this.dir, fileName(number));
     const started = performance.now();
-    let meta: FileMeta;
+    let meta: FileMeta | undefined;
+    let reader: TableReader;
     try {
       const stats = await this.#runFlush(path, [...picked].reverse());
       meta = {
@@ -526,14 +556,18 @@ export class Store {
         largestSeq: Number(stats.largestSeq),
         size: stats.fileSize,
       };
+      reader = TableReader.open(path); // a file the store cannot open is not installed
     } catch (e) {
+      // Written but never recorded, the file is the store's to remove: left in place, its
+      // number (below the next manifest's nextFileNumber) would make the directory not
+      // provably the store's at the next open.
+      if (meta !== undefined) rmSync(path, { force: true });
       this.#imm.rollbackFlush(picked); // still readable, picked again by the next flush
       throw e;
     }
     this.#flushes++;
     this.#flushedBytes += meta.size;
     this.#flushMs += performance.now() - started;
-    const reader = TableReader.open(path);
     for (const m of this.#imm.installFlushResult(picked, meta)) {
       const r = m.number === number ? reader : TableReader.open(join(this.dir, fileName(m.number)));
       this.#files.unshift({ meta: m, reader: r });

@@ -1,7 +1,16 @@
 /**
  * The files of a Store's directory: `MANIFEST.json` (which SST files hold the store's data,
- * oldest first, the last sequence number and the next file number) and the SST files it lists,
- * `NNNNNN.sst`.
+ * oldest first, the last sequence number and the next file number), the SST files it lists,
+ * `NNNNNN.sst`, a `LOCK` file, and the temporaries `writeFileDurably` writes before it renames
+ * (`<name>.<pid>.<n>.tmp`).
+ *
+ * The store never deletes a file it did not write. What it may remove is what its own writes
+ * left when a process died: temporaries of its names, and SST files numbered at or above the
+ * manifest's `nextFileNumber` (a flush renames its file into place before the manifest records
+ * it, and numbers only grow). Any other file — an unlisted SST file below `nextFileNumber`, a
+ * directory without a manifest that holds files, anything of another name (a RocksDB database:
+ * CURRENT, MANIFEST-000005, 000004.log) — is not provably the store's, and the directory is
+ * refused.
  *
  * The manifest is read as untrusted input: every field is checked (integers in range, file
  * numbers ascending and below `nextFileNumber`, `lastSequence` at or above every file's
@@ -37,6 +46,64 @@ export const manifestName = "MANIFEST.json";
 
 /** The name of SST file `n`: six digits at least, as RocksDB names its files. */
 export const fileName = (n: number): string => `${String(n).padStart(6, "0")}.sst`;
+
+/** The lock file's name (RocksDB's). */
+export const lockName = "LOCK";
+
+/** A temporary of `writeFileDurably` for one of the store's files. */
+const temporaryName = /^(?:MANIFEST\.json|\d{6,}\.sst)\.\d+\.\d+\.tmp$/;
+const sstName = /^\d{6,}\.sst$/;
+
+/** How the entries of a store directory sort (see the module notes). */
+export interface DirectoryContents {
+  /** What the store's own writes left behind: removable. */
+  leftovers: string[];
+  /** Files the store did not provably write, with why, in name order. */
+  foreign: string[];
+}
+
+/**
+ * Sorts the entry `names` of a store directory whose manifest is `manifest` (undefined when
+ * it has none) into the store's own files, its leftovers and the rest.
+ */
+export function sortDirectory(
+  names: readonly string[],
+  manifest: Manifest | undefined,
+): DirectoryContents {
+  const listed = new Set(manifest?.files.map((f) => fileName(f.number)) ?? []);
+  const leftovers: string[] = [];
+  const foreign: string[] = [];
+  for (const name of [...names].sort()) {
+    if (name === lockName || name === manifestName || listed.has(name)) continue;
+    if (manifest === undefined) {
+      if (name.startsWith(`${manifestName}.`) && temporaryName.test(name)) leftovers.push(name);
+      else foreign.push(name);
+      continue;
+    }
+    if (temporaryName.test(name)) {
+      leftovers.push(name);
+      continue;
+    }
+    const n = sstName.test(name) ? Number(name.slice(0, -4)) : -1;
+    if (n < 0 || fileName(n) !== name) foreign.push(name);
+    else if (n >= manifest.nextFileNumber) leftovers.push(name);
+    else foreign.push(`${name} (not in the manifest, numbered below its nextFileNumber)`);
+  }
+  return { leftovers, foreign };
+}
+
+/** The message of a directory refused for `foreign` files. */
+export function foreignFilesMessage(what: string, dir: string, foreign: readonly string[]): string {
+  const shownMax = 8;
+  const list = foreign.slice(0, shownMax).join(", ") +
+    (foreign.length > shownMax ? `, … (${foreign.length} in all)` : "");
+  const rocksdb = foreign.includes("CURRENT") || foreign.some((f) => f.startsWith("MANIFEST-"))
+    ? " It looks like a RocksDB database; reading those is not supported yet."
+    : "";
+  return `${what}: ${dir} holds files this library did not write: ${list}. A store opens only ` +
+    `a directory it created (or an empty one) and never deletes a file it did not write.` +
+    `${rocksdb} Nothing was changed.`;
+}
 
 /** The manifest of a store with nothing flushed yet. */
 export function emptyManifest(): Manifest {

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
   copyFileSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -677,5 +678,90 @@ test("Store.open() checks every manifest field, names the file and the field, an
   } finally {
     await store.close();
     rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store.open() refuses a RocksDB database directory, naming its files, and leaves every file as it was", () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "rocksdb");
+  try {
+    const ldb = (...args: string[]) => {
+      const r = spawnSync("ldb", [`--db=${dir}`, ...args], { encoding: "utf8" });
+      assert.equal(r.error, undefined, "ldb not runnable (apt-get install rocksdb-tools)");
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    ldb("--create_if_missing", "put", "k", "v");
+    ldb("compact"); // flushes k to an SST file
+    const before = contentsOf(dir);
+    const names = Object.keys(before);
+    assert.ok(names.some((f) => f.endsWith(".sst")) && names.includes("CURRENT"), `${names}`);
+    assert.throws(
+      () => Store.open({ dir }),
+      (e: Error) =>
+        e instanceof StoreError &&
+        e.message.startsWith(`Store.open(): ${dir} holds files this library did not write: `) &&
+        names.filter((f) => f !== "LOCK").slice(0, 8).every((f) => e.message.includes(f)) &&
+        /looks like a RocksDB database.*Nothing was changed\.$/.test(e.message),
+    );
+    assert.deepEqual(contentsOf(dir), before, "every file is there, byte for byte");
+    assert.match(ldb("scan"), /^k : v$/m, "RocksDB still reads it");
+  } finally {
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store.open() removes only what its own flushes left; files it cannot prove its own are refused and kept", async () => {
+  const root = mkdtempSync(join(tmpdir(), "memtable-store-"));
+  const dir = join(root, "db");
+  try {
+    let store = Store.open({ dir, flushInWorker: false });
+    assert.deepEqual(readdirSync(dir), ["MANIFEST.json"], "a new store records itself at once");
+    store.put("a", "1");
+    await store.flush(); // 000001.sst; the manifest's nextFileNumber is now 2
+    await store.close();
+    const refusedWith = (extra: Record<string, string>, listed: RegExp) => {
+      for (const [f, text] of Object.entries(extra)) writeFileSync(join(dir, f), text);
+      const before = contentsOf(dir);
+      assert.throws(
+        () => Store.open({ dir }),
+        (e: Error) => e instanceof StoreError && listed.test(e.message),
+        `${listed}`,
+      );
+      assert.deepEqual(contentsOf(dir), before, `${Object.keys(extra)}: nothing changed`);
+      for (const f of Object.keys(extra)) rmSync(join(dir, f));
+    };
+    refusedWith({ "notes.txt": "mine" }, /did not write: notes\.txt\. A store opens only/);
+    refusedWith({ "backup.tmp": "mine" }, /did not write: backup\.tmp\./); // not a name of ours
+    refusedWith(
+      { "000000.sst": "?" },
+      /did not write: 000000\.sst \(not in the manifest, numbered below its nextFileNumber\)/,
+    );
+    refusedWith({ "0000002.sst": "?" }, /did not write: 0000002\.sst\./); // not a name we write
+    // Leftovers of the store's own writes go: a flush that died after its rename, temporaries.
+    const leftovers = ["000002.sst", "000099.sst", "MANIFEST.json.123.0.tmp", "000003.sst.9.1.tmp"];
+    for (const f of leftovers) writeFileSync(join(dir, f), "partial");
+    writeFileSync(join(dir, "LOCK"), ""); // the lock file is the store's own
+    store = Store.open({ dir });
+    assert.deepEqual(readdirSync(dir).sort(), ["000001.sst", "LOCK", "MANIFEST.json"]);
+    assert.equal(new TextDecoder().decode(store.get("a")), "1");
+    await store.close();
+    // A directory with files and no manifest is not provably a store's.
+    const other = join(root, "other");
+    mkdirSync(other);
+    copyFileSync(join(dir, "000001.sst"), join(other, "000001.sst"));
+    writeFileSync(join(other, "MANIFEST.json.1.1.tmp"), "");
+    const before = contentsOf(other);
+    assert.throws(
+      () => Store.open({ dir: other }),
+      (e: Error) => e instanceof StoreError && /did not write: 000001\.sst\./.test(e.message),
+    );
+    assert.deepEqual(contentsOf(other), before);
+    // A path that is a file is refused too.
+    assert.throws(
+      () => Store.open({ dir: join(dir, "MANIFEST.json") }),
+      (e: Error) => e instanceof StoreError && /MANIFEST\.json is not a directory$/.test(e.message),
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
