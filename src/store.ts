@@ -35,7 +35,8 @@ import {
 import type { PrefixExtractor } from "./memtable/prefix.ts";
 import type { MemTableRep } from "./memtable/rep.ts";
 import { type FileFaultHook, writeFileDurably } from "./table/file.ts";
-import { type TableEntry, TableReader } from "./table/table_reader.ts";
+import { descriptorAdvice, isOutOfDescriptors, TableCache } from "./table/table_cache.ts";
+import { openCachedTable, type TableEntry, type TableReader } from "./table/table_reader.ts";
 import {
   emptyManifest,
   encodeManifest,
@@ -77,6 +78,15 @@ export interface StoreOptions {
   /** SST data block size in bytes (≥ 1). Default 4096. */
   blockSize?: number;
   /**
+   * The most SST files whose descriptors stay open (RocksDB's `max_open_files`): the least
+   * recently read is closed first and opened again when needed. −1 (the default) is a quarter
+   * of the process's open-file limit where it can be read (Linux; under Deno only with
+   * `--allow-all`), within [16, 1000], else 16 — not unbounded as in RocksDB. Whatever the
+   * bound, a store that finds the process out of descriptors (EMFILE) closes some of its own,
+   * halves its bound and tries again.
+   */
+  maxOpenFiles?: number;
+  /**
    * Run flushes in a Worker, off the writer's thread (default true; `flushFault` keeps them on
    * the calling thread). Functions cannot go to a Worker: it folds merge operands with the
    * built-in operators, and keeps them as they are (reads fold them) with an operator of your
@@ -98,6 +108,7 @@ const storeOptionNames: readonly (keyof StoreOptions)[] = [
   "rep",
   "prefixExtractor",
   "blockSize",
+  "maxOpenFiles",
   "flushInWorker",
   "flushFault",
 ];
@@ -127,6 +138,13 @@ function checkStoreOptions(options: StoreOptions): { options: StoreOptions; firs
   integerOption(options.maxWriteBufferNumber, "maxWriteBufferNumber", what, 2, 2);
   integerOption(options.minWriteBufferNumberToMerge, "minWriteBufferNumberToMerge", what, 1, 1);
   integerOption(options.blockSize, "blockSize", what, 1, 4096);
+  const maxOpenFiles = integerOption(options.maxOpenFiles, "maxOpenFiles", what, -1, -1);
+  if (maxOpenFiles === 0) {
+    throw new RangeError(
+      `${what}: maxOpenFiles must be -1 (a bound from the process's limit) or an integer ≥ 1, ` +
+        `got 0`,
+    );
+  }
   booleanOption(options.flushInWorker, "flushInWorker", what, true);
   const wbm = options.writeBufferManager;
   if (wbm !== undefined && !(wbm instanceof WriteBufferManager)) {
@@ -139,7 +157,7 @@ function checkStoreOptions(options: StoreOptions): { options: StoreOptions; firs
   if (fault !== undefined && typeof fault !== "function") {
     throw new TypeError(`${what}: flushFault must be a function, got ${describe(fault)}`);
   }
-  const checked = { ...options, writeBufferSize };
+  const checked = { ...options, writeBufferSize, maxOpenFiles };
   let first: MemTable;
   try {
     first = memTableFor(checked);
@@ -187,8 +205,50 @@ function fsStep<T>(what: string, doing: string, step: () => T): T {
     return step();
   } catch (e) {
     if (typeof (e as { code?: unknown }).code !== "string") throw e;
-    throw new StoreError(`${what}: ${doing}: ${(e as Error).message}`, { cause: e });
+    const advice = isOutOfDescriptors(e) ? `: ${descriptorAdvice()}` : "";
+    throw new StoreError(`${what}: ${doing}: ${(e as Error).message}${advice}`, { cause: e });
   }
+}
+
+/**
+ * Runs `step`; when the process is out of file descriptors, has the table cache close some of
+ * its own and runs it once more. Out of them still, a StoreError that says what to do.
+ */
+function withDescriptors<T>(tables: TableCache, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    if (!isOutOfDescriptors(e)) throw e;
+    if (tables.shed() === 0) throw outOfDescriptors(tables, e);
+  }
+  try {
+    return step();
+  } catch (e) {
+    throw isOutOfDescriptors(e) ? outOfDescriptors(tables, e) : e;
+  }
+}
+
+/** `withDescriptors` for a step that returns a promise (a flush in the Worker). */
+async function withDescriptorsAsync<T>(tables: TableCache, step: () => Promise<T> | T): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    if (!isOutOfDescriptors(e)) throw e;
+    if (tables.shed() === 0) throw outOfDescriptors(tables, e);
+  }
+  try {
+    return await step();
+  } catch (e) {
+    throw isOutOfDescriptors(e) ? outOfDescriptors(tables, e) : e;
+  }
+}
+
+function outOfDescriptors(tables: TableCache, e: unknown): StoreError {
+  return new StoreError(
+    `too many open files (${(e as Error).message}), after closing what this store could: ` +
+      descriptorAdvice(tables.bound),
+    { cause: e },
+  );
 }
 
 /** The error for a Merge written to a store without a merge operator (RocksDB's NotSupported). */
@@ -236,6 +296,9 @@ export interface StoreStats {
   /** Bytes of SST written by flushes, and the time flushes took from start to install. */
   flushedBytes: number;
   flushMs: number;
+  /** SST files whose descriptors are open now, and the bound on them in force. */
+  openTableFiles: number;
+  maxOpenFiles: number;
 }
 
 /** Options of reads. Unknown names are refused with a TypeError naming the call. */
@@ -288,6 +351,8 @@ export class Store {
   #mutable: MemTable;
   #accounted = 0;
   readonly #imm: MemTableList<FileMeta>;
+  /** The bound on open SST descriptors, shared by every file of the store. */
+  readonly #tables: TableCache;
   /** Newest first. */
   #files: { meta: FileMeta; reader: TableReader }[] = [];
   #lastSeq: number;
@@ -306,9 +371,11 @@ export class Store {
     options: StoreOptions,
     manifest: Manifest,
     first: MemTable,
+    tables: TableCache,
     files: { meta: FileMeta; reader: TableReader }[],
   ) {
     this.#options = options;
+    this.#tables = tables;
     this.dir = options.dir;
     this.writeBufferSize = options.writeBufferSize!;
     this.mergeOperator = options.mergeOperator;
@@ -357,14 +424,17 @@ export class Store {
     const { leftovers, foreign } = sortDirectory(names, found);
     if (foreign.length > 0) throw new StoreError(foreignFilesMessage(what, dir, foreign));
     const manifest = found ?? emptyManifest();
-    const files = openTables(dir, path, manifest);
+    const tables = new TableCache(options.maxOpenFiles);
+    const files = openTables(dir, path, manifest, tables);
     try {
       fsStep(what, `cannot set up ${dir}`, () => {
         // A new store records itself at once: a directory with files and no manifest is not ours.
-        if (found === undefined) writeFileDurably(path, encodeManifest(manifest));
+        if (found === undefined) {
+          withDescriptors(tables, () => writeFileDurably(path, encodeManifest(manifest)));
+        }
         for (const f of leftovers) rmSync(join(dir, f), { force: true });
       });
-      return new Store(options, manifest, first, files);
+      return new Store(options, manifest, first, tables, files);
     } catch (e) {
       for (const f of files) f.reader.close();
       throw e;
@@ -523,7 +593,6 @@ export class Store {
       });
     }
     this.#worker ??= new FlushWorkerClient();
-    this.#flushesInWorker++;
     const tokens = memtables.map((m) => m.share());
     const mergeName = spec === undefined ? this.mergeOperator?.name : undefined;
     return this.#worker.run({
@@ -546,30 +615,42 @@ export class Store {
     const number = this.#nextFile++;
     const path = join(this.dir, fileName(number));
     const started = performance.now();
-    let meta: FileMeta | undefined;
+    const inWorker = this.#flushesInWorkerNow();
+    let meta: FileMeta;
     let reader: TableReader;
     try {
-      const stats = await this.#runFlush(path, [...picked].reverse());
+      const newestFirst = [...picked].reverse();
+      const stats = await withDescriptorsAsync(
+        this.#tables,
+        () => this.#runFlush(path, newestFirst),
+      );
       meta = {
         number,
         smallestSeq: Number(stats.smallestSeq),
         largestSeq: Number(stats.largestSeq),
         size: stats.fileSize,
       };
-      reader = TableReader.open(path); // a file the store cannot open is not installed
+      reader = openCachedTable(path, this.#tables); // a file it cannot open is not installed
     } catch (e) {
-      // Written but never recorded, the file is the store's to remove: left in place, its
-      // number (below the next manifest's nextFileNumber) would make the directory not
-      // provably the store's at the next open.
-      if (meta !== undefined) rmSync(path, { force: true });
+      // Written (or renamed into place before a later step failed) but never recorded, the
+      // file is the store's to remove: left in place, its number (below the next manifest's
+      // nextFileNumber) would make the directory not provably the store's at the next open.
       this.#imm.rollbackFlush(picked); // still readable, picked again by the next flush
+      try {
+        rmSync(path, { force: true });
+      } catch {
+        // then the next open names the file as one it cannot prove its own
+      }
       throw e;
     }
     this.#flushes++;
+    if (inWorker) this.#flushesInWorker++;
     this.#flushedBytes += meta.size;
     this.#flushMs += performance.now() - started;
     for (const m of this.#imm.installFlushResult(picked, meta)) {
-      const r = m.number === number ? reader : TableReader.open(join(this.dir, fileName(m.number)));
+      const r = m.number === number
+        ? reader
+        : openCachedTable(join(this.dir, fileName(m.number)), this.#tables);
       this.#files.unshift({ meta: m, reader: r });
     }
     this.#writeManifest();
@@ -582,7 +663,8 @@ export class Store {
       lastSequence: this.#lastSeq,
       nextFileNumber: this.#nextFile,
     };
-    writeFileDurably(join(this.dir, manifestName), encodeManifest(manifest));
+    const bytes = encodeManifest(manifest);
+    withDescriptors(this.#tables, () => writeFileDurably(join(this.dir, manifestName), bytes));
   }
 
   /**
@@ -600,7 +682,7 @@ export class Store {
       if (this.#flushError !== undefined) {
         const e = this.#flushError;
         this.#flushError = undefined;
-        throw e;
+        throw named(e, "Store.flush()");
       }
     }
     this.#writeManifest(); // the last sequence number, even when nothing was flushed
@@ -612,7 +694,7 @@ export class Store {
     while (this.#imm.shouldStallWrites() && this.#imm.numNotFlushed > 0) {
       this.#scheduleFlush();
       await this.#flushing;
-      if (this.#flushError !== undefined) throw this.#flushError;
+      if (this.#flushError !== undefined) throw named(this.#flushError, "Store.whenWritable()");
     }
     // While a flush runs in the Worker, let its reply in (a macrotask): a writer that never
     // yields to the event loop would otherwise hold finished flushes uninstalled.
@@ -630,6 +712,8 @@ export class Store {
       flushesInWorker: this.#flushesInWorker,
       flushedBytes: this.#flushedBytes,
       flushMs: this.#flushMs,
+      openTableFiles: this.#tables.openFiles,
+      maxOpenFiles: this.#tables.bound,
     };
   }
 
@@ -855,6 +939,7 @@ function openTables(
   dir: string,
   manifestPath: string,
   manifest: Manifest,
+  tables: TableCache,
 ): { meta: FileMeta; reader: TableReader }[] {
   const what = "Store.open()";
   const opened: { meta: FileMeta; reader: TableReader }[] = [];
@@ -867,7 +952,7 @@ function openTables(
       }
       let reader: TableReader;
       try {
-        reader = TableReader.open(path);
+        reader = openCachedTable(path, tables);
       } catch (e) {
         if ((e as { code?: unknown }).code === "ENOENT") {
           throw new CorruptionError(

@@ -19,6 +19,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import {
   CorruptionError,
@@ -32,6 +33,7 @@ import {
   Store,
   StoreError,
   stringAppend,
+  TableBuilder,
   TableReader,
   ValueType,
   WriteBatch,
@@ -765,3 +767,134 @@ test("Store.open() removes only what its own flushes left; files it cannot prove
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+/** Writes a store directory of `n` SST files (file i + 1 holds key<i> = v<i>) and its manifest. */
+function writeStoreFiles(dir: string, n: number): void {
+  mkdirSync(dir, { recursive: true });
+  const files = [];
+  for (let i = 0; i < n; i++) {
+    const b = new TableBuilder();
+    b.add(`key${i}`, i + 1, ValueType.Value, `v${i}`);
+    const bytes = b.finish();
+    writeFileSync(join(dir, `${String(i + 1).padStart(6, "0")}.sst`), bytes);
+    files.push({ number: i + 1, smallestSeq: i + 1, largestSeq: i + 1, size: bytes.length });
+  }
+  const manifest = { version: 1, files, lastSequence: n, nextFileNumber: n + 1 };
+  writeFileSync(join(dir, "MANIFEST.json"), JSON.stringify(manifest));
+}
+
+test("Store keeps at most maxOpenFiles SST descriptors open and reopens files on demand", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  writeStoreFiles(dir, 20);
+  let store = Store.open({ dir, maxOpenFiles: 4 });
+  try {
+    assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after Store.open()`);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 20; i++) {
+        assert.equal(new TextDecoder().decode(store.get(`key${i}`)), `v${i}`);
+        assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after key${i}`);
+      }
+    }
+    assert.equal([...store.iterator()].length, 20);
+    assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after a scan`);
+    const st = store.stats();
+    assert.equal(st.maxOpenFiles, 4);
+    assert.ok(st.openTableFiles >= 1 && st.openTableFiles <= 4, `${st.openTableFiles}`);
+    store.put("key20", "v20");
+    await store.flush(); // a 21st file
+    assert.equal(store.files.length, 21);
+    assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after a flush`);
+    await store.close();
+    assert.equal(descriptorsInto(dir), 0, "close() closes every descriptor");
+    store = Store.open({ dir, maxOpenFiles: 1 });
+    for (let i = 20; i >= 0; i--) {
+      assert.equal(new TextDecoder().decode(store.get(`key${i}`)), `v${i}`);
+    }
+    assert.ok(descriptorsInto(dir) <= 1);
+    refuses([
+      [
+        () => Store.open({ dir, maxOpenFiles: 0 }),
+        /^Store\.open\(\): maxOpenFiles must be -1 \(a bound from the process's limit\) or an integer ≥ 1, got 0$/,
+        RangeError,
+      ],
+      [
+        () => Store.open({ dir, maxOpenFiles: "8" as never }),
+        /^Store\.open\(\): maxOpenFiles must be an integer, got string "8"$/,
+        TypeError,
+      ],
+    ]);
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+/** Runs tests/fixtures/store_descriptors.ts in a child of this runtime under `ulimit -n`. */
+function runUnderLimit(limit: number, mode: string, dir: string, n: number) {
+  const child = fileURLToPath(new URL("./fixtures/store_descriptors.ts", import.meta.url));
+  const runtime = "Deno" in globalThis
+    ? [process.execPath, "run", "--allow-ffi", "--allow-read", "--allow-write", "--allow-env"]
+    : [process.execPath];
+  const quoted = [...runtime, child, mode, dir, String(n)].map((a) => `'${a}'`).join(" ");
+  const r = spawnSync("bash", ["-c", `ulimit -n ${limit} && exec ${quoted}`], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  const line = r.stdout.split("\n").find((l) => l.startsWith("{"));
+  assert.ok(line, `the child printed no result (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(line) as Record<string, any>;
+}
+
+test(
+  "Store with 300 SST files opens, reads and flushes under ulimit -n 64 and 1024 with the default bound",
+  {
+    timeout: 120_000,
+  },
+  () => {
+    const root = mkdtempSync(join(tmpdir(), "memtable-store-"));
+    try {
+      for (const limit of [64, 1024]) {
+        const dir = join(root, `db${limit}`);
+        writeStoreFiles(dir, 300);
+        const r = runUnderLimit(limit, "read", dir, 300);
+        assert.equal(r.ok, true, `ulimit -n ${limit}: ${r.name}: ${r.message}`);
+        assert.equal(r.scanned, 301, "every key, the flushed one too");
+        for (const st of [r.stats, r.reopened]) {
+          assert.ok(st.maxOpenFiles < limit / 2, `ulimit -n ${limit}: bound ${st.maxOpenFiles}`);
+          assert.ok(st.openTableFiles <= st.maxOpenFiles, JSON.stringify(st));
+        }
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "Store out of descriptors gives up its own to read and flush; with none to give, a StoreError says what to do",
+  {
+    timeout: 120_000,
+  },
+  () => {
+    const root = mkdtempSync(join(tmpdir(), "memtable-store-"));
+    try {
+      const dir = join(root, "db");
+      writeStoreFiles(dir, 40);
+      writeStoreFiles(join(root, "other"), 3);
+      const r = runUnderLimit(64, "exhaust", dir, 40);
+      assert.equal(r.ok, true, `${r.name}: ${r.message}`);
+      assert.ok(r.taken > 0 && r.takenAgain > 0, "the child took every free descriptor");
+      assert.equal(r.stats.files, 42, "both flushes made their file");
+      assert.equal(r.stats.flushes, 2);
+      assert.equal(r.stats.flushesInWorker, 2, "the retried flush counts once");
+      assert.ok(r.stats.maxOpenFiles < 16, `the bound was lowered: ${r.stats.maxOpenFiles}`);
+      assert.equal(r.other.name, "StoreError");
+      assert.match(
+        r.other.message,
+        /^Store\.open\(\): .*EMFILE.*raise the process's open-file limit \(ulimit -n\), give Store\.open\(\) a lower maxOpenFiles/,
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);

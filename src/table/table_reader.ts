@@ -13,6 +13,7 @@ import { checkSequence, sequenceFromTrailer, type SequenceNumber } from "../codi
 import { describe, isValueType, ValueType } from "../coding/value_type.ts";
 import { bytesArgument } from "../arguments.ts";
 import type { Bytes } from "../memtable/bytes.ts";
+import type { TableCache } from "./table_cache.ts";
 import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../coding/varint.ts";
 import { CorruptionError } from "../errors.ts";
 import {
@@ -84,21 +85,33 @@ function bufferSource(bytes: Uint8Array): Source {
   };
 }
 
+/** `length` bytes of the file open as `fd` from `offset`. */
+function readFully(fd: number, offset: number, length: number, path: string): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  while (at < length) {
+    const got = readSync(fd, out, at, length - at, offset + at);
+    if (got === 0) throw new CorruptionError(`${path}: the file ends early`);
+    at += got;
+  }
+  return out;
+}
+
 function fileSource(path: string): Source {
   const fd = openSync(path, "r");
   let open = true;
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
   return {
-    size: fstatSync(fd).size,
+    size,
     read(offset, length) {
       if (!open) throw new CorruptionError(`${path}: the table was closed`);
-      const out = new Uint8Array(length);
-      let at = 0;
-      while (at < length) {
-        const got = readSync(fd, out, at, length - at, offset + at);
-        if (got === 0) throw new CorruptionError(`${path}: the file ends early`);
-        at += got;
-      }
-      return out;
+      return readFully(fd, offset, length, path);
     },
     close() {
       if (open) closeSync(fd);
@@ -106,6 +119,22 @@ function fileSource(path: string): Source {
     },
   };
 }
+
+/** A file whose descriptor a TableCache opens and closes (see table_cache.ts). */
+function cachedSource(path: string, cache: TableCache): Source {
+  const file = cache.add(path);
+  return {
+    size: file.size,
+    read: (offset, length) => readFully(file.descriptor(), offset, length, path),
+    close: () => file.close(),
+  };
+}
+
+/**
+ * Opens the SST file at `path` with its descriptor under `cache`'s bound: closed when others
+ * are needed, opened again on demand. For the Store (not exported from mod.ts).
+ */
+export let openCachedTable: (path: string, cache: TableCache) => TableReader;
 
 /**
  * An opened SST file. Its index, properties and range tombstones are held in memory; data
@@ -138,6 +167,18 @@ export class TableReader implements Disposable {
   readonly #index: { key: Uint8Array; handle: BlockHandle }[];
   readonly #tombstones: TableTombstone[];
   #closed = false;
+
+  static {
+    openCachedTable = (path, cache) => {
+      const source = cachedSource(path, cache);
+      try {
+        return new TableReader(source, path);
+      } catch (e) {
+        source.close();
+        throw e;
+      }
+    };
+  }
 
   private constructor(file: Source, name: string) {
     this.#file = file;
