@@ -48,7 +48,7 @@ import {
   readManifest,
   sortDirectory,
 } from "./store_directory.ts";
-import { MemTableList } from "./write/memtable_list.ts";
+import { MemTableList, type MemTableVersion } from "./write/memtable_list.ts";
 import { Snapshot, SnapshotList } from "./write/snapshots.ts";
 import { WriteBufferManager } from "./write/write_buffer_manager.ts";
 import { WriteBatch } from "./write/write_batch.ts";
@@ -358,6 +358,8 @@ export class Store {
   #lastSeq: number;
   #nextFile: number;
   readonly #snapshots = new SnapshotList();
+  /** The views of open iterators, released by `close()`. */
+  readonly #views = new Set<ReadView>();
   #flushing: Promise<void> | undefined;
   #flushError: unknown;
   #closed = false;
@@ -781,26 +783,61 @@ export class Store {
 
   /**
    * The visible key-value pairs in key order, from `lower` (inclusive) to `upper` (exclusive),
-   * at the snapshot (default: now). The memtables and files are read as they are when the
-   * iteration starts.
+   * at the snapshot (default: the last write before this call — RocksDB's implicit snapshot).
+   * The view is fixed here, not at the first `next()`: the iterator holds a reference on every
+   * memtable it reads (the mutable one too, which may be switched out and flushed meanwhile)
+   * and the list of files, and releases them when the iteration ends, is stopped (`break`,
+   * `return()`) or disposed (`using`), or the store closes (later `next()` calls then throw a
+   * `StoreError`). An iterator dropped unfinished is released when it is garbage-collected;
+   * until then it keeps its memtables' memory, so end or dispose iterators you stop reading.
+   * A closed store's `iterator()` throws at once, as do bad options.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Store } from "../mod.ts";
+   * import { mkdtempSync } from "node:fs";
+   * import { join } from "node:path";
+   * import { tmpdir } from "node:os";
+   * const store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
+   * store.put("a", "1");
+   * using it = store.iterator(); // sees the store as it is now
+   * store.put("b", "2");
+   * store.delete("a");
+   * assert.deepEqual([...it].map((e) => new TextDecoder().decode(e.key)), ["a"]);
+   * await store.close();
+   * ```
    */
-  *iterator(
-    options: StoreIteratorOptions = {},
-  ): Generator<{ key: Uint8Array; value: Uint8Array }> {
+  iterator(options: StoreIteratorOptions = {}): StoreIterator {
     const what = "Store.iterator()";
     this.#live("iterator");
     const o = checkOptions(options, iteratorOptionNames, what);
     const snapshot = this.#snapshotOf(o, what);
     const lower = o.lower === undefined ? undefined : keyOf(o.lower, what, "lower").slice();
     const upper = o.upper === undefined ? undefined : keyOf(o.upper, what, "upper").slice();
-    using version = this.#imm.current();
-    const memtables = [this.#mutable, ...version.memtables];
+    const view = new ReadView(
+      snapshot,
+      this.#mutable,
+      this.#imm.current(),
+      this.#files.map((f) => f.reader),
+      this.#views,
+    );
+    return new StoreIterator(internal, view, () => this.#scan(view, lower, upper));
+  }
+
+  /** The entries of `view` in [lower, upper): a k-way merge of its memtables and files. */
+  *#scan(
+    view: ReadView,
+    lower: Uint8Array | undefined,
+    upper: Uint8Array | undefined,
+  ): Generator<StoreEntry> {
+    const { snapshot, memtables, files } = view;
     const tombstones = memtables.flatMap((m) => m.rangeTombstones({ snapshot }))
-      .concat(this.#files.flatMap((f) => f.reader.rangeTombstones()))
+      .concat(files.flatMap((f) => f.rangeTombstones()))
       .filter((t) => Number(t.seq) <= snapshot);
     const sources: Iterator<TableEntry>[] = [
       ...memtables.map((m) => entriesFrom(m, snapshot, lower)),
-      ...this.#files.map((f) => f.reader.entries(lower)),
+      ...files.map((f) => f.entries(lower)),
     ];
     const op = this.mergeOperator;
     let group: TableEntry[] = [];
@@ -849,10 +886,135 @@ export class Store {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
+    for (const v of [...this.#views]) v.release(); // open iterators fail from now on
     this.#worker?.terminate();
     this.#imm.close();
     this.#mutable.close();
     for (const f of this.#files) f.reader.close();
+  }
+}
+
+/** One key-value pair of a Store scan. */
+export interface StoreEntry {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/**
+ * What a Store iterator reads, fixed when it is created: the sequence number, a reference on
+ * every memtable it reads and the file list (newest first). Released once: when the iteration
+ * ends or is stopped, or the store closes (which releases every view it handed out).
+ */
+class ReadView {
+  readonly snapshot: number;
+  /** The mutable memtable, then the immutable ones; newest first. */
+  readonly memtables: readonly MemTable[];
+  readonly files: readonly TableReader[];
+  readonly #mutable: MemTable;
+  readonly #version: MemTableVersion;
+  readonly #views: Set<ReadView>;
+  #released = false;
+
+  constructor(
+    snapshot: number,
+    mutable: MemTable,
+    version: MemTableVersion,
+    files: TableReader[],
+    views: Set<ReadView>,
+  ) {
+    mutable.ref(); // it may be switched out and flushed while the view is read
+    this.snapshot = snapshot;
+    this.#mutable = mutable;
+    this.#version = version;
+    this.memtables = [mutable, ...version.memtables];
+    this.files = files;
+    this.#views = views;
+    views.add(this);
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#views.delete(this);
+    this.#version.release();
+    this.#mutable.unref();
+  }
+}
+
+/** Releases the view of an iterator dropped unfinished (a backstop: end or dispose them). */
+const viewFinalizer = new FinalizationRegistry<ReadView>((view) => view.release());
+
+/** Makes StoreIterator's constructor internal. */
+const internal = Symbol("StoreIterator");
+
+/**
+ * An iteration over a store's key-value pairs, from {@linkcode Store.iterator}: an
+ * `Iterator` (with the iterator helpers: `map`, `toArray`, …) and `Disposable`. Its view of
+ * the store was fixed when it was created; ending it (done, `break`, `return()`,
+ * `[Symbol.dispose]`) releases that view.
+ */
+export class StoreIterator extends Iterator<StoreEntry, undefined> implements Disposable {
+  #view: ReadView;
+  #start: (() => Generator<StoreEntry>) | undefined;
+  #scan: Generator<StoreEntry> | undefined;
+  #done = false;
+
+  /** Not for direct use: iterators come from `Store.iterator()`. */
+  constructor(token: typeof internal, view: ReadView, start: () => Generator<StoreEntry>) {
+    super();
+    if (token !== internal) {
+      throw new TypeError("StoreIterator: create iterators with Store.iterator()");
+    }
+    this.#view = view;
+    this.#start = start;
+    viewFinalizer.register(this, view, this);
+  }
+
+  /** The next pair; throws a `StoreError` once the store was closed under the iterator. */
+  override next(): IteratorResult<StoreEntry, undefined> {
+    if (this.#done) return { done: true, value: undefined };
+    if (this.#view.released) {
+      this.#finish();
+      throw new StoreError("Store.iterator(): the store was closed while this iterator was open");
+    }
+    try {
+      this.#scan ??= this.#start!();
+      const r = this.#scan.next();
+      if (!r.done) return r;
+    } catch (e) {
+      this.#finish();
+      throw named(e, "Store.iterator()");
+    }
+    this.#finish();
+    return { done: true, value: undefined };
+  }
+
+  /** Ends the iteration (what `break` calls) and releases its view. */
+  override return(): IteratorResult<StoreEntry, undefined> {
+    this.#finish();
+    return { done: true, value: undefined };
+  }
+
+  override [Symbol.dispose](): void {
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    const scan = this.#scan;
+    this.#scan = undefined;
+    this.#start = undefined;
+    viewFinalizer.unregister(this);
+    try {
+      scan?.return(undefined); // ends every source: memtable cursors free their native side
+    } finally {
+      this.#view.release();
+    }
   }
 }
 

@@ -40,7 +40,7 @@ import {
   WriteBatchError,
   WriteBufferManager,
 } from "../mod.ts";
-import { compareBytes, Rng, seedFor, utf8 } from "./helpers.ts";
+import { compareBytes, Rng, seedFor, text, utf8 } from "./helpers.ts";
 
 const hex = (b: Uint8Array | undefined) =>
   b === undefined ? "none" : [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
@@ -898,3 +898,95 @@ test(
     }
   },
 );
+
+test("Store.iterator() fixes its view when it is created: later writes, deletions and flushes are not seen", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  const store = Store.open({ dir });
+  const keys = (it: Iterable<{ key: Uint8Array; value: Uint8Array }>) =>
+    [...it].map((e) => `${text(e.key)}=${text(e.value)}`);
+  try {
+    store.put("a", "1");
+    const first = store.iterator();
+    store.put("b", "2");
+    store.delete("a");
+    assert.deepEqual(keys(first), ["a=1"], "put a; iterator(); put b; delete a: a, not b");
+    // The mutable memtable is switched out and flushed under the iterator: it keeps it.
+    const second = store.iterator();
+    await store.flush();
+    store.put("c", "3");
+    store.delete("b");
+    await store.flush();
+    assert.equal(store.files.length, 2);
+    assert.deepEqual(keys(second), ["b=2"]);
+    const third = store.iterator({ lower: "a" });
+    store.deleteRange("a", "z");
+    assert.deepEqual(keys(third), ["c=3"]);
+    assert.deepEqual(keys(store.iterator()), []);
+    // Iterator helpers work on it, and bad options are refused when it is created.
+    store.put("d", "4");
+    assert.deepEqual(store.iterator().map((e) => text(e.key)).toArray(), ["d"]);
+    assert.throws(() => store.iterator({ lowr: "a" } as never), TypeError);
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store.iterator() releases its memtables when it ends, is stopped or disposed, or the store closes", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  const store = Store.open({ dir });
+  const value = "x".repeat(200);
+  /** Fills the mutable memtable, opens an iterator on it and flushes it away under it. */
+  const pinned = async () => {
+    for (let i = 0; i < 2000; i++) store.put(`k${String(i).padStart(5, "0")}`, value);
+    const before = nativeMemoryBytes();
+    const it = store.iterator();
+    await store.flush(); // the list releases the memtable; only the iterator holds it now
+    const held = nativeMemoryBytes();
+    assert.ok(held > before, `the iterator keeps the flushed memtable (${held} > ${before})`);
+    return { it, held };
+  };
+  // A memtable's arena is at least one block of 1 MiB (64 MiB write buffer).
+  const released = (held: number, how: string) =>
+    assert.ok(nativeMemoryBytes() <= held - (1 << 20), `${how}: the memtable's memory is released`);
+  try {
+    let p = await pinned();
+    assert.equal([...p.it].length, 2000);
+    released(p.held, "iterated to the end");
+    p = await pinned();
+    for (const _ of p.it) break;
+    released(p.held, "break");
+    p = await pinned();
+    p.it.return();
+    released(p.held, "return()");
+    p = await pinned();
+    {
+      using it = p.it;
+      it.next();
+    }
+    released(p.held, "using");
+    p = await pinned();
+    p.it.next(); // started, then the store closes under it
+    const never = store.iterator(); // never started
+    await store.close();
+    released(p.held, "store closed");
+    for (const it of [p.it, never]) {
+      assert.throws(
+        () => it.next(),
+        (e: Error) =>
+          e instanceof StoreError &&
+          e.message === "Store.iterator(): the store was closed while this iterator was open",
+      );
+      assert.deepEqual(it.next(), { done: true, value: undefined }, "then it is done");
+    }
+    assert.throws(
+      () => store.iterator(),
+      (e: Error) =>
+        e instanceof StoreError && /^Store\.iterator\(\): the store is closed$/.test(e.message),
+      "a closed store's iterator() throws at once",
+    );
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
