@@ -704,12 +704,15 @@ export class Store {
     await this.#options.writeBufferManager?.whenWritable();
   }
 
+  /** The store's figures; after `close()`, its totals (no memtable holds memory then). */
   stats(): StoreStats {
     return {
       lastSequence: this.#lastSeq,
       files: this.#files.length,
       immutableMemTables: this.#imm.numNotFlushed,
-      memtableBytes: this.#mutable.approximateMemoryUsage() + this.#imm.memoryUsage,
+      memtableBytes: this.#closed
+        ? 0
+        : this.#mutable.approximateMemoryUsage() + this.#imm.memoryUsage,
       flushes: this.#flushes,
       flushesInWorker: this.#flushesInWorker,
       flushedBytes: this.#flushedBytes,

@@ -985,6 +985,7 @@ test("Store.iterator() releases its memtables when it ends, is stopped or dispos
         e instanceof StoreError && /^Store\.iterator\(\): the store is closed$/.test(e.message),
       "a closed store's iterator() throws at once",
     );
+    assert.equal(store.stats().memtableBytes, 0, "stats() still answers, naming no MemTable");
   } finally {
     await store.close();
     rmSync(join(dir, ".."), { recursive: true, force: true });
