@@ -12,6 +12,12 @@
  * Durability: there is no write-ahead log. Unflushed writes are lost if the process dies;
  * `flush()` and `close()` make them durable (`close()` flushes).
  *
+ * The directory is the store's own (store_directory.ts): a directory holding files this
+ * library did not write is refused, and only what its own writes left behind is ever removed.
+ * SST files are read through a TableCache that bounds their open descriptors (`maxOpenFiles`).
+ * Errors raised inside a Store call name the Store call (`Store.put(): key …`), not the
+ * MemTable or TableReader that raised them.
+ *
  * @module
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -245,8 +251,8 @@ async function withDescriptorsAsync<T>(tables: TableCache, step: () => Promise<T
 
 function outOfDescriptors(tables: TableCache, e: unknown): StoreError {
   return new StoreError(
-    `too many open files (${(e as Error).message}), after closing what this store could: ` +
-      descriptorAdvice(tables.bound),
+    `the process is out of file descriptors (${(e as Error).message}) even after this store ` +
+      `closed what it could: ${descriptorAdvice(tables.bound)}`,
     { cause: e },
   );
 }
@@ -407,7 +413,7 @@ export class Store {
       return Store.#openChecked(checked.options, checked.first);
     } catch (e) {
       checked.first.close();
-      throw e;
+      throw named(e, "Store.open()");
     }
   }
 
@@ -634,10 +640,10 @@ export class Store {
       };
       reader = openCachedTable(path, this.#tables); // a file it cannot open is not installed
     } catch (e) {
+      this.#imm.rollbackFlush(picked); // still readable, picked again by the next flush
       // Written (or renamed into place before a later step failed) but never recorded, the
       // file is the store's to remove: left in place, its number (below the next manifest's
       // nextFileNumber) would make the directory not provably the store's at the next open.
-      this.#imm.rollbackFlush(picked); // still readable, picked again by the next flush
       try {
         rmSync(path, { force: true });
       } catch {
@@ -687,7 +693,11 @@ export class Store {
         throw named(e, "Store.flush()");
       }
     }
-    this.#writeManifest(); // the last sequence number, even when nothing was flushed
+    try {
+      this.#writeManifest(); // the last sequence number, even when nothing was flushed
+    } catch (e) {
+      throw named(e, "Store.flush()");
+    }
   }
 
   /** Resolves at once, or once flushes bring the memtables under `maxWriteBufferNumber` and
