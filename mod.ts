@@ -123,7 +123,15 @@ export {
   StoreError,
   WriteBatchError,
 } from "./src/errors.ts";
-export { Store, type StoreOptions, type StoreReadOptions, type StoreStats } from "./src/store.ts";
+export {
+  Store,
+  type StoreEntry,
+  StoreIterator,
+  type StoreIteratorOptions,
+  type StoreOptions,
+  type StoreReadOptions,
+  type StoreStats,
+} from "./src/store.ts";
 export {
   libraryPathEnv,
   loadLibrary,

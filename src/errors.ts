@@ -43,8 +43,9 @@ export class NativeOutOfMemoryError extends MemTableError {
 }
 
 /**
- * A merge operator is missing where a read meets Merge entries, or it threw, or it returned
- * something other than bytes. The memtable is unchanged.
+ * A merge operator is missing where a read meets Merge entries or where a store is asked to
+ * write one (refused, nothing written), or it threw, or it returned something other than bytes.
+ * The memtable is unchanged.
  */
 export class MergeOperatorError extends MemTableError {
   override name = "MergeOperatorError";

@@ -8,23 +8,39 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import {
+  CorruptionError,
   type GetResult,
   MemTable,
   type MergeOperator,
+  MergeOperatorError,
+  nativeMemoryBytes,
   type Snapshot,
+  SnapshotReleasedError,
   Store,
   StoreError,
   stringAppend,
+  TableBuilder,
   TableReader,
   ValueType,
   WriteBatch,
+  WriteBatchError,
   WriteBufferManager,
 } from "../mod.ts";
-import { compareBytes, Rng, seedFor, utf8 } from "./helpers.ts";
+import { compareBytes, Rng, seedFor, text, utf8 } from "./helpers.ts";
 
 const hex = (b: Uint8Array | undefined) =>
   b === undefined ? "none" : [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
@@ -300,4 +316,678 @@ test("Store: two stores share one WriteBufferManager budget", async () => {
     rmSync(root, { recursive: true, force: true });
   }
   assert.equal(wbm.memoryUsage, 0);
+});
+
+/** Runs each call and checks it throws `kind` with a message matching the pattern. */
+function refuses(cases: [() => unknown, RegExp, new (...args: never[]) => Error][]): void {
+  for (const [call, message, kind] of cases) {
+    assert.throws(call, (e: Error) => e instanceof kind && message.test(e.message), `${message}`);
+  }
+}
+
+test("Store.open() refuses unknown options and wrong types or ranges, naming the option, and creates nothing", () => {
+  const root = mkdtempSync(join(tmpdir(), "memtable-store-"));
+  const dir = join(root, "db");
+  const open = (o: object) => () => Store.open({ dir, ...o } as never);
+  try {
+    refuses([
+      [
+        open({ writeBuferSize: 1 << 20 }),
+        /^Store\.open\(\): unknown option "writeBuferSize"; known: dir, writeBufferSize, maxWriteBufferNumber, /,
+        TypeError,
+      ],
+      [() => Store.open(null as never), /^Store\.open\(\): options must be an object/, TypeError],
+      [
+        open({ dir: "" }),
+        /^Store\.open\(\): dir must be a directory path, got string ""$/,
+        TypeError,
+      ],
+      [
+        open({ dir: 5 }),
+        /^Store\.open\(\): dir must be a directory path, got number 5$/,
+        TypeError,
+      ],
+      [
+        open({ writeBufferSize: "64" }),
+        /^Store\.open\(\): writeBufferSize must be an integer, got string "64"$/,
+        TypeError,
+      ],
+      [
+        open({ writeBufferSize: 0 }),
+        /^Store\.open\(\): writeBufferSize must be an integer ≥ 1, got 0$/,
+        RangeError,
+      ],
+      [
+        open({ maxWriteBufferNumber: 1 }),
+        /^Store\.open\(\): maxWriteBufferNumber must be an integer ≥ 2, got 1$/,
+        RangeError,
+      ],
+      [
+        open({ minWriteBufferNumberToMerge: 0.5 }),
+        /^Store\.open\(\): minWriteBufferNumberToMerge must be an integer ≥ 1, got 0.5$/,
+        RangeError,
+      ],
+      [open({ blockSize: -1 }), /^Store\.open\(\): blockSize must be an integer ≥ 1/, RangeError],
+      [
+        open({ flushInWorker: "yes" }),
+        /^Store\.open\(\): flushInWorker must be a boolean, got string "yes"$/,
+        TypeError,
+      ],
+      [
+        open({ writeBufferManager: {} }),
+        /^Store\.open\(\): writeBufferManager must be a WriteBufferManager, got Object$/,
+        TypeError,
+      ],
+      [
+        open({ mergeOperator: { name: "x" } }),
+        /^Store\.open\(\): mergeOperator must be an object with a string name, a fullMerge/,
+        TypeError,
+      ],
+      [open({ rep: "bogus" }), /^Store\.open\(\): rep type must be "skiplist"/, TypeError],
+      [
+        open({ rep: "hashSkipList" }),
+        /^Store\.open\(\): rep hashSkipList .* needs a prefixExtractor/,
+        TypeError,
+      ],
+      [open({ prefixExtractor: 5 }), /^Store\.open\(\): prefixExtractor must come/, TypeError],
+      [open({ flushFault: "x" }), /^Store\.open\(\): flushFault must be a function/, TypeError],
+    ]);
+    assert.deepEqual(readdirSync(root), [], "a refused open creates no directory");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("Store.get() and Store.iterator() refuse unknown read options and bad keys, naming the call", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  const store = Store.open({ dir });
+  try {
+    store.put("k", "v");
+    const released = store.snapshot();
+    released.release();
+    refuses([
+      [
+        () => store.get("k", { snapshto: 1 } as never),
+        /^Store\.get\(\): unknown option "snapshto"; known: snapshot$/,
+        TypeError,
+      ],
+      [
+        () => store.get(5 as never),
+        /^Store\.get\(\): key must be a Uint8Array or a string, got number 5$/,
+        TypeError,
+      ],
+      [
+        () => store.get("k", 5 as never),
+        /^Store\.get\(\): options must be an object, got number 5$/,
+        TypeError,
+      ],
+      [
+        () => store.get("k", { snapshot: -1 }),
+        /^Store\.get\(\): sequence number must be a non-negative integer, got -1$/,
+        RangeError,
+      ],
+      [
+        () => store.get("k", { snapshot: "1" as never }),
+        /^Store\.get\(\): snapshot must be a Snapshot or a sequence number, got string "1"$/,
+        TypeError,
+      ],
+      [() => store.get("k", { snapshot: released }), /^Store\.get\(\)/, SnapshotReleasedError],
+      [
+        () => [...store.iterator({ lowr: "a" } as never)],
+        /^Store\.iterator\(\): unknown option "lowr"; known: snapshot, lower, upper$/,
+        TypeError,
+      ],
+      [
+        () => [...store.iterator({ lower: 5 as never })],
+        /^Store\.iterator\(\): lower must be a Uint8Array or a string, got number 5$/,
+        TypeError,
+      ],
+      [
+        () => [...store.iterator({ snapshot: 1.5 })],
+        /^Store\.iterator\(\): sequence number must be a non-negative integer, got 1.5$/,
+        RangeError,
+      ],
+    ]);
+    assert.equal(new TextDecoder().decode(store.get("k", { snapshot: store.lastSequence })), "v");
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store.merge() and Store.write() of a Merge record are refused without a merge operator; nothing is written", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  let store = Store.open({ dir });
+  try {
+    store.put("k", "base");
+    const seq = store.lastSequence;
+    refuses([
+      [
+        () => store.merge("k", "x"),
+        /^Store\.merge\(\): a Merge needs a merge operator and this store has none \(RocksDB: "NotSupported: Provide a merge_operator when opening DB"\); open the store with mergeOperator; nothing was written$/,
+        MergeOperatorError,
+      ],
+      [
+        () => store.write(new WriteBatch().put("a", "1").merge("k", "y")),
+        /^Store\.write\(\): record 1, a Merge, needs a merge operator .*nothing was written$/,
+        MergeOperatorError,
+      ],
+    ]);
+    assert.equal(store.lastSequence, seq, "no sequence number was used");
+    assert.equal(store.get("a"), undefined, "the batch's Put was not applied either");
+    assert.equal(new TextDecoder().decode(store.get("k")), "base", "reads still work");
+    assert.equal(store.write(new WriteBatch().put("a", "1")), seq + 1, "a batch without one is");
+    await store.flush();
+    await store.close();
+    store = Store.open({ dir });
+    assert.deepEqual(
+      [...store.iterator()].map((e) => new TextDecoder().decode(e.value)),
+      ["1", "base"],
+    );
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store writes name the Store call in their errors, not the MemTable inside, and change nothing", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  const store = Store.open({ dir, mergeOperator: op });
+  try {
+    const malformed = new Uint8Array(12);
+    malformed[8] = 1; // the header counts a record the batch does not hold
+    refuses([
+      [
+        () => store.put(5 as never, "v"),
+        /^Store\.put\(\): key must be a Uint8Array or a string, got number 5$/,
+        TypeError,
+      ],
+      [() => store.put("k", {} as never), /^Store\.put\(\): value must be/, TypeError],
+      [() => store.delete(null as never), /^Store\.delete\(\): key must be/, TypeError],
+      [() => store.singleDelete([] as never), /^Store\.singleDelete\(\): key .*Array$/, TypeError],
+      [() => store.merge(5 as never, "x"), /^Store\.merge\(\): key must be/, TypeError],
+      [
+        () => store.deleteRange("b", "a"),
+        /^Store\.deleteRange\(\): end comes before start$/,
+        RangeError,
+      ],
+      [
+        () => store.put("x".repeat((8 << 20) + 1), "v"),
+        /^Store\.put\(\): key is 8388609 bytes, the maximum is 8388608$/,
+        RangeError,
+      ],
+      [
+        () => store.write(WriteBatch.from(malformed)),
+        /^Store\.write\(\): wrong count: the header says 1 records/,
+        WriteBatchError,
+      ],
+      [() => store.write("batch" as never), /^Store\.write\(\): expected a WriteBatch/, TypeError],
+    ]);
+    assert.equal(store.lastSequence, 0);
+    assert.deepEqual([...store.iterator()], []);
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+/** Every file of `dir` with its bytes (hex), for checking that a call changed nothing. */
+function contentsOf(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(dir).sort()) out[f] = hex(readFileSync(join(dir, f)));
+  return out;
+}
+
+/**
+ * Descriptors this process holds open on files in `dir`, counted in /proc (Linux) by a child
+ * process: Deno lets a program read its own /proc entries only with --allow-all.
+ */
+function descriptorsInto(dir: string): number {
+  const r = spawnSync("find", [`/proc/${process.pid}/fd`, "-lname", `${dir}/*`], {
+    encoding: "utf8",
+  });
+  assert.equal(r.error, undefined, "find not runnable");
+  // find may also report descriptors that closed while it ran (the spawn's own pipes).
+  return r.stdout.split("\n").filter((l) => l !== "").length;
+}
+
+test("Store.open() checks every manifest field, names the file and the field, and opens nothing on failure", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  let store = Store.open({ dir, flushInWorker: false });
+  store.put("a", "1");
+  await store.flush();
+  store.put("b", "2");
+  store.put("c", "3");
+  await store.close();
+  const manifestPath = join(dir, "MANIFEST.json");
+  const good = readFileSync(manifestPath, "utf8");
+  const base = JSON.parse(good);
+  assert.deepEqual(base.files.map((f: { number: number }) => f.number), [1, 2]);
+  const where = `^Store\\.open\\(\\): ${manifestPath.replace(/[.]/g, "\\.")}`;
+  const edited = (edit: (m: any) => void) => {
+    const m = structuredClone(base);
+    edit(m);
+    return JSON.stringify(m);
+  };
+  const cases: [string, string, RegExp, new (...args: never[]) => Error][] = [
+    [
+      "a path as a file number",
+      edited((m) => (m.files[0].number = "../../etc/x")),
+      new RegExp(
+        `${where}: files\\[0\\]\\.number must be a positive integer, got "\\.\\./\\.\\./etc/x"$`,
+      ),
+      CorruptionError,
+    ],
+    [
+      "a string as lastSequence",
+      edited((m) => (m.lastSequence = "abc")),
+      new RegExp(`${where}: lastSequence must be a non-negative integer, got "abc"$`),
+      CorruptionError,
+    ],
+    [
+      "lastSequence below a file's",
+      edited((m) => (m.lastSequence = 1)),
+      new RegExp(`${where}: lastSequence 1 is below files\\[1\\]\\.largestSeq 3: later writes`),
+      CorruptionError,
+    ],
+    [
+      "nextFileNumber not above the files'",
+      edited((m) => (m.nextFileNumber = 2)),
+      new RegExp(`${where}: nextFileNumber 2 must be above files\\[1\\]\\.number 2$`),
+      CorruptionError,
+    ],
+    [
+      "a file listed twice",
+      edited((m) => (m.files[1].number = 1)),
+      new RegExp(`${where}: files\\[1\\]\\.number 1 must be above files\\[0\\]\\.number 1`),
+      CorruptionError,
+    ],
+    [
+      "a negative sequence number",
+      edited((m) => (m.files[0].smallestSeq = -1)),
+      new RegExp(`${where}: files\\[0\\]\\.smallestSeq must be a non-negative integer, got -1$`),
+      CorruptionError,
+    ],
+    [
+      "a missing field",
+      edited((m) => delete m.files[1].size),
+      new RegExp(`${where}: files\\[1\\]\\.size must be a non-negative integer, got undefined$`),
+      CorruptionError,
+    ],
+    [
+      "files not an array",
+      edited((m) => (m.files = {})),
+      new RegExp(`${where}: files must be an array, got \\{\\}$`),
+      CorruptionError,
+    ],
+    [
+      "another version",
+      edited((m) => (m.version = 2)),
+      new RegExp(`${where} is not a manifest of this library: version must be 1, got 2$`),
+      StoreError,
+    ],
+    ["not JSON", "{ files: [", new RegExp(`${where} is not JSON: `), CorruptionError],
+    [
+      "a wrong size",
+      edited((m) => (m.files[0].size = 5)),
+      new RegExp(
+        `^Store\\.open\\(\\): .*/000001\\.sst is \\d+ bytes; .*files\\[0\\]\\.size says 5$`,
+      ),
+      CorruptionError,
+    ],
+    [
+      "a listed file that is missing",
+      edited((m) => {
+        m.files.push({ number: 7, smallestSeq: 9, largestSeq: 9, size: 100 });
+        m.lastSequence = 9;
+        m.nextFileNumber = 8;
+      }),
+      new RegExp(`${where} lists 000007\\.sst \\(files\\[2\\]\\), which is missing from `),
+      CorruptionError,
+    ],
+  ];
+  const before = nativeMemoryBytes();
+  try {
+    for (const [name, text, message, kind] of cases) {
+      writeFileSync(manifestPath, text);
+      const files = contentsOf(dir);
+      assert.throws(
+        () => Store.open({ dir }),
+        (e: Error) => e instanceof kind && message.test(e.message) && !("code" in e),
+        `${name}: ${message}`,
+      );
+      assert.deepEqual(contentsOf(dir), files, `${name}: the directory is as it was`);
+      assert.equal(descriptorsInto(dir), 0, `${name}: no descriptor left open`);
+    }
+    // A damaged second file: the first, opened before it, is closed again.
+    writeFileSync(manifestPath, good);
+    const second = join(dir, "000002.sst");
+    const intact = readFileSync(second);
+    writeFileSync(second, new Uint8Array(intact.length).fill(7));
+    assert.throws(
+      () => Store.open({ dir }),
+      (e: Error) =>
+        e instanceof CorruptionError && /^Store\.open\(\): .*000002\.sst/.test(e.message),
+    );
+    assert.equal(descriptorsInto(dir), 0, "the first file's descriptor was closed");
+    assert.equal(nativeMemoryBytes(), before, "the first memtable was released");
+    writeFileSync(second, intact);
+    store = Store.open({ dir });
+    assert.deepEqual(
+      [...store.iterator()].map((e) => new TextDecoder().decode(e.key)),
+      ["a", "b", "c"],
+    );
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store.open() refuses a RocksDB database directory, naming its files, and leaves every file as it was", () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "rocksdb");
+  try {
+    const ldb = (...args: string[]) => {
+      const r = spawnSync("ldb", [`--db=${dir}`, ...args], { encoding: "utf8" });
+      assert.equal(r.error, undefined, "ldb not runnable (apt-get install rocksdb-tools)");
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    ldb("--create_if_missing", "put", "k", "v");
+    ldb("compact"); // flushes k to an SST file
+    const before = contentsOf(dir);
+    const names = Object.keys(before);
+    assert.ok(names.some((f) => f.endsWith(".sst")) && names.includes("CURRENT"), `${names}`);
+    assert.throws(
+      () => Store.open({ dir }),
+      (e: Error) =>
+        e instanceof StoreError &&
+        e.message.startsWith(`Store.open(): ${dir} holds files this library did not write: `) &&
+        names.filter((f) => f !== "LOCK").slice(0, 8).every((f) => e.message.includes(f)) &&
+        /looks like a RocksDB database.*Nothing was changed\.$/.test(e.message),
+    );
+    assert.deepEqual(contentsOf(dir), before, "every file is there, byte for byte");
+    assert.match(ldb("scan"), /^k : v$/m, "RocksDB still reads it");
+  } finally {
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store.open() removes only what its own flushes left; files it cannot prove its own are refused and kept", async () => {
+  const root = mkdtempSync(join(tmpdir(), "memtable-store-"));
+  const dir = join(root, "db");
+  try {
+    let store = Store.open({ dir, flushInWorker: false });
+    assert.deepEqual(readdirSync(dir), ["MANIFEST.json"], "a new store records itself at once");
+    store.put("a", "1");
+    await store.flush(); // 000001.sst; the manifest's nextFileNumber is now 2
+    await store.close();
+    const refusedWith = (extra: Record<string, string>, listed: RegExp) => {
+      for (const [f, text] of Object.entries(extra)) writeFileSync(join(dir, f), text);
+      const before = contentsOf(dir);
+      assert.throws(
+        () => Store.open({ dir }),
+        (e: Error) => e instanceof StoreError && listed.test(e.message),
+        `${listed}`,
+      );
+      assert.deepEqual(contentsOf(dir), before, `${Object.keys(extra)}: nothing changed`);
+      for (const f of Object.keys(extra)) rmSync(join(dir, f));
+    };
+    refusedWith({ "notes.txt": "mine" }, /did not write: notes\.txt\. A store opens only/);
+    refusedWith({ "backup.tmp": "mine" }, /did not write: backup\.tmp\./); // not a name of ours
+    refusedWith(
+      { "000000.sst": "?" },
+      /did not write: 000000\.sst \(not in the manifest, numbered below its nextFileNumber\)/,
+    );
+    refusedWith({ "0000002.sst": "?" }, /did not write: 0000002\.sst\./); // not a name we write
+    // Leftovers of the store's own writes go: a flush that died after its rename, temporaries.
+    const leftovers = ["000002.sst", "000099.sst", "MANIFEST.json.123.0.tmp", "000003.sst.9.1.tmp"];
+    for (const f of leftovers) writeFileSync(join(dir, f), "partial");
+    writeFileSync(join(dir, "LOCK"), ""); // the lock file is the store's own
+    store = Store.open({ dir });
+    assert.deepEqual(readdirSync(dir).sort(), ["000001.sst", "LOCK", "MANIFEST.json"]);
+    assert.equal(new TextDecoder().decode(store.get("a")), "1");
+    await store.close();
+    // A directory with files and no manifest is not provably a store's.
+    const other = join(root, "other");
+    mkdirSync(other);
+    copyFileSync(join(dir, "000001.sst"), join(other, "000001.sst"));
+    writeFileSync(join(other, "MANIFEST.json.1.1.tmp"), "");
+    const before = contentsOf(other);
+    assert.throws(
+      () => Store.open({ dir: other }),
+      (e: Error) => e instanceof StoreError && /did not write: 000001\.sst\./.test(e.message),
+    );
+    assert.deepEqual(contentsOf(other), before);
+    // A path that is a file is refused too.
+    assert.throws(
+      () => Store.open({ dir: join(dir, "MANIFEST.json") }),
+      (e: Error) => e instanceof StoreError && /MANIFEST\.json is not a directory$/.test(e.message),
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** Writes a store directory of `n` SST files (file i + 1 holds key<i> = v<i>) and its manifest. */
+function writeStoreFiles(dir: string, n: number): void {
+  mkdirSync(dir, { recursive: true });
+  const files = [];
+  for (let i = 0; i < n; i++) {
+    const b = new TableBuilder();
+    b.add(`key${i}`, i + 1, ValueType.Value, `v${i}`);
+    const bytes = b.finish();
+    writeFileSync(join(dir, `${String(i + 1).padStart(6, "0")}.sst`), bytes);
+    files.push({ number: i + 1, smallestSeq: i + 1, largestSeq: i + 1, size: bytes.length });
+  }
+  const manifest = { version: 1, files, lastSequence: n, nextFileNumber: n + 1 };
+  writeFileSync(join(dir, "MANIFEST.json"), JSON.stringify(manifest));
+}
+
+test("Store keeps at most maxOpenFiles SST descriptors open and reopens files on demand", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  writeStoreFiles(dir, 20);
+  let store = Store.open({ dir, maxOpenFiles: 4 });
+  try {
+    assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after Store.open()`);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 20; i++) {
+        assert.equal(new TextDecoder().decode(store.get(`key${i}`)), `v${i}`);
+        assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after key${i}`);
+      }
+    }
+    assert.equal([...store.iterator()].length, 20);
+    assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after a scan`);
+    const st = store.stats();
+    assert.equal(st.maxOpenFiles, 4);
+    assert.ok(st.openTableFiles >= 1 && st.openTableFiles <= 4, `${st.openTableFiles}`);
+    store.put("key20", "v20");
+    await store.flush(); // a 21st file
+    assert.equal(store.files.length, 21);
+    assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after a flush`);
+    await store.close();
+    assert.equal(descriptorsInto(dir), 0, "close() closes every descriptor");
+    store = Store.open({ dir, maxOpenFiles: 1 });
+    for (let i = 20; i >= 0; i--) {
+      assert.equal(new TextDecoder().decode(store.get(`key${i}`)), `v${i}`);
+    }
+    assert.ok(descriptorsInto(dir) <= 1);
+    refuses([
+      [
+        () => Store.open({ dir, maxOpenFiles: 0 }),
+        /^Store\.open\(\): maxOpenFiles must be -1 \(a bound from the process's limit\) or an integer ≥ 1, got 0$/,
+        RangeError,
+      ],
+      [
+        () => Store.open({ dir, maxOpenFiles: "8" as never }),
+        /^Store\.open\(\): maxOpenFiles must be an integer, got string "8"$/,
+        TypeError,
+      ],
+    ]);
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+/** Runs tests/fixtures/store_descriptors.ts in a child of this runtime under `ulimit -n`. */
+function runUnderLimit(limit: number, mode: string, dir: string, n: number) {
+  const child = fileURLToPath(new URL("./fixtures/store_descriptors.ts", import.meta.url));
+  const runtime = "Deno" in globalThis
+    ? [process.execPath, "run", "--allow-ffi", "--allow-read", "--allow-write", "--allow-env"]
+    : [process.execPath];
+  const quoted = [...runtime, child, mode, dir, String(n)].map((a) => `'${a}'`).join(" ");
+  const r = spawnSync("bash", ["-c", `ulimit -n ${limit} && exec ${quoted}`], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  const line = r.stdout.split("\n").find((l) => l.startsWith("{"));
+  assert.ok(line, `the child printed no result (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(line) as Record<string, any>;
+}
+
+test(
+  "Store with 300 SST files opens, reads and flushes under ulimit -n 64 and 1024 with the default bound",
+  {
+    timeout: 120_000,
+  },
+  () => {
+    const root = mkdtempSync(join(tmpdir(), "memtable-store-"));
+    try {
+      for (const limit of [64, 1024]) {
+        const dir = join(root, `db${limit}`);
+        writeStoreFiles(dir, 300);
+        const r = runUnderLimit(limit, "read", dir, 300);
+        assert.equal(r.ok, true, `ulimit -n ${limit}: ${r.name}: ${r.message}`);
+        assert.equal(r.scanned, 301, "every key, the flushed one too");
+        for (const st of [r.stats, r.reopened]) {
+          assert.ok(st.maxOpenFiles < limit / 2, `ulimit -n ${limit}: bound ${st.maxOpenFiles}`);
+          assert.ok(st.openTableFiles <= st.maxOpenFiles, JSON.stringify(st));
+        }
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "Store out of descriptors gives up its own to read and flush; with none to give, a StoreError says what to do",
+  {
+    timeout: 120_000,
+  },
+  () => {
+    const root = mkdtempSync(join(tmpdir(), "memtable-store-"));
+    try {
+      const dir = join(root, "db");
+      writeStoreFiles(dir, 40);
+      writeStoreFiles(join(root, "other"), 3);
+      const r = runUnderLimit(64, "exhaust", dir, 40);
+      assert.equal(r.ok, true, `${r.name}: ${r.message}`);
+      assert.ok(r.taken > 0 && r.takenAgain > 0, "the child took every free descriptor");
+      assert.equal(r.stats.files, 42, "both flushes made their file");
+      assert.equal(r.stats.flushes, 2);
+      assert.equal(r.stats.flushesInWorker, 2, "the retried flush counts once");
+      assert.ok(r.stats.maxOpenFiles < 16, `the bound was lowered: ${r.stats.maxOpenFiles}`);
+      assert.equal(r.other.name, "StoreError");
+      assert.match(
+        r.other.message,
+        /^Store\.open\(\): .*EMFILE.*raise the process's open-file limit \(ulimit -n\), give Store\.open\(\) a lower maxOpenFiles/,
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
+
+test("Store.iterator() fixes its view when it is created: later writes, deletions and flushes are not seen", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  const store = Store.open({ dir });
+  const keys = (it: Iterable<{ key: Uint8Array; value: Uint8Array }>) =>
+    [...it].map((e) => `${text(e.key)}=${text(e.value)}`);
+  try {
+    store.put("a", "1");
+    const first = store.iterator();
+    store.put("b", "2");
+    store.delete("a");
+    assert.deepEqual(keys(first), ["a=1"], "put a; iterator(); put b; delete a: a, not b");
+    // The mutable memtable is switched out and flushed under the iterator: it keeps it.
+    const second = store.iterator();
+    await store.flush();
+    store.put("c", "3");
+    store.delete("b");
+    await store.flush();
+    assert.equal(store.files.length, 2);
+    assert.deepEqual(keys(second), ["b=2"]);
+    const third = store.iterator({ lower: "a" });
+    store.deleteRange("a", "z");
+    assert.deepEqual(keys(third), ["c=3"]);
+    assert.deepEqual(keys(store.iterator()), []);
+    // Iterator helpers work on it, and bad options are refused when it is created.
+    store.put("d", "4");
+    assert.deepEqual(store.iterator().map((e) => text(e.key)).toArray(), ["d"]);
+    assert.throws(() => store.iterator({ lowr: "a" } as never), TypeError);
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test("Store.iterator() releases its memtables when it ends, is stopped or disposed, or the store closes", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
+  const store = Store.open({ dir });
+  const value = "x".repeat(200);
+  /** Fills the mutable memtable, opens an iterator on it and flushes it away under it. */
+  const pinned = async () => {
+    for (let i = 0; i < 2000; i++) store.put(`k${String(i).padStart(5, "0")}`, value);
+    const before = nativeMemoryBytes();
+    const it = store.iterator();
+    await store.flush(); // the list releases the memtable; only the iterator holds it now
+    const held = nativeMemoryBytes();
+    assert.ok(held > before, `the iterator keeps the flushed memtable (${held} > ${before})`);
+    return { it, held };
+  };
+  // A memtable's arena is at least one block of 1 MiB (64 MiB write buffer).
+  const released = (held: number, how: string) =>
+    assert.ok(nativeMemoryBytes() <= held - (1 << 20), `${how}: the memtable's memory is released`);
+  try {
+    let p = await pinned();
+    assert.equal([...p.it].length, 2000);
+    released(p.held, "iterated to the end");
+    p = await pinned();
+    for (const _ of p.it) break;
+    released(p.held, "break");
+    p = await pinned();
+    p.it.return();
+    released(p.held, "return()");
+    p = await pinned();
+    {
+      using it = p.it;
+      it.next();
+    }
+    released(p.held, "using");
+    p = await pinned();
+    p.it.next(); // started, then the store closes under it
+    const never = store.iterator(); // never started
+    await store.close();
+    released(p.held, "store closed");
+    for (const it of [p.it, never]) {
+      assert.throws(
+        () => it.next(),
+        (e: Error) =>
+          e instanceof StoreError &&
+          e.message === "Store.iterator(): the store was closed while this iterator was open",
+      );
+      assert.deepEqual(it.next(), { done: true, value: undefined }, "then it is done");
+    }
+    assert.throws(
+      () => store.iterator(),
+      (e: Error) =>
+        e instanceof StoreError && /^Store\.iterator\(\): the store is closed$/.test(e.message),
+      "a closed store's iterator() throws at once",
+    );
+    assert.equal(store.stats().memtableBytes, 0, "stats() still answers, naming no MemTable");
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
 });

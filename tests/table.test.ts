@@ -13,8 +13,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CorruptionError, SstFileWriter, TableBuilder, TableReader, ValueType } from "../mod.ts";
-import { compareBytes, Rng, seedFor, utf8 } from "./helpers.ts";
+import {
+  CorruptionError,
+  SstFileWriter,
+  TableBuilder,
+  type TableEntry,
+  TableReader,
+  ValueType,
+} from "../mod.ts";
+import { compareBytes, Rng, seedFor, text, utf8 } from "./helpers.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, "fixtures", "sst"); // written by RocksDB 7.8 SstFileWriter
@@ -371,6 +378,237 @@ test("SstFileWriter: a failed write leaves no file and can be retried; empty fil
     using t = TableReader.open(path);
     assert.equal(t.rangeTombstones().length, 1);
     assert.equal(t.properties.numRangeDeletions, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Runs each call and checks it throws `kind` with a message matching the pattern. */
+function refuses(cases: [() => unknown, RegExp, ErrorConstructor][]): void {
+  for (const [call, message, kind] of cases) {
+    assert.throws(call, (e: Error) => e instanceof kind && message.test(e.message), `${message}`);
+  }
+}
+
+const shownEntry = (e: TableEntry) => [text(e.key), e.seq, e.type, text(e.value)];
+
+test("TableBuilder.add() and addRangeTombstone() take strings as UTF-8 and refuse other non-bytes", () => {
+  const b = new TableBuilder({ blockSize: 64 });
+  b.add("b", 5, ValueType.Value, "grün");
+  b.add(utf8("b"), 4, ValueType.Deletion);
+  b.add("ä", 3, ValueType.Merge, utf8("+1"));
+  b.addRangeTombstone("c", "d", 9);
+  const call = /^TableBuilder\.add\(\): /.source;
+  const range = /^TableBuilder\.addRangeTombstone\(\): /.source;
+  refuses([
+    [
+      () => b.add(5 as never, 1, ValueType.Value, "x"),
+      new RegExp(`${call}key must be a Uint8Array or a string, got number 5$`),
+      TypeError,
+    ],
+    [
+      () => b.add("z", 1, ValueType.Value, { length: 3 } as never),
+      new RegExp(`${call}value must be a Uint8Array or a string, got Object$`),
+      TypeError,
+    ],
+    [() => b.add("z", 1, ValueType.Value, [1, 2] as never), /got Array$/, TypeError],
+    [() => b.add("z", 1, ValueType.Deletion, "x"), /a Deletion carries no value$/, TypeError],
+    [
+      () => b.add("z", "1" as never, ValueType.Value, "x"),
+      new RegExp(`${call}sequence number must be a number or a bigint`),
+      TypeError,
+    ],
+    [
+      () => b.addRangeTombstone(null as never, "x", 1),
+      new RegExp(`${range}start must be a Uint8Array or a string, got null$`),
+      TypeError,
+    ],
+    [() => b.addRangeTombstone("a", 7 as never, 1), new RegExp(`${range}end must be`), TypeError],
+    [() => b.addRangeTombstone("a", "b", -1), new RegExp(`${range}sequence number`), RangeError],
+  ]);
+  const t = TableReader.fromBytes(b.finish());
+  assert.deepEqual(
+    [...t.entries()].map(shownEntry),
+    [["b", 5, ValueType.Value, "grün"], ["b", 4, ValueType.Deletion, ""], [
+      "ä",
+      3,
+      ValueType.Merge,
+      "+1",
+    ]],
+    "the refused calls added nothing",
+  );
+  const tombstones = t.rangeTombstones();
+  assert.deepEqual(tombstones.map((r) => [text(r.start), text(r.end), r.seq]), [["c", "d", 9]]);
+  assert.equal(t.get("b")?.seq, 5);
+  assert.equal(t.get("b", 4)?.type, ValueType.Deletion);
+  assert.equal(t.get("ä")?.type, ValueType.Merge);
+  assert.equal(t.verify(), 3);
+});
+
+test("TableBuilder: the caller reusing its key array does not change the order check", () => {
+  const b = new TableBuilder();
+  const key = utf8("m");
+  b.add(key, 1, ValueType.Value, "1");
+  key[0] = 0x61; // "a": had the builder kept the caller's array, it would now accept "b"
+  assert.throws(() => b.add("b", 1, ValueType.Value, "2"), /internal-key order/);
+  b.add("n", 1, ValueType.Value, "3");
+  assert.equal(TableReader.fromBytes(b.finish()).verify(), 2);
+});
+
+test("TableBuilder and SstFileWriter refuse unknown options and wrong types, naming the option", () => {
+  refuses([
+    [
+      () => new TableBuilder({ blokSize: 1 } as never),
+      /^TableBuilder: unknown option "blokSize"; known: blockSize, restartInterval, ingest, userProperties$/,
+      TypeError,
+    ],
+    [
+      () => new TableBuilder({ blockSize: "4096" } as never),
+      /^TableBuilder: blockSize must be an integer, got string "4096"$/,
+      TypeError,
+    ],
+    [
+      () => new TableBuilder({ blockSize: 0 }),
+      /^TableBuilder: blockSize must be an integer ≥ 1, got 0$/,
+      RangeError,
+    ],
+    [() => new TableBuilder({ restartInterval: 1.5 }), /restartInterval .* got 1.5$/, RangeError],
+    [
+      () => new TableBuilder({ ingest: 1 } as never),
+      /^TableBuilder: ingest must be a boolean, got number 1$/,
+      TypeError,
+    ],
+    [
+      () => new TableBuilder({ userProperties: { a: 5 } } as never),
+      /^TableBuilder: user property "a" must be a Uint8Array or a string, got number 5$/,
+      TypeError,
+    ],
+    [
+      () => new TableBuilder("x" as never),
+      /^TableBuilder: options must be an object, got string "x"$/,
+      TypeError,
+    ],
+    [
+      () => new SstFileWriter("/tmp/x.sst", { ingest: false } as never),
+      /^SstFileWriter: unknown option "ingest"; known: blockSize, restartInterval$/,
+      TypeError,
+    ],
+    [
+      () => new SstFileWriter("/tmp/x.sst", { blockSize: -1 }),
+      /^SstFileWriter: blockSize must be an integer ≥ 1, got -1$/,
+      RangeError,
+    ],
+    [
+      () => new SstFileWriter(5 as never),
+      /^SstFileWriter: path must be a non-empty string, got number 5$/,
+      TypeError,
+    ],
+  ]);
+});
+
+test("TableReader refuses arguments it cannot use at every entry point, and reads after close()", () => {
+  const b = new TableBuilder();
+  b.add("k", 2, ValueType.Value, "v");
+  b.addRangeTombstone("a", "z", 3);
+  const t = TableReader.fromBytes(b.finish(), "t.sst");
+  assert.equal(t.versions("k").length, 1);
+  assert.equal([...t.entries("j")].length, 1);
+  assert.equal(t.maxCoveringTombstone("k", 3), 3);
+  refuses([
+    [
+      () => t.get(5 as never),
+      /^TableReader\.get\(\): key must be a Uint8Array or a string, got number 5$/,
+      TypeError,
+    ],
+    [
+      () => t.get("k", -1),
+      /^TableReader\.get\(\): sequence number must be a non-negative integer, got -1$/,
+      RangeError,
+    ],
+    [() => t.get("k", "2" as never), /^TableReader\.get\(\): sequence number/, TypeError],
+    [() => t.versions({} as never), /^TableReader\.versions\(\): key must be/, TypeError],
+    [
+      () => t.entries(3 as never),
+      /^TableReader\.entries\(\): from must be a Uint8Array or a string, got number 3$/,
+      TypeError,
+    ],
+    [
+      () => t.maxCoveringTombstone("k", "x" as never),
+      /^TableReader\.maxCoveringTombstone\(\): sequence number must be a number or a bigint/,
+      TypeError,
+    ],
+    [
+      () => t.maxCoveringTombstone(undefined as never, 1),
+      /^TableReader\.maxCoveringTombstone\(\): key must be/,
+      TypeError,
+    ],
+    [
+      () => TableReader.fromBytes(new Uint8Array(0), 5 as never),
+      /^TableReader\.fromBytes\(\): name must be a string, got number 5$/,
+      TypeError,
+    ],
+    [
+      () => TableReader.open(7 as never),
+      /^TableReader\.open\(\): path must be a non-empty string, got number 7$/,
+      TypeError,
+    ],
+    [() => TableReader.open(""), /^TableReader\.open\(\): path must be/, TypeError],
+  ]);
+  t.close();
+  assert.equal(t.closed, true);
+  const closed = /^TableReader\.\w+\(\): t\.sst is closed$/;
+  refuses([
+    [() => t.get("k"), closed, TypeError],
+    [() => t.versions("k"), closed, TypeError],
+    [() => t.entries(), closed, TypeError],
+    [() => t.verify(), closed, TypeError],
+    [() => t.rangeTombstones(), closed, TypeError],
+    [() => t.maxCoveringTombstone("k", 3), closed, TypeError],
+  ]);
+  t.close(); // idempotent
+});
+
+test("SstFileWriter: put, merge, delete and deleteRange take strings as UTF-8 and refuse other non-bytes", () => {
+  const dir = mkdtempSync(join(tmpdir(), "memtable-sstw-"));
+  try {
+    const path = join(dir, "x.sst");
+    const w = new SstFileWriter(path);
+    refuses([
+      [
+        () => w.put(5 as never, "v"),
+        /^SstFileWriter\.put\(\): key must be a Uint8Array or a string, got number 5$/,
+        TypeError,
+      ],
+      [
+        () => w.put("a", 5 as never),
+        /^SstFileWriter\.put\(\): value must be a Uint8Array or a string, got number 5$/,
+        TypeError,
+      ],
+      [() => w.merge("a", null as never), /^SstFileWriter\.merge\(\): value must be/, TypeError],
+      [() => w.delete(true as never), /^SstFileWriter\.delete\(\): key must be/, TypeError],
+      [() => w.deleteRange("a", 1 as never), /^SstFileWriter\.deleteRange\(\): end/, TypeError],
+      [
+        () => w.deleteRange("b", "a"),
+        /^SstFileWriter\.deleteRange\(\): end comes before start$/,
+        RangeError,
+      ],
+      [
+        () => w.finish("soon" as never),
+        /^SstFileWriter\.finish\(\): fault must be a function or undefined, got string "soon"$/,
+        TypeError,
+      ],
+    ]);
+    w.put("a", "grün");
+    w.merge(utf8("b"), "2");
+    w.delete("ä");
+    w.deleteRange("d", "e");
+    assert.equal(w.finish().numEntries, 3, "the refused calls added nothing");
+    using t = TableReader.open(path);
+    assert.deepEqual([...t.entries()].map(shownEntry), [
+      ["a", 0, ValueType.Value, "grün"],
+      ["b", 0, ValueType.Merge, "2"],
+      ["ä", 0, ValueType.Deletion, ""],
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -48,7 +48,10 @@ export function syncDirectory(dir: string): void {
   let fd: number;
   try {
     fd = openSync(dir, "r");
-  } catch {
+  } catch (e) {
+    // Out of descriptors, the rename would go unsynced without a word: report it.
+    const code = (e as { code?: unknown }).code;
+    if (code === "EMFILE" || code === "ENFILE") throw e;
     return; // not supported here (Windows): the rename stands on its own
   }
   try {

@@ -7,10 +7,11 @@
  * @module
  */
 import { compareUserKeys } from "../coding/internal_key.ts";
-import { ValueType } from "../coding/value_type.ts";
-import { type Bytes, bytesOf } from "../memtable/bytes.ts";
+import { describe, ValueType } from "../coding/value_type.ts";
+import { bytesArgument } from "../arguments.ts";
+import type { Bytes } from "../memtable/bytes.ts";
 import { type FileFaultHook, writeFileDurably } from "./file.ts";
-import { TableBuilder } from "./table_builder.ts";
+import { checkTableBuilderOptions, TableBuilder } from "./table_builder.ts";
 
 /** What {@linkcode SstFileWriter.finish} reports. */
 export interface ExternalSstFileInfo {
@@ -54,20 +55,30 @@ export class SstFileWriter {
   #done = false;
   #bytes: Uint8Array | undefined;
 
+  /**
+   * A writer of the file at `path` (written by `finish()`). `blockSize` and `restartInterval`
+   * are TableBuilder's; anything else is refused with a TypeError.
+   */
   constructor(path: string, options: { blockSize?: number; restartInterval?: number } = {}) {
     if (typeof path !== "string" || path === "") {
-      throw new TypeError("SstFileWriter: path must be a non-empty string");
+      throw new TypeError(`SstFileWriter: path must be a non-empty string, got ${describe(path)}`);
     }
+    const o = checkTableBuilderOptions(options, "SstFileWriter", ["blockSize", "restartInterval"]);
     this.path = path;
-    this.#builder = new TableBuilder({ ...options, ingest: true });
+    this.#builder = new TableBuilder({
+      blockSize: o.blockSize,
+      restartInterval: o.restartInterval,
+      ingest: true,
+    });
   }
 
   #add(key: Bytes, type: ValueType, value: Bytes | undefined, what: string): void {
     if (this.#done || this.#bytes !== undefined) {
       throw new TypeError(`SstFileWriter.${what}(): the file is finished`);
     }
-    const k = bytesOf(key);
-    const v = value === undefined ? new Uint8Array(0) : bytesOf(value);
+    const call = `SstFileWriter.${what}()`;
+    const k = bytesArgument(key, call, "key");
+    const v = value === undefined ? new Uint8Array(0) : bytesArgument(value, call, "value");
     if (this.#last !== undefined && compareUserKeys(this.#last, k) >= 0) {
       throw new RangeError(
         `SstFileWriter.${what}(): keys must be added in strictly ascending order, each once`,
@@ -96,7 +107,11 @@ export class SstFileWriter {
     if (this.#done || this.#bytes !== undefined) {
       throw new TypeError("SstFileWriter.deleteRange(): the file is finished");
     }
-    this.#builder.addRangeTombstone(bytesOf(start), bytesOf(end), 0);
+    const what = "SstFileWriter.deleteRange()";
+    const from = bytesArgument(start, what, "start");
+    const to = bytesArgument(end, what, "end");
+    if (compareUserKeys(from, to) > 0) throw new RangeError(`${what}: end comes before start`);
+    this.#builder.addRangeTombstone(from, to, 0);
   }
 
   /**
@@ -106,6 +121,11 @@ export class SstFileWriter {
    */
   finish(fault?: FileFaultHook): ExternalSstFileInfo {
     if (this.#done) throw new TypeError("SstFileWriter.finish(): the file is finished");
+    if (fault !== undefined && typeof fault !== "function") {
+      throw new TypeError(
+        `SstFileWriter.finish(): fault must be a function or undefined, got ${describe(fault)}`,
+      );
+    }
     if (this.#builder.numEntries === 0 && this.#bytes === undefined) {
       throw new RangeError("SstFileWriter.finish(): cannot create an SST file with no entries");
     }

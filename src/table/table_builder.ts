@@ -16,7 +16,9 @@ import {
   packInternalKey,
 } from "../coding/internal_key.ts";
 import { checkSequence, type SequenceNumber, trailerParts } from "../coding/sequence.ts";
-import { checkValueType, ValueType } from "../coding/value_type.ts";
+import { checkValueType, describe, ValueType, valueTypeName } from "../coding/value_type.ts";
+import { booleanOption, bytesArgument, checkOptions, integerOption } from "../arguments.ts";
+import type { Bytes } from "../memtable/bytes.ts";
 import {
   BlockBuilder,
   type BlockHandle,
@@ -39,6 +41,41 @@ export interface TableBuilderOptions {
 }
 
 const encoder = new TextEncoder();
+const empty = new Uint8Array(0);
+
+/** The names of {@linkcode TableBuilderOptions}. */
+export const tableBuilderOptionNames: readonly string[] = [
+  "blockSize",
+  "restartInterval",
+  "ingest",
+  "userProperties",
+];
+
+/**
+ * `options` checked (names in `known`, each of its type and range) with the defaults filled
+ * in; errors name `what` (the constructor: `TableBuilder`, `SstFileWriter`).
+ */
+export function checkTableBuilderOptions(
+  options: TableBuilderOptions | undefined,
+  what: string,
+  known: readonly string[] = tableBuilderOptionNames,
+): { blockSize: number; restartInterval: number; ingest: boolean; user: [string, Uint8Array][] } {
+  const o = checkOptions(options, known, what);
+  const blockSize = integerOption(o.blockSize, "blockSize", what, 1, 4096);
+  const restartInterval = integerOption(o.restartInterval, "restartInterval", what, 1, 16);
+  const ingest = booleanOption(o.ingest, "ingest", what, false);
+  const props = o.userProperties ?? {};
+  if (typeof props !== "object" || props === null || Array.isArray(props)) {
+    throw new TypeError(`${what}: userProperties must be an object, got ${describe(props)}`);
+  }
+  const user = Object.entries(props).map(([k, v]): [string, Uint8Array] => {
+    if (k.startsWith("rocksdb.")) {
+      throw new TypeError(`${what}: user property "${k}" uses RocksDB's own prefix`);
+    }
+    return [k, bytesArgument(v, what, `user property "${k}"`).slice()];
+  });
+  return { blockSize, restartInterval, ingest, user };
+}
 
 /** `userKey ‖ fixed64le(seq << 8 | type)`; seq and type already checked. */
 function internalKey(userKey: Uint8Array, seq: SequenceNumber, type: number): Uint8Array {
@@ -101,26 +138,13 @@ export class TableBuilder {
     numDataBlocks: 0,
   };
 
+  /** Throws a TypeError or RangeError (naming the option) for options it cannot use. */
   constructor(options: TableBuilderOptions = {}) {
-    const blockSize = options.blockSize ?? 4096;
-    const interval = options.restartInterval ?? 16;
-    if (!Number.isSafeInteger(blockSize) || blockSize < 1) {
-      throw new RangeError(`TableBuilder: blockSize must be a positive integer, got ${blockSize}`);
-    }
-    if (!Number.isSafeInteger(interval) || interval < 1) {
-      throw new RangeError(
-        `TableBuilder: restartInterval must be a positive integer, got ${interval}`,
-      );
-    }
-    this.blockSize = blockSize;
-    this.ingest = options.ingest ?? false;
-    this.#data = new BlockBuilder(interval);
-    this.#user = Object.entries(options.userProperties ?? {}).map(([k, v]) => {
-      if (k.startsWith("rocksdb.")) {
-        throw new TypeError(`TableBuilder: user property "${k}" uses RocksDB's own prefix`);
-      }
-      return [k, typeof v === "string" ? encoder.encode(v) : v];
-    });
+    const o = checkTableBuilderOptions(options, "TableBuilder");
+    this.blockSize = o.blockSize;
+    this.ingest = o.ingest;
+    this.#data = new BlockBuilder(o.restartInterval);
+    this.#user = o.user;
   }
 
   #check(what: string): void {
@@ -138,26 +162,34 @@ export class TableBuilder {
   }
 
   /**
-   * Adds a point entry. Entries must come in internal-key order: user keys ascending, and for
-   * one user key sequence numbers descending (RangeError otherwise, nothing added).
+   * Adds a point entry: key and value are `Uint8Array`s or strings (stored as UTF-8); a
+   * Deletion or SingleDeletion carries no value. Entries must come in internal-key order: user
+   * keys ascending, and for one user key sequence numbers descending. A refused entry (a
+   * TypeError or RangeError naming the argument) adds nothing.
    */
-  add(userKey: Uint8Array, seq: SequenceNumber, type: ValueType, value: Uint8Array): void {
+  add(userKey: Bytes, seq: SequenceNumber, type: ValueType, value?: Bytes): void {
+    const what = "TableBuilder.add()";
     this.#check("add");
-    checkSequence(seq, "TableBuilder.add()");
-    checkValueType(type, "TableBuilder.add()");
+    const key = bytesArgument(userKey, what, "key");
+    checkSequence(seq, what);
+    checkValueType(type, what);
     if (type === ValueType.RangeDeletion) {
-      throw new TypeError("TableBuilder.add(): use addRangeTombstone() for range deletions");
+      throw new TypeError(`${what}: use addRangeTombstone() for range deletions`);
     }
-    if (this.#lastUser !== undefined && !this.#after(userKey, seq, type)) {
+    const v = value === undefined ? empty : bytesArgument(value, what, "value");
+    if (v.length > 0 && (type === ValueType.Deletion || type === ValueType.SingleDeletion)) {
+      throw new TypeError(`${what}: a ${valueTypeName(type)} carries no value`);
+    }
+    if (this.#lastUser !== undefined && !this.#after(key, seq, type)) {
       throw new RangeError(
-        "TableBuilder.add(): keys must be added in internal-key order (user key ascending, " +
+        `${what}: keys must be added in internal-key order (user key ascending, ` +
           "then sequence number descending), each once",
       );
     }
-    const ikey = internalKey(userKey, seq, type);
+    const ikey = internalKey(key, seq, type);
     if (!this.#data.empty && this.#data.estimate() >= this.blockSize) this.#flushData();
-    this.#data.add(ikey, value);
-    this.#lastUser = userKey;
+    this.#data.add(ikey, v);
+    this.#lastUser = ikey.subarray(0, key.length); // a copy: the caller may reuse its array
     this.#lastSeq = seq;
     this.#lastType = type;
     this.#blockLast = ikey;
@@ -166,7 +198,7 @@ export class TableBuilder {
     if (type === ValueType.Deletion || type === ValueType.SingleDeletion) p.deletedKeys++;
     if (type === ValueType.Merge) p.mergeOperands++;
     p.rawKeySize += ikey.length;
-    p.rawValueSize += value.length;
+    p.rawValueSize += v.length;
   }
 
   /** Whether (userKey, seq, type) comes after the last entry in internal-key order. */
@@ -178,21 +210,27 @@ export class TableBuilder {
     return type < this.#lastType;
   }
 
-  /** Adds the range tombstone [start, end) at `seq` (any order; sorted when the file ends). */
-  addRangeTombstone(start: Uint8Array, end: Uint8Array, seq: SequenceNumber): void {
+  /**
+   * Adds the range tombstone [start, end) at `seq` (any order; sorted when the file ends).
+   * Keys are `Uint8Array`s or strings (UTF-8).
+   */
+  addRangeTombstone(start: Bytes, end: Bytes, seq: SequenceNumber): void {
+    const what = "TableBuilder.addRangeTombstone()";
     this.#check("addRangeTombstone");
-    checkSequence(seq, "TableBuilder.addRangeTombstone()");
-    if (compareBytes(start, end) > 0) {
-      throw new RangeError("TableBuilder.addRangeTombstone(): end comes before start");
+    const from = bytesArgument(start, what, "start");
+    const to = bytesArgument(end, what, "end");
+    checkSequence(seq, what);
+    if (compareBytes(from, to) > 0) {
+      throw new RangeError(`${what}: end comes before start`);
     }
-    const ikey = packInternalKey(start, seq, ValueType.RangeDeletion);
-    this.#tombstones.push({ ikey, end: end.slice() });
+    const ikey = packInternalKey(from, seq, ValueType.RangeDeletion);
+    this.#tombstones.push({ ikey, end: to.slice() });
     const p = this.props;
     p.numEntries++;
     p.deletedKeys++;
     p.numRangeDeletions++;
     p.rawKeySize += ikey.length;
-    p.rawValueSize += end.length;
+    p.rawValueSize += to.length;
   }
 
   #write(contents: Uint8Array): BlockHandle {

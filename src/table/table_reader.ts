@@ -9,8 +9,11 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { compareInternalKeys, compareUserKeys } from "../coding/internal_key.ts";
-import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
-import { isValueType, ValueType } from "../coding/value_type.ts";
+import { checkSequence, sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
+import { describe, isValueType, ValueType } from "../coding/value_type.ts";
+import { bytesArgument } from "../arguments.ts";
+import type { Bytes } from "../memtable/bytes.ts";
+import type { TableCache } from "./table_cache.ts";
 import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../coding/varint.ts";
 import { CorruptionError } from "../errors.ts";
 import {
@@ -82,21 +85,33 @@ function bufferSource(bytes: Uint8Array): Source {
   };
 }
 
+/** `length` bytes of the file open as `fd` from `offset`. */
+function readFully(fd: number, offset: number, length: number, path: string): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  while (at < length) {
+    const got = readSync(fd, out, at, length - at, offset + at);
+    if (got === 0) throw new CorruptionError(`${path}: the file ends early`);
+    at += got;
+  }
+  return out;
+}
+
 function fileSource(path: string): Source {
   const fd = openSync(path, "r");
   let open = true;
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
   return {
-    size: fstatSync(fd).size,
+    size,
     read(offset, length) {
       if (!open) throw new CorruptionError(`${path}: the table was closed`);
-      const out = new Uint8Array(length);
-      let at = 0;
-      while (at < length) {
-        const got = readSync(fd, out, at, length - at, offset + at);
-        if (got === 0) throw new CorruptionError(`${path}: the file ends early`);
-        at += got;
-      }
-      return out;
+      return readFully(fd, offset, length, path);
     },
     close() {
       if (open) closeSync(fd);
@@ -104,6 +119,22 @@ function fileSource(path: string): Source {
     },
   };
 }
+
+/** A file whose descriptor a TableCache opens and closes (see table_cache.ts). */
+function cachedSource(path: string, cache: TableCache): Source {
+  const file = cache.add(path);
+  return {
+    size: file.size,
+    read: (offset, length) => readFully(file.descriptor(), offset, length, path),
+    close: () => file.close(),
+  };
+}
+
+/**
+ * Opens the SST file at `path` with its descriptor under `cache`'s bound: closed when others
+ * are needed, opened again on demand. For the Store (not exported from mod.ts).
+ */
+export let openCachedTable: (path: string, cache: TableCache) => TableReader;
 
 /**
  * An opened SST file. Its index, properties and range tombstones are held in memory; data
@@ -136,6 +167,19 @@ export class TableReader implements Disposable {
   /** Index entries: separator key (internal, or user key) and the data block's handle. */
   readonly #index: { key: Uint8Array; handle: BlockHandle }[];
   readonly #tombstones: TableTombstone[];
+  #closed = false;
+
+  static {
+    openCachedTable = (path, cache) => {
+      const source = cachedSource(path, cache);
+      try {
+        return new TableReader(source, path);
+      } catch (e) {
+        source.close();
+        throw e;
+      }
+    };
+  }
 
   private constructor(file: Source, name: string) {
     this.#file = file;
@@ -177,16 +221,26 @@ export class TableReader implements Disposable {
     });
   }
 
-  /** Opens the bytes of an SST file. */
+  /** Opens the bytes of an SST file; `name` is what error messages call it. */
   static fromBytes(bytes: Uint8Array, name = "SST file"): TableReader {
     if (!(bytes instanceof Uint8Array)) {
-      throw new TypeError(`TableReader.fromBytes(): bytes must be a Uint8Array`);
+      throw new TypeError(
+        `TableReader.fromBytes(): bytes must be a Uint8Array, got ${describe(bytes)}`,
+      );
+    }
+    if (typeof name !== "string") {
+      throw new TypeError(`TableReader.fromBytes(): name must be a string, got ${describe(name)}`);
     }
     return new TableReader(bufferSource(bytes), name);
   }
 
   /** Opens the SST file at `path` (kept open until `close()`). */
   static open(path: string): TableReader {
+    if (typeof path !== "string" || path === "") {
+      throw new TypeError(
+        `TableReader.open(): path must be a non-empty string, got ${describe(path)}`,
+      );
+    }
     const source = fileSource(path);
     try {
       return new TableReader(source, path);
@@ -201,9 +255,19 @@ export class TableReader implements Disposable {
     return this.#file.size;
   }
 
-  /** Releases the file; reads after it fail. */
+  /** Releases the file; every later read throws a TypeError. Idempotent. */
   close(): void {
+    this.#closed = true;
     this.#file.close();
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #live(what: string): void {
+    if (this.#closed) throw new TypeError(`TableReader.${what}(): ${this.name} is closed`);
   }
 
   [Symbol.dispose](): void {
@@ -279,7 +343,14 @@ export class TableReader implements Disposable {
    * Every point entry in internal-key order (user key ascending, newest version first), from
    * the first user key ≥ `from` when given. Checks each block as it reads it.
    */
-  *entries(from?: Uint8Array): Generator<TableEntry> {
+  entries(from?: Bytes): Generator<TableEntry> {
+    this.#live("entries");
+    return this.#entriesFrom(
+      from === undefined ? undefined : bytesArgument(from, "TableReader.entries()", "from"),
+    );
+  }
+
+  *#entriesFrom(from: Uint8Array | undefined): Generator<TableEntry> {
     let block = from === undefined ? 0 : this.#firstBlockFor(from);
     for (; block < this.#index.length; block++) {
       for (const e of this.#entriesOf(block)) {
@@ -289,12 +360,17 @@ export class TableReader implements Disposable {
     }
   }
 
-  /** Every version of `userKey`, newest first. */
-  versions(userKey: Uint8Array): TableEntry[] {
+  /** Every version of `userKey` (bytes, or a string as UTF-8), newest first. */
+  versions(userKey: Bytes): TableEntry[] {
+    this.#live("versions");
+    return this.#versionsOf(bytesArgument(userKey, "TableReader.versions()", "key"));
+  }
+
+  #versionsOf(key: Uint8Array): TableEntry[] {
     const out: TableEntry[] = [];
-    for (let block = this.#firstBlockFor(userKey); block < this.#index.length; block++) {
+    for (let block = this.#firstBlockFor(key); block < this.#index.length; block++) {
       for (const e of this.#entriesOf(block)) {
-        const c = compareUserKeys(e.key, userKey);
+        const c = compareUserKeys(e.key, key);
         if (c < 0) continue;
         if (c > 0) return out;
         out.push(e);
@@ -304,22 +380,29 @@ export class TableReader implements Disposable {
   }
 
   /** The newest version of `userKey` with seq ≤ `snapshot` (default: all), if any. */
-  get(userKey: Uint8Array, snapshot?: SequenceNumber): TableEntry | undefined {
-    const limit = snapshot === undefined ? undefined : BigInt(snapshot);
-    return this.versions(userKey).find((e) => limit === undefined || BigInt(e.seq) <= limit);
+  get(userKey: Bytes, snapshot?: SequenceNumber): TableEntry | undefined {
+    const what = "TableReader.get()";
+    this.#live("get");
+    const key = bytesArgument(userKey, what, "key");
+    const limit = snapshot === undefined ? undefined : BigInt(checkSequence(snapshot, what));
+    return this.#versionsOf(key).find((e) => limit === undefined || BigInt(e.seq) <= limit);
   }
 
   /**
    * The largest sequence number ≤ `snapshot` of a range tombstone covering `userKey`, or 0 —
    * what hides this file's older versions of the key (a scan of the tombstones, no copies).
    */
-  maxCoveringTombstone(userKey: Uint8Array, snapshot: number): number {
+  maxCoveringTombstone(userKey: Bytes, snapshot: SequenceNumber): number {
+    const what = "TableReader.maxCoveringTombstone()";
+    this.#live("maxCoveringTombstone");
+    const key = bytesArgument(userKey, what, "key");
+    const limit = Number(checkSequence(snapshot, what));
     let cover = 0;
     for (const t of this.#tombstones) {
       const s = Number(t.seq);
       if (
-        s <= snapshot && s > cover && compareUserKeys(t.start, userKey) <= 0 &&
-        compareUserKeys(userKey, t.end) < 0
+        s <= limit && s > cover && compareUserKeys(t.start, key) <= 0 &&
+        compareUserKeys(key, t.end) < 0
       ) cover = s;
     }
     return cover;
@@ -327,6 +410,7 @@ export class TableReader implements Disposable {
 
   /** The range tombstones, by start key (newest first for one start). */
   rangeTombstones(): TableTombstone[] {
+    this.#live("rangeTombstones");
     return this.#tombstones.map((t) => ({
       start: t.start.slice(),
       end: t.end.slice(),
@@ -340,6 +424,7 @@ export class TableReader implements Disposable {
    * their index separators. Returns the number of point entries.
    */
   verify(): number {
+    this.#live("verify");
     let last: Uint8Array | undefined;
     let count = 0;
     for (let block = 0; block < this.#index.length; block++) {
