@@ -29,6 +29,7 @@ import { describe, ValueType } from "./coding/value_type.ts";
 import { CorruptionError, MemTableError, MergeOperatorError, StoreError } from "./errors.ts";
 import { flushMemTables, type FlushStats, mergeVersions } from "./flush/flush_job.ts";
 import { type FlushReply, type FlushRequest, flushWorkerUrl } from "./flush/flush_worker.ts";
+import { FileLock } from "./ffi/file_lock.ts";
 import { native } from "./ffi/native.ts";
 import { type Bytes, bytesOf, keyLabel } from "./memtable/bytes.ts";
 import { MemTable } from "./memtable/memtable.ts";
@@ -49,6 +50,7 @@ import {
   type FileMeta,
   fileName,
   foreignFilesMessage,
+  lockName,
   type Manifest,
   manifestName,
   readManifest,
@@ -86,8 +88,8 @@ export interface StoreOptions {
   /**
    * The most SST files whose descriptors stay open (RocksDB's `max_open_files`): the least
    * recently read is closed first and opened again when needed. −1 (the default) is a quarter
-   * of the process's open-file limit where it can be read (Linux; under Deno only with
-   * `--allow-all`), within [16, 1000], else 16 — not unbounded as in RocksDB. Whatever the
+   * of the process's open-file limit (`ulimit -n`, read natively), within [16, 1000], and 16
+   * where there is none to read (Windows) — not unbounded as in RocksDB. Whatever the
    * bound, a store that finds the process out of descriptors (EMFILE) closes some of its own,
    * halves its bound and tries again.
    */
@@ -360,6 +362,8 @@ export class Store {
   readonly #imm: MemTableList<FileMeta>;
   /** The bound on open SST descriptors, shared by every file of the store. */
   readonly #tables: TableCache;
+  /** The directory's LOCK, held from open to the end of close(). */
+  readonly #lock: FileLock;
   /** Newest first. */
   #files: { meta: FileMeta; reader: TableReader }[] = [];
   #lastSeq: number;
@@ -382,7 +386,9 @@ export class Store {
     first: MemTable,
     tables: TableCache,
     files: { meta: FileMeta; reader: TableReader }[],
+    lock: FileLock,
   ) {
+    this.#lock = lock;
     this.#options = options;
     this.#tables = tables;
     this.dir = options.dir;
@@ -421,13 +427,30 @@ export class Store {
   static #openChecked(options: StoreOptions, first: MemTable): Store {
     const what = "Store.open()";
     const dir = options.dir;
-    const names = fsStep(what, `cannot open the directory ${dir}`, () => {
+    fsStep(what, `cannot open the directory ${dir}`, () => {
       if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
       else if (!statSync(dir).isDirectory()) {
         throw new StoreError(`${what}: ${dir} is not a directory`);
       }
-      return readdirSync(dir);
     });
+    // One store per directory, across processes: before anything in it is read or changed.
+    const lockPath = join(dir, lockName);
+    const lockExisted = existsSync(lockPath);
+    const lock = lockDirectory(dir, what);
+    try {
+      return Store.#openLocked(options, first, lock);
+    } catch (e) {
+      // A refused directory is left as it was: without the LOCK file this call made.
+      if (!lockExisted) rmSync(lockPath, { force: true });
+      lock.release();
+      throw e;
+    }
+  }
+
+  static #openLocked(options: StoreOptions, first: MemTable, lock: FileLock): Store {
+    const what = "Store.open()";
+    const dir = options.dir;
+    const names = fsStep(what, `cannot open the directory ${dir}`, () => readdirSync(dir));
     const path = join(dir, manifestName);
     const found = names.includes(manifestName) ? readManifest(path, what) : undefined;
     const { leftovers, foreign } = sortDirectory(names, found);
@@ -443,7 +466,7 @@ export class Store {
         }
         for (const f of leftovers) rmSync(join(dir, f), { force: true });
       });
-      return new Store(options, manifest, first, tables, files);
+      return new Store(options, manifest, first, tables, files, lock);
     } catch (e) {
       for (const f of files) f.reader.close();
       throw e;
@@ -905,7 +928,29 @@ export class Store {
     this.#imm.close();
     this.#mutable.close();
     for (const f of this.#files) f.reader.close();
+    this.#lock.release(); // the last step: the directory is another store's to open from here
   }
+}
+
+/**
+ * Locks `dir`'s `LOCK` file (RocksDB's name) for the store being opened, or throws the
+ * `StoreError` that says why it cannot be opened.
+ */
+function lockDirectory(dir: string, what: string): FileLock {
+  const path = join(dir, lockName);
+  const lock = FileLock.acquire(path);
+  if (lock instanceof FileLock) return lock;
+  if (lock.reason === "held") {
+    throw new StoreError(
+      `${what}: ${dir} is in use: its ${lockName} file is locked by another open store ` +
+        `(in this process or another; close that one first). Nothing was changed`,
+    );
+  }
+  if (lock.reason === "io" && (lock.code === "EMFILE" || lock.code === "ENFILE")) {
+    throw new StoreError(`${what}: cannot lock ${path}: ${lock.code}: ${descriptorAdvice()}`);
+  }
+  const cause = lock.reason === "io" ? ` (${lock.code ?? `error ${lock.osError}`})` : "";
+  throw new StoreError(`${what}: cannot lock ${path}${cause}`);
 }
 
 /** One key-value pair of a Store scan. */

@@ -134,7 +134,14 @@ test("MemTable.add() of a key or value over its maximum is refused before any bu
     () => mt.add(2, ValueType.Value, "big", new Uint8Array(valueSizeMax + 1)),
     RangeError,
   );
-  assert.throws(() => mt.add(2, ValueType.Value, "x".repeat(keySizeMax + 1), "v"), /at least/);
+  assert.throws(
+    () => mt.add(2, ValueType.Value, "x".repeat(keySizeMax + 1), "v"),
+    new RegExp(`key is ${keySizeMax + 1} bytes, the maximum is ${keySizeMax}`),
+  );
+  assert.throws(
+    () => mt.add(2, ValueType.Value, "x".repeat(4 * keySizeMax + 1), "v"),
+    new RegExp(`key is at least ${4 * keySizeMax + 1} bytes`),
+  );
   // Two bytes per character: only the exact UTF-8 length says it is too long.
   assert.throws(
     () => mt.add(2, ValueType.Value, "é".repeat(keySizeMax / 2 + 1), "v"),

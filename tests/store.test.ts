@@ -542,14 +542,17 @@ function contentsOf(dir: string): Record<string, string> {
  * Descriptors this process holds open on files in `dir`, counted in /proc (Linux) by a child
  * process: Deno lets a program read its own /proc entries only with --allow-all.
  */
-function descriptorsInto(dir: string): number {
-  const r = spawnSync("find", [`/proc/${process.pid}/fd`, "-lname", `${dir}/*`], {
+function descriptorsInto(dir: string, names = "*"): number {
+  const r = spawnSync("find", [`/proc/${process.pid}/fd`, "-lname", `${dir}/${names}`], {
     encoding: "utf8",
   });
   assert.equal(r.error, undefined, "find not runnable");
   // find may also report descriptors that closed while it ran (the spawn's own pipes).
   return r.stdout.split("\n").filter((l) => l !== "").length;
 }
+
+/** Descriptors this process holds open on SST files in `dir` (the LOCK's is not one). */
+const tablesOpen = (dir: string) => descriptorsInto(dir, "*.sst");
 
 test("Store.open() checks every manifest field, names the file and the field, and opens nothing on failure", async () => {
   const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
@@ -717,7 +720,11 @@ test("Store.open() removes only what its own flushes left; files it cannot prove
   const dir = join(root, "db");
   try {
     let store = Store.open({ dir, flushInWorker: false });
-    assert.deepEqual(readdirSync(dir), ["MANIFEST.json"], "a new store records itself at once");
+    assert.deepEqual(
+      readdirSync(dir).sort(),
+      ["LOCK", "MANIFEST.json"],
+      "a new store records itself at once (and holds its LOCK)",
+    );
     store.put("a", "1");
     await store.flush(); // 000001.sst; the manifest's nextFileNumber is now 2
     await store.close();
@@ -788,29 +795,29 @@ test("Store keeps at most maxOpenFiles SST descriptors open and reopens files on
   writeStoreFiles(dir, 20);
   let store = Store.open({ dir, maxOpenFiles: 4 });
   try {
-    assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after Store.open()`);
+    assert.ok(tablesOpen(dir) <= 4, `${tablesOpen(dir)} open after Store.open()`);
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 20; i++) {
         assert.equal(new TextDecoder().decode(store.get(`key${i}`)), `v${i}`);
-        assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after key${i}`);
+        assert.ok(tablesOpen(dir) <= 4, `${tablesOpen(dir)} open after key${i}`);
       }
     }
     assert.equal([...store.iterator()].length, 20);
-    assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after a scan`);
+    assert.ok(tablesOpen(dir) <= 4, `${tablesOpen(dir)} open after a scan`);
     const st = store.stats();
     assert.equal(st.maxOpenFiles, 4);
     assert.ok(st.openTableFiles >= 1 && st.openTableFiles <= 4, `${st.openTableFiles}`);
     store.put("key20", "v20");
     await store.flush(); // a 21st file
     assert.equal(store.files.length, 21);
-    assert.ok(descriptorsInto(dir) <= 4, `${descriptorsInto(dir)} open after a flush`);
+    assert.ok(tablesOpen(dir) <= 4, `${tablesOpen(dir)} open after a flush`);
     await store.close();
     assert.equal(descriptorsInto(dir), 0, "close() closes every descriptor");
     store = Store.open({ dir, maxOpenFiles: 1 });
     for (let i = 20; i >= 0; i--) {
       assert.equal(new TextDecoder().decode(store.get(`key${i}`)), `v${i}`);
     }
-    assert.ok(descriptorsInto(dir) <= 1);
+    assert.ok(tablesOpen(dir) <= 1);
     refuses([
       [
         () => Store.open({ dir, maxOpenFiles: 0 }),

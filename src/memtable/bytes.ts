@@ -41,8 +41,10 @@ export function encodedSizeBound(
   let atLeast = false;
   if (data instanceof Uint8Array) size = data.length;
   else if (typeof data === "string") {
-    // UTF-8 takes at least a byte per UTF-16 unit and at most three.
-    if (data.length > max) [size, atLeast] = [data.length, true];
+    // UTF-8 takes at least a byte per UTF-16 unit and at most three. The exact length is
+    // counted where the bound could pass the limit (the message gives it, up to a size whose
+    // count takes long: then a lower bound).
+    if (data.length > 4 * max) [size, atLeast] = [data.length, true];
     else size = data.length * 3 > max ? utf8Length(data) : data.length * 3;
   } else {
     throw new TypeError(

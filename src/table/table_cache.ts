@@ -18,45 +18,28 @@
  *
  * @module
  */
-import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { CorruptionError, StoreError } from "../errors.ts";
+import { openFilesLimit } from "../ffi/file_lock.ts";
 
 /** The most descriptors a default bound takes (LevelDB's default `max_open_files`). */
 export const maxOpenFilesCap = 1000;
 /** The fewest a default bound takes, whatever the process's limit. */
 export const maxOpenFilesFloor = 16;
 /**
- * The default bound where the process's limit cannot be read (Deno without `--allow-all`,
- * macOS, Windows): small enough for a low limit such as `ulimit -n 64`, where Deno itself holds
- * about 24 descriptors and each Worker it starts about 6 more (a Deno Worker that cannot get
- * them aborts the process). Pass `maxOpenFiles` for more.
+ * The default bound where the process's limit cannot be read (Windows, or no limit): small
+ * enough for a low limit such as `ulimit -n 64`, where Deno itself holds about 24 descriptors
+ * and each Worker it starts about 6 more (a Deno Worker that cannot get them aborts the
+ * process). Pass `maxOpenFiles` for more.
  */
 export const maxOpenFilesFallback = 16;
 
-const limitsPath = "/proc/self/limits";
-
 /**
- * The process's soft limit on open files (RLIMIT_NOFILE), read from /proc/self/limits on Linux;
- * undefined where it cannot be read without asking for a permission (Deno lets a program read
- * /proc/self only with `--allow-all`, and a permission prompt from a library would be worse than
- * a conservative default).
+ * The process's soft limit on open files (RLIMIT_NOFILE, read natively: no permission needed),
+ * or undefined where there is none or it cannot be read (Windows).
  */
 export function openFileLimit(): number | undefined {
-  const deno = (globalThis as {
-    Deno?: { permissions?: { querySync?(d: { name: string; path: string }): { state: string } } };
-  }).Deno;
-  try {
-    if (deno !== undefined) {
-      const query = deno.permissions?.querySync?.({ name: "read", path: limitsPath });
-      if (query?.state !== "granted") return undefined;
-    }
-    const text = readFileSync(limitsPath, "utf8");
-    const soft = /^Max open files\s+(\d+|unlimited)\s/m.exec(text)?.[1];
-    if (soft === undefined) return undefined;
-    return soft === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(soft);
-  } catch {
-    return undefined;
-  }
+  return openFilesLimit();
 }
 
 /**
