@@ -7,10 +7,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   keySizeMax,
   MemTable,
   type MergeOperator,
+  Store,
   stringAppend,
   valueSizeMax,
   ValueType,
@@ -177,4 +181,36 @@ test("MemTable: a large value or batch that is accepted does not leave the libra
     `the shared buffer is ${sharedScratchBytes()} bytes after the calls, ${scratch} before`,
   );
   assert.deepEqual(utf8("s"), (mt.get("small") as { value: Uint8Array }).value);
+});
+
+test("Store.get() and Store.iterator() values, from memtables and from files: detaching one spoils nothing", async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "returned-")), "db");
+  const store = Store.open({ dir, flushInWorker: false, mergeOperator: op });
+  for (let i = 0; i < 100; i++) store.put(`f${String(i).padStart(3, "0")}`, `file-${i}`);
+  await store.flush();
+  for (let i = 0; i < 100; i++) store.put(`m${String(i).padStart(3, "0")}`, `mem-${i}`);
+  store.merge("f000", "more");
+  const got = ["f001", "f002", "m001", "m002", "f000"].map((k) => store.get(k)!);
+  tryToDetach(got[0]!);
+  tryToDetach(got[2]!);
+  assert.deepEqual([got[1], got[3], got[4]].map((v) => text(v!)), [
+    "file-2",
+    "mem-2",
+    "file-0,more",
+  ]);
+  const seen: string[] = [];
+  let n = 0;
+  for (const { key, value } of store.iterator()) {
+    const line = `${text(key)}=${text(value)}`;
+    if (n++ % 5 === 0) {
+      tryToDetach(key);
+      tryToDetach(value);
+    }
+    seen.push(line);
+  }
+  assert.equal(seen.length, 200);
+  assert.deepEqual(seen, [...store.iterator()].map((e) => `${text(e.key)}=${text(e.value)}`));
+  assert.equal(text(store.get("m050")!), "mem-50");
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
 });
