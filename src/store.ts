@@ -539,6 +539,7 @@ export class Store {
       throw new TypeError(`${what}: expected a WriteBatch, got ${describe(batch)}`);
     }
     const first = this.#lastSeq + 1;
+    this.#sequencesLeft(batch.count, what);
     let n: number;
     try {
       if (this.mergeOperator === undefined && batch.mayHaveMerge) {
@@ -554,8 +555,18 @@ export class Store {
     return first;
   }
 
+  /** Throws unless `n` more sequence numbers can be given out (a Store counts in Numbers). */
+  #sequencesLeft(n: number, what: string): void {
+    if (this.#lastSeq + n <= Number.MAX_SAFE_INTEGER) return;
+    throw new StoreError(
+      `${what}: the store's sequence numbers are used up (the last is ${this.#lastSeq}; a ` +
+        `Store counts to 2^53 - 1); nothing was written`,
+    );
+  }
+
   #write1(what: string, apply: (mt: MemTable, seq: number) => void): void {
     this.#live(what);
+    this.#sequencesLeft(1, `Store.${what}()`);
     try {
       apply(this.#mutable, this.#lastSeq + 1); // throws before anything changes
     } catch (e) {
