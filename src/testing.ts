@@ -14,7 +14,7 @@ import {
 import { type Bytes, reserveFor, writeKey } from "./memtable/bytes.ts";
 import { type MemTable, nativeHandleOf } from "./memtable/memtable.ts";
 
-export { sharedScratchBytes } from "./memtable/memtable.ts";
+export { sharedScratchBytes } from "./memtable/realm.ts";
 
 /**
  * Flips one bit of the stored entry of `key` with exactly sequence number `seq`: in its value

@@ -14,18 +14,9 @@
 import { existsSync, statSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import {
-  ConcurrentWriteError,
-  CorruptionError,
-  DuplicateEntryError,
-  ImmutableMemTableError,
-  MemTableError,
-  NativeLibraryError,
-  NativeOutOfMemoryError,
-  SingleDeleteMisuseError,
-} from "../errors.ts";
+import { NativeLibraryError } from "../errors.ts";
 import { readEnv } from "./env.ts";
-import { expectedLayout, Status } from "./layout.ts";
+import { expectedLayout } from "./layout.ts";
 import type { Binding, BufArg, NativeFunctions, OpenLibrary } from "./symbols.ts";
 
 export type { BufArg, Handle, NativeFunctions } from "./symbols.ts";
@@ -333,41 +324,4 @@ export class Scratch {
   }
 }
 
-/** Turns a negative native status into the error a caller should see. */
-export function statusError(status: number, what: string): Error {
-  switch (status) {
-    case Status.duplicate:
-      return new DuplicateEntryError(
-        `${what}: an entry with this key, sequence number and type exists`,
-      );
-    case Status.outOfMemory:
-      return new NativeOutOfMemoryError(`${what}: the native allocator is out of memory`);
-    case Status.invalidArgument:
-      return new RangeError(`${what}: the native library rejected an argument`);
-    case Status.badHandle:
-      return new MemTableError(`${what}: the native handle is not valid`);
-    case Status.concurrentWrite:
-      return new ConcurrentWriteError(
-        `${what}: another thread is writing to this memtable; a memtable takes one writer at ` +
-          `a time unless it was created with allowConcurrentWrites: true. Nothing was written`,
-      );
-    case Status.corruption:
-      return new CorruptionError(`${what}: stored data failed a check`);
-    case Status.immutable:
-      return new ImmutableMemTableError(
-        `${what}: the memtable is immutable (markImmutable() was called); write to a new one. ` +
-          `Nothing was written`,
-      );
-    case Status.singleDeleteMisuse:
-      return new SingleDeleteMisuseError(
-        `${what}: SingleDelete over a key with more than one version, or a version that is ` +
-          `not a Value, since its last SingleDelete`,
-      );
-    case Status.lockHeld:
-      return new MemTableError(`${what}: the file is locked by another holder`);
-    case Status.ioError:
-      return new MemTableError(`${what}: a file operation failed`);
-    default:
-      return new MemTableError(`${what}: unexpected native status ${status}`);
-  }
-}
+export { statusError } from "./status.ts";

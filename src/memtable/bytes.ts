@@ -4,7 +4,6 @@
  * @module
  */
 import { markAsUntransferable } from "node:worker_threads";
-import { CorruptionError } from "../errors.ts";
 import { keySizeMax, valueSizeMax } from "../ffi/layout.ts";
 import { type BufArg, native } from "../ffi/native.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
@@ -276,43 +275,5 @@ export function bytesOf(data: Bytes): Uint8Array {
   return new Uint8Array(s.buffer, at, written);
 }
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * A key as error messages show it: quoted text when it is printable UTF-8, else hex; long keys
- * are cut.
- */
-export function keyLabel(key: Bytes): string {
-  let text: string | undefined = typeof key === "string" ? key : undefined;
-  if (text === undefined) {
-    try {
-      text = decoder.decode(key as Uint8Array);
-    } catch {
-      text = undefined;
-    }
-  }
-  // deno-lint-ignore no-control-regex
-  if (text !== undefined && !/[\u0000-\u001f\u007f]/.test(text)) {
-    return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}…` : text);
-  }
-  const bytes = key as Uint8Array;
-  let hex = "";
-  for (const b of bytes.subarray(0, 32)) hex += b.toString(16).padStart(2, "0");
-  return `0x${hex}${bytes.length > 32 ? "…" : ""} (${bytes.length} bytes)`;
-}
-
-/**
- * The error for a `corruption` status whose report (`fixed64 trailer ‖ fixed32 key_len ‖ key`)
- * native code wrote into `s`.
- */
-export function corruptionReport(s: Area, what: string, at = 0): CorruptionError {
-  const low = s.view.getUint32(at, true);
-  const seq = sequenceFromTrailer(s.view.getUint32(at + 4, true), low);
-  const keyLength = s.view.getUint32(at + 8, true);
-  const shown = s.bytes.slice(at + 12, at + 12 + Math.min(keyLength, s.bytes.length - at - 12));
-  return new CorruptionError(
-    `${what}: the entry for key ${keyLabel(shown)} at seq ${seq} (type ${
-      low & 0xff
-    }) failed its protection check: its stored bytes changed after it was written`,
-  );
-}
+export { keyLabel } from "../coding/key_label.ts";
+export { corruptionReport } from "../ffi/status.ts";

@@ -14,45 +14,8 @@ import { type Handle, native, Scratch, statusError } from "../ffi/native.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
 import type { ValueType } from "../coding/value_type.ts";
 import { type Bytes, copyOut, corruptionReport, reserveFor, writeKey } from "./bytes.ts";
-import type { Snapshot } from "../write/snapshots.ts";
 
-/** Options of reads. */
-export interface ReadOptions {
-  /** Hides versions with a larger sequence number (a number, bigint or held `Snapshot`). */
-  snapshot?: SequenceNumber | Snapshot;
-  /**
-   * Show versions that range tombstones cover (RocksDB's `ignore_range_deletions`). Default
-   * false: a version a tombstone at or below the snapshot covers is hidden from `get`,
-   * iterators and `entries()`.
-   */
-  ignoreRangeDeletions?: boolean;
-  /**
-   * Iterators: after a seek, stop at the first key whose prefix (by the memtable's
-   * `prefixExtractor`) differs from the sought key's (RocksDB's `prefix_same_as_start`).
-   * No effect without an extractor, or after `seekToFirst`/`seekToLast`.
-   */
-  prefixSameAsStart?: boolean;
-  /**
-   * Iterators: seeks ignore the prefix bloom filter (RocksDB's `total_order_seek`). Without it,
-   * a seek to a key whose prefix the filter rules out leaves the iterator invalid, as RocksDB's
-   * memtable iterator does; with it, a seek always lands on the next key in total order.
-   */
-  totalOrderSeek?: boolean;
-  /**
-   * Iterators and `entries()`: only user keys that start with these bytes (RocksDB's `prefix`
-   * read option): `seekToFirst`/`seekToLast` go to the first/last such key, moves stop at the
-   * edge of the range, seeks outside it clamp to it.
-   */
-  prefix?: Bytes;
-}
-
-/** Native iterator flags. */
-export const IteratorFlags = {
-  rangeTable: 1,
-  ignoreRangeDeletions: 2,
-  prefixSameAsStart: 4,
-  totalOrderSeek: 8,
-} as const;
+export { IteratorFlags, type ReadOptions } from "./read_options.ts";
 
 const iteratorFinalizer = new FinalizationRegistry<Handle>((h) => {
   native().fn.memtable_iter_free(h);

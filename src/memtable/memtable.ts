@@ -17,196 +17,56 @@
  *
  * @module
  */
-import {
-  CorruptionError,
-  DuplicateEntryError,
-  MemTableClosedError,
-  MemTableError,
-  MergeOperatorError,
-  ShareTokenError,
-  SingleDeleteMisuseError,
-  WriteBatchError,
-} from "../errors.ts";
-import { getRecordHeaderSize, keySizeMax } from "../ffi/layout.ts";
-import {
-  type Handle,
-  native,
-  type NativeFunctions,
-  Scratch,
-  statusError,
-  useLibraryOf,
-} from "../ffi/native.ts";
-import { Status } from "../ffi/layout.ts";
+import { MemTableClosedError, MemTableError, ShareTokenError } from "../errors.ts";
+import { keySizeMax, Status } from "../ffi/layout.ts";
+import { type Handle, native, type Scratch, useLibraryOf } from "../ffi/native.ts";
+import { statusError } from "../ffi/status.ts";
 import {
   checkSequence,
-  maxSequenceNumber,
-  sequenceFromTrailer,
   sequenceHigh,
   sequenceLow,
   type SequenceNumber,
 } from "../coding/sequence.ts";
 import { checkValueType, describe, ValueType, valueTypeName } from "../coding/value_type.ts";
 import {
-  type Area,
-  batchViews,
   type Bytes,
-  bytesOf,
-  carve,
   corruptionReport,
   encodedSizeBound,
   type Entry,
-  keepAttached,
-  keyLabel,
-  readEntry,
   sizeFor,
-  slabCopyMax,
-  slabWith,
   writeBytes,
   writeKey,
   writeValue,
 } from "./bytes.ts";
+import { applyBatch } from "./batch.ts";
+import { EntryBatches } from "./entries.ts";
 import { internalToken, IteratorFlags, MemTableIterator, type ReadOptions } from "./iterator.ts";
+import { absent, decodeGet, type GetResult, lookup } from "./lookup.ts";
+import type { MergeOperator } from "./merge.ts";
 import {
-  applyFullMerge,
-  applyPartialMerges,
-  checkMergeOperator,
-  type MergeOperator,
-} from "./merge.ts";
-import { Snapshot } from "../write/snapshots.ts";
-import { extractorCode, type PrefixExtractor } from "./prefix.ts";
-import { batchFailureMessage, decodeBatch, WriteBatch } from "../write/write_batch.ts";
-import { isHashRep, type MemTableRep, repArgs, type ResolvedRep, resolveRep } from "./rep.ts";
+  type MemTableOptions,
+  nativeArguments,
+  type ResolvedOptions,
+  resolveOptions,
+  sharedOptions,
+} from "./options.ts";
+import type { PrefixExtractor } from "./prefix.ts";
+import { fn, initRealm, scratchFor } from "./realm.ts";
+import type { ResolvedRep } from "./rep.ts";
+import { collapseMerges, successiveMerge, type SuccessiveMerges } from "./successive_merges.ts";
+import { checkAttached, checkToken, type MemTableShareToken } from "./share.ts";
+import { type MemTableStats, readStats, seqWord, StatsWord as W, u64Word } from "./stats.ts";
+import { maxHigh, maxLow, snapshotParts } from "./read_options.ts";
+import { WriteBatch } from "../write/write_batch.ts";
 
 export type { Bytes, Entry } from "./bytes.ts";
+export type { GetResult } from "./lookup.ts";
 export type { MergeOperator } from "./merge.ts";
 export type { ReadOptions } from "./iterator.ts";
 export type { MemTableRep, ResolvedRep } from "./rep.ts";
-
-/** Options of {@linkcode MemTable}. */
-export interface MemTableOptions {
-  /** Memory budget in bytes: `shouldFlush()` turns true when usage reaches it. Default 64 MiB. */
-  writeBufferSize?: number;
-  /**
-   * Arena block size in bytes, clamped to [4 KiB, 1 GiB] as RocksDB does. Default: an eighth
-   * of `writeBufferSize`, at most 1 MiB.
-   */
-  arenaBlockSize?: number;
-  /**
-   * 0 (default): arena blocks come from the general allocator. A power of two from 4 KiB to
-   * 1 GiB (typically 2 MiB): blocks are rounded up to it and mapped with transparent huge pages
-   * where the OS allows (Linux with THP in `madvise` or `always` mode), which cuts TLB misses
-   * on the skiplist's random walks. RocksDB's `memtable_huge_page_size`.
-   */
-  hugePageSize?: number;
-  /**
-   * A lower bound of the sequence numbers this memtable will hold (RocksDB's earliest seqno,
-   * usually the last sequence number when it was created). Default: the first one added.
-   */
-  earliestSeq?: SequenceNumber;
-  /**
-   * Folds Merge entries on reads (RocksDB's `merge_operator`). Without one, a read that meets
-   * a Merge entry throws `MergeOperatorError`.
-   */
-  mergeOperator?: MergeOperator;
-  /**
-   * RocksDB's `max_successive_merges`: when a key's newest versions already are this many
-   * Merge operands, the next Merge is stored merged instead — as a Value when this memtable
-   * holds the version below the operands, as one combined operand (`partialMerge`) when it
-   * does not and the operator can combine them, else as given. 0 (default) never merges on
-   * write. Needs `mergeOperator`.
-   */
-  maxSuccessiveMerges?: number;
-  /**
-   * Bytes of checksum stored with every entry: 0 (default), 1, 2, 4 or 8 (RocksDB's
-   * `memtable_protection_bytes_per_key`). The checksum covers key, sequence number, type and
-   * value; it is computed on insert and verified whenever an entry is read (`get`, iterators,
-   * `entries()`), so a changed byte is reported as a `CorruptionError` naming the key instead of
-   * being returned as data. Costs that many bytes per entry and a hash per read entry.
-   */
-  protectionBytesPerKey?: 0 | 1 | 2 | 4 | 8;
-  /**
-   * Extra checks on the write path (RocksDB's `paranoid_checks` for memtables): every insert
-   * verifies that its neighbours are in order (a `CorruptionError` otherwise, nothing stored),
-   * and every SingleDelete checks its contract (`SingleDeleteMisuseError`). Safety-checked
-   * builds of the native library always check SingleDeletes. Default false.
-   */
-  paranoidChecks?: boolean;
-  /**
-   * Any number of Workers may write at once (RocksDB's `allow_concurrent_memtable_write`):
-   * inserts link nodes with compare-and-swap and allocate from per-thread arena shards.
-   * Without it a memtable takes one writer at a time (reads from any number of Workers are
-   * always lock-free), and a second concurrent writer gets `ConcurrentWriteError`. Not with
-   * `maxSuccessiveMerges` (its read-then-write is not atomic). Default false.
-   */
-  allowConcurrentWrites?: boolean;
-  /**
-   * Picks the part of a key the bloom filter and prefix iteration use: `fixedPrefix(n)`,
-   * `cappedPrefix(n)` or `noopPrefix` (RocksDB's `prefix_extractor`).
-   */
-  prefixExtractor?: PrefixExtractor;
-  /**
-   * Size of the memtable bloom filter as a fraction of `writeBufferSize` (RocksDB's
-   * `memtable_prefix_bloom_size_ratio`; above 0.25 counts as 0.25, as RocksDB sanitizes it).
-   * 0 (default): no filter. The filter holds prefixes (with a `prefixExtractor`) and, with
-   * `memtableWholeKeyFiltering`, whole keys; `get` checks it before searching, so keys that
-   * are not here are turned away with one cache miss. `stats()` counts both outcomes.
-   */
-  memtablePrefixBloomSizeRatio?: number;
-  /** Whole keys go into the bloom filter and point lookups check them (default false). */
-  memtableWholeKeyFiltering?: boolean;
-  /**
-   * Beyond RocksDB: a native hash index from user key to its newest version, in the arena
-   * (accounted and freed with the memtable; readers never wait). `get` at any snapshot starts
-   * there and walks older versions on level 0: a few cache misses instead of a skiplist descent.
-   * Costs about one bucket per 128 bytes of `writeBufferSize` plus 24 bytes per distinct key,
-   * and a hash-and-link per insert. Ordered iteration is unchanged. Default false.
-   */
-  pointIndex?: boolean;
-  /**
-   * RocksDB's `memtable_insert_with_hint_prefix_extractor`: inserts whose keys share a prefix
-   * start their skiplist search from where the previous insert with that prefix ended, so
-   * several interleaved streams of ascending keys (one per prefix: per user, per device, …)
-   * insert at near-append speed. Up to 64 prefixes are remembered at a time. Not used with
-   * `allowConcurrentWrites` (as in RocksDB).
-   */
-  insertWithHintPrefixExtractor?: PrefixExtractor;
-  /**
-   * How point entries are kept (RocksDB's `memtable_factory`): `"skiplist"` (default),
-   * `{ type: "hashSkipList", bucketCount?, height?, branching? }`, `{ type: "hashLinkList",
-   * bucketCount?, thresholdUseSkiplist? }` or `{ type: "vector", reserve? }` (a bare name takes
-   * the defaults). Every representation gives the same results; see `rep.ts` for what each
-   * makes fast and what total-order iteration costs. The hash representations need a
-   * `prefixExtractor` and take one writer at a time; `pointIndex` and
-   * `insertWithHintPrefixExtractor` need the skiplist.
-   */
-  rep?: MemTableRep;
-}
-
-/**
- * What `MemTable.share()` returns: a plain object that `postMessage` can send to a Worker,
- * where `MemTable.attach(token)` opens the same native memtable. Good for one attach.
- */
-export interface MemTableShareToken {
-  readonly kind: "memtable";
-  readonly token: number;
-  /** The native library file the memtable lives in: every Worker must use the same one. */
-  readonly library: string;
-  readonly options: {
-    readonly writeBufferSize: number;
-    readonly maxSuccessiveMerges: number;
-    readonly protectionBytesPerKey: number;
-    readonly paranoidChecks: boolean;
-    readonly allowConcurrentWrites: boolean;
-    readonly prefixExtractor?: PrefixExtractor;
-    readonly memtablePrefixBloomSizeRatio: number;
-    readonly memtableWholeKeyFiltering: boolean;
-    readonly pointIndex: boolean;
-    readonly insertWithHintPrefixExtractor?: PrefixExtractor;
-    readonly rep: ResolvedRep;
-    /** The merge operator's name: `attach` needs an operator of that name. */
-    readonly mergeOperatorName?: string;
-  };
-}
+export type { MemTableOptions } from "./options.ts";
+export type { MemTableShareToken } from "./share.ts";
+export type { MemTableStats } from "./stats.ts";
 
 /** A range tombstone: the keys in [start, end) deleted at `seq`. */
 export interface RangeTombstone {
@@ -214,36 +74,6 @@ export interface RangeTombstone {
   end: Uint8Array;
   seq: SequenceNumber;
 }
-
-/**
- * The result of {@linkcode MemTable.get}.
- *
- * - `value`: the newest visible version is a Value, or Merge operands that this memtable could
- *   fold onto a Value or deletion below them (then `seq` is the newest operand's).
- * - `deleted`: the newest visible version is a Deletion or SingleDeletion, or a range
- *   tombstone (type `RangeDeletion`, `seq` the tombstone's) covers the key above every version.
- * - `absent`: this memtable knows nothing of the key.
- * - `merge`: Merge operands (oldest first) reach past the oldest version here: fold them onto
- *   what older memtables or tables hold (RocksDB's `MergeContext`).
- */
-export type GetResult =
-  | { kind: "value"; value: Uint8Array; seq: SequenceNumber }
-  | {
-    kind: "deleted";
-    seq: SequenceNumber;
-    type:
-      | typeof ValueType.Deletion
-      | typeof ValueType.SingleDeletion
-      | typeof ValueType.RangeDeletion;
-  }
-  | { kind: "absent" }
-  | {
-    kind: "merge";
-    /** The newest operand's sequence number. */
-    seq: SequenceNumber;
-    /** Merge operands, oldest first. */
-    operands: Uint8Array[];
-  };
 
 /**
  * What {@linkcode MemTable.getInto} returns when there is no value to copy (a value's length
@@ -255,116 +85,10 @@ export type GetResult =
  */
 export const GetStatus = Object.freeze({ absent: -1, deleted: -2, mergeIncomplete: -3 } as const);
 
-/** Counters and memory figures of a memtable. */
-export interface MemTableStats {
-  numEntries: number;
-  numDeletes: number;
-  /** Sum of the encoded sizes of all entries (RocksDB's data size). */
-  dataSize: number;
-  /** Arena bytes in use: what `approximateMemoryUsage()` returns. */
-  memoryUsage: number;
-  /** Lookups the bloom filter let through (it may hold the key). */
-  bloomHits: number;
-  /** Lookups the bloom filter turned away without searching. */
-  bloomMisses: number;
-  /** Arena bytes allocated from the system, unused block tails included. */
-  arenaAllocatedBytes: number;
-  arenaBlockSize: number;
-  writeBufferSize: number;
-}
-
-const defaultWriteBufferSize = 64 * 1024 * 1024;
-const optionNames = new Set([
-  "writeBufferSize",
-  "arenaBlockSize",
-  "hugePageSize",
-  "earliestSeq",
-  "mergeOperator",
-  "maxSuccessiveMerges",
-  "protectionBytesPerKey",
-  "paranoidChecks",
-  "allowConcurrentWrites",
-  "prefixExtractor",
-  "memtablePrefixBloomSizeRatio",
-  "memtableWholeKeyFiltering",
-  "pointIndex",
-  "insertWithHintPrefixExtractor",
-  "rep",
-]);
-const scratchInitialSize = 64 * 1024;
-/**
- * The shared scratch buffer grows up to this size and keeps it; a call that needs more (a
- * large value or batch) gets a buffer of its own for that call, so no call leaves the
- * library holding more memory than before it.
- */
-const scratchRetainMax = 1 << 20;
-/** A batch's bytes travel with a u32 length. */
-const writeBatchSizeMax = 0xffff_ffff;
-const statsWords = 14;
-const seqUnset = 0xffff_ffff;
-
-/** The library's functions and the realm's shared scratch buffer, set by the first MemTable. */
-let fn: NativeFunctions;
-let shared: Scratch;
-
 /** pointTypes[code] is true for the types `add()` stores in the skiplist. */
 const pointTypes: boolean[] = [];
 for (const t of [ValueType.Deletion, ValueType.Value, ValueType.Merge, ValueType.SingleDeletion]) {
   pointTypes[t] = true;
-}
-
-const absent: GetResult = Object.freeze({ kind: "absent" });
-const maxHigh = sequenceHigh(maxSequenceNumber);
-const maxLow = sequenceLow(maxSequenceNumber);
-
-/**
- * Read options as native code takes them: the snapshot's two halves and the iterator flags
- * (`ignoreRangeDeletions`).
- */
-function snapshotParts(
-  options: ReadOptions | undefined,
-  what: string,
-): [number, number, number] {
-  if (options === undefined) return [maxHigh, maxLow, 0];
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
-  }
-  const ignore = options.ignoreRangeDeletions ?? false;
-  if (typeof ignore !== "boolean") {
-    throw new TypeError(`${what}: ignoreRangeDeletions must be a boolean, got ${describe(ignore)}`);
-  }
-  const sameAsStart = options.prefixSameAsStart ?? false;
-  const totalOrder = options.totalOrderSeek ?? false;
-  if (typeof sameAsStart !== "boolean" || typeof totalOrder !== "boolean") {
-    throw new TypeError(`${what}: prefixSameAsStart and totalOrderSeek must be booleans`);
-  }
-  const flags = (ignore ? IteratorFlags.ignoreRangeDeletions : 0) |
-    (sameAsStart ? IteratorFlags.prefixSameAsStart : 0) |
-    (totalOrder ? IteratorFlags.totalOrderSeek : 0);
-  const given = options.snapshot;
-  if (given === undefined) return [maxHigh, maxLow, flags];
-  const snapshot = given instanceof Snapshot ? given.sequence(what) : checkSequence(given, what);
-  return [sequenceHigh(snapshot), sequenceLow(snapshot), flags];
-}
-
-function positiveSize(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(
-      `MemTable: ${name} must be a positive integer number of bytes, got ${describe(value)}`,
-    );
-  }
-  return value;
-}
-
-function u64Word(s: Scratch, index: number): number {
-  return s.view.getUint32(index * 8, true) + s.view.getUint32(index * 8 + 4, true) * 0x1_0000_0000;
-}
-
-function seqWord(s: Scratch, index: number): SequenceNumber | undefined {
-  const low = s.view.getUint32(index * 8, true);
-  const high = s.view.getUint32(index * 8 + 4, true);
-  if (high === seqUnset && low === seqUnset) return undefined;
-  return high < 0x20_0000 ? high * 0x1_0000_0000 + low : (BigInt(high) << 32n) | BigInt(low);
 }
 
 const memtableFinalizer = new FinalizationRegistry<Handle>((h) => {
@@ -375,220 +99,6 @@ let nextId = 1;
 
 /** Key of the handle `MemTable.attach` passes to the constructor with the options. */
 const attachedHandle: unique symbol = Symbol("MemTable.attachedHandle");
-
-/** Checks the shape of a share token (it may come from another Worker). */
-export function checkToken(
-  token: unknown,
-  kind: string,
-  what: string,
-): { token: number; library: string; options: Record<string, unknown> } {
-  const t = token as
-    | { kind?: unknown; token?: unknown; library?: unknown; options?: unknown }
-    | null;
-  if (
-    typeof t !== "object" || t === null || t.kind !== kind || typeof t.token !== "number" ||
-    !Number.isSafeInteger(t.token) || t.token < 0 || typeof t.library !== "string" ||
-    typeof t.options !== "object" || t.options === null
-  ) {
-    throw new TypeError(`${what}: expected a ${kind} share token, got ${describe(token)}`);
-  }
-  return t as { token: number; library: string; options: Record<string, unknown> };
-}
-
-/** What the constructor derives from its options: fields, and `memtable_new`'s arguments. */
-interface ResolvedOptions {
-  writeBufferSize: number;
-  mergeOperator: MergeOperator | undefined;
-  maxSuccessiveMerges: number;
-  protectionBytesPerKey: number;
-  paranoidChecks: boolean;
-  allowConcurrentWrites: boolean;
-  prefixExtractor: PrefixExtractor | undefined;
-  memtablePrefixBloomSizeRatio: number;
-  memtableWholeKeyFiltering: boolean;
-  pointIndex: boolean;
-  insertWithHintPrefixExtractor: PrefixExtractor | undefined;
-  rep: ResolvedRep;
-  nativeArgs: Parameters<NativeFunctions["memtable_new"]>;
-}
-
-/**
- * Checks `options` and derives everything a memtable needs from them, touching nothing: a
- * bad option throws here, before any native object exists.
- */
-function resolveOptions(options: MemTableOptions): ResolvedOptions {
-  const r = {} as ResolvedOptions;
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`MemTable: options must be an object, got ${describe(options)}`);
-  }
-  for (const name of Object.keys(options)) {
-    if (!optionNames.has(name)) {
-      throw new TypeError(
-        `MemTable: unknown option "${name}"; known: ${[...optionNames].join(", ")}`,
-      );
-    }
-  }
-  r.writeBufferSize = options.writeBufferSize === undefined
-    ? defaultWriteBufferSize
-    : positiveSize(options.writeBufferSize, "writeBufferSize");
-  const arenaBlockSize = options.arenaBlockSize === undefined
-    ? 0
-    : positiveSize(options.arenaBlockSize, "arenaBlockSize");
-  const hugePageSize = options.hugePageSize ?? 0;
-  if (
-    hugePageSize !== 0 &&
-    !(typeof hugePageSize === "number" && Number.isInteger(hugePageSize) &&
-      hugePageSize >= 4096 &&
-      hugePageSize <= 1024 ** 3 && (hugePageSize & (hugePageSize - 1)) === 0)
-  ) {
-    throw new RangeError(
-      `MemTable: hugePageSize must be 0 or a power of two from 4096 to 2^30, got ${
-        describe(hugePageSize)
-      }`,
-    );
-  }
-  let earliest: [number, number] = [seqUnset, seqUnset];
-  if (options.earliestSeq !== undefined) {
-    const seq = checkSequence(options.earliestSeq, "MemTable: earliestSeq");
-    earliest = [sequenceHigh(seq), sequenceLow(seq)];
-  }
-  r.mergeOperator = options.mergeOperator === undefined
-    ? undefined
-    : checkMergeOperator(options.mergeOperator, "MemTable");
-  const msm = options.maxSuccessiveMerges ?? 0;
-  if (!(typeof msm === "number" && Number.isSafeInteger(msm) && msm >= 0)) {
-    throw new RangeError(
-      `MemTable: maxSuccessiveMerges must be a non-negative integer, got ${describe(msm)}`,
-    );
-  }
-  if (msm > 0 && r.mergeOperator === undefined) {
-    throw new TypeError("MemTable: maxSuccessiveMerges needs a mergeOperator");
-  }
-  const concurrent = options.allowConcurrentWrites ?? false;
-  if (typeof concurrent !== "boolean") {
-    throw new TypeError(
-      `MemTable: allowConcurrentWrites must be a boolean, got ${describe(concurrent)}`,
-    );
-  }
-  if (concurrent && msm > 0) {
-    throw new TypeError(
-      "MemTable: maxSuccessiveMerges cannot be combined with allowConcurrentWrites " +
-        "(its lookup and write would not be atomic), as in RocksDB",
-    );
-  }
-  r.allowConcurrentWrites = concurrent;
-  const [extractorKind, prefixLength] = options.prefixExtractor === undefined
-    ? [0, 0]
-    : extractorCode(options.prefixExtractor, "MemTable");
-  r.prefixExtractor = options.prefixExtractor;
-  const ratio = options.memtablePrefixBloomSizeRatio ?? 0;
-  if (typeof ratio !== "number" || !(ratio >= 0) || !Number.isFinite(ratio)) {
-    throw new RangeError(
-      `MemTable: memtablePrefixBloomSizeRatio must be a number ≥ 0, got ${describe(ratio)}`,
-    );
-  }
-  const wholeKey = options.memtableWholeKeyFiltering ?? false;
-  if (typeof wholeKey !== "boolean") {
-    throw new TypeError(
-      `MemTable: memtableWholeKeyFiltering must be a boolean, got ${describe(wholeKey)}`,
-    );
-  }
-  const pointIndex = options.pointIndex ?? false;
-  if (typeof pointIndex !== "boolean") {
-    throw new TypeError(`MemTable: pointIndex must be a boolean, got ${describe(pointIndex)}`);
-  }
-  r.pointIndex = pointIndex;
-  const [hintKind, hintLength] = options.insertWithHintPrefixExtractor === undefined
-    ? [0, 0]
-    : extractorCode(options.insertWithHintPrefixExtractor, "MemTable");
-  r.insertWithHintPrefixExtractor = options.insertWithHintPrefixExtractor;
-  r.memtablePrefixBloomSizeRatio = Math.min(ratio, 0.25);
-  r.memtableWholeKeyFiltering = wholeKey;
-  const bloomBits = Math.floor(r.writeBufferSize * r.memtablePrefixBloomSizeRatio * 8);
-  r.maxSuccessiveMerges = msm;
-  const protection = options.protectionBytesPerKey ?? 0;
-  if (
-    !(protection === 0 || protection === 1 || protection === 2 || protection === 4 ||
-      protection === 8)
-  ) {
-    throw new RangeError(
-      `MemTable: protectionBytesPerKey must be 0, 1, 2, 4 or 8, got ${describe(protection)}`,
-    );
-  }
-  const paranoid = options.paranoidChecks ?? false;
-  if (typeof paranoid !== "boolean") {
-    throw new TypeError(`MemTable: paranoidChecks must be a boolean, got ${describe(paranoid)}`);
-  }
-  r.protectionBytesPerKey = protection;
-  r.paranoidChecks = paranoid;
-  r.rep = resolveRep(options.rep);
-  if (isHashRep(r.rep)) {
-    if (options.prefixExtractor === undefined) {
-      throw new TypeError(
-        `MemTable: rep ${r.rep.type} buckets entries by key prefix and needs a ` +
-          `prefixExtractor (fixedPrefix(n), cappedPrefix(n) or noopPrefix), as in RocksDB`,
-      );
-    }
-    if (concurrent) {
-      throw new TypeError(
-        `MemTable: rep ${r.rep.type} takes one writer at a time; allowConcurrentWrites ` +
-          `needs "skiplist" or "vector" (as in RocksDB)`,
-      );
-    }
-  }
-  if (r.rep.type !== "skiplist") {
-    if (pointIndex) {
-      throw new TypeError(
-        `MemTable: pointIndex indexes the skiplist; rep ${r.rep.type} finds keys by its ` +
-          `own hash (drop pointIndex or use rep "skiplist")`,
-      );
-    }
-    if (options.insertWithHintPrefixExtractor !== undefined) {
-      throw new TypeError(
-        `MemTable: insertWithHintPrefixExtractor works with rep "skiplist" only (as in ` +
-          `RocksDB), not ${r.rep.type}`,
-      );
-    }
-  }
-  const [repCode, repCount, repThreshold] = repArgs(r.rep);
-  r.nativeArgs = [
-    r.writeBufferSize,
-    arenaBlockSize,
-    hugePageSize,
-    earliest[0],
-    earliest[1],
-    protection | (paranoid ? 0x100 : 0) | (concurrent ? 0x200 : 0) | (wholeKey ? 0x400 : 0) |
-    (pointIndex ? 0x800 : 0),
-    extractorKind,
-    prefixLength,
-    bloomBits,
-    hintKind,
-    hintLength,
-    repCode,
-    repCount,
-    repThreshold,
-  ];
-  return r;
-}
-
-/**
- * Refuses an attached handle whose native memtable is not what the token's options describe
- * (its write buffer size or its representation differ: the token was altered).
- */
-function checkAttached(h: Handle, r: ResolvedOptions, what: string): void {
-  const s = shared;
-  const rc = fn.memtable_stats(h, s.arg, s.capacity);
-  if (rc !== statsWords) throw statusError(rc, what);
-  const writeBufferSize = u64Word(s, 8);
-  const repCode = u64Word(s, 13);
-  if (writeBufferSize !== r.writeBufferSize || repCode !== (r.nativeArgs[11] & 0xf)) {
-    throw new ShareTokenError(
-      `${what}: the token's options do not match the shared memtable (writeBufferSize ` +
-        `${r.writeBufferSize} and rep ${r.rep.type} given, the memtable has ${writeBufferSize} ` +
-        `and rep code ${repCode}); the token is used up and its reference released`,
-    );
-  }
-}
 
 /**
  * The native handle of a live memtable, for code inside this package that drives native loops
@@ -631,6 +141,10 @@ export class MemTable implements Disposable {
   readonly insertWithHintPrefixExtractor: PrefixExtractor | undefined;
   /** The representation of point entries, defaults filled in. */
   readonly rep: ResolvedRep;
+  /** Every option resolved: what a share token carries. */
+  readonly #options: ResolvedOptions;
+  /** The write-path merge policy, with `maxSuccessiveMerges`. */
+  readonly #merges: SuccessiveMerges | undefined;
   #handle: Handle | null;
   #refs = 1;
   #closed = false;
@@ -642,6 +156,10 @@ export class MemTable implements Disposable {
 
   constructor(options: MemTableOptions = {}) {
     const r = resolveOptions(options);
+    this.#options = r;
+    this.#merges = r.maxSuccessiveMerges > 0
+      ? { op: r.mergeOperator!, max: r.maxSuccessiveMerges }
+      : undefined;
     this.writeBufferSize = r.writeBufferSize;
     this.mergeOperator = r.mergeOperator;
     this.maxSuccessiveMerges = r.maxSuccessiveMerges;
@@ -654,11 +172,10 @@ export class MemTable implements Disposable {
     this.pointIndex = r.pointIndex;
     this.insertWithHintPrefixExtractor = r.insertWithHintPrefixExtractor;
     this.rep = r.rep;
-    fn ??= native().fn;
-    shared ??= new Scratch(scratchInitialSize);
+    initRealm();
     // `MemTable.attach` passes the handle it attached with the options (never module state).
     const attached = (options as { [attachedHandle]?: Handle })[attachedHandle];
-    const h = attached ?? fn.memtable_new(...r.nativeArgs);
+    const h = attached ?? fn.memtable_new(...nativeArguments(r));
     if (h === null) throw statusError(Status.outOfMemory, "MemTable");
     this.#handle = h;
     this.id = nextId++;
@@ -692,28 +209,11 @@ export class MemTable implements Disposable {
         }`,
       );
     }
-    const options = {
-      writeBufferSize: this.writeBufferSize,
-      maxSuccessiveMerges: this.maxSuccessiveMerges,
-      protectionBytesPerKey: this.protectionBytesPerKey,
-      paranoidChecks: this.paranoidChecks,
-      allowConcurrentWrites: this.allowConcurrentWrites,
-      memtablePrefixBloomSizeRatio: this.memtablePrefixBloomSizeRatio,
-      memtableWholeKeyFiltering: this.memtableWholeKeyFiltering,
-      pointIndex: this.pointIndex,
-      rep: this.rep,
-      ...(this.prefixExtractor === undefined ? {} : { prefixExtractor: this.prefixExtractor }),
-      ...(this.insertWithHintPrefixExtractor === undefined
-        ? {}
-        : { insertWithHintPrefixExtractor: this.insertWithHintPrefixExtractor }),
-    };
     return {
       kind: "memtable",
       token,
       library: native().path,
-      options: this.mergeOperator === undefined
-        ? options
-        : { ...options, mergeOperatorName: this.mergeOperator.name },
+      options: sharedOptions(this.#options),
     };
   }
 
@@ -739,22 +239,11 @@ export class MemTable implements Disposable {
           `as options.mergeOperator (functions cannot be sent to a Worker)`,
       );
     }
-    const given: MemTableOptions = {
-      writeBufferSize: o.writeBufferSize,
-      maxSuccessiveMerges: o.maxSuccessiveMerges,
-      protectionBytesPerKey: o.protectionBytesPerKey as 0,
-      paranoidChecks: o.paranoidChecks,
-      allowConcurrentWrites: o.allowConcurrentWrites,
-      memtablePrefixBloomSizeRatio: o.memtablePrefixBloomSizeRatio,
-      memtableWholeKeyFiltering: o.memtableWholeKeyFiltering,
-      pointIndex: o.pointIndex,
-      rep: o.rep,
-      ...(o.prefixExtractor === undefined ? {} : { prefixExtractor: o.prefixExtractor }),
-      ...(o.insertWithHintPrefixExtractor === undefined
-        ? {}
-        : { insertWithHintPrefixExtractor: o.insertWithHintPrefixExtractor }),
+    const { mergeOperatorName: _, ...carried } = o;
+    const given = {
+      ...carried,
       ...(op === undefined ? {} : { mergeOperator: op }),
-    };
+    } as MemTableOptions;
     // Every check before the token is used: a token with options this library would not
     // accept (altered, or from another version) is refused and stays as it was.
     let resolved: ResolvedOptions;
@@ -765,8 +254,7 @@ export class MemTable implements Disposable {
       throw e;
     }
     useLibraryOf(t.library, what);
-    fn ??= native().fn;
-    shared ??= new Scratch(scratchInitialSize);
+    initRealm();
     const h = fn.memtable_attach(t.token, 1);
     if (h === null) {
       throw new ShareTokenError(
@@ -787,7 +275,7 @@ export class MemTable implements Disposable {
   static discardToken(token: MemTableShareToken): boolean {
     const t = checkToken(token, "memtable", "MemTable.discardToken()");
     useLibraryOf(t.library, "MemTable.discardToken()");
-    fn ??= native().fn;
+    initRealm();
     const h = fn.memtable_attach(t.token, 1);
     if (h === null) return false;
     fn.memtable_unref(h);
@@ -838,7 +326,7 @@ export class MemTable implements Disposable {
       }
     }
     if (type === ValueType.Merge && this.maxSuccessiveMerges > 0) {
-      [type, value] = this.#successiveMerge(h, seq, key, value);
+      [type, value] = successiveMerge(this.#merges!, h, seq, key, value);
     }
     const s = scratchFor(sizeFor(key, value, "MemTable.add()"));
     const keyLength = writeKey(s, key, "MemTable.add()");
@@ -853,7 +341,7 @@ export class MemTable implements Disposable {
       keyLength,
       valueLength,
     );
-    if (rc !== 0) throw addError(rc, "MemTable.add()", key);
+    if (rc !== 0) throw statusError(rc, "MemTable.add()", key);
   }
 
   /**
@@ -906,7 +394,7 @@ export class MemTable implements Disposable {
       startLength,
       endLength,
     );
-    if (rc !== 0) throw addError(rc, what, start);
+    if (rc !== 0) throw statusError(rc, what, start);
   }
 
   /**
@@ -937,74 +425,9 @@ export class MemTable implements Disposable {
     }
     checkSequence(seq, what);
     if (this.maxSuccessiveMerges > 0 && batch.mayHaveMerge) {
-      batch = this.#collapseMerges(batch, seq);
+      batch = collapseMerges(this.#merges!, h, batch, seq);
     }
-    const rep = batch.view();
-    if (rep.length > writeBatchSizeMax) {
-      throw new RangeError(
-        `${what}: the batch is ${rep.length} bytes, the maximum is ${writeBatchSizeMax}`,
-      );
-    }
-    const s = scratchFor(rep.length);
-    s.bytes.set(rep);
-    const rc = fn.memtable_write_batch(
-      h,
-      s.arg,
-      s.capacity,
-      rep.length,
-      sequenceHigh(seq),
-      sequenceLow(seq),
-    );
-    if (rc >= 0) return rc;
-    if (rc === Status.badBatch) {
-      const v = s.view;
-      throw new WriteBatchError(
-        `${what}: ${
-          batchFailureMessage(
-            v.getUint32(0, true),
-            v.getUint32(4, true),
-            v.getUint32(8, true),
-            batch.count,
-          )
-        }; nothing was applied`,
-      );
-    }
-    if (rc === Status.duplicate || rc === Status.singleDeleteMisuse || rc === Status.corruption) {
-      const index = s.view.getUint32(0, true);
-      const record = decodeBatch(rep)[index];
-      const err = addError(rc, `${what}: record ${index}`, record?.key ?? "");
-      err.message += "; nothing was applied";
-      throw err;
-    }
-    throw statusError(rc, what);
-  }
-
-  /** The batch with Merge records that reach `maxSuccessiveMerges` replaced. */
-  #collapseMerges(batch: WriteBatch, seq: SequenceNumber): WriteBatch {
-    const h = this.#handle!;
-    const records = decodeBatch(batch.view());
-    if (!records.some((r) => r.type === ValueType.Merge)) return batch;
-    const out = new WriteBatch();
-    const base = BigInt(seq);
-    records.forEach((r, i) => {
-      let type: ValueType = r.type;
-      let value: Bytes = r.value;
-      if (type === ValueType.Merge) {
-        const at = base + BigInt(i);
-        [type, value] = this.#successiveMerge(
-          h,
-          at <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(at) : at,
-          r.key,
-          value,
-        ) as [ValueType, Bytes];
-      }
-      if (type === ValueType.Value) out.put(r.key, value);
-      else if (type === ValueType.Merge) out.merge(r.key, value);
-      else if (type === ValueType.Deletion) out.delete(r.key);
-      else if (type === ValueType.SingleDeletion) out.singleDelete(r.key);
-      else out.deleteRange(r.key, r.value);
-    });
-    return out;
+    return applyBatch(h, batch, seq, what);
   }
 
   /**
@@ -1055,9 +478,9 @@ export class MemTable implements Disposable {
     if (options !== undefined) {
       [snapHigh, snapLow, flags] = snapshotParts(options, "MemTable.get()");
     }
-    const count = lookup(h, key, snapHigh, snapLow, flags, "MemTable.get()");
-    if (count === 0) return absent;
-    return decodeGet(records, recordsAt, count, this.mergeOperator, key, "MemTable.get()");
+    const found = lookup(h, key, snapHigh, snapLow, flags, "MemTable.get()");
+    if (found === undefined) return absent;
+    return decodeGet(found, this.mergeOperator, key, "MemTable.get()");
   }
 
   /**
@@ -1113,8 +536,8 @@ export class MemTable implements Disposable {
     if (rc === 0) return GetStatus.absent;
     if (rc === 2) {
       // The newest version is a Merge: collect the run and fold it as get() does.
-      const count = lookup(h, key, snapHigh, snapLow, flags, what);
-      const r = decodeGet(records, recordsAt, count, this.mergeOperator, key, what);
+      const found = lookup(h, key, snapHigh, snapLow, flags, what);
+      const r = found === undefined ? absent : decodeGet(found, this.mergeOperator, key, what);
       if (r.kind === "merge") return GetStatus.mergeIncomplete;
       if (r.kind !== "value") return r.kind === "deleted" ? GetStatus.deleted : GetStatus.absent;
       dest.set(r.value.length > dest.length ? r.value.subarray(0, dest.length) : r.value);
@@ -1122,34 +545,6 @@ export class MemTable implements Disposable {
     }
     if (rc === Status.corruption) throw corruptionReport(s, what);
     throw statusError(rc, what);
-  }
-
-  /**
-   * RocksDB's max_successive_merges on the write path: returns the entry to store for a new
-   * Merge operand `value` at `seq`.
-   */
-  #successiveMerge(
-    h: Handle,
-    seq: SequenceNumber,
-    key: Bytes,
-    value: Bytes | undefined,
-  ): [ValueType, Bytes | undefined] {
-    const op = this.mergeOperator!;
-    const what = "MemTable.add()";
-    // Check the operand before anything runs on it.
-    sizeFor(key, value, what);
-    const count = lookup(h, key, sequenceHigh(seq), sequenceLow(seq), 0, what);
-    if (leadingMerges(records, recordsAt, count) < this.maxSuccessiveMerges) {
-      return [ValueType.Merge, value];
-    }
-    const run = readRun(records, recordsAt, count)!;
-    const keyBytes = bytesOf(key);
-    const operands = [...run.operands, bytesOf(value ?? "")];
-    if (run.base !== undefined) {
-      return [ValueType.Value, applyFullMerge(op, keyBytes, run.base.value, operands)];
-    }
-    const combined = applyPartialMerges(op, keyBytes, operands);
-    return combined === undefined ? [ValueType.Merge, value] : [ValueType.Merge, combined];
   }
 
   /**
@@ -1241,51 +636,48 @@ export class MemTable implements Disposable {
 
   /** True once `markImmutable()` was called (through any handle of this memtable). */
   get immutable(): boolean {
-    return u64Word(this.#readStats(), 12) === 1;
+    return u64Word(this.#readStats(), W.immutable) === 1;
   }
 
   #readStats(): Scratch {
-    const s = shared;
-    const rc = fn.memtable_stats(this.#live("stats"), s.arg, s.capacity);
-    if (rc !== statsWords) throw statusError(rc, "MemTable.stats()");
-    return s;
+    return readStats(this.#live("stats"), "MemTable.stats()");
   }
 
   /** Counters and memory figures, read in one call. */
   stats(): MemTableStats {
     const s = this.#readStats();
     return {
-      numEntries: u64Word(s, 0),
-      numDeletes: u64Word(s, 1),
-      dataSize: u64Word(s, 2),
-      memoryUsage: u64Word(s, 5),
-      arenaAllocatedBytes: u64Word(s, 6),
-      arenaBlockSize: u64Word(s, 7),
-      writeBufferSize: u64Word(s, 8),
-      bloomHits: u64Word(s, 10),
-      bloomMisses: u64Word(s, 11),
+      numEntries: u64Word(s, W.numEntries),
+      numDeletes: u64Word(s, W.numDeletes),
+      dataSize: u64Word(s, W.dataSize),
+      memoryUsage: u64Word(s, W.memoryUsage),
+      arenaAllocatedBytes: u64Word(s, W.arenaAllocatedBytes),
+      arenaBlockSize: u64Word(s, W.arenaBlockSize),
+      writeBufferSize: u64Word(s, W.writeBufferSize),
+      bloomHits: u64Word(s, W.bloomHits),
+      bloomMisses: u64Word(s, W.bloomMisses),
     };
   }
 
   /** Number of entries added (every version counts, range tombstones too, as in RocksDB). */
   get numEntries(): number {
-    return u64Word(this.#readStats(), 0);
+    return u64Word(this.#readStats(), W.numEntries);
   }
 
   /** Number of range tombstones added. */
   get numRangeDeletes(): number {
-    return u64Word(this.#readStats(), 9);
+    return u64Word(this.#readStats(), W.numRangeDeletes);
   }
 
   /** Number of Deletion and SingleDeletion entries added. */
   get numDeletes(): number {
-    return u64Word(this.#readStats(), 1);
+    return u64Word(this.#readStats(), W.numDeletes);
   }
 
   /** The smallest sequence number added; undefined while empty. */
   get firstSeq(): SequenceNumber | undefined {
     const s = this.#readStats();
-    return u64Word(s, 0) === 0 ? undefined : seqWord(s, 3);
+    return u64Word(s, W.numEntries) === 0 ? undefined : seqWord(s, W.firstSeq);
   }
 
   /**
@@ -1293,7 +685,7 @@ export class MemTable implements Disposable {
    * an older entry was added), else the smallest added; undefined while unknown.
    */
   get earliestSeq(): SequenceNumber | undefined {
-    return seqWord(this.#readStats(), 4);
+    return seqWord(this.#readStats(), W.earliestSeq);
   }
 
   /** Whether the memtable's memory has been released (every reference dropped). */
@@ -1329,267 +721,9 @@ export class MemTable implements Disposable {
   }
 }
 
-/** Where the last `lookup` left its records: the area and the offset of the first. */
-let records: Area;
-let recordsAt = 0;
-
-/**
- * Runs the native lookup of `key` at the snapshot; the records are left in `records` from
- * `recordsAt` on. Returns their count (0: absent).
- *
- * A key up to 4 KiB is looked up in the result slab's free part, so that on Deno a value up to
- * 4 KiB is handed out where the native call wrote it (`carve`); larger keys and results go
- * through the shared scratch buffer, grown to fit.
- */
-function lookup(
-  h: Handle,
-  key: Bytes,
-  snapHigh: number,
-  snapLow: number,
-  flags: number,
-  what: string,
-): number {
-  if (encodedSizeBound(key, what, "key") <= slabCopyMax) {
-    // At least 4 KiB free: records that do not fit are over 4 KiB, copied out of `shared`.
-    const sl = slabWith(slabCopyMax);
-    const at = sl.used;
-    const klen = writeKey(sl, key, what, at);
-    const rc = fn.memtable_get(h, sl.arg, at, sl.capacity, klen, snapHigh, snapLow, flags);
-    if (rc !== Status.bufferTooSmall) {
-      if (rc === Status.corruption) throw corruptionReport(sl, what, at);
-      if (rc < 0) throw statusError(rc, what);
-      records = sl;
-      recordsAt = at;
-      return rc;
-    }
-  }
-  let s = scratchFor(sizeFor(key, undefined, what));
-  let rc = fn.memtable_get(
-    h,
-    s.arg,
-    0,
-    s.capacity,
-    writeKey(s, key, what),
-    snapHigh,
-    snapLow,
-    flags,
-  );
-  if (rc === Status.bufferTooSmall) {
-    // The result is larger than the buffer: ask again with one that holds it.
-    const need = s.view.getUint32(0, true);
-    if (need === 0xffff_ffff) {
-      throw new RangeError(`${what}: the versions to return exceed 4 GiB`);
-    }
-    s = scratchFor(need);
-    rc = fn.memtable_get(h, s.arg, 0, s.capacity, writeKey(s, key, what), snapHigh, snapLow, flags);
-  }
-  if (rc === Status.corruption) throw corruptionReport(s, what);
-  if (rc < 0) throw statusError(rc, what);
-  records = s;
-  recordsAt = 0;
-  return rc;
-}
-
-/**
- * Bytes of the realm's shared scratch buffer (0 before the first memtable), for the tests that
- * prove a rejected or large call leaves it as it was. Not exported from mod.ts.
- */
-export function sharedScratchBytes(): number {
-  return shared === undefined ? 0 : shared.capacity;
-}
-
-/** The shared scratch buffer when `need` bytes fit it (growing it up to `scratchRetainMax`),
- * else a buffer of its own for one call. */
-function scratchFor(need: number): Scratch {
-  const s = shared;
-  if (need <= s.capacity) return s;
-  if (need <= scratchRetainMax) {
-    s.reserve(need);
-    return s;
-  }
-  return new Scratch(need);
-}
-
-/** The error for a failed add of `key`. */
-function addError(rc: number, what: string, key: Bytes): Error {
-  switch (rc) {
-    case Status.duplicate:
-      return new DuplicateEntryError(
-        `${what}: an entry with key ${keyLabel(key)}, this sequence number and type exists`,
-      );
-    case Status.singleDeleteMisuse:
-      return new SingleDeleteMisuseError(
-        `${what}: SingleDelete of key ${keyLabel(key)}, which has more than one version or a ` +
-          `version that is not a Value since its last SingleDelete (RocksDB leaves this undefined)`,
-      );
-    case Status.corruption:
-      return new CorruptionError(
-        `${what}: the entries next to key ${keyLabel(key)} are out of order (memory corruption); ` +
-          `nothing was stored`,
-      );
-    default:
-      return statusError(rc, what);
-  }
-}
-
 /** Bytewise order of the two keys at s[0, a) and s[a, a + b). */
 function compareRange(s: Uint8Array, a: number, b: number): number {
   const n = Math.min(a, b);
   for (let i = 0; i < n; i++) if (s[i] !== s[a + i]) return s[i]! - s[a + i]!;
   return a - b;
-}
-
-/** A run of Merge records (converted to oldest first) and the version that ends it, if any. */
-interface MergeRun {
-  seq: SequenceNumber;
-  operands: Uint8Array[];
-  /** `value` undefined: a deletion (point or range) ends the run. */
-  base?: { value: Uint8Array | undefined };
-}
-
-/**
- * Reads lookup records (in `s` from `first` on) that start with a Merge record. On Deno the
- * operands and base are views into one copy of the records (one allocation for the run).
- */
-function readRun(s: Area, first: number, count: number): MergeRun | undefined {
-  const view = s.view;
-  if ((view.getUint32(first, true) & 0xff) !== ValueType.Merge) return undefined;
-  const seq = sequenceFromTrailer(view.getUint32(first + 4, true), view.getUint32(first, true));
-  let end = first;
-  for (let i = 0; i < count; i++) end += getRecordHeaderSize + view.getUint32(end + 8, true);
-  // Deno: one copy for the run (its operands are views into it, so a large one, which has a
-  // buffer of its own, is kept attached as the slab is); Bun: a copy per operand.
-  const copy = batchViews ? carve(s, first, end) : undefined;
-  if (copy !== undefined && copy.byteLength === copy.buffer.byteLength) keepAttached(copy.buffer);
-  const operands: Uint8Array[] = new Array(count);
-  let operandCount = 0;
-  let base: MergeRun["base"];
-  let at = first;
-  for (let i = 0; i < count; i++) {
-    const type = view.getUint32(at, true) & 0xff;
-    const v = at + getRecordHeaderSize;
-    const next = v + view.getUint32(at + 8, true);
-    at = next;
-    const value = copy === undefined
-      ? s.bytes.slice(v, next)
-      : copy.subarray(v - first, next - first);
-    if (type === ValueType.Merge) operands[operandCount++] = value;
-    else if (type === ValueType.Value) base = { value };
-    else base = { value: undefined };
-  }
-  operands.length = operandCount;
-  operands.reverse();
-  return base === undefined ? { seq, operands } : { seq, operands, base };
-}
-
-/** How many Merge records the lookup records (in `s` from `first` on) start with. */
-function leadingMerges(s: Area, first: number, count: number): number {
-  const view = s.view;
-  let at = first;
-  for (let i = 0; i < count; i++) {
-    if ((view.getUint32(at, true) & 0xff) !== ValueType.Merge) return i;
-    at += getRecordHeaderSize + view.getUint32(at + 8, true);
-  }
-  return count;
-}
-
-/** The result of a lookup whose `count` records are in `s` from `first` on. */
-function decodeGet(
-  s: Area,
-  first: number,
-  count: number,
-  op: MergeOperator | undefined,
-  key: Bytes,
-  what: string,
-): GetResult {
-  const view = s.view;
-  const low = view.getUint32(first, true);
-  const type = low & 0xff;
-  const seq = sequenceFromTrailer(view.getUint32(first + 4, true), low);
-  if (type === ValueType.Value) {
-    const v = first + getRecordHeaderSize;
-    return { kind: "value", value: carve(s, v, v + view.getUint32(first + 8, true)), seq };
-  }
-  if (type !== ValueType.Merge) {
-    return { kind: "deleted", seq, type: type as typeof ValueType.Deletion };
-  }
-  if (op === undefined) {
-    throw new MergeOperatorError(
-      `${what}: key ${keyLabel(key)} has Merge entries and this memtable has no mergeOperator`,
-    );
-  }
-  const run = readRun(s, first, count)!;
-  if (run.base === undefined) return { kind: "merge", seq, operands: run.operands };
-  return {
-    kind: "value",
-    value: applyFullMerge(op, bytesOf(key), run.base.value, run.operands),
-    seq,
-  };
-}
-
-const batchScratchSize = 64 * 1024;
-const batchEntriesMax = 1024;
-
-/**
- * `entries()`: reads entries in batches through a native cursor it owns. On Deno each entry's
- * key and value are views into that batch's own buffer (copies of native memory, never reused,
- * untransferable); on Bun they are copies of their own and one buffer serves every batch.
- */
-class EntryBatches implements IterableIterator<Entry> {
-  #it: MemTableIterator | null;
-  #batchSize = batchScratchSize;
-  #reused: Scratch | undefined;
-  #pending: Entry[] = [];
-  #index = 0;
-  #started = false;
-
-  constructor(h: Handle, snapHigh: number, snapLow: number, flags: number, prefix?: Bytes) {
-    this.#it = new MemTableIterator(internalToken, h, snapHigh, snapLow, flags, prefix);
-  }
-
-  [Symbol.iterator](): IterableIterator<Entry> {
-    return this;
-  }
-
-  next(): IteratorResult<Entry> {
-    if (this.#index < this.#pending.length) {
-      return { value: this.#pending[this.#index++]!, done: false };
-    }
-    const it = this.#it;
-    if (it === null) return { value: undefined, done: true };
-    if (!this.#started) {
-      this.#started = true;
-      it.seekToFirst();
-    }
-    // Deno: a fresh buffer per batch, since the entries handed out are views into it (one
-    // allocation per batch instead of two per entry); it is never written again.
-    let s: Scratch;
-    if (batchViews) {
-      s = new Scratch(this.#batchSize);
-      keepAttached(s.bytes.buffer);
-    } else {
-      s = this.#reused ??= new Scratch(this.#batchSize);
-    }
-    const n = it.readBatch(s, batchEntriesMax);
-    this.#batchSize = Math.max(this.#batchSize, s.capacity);
-    if (n === 0) return this.return();
-    const pending: Entry[] = [];
-    let at = 0;
-    for (let i = 0; i < n; i++) {
-      const [entry, next] = readEntry(s, at);
-      pending.push(entry);
-      at = next;
-    }
-    this.#pending = pending;
-    this.#index = 1;
-    return { value: pending[0]!, done: false };
-  }
-
-  return(): IteratorResult<Entry> {
-    this.#it?.close();
-    this.#it = null;
-    this.#pending = [];
-    this.#reused = undefined;
-    return { value: undefined, done: true };
-  }
 }

@@ -14,7 +14,8 @@ import {
   type SequenceNumber,
 } from "../coding/sequence.ts";
 import { describe } from "../coding/value_type.ts";
-import { checkToken, type MemTable } from "../memtable/memtable.ts";
+import type { MemTable } from "../memtable/memtable.ts";
+import { checkToken } from "../memtable/share.ts";
 import type { WriteBatch } from "./write_batch.ts";
 
 /** What `SequenceAllocator.share()` returns; send it to a Worker, `attach` it there once. */

@@ -1,0 +1,213 @@
+/**
+ * Point lookups: the native lookup of a key at a snapshot, and what its records mean — a
+ * value, a deletion, or a run of Merge operands with what ends it — folded with the memtable's
+ * merge operator (RocksDB's `MemTable::Get` and `SaveValue`). Values are handed out with
+ * `carve` (see bytes.ts: on Deno, where the native call wrote them).
+ *
+ * @module
+ */
+import { MergeOperatorError } from "../errors.ts";
+import { getRecordHeaderSize, Status } from "../ffi/layout.ts";
+import type { Handle } from "../ffi/native.ts";
+import { corruptionReport, statusError } from "../ffi/status.ts";
+import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
+import { ValueType } from "../coding/value_type.ts";
+import {
+  type Area,
+  batchViews,
+  type Bytes,
+  bytesOf,
+  carve,
+  encodedSizeBound,
+  keepAttached,
+  keyLabel,
+  sizeFor,
+  slabCopyMax,
+  slabWith,
+  writeKey,
+} from "./bytes.ts";
+import { applyFullMerge, type MergeOperator } from "./merge.ts";
+import { fn, scratchFor } from "./realm.ts";
+
+/**
+ * The result of {@linkcode MemTable.get}.
+ *
+ * - `value`: the newest visible version is a Value, or Merge operands that this memtable could
+ *   fold onto a Value or deletion below them (then `seq` is the newest operand's).
+ * - `deleted`: the newest visible version is a Deletion or SingleDeletion, or a range
+ *   tombstone (type `RangeDeletion`, `seq` the tombstone's) covers the key above every version.
+ * - `absent`: this memtable knows nothing of the key.
+ * - `merge`: Merge operands (oldest first) reach past the oldest version here: fold them onto
+ *   what older memtables or tables hold (RocksDB's `MergeContext`).
+ */
+export type GetResult =
+  | { kind: "value"; value: Uint8Array; seq: SequenceNumber }
+  | {
+    kind: "deleted";
+    seq: SequenceNumber;
+    type:
+      | typeof ValueType.Deletion
+      | typeof ValueType.SingleDeletion
+      | typeof ValueType.RangeDeletion;
+  }
+  | { kind: "absent" }
+  | {
+    kind: "merge";
+    /** The newest operand's sequence number. */
+    seq: SequenceNumber;
+    /** Merge operands, oldest first. */
+    operands: Uint8Array[];
+  };
+
+/** What `get` returns for a key this memtable knows nothing of. */
+export const absent: GetResult = Object.freeze({ kind: "absent" });
+
+/** Where a lookup left its records: the area, the offset of the first, and their count. */
+export interface Records {
+  readonly area: Area;
+  readonly at: number;
+  readonly count: number;
+}
+
+/**
+ * Runs the native lookup of `key` at the snapshot: the versions it found, newest first, as
+ * records in a buffer (`fixed64 trailer ‖ fixed32 value_len ‖ value` each), or undefined when
+ * this memtable knows nothing of the key.
+ *
+ * A key up to 4 KiB is looked up in the result slab's free part, so that on Deno a value up to
+ * 4 KiB is handed out where the native call wrote it (`carve`); larger keys and results go
+ * through the shared scratch buffer, grown to fit.
+ */
+export function lookup(
+  h: Handle,
+  key: Bytes,
+  snapHigh: number,
+  snapLow: number,
+  flags: number,
+  what: string,
+): Records | undefined {
+  if (encodedSizeBound(key, what, "key") <= slabCopyMax) {
+    // At least 4 KiB free: records that do not fit are over 4 KiB, copied out of `shared`.
+    const sl = slabWith(slabCopyMax);
+    const at = sl.used;
+    const klen = writeKey(sl, key, what, at);
+    const rc = fn.memtable_get(h, sl.arg, at, sl.capacity, klen, snapHigh, snapLow, flags);
+    if (rc !== Status.bufferTooSmall) {
+      if (rc === Status.corruption) throw corruptionReport(sl, what, at);
+      if (rc < 0) throw statusError(rc, what);
+      return rc === 0 ? undefined : { area: sl, at, count: rc };
+    }
+  }
+  let s = scratchFor(sizeFor(key, undefined, what));
+  let rc = fn.memtable_get(
+    h,
+    s.arg,
+    0,
+    s.capacity,
+    writeKey(s, key, what),
+    snapHigh,
+    snapLow,
+    flags,
+  );
+  if (rc === Status.bufferTooSmall) {
+    // The result is larger than the buffer: ask again with one that holds it.
+    const need = s.view.getUint32(0, true);
+    if (need === 0xffff_ffff) {
+      throw new RangeError(`${what}: the versions to return exceed 4 GiB`);
+    }
+    s = scratchFor(need);
+    rc = fn.memtable_get(h, s.arg, 0, s.capacity, writeKey(s, key, what), snapHigh, snapLow, flags);
+  }
+  if (rc === Status.corruption) throw corruptionReport(s, what);
+  if (rc < 0) throw statusError(rc, what);
+  return rc === 0 ? undefined : { area: s, at: 0, count: rc };
+}
+
+/** A run of Merge records (converted to oldest first) and the version that ends it, if any. */
+export interface MergeRun {
+  seq: SequenceNumber;
+  operands: Uint8Array[];
+  /** `value` undefined: a deletion (point or range) ends the run. */
+  base?: { value: Uint8Array | undefined };
+}
+
+/**
+ * Reads lookup records (in `s` from `first` on) that start with a Merge record. On Deno the
+ * operands and base are views into one copy of the records (one allocation for the run).
+ */
+export function readRun(r: Records): MergeRun | undefined {
+  const { area: s, at: first, count } = r;
+  const view = s.view;
+  if ((view.getUint32(first, true) & 0xff) !== ValueType.Merge) return undefined;
+  const seq = sequenceFromTrailer(view.getUint32(first + 4, true), view.getUint32(first, true));
+  let end = first;
+  for (let i = 0; i < count; i++) end += getRecordHeaderSize + view.getUint32(end + 8, true);
+  // Deno: one copy for the run (its operands are views into it, so a large one, which has a
+  // buffer of its own, is kept attached as the slab is); Bun: a copy per operand.
+  const copy = batchViews ? carve(s, first, end) : undefined;
+  if (copy !== undefined && copy.byteLength === copy.buffer.byteLength) keepAttached(copy.buffer);
+  const operands: Uint8Array[] = new Array(count);
+  let operandCount = 0;
+  let base: MergeRun["base"];
+  let at = first;
+  for (let i = 0; i < count; i++) {
+    const type = view.getUint32(at, true) & 0xff;
+    const v = at + getRecordHeaderSize;
+    const next = v + view.getUint32(at + 8, true);
+    at = next;
+    const value = copy === undefined
+      ? s.bytes.slice(v, next)
+      : copy.subarray(v - first, next - first);
+    if (type === ValueType.Merge) operands[operandCount++] = value;
+    else if (type === ValueType.Value) base = { value };
+    else base = { value: undefined };
+  }
+  operands.length = operandCount;
+  operands.reverse();
+  return base === undefined ? { seq, operands } : { seq, operands, base };
+}
+
+/** How many Merge records the lookup records (in `s` from `first` on) start with. */
+export function leadingMerges(r: Records): number {
+  const { area: s, at: first, count } = r;
+  const view = s.view;
+  let at = first;
+  for (let i = 0; i < count; i++) {
+    if ((view.getUint32(at, true) & 0xff) !== ValueType.Merge) return i;
+    at += getRecordHeaderSize + view.getUint32(at + 8, true);
+  }
+  return count;
+}
+
+/** The result of a lookup whose `count` records are in `s` from `first` on. */
+export function decodeGet(
+  r: Records,
+  op: MergeOperator | undefined,
+  key: Bytes,
+  what: string,
+): GetResult {
+  const { area: s, at: first } = r;
+  const view = s.view;
+  const low = view.getUint32(first, true);
+  const type = low & 0xff;
+  const seq = sequenceFromTrailer(view.getUint32(first + 4, true), low);
+  if (type === ValueType.Value) {
+    const v = first + getRecordHeaderSize;
+    return { kind: "value", value: carve(s, v, v + view.getUint32(first + 8, true)), seq };
+  }
+  if (type !== ValueType.Merge) {
+    return { kind: "deleted", seq, type: type as typeof ValueType.Deletion };
+  }
+  if (op === undefined) {
+    throw new MergeOperatorError(
+      `${what}: key ${keyLabel(key)} has Merge entries and this memtable has no mergeOperator`,
+    );
+  }
+  const run = readRun(r)!;
+  if (run.base === undefined) return { kind: "merge", seq, operands: run.operands };
+  return {
+    kind: "value",
+    value: applyFullMerge(op, bytesOf(key), run.base.value, run.operands),
+    seq,
+  };
+}

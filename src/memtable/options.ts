@@ -1,0 +1,374 @@
+/**
+ * The options of a memtable, declared once: each is a field of {@linkcode MemTableOptions}
+ * (its type and documentation) and an entry of `optionSpecs` below (RocksDB's name, the check
+ * with its range, the default). `resolveOptions` checks an options object against them, fills
+ * in the defaults and applies the rules between options; `nativeArguments` encodes the result
+ * for `memtable_new`. The share token carries the resolved options whole, so an attached
+ * memtable reports exactly what its creator does.
+ *
+ * Adding an option: a field here with its documentation, a spec entry, and its native use.
+ *
+ * @module
+ */
+import { checkSequence, type SequenceNumber } from "../coding/sequence.ts";
+import { describe } from "../coding/value_type.ts";
+import type { NativeFunctions } from "../ffi/native.ts";
+import { sequenceHigh, sequenceLow } from "../coding/sequence.ts";
+import { checkMergeOperator, type MergeOperator } from "./merge.ts";
+import { extractorCode, type PrefixExtractor } from "./prefix.ts";
+import { isHashRep, type MemTableRep, repArgs, type ResolvedRep, resolveRep } from "./rep.ts";
+
+/** Options of {@linkcode MemTable}. */
+export interface MemTableOptions {
+  /** Memory budget in bytes: `shouldFlush()` turns true when usage reaches it. Default 64 MiB. */
+  writeBufferSize?: number;
+  /**
+   * Arena block size in bytes, clamped to [4 KiB, 1 GiB] as RocksDB does. Default: an eighth
+   * of `writeBufferSize`, at most 1 MiB.
+   */
+  arenaBlockSize?: number;
+  /**
+   * 0 (default): arena blocks come from the general allocator. A power of two from 4 KiB to
+   * 1 GiB (typically 2 MiB): blocks are rounded up to it and mapped with transparent huge pages
+   * where the OS allows (Linux with THP in `madvise` or `always` mode), which cuts TLB misses
+   * on the skiplist's random walks. RocksDB's `memtable_huge_page_size`.
+   */
+  hugePageSize?: number;
+  /**
+   * A lower bound of the sequence numbers this memtable will hold (RocksDB's earliest seqno,
+   * usually the last sequence number when it was created). Default: the first one added.
+   */
+  earliestSeq?: SequenceNumber;
+  /**
+   * Folds Merge entries on reads (RocksDB's `merge_operator`). Without one, a read that meets
+   * a Merge entry throws `MergeOperatorError`.
+   */
+  mergeOperator?: MergeOperator;
+  /**
+   * RocksDB's `max_successive_merges`: when a key's newest versions already are this many
+   * Merge operands, the next Merge is stored merged instead — as a Value when this memtable
+   * holds the version below the operands, as one combined operand (`partialMerge`) when it
+   * does not and the operator can combine them, else as given. 0 (default) never merges on
+   * write. Needs `mergeOperator`.
+   */
+  maxSuccessiveMerges?: number;
+  /**
+   * Bytes of checksum stored with every entry: 0 (default), 1, 2, 4 or 8 (RocksDB's
+   * `memtable_protection_bytes_per_key`). The checksum covers key, sequence number, type and
+   * value; it is computed on insert and verified whenever an entry is read (`get`, iterators,
+   * `entries()`), so a changed byte is reported as a `CorruptionError` naming the key instead of
+   * being returned as data. Costs that many bytes per entry and a hash per read entry.
+   */
+  protectionBytesPerKey?: 0 | 1 | 2 | 4 | 8;
+  /**
+   * Extra checks on the write path (RocksDB's `paranoid_checks` for memtables): every insert
+   * verifies that its neighbours are in order (a `CorruptionError` otherwise, nothing stored),
+   * and every SingleDelete checks its contract (`SingleDeleteMisuseError`). Safety-checked
+   * builds of the native library always check SingleDeletes. Default false.
+   */
+  paranoidChecks?: boolean;
+  /**
+   * Any number of Workers may write at once (RocksDB's `allow_concurrent_memtable_write`):
+   * inserts link nodes with compare-and-swap and allocate from per-thread arena shards.
+   * Without it a memtable takes one writer at a time (reads from any number of Workers are
+   * always lock-free), and a second concurrent writer gets `ConcurrentWriteError`. Not with
+   * `maxSuccessiveMerges` (its read-then-write is not atomic). Default false.
+   */
+  allowConcurrentWrites?: boolean;
+  /**
+   * Picks the part of a key the bloom filter and prefix iteration use: `fixedPrefix(n)`,
+   * `cappedPrefix(n)` or `noopPrefix` (RocksDB's `prefix_extractor`).
+   */
+  prefixExtractor?: PrefixExtractor;
+  /**
+   * Size of the memtable bloom filter as a fraction of `writeBufferSize` (RocksDB's
+   * `memtable_prefix_bloom_size_ratio`; above 0.25 counts as 0.25, as RocksDB sanitizes it).
+   * 0 (default): no filter. The filter holds prefixes (with a `prefixExtractor`) and, with
+   * `memtableWholeKeyFiltering`, whole keys; `get` checks it before searching, so keys that
+   * are not here are turned away with one cache miss. `stats()` counts both outcomes.
+   */
+  memtablePrefixBloomSizeRatio?: number;
+  /** Whole keys go into the bloom filter and point lookups check them (default false). */
+  memtableWholeKeyFiltering?: boolean;
+  /**
+   * Beyond RocksDB: a native hash index from user key to its newest version, in the arena
+   * (accounted and freed with the memtable; readers never wait). `get` at any snapshot starts
+   * there and walks older versions on level 0: a few cache misses instead of a skiplist descent.
+   * Costs about one bucket per 128 bytes of `writeBufferSize` plus 24 bytes per distinct key,
+   * and a hash-and-link per insert. Ordered iteration is unchanged. Default false.
+   */
+  pointIndex?: boolean;
+  /**
+   * RocksDB's `memtable_insert_with_hint_prefix_extractor`: inserts whose keys share a prefix
+   * start their skiplist search from where the previous insert with that prefix ended, so
+   * several interleaved streams of ascending keys (one per prefix: per user, per device, …)
+   * insert at near-append speed. Up to 64 prefixes are remembered at a time. Not used with
+   * `allowConcurrentWrites` (as in RocksDB).
+   */
+  insertWithHintPrefixExtractor?: PrefixExtractor;
+  /**
+   * How point entries are kept (RocksDB's `memtable_factory`): `"skiplist"` (default),
+   * `{ type: "hashSkipList", bucketCount?, height?, branching? }`, `{ type: "hashLinkList",
+   * bucketCount?, thresholdUseSkiplist? }` or `{ type: "vector", reserve? }` (a bare name takes
+   * the defaults). Every representation gives the same results; see `rep.ts` for what each
+   * makes fast and what total-order iteration costs. The hash representations need a
+   * `prefixExtractor` and take one writer at a time; `pointIndex` and
+   * `insertWithHintPrefixExtractor` need the skiplist.
+   */
+  rep?: MemTableRep;
+}
+
+/** Every option with its default filled in, as a memtable reports it. */
+export interface ResolvedOptions {
+  writeBufferSize: number;
+  /** Undefined: derived from `writeBufferSize` natively (`stats().arenaBlockSize` has it). */
+  arenaBlockSize: number | undefined;
+  hugePageSize: number;
+  earliestSeq: SequenceNumber | undefined;
+  mergeOperator: MergeOperator | undefined;
+  maxSuccessiveMerges: number;
+  protectionBytesPerKey: 0 | 1 | 2 | 4 | 8;
+  paranoidChecks: boolean;
+  allowConcurrentWrites: boolean;
+  prefixExtractor: PrefixExtractor | undefined;
+  /** As given, at most 0.25 (RocksDB sanitizes it so). */
+  memtablePrefixBloomSizeRatio: number;
+  memtableWholeKeyFiltering: boolean;
+  pointIndex: boolean;
+  insertWithHintPrefixExtractor: PrefixExtractor | undefined;
+  rep: ResolvedRep;
+}
+
+/** How one option is read: RocksDB's name for it and the check that fills in its default. */
+interface OptionSpec<K extends keyof MemTableOptions> {
+  /** RocksDB's option of the same meaning (undefined: beyond RocksDB). */
+  readonly rocksdb: string | undefined;
+  /** Checks the given value (undefined: not given) and returns it resolved. */
+  readonly parse: (value: MemTableOptions[K]) => ResolvedOptions[K];
+}
+
+const defaultWriteBufferSize = 64 * 1024 * 1024;
+
+function positiveSize(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(
+      `MemTable: ${name} must be a positive integer number of bytes, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+function flag(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") {
+    throw new TypeError(`MemTable: ${name} must be a boolean, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function extractor(value: PrefixExtractor | undefined): PrefixExtractor | undefined {
+  if (value !== undefined) extractorCode(value, "MemTable");
+  return value;
+}
+
+/** Every option, in the order `unknown option` errors list them. */
+const optionSpecs: { readonly [K in keyof Required<MemTableOptions>]: OptionSpec<K> } = {
+  writeBufferSize: {
+    rocksdb: "write_buffer_size",
+    parse: (v) => v === undefined ? defaultWriteBufferSize : positiveSize(v, "writeBufferSize"),
+  },
+  arenaBlockSize: {
+    rocksdb: "arena_block_size",
+    parse: (v) => v === undefined ? undefined : positiveSize(v, "arenaBlockSize"),
+  },
+  hugePageSize: {
+    rocksdb: "memtable_huge_page_size",
+    parse: (v) => {
+      const size = v ?? 0;
+      if (
+        size !== 0 &&
+        !(typeof size === "number" && Number.isInteger(size) && size >= 4096 &&
+          size <= 1024 ** 3 && (size & (size - 1)) === 0)
+      ) {
+        throw new RangeError(
+          `MemTable: hugePageSize must be 0 or a power of two from 4096 to 2^30, got ${
+            describe(size)
+          }`,
+        );
+      }
+      return size;
+    },
+  },
+  earliestSeq: {
+    rocksdb: undefined, // MemTable's constructor argument `earliest_seq`
+    parse: (v) => v === undefined ? undefined : checkSequence(v, "MemTable: earliestSeq"),
+  },
+  mergeOperator: {
+    rocksdb: "merge_operator",
+    parse: (v) => v === undefined ? undefined : checkMergeOperator(v, "MemTable"),
+  },
+  maxSuccessiveMerges: {
+    rocksdb: "max_successive_merges",
+    parse: (v) => {
+      const n = v ?? 0;
+      if (!(typeof n === "number" && Number.isSafeInteger(n) && n >= 0)) {
+        throw new RangeError(
+          `MemTable: maxSuccessiveMerges must be a non-negative integer, got ${describe(n)}`,
+        );
+      }
+      return n;
+    },
+  },
+  protectionBytesPerKey: {
+    rocksdb: "memtable_protection_bytes_per_key",
+    parse: (v) => {
+      const n = v ?? 0;
+      if (!(n === 0 || n === 1 || n === 2 || n === 4 || n === 8)) {
+        throw new RangeError(
+          `MemTable: protectionBytesPerKey must be 0, 1, 2, 4 or 8, got ${describe(n)}`,
+        );
+      }
+      return n;
+    },
+  },
+  paranoidChecks: { rocksdb: "paranoid_checks", parse: (v) => flag(v, "paranoidChecks") },
+  allowConcurrentWrites: {
+    rocksdb: "allow_concurrent_memtable_write",
+    parse: (v) => flag(v, "allowConcurrentWrites"),
+  },
+  prefixExtractor: { rocksdb: "prefix_extractor", parse: extractor },
+  memtablePrefixBloomSizeRatio: {
+    rocksdb: "memtable_prefix_bloom_size_ratio",
+    parse: (v) => {
+      const ratio = v ?? 0;
+      if (typeof ratio !== "number" || !(ratio >= 0) || !Number.isFinite(ratio)) {
+        throw new RangeError(
+          `MemTable: memtablePrefixBloomSizeRatio must be a number ≥ 0, got ${describe(ratio)}`,
+        );
+      }
+      return Math.min(ratio, 0.25);
+    },
+  },
+  memtableWholeKeyFiltering: {
+    rocksdb: "memtable_whole_key_filtering",
+    parse: (v) => flag(v, "memtableWholeKeyFiltering"),
+  },
+  pointIndex: { rocksdb: undefined, parse: (v) => flag(v, "pointIndex") },
+  insertWithHintPrefixExtractor: {
+    rocksdb: "memtable_insert_with_hint_prefix_extractor",
+    parse: extractor,
+  },
+  rep: { rocksdb: "memtable_factory", parse: (v) => resolveRep(v) },
+};
+
+/** The options' names, as `unknown option` errors list them. */
+export const optionNames: readonly string[] = Object.keys(optionSpecs);
+
+/** RocksDB's name for each option that has one (for documentation and tools). */
+export const rocksdbOptionNames: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(optionSpecs).flatMap(([k, s]) => s.rocksdb === undefined ? [] : [[k, s.rocksdb]]),
+);
+
+/**
+ * Checks `options` and resolves every option (defaults filled in), touching nothing: a bad
+ * option throws here, before any native object exists.
+ */
+export function resolveOptions(options: MemTableOptions): ResolvedOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`MemTable: options must be an object, got ${describe(options)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!Object.hasOwn(optionSpecs, name)) {
+      throw new TypeError(`MemTable: unknown option "${name}"; known: ${optionNames.join(", ")}`);
+    }
+  }
+  const r = {} as Record<string, unknown>;
+  for (const [name, spec] of Object.entries(optionSpecs)) {
+    r[name] = (spec.parse as (v: unknown) => unknown)(options[name as keyof MemTableOptions]);
+  }
+  checkCombinations(r as unknown as ResolvedOptions);
+  return r as unknown as ResolvedOptions;
+}
+
+/** The rules between options (RocksDB's, where it has them). */
+function checkCombinations(r: ResolvedOptions): void {
+  if (r.maxSuccessiveMerges > 0 && r.mergeOperator === undefined) {
+    throw new TypeError("MemTable: maxSuccessiveMerges needs a mergeOperator");
+  }
+  if (r.allowConcurrentWrites && r.maxSuccessiveMerges > 0) {
+    throw new TypeError(
+      "MemTable: maxSuccessiveMerges cannot be combined with allowConcurrentWrites " +
+        "(its lookup and write would not be atomic), as in RocksDB",
+    );
+  }
+  if (isHashRep(r.rep)) {
+    if (r.prefixExtractor === undefined) {
+      throw new TypeError(
+        `MemTable: rep ${r.rep.type} buckets entries by key prefix and needs a ` +
+          `prefixExtractor (fixedPrefix(n), cappedPrefix(n) or noopPrefix), as in RocksDB`,
+      );
+    }
+    if (r.allowConcurrentWrites) {
+      throw new TypeError(
+        `MemTable: rep ${r.rep.type} takes one writer at a time; allowConcurrentWrites ` +
+          `needs "skiplist" or "vector" (as in RocksDB)`,
+      );
+    }
+  }
+  if (r.rep.type !== "skiplist") {
+    if (r.pointIndex) {
+      throw new TypeError(
+        `MemTable: pointIndex indexes the skiplist; rep ${r.rep.type} finds keys by its ` +
+          `own hash (drop pointIndex or use rep "skiplist")`,
+      );
+    }
+    if (r.insertWithHintPrefixExtractor !== undefined) {
+      throw new TypeError(
+        `MemTable: insertWithHintPrefixExtractor works with rep "skiplist" only (as in ` +
+          `RocksDB), not ${r.rep.type}`,
+      );
+    }
+  }
+}
+
+/** The resolved options as plain data a share token carries (the merge operator by name). */
+export type SharedOptions = Omit<ResolvedOptions, "mergeOperator"> & {
+  readonly mergeOperatorName?: string;
+};
+
+/** What a share token carries of `r`. */
+export function sharedOptions(r: ResolvedOptions): SharedOptions {
+  const { mergeOperator, ...rest } = r;
+  return mergeOperator === undefined ? rest : { ...rest, mergeOperatorName: mergeOperator.name };
+}
+
+/** `memtable_new`'s arguments for resolved options. */
+export function nativeArguments(r: ResolvedOptions): Parameters<NativeFunctions["memtable_new"]> {
+  const unset = 0xffff_ffff;
+  const [extractorKind, prefixLength] = r.prefixExtractor === undefined
+    ? [0, 0]
+    : extractorCode(r.prefixExtractor, "MemTable");
+  const [hintKind, hintLength] = r.insertWithHintPrefixExtractor === undefined
+    ? [0, 0]
+    : extractorCode(r.insertWithHintPrefixExtractor, "MemTable");
+  const [repCode, repCount, repThreshold] = repArgs(r.rep);
+  const flags = r.protectionBytesPerKey | (r.paranoidChecks ? 0x100 : 0) |
+    (r.allowConcurrentWrites ? 0x200 : 0) | (r.memtableWholeKeyFiltering ? 0x400 : 0) |
+    (r.pointIndex ? 0x800 : 0);
+  return [
+    r.writeBufferSize,
+    r.arenaBlockSize ?? 0,
+    r.hugePageSize,
+    r.earliestSeq === undefined ? unset : sequenceHigh(r.earliestSeq),
+    r.earliestSeq === undefined ? unset : sequenceLow(r.earliestSeq),
+    flags,
+    extractorKind,
+    prefixLength,
+    Math.floor(r.writeBufferSize * r.memtablePrefixBloomSizeRatio * 8),
+    hintKind,
+    hintLength,
+    repCode,
+    repCount,
+    repThreshold,
+  ];
+}
