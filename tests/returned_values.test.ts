@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   keySizeMax,
   MemTable,
@@ -212,5 +212,5 @@ test("Store.get() and Store.iterator() values, from memtables and from files: de
   assert.deepEqual(seen, [...store.iterator()].map((e) => `${text(e.key)}=${text(e.value)}`));
   assert.equal(text(store.get("m050")!), "mem-50");
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dirname(dir), { recursive: true, force: true });
 });

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Store, StoreError } from "../mod.ts";
@@ -106,7 +106,7 @@ test("Store.open() of a directory another process holds is refused and touches n
   const again = Store.open({ dir, flushInWorker: false });
   assert.deepEqual(["a", "b", "c", "d"].map((k) => value(again, k)), ["1", "2", "3", "4"]);
   await again.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dirname(dir), { recursive: true, force: true });
 });
 
 test("a Store holder killed with SIGKILL does not leave its directory locked", async () => {
@@ -120,7 +120,7 @@ test("a Store holder killed with SIGKILL does not leave its directory locked", a
   const store = Store.open({ dir, flushInWorker: false });
   assert.equal(value(store, "k"), "flushed");
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dirname(dir), { recursive: true, force: true });
 });
 
 test("Store.open() twice on one directory in one process: the second is refused until the first closes", async () => {
@@ -136,5 +136,5 @@ test("Store.open() twice on one directory in one process: the second is refused 
   const second = Store.open({ dir, flushInWorker: false });
   assert.equal(value(second, "k"), "v");
   await second.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dirname(dir), { recursive: true, force: true });
 });

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { CorruptionError, Store, StoreError, WriteBatch } from "../mod.ts";
 import { Rng, seedFor } from "./helpers.ts";
 
@@ -136,7 +136,7 @@ test(
     assert.equal(new TextDecoder().decode(store.get("k2:19")), "v2:19");
     await store.close();
     assert.ok(refused > 1000, `${refused} refused, ${opened} opened`);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dirname(dir), { recursive: true, force: true });
   },
 );
 
@@ -166,5 +166,5 @@ test("Store: at the last sequence number a Store can count to, writes are refuse
   assert.equal(new TextDecoder().decode(store.get("last")), "fits");
   assert.equal(store.lastSequence, Number.MAX_SAFE_INTEGER);
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dirname(dir), { recursive: true, force: true });
 });
