@@ -13,8 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { packInternalKey, WriteBatch } from "../mod.ts";
-import { logBlockSize, logHeaderSize, LogWriter, readLog } from "../src/wal/log_format.ts";
-import { decodeVersionEdit, encodeVersionEdit } from "../src/wal/version_edit.ts";
+import { logBlockSize, logHeaderSize, LogWriter, readLog } from "../src/db/log_format.ts";
+import { decodeVersionEdit, encodeVersionEdit } from "../src/db/version_edit.ts";
 import { Rng, seedFor, text, utf8 } from "./helpers.ts";
 
 const fixtureWal = fileURLToPath(
