@@ -12,9 +12,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { packInternalKey, WriteBatch } from "../mod.ts";
+import { CorruptionError, packInternalKey, WriteBatch } from "../mod.ts";
 import { logBlockSize, logHeaderSize, LogWriter, readLog } from "../src/db/log_format.ts";
-import { decodeVersionEdit, encodeVersionEdit } from "../src/db/version_edit.ts";
+import { decodeVersionEdit, encodeVersionEdit, type VersionEdit } from "../src/db/version_edit.ts";
+import {
+  ManifestWriter,
+  readCurrent,
+  readManifest,
+  replayEdits,
+  writeCurrent,
+} from "../src/db/manifest.ts";
 import { Rng, seedFor, text, utf8 } from "./helpers.ts";
 
 const fixtureWal = fileURLToPath(
@@ -206,4 +213,74 @@ test("a MANIFEST written with encodeVersionEdit opens in RocksDB: ldb scan, mani
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("readCurrent and readManifest give RocksDB's fixture database its state; writeCurrent and ManifestWriter make one ldb opens", () => {
+  const name = readCurrent(fixtureDb);
+  assert.equal(name, "MANIFEST-000005");
+  const state = readManifest(fixtureDb, name);
+  assert.deepEqual(
+    [state.logNumber, state.nextFileNumber, state.lastSequence, state.minLogNumberToKeep],
+    [13, 15, 7, 13],
+  );
+  assert.deepEqual(state.levels.map((l) => [...l.keys()]), [[14], [12], [], [], [], [], []]);
+  const dir = mkdtempSync(join(tmpdir(), "manifest-writer-"));
+  try {
+    for (const f of ["000012.sst", "000014.sst", "000013.log"]) {
+      writeFileSync(join(dir, f), readFileSync(join(fixtureDb, f)));
+    }
+    const files = state.levels.flatMap((l) => [...l.values()]);
+    const w = ManifestWriter.create(dir, 16, [
+      { comparator: "leveldb.BytewiseComparator" },
+      { logNumber: 13, nextFileNumber: 17, lastSequence: 7, newFiles: files },
+    ]);
+    w.append({ nextFileNumber: 18, lastSequence: 7 });
+    w.close();
+    writeCurrent(dir, 16);
+    assert.equal(readFileSync(join(dir, "CURRENT"), "utf8"), "MANIFEST-000016\n");
+    const again = readManifest(dir, readCurrent(dir));
+    assert.deepEqual([again.nextFileNumber, again.edits], [18, 3]);
+    const r = spawnSync("ldb", [`--db=${dir}`, "scan"], { encoding: "utf8" });
+    assert.equal(r.stdout, "b : 22\nd : 4\ne : 5\nf : 6\n", r.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("replayEdits refuses what RocksDB refuses, naming the file and the edit", () => {
+  const base = { logNumber: 1, nextFileNumber: 10, lastSequence: 5 };
+  const file = {
+    level: 0,
+    number: 3,
+    fileSize: 100,
+    smallest: packInternalKey(utf8("a"), 1, 1),
+    largest: packInternalKey(utf8("b"), 2, 1),
+    smallestSeqno: 1,
+    largestSeqno: 2,
+  };
+  const cases: [VersionEdit[], RegExp][] = [
+    [[{ logNumber: 1, nextFileNumber: 2 }], /M: no lastSequence in any edit/],
+    [
+      [base, { deletedFiles: [{ level: 1, number: 3 }] }],
+      /M: edit 1: deletes table file 3 from level 1/,
+    ],
+    [
+      [base, { newFiles: [file] }, { newFiles: [{ ...file, level: 1 }] }],
+      /edit 2: adds table file 3 twice/,
+    ],
+    [[{ ...base, comparator: "other" }], /comparator "other" does not match/],
+    [[base, { columnFamily: 2 }], /only "default" is supported/],
+    [
+      [{ ...base, nextFileNumber: 3 }, { newFiles: [file] }],
+      /table file 3 is not below the next file number 3/,
+    ],
+  ];
+  for (const [edits, message] of cases) {
+    assert.throws(
+      () => replayEdits(edits, "M"),
+      (e: Error) => e instanceof CorruptionError && message.test(e.message),
+    );
+  }
+  assert.equal(replayEdits([base, { newFiles: [file] }], "M").levels[0]!.size, 1);
+  assert.throws(() => readCurrent(join(tmpdir(), "no-such-db-dir")), /ENOENT/);
 });
