@@ -22,6 +22,7 @@ import {
   replayEdits,
   writeCurrent,
 } from "../src/db/manifest.ts";
+import { optionsFileText } from "../src/db/options_file.ts";
 import { Rng, seedFor, text, utf8 } from "./helpers.ts";
 
 const fixtureWal = fileURLToPath(
@@ -283,4 +284,39 @@ test("replayEdits refuses what RocksDB refuses, naming the file and the edit", (
   }
   assert.equal(replayEdits([base, { newFiles: [file] }], "M").levels[0]!.size, 1);
   assert.throws(() => readCurrent(join(tmpdir(), "no-such-db-dir")), /ENOENT/);
+});
+
+test("optionsFileText writes an OPTIONS file RocksDB's ldb loads (and would refuse if it were wrong)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "options-"));
+  try {
+    for (const f of ["000012.sst", "000014.sst", "000013.log"]) {
+      writeFileSync(join(dir, f), readFileSync(join(fixtureDb, f)));
+    }
+    const state = readManifest(fixtureDb, readCurrent(fixtureDb));
+    ManifestWriter.create(dir, 16, [{
+      comparator: "leveldb.BytewiseComparator",
+      logNumber: 13,
+      nextFileNumber: 18,
+      lastSequence: 7,
+      newFiles: state.levels.flatMap((l) => [...l.values()]),
+    }]).close();
+    writeCurrent(dir, 16);
+    const fields = {
+      writeBufferSize: 4 << 20,
+      maxWriteBufferNumber: 3,
+      minWriteBufferNumberToMerge: 1,
+      mergeOperatorName: "StringAppendOperator",
+      prefixExtractorName: "rocksdb.FixedPrefix.4",
+      blockSize: 4096,
+      bloomBitsPerKey: 10,
+    };
+    const scan = () => spawnSync("ldb", [`--db=${dir}`, "scan"], { encoding: "utf8" });
+    writeFileSync(join(dir, "OPTIONS-000017"), optionsFileText(fields));
+    assert.equal(scan().stdout, "b : 22\nd : 4\ne : 5\nf : 6\n", scan().stderr);
+    // ldb really reads it: the same file with a wrong value is refused.
+    writeFileSync(join(dir, "OPTIONS-000017"), optionsFileText({ ...fields, blockSize: NaN }));
+    assert.match(scan().stdout + scan().stderr, /block_size/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
