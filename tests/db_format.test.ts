@@ -23,6 +23,7 @@ import {
   writeCurrent,
 } from "../src/db/manifest.ts";
 import { optionsFileText } from "../src/db/options_file.ts";
+import { readWal, type WalRecoveryMode, WalWriter } from "../src/db/wal.ts";
 import { Rng, seedFor, text, utf8 } from "./helpers.ts";
 
 const fixtureWal = fileURLToPath(
@@ -316,6 +317,76 @@ test("optionsFileText writes an OPTIONS file RocksDB's ldb loads (and would refu
     // ldb really reads it: the same file with a wrong value is refused.
     writeFileSync(join(dir, "OPTIONS-000017"), optionsFileText({ ...fields, blockSize: NaN }));
     assert.match(scan().stdout + scan().stderr, /block_size/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("WalWriter appends batches a later readWal replays, reopened after what it holds; ldb dump_wal agrees", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wal-writer-"));
+  try {
+    const path = join(dir, "000007.log");
+    let seq = 1;
+    const written: string[] = [];
+    const batch = (i: number) => {
+      const b = new WriteBatch().put(`k${i}`, "x".repeat(i * 300)).delete(`d${i}`);
+      b.sequence = seq;
+      seq += b.count;
+      written.push(`${i}`);
+      return b;
+    };
+    let w = WalWriter.open(path, 7);
+    for (let i = 0; i < 60; i++) w.add(batch(i).data());
+    w.sync();
+    w.close();
+    w = WalWriter.open(path, 7); // a reopen appends after the records already there
+    for (let i = 60; i < 80; i++) w.add(batch(i).data());
+    w.close();
+    const replay = readWal(path, "pointInTime");
+    assert.deepEqual(replay.end, { kind: "clean" });
+    assert.equal(replay.batches.length, 80);
+    assert.deepEqual(
+      replay.batches.map((b) => Number(b.sequence)),
+      written.map((_, i) => 1 + 2 * i),
+    );
+    const r = spawnSync("ldb", ["dump_wal", `--walfile=${path}`], { encoding: "utf8" });
+    assert.equal(r.stdout.trim().split("\n").length, 80, r.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("readWal applies RocksDB's four recovery modes to a torn tail and to damage in the middle", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wal-modes-"));
+  try {
+    const path = join(dir, "000003.log");
+    const w = WalWriter.open(path, 3);
+    for (let i = 0; i < 3; i++) {
+      const b = new WriteBatch().put(`k${i}`, "v".repeat(40_000));
+      b.sequence = i + 1;
+      w.add(b.data());
+    }
+    w.close();
+    const whole = readFileSync(path);
+    writeFileSync(path, whole.subarray(0, whole.length - 3)); // torn last record
+    const torn = (m: WalRecoveryMode) => readWal(path, m).batches.length;
+    assert.deepEqual(
+      ["tolerateCorruptedTailRecords", "pointInTime", "skipAnyCorruptedRecords"].map((m) =>
+        torn(m as WalRecoveryMode)
+      ),
+      [2, 2, 2],
+    );
+    assert.throws(() => readWal(path, "absoluteConsistency"), /torn.*absoluteConsistency/);
+    const damaged = new Uint8Array(whole);
+    damaged[logBlockSize + 20_000]! ^= 1; // inside the second record (its first fragment)
+    writeFileSync(path, damaged);
+    assert.throws(() => readWal(path, "absoluteConsistency"), CorruptionError);
+    assert.throws(() => readWal(path, "tolerateCorruptedTailRecords"), /checksum mismatch/);
+    const pit = readWal(path, "pointInTime");
+    assert.deepEqual([pit.batches.length, pit.stop], [1, true]);
+    const skip = readWal(path, "skipAnyCorruptedRecords");
+    assert.deepEqual(skip.batches.map((b) => Number(b.sequence)), [1, 3]);
+    assert.equal(skip.stop, false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
