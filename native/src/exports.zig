@@ -123,6 +123,13 @@ export fn memtable_crc32c(buf: [*]const u8, cap: u32, len: u32) u32 {
     return std.hash.crc.@"CRC-32/ISCSI".hash(buf[0..len]);
 }
 
+/// The low 32 bits of XXH3-64 (seed 0) of buf[0..len], what RocksDB's kXXH3 block checksum
+/// starts from; 0 when `len` exceeds the buffer's capacity `cap`.
+export fn memtable_xxh3_low32(buf: [*]const u8, cap: u32, len: u32) u32 {
+    if (len > cap) return 0;
+    return @truncate(std.hash.XxHash3.hash(0, buf[0..len]));
+}
+
 // ---- memtable ------------------------------------------------------------------------------
 
 /// Creates a memtable holding one reference. Sizes as f64 byte counts (0 = default block

@@ -26,6 +26,7 @@ export const symbols = {
   memtable_native_bytes: { args: [], result: "f64" },
   memtable_safety_checked: { args: [], result: "u32" },
   memtable_crc32c: { args: ["buf", "u32", "u32"], result: "u32" },
+  memtable_xxh3_low32: { args: ["buf", "u32", "u32"], result: "u32" },
   memtable_new: {
     args: [
       "f64",

@@ -21,8 +21,10 @@ export const tableMagic = 0x88e241b785f4cff7n;
 export const footerSize = 53;
 export const blockTrailerSize = 5;
 export const formatVersion = 5;
-/** Checksum type CRC32c, the only one this library writes or reads. */
+/** Checksum type CRC32c: what this library writes (and reads). */
 export const checksumCrc32c = 1;
+/** Checksum type XXH3: RocksDB 7.8's default, read here (RocksDB's own files). */
+export const checksumXxh3 = 4;
 
 const maskDelta = 0xa282ead8;
 
@@ -32,15 +34,39 @@ export function maskCrc(crc: number): number {
 }
 
 let scratch: Scratch | undefined;
+/** Checksummed data up to this size is copied into one kept buffer; larger into its own. */
+const scratchRetainMax = 1 << 20;
+
+/** `bytes ‖ suffix` in a native call's buffer (kept up to 1 MiB, else one of its own). */
+function staged(bytes: Uint8Array, suffix: Uint8Array | undefined): [Scratch, number] {
+  const n = bytes.length + (suffix?.length ?? 0);
+  let s = scratch ??= new Scratch(64 * 1024);
+  if (n > s.capacity) {
+    if (n <= scratchRetainMax) s.reserve(n);
+    else s = new Scratch(n);
+  }
+  s.bytes.set(bytes, 0);
+  if (suffix !== undefined) s.bytes.set(suffix, bytes.length);
+  return [s, n];
+}
 
 /** CRC32c (Castagnoli) of `bytes` followed by the bytes of `suffix`, computed natively. */
 export function crc32c(bytes: Uint8Array, suffix?: Uint8Array): number {
-  const s = scratch ??= new Scratch(64 * 1024);
-  const n = bytes.length + (suffix?.length ?? 0);
-  s.reserve(n);
-  s.bytes.set(bytes, 0);
-  if (suffix !== undefined) s.bytes.set(suffix, bytes.length);
+  const [s, n] = staged(bytes, suffix);
   return native().fn.memtable_crc32c(s.arg, s.capacity, n) >>> 0;
+}
+
+/**
+ * A block's stored checksum as RocksDB computes it for `type` over the block's contents and
+ * its compression byte: masked CRC32c over both (type 1), or the low 32 bits of XXH3-64 over
+ * the contents, mixed with the compression byte (type 4, RocksDB's
+ * `ModifyChecksumForLastByte`).
+ */
+export function blockChecksum(type: number, contents: Uint8Array, compression: number): number {
+  if (type === checksumCrc32c) return maskCrc(crc32c(contents, new Uint8Array([compression])));
+  const [s, n] = staged(contents, undefined);
+  const low = native().fn.memtable_xxh3_low32(s.arg, s.capacity, n) >>> 0;
+  return (low ^ Math.imul(compression, 0x6b9083d9)) >>> 0;
 }
 
 const noCompression = new Uint8Array([0]);
@@ -194,9 +220,10 @@ export function decodeFooter(tail: Uint8Array, fileSize: number, what: string): 
     throw new CorruptionError(`${what}: format version ${version} is not supported (1 to 5 are)`);
   }
   const checksumType = tail[at]!;
-  if (checksumType !== checksumCrc32c) {
+  if (checksumType !== checksumCrc32c && checksumType !== checksumXxh3) {
     throw new CorruptionError(
-      `${what}: checksum type ${checksumType} is not supported (only CRC32c, type 1)`,
+      `${what}: checksum type ${checksumType} is not supported (CRC32c, type 1, and XXH3, ` +
+        `type 4, are)`,
     );
   }
   const [metaindex, a] = readHandle(tail, at + 1, `${what}: footer`);

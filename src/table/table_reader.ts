@@ -17,14 +17,13 @@ import type { TableCache } from "./table_cache.ts";
 import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../coding/varint.ts";
 import { CorruptionError } from "../errors.ts";
 import {
+  blockChecksum,
   type BlockEntry,
   type BlockHandle,
   blockTrailerSize,
-  crc32c,
   decodeFooter,
   type Footer,
   footerSize,
-  maskCrc,
   readBlock,
   readHandle,
   readVarint,
@@ -287,9 +286,12 @@ export class TableReader implements Disposable {
     }
     const block = this.#file.read(h.offset, h.size + blockTrailerSize);
     const stored = readFixed32(block, h.size + 1);
-    if (maskCrc(crc32c(block.subarray(0, h.size + 1))) !== stored) {
-      throw new CorruptionError(`${label}: checksum mismatch`);
-    }
+    const computed = blockChecksum(
+      this.footer.checksumType,
+      block.subarray(0, h.size),
+      block[h.size]!,
+    );
+    if (computed !== stored) throw new CorruptionError(`${label}: checksum mismatch`);
     if (block[h.size] !== 0) {
       throw new CorruptionError(`${label}: compression type ${block[h.size]} is not supported`);
     }
