@@ -8,18 +8,29 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CorruptionError, packInternalKey, TableReader, WriteBatch } from "../mod.ts";
+import { CorruptionError, packInternalKey, TableBuilder, TableReader, WriteBatch } from "../mod.ts";
+import { DbDirectory } from "../src/db/database.ts";
 import { logBlockSize, logHeaderSize, LogWriter, readLog } from "../src/db/log_format.ts";
 import { decodeVersionEdit, encodeVersionEdit, type VersionEdit } from "../src/db/version_edit.ts";
 import {
+  logFileName,
   ManifestWriter,
   readCurrent,
   readManifest,
   replayEdits,
+  tableFileName,
   writeCurrent,
 } from "../src/db/manifest.ts";
 import { optionsFileText } from "../src/db/options_file.ts";
@@ -404,4 +415,75 @@ test("TableReader reads and verifies RocksDB 7.8's own table files, whose blocks
   const damaged = bytes.slice();
   damaged[20]! ^= 1; // inside the data block
   assert.throws(() => read(damaged), /data block 0 at offset 0: checksum mismatch/);
+});
+
+test("DbDirectory makes a database RocksDB opens, records flushes, deletes the logs they made obsolete, and reopens", () => {
+  const dir = join(mkdtempSync(join(tmpdir(), "dbdir-")), "db");
+  mkdirSync(dir);
+  const fields = {
+    writeBufferSize: 1 << 20,
+    maxWriteBufferNumber: 2,
+    minWriteBufferNumberToMerge: 1,
+    mergeOperatorName: undefined,
+    prefixExtractorName: undefined,
+    blockSize: 4096,
+    bloomBitsPerKey: 0,
+  };
+  const ldb = (...args: string[]) =>
+    spawnSync("ldb", [`--db=${dir}`, ...args], { encoding: "utf8" });
+  try {
+    let { db, logs, created } = DbDirectory.open(dir, fields);
+    assert.equal(created, true);
+    assert.deepEqual(logs, []);
+    assert.equal(ldb("scan").status, 0, ldb("scan").stderr);
+    // Writes go to a log first.
+    const walNumber = db.newFileNumber();
+    const wal = WalWriter.open(join(dir, logFileName(walNumber)), walNumber);
+    const batch = new WriteBatch().put("a", "1").put("b", "2");
+    batch.sequence = 1;
+    wal.add(batch.data());
+    assert.equal(ldb("scan").stdout, "a : 1\nb : 2\n", "ldb replays the unflushed log");
+    // A flush: the batch goes to a table file; a new log takes later writes.
+    const tableNumber = db.newFileNumber();
+    const b = new TableBuilder();
+    b.add(utf8("a"), 1, 1, utf8("1"));
+    b.add(utf8("b"), 2, 1, utf8("2"));
+    const bytes = b.finish();
+    writeFileSync(join(dir, tableFileName(tableNumber)), bytes);
+    const next = db.newFileNumber();
+    const wal2 = WalWriter.open(join(dir, logFileName(next)), next);
+    const later = new WriteBatch().put("c", "3");
+    later.sequence = 3;
+    wal2.add(later.data());
+    db.recordFlush(
+      {
+        level: 0,
+        number: tableNumber,
+        fileSize: bytes.length,
+        smallest: packInternalKey(utf8("a"), 1, 1),
+        largest: packInternalKey(utf8("b"), 2, 1),
+        smallestSeqno: 1,
+        largestSeqno: 2,
+      },
+      next,
+      2,
+    );
+    wal.close();
+    assert.equal(existsSync(join(dir, logFileName(walNumber))), false, "the flushed log is gone");
+    assert.equal(ldb("scan").stdout, "a : 1\nb : 2\nc : 3\n");
+    assert.match(ldb("checkconsistency").stdout, /OK/);
+    wal2.close();
+    db.close();
+    // Reopen: the table file stays, the live log is named for replay, a new MANIFEST holds it.
+    ({ db, logs, created } = DbDirectory.open(dir, fields));
+    assert.equal(created, false);
+    assert.deepEqual(logs, [next]);
+    assert.deepEqual(db.allFiles().map((f) => f.number), [tableNumber]);
+    assert.equal(readdirSync(dir).filter((f) => f.startsWith("MANIFEST-")).length, 1);
+    assert.ok(readdirSync(dir).includes("IDENTITY"));
+    db.close();
+    assert.equal(ldb("scan").stdout, "a : 1\nb : 2\nc : 3\n");
+  } finally {
+    rmSync(dirname(dir), { recursive: true, force: true });
+  }
 });
