@@ -58,8 +58,11 @@ const BlockBuilder = struct {
         self.last.deinit(gpa);
     }
 
+    /// The block's size if it ended now: entries, the restart array (the first restart is
+    /// there from the start, as in RocksDB's `BlockBuilder::CurrentSizeEstimate` and the
+    /// TypeScript TableBuilder, so both cut blocks at the same entries) and its count.
     fn estimate(self: *const BlockBuilder) usize {
-        return self.buf.items.len + 4 * (self.restarts.items.len + 1) + 4;
+        return self.buf.items.len + 4 * @max(self.restarts.items.len, 1) + 4;
     }
 
     fn add(self: *BlockBuilder, gpa: Allocator, key: []const u8, value: []const u8) !void {
