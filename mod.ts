@@ -79,9 +79,9 @@ export {
   type FlushInput,
   flushInto,
   flushMemTables,
-  flushMemTablesNative,
   type FlushStats,
 } from "./src/flush/flush_job.ts";
+export { flushMemTablesNative } from "./src/flush/native_flush.ts";
 export {
   checkSequence,
   compareSequence,

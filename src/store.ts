@@ -29,6 +29,7 @@ import { describe, ValueType } from "./coding/value_type.ts";
 import { CorruptionError, MemTableError, MergeOperatorError, StoreError } from "./errors.ts";
 import { flushMemTables, type FlushStats, mergeVersions } from "./flush/flush_job.ts";
 import { type FlushReply, type FlushRequest, flushWorkerUrl } from "./flush/flush_worker.ts";
+import { flushMemTablesNative } from "./flush/native_flush.ts";
 import { FileLock } from "./ffi/file_lock.ts";
 import { native } from "./ffi/native.ts";
 import { type Bytes, bytesOf, keyLabel } from "./memtable/bytes.ts";
@@ -626,14 +627,19 @@ export class Store {
     const spec = this.mergeOperator === undefined ? undefined : builtinSpecOf(this.mergeOperator);
     const inWorker = this.#flushesInWorkerNow();
     if (!inWorker) {
-      return flushMemTables(path, {
+      // Natively, unless an operator of the caller's own is to fold merge runs.
+      const input = {
         memtables,
         snapshots,
         ...(this.mergeOperator ? { mergeOperator: this.mergeOperator } : {}),
-      }, {
+      };
+      const options = {
         ...(o.blockSize ? { blockSize: o.blockSize } : {}),
         ...(o.flushFault ? { fault: o.flushFault } : {}),
-      });
+      };
+      return this.mergeOperator !== undefined && spec === undefined
+        ? flushMemTables(path, input, options)
+        : flushMemTablesNative(path, input, options);
     }
     this.#worker ??= new FlushWorkerClient();
     const tokens = memtables.map((m) => m.share());

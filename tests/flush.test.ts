@@ -26,7 +26,7 @@ import {
   ValueType,
 } from "../mod.ts";
 import { corruptEntry } from "../src/testing.ts";
-import { compareBytes, Rng, seedFor, utf8 } from "./helpers.ts";
+import { compareBytes, Rng, seedFor, tracingOperator, utf8 } from "./helpers.ts";
 
 type Read = string;
 
@@ -141,14 +141,19 @@ runs.forEach(([label, op, rep], run) => {
           }
           mt.markImmutable();
         }
-        // The flush in TypeScript (folds merges) and the native one (keeps operands).
-        for (const nativeFlush of [false, true]) {
-          const path = join(dir, nativeFlush ? "000002.sst" : "000001.sst");
-          const stats = nativeFlush
-            ? flushMemTablesNative(path, { memtables, snapshots }, { blockSize: 1024 })
-            : flushMemTables(path, { memtables, snapshots, mergeOperator: op }, {
+        // The flush in TypeScript and the native one fold merges; the native one without an
+        // operator keeps operands.
+        for (const kind of ["TypeScript", "native", "native without an operator"]) {
+          const path = join(dir, `${kind.replaceAll(" ", "_")}.sst`);
+          const stats = kind === "TypeScript"
+            ? flushMemTables(path, { memtables, snapshots, mergeOperator: op }, {
               blockSize: 1024,
-            });
+            })
+            : flushMemTablesNative(path, {
+              memtables,
+              snapshots,
+              ...(kind === "native" ? { mergeOperator: op } : {}),
+            }, { blockSize: 1024 });
           using t = TableReader.open(path);
           assert.equal(t.verify(), stats.outputEntries);
           assert.equal(
@@ -160,9 +165,7 @@ runs.forEach(([label, op, rep], run) => {
             .concat(t.rangeTombstones().map((r) => Number(r.seq)));
           assert.equal(Number(stats.largestSeq), Math.max(...seqs));
           assert.equal(Number(stats.smallestSeq), Math.min(...seqs));
-          const where = `MEMTABLE_FLUSH_SEED=${base}, ${
-            nativeFlush ? "native" : "TypeScript"
-          } flush`;
+          const where = `MEMTABLE_FLUSH_SEED=${base}, ${kind} flush`;
           for (const snapshot of [...snapshots, seq]) {
             for (const key of keys) {
               assert.equal(
@@ -209,6 +212,12 @@ runs.forEach(([label, op, rep], run) => {
 /** The operators the byte-identity test runs; undefined: none (operands kept). */
 const identityOperators: [string, MergeOperator | undefined][] = [
   ["no operator", undefined],
+  ["uint64Add", uint64Add],
+  ['stringAppend(",")', stringAppend(",")],
+  ['stringAppend("<->")', stringAppend("<->")],
+  ['stringAppend("")', stringAppend("")],
+  ["max", mergeOperators.max],
+  ["put", mergeOperators.put],
 ];
 
 /**
@@ -259,7 +268,7 @@ function identityMemTables(rng: Rng, op: MergeOperator | undefined, base: bigint
 }
 
 test(
-  "flushMemTablesNative() writes the bytes flushMemTables() writes, without a merge operator (seeded)",
+  "flushMemTablesNative() writes the bytes flushMemTables() writes, with every built-in operator and none (seeded)",
   {
     timeout: 120_000,
   },
@@ -291,7 +300,7 @@ test(
           const tsPath = join(dir, `${round}.ts.sst`);
           const nativePath = join(dir, `${round}.native.sst`);
           const ts = flushMemTables(tsPath, input, options);
-          const nat = flushMemTablesNative(nativePath, { memtables, snapshots }, options);
+          const nat = flushMemTablesNative(nativePath, input, options);
           const a = readFileSync(tsPath);
           const b = readFileSync(nativePath);
           assert.equal(b.length, a.length, `file sizes, ${where}`);
@@ -384,7 +393,7 @@ test("a flush that fails midway leaves no file and the memtables as they were", 
   }
 });
 
-test("flushMemTablesNative refuses a mutable memtable and bad options, and writes nothing", () => {
+test("flushMemTablesNative refuses a mutable memtable, bad options and an operator of your own, and writes nothing", () => {
   const dir = mkdtempSync(join(tmpdir(), "memtable-flush-"));
   try {
     using mt = new MemTable();
@@ -399,6 +408,10 @@ test("flushMemTablesNative refuses a mutable memtable and bad options, and write
     assert.throws(
       () => flushMemTablesNative(path, { memtables: [mt], snapshots: [-1] }),
       /flushMemTablesNative\(\): snapshot/,
+    );
+    assert.throws(
+      () => flushMemTablesNative(path, { memtables: [mt], mergeOperator: tracingOperator }),
+      /^TypeError: flushMemTablesNative\(\): mergeOperator "test.Tracing" is not a built-in operator/,
     );
     assert.deepEqual(readdirSync(dir), []);
     const stats = flushMemTablesNative(path, { memtables: [mt], snapshots: [1] });

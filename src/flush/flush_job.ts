@@ -1,7 +1,13 @@
 /**
- * The flush job: immutable memtables (newest first) become one SST file. Entries of all of
- * them are merged in internal-key order (for equal entries the newest memtable wins), and per
- * user key only what a reader can still see is kept — RocksDB's compaction rules for a flush:
+ * The flush job in TypeScript: immutable memtables (newest first) become one SST file. The
+ * reference is the native flush (`native/src/sst.zig`, `flushMemTablesNative`), which a Store
+ * runs with no merge operator or a built-in one; this one remains for a merge operator of your
+ * own, whose functions only JavaScript can call, and for `flushInto` (any TableBuilder). Its
+ * rules are the native flush's, and `tests/flush.test.ts` checks that both write the same bytes.
+ *
+ * Entries of all the memtables are merged in internal-key order (for equal entries the newest
+ * memtable wins), and per user key only what a reader can still see is kept — RocksDB's
+ * compaction rules for a flush:
  *
  * - Live snapshots cut a key's versions into stripes (versions visible to the same set of
  *   snapshots); only the newest version of each stripe is kept, older ones are invisible.
@@ -17,13 +23,11 @@
  * @module
  */
 import { compareUserKeys } from "../coding/internal_key.ts";
-import { checkSequence, type SequenceNumber } from "../coding/sequence.ts";
+import type { SequenceNumber } from "../coding/sequence.ts";
 import { ValueType } from "../coding/value_type.ts";
 import type { Entry, MemTable, RangeTombstone } from "../memtable/memtable.ts";
 import { applyFullMerge, applyPartialMerges, type MergeOperator } from "../memtable/merge.ts";
 import { type FileFaultHook, writeFileDurably } from "../table/file.ts";
-import { native, Scratch, statusError } from "../ffi/native.ts";
-import { nativeHandleOf } from "../memtable/memtable.ts";
 import { TableBuilder, type TableBuilderOptions } from "../table/table_builder.ts";
 
 /** What a flush works from. */
@@ -272,94 +276,4 @@ export function flushMemTables(
   writeFileDurably(path, bytes, fault);
   stats.fileSize = bytes.length;
   return stats;
-}
-
-let scratch: Scratch | undefined;
-
-/**
- * The flush done natively (see `native/src/sst.zig`): the same rules as `flushMemTables`, but
- * Merge operands are kept as they are (reads fold them) — native code cannot call the merge
- * operator. Entries go from the skiplist nodes into the data blocks without passing through
- * JavaScript, several times faster. The memtables must be immutable (`markImmutable()`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { flushMemTablesNative, MemTable, TableReader, ValueType } from "../../mod.ts";
- * import { mkdtempSync } from "node:fs";
- * import { join } from "node:path";
- * import { tmpdir } from "node:os";
- * using mt = new MemTable();
- * mt.add(1, ValueType.Value, "k", "old");
- * mt.add(2, ValueType.Merge, "k", "+1");
- * mt.markImmutable();
- * const path = join(mkdtempSync(join(tmpdir(), "flush-")), "000001.sst");
- * const stats = flushMemTablesNative(path, { memtables: [mt] });
- * assert.equal(stats.outputEntries, 2); // the operand and the value below it, as they are
- * using t = TableReader.open(path);
- * assert.equal(t.versions(new TextEncoder().encode("k")).length, 2);
- * ```
- */
-export function flushMemTablesNative(
-  path: string,
-  input: Omit<FlushInput, "mergeOperator">,
-  options: { blockSize?: number; restartInterval?: number; fault?: FileFaultHook } = {},
-): FlushStats {
-  const what = "flushMemTablesNative()";
-  const fn = native().fn;
-  const s = scratch ??= new Scratch(64 * 1024);
-  const b = fn.memtable_sst_new(options.blockSize ?? 4096, options.restartInterval ?? 16);
-  if (b === null) throw new RangeError(`${what}: blockSize and restartInterval must be ≥ 1`);
-  try {
-    for (const m of input.memtables) {
-      const rc = fn.memtable_sst_add_memtable(b, nativeHandleOf(m));
-      if (rc < 0) {
-        throw rc === -4
-          ? new TypeError(`${what}: memtable ${m.id} is not immutable (call markImmutable())`)
-          : statusError(rc, what);
-      }
-    }
-    const snaps = input.snapshots ?? [];
-    s.reserve(snaps.length * 8);
-    snaps.forEach((q, i) =>
-      s.view.setBigUint64(i * 8, BigInt(checkSequence(q, `${what}: snapshot`)), true)
-    );
-    const added = fn.memtable_sst_add_snapshots(b, s.arg, s.capacity, snaps.length);
-    if (added < 0) throw statusError(added, `${what}: snapshots`);
-    const built = fn.memtable_sst_build(b);
-    if (built < 0) throw statusError(built, what);
-    let n = fn.memtable_sst_stats(b, s.arg, s.capacity);
-    if (n === -3) {
-      s.reserve(s.view.getUint32(0, true));
-      n = fn.memtable_sst_stats(b, s.arg, s.capacity);
-    }
-    if (n < 0) throw statusError(n, what);
-    const w = (i: number) => Number(s.view.getBigUint64(i * 8, true));
-    const size = w(0);
-    const smallLen = w(6);
-    const largeLen = w(7);
-    const stats: FlushStats = {
-      inputEntries: w(1),
-      outputEntries: w(2),
-      rangeTombstones: w(3),
-      droppedEntries: w(1) - w(2),
-      smallestSeq: w(4),
-      largestSeq: w(5),
-      smallestKey: w(2) > 0 ? s.bytes.slice(64, 64 + smallLen) : undefined,
-      largestKey: w(2) > 0 ? s.bytes.slice(64 + smallLen, 64 + smallLen + largeLen) : undefined,
-      fileSize: size,
-    };
-    const file = new Uint8Array(size);
-    s.reserve(Math.min(size, 1 << 20));
-    for (let at = 0; at < size;) {
-      const got = fn.memtable_sst_read(b, s.arg, s.capacity, at);
-      if (got <= 0) throw statusError(got, what);
-      file.set(s.bytes.subarray(0, got), at);
-      at += got;
-    }
-    writeFileDurably(path, file, options.fault);
-    return stats;
-  } finally {
-    fn.memtable_sst_free(b);
-  }
 }
