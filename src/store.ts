@@ -27,7 +27,7 @@ import { compareUserKeys } from "./coding/internal_key.ts";
 import { checkSequence, type SequenceNumber } from "./coding/sequence.ts";
 import { describe, ValueType } from "./coding/value_type.ts";
 import { CorruptionError, MemTableError, MergeOperatorError, StoreError } from "./errors.ts";
-import { flushMemTables, type FlushStats, mergeVersions } from "./flush/flush_job.ts";
+import { flushMemTables, type FlushStats } from "./flush/flush_job.ts";
 import { type FlushReply, type FlushRequest, flushWorkerUrl } from "./flush/flush_worker.ts";
 import { flushMemTablesNative } from "./flush/native_flush.ts";
 import { FileLock } from "./ffi/file_lock.ts";
@@ -44,7 +44,9 @@ import type { PrefixExtractor } from "./memtable/prefix.ts";
 import type { MemTableRep } from "./memtable/rep.ts";
 import { type FileFaultHook, writeFileDurably } from "./table/file.ts";
 import { descriptorAdvice, isOutOfDescriptors, TableCache } from "./table/table_cache.ts";
+import { mergeVersions } from "./table/merging_iterator.ts";
 import { openCachedTable, type TableEntry, type TableReader } from "./table/table_reader.ts";
+import { coverOf, hiddenBy } from "./table/tombstone_cover.ts";
 import {
   emptyManifest,
   encodeManifest,
@@ -887,8 +889,7 @@ export class Store {
   ): Generator<StoreEntry> {
     const { snapshot, memtables, files } = view;
     const tombstones = memtables.flatMap((m) => m.rangeTombstones({ snapshot }))
-      .concat(files.flatMap((f) => f.rangeTombstones()))
-      .filter((t) => Number(t.seq) <= snapshot);
+      .concat(files.flatMap((f) => f.rangeTombstones()));
     const sources: Iterator<TableEntry>[] = [
       ...memtables.map((m) => entriesFrom(m, snapshot, lower)),
       ...files.map((f) => f.entries(lower)),
@@ -897,20 +898,13 @@ export class Store {
     let group: TableEntry[] = [];
     const resolve = (versions: TableEntry[]): Uint8Array | undefined => {
       const key = versions[0]!.key;
-      let cover = 0;
-      for (const t of tombstones) {
-        const s = Number(t.seq);
-        if (s > cover && compareUserKeys(t.start, key) <= 0 && compareUserKeys(key, t.end) < 0) {
-          cover = s;
-        }
-      }
+      const cover = coverOf(tombstones, key, snapshot);
       const operands: Uint8Array[] = [];
       const done = (base: Uint8Array | undefined) =>
         operands.length === 0 ? base : applyFullMerge(op!, key, base, operands);
       for (const v of versions) {
-        const s = Number(v.seq);
-        if (s > snapshot) continue;
-        if (s < cover) return done(undefined);
+        if (v.seq > snapshot) continue;
+        if (hiddenBy(v.seq, cover)) return done(undefined);
         if (v.type === ValueType.Merge) {
           if (op === undefined) throw mergeWithoutOperator("Store.iterator()", key);
           operands.unshift(v.value);
@@ -1221,9 +1215,8 @@ function readTable(t: TableReader, key: Uint8Array, snapshot: number): LayerRead
   const cover = t.maxCoveringTombstone(key, snapshot);
   const operands: Uint8Array[] = [];
   for (const v of t.versions(key)) {
-    const s = Number(v.seq);
-    if (s > snapshot) continue;
-    if (s < cover) break;
+    if (v.seq > snapshot) continue;
+    if (hiddenBy(v.seq, cover)) break;
     if (v.type === ValueType.Merge) {
       operands.unshift(v.value);
       continue;
