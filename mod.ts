@@ -123,15 +123,14 @@ export {
   StoreError,
   WriteBatchError,
 } from "./src/errors.ts";
+export { Store, type StoreStats } from "./src/store/store.ts";
+export { type StoreEntry } from "./src/store/read.ts";
+export { StoreIterator } from "./src/store/iterator.ts";
 export {
-  Store,
-  type StoreEntry,
-  StoreIterator,
   type StoreIteratorOptions,
   type StoreOptions,
   type StoreReadOptions,
-  type StoreStats,
-} from "./src/store.ts";
+} from "./src/store/options.ts";
 export {
   libraryPathEnv,
   loadLibrary,
