@@ -79,9 +79,9 @@ export {
   type FlushInput,
   flushInto,
   flushMemTables,
-  flushMemTablesNative,
   type FlushStats,
 } from "./src/flush/flush_job.ts";
+export { flushMemTablesNative } from "./src/flush/native_flush.ts";
 export {
   checkSequence,
   compareSequence,
@@ -123,15 +123,14 @@ export {
   StoreError,
   WriteBatchError,
 } from "./src/errors.ts";
+export { Store, type StoreStats } from "./src/store/store.ts";
+export { type StoreEntry } from "./src/store/read.ts";
+export { StoreIterator } from "./src/store/iterator.ts";
 export {
-  Store,
-  type StoreEntry,
-  StoreIterator,
   type StoreIteratorOptions,
   type StoreOptions,
   type StoreReadOptions,
-  type StoreStats,
-} from "./src/store.ts";
+} from "./src/store/options.ts";
 export {
   libraryPathEnv,
   loadLibrary,

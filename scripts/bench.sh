@@ -18,7 +18,9 @@
 # 7. the memtable representations (skiplist, with the point index, hashSkipList, hashLinkList,
 #    vector) with the JS peers, random and sequential keys (bench/reps.ts), on both runtimes;
 # 8. sustained random writes through a Store with flushes (bench/store.ts), on both runtimes,
-#    with RocksDB's db_bench fillrandom alongside when it is installed.
+#    with RocksDB's db_bench fillrandom alongside when it is installed;
+# 9. the flush with a built-in merge operator: native against TypeScript (bench/flush.ts), on
+#    both runtimes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -132,3 +134,8 @@ echo "## Store: sustained writes with flushes (bench/store.ts)"
 echo
 "$bun" bench/store.ts "$((n * 4))"
 "$deno" run -A bench/store.ts "$((n * 4))"
+echo
+echo "## Flush with a built-in merge operator (bench/flush.ts)"
+echo
+"$bun" bench/flush.ts "$n"
+"$deno" run -A bench/flush.ts "$n"

@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -26,7 +26,7 @@ import {
   ValueType,
 } from "../mod.ts";
 import { corruptEntry } from "../src/testing.ts";
-import { compareBytes, Rng, seedFor, utf8 } from "./helpers.ts";
+import { compareBytes, Rng, seedFor, tracingOperator, utf8 } from "./helpers.ts";
 
 type Read = string;
 
@@ -141,14 +141,19 @@ runs.forEach(([label, op, rep], run) => {
           }
           mt.markImmutable();
         }
-        // The flush in TypeScript (folds merges) and the native one (keeps operands).
-        for (const nativeFlush of [false, true]) {
-          const path = join(dir, nativeFlush ? "000002.sst" : "000001.sst");
-          const stats = nativeFlush
-            ? flushMemTablesNative(path, { memtables, snapshots }, { blockSize: 1024 })
-            : flushMemTables(path, { memtables, snapshots, mergeOperator: op }, {
+        // The flush in TypeScript and the native one fold merges; the native one without an
+        // operator keeps operands.
+        for (const kind of ["TypeScript", "native", "native without an operator"]) {
+          const path = join(dir, `${kind.replaceAll(" ", "_")}.sst`);
+          const stats = kind === "TypeScript"
+            ? flushMemTables(path, { memtables, snapshots, mergeOperator: op }, {
               blockSize: 1024,
-            });
+            })
+            : flushMemTablesNative(path, {
+              memtables,
+              snapshots,
+              ...(kind === "native" ? { mergeOperator: op } : {}),
+            }, { blockSize: 1024 });
           using t = TableReader.open(path);
           assert.equal(t.verify(), stats.outputEntries);
           assert.equal(
@@ -160,9 +165,7 @@ runs.forEach(([label, op, rep], run) => {
             .concat(t.rangeTombstones().map((r) => Number(r.seq)));
           assert.equal(Number(stats.largestSeq), Math.max(...seqs));
           assert.equal(Number(stats.smallestSeq), Math.min(...seqs));
-          const where = `MEMTABLE_FLUSH_SEED=${base}, ${
-            nativeFlush ? "native" : "TypeScript"
-          } flush`;
+          const where = `MEMTABLE_FLUSH_SEED=${base}, ${kind} flush`;
           for (const snapshot of [...snapshots, seq]) {
             for (const key of keys) {
               assert.equal(
@@ -205,6 +208,119 @@ runs.forEach(([label, op, rep], run) => {
     },
   );
 });
+
+/** The operators the byte-identity test runs; undefined: none (operands kept). */
+const identityOperators: [string, MergeOperator | undefined][] = [
+  ["no operator", undefined],
+  ["uint64Add", uint64Add],
+  ['stringAppend(",")', stringAppend(",")],
+  ['stringAppend("<->")', stringAppend("<->")],
+  ['stringAppend("")', stringAppend("")],
+  ["max", mergeOperators.max],
+  ["put", mergeOperators.put],
+];
+
+/**
+ * Random memtables (newest first) for the byte-identity test: 1–4 of them, merge runs (some
+ * long, some across memtables), Values and deletions, SingleDeletes of keys with one Value,
+ * range tombstones, writes repeated in an older memtable, counter operands of 8 bytes and of
+ * other sizes; sequence numbers start at `base` (a bigint above 2^53 in some rounds).
+ */
+function identityMemTables(rng: Rng, op: MergeOperator | undefined, base: bigint): MemTable[] {
+  const keys = Array.from({ length: 60 + rng.below(200) }, (_, i) => utf8(`k${(i * 7919) % 997}`));
+  const count = 1 + rng.below(4);
+  const memtables: MemTable[] = [];
+  let seq = base;
+  let single = 0;
+  for (let m = 0; m < count; m++) {
+    const mt = new MemTable(op === undefined ? {} : { mergeOperator: op });
+    memtables.unshift(mt);
+    const older = memtables[1];
+    for (let i = 0, n = 200 + rng.below(800); i < n; i++) {
+      seq++;
+      const key = keys[rng.below(rng.below(3) === 0 ? 8 : keys.length)]!;
+      const r = rng.below(100);
+      const counter = rng.below(6) === 0 ? rng.bytes(rng.below(12)) : uint64Add.operand(rng.u32());
+      const value = op === uint64Add ? counter : rng.bytes(rng.below(40));
+      if (r < 3) {
+        const other = keys[rng.below(keys.length)]!;
+        const [a, b] = compareBytes(key, other) <= 0 ? [key, other] : [other, key];
+        mt.addRangeDeletion(seq, a, b);
+      } else if (r < 45) {
+        mt.add(seq, ValueType.Merge, key, value);
+      } else if (r < 55) {
+        mt.add(seq, ValueType.Deletion, key);
+      } else if (r < 58) {
+        const k = `single${single++}`;
+        mt.add(seq, ValueType.Value, k, value);
+        mt.add(++seq, ValueType.SingleDeletion, k);
+      } else {
+        mt.add(seq, ValueType.Value, key, value);
+      }
+      // The same write in the older memtable too (a flush writes it once).
+      if (older !== undefined && rng.below(40) === 0 && r >= 58) {
+        older.add(seq, ValueType.Value, key, value);
+      }
+    }
+  }
+  for (const mt of memtables) mt.markImmutable();
+  return memtables;
+}
+
+test(
+  "flushMemTablesNative() writes the bytes flushMemTables() writes, with every built-in operator and none (seeded)",
+  {
+    timeout: 120_000,
+  },
+  () => {
+    const seed = seedFor("MEMTABLE_FLUSH_IDENTITY_SEED", "flush identity test");
+    const rng = new Rng(seed);
+    const dir = mkdtempSync(join(tmpdir(), "memtable-flush-"));
+    try {
+      for (let round = 0; round < 28; round++) {
+        const [label, op] = identityOperators[round % identityOperators.length]!;
+        const base = round % 5 === 4 ? (1n << 53n) + BigInt(rng.below(1000)) : 0n;
+        const memtables = identityMemTables(rng, op, base);
+        const last = memtables.reduce((n, m) => n + m.numEntries, 0);
+        const snapshots = Array.from(
+          { length: rng.below(6) },
+          () => base + 1n + BigInt(rng.below(last)),
+        ).map((q) => (q <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(q) : q));
+        const options = {
+          blockSize: [64, 512, 4096][rng.below(3)]!,
+          restartInterval: 1 + rng.below(16),
+        };
+        const where = `MEMTABLE_FLUSH_IDENTITY_SEED=${seed}, round ${round} (${label})`;
+        try {
+          const input = {
+            memtables,
+            snapshots,
+            ...(op === undefined ? {} : { mergeOperator: op }),
+          };
+          const tsPath = join(dir, `${round}.ts.sst`);
+          const nativePath = join(dir, `${round}.native.sst`);
+          const ts = flushMemTables(tsPath, input, options);
+          const nat = flushMemTablesNative(nativePath, input, options);
+          const a = readFileSync(tsPath);
+          const b = readFileSync(nativePath);
+          assert.equal(b.length, a.length, `file sizes, ${where}`);
+          assert.ok(a.equals(b), `the files differ, ${where}`);
+          const figures = (s: typeof ts) => ({
+            ...s,
+            smallestSeq: Number(s.smallestSeq),
+            largestSeq: Number(s.largestSeq),
+          });
+          assert.deepEqual(figures(nat), figures(ts), `figures, ${where}`);
+          assert.ok(ts.outputEntries > 0 && ts.rangeTombstones >= 0, where);
+        } finally {
+          for (const m of memtables) m.close();
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test("a flush without snapshots keeps one version per key; without an operator merges stay as they are", () => {
   const dir = mkdtempSync(join(tmpdir(), "memtable-flush-"));
@@ -277,7 +393,7 @@ test("a flush that fails midway leaves no file and the memtables as they were", 
   }
 });
 
-test("flushMemTablesNative refuses a mutable memtable and bad options, and writes nothing", () => {
+test("flushMemTablesNative refuses a mutable memtable, bad options and an operator of your own, and writes nothing", () => {
   const dir = mkdtempSync(join(tmpdir(), "memtable-flush-"));
   try {
     using mt = new MemTable();
@@ -292,6 +408,10 @@ test("flushMemTablesNative refuses a mutable memtable and bad options, and write
     assert.throws(
       () => flushMemTablesNative(path, { memtables: [mt], snapshots: [-1] }),
       /flushMemTablesNative\(\): snapshot/,
+    );
+    assert.throws(
+      () => flushMemTablesNative(path, { memtables: [mt], mergeOperator: tracingOperator }),
+      /^TypeError: flushMemTablesNative\(\): mergeOperator "test.Tracing" is not a built-in operator/,
     );
     assert.deepEqual(readdirSync(dir), []);
     const stats = flushMemTablesNative(path, { memtables: [mt], snapshots: [1] });

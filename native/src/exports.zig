@@ -723,6 +723,20 @@ export fn memtable_sst_add_snapshots(h: ?*anyopaque, buf: [*]u8, cap: u32, n: u3
     return code(.ok);
 }
 
+/// Folds merge runs with the built-in operator `kind` (`merge_operator.Kind`: 0 none,
+/// 1 uint64Add, 2 stringAppend, 3 max, 4 put); stringAppend's delimiter is buf[0..len], the
+/// other kinds take `len` 0. `invalid_argument` for an unknown kind, a delimiter the kind does
+/// not take or one longer than `merge_operator.delimiter_size_max`, or a builder already built.
+export fn memtable_sst_set_merge_operator(h: ?*anyopaque, kind: u32, buf: [*]u8, cap: u32, len: u32) i32 {
+    const b = asSstBuilder(h) orelse return code(.bad_handle);
+    if (b.built or len > cap) return code(.invalid_argument);
+    b.setMergeOperator(@fromBackingInt(@intCast(kind)), buf[0..len]) catch |err| return switch (err) {
+        error.OutOfMemory => code(.out_of_memory),
+        error.Invalid => code(.invalid_argument),
+    };
+    return code(.ok);
+}
+
 /// Runs the flush (then `memtable_sst_stats` and `memtable_sst_read`); `corruption` when an
 /// entry fails its protection check.
 export fn memtable_sst_build(h: ?*anyopaque) i32 {

@@ -4,7 +4,7 @@
 //! load time, so a stale library fails loudly instead of misreading memory.
 
 /// Bumped whenever an export's signature or a shared layout changes.
-pub const abi_version: u32 = 11;
+pub const abi_version: u32 = 12;
 
 /// RocksDB's InlineSkipList defaults (`skiplist_height` 12, `skiplist_branching_factor` 4):
 /// with p = 1/4 a list of 4^12 ≈ 16.7M nodes still has O(log n) search paths.

@@ -1,13 +1,24 @@
 //! The flush job natively: immutable memtables (newest first) become the bytes of one SST file
-//! in RocksDB's block-based format (format version 5, CRC32c block checksums, no compression),
-//! with the rules of `src/flush/flush_job.ts` — per user key, the newest version of each
-//! live-snapshot stripe, versions a tombstone of their stripe covers dropped, deletions and
-//! every tombstone kept — except that Merge operands are kept as they are (folding them needs
-//! the merge operator, which lives in JavaScript; reads fold them).
+//! in RocksDB's block-based format (format version 5, CRC32c block checksums, no compression).
+//! This is the reference for the flush rules; `src/flush/flush_job.ts` repeats them only to run
+//! a user's own merge operator, and `tests/flush.test.ts` checks that both write the same bytes.
+//!
+//! Per user key, what a reader can still see is kept (RocksDB's compaction rules for a flush):
+//! - Live snapshots cut a key's versions into stripes (versions visible to the same snapshots);
+//!   only the newest version of each stripe is kept.
+//! - A version a range tombstone of its stripe covers is dropped; every tombstone is kept, and
+//!   so are deletions (they may hide data in older files).
+//! - A merge run (the operands of one stripe) is folded with the built-in operator set by
+//!   `setMergeOperator` (`merge_operator.zig`): onto the Value, deletion or covered version
+//!   that ends it in the stripe (`fullMerge`, a Value at the newest operand's sequence number),
+//!   or — when it reaches past the stripe or these memtables — into one Merge operand
+//!   (`partialMerge`). Without an operator the operands and what ends them are kept as they are.
 //!
 //! Entries are copied straight from the skiplist nodes into the data blocks: the internal key
-//! of a memtable entry is already the key an SST stores. Runs on whichever thread calls it; it
-//! only reads the memtables (which must be immutable: no writer may add to them meanwhile).
+//! of a memtable entry is already the key an SST stores. Blocks are cut as RocksDB's
+//! `BlockBuilder::CurrentSizeEstimate` (and the TypeScript TableBuilder) measure them. Runs on
+//! whichever thread calls it; it only reads the memtables (which must be immutable: no writer
+//! may add to them meanwhile).
 const std = @import("std");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");
@@ -15,7 +26,10 @@ const arena_mod = @import("arena.zig");
 const skiplist = @import("skiplist.zig");
 const mt_mod = @import("memtable.zig");
 
+const merge_operator = @import("merge_operator.zig");
+
 const MemTable = mt_mod.MemTable;
+const MergeOperator = merge_operator.MergeOperator;
 const Node = skiplist.Node;
 const Allocator = std.mem.Allocator;
 
@@ -58,8 +72,11 @@ const BlockBuilder = struct {
         self.last.deinit(gpa);
     }
 
+    /// The block's size if it ended now: entries, the restart array (the first restart is
+    /// there from the start, as in RocksDB's `BlockBuilder::CurrentSizeEstimate` and the
+    /// TypeScript TableBuilder, so both cut blocks at the same entries) and its count.
     fn estimate(self: *const BlockBuilder) usize {
-        return self.buf.items.len + 4 * (self.restarts.items.len + 1) + 4;
+        return self.buf.items.len + 4 * @max(self.restarts.items.len, 1) + 4;
     }
 
     fn add(self: *BlockBuilder, gpa: Allocator, key: []const u8, value: []const u8) !void {
@@ -115,11 +132,49 @@ pub const Stats = struct {
     data_blocks: u64 = 0,
 };
 
+/// What `build` fills: the data and index blocks, and the scratch space of merge folds.
+const Output = struct {
+    data: BlockBuilder,
+    index: BlockBuilder = .{ .interval = 1 },
+    /// The internal key of the last entry written (the index separator of its block).
+    last_key: std.ArrayList(u8) = .empty,
+    /// A fold's operands (oldest first, slices of the memtables' nodes), its internal key and
+    /// its value.
+    operands: std.ArrayList([]const u8) = .empty,
+    folded_key: std.ArrayList(u8) = .empty,
+    folded_value: std.ArrayList(u8) = .empty,
+
+    fn deinit(self: *Output, gpa: Allocator) void {
+        self.data.deinit(gpa);
+        self.index.deinit(gpa);
+        self.last_key.deinit(gpa);
+        self.operands.deinit(gpa);
+        self.folded_key.deinit(gpa);
+        self.folded_value.deinit(gpa);
+    }
+};
+
+fn isMerge(node: *Node) bool {
+    return node.key().valueType() == @backingInt(limits.ValueType.merge);
+}
+
+/// The internal key of a node's entry: already the key an SST stores.
+fn internalKeyOf(node: *Node) []const u8 {
+    const k = coding.decodeEntry(node.entry()).key;
+    return k.user_key.ptr[0 .. k.user_key.len + coding.trailer_size];
+}
+
+fn valueOf(node: *Node) []const u8 {
+    return coding.decodeEntry(node.entry()).value;
+}
+
 pub const SstBuilder = struct {
     magic: u64 = builder_magic,
     gpa: Allocator,
     memtables: std.ArrayList(*MemTable) = .empty,
     snapshots: std.ArrayList(u64) = .empty,
+    /// Folds merge runs (`.none`: operands are kept as they are).
+    merge: MergeOperator = .{ .kind = .none },
     block_size: u32,
     restart_interval: u32,
     file: std.ArrayList(u8) = .empty,
@@ -129,6 +184,8 @@ pub const SstBuilder = struct {
     built: bool = false,
 
     pub fn create(block_size: u32, restart_interval: u32) error{OutOfMemory}!*SstBuilder {
+        std.debug.assert(block_size >= 1);
+        std.debug.assert(restart_interval >= 1);
         const self = try arena_mod.allocTracked(SstBuilder);
         self.* = .{ .gpa = arena_mod.backing_allocator, .block_size = block_size, .restart_interval = restart_interval };
         return self;
@@ -138,6 +195,7 @@ pub const SstBuilder = struct {
         for (self.memtables.items) |m| _ = m.unref();
         self.memtables.deinit(self.gpa);
         self.snapshots.deinit(self.gpa);
+        self.merge.deinit(self.gpa);
         self.file.deinit(self.gpa);
         self.smallest_key.deinit(self.gpa);
         self.largest_key.deinit(self.gpa);
@@ -147,8 +205,18 @@ pub const SstBuilder = struct {
 
     /// Adds the next memtable (newest first); holds a reference to it.
     pub fn addMemTable(self: *SstBuilder, mt: *MemTable) error{OutOfMemory}!void {
+        std.debug.assert(!self.built);
         try self.memtables.append(self.gpa, mt);
         _ = mt.ref();
+    }
+
+    /// Folds merge runs with the built-in operator `kind` (`delimiter`: `string_append`'s).
+    /// `error.Invalid` as `MergeOperator.init` says; the operator set before stays then.
+    pub fn setMergeOperator(self: *SstBuilder, kind: merge_operator.Kind, delimiter: []const u8) error{ OutOfMemory, Invalid }!void {
+        std.debug.assert(!self.built);
+        const op = try MergeOperator.init(self.gpa, kind, delimiter);
+        self.merge.deinit(self.gpa);
+        self.merge = op;
     }
 
     fn stripe(self: *const SstBuilder, seq: u64) usize {
@@ -171,69 +239,28 @@ pub const SstBuilder = struct {
         std.debug.assert(!self.built);
         std.mem.sort(u64, self.snapshots.items, {}, std.sort.asc(u64));
         const gpa = self.gpa;
-        const n = self.memtables.items.len;
-        const frags = try gpa.alloc(?*mt_mod.Fragments, n);
+        const frags = try gpa.alloc(?*mt_mod.Fragments, self.memtables.items.len);
         defer gpa.free(frags);
         @memset(frags, null);
         defer for (frags) |f| if (f) |x| x.release();
         for (self.memtables.items, 0..) |m, i| frags[i] = try m.acquireFragments();
 
-        var data: BlockBuilder = .{ .interval = self.restart_interval };
-        defer data.deinit(gpa);
-        var index: BlockBuilder = .{ .interval = 1 };
-        defer index.deinit(gpa);
-        var last_key: std.ArrayList(u8) = .empty;
-        defer last_key.deinit(gpa);
-        var group: std.ArrayList(*Node) = .empty;
-        defer group.deinit(gpa);
+        var out: Output = .{ .data = .{ .interval = self.restart_interval } };
+        defer out.deinit(gpa);
+        try self.writePoints(&out, frags);
+        if (out.data.entries > 0) try self.flushBlock(&out);
+        try self.finishFile(&out.index);
+        if (self.stats.smallest_seq == std.math.maxInt(u64)) self.stats.smallest_seq = 0;
+        std.debug.assert(self.stats.output_entries <= self.stats.input_entries);
+        self.built = true;
+    }
 
-        const Emit = struct {
-            b: *SstBuilder,
-            data: *BlockBuilder,
-            index: *BlockBuilder,
-            last_key: *std.ArrayList(u8),
-
-            fn flushBlock(e: @This()) !void {
-                const gpa2 = e.b.gpa;
-                const h = try e.b.writeBlock(e.data);
-                e.b.stats.data_size += h.size + trailer_len;
-                e.b.stats.data_blocks += 1;
-                var hv: std.ArrayList(u8) = .empty;
-                defer hv.deinit(gpa2);
-                try putVarint(&hv, gpa2, h.offset);
-                try putVarint(&hv, gpa2, h.size);
-                try e.index.add(gpa2, e.last_key.items, hv.items);
-            }
-
-            fn entry(e: @This(), node: *Node) !void {
-                const gpa2 = e.b.gpa;
-                const ent = coding.decodeEntry(node.entry());
-                const ikey_start = @intFromPtr(ent.key.user_key.ptr);
-                const ikey: []const u8 = @as([*]const u8, @ptrFromInt(ikey_start))[0 .. ent.key.user_key.len + 8];
-                if (e.data.entries > 0 and e.data.estimate() >= e.b.block_size) try e.flushBlock();
-                try e.data.add(gpa2, ikey, ent.value);
-                e.last_key.clearRetainingCapacity();
-                try e.last_key.appendSlice(gpa2, ikey);
-                const s = &e.b.stats;
-                s.output_entries += 1;
-                const t = ent.key.valueType();
-                if (t == @backingInt(limits.ValueType.deletion) or t == @backingInt(limits.ValueType.single_deletion)) s.deleted_keys += 1;
-                if (t == @backingInt(limits.ValueType.merge)) s.merge_operands += 1;
-                s.raw_key_size += ikey.len;
-                s.raw_value_size += ent.value.len;
-                const seq = ent.key.sequence();
-                s.smallest_seq = @min(s.smallest_seq, seq);
-                s.largest_seq = @max(s.largest_seq, seq);
-                if (e.b.smallest_key.items.len == 0 and s.output_entries == 1) try e.b.smallest_key.appendSlice(gpa2, ent.key.user_key);
-                e.b.largest_key.clearRetainingCapacity();
-                try e.b.largest_key.appendSlice(gpa2, ent.key.user_key);
-            }
-        };
-        const emit: Emit = .{ .b = self, .data = &data, .index = &index, .last_key = &last_key };
-
-        // The point entries of all memtables merged in internal-key order; an entry equal to
-        // one already seen (the same write in an older memtable) is skipped.
-        const its = try gpa.alloc(*mt_mod.Iterator, n);
+    /// The point entries of all memtables merged in internal-key order (an entry equal to one
+    /// already seen, the same write in an older memtable, is skipped), each user key's versions
+    /// handed to `flushKey`.
+    fn writePoints(self: *SstBuilder, out: *Output, frags: []?*mt_mod.Fragments) error{ OutOfMemory, Corruption }!void {
+        const gpa = self.gpa;
+        const its = try gpa.alloc(*mt_mod.Iterator, self.memtables.items.len);
         defer gpa.free(its);
         var made: usize = 0;
         defer for (its[0..made]) |it| it.destroy();
@@ -242,6 +269,8 @@ pub const SstBuilder = struct {
             made += 1;
             try its[made - 1].seekToFirst();
         }
+        var group: std.ArrayList(*Node) = .empty;
+        defer group.deinit(gpa);
         var prev: ?*Node = null;
         while (true) {
             var best: ?usize = null;
@@ -259,15 +288,138 @@ pub const SstBuilder = struct {
             prev = node;
             self.stats.input_entries += 1;
             if (group.items.len > 0 and !std.mem.eql(u8, group.items[0].key().user_key, node.key().user_key)) {
-                try self.flushKey(group.items, frags, emit);
+                try self.flushKey(out, group.items, frags);
                 group.clearRetainingCapacity();
             }
             try group.append(gpa, node);
         }
-        if (group.items.len > 0) try self.flushKey(group.items, frags, emit);
-        if (data.entries > 0) try emit.flushBlock();
+        if (group.items.len > 0) try self.flushKey(out, group.items, frags);
+    }
 
-        const index_handle = try self.writeBlock(&index);
+    /// The flush rules for one user key's versions (newest first): per live-snapshot stripe
+    /// the newest version not covered by a tombstone of its stripe; a merge run with what
+    /// ends it goes to `flushRun`.
+    fn flushKey(self: *SstBuilder, out: *Output, versions: []*Node, frags: []?*mt_mod.Fragments) !void {
+        var last_stripe: ?usize = null;
+        var i: usize = 0;
+        while (i < versions.len) {
+            const v = versions[i];
+            const st = self.stripe(v.key().sequence());
+            if ((last_stripe != null and last_stripe.? == st) or self.covered(v, frags)) {
+                i += 1;
+                continue; // hidden by a newer version or a tombstone of its stripe
+            }
+            last_stripe = st;
+            if (!isMerge(v)) {
+                try self.emit(out, internalKeyOf(v), valueOf(v));
+                i += 1;
+                continue;
+            }
+            // A run of operands in this stripe, and what ends it in the stripe (if anything).
+            var j = i;
+            while (j < versions.len and isMerge(versions[j]) and
+                self.stripe(versions[j].key().sequence()) == st and !self.covered(versions[j], frags)) j += 1;
+            const below: ?*Node = if (j < versions.len and self.stripe(versions[j].key().sequence()) == st) versions[j] else null;
+            const took_below = try self.flushRun(out, versions[i..j], below, frags);
+            i = j + @intFromBool(took_below);
+        }
+    }
+
+    /// Writes a merge run (newest first, one stripe, not covered) and returns whether `below`
+    /// — the version that ends the run in its stripe — was used up with it. With an operator:
+    /// folded onto `below` (`fullMerge`: its value if a Value no tombstone covers, else
+    /// nothing) into a Value at the newest operand's sequence number; without `below` (the run
+    /// reaches past the stripe or these memtables) two or more operands become one (a Merge,
+    /// `partialMerge`). Without an operator the operands and `below` are kept as they are.
+    fn flushRun(self: *SstBuilder, out: *Output, run: []*Node, below: ?*Node, frags: []?*mt_mod.Fragments) !bool {
+        std.debug.assert(run.len > 0);
+        const gpa = self.gpa;
+        if (!self.merge.folds() or (below == null and run.len == 1)) {
+            for (run) |w| try self.emit(out, internalKeyOf(w), valueOf(w));
+            const b = below orelse return false;
+            if (!self.covered(b, frags)) try self.emit(out, internalKeyOf(b), valueOf(b));
+            return true;
+        }
+        out.operands.clearRetainingCapacity();
+        var k = run.len;
+        while (k > 0) {
+            k -= 1;
+            try out.operands.append(gpa, valueOf(run[k]));
+        }
+        out.folded_value.clearRetainingCapacity();
+        var result_type = limits.ValueType.merge;
+        if (below) |b| {
+            const is_value = b.key().valueType() == @backingInt(limits.ValueType.value);
+            const base: ?[]const u8 = if (is_value and !self.covered(b, frags)) valueOf(b) else null;
+            try self.merge.fullMerge(gpa, base, out.operands.items, &out.folded_value);
+            result_type = .value;
+        } else {
+            try self.merge.partialMerge(gpa, out.operands.items, &out.folded_value);
+        }
+        const newest = run[0].key();
+        out.folded_key.clearRetainingCapacity();
+        try out.folded_key.appendSlice(gpa, newest.user_key);
+        var trailer: [coding.trailer_size]u8 = undefined;
+        std.mem.writeInt(u64, &trailer, coding.packTrailer(newest.sequence(), @backingInt(result_type)), .little);
+        try out.folded_key.appendSlice(gpa, &trailer);
+        try self.emit(out, out.folded_key.items, out.folded_value.items);
+        return below != null;
+    }
+
+    /// Whether a tombstone of `v`'s stripe (in any of the memtables) covers it.
+    fn covered(self: *const SstBuilder, v: *Node, frags: []?*mt_mod.Fragments) bool {
+        const k = v.key();
+        const seq = k.sequence();
+        const ceil = self.ceiling(seq);
+        for (frags) |f| {
+            const fr = f orelse continue;
+            if (fr.maxCovering(k.user_key, ceil) > seq) return true;
+        }
+        return false;
+    }
+
+    /// Adds an entry to the data block (cut first when it is full) and counts it.
+    fn emit(self: *SstBuilder, out: *Output, ikey: []const u8, value: []const u8) !void {
+        std.debug.assert(ikey.len >= coding.trailer_size);
+        const gpa = self.gpa;
+        if (out.data.entries > 0 and out.data.estimate() >= self.block_size) try self.flushBlock(out);
+        try out.data.add(gpa, ikey, value);
+        out.last_key.clearRetainingCapacity();
+        try out.last_key.appendSlice(gpa, ikey);
+        const key = splitIkey(ikey);
+        const s = &self.stats;
+        s.output_entries += 1;
+        const t = key.valueType();
+        if (t == @backingInt(limits.ValueType.deletion) or t == @backingInt(limits.ValueType.single_deletion)) s.deleted_keys += 1;
+        if (t == @backingInt(limits.ValueType.merge)) s.merge_operands += 1;
+        s.raw_key_size += ikey.len;
+        s.raw_value_size += value.len;
+        s.smallest_seq = @min(s.smallest_seq, key.sequence());
+        s.largest_seq = @max(s.largest_seq, key.sequence());
+        if (s.output_entries == 1) try self.smallest_key.appendSlice(gpa, key.user_key);
+        self.largest_key.clearRetainingCapacity();
+        try self.largest_key.appendSlice(gpa, key.user_key);
+    }
+
+    /// Ends the data block and adds its index entry (its last key, its handle).
+    fn flushBlock(self: *SstBuilder, out: *Output) !void {
+        std.debug.assert(out.data.entries > 0);
+        const gpa = self.gpa;
+        const h = try self.writeBlock(&out.data);
+        self.stats.data_size += h.size + trailer_len;
+        self.stats.data_blocks += 1;
+        var hv: std.ArrayList(u8) = .empty;
+        defer hv.deinit(gpa);
+        try putVarint(&hv, gpa, h.offset);
+        try putVarint(&hv, gpa, h.size);
+        try out.index.add(gpa, out.last_key.items, hv.items);
+    }
+
+    /// After the data blocks: the index, the range-deletion block, the properties, the
+    /// metaindex and the footer.
+    fn finishFile(self: *SstBuilder, index: *BlockBuilder) error{ OutOfMemory, Corruption }!void {
+        const gpa = self.gpa;
+        const index_handle = try self.writeBlock(index);
         self.stats.index_size = index_handle.size + trailer_len;
         const range_handle = try self.writeTombstones();
         const props_handle = try self.writeProperties();
@@ -297,46 +449,7 @@ pub const SstBuilder = struct {
         var m: [8]u8 = undefined;
         std.mem.writeInt(u64, &m, table_magic, .little);
         try self.file.appendSlice(gpa, &m);
-        if (self.stats.smallest_seq == std.math.maxInt(u64)) self.stats.smallest_seq = 0;
-        self.built = true;
-    }
-
-    /// The flush rules for one user key's versions (newest first).
-    fn flushKey(self: *SstBuilder, versions: []*Node, frags: []?*mt_mod.Fragments, emit: anytype) !void {
-        var last_stripe: ?usize = null;
-        var i: usize = 0;
-        while (i < versions.len) {
-            const v = versions[i];
-            const st = self.stripe(v.key().sequence());
-            if ((last_stripe != null and last_stripe.? == st) or self.covered(v, frags)) {
-                i += 1;
-                continue;
-            }
-            last_stripe = st;
-            try emit.entry(v);
-            i += 1;
-            if (v.key().valueType() != @backingInt(limits.ValueType.merge)) continue;
-            // Operands are kept: so are the ones below in the stripe, and what ends them.
-            while (i < versions.len) {
-                const w = versions[i];
-                if (self.stripe(w.key().sequence()) != st or self.covered(w, frags)) break;
-                try emit.entry(w);
-                i += 1;
-                if (w.key().valueType() != @backingInt(limits.ValueType.merge)) break;
-            }
-        }
-    }
-
-    /// Whether a tombstone of `v`'s stripe (in any of the memtables) covers it.
-    fn covered(self: *const SstBuilder, v: *Node, frags: []?*mt_mod.Fragments) bool {
-        const k = v.key();
-        const seq = k.sequence();
-        const ceil = self.ceiling(seq);
-        for (frags) |f| {
-            const fr = f orelse continue;
-            if (fr.maxCovering(k.user_key, ceil) > seq) return true;
-        }
-        return false;
+        std.debug.assert(self.file.items.len == footer_start + 53);
     }
 
     fn writeBlock(self: *SstBuilder, b: *BlockBuilder) !Handle {
@@ -464,4 +577,41 @@ test "the native flush keeps the newest version per stripe and writes a readable
         if (f[n] == 0 and std.mem.readInt(u32, f[n + 1 ..][0..4], .little) == mask(crc32c(f[0 .. n + 1]))) break true;
     } else false;
     try testing.expect(found);
+}
+
+test "the native flush folds merge runs with a built-in operator: full merges onto what ends them, partial merges past the stripe" {
+    const mt = try MemTable.create(.{ .write_buffer_size = 1 << 20 });
+    defer _ = mt.unref();
+    try mt.add(1, .value, "a", "x");
+    try mt.add(2, .merge, "a", "y");
+    try mt.add(3, .merge, "a", "z"); // a: x,y,z → one Value at 3
+    try mt.add(4, .merge, "b", "p");
+    try mt.add(5, .merge, "b", "q"); // b: no base in these memtables → one Merge "p,q" at 5
+    try mt.add(6, .deletion, "c", "");
+    try mt.add(7, .merge, "c", "r"); // c: onto the deletion → Value "r" at 7
+    try mt.add(8, .value, "d", "old");
+    try mt.addRangeDeletion(9, "d", "e");
+    try mt.add(10, .merge, "d", "s"); // d: onto a covered Value → Value "s" at 10
+    try mt.add(11, .merge, "e", "t"); // e: one operand, nothing below → kept as it is
+    mt.markImmutable();
+    const b = try SstBuilder.create(4096, 16);
+    defer b.destroy();
+    try b.addMemTable(mt);
+    try b.setMergeOperator(.string_append, ",");
+    try testing.expectError(error.Invalid, b.setMergeOperator(.max, ","));
+    try testing.expectEqual(merge_operator.Kind.string_append, b.merge.kind);
+    try b.build();
+    try testing.expectEqual(@as(u64, 10), b.stats.input_entries); // the tombstone is not a point entry
+    try testing.expectEqual(@as(u64, 5), b.stats.output_entries);
+    try testing.expectEqual(@as(u64, 2), b.stats.merge_operands); // "p,q" and "t"
+    try testing.expectEqual(@as(u64, 0), b.stats.deleted_keys - b.stats.range_tombstones);
+    const f = b.file.items;
+    for ([_][]const u8{ "x,y,z", "p,q", "r", "s", "t" }) |want| {
+        try testing.expect(std.mem.indexOf(u8, f, want) != null);
+    }
+    try testing.expect(std.mem.indexOf(u8, f, "old") == null);
+}
+
+test {
+    _ = merge_operator;
 }

@@ -90,6 +90,10 @@ export const symbols = {
   memtable_sst_new: { args: ["u32", "u32"], result: "handle" },
   memtable_sst_add_memtable: { args: ["handle", "handle"], result: "i32" },
   memtable_sst_add_snapshots: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
+  memtable_sst_set_merge_operator: {
+    args: ["handle", "u32", "buf", "u32", "u32"],
+    result: "i32",
+  },
   memtable_sst_build: { args: ["handle"], result: "i32" },
   memtable_sst_stats: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_sst_read: { args: ["handle", "buf", "u32", "f64"], result: "i32" },

@@ -1,7 +1,13 @@
 /**
- * The flush job: immutable memtables (newest first) become one SST file. Entries of all of
- * them are merged in internal-key order (for equal entries the newest memtable wins), and per
- * user key only what a reader can still see is kept — RocksDB's compaction rules for a flush:
+ * The flush job in TypeScript: immutable memtables (newest first) become one SST file. The
+ * reference is the native flush (`native/src/sst.zig`, `flushMemTablesNative`), which a Store
+ * runs with no merge operator or a built-in one; this one remains for a merge operator of your
+ * own, whose functions only JavaScript can call, and for `flushInto` (any TableBuilder). Its
+ * rules are the native flush's, and `tests/flush.test.ts` checks that both write the same bytes.
+ *
+ * Entries of all the memtables are merged in internal-key order (for equal entries the newest
+ * memtable wins), and per user key only what a reader can still see is kept — RocksDB's
+ * compaction rules for a flush:
  *
  * - Live snapshots cut a key's versions into stripes (versions visible to the same set of
  *   snapshots); only the newest version of each stripe is kept, older ones are invisible.
@@ -17,14 +23,14 @@
  * @module
  */
 import { compareUserKeys } from "../coding/internal_key.ts";
-import { checkSequence, type SequenceNumber } from "../coding/sequence.ts";
+import { compareSequence, maxSequenceNumber, type SequenceNumber } from "../coding/sequence.ts";
 import { ValueType } from "../coding/value_type.ts";
 import type { Entry, MemTable, RangeTombstone } from "../memtable/memtable.ts";
 import { applyFullMerge, applyPartialMerges, type MergeOperator } from "../memtable/merge.ts";
 import { type FileFaultHook, writeFileDurably } from "../table/file.ts";
-import { native, Scratch, statusError } from "../ffi/native.ts";
-import { nativeHandleOf } from "../memtable/memtable.ts";
+import { compareVersions, mergeVersions } from "../table/merging_iterator.ts";
 import { TableBuilder, type TableBuilderOptions } from "../table/table_builder.ts";
+import { coverOf, hiddenBy } from "../table/tombstone_cover.ts";
 
 /** What a flush works from. */
 export interface FlushInput {
@@ -54,42 +60,6 @@ export interface FlushStats {
   fileSize: number;
 }
 
-/** A version of a key: what memtables and tables list. */
-type Versioned = { key: Uint8Array; seq: SequenceNumber; type: number };
-
-/** Internal-key order of two versions: user key ascending, seq descending, type descending. */
-export function compareVersions(a: Versioned, b: Versioned): number {
-  const c = compareUserKeys(a.key, b.key);
-  if (c !== 0) return c;
-  if (a.seq !== b.seq) return a.seq > b.seq ? -1 : 1;
-  return b.type - a.type;
-}
-
-/**
- * The versions of several sources, each in internal-key order, merged in that order (for equal
- * versions, the earlier source's first). A handful of sources: a linear pick beats a heap.
- */
-export function* mergeVersions<T extends Versioned>(sources: Iterator<T>[]): Generator<T> {
-  try {
-    const heads = sources.map((s) => s.next());
-    while (true) {
-      let best = -1;
-      for (let i = 0; i < heads.length; i++) {
-        const h = heads[i]!;
-        if (h.done) continue;
-        if (best < 0 || compareVersions(h.value, heads[best]!.value as T) < 0) best = i;
-      }
-      if (best < 0) return;
-      const e = heads[best]!.value as T;
-      heads[best] = sources[best]!.next();
-      yield e;
-    }
-  } finally {
-    // Stopped early or not: every source ends now (memtable cursors free their native side).
-    for (const s of sources) s.return?.();
-  }
-}
-
 /** Every point entry of the memtables in internal-key order; equal entries once (the newest). */
 function* mergedEntries(memtables: readonly MemTable[]): Generator<Entry> {
   let last: Entry | undefined;
@@ -105,24 +75,23 @@ function* mergedEntries(memtables: readonly MemTable[]): Generator<Entry> {
  * not finished) and reports what was kept.
  */
 export function flushInto(input: FlushInput, builder: TableBuilder): FlushStats {
-  // Sequence numbers stay numbers (bigints above 2^53): `<` compares the two kinds by value.
-  const snaps = [...(input.snapshots ?? [])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  /** Index of the first snapshot ≥ seq: versions with the same index are one stripe. */
-  const stripe = (s: SequenceNumber): number => {
-    if (snaps.length === 0) return 0;
-    let lo = 0;
-    let hi = snaps.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (snaps[mid]! < s) lo = mid + 1;
-      else hi = mid;
+  const rules = new FlushRules(input, builder);
+  let group: Entry[] = [];
+  for (const e of mergedEntries(input.memtables)) {
+    rules.stats.inputEntries++;
+    if (group.length > 0 && compareUserKeys(group[0]!.key, e.key) !== 0) {
+      rules.flushKey(group);
+      group = [];
     }
-    return lo;
-  };
-  const tombstones: RangeTombstone[] = [];
-  for (const m of input.memtables) tombstones.push(...m.rangeTombstones());
-  const seen = new Set<string>();
-  const stats: FlushStats = {
+    group.push(e);
+  }
+  if (group.length > 0) rules.flushKey(group);
+  return rules.finish();
+}
+
+/** One flush's rules and figures (the steps of `native/src/sst.zig`, by the same names). */
+class FlushRules {
+  readonly stats: FlushStats = {
     inputEntries: 0,
     outputEntries: 0,
     rangeTombstones: 0,
@@ -133,107 +102,135 @@ export function flushInto(input: FlushInput, builder: TableBuilder): FlushStats 
     largestSeq: 0,
     fileSize: 0,
   };
-  let minSeq: SequenceNumber | undefined;
-  let maxSeq: SequenceNumber | undefined;
-  const noteSeq = (s: SequenceNumber) => {
-    if (minSeq === undefined || s < minSeq) minSeq = s;
-    if (maxSeq === undefined || s > maxSeq) maxSeq = s;
-  };
-  for (const t of tombstones) {
-    const id = `${t.start.join(",")}@${t.seq}`;
-    if (seen.has(id)) continue; // the same tombstone in two memtables
-    seen.add(id);
-    builder.addRangeTombstone(t.start, t.end, t.seq);
-    noteSeq(t.seq);
-    stats.rangeTombstones++;
-  }
-  /** Whether a tombstone of `v`'s stripe covers it. */
-  const covered = (v: Entry): boolean => {
-    if (tombstones.length === 0) return false;
-    for (const t of tombstones) {
-      if (
-        t.seq > v.seq && compareUserKeys(t.start, v.key) <= 0 &&
-        compareUserKeys(v.key, t.end) < 0 &&
-        stripe(t.seq) === stripe(v.seq)
-      ) return true;
-    }
-    return false;
-  };
-  const op = input.mergeOperator;
-  const emit = (key: Uint8Array, seq: SequenceNumber, type: ValueType, value: Uint8Array) => {
-    builder.add(key, seq, type, value);
-    noteSeq(seq);
-    stats.outputEntries++;
-    stats.smallestKey ??= key;
-    stats.largestKey = key;
-  };
+  /** Live snapshots, ascending. Sequence numbers stay numbers (bigints above 2^53). */
+  readonly #snapshots: SequenceNumber[];
+  readonly #tombstones: RangeTombstone[] = [];
+  readonly #op: MergeOperator | undefined;
+  readonly #builder: TableBuilder;
+  #minSeq: SequenceNumber | undefined;
+  #maxSeq: SequenceNumber | undefined;
 
-  /** Applies the rules to one user key's versions (newest first). */
-  const flushKey = (versions: Entry[]) => {
+  /** Adds every memtable's range tombstones to `builder`, each once. */
+  constructor(input: FlushInput, builder: TableBuilder) {
+    this.#snapshots = [...(input.snapshots ?? [])].sort(compareSequence);
+    this.#op = input.mergeOperator;
+    this.#builder = builder;
+    for (const m of input.memtables) this.#tombstones.push(...m.rangeTombstones());
+    const seen = new Set<string>();
+    for (const t of this.#tombstones) {
+      const id = `${t.start.join(",")}@${t.seq}`;
+      if (seen.has(id)) continue; // the same tombstone in two memtables
+      seen.add(id);
+      builder.addRangeTombstone(t.start, t.end, t.seq);
+      this.#noteSeq(t.seq);
+      this.stats.rangeTombstones++;
+    }
+  }
+
+  finish(): FlushStats {
+    const s = this.stats;
+    s.droppedEntries = s.inputEntries - s.outputEntries;
+    s.smallestSeq = this.#minSeq ?? 0;
+    s.largestSeq = this.#maxSeq ?? 0;
+    return s;
+  }
+
+  /** Index of the first snapshot ≥ seq: versions with the same index are one stripe. */
+  #stripe(seq: SequenceNumber): number {
+    const snaps = this.#snapshots;
+    let lo = 0;
+    let hi = snaps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (snaps[mid]! < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Whether a tombstone of `v`'s stripe covers it: the cover at the stripe's snapshot. */
+  #covered(v: Entry): boolean {
+    const ceiling = this.#snapshots[this.#stripe(v.seq)] ?? maxSequenceNumber;
+    return hiddenBy(v.seq, coverOf(this.#tombstones, v.key, ceiling));
+  }
+
+  #noteSeq(seq: SequenceNumber): void {
+    if (this.#minSeq === undefined || seq < this.#minSeq) this.#minSeq = seq;
+    if (this.#maxSeq === undefined || seq > this.#maxSeq) this.#maxSeq = seq;
+  }
+
+  #emit(key: Uint8Array, seq: SequenceNumber, type: ValueType, value: Uint8Array): void {
+    this.#builder.add(key, seq, type, value);
+    this.#noteSeq(seq);
+    this.stats.outputEntries++;
+    this.stats.smallestKey ??= key;
+    this.stats.largestKey = key;
+  }
+
+  /**
+   * The rules for one user key's versions (newest first): per stripe the newest version not
+   * covered by a tombstone of its stripe; a merge run with what ends it goes to `#flushRun`.
+   */
+  flushKey(versions: Entry[]): void {
     let lastStripe = -1;
     let i = 0;
     while (i < versions.length) {
       const v = versions[i]!;
-      const st = stripe(v.seq);
-      if (st === lastStripe || covered(v)) {
+      const st = this.#stripe(v.seq);
+      if (st === lastStripe || this.#covered(v)) {
         i++;
         continue; // hidden by a newer version or a tombstone of its stripe
       }
       lastStripe = st;
       if (v.type !== ValueType.Merge) {
-        emit(v.key, v.seq, v.type, v.value);
+        this.#emit(v.key, v.seq, v.type, v.value);
         i++;
         continue;
       }
-      // A run of operands in this stripe, and what ends it.
+      // A run of operands in this stripe, and what ends it in the stripe (if anything).
       let j = i;
-      const run: Entry[] = [];
       while (
         j < versions.length && versions[j]!.type === ValueType.Merge &&
-        stripe(versions[j]!.seq) === st && !covered(versions[j]!)
-      ) run.push(versions[j++]!);
-      const below = j < versions.length && stripe(versions[j]!.seq) === st
+        this.#stripe(versions[j]!.seq) === st && !this.#covered(versions[j]!)
+      ) j++;
+      const below = j < versions.length && this.#stripe(versions[j]!.seq) === st
         ? versions[j]
         : undefined;
-      const operands = run.map((e) => e.value).reverse(); // oldest first
-      if (op !== undefined && below !== undefined) {
-        // The run ends here: a Value, a deletion, or a version a tombstone hides.
-        const base = below.type === ValueType.Value && !covered(below) ? below.value : undefined;
-        emit(v.key, v.seq, ValueType.Value, applyFullMerge(op, v.key, base, operands));
-        i = j + 1;
-        continue;
-      }
-      if (op !== undefined && below === undefined) {
-        // The run reaches past this stripe or these memtables: one operand if possible.
-        const combined = run.length > 1 ? applyPartialMerges(op, v.key, operands) : undefined;
-        if (combined !== undefined) emit(v.key, v.seq, ValueType.Merge, combined);
-        else for (const e of run) emit(e.key, e.seq, e.type, e.value);
-        i = j;
-        continue;
-      }
-      // No operator: keep the operands and the version below them, as they are.
-      for (const e of run) emit(e.key, e.seq, e.type, e.value);
-      if (below !== undefined && !covered(below)) {
-        emit(below.key, below.seq, below.type, below.value);
-      }
-      i = below === undefined ? j : j + 1;
+      i = j + (this.#flushRun(versions.slice(i, j), below) ? 1 : 0);
     }
-  };
-
-  let group: Entry[] = [];
-  for (const e of mergedEntries(input.memtables)) {
-    stats.inputEntries++;
-    if (group.length > 0 && compareUserKeys(group[0]!.key, e.key) !== 0) {
-      flushKey(group);
-      group = [];
-    }
-    group.push(e);
   }
-  if (group.length > 0) flushKey(group);
-  stats.droppedEntries = stats.inputEntries - stats.outputEntries;
-  stats.smallestSeq = minSeq ?? 0;
-  stats.largestSeq = maxSeq ?? 0;
-  return stats;
+
+  /**
+   * Writes a merge run (newest first) and returns whether `below`, the version that ends it in
+   * its stripe, was used up with it (see the module notes).
+   */
+  #flushRun(run: Entry[], below: Entry | undefined): boolean {
+    const op = this.#op;
+    const v = run[0]!;
+    if (op !== undefined && below !== undefined) {
+      // The run ends here: a Value, a deletion, or a version a tombstone hides.
+      const base = below.type === ValueType.Value && !this.#covered(below)
+        ? below.value
+        : undefined;
+      const operands = run.map((e) => e.value).reverse(); // oldest first
+      this.#emit(v.key, v.seq, ValueType.Value, applyFullMerge(op, v.key, base, operands));
+      return true;
+    }
+    if (op !== undefined && run.length > 1) {
+      // The run reaches past this stripe or these memtables: one operand if possible.
+      const operands = run.map((e) => e.value).reverse();
+      const combined = applyPartialMerges(op, v.key, operands);
+      if (combined !== undefined) {
+        this.#emit(v.key, v.seq, ValueType.Merge, combined);
+        return false;
+      }
+    }
+    // No operator (or no partial merge): the operands and the version below, as they are.
+    for (const e of run) this.#emit(e.key, e.seq, e.type, e.value);
+    if (below === undefined) return false;
+    if (!this.#covered(below)) this.#emit(below.key, below.seq, below.type, below.value);
+    return true;
+  }
 }
 
 /**
@@ -272,94 +269,4 @@ export function flushMemTables(
   writeFileDurably(path, bytes, fault);
   stats.fileSize = bytes.length;
   return stats;
-}
-
-let scratch: Scratch | undefined;
-
-/**
- * The flush done natively (see `native/src/sst.zig`): the same rules as `flushMemTables`, but
- * Merge operands are kept as they are (reads fold them) — native code cannot call the merge
- * operator. Entries go from the skiplist nodes into the data blocks without passing through
- * JavaScript, several times faster. The memtables must be immutable (`markImmutable()`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { flushMemTablesNative, MemTable, TableReader, ValueType } from "../../mod.ts";
- * import { mkdtempSync } from "node:fs";
- * import { join } from "node:path";
- * import { tmpdir } from "node:os";
- * using mt = new MemTable();
- * mt.add(1, ValueType.Value, "k", "old");
- * mt.add(2, ValueType.Merge, "k", "+1");
- * mt.markImmutable();
- * const path = join(mkdtempSync(join(tmpdir(), "flush-")), "000001.sst");
- * const stats = flushMemTablesNative(path, { memtables: [mt] });
- * assert.equal(stats.outputEntries, 2); // the operand and the value below it, as they are
- * using t = TableReader.open(path);
- * assert.equal(t.versions(new TextEncoder().encode("k")).length, 2);
- * ```
- */
-export function flushMemTablesNative(
-  path: string,
-  input: Omit<FlushInput, "mergeOperator">,
-  options: { blockSize?: number; restartInterval?: number; fault?: FileFaultHook } = {},
-): FlushStats {
-  const what = "flushMemTablesNative()";
-  const fn = native().fn;
-  const s = scratch ??= new Scratch(64 * 1024);
-  const b = fn.memtable_sst_new(options.blockSize ?? 4096, options.restartInterval ?? 16);
-  if (b === null) throw new RangeError(`${what}: blockSize and restartInterval must be ≥ 1`);
-  try {
-    for (const m of input.memtables) {
-      const rc = fn.memtable_sst_add_memtable(b, nativeHandleOf(m));
-      if (rc < 0) {
-        throw rc === -4
-          ? new TypeError(`${what}: memtable ${m.id} is not immutable (call markImmutable())`)
-          : statusError(rc, what);
-      }
-    }
-    const snaps = input.snapshots ?? [];
-    s.reserve(snaps.length * 8);
-    snaps.forEach((q, i) =>
-      s.view.setBigUint64(i * 8, BigInt(checkSequence(q, `${what}: snapshot`)), true)
-    );
-    const added = fn.memtable_sst_add_snapshots(b, s.arg, s.capacity, snaps.length);
-    if (added < 0) throw statusError(added, `${what}: snapshots`);
-    const built = fn.memtable_sst_build(b);
-    if (built < 0) throw statusError(built, what);
-    let n = fn.memtable_sst_stats(b, s.arg, s.capacity);
-    if (n === -3) {
-      s.reserve(s.view.getUint32(0, true));
-      n = fn.memtable_sst_stats(b, s.arg, s.capacity);
-    }
-    if (n < 0) throw statusError(n, what);
-    const w = (i: number) => Number(s.view.getBigUint64(i * 8, true));
-    const size = w(0);
-    const smallLen = w(6);
-    const largeLen = w(7);
-    const stats: FlushStats = {
-      inputEntries: w(1),
-      outputEntries: w(2),
-      rangeTombstones: w(3),
-      droppedEntries: w(1) - w(2),
-      smallestSeq: w(4),
-      largestSeq: w(5),
-      smallestKey: w(2) > 0 ? s.bytes.slice(64, 64 + smallLen) : undefined,
-      largestKey: w(2) > 0 ? s.bytes.slice(64 + smallLen, 64 + smallLen + largeLen) : undefined,
-      fileSize: size,
-    };
-    const file = new Uint8Array(size);
-    s.reserve(Math.min(size, 1 << 20));
-    for (let at = 0; at < size;) {
-      const got = fn.memtable_sst_read(b, s.arg, s.capacity, at);
-      if (got <= 0) throw statusError(got, what);
-      file.set(s.bytes.subarray(0, got), at);
-      at += got;
-    }
-    writeFileDurably(path, file, options.fault);
-    return stats;
-  } finally {
-    fn.memtable_sst_free(b);
-  }
 }

@@ -1,8 +1,9 @@
 /**
  * The Worker a Store's flushes run in, off the writer's thread: it attaches the immutable
- * memtables (their native memory is shared, not copied), runs the flush job — natively, or in
- * TypeScript when a built-in merge operator is to fold merge runs — and writes the file, while
- * the writer goes on filling the next memtable.
+ * memtables (their native memory is shared, not copied), runs the native flush — which folds
+ * merge runs with a built-in merge operator, and keeps them as they are with an operator of the
+ * caller's own (a function cannot be sent to a Worker; reads fold them) — and writes the file,
+ * while the writer goes on filling the next memtable.
  *
  * The Worker's entry is a `data:` module ({@linkcode flushWorkerUrl}) that imports this file
  * and calls `serveFlushes()`; importing the file does nothing else. The Store imports it
@@ -21,7 +22,8 @@
 import { loadLibrary } from "../ffi/native.ts";
 import { MemTable, type MemTableShareToken } from "../memtable/memtable.ts";
 import { type BuiltinSpec, operatorFromSpec } from "../memtable/merge.ts";
-import { flushMemTables, flushMemTablesNative, type FlushStats } from "./flush_job.ts";
+import type { FlushStats } from "./flush_job.ts";
+import { flushMemTablesNative } from "./native_flush.ts";
 
 export interface FlushRequest {
   id: number;
@@ -88,13 +90,12 @@ function flushOne(scope: WorkerScope, req: FlushRequest): void {
       const op = mergeOperator ?? standIn;
       attached.push(MemTable.attach(t, op ? { mergeOperator: op } : {}));
     }
-    // A built-in operator: the TypeScript flush, which folds merge runs. Otherwise the native
-    // flush, several times faster, which keeps operands as they are.
     const options = req.blockSize === undefined ? {} : { blockSize: req.blockSize };
-    const input = { memtables: attached, snapshots: req.snapshots };
-    const stats = mergeOperator
-      ? flushMemTables(req.path, { ...input, mergeOperator }, options)
-      : flushMemTablesNative(req.path, input, options);
+    const stats = flushMemTablesNative(req.path, {
+      memtables: attached,
+      snapshots: req.snapshots,
+      ...(mergeOperator ? { mergeOperator } : {}),
+    }, options);
     scope.postMessage({ id: req.id, ok: true, stats } satisfies FlushReply);
   } catch (err) {
     scope.postMessage({ id: req.id, ok: false, error: String(err) } satisfies FlushReply);

@@ -16,6 +16,7 @@ import type { Bytes } from "../memtable/bytes.ts";
 import type { TableCache } from "./table_cache.ts";
 import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../coding/varint.ts";
 import { CorruptionError } from "../errors.ts";
+import { coverOf } from "./tombstone_cover.ts";
 import {
   blockChecksum,
   type BlockEntry,
@@ -392,22 +393,14 @@ export class TableReader implements Disposable {
 
   /**
    * The largest sequence number ≤ `snapshot` of a range tombstone covering `userKey`, or 0 —
-   * what hides this file's older versions of the key (a scan of the tombstones, no copies).
+   * what hides this file's older versions of the key (the cover rule of tombstone_cover.ts, a
+   * scan of the tombstones, no copies).
    */
   maxCoveringTombstone(userKey: Bytes, snapshot: SequenceNumber): number {
     const what = "TableReader.maxCoveringTombstone()";
     this.#live("maxCoveringTombstone");
     const key = bytesArgument(userKey, what, "key");
-    const limit = Number(checkSequence(snapshot, what));
-    let cover = 0;
-    for (const t of this.#tombstones) {
-      const s = Number(t.seq);
-      if (
-        s <= limit && s > cover && compareUserKeys(t.start, key) <= 0 &&
-        compareUserKeys(key, t.end) < 0
-      ) cover = s;
-    }
-    return cover;
+    return Number(coverOf(this.#tombstones, key, checkSequence(snapshot, what)));
   }
 
   /** The range tombstones, by start key (newest first for one start). */

@@ -21,8 +21,8 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { shown } from "./arguments.ts";
-import { CorruptionError, StoreError } from "./errors.ts";
+import { shown } from "../arguments.ts";
+import { CorruptionError, StoreError } from "../errors.ts";
 
 /** One SST file of the store, as the manifest records it. */
 export interface FileMeta {

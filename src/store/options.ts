@@ -1,0 +1,187 @@
+/**
+ * The options of a Store and of its reads: what they are, their names, their checks (every
+ * option of its type and in its range before anything is read or written) and the memtables
+ * they make.
+ *
+ * @module
+ */
+import { booleanOption, bytesArgument, checkOptions, integerOption } from "../arguments.ts";
+import { checkSequence, type SequenceNumber } from "../coding/sequence.ts";
+import { describe } from "../coding/value_type.ts";
+import { type Bytes, bytesOf } from "../memtable/bytes.ts";
+import { MemTable } from "../memtable/memtable.ts";
+import { checkMergeOperator, type MergeOperator } from "../memtable/merge.ts";
+import type { PrefixExtractor } from "../memtable/prefix.ts";
+import type { MemTableRep } from "../memtable/rep.ts";
+import type { FileFaultHook } from "../table/file.ts";
+import { Snapshot } from "../write/snapshots.ts";
+import { WriteBufferManager } from "../write/write_buffer_manager.ts";
+import { named } from "./errors.ts";
+
+/**
+ * Options of {@linkcode Store.open}. Every option is checked before anything is read or
+ * written: an unknown name or a value of the wrong type or range is a TypeError or RangeError
+ * naming `Store.open()` and the option.
+ */
+export interface StoreOptions {
+  /** The directory of the store's files (created if missing). */
+  dir: string;
+  /** Bytes per memtable before it is switched out and flushed (an integer ≥ 1). Default 64 MiB. */
+  writeBufferSize?: number;
+  /** Immutable memtables waiting for flushes at which `whenWritable()` waits (≥ 2). Default 2. */
+  maxWriteBufferNumber?: number;
+  /** Immutable memtables a flush waits for (≥ 1). Default 1. */
+  minWriteBufferNumberToMerge?: number;
+  /** A memory budget shared with other stores. */
+  writeBufferManager?: WriteBufferManager;
+  /** Folds Merge entries; without one, `merge()` and batches with Merge records are refused. */
+  mergeOperator?: MergeOperator;
+  /** The memtables' representation (see `MemTableOptions.rep`). */
+  rep?: MemTableRep;
+  /** The memtables' prefix extractor (see `MemTableOptions.prefixExtractor`). */
+  prefixExtractor?: PrefixExtractor;
+  /** SST data block size in bytes (≥ 1). Default 4096. */
+  blockSize?: number;
+  /**
+   * The most SST files whose descriptors stay open (RocksDB's `max_open_files`): the least
+   * recently read is closed first and opened again when needed. −1 (the default) is a quarter
+   * of the process's open-file limit (`ulimit -n`, read natively), within [16, 1000], and 16
+   * where there is none to read (Windows) — not unbounded as in RocksDB. Whatever the
+   * bound, a store that finds the process out of descriptors (EMFILE) closes some of its own,
+   * halves its bound and tries again.
+   */
+  maxOpenFiles?: number;
+  /**
+   * Run flushes in a Worker, off the writer's thread (default true; `flushFault` keeps them on
+   * the calling thread). Functions cannot go to a Worker: it folds merge operands with the
+   * built-in operators, and keeps them as they are (reads fold them) with an operator of your
+   * own.
+   */
+  flushInWorker?: boolean;
+  /** TESTING: fails flushes at a file step, as a full disk would. */
+  flushFault?: FileFaultHook;
+}
+
+/** The names of {@linkcode StoreOptions}, in the order errors list them. */
+const storeOptionNames: readonly (keyof StoreOptions)[] = [
+  "dir",
+  "writeBufferSize",
+  "maxWriteBufferNumber",
+  "minWriteBufferNumberToMerge",
+  "writeBufferManager",
+  "mergeOperator",
+  "rep",
+  "prefixExtractor",
+  "blockSize",
+  "maxOpenFiles",
+  "flushInWorker",
+  "flushFault",
+];
+
+/**
+ * `options` checked, each option of its type and in its range, before the store touches the
+ * file system. The memtable options (`rep`, `prefixExtractor`) are checked by making the first
+ * memtable, which the store then uses.
+ */
+export function checkStoreOptions(
+  options: StoreOptions,
+): { options: StoreOptions; first: MemTable } {
+  const what = "Store.open()";
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new TypeError(`${what}: options must be an object with a dir, got ${describe(options)}`);
+  }
+  checkOptions(options, storeOptionNames, what);
+  const dir = options.dir;
+  if (typeof dir !== "string" || dir === "") {
+    throw new TypeError(`${what}: dir must be a directory path, got ${describe(dir)}`);
+  }
+  const writeBufferSize = integerOption(
+    options.writeBufferSize,
+    "writeBufferSize",
+    what,
+    1,
+    64 << 20,
+  );
+  integerOption(options.maxWriteBufferNumber, "maxWriteBufferNumber", what, 2, 2);
+  integerOption(options.minWriteBufferNumberToMerge, "minWriteBufferNumberToMerge", what, 1, 1);
+  integerOption(options.blockSize, "blockSize", what, 1, 4096);
+  const maxOpenFiles = integerOption(options.maxOpenFiles, "maxOpenFiles", what, -1, -1);
+  if (maxOpenFiles === 0) {
+    throw new RangeError(
+      `${what}: maxOpenFiles must be -1 (a bound from the process's limit) or an integer ≥ 1, ` +
+        `got 0`,
+    );
+  }
+  booleanOption(options.flushInWorker, "flushInWorker", what, true);
+  const wbm = options.writeBufferManager;
+  if (wbm !== undefined && !(wbm instanceof WriteBufferManager)) {
+    throw new TypeError(
+      `${what}: writeBufferManager must be a WriteBufferManager, got ${describe(wbm)}`,
+    );
+  }
+  if (options.mergeOperator !== undefined) checkMergeOperator(options.mergeOperator, what);
+  const fault = options.flushFault;
+  if (fault !== undefined && typeof fault !== "function") {
+    throw new TypeError(`${what}: flushFault must be a function, got ${describe(fault)}`);
+  }
+  const checked = { ...options, writeBufferSize, maxOpenFiles };
+  let first: MemTable;
+  try {
+    first = memTableFor(checked);
+  } catch (e) {
+    throw named(e, what);
+  }
+  return { options: checked, first };
+}
+
+/** A fresh memtable as the store's options make them. */
+export function memTableFor(o: StoreOptions): MemTable {
+  return new MemTable({
+    writeBufferSize: o.writeBufferSize,
+    ...(o.mergeOperator ? { mergeOperator: o.mergeOperator } : {}),
+    ...(o.rep ? { rep: o.rep } : {}),
+    ...(o.prefixExtractor ? { prefixExtractor: o.prefixExtractor } : {}),
+  });
+}
+
+/** Options of reads. Unknown names are refused with a TypeError naming the call. */
+export interface StoreReadOptions {
+  /** Read as of this snapshot (a `Snapshot` of this store, or a sequence number). */
+  snapshot?: Snapshot | SequenceNumber;
+}
+
+/** Options of {@linkcode Store.iterator}. */
+export interface StoreIteratorOptions extends StoreReadOptions {
+  /** The first key (inclusive); a Uint8Array or a string. */
+  lower?: Bytes;
+  /** The key the iteration stops before (exclusive). */
+  upper?: Bytes;
+}
+
+export const getOptionNames: readonly (keyof StoreReadOptions)[] = ["snapshot"];
+export const iteratorOptionNames: readonly (keyof StoreIteratorOptions)[] = [
+  "snapshot",
+  "lower",
+  "upper",
+];
+
+/**
+ * The sequence number a read with `options` sees: `lastSequence` without a snapshot, else the
+ * snapshot's (checked: a live Snapshot, or a sequence number).
+ */
+export function snapshotOf(options: StoreReadOptions, lastSequence: number, what: string): number {
+  const s = options.snapshot;
+  if (s === undefined) return lastSequence;
+  if (s instanceof Snapshot) return Number(s.sequence(what));
+  if (typeof s !== "number" && typeof s !== "bigint") {
+    throw new TypeError(
+      `${what}: snapshot must be a Snapshot or a sequence number, got ${describe(s)}`,
+    );
+  }
+  return Number(checkSequence(s, what));
+}
+
+/** A key or bound of a Store call: a Uint8Array or a string (UTF-8), else a TypeError. */
+export function keyOf(key: unknown, what: string, role = "key"): Uint8Array {
+  return typeof key === "string" ? bytesOf(key) : bytesArgument(key, what, role);
+}
