@@ -10,7 +10,7 @@
 const std = @import("std");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");
-const mt_mod = @import("memtable.zig");
+const mt_mod = @import("memtable/memtable.zig");
 
 const key_size = 16;
 const value_size = 100;

@@ -16,9 +16,9 @@
 //!     next[h-1] … next[1] ‖ next[0] ‖ entry bytes
 //! A `*Node` points at next[0]; next[i] is i words before it; the entry follows next[0].
 const std = @import("std");
-const limits = @import("limits.zig");
-const coding = @import("coding.zig");
-const Arena = @import("arena.zig").Arena;
+const limits = @import("../limits.zig");
+const coding = @import("../coding.zig");
+const Arena = @import("../arena.zig").Arena;
 
 pub const height_max = limits.skiplist_height_max;
 pub const branching = limits.skiplist_branching;

@@ -7,9 +7,9 @@
 //! node pointer only moves to a newer version (CAS). Writers update the index after linking the
 //! node, before their insert returns, so a reader at a published sequence number sees it.
 const std = @import("std");
-const coding = @import("coding.zig");
+const coding = @import("../coding.zig");
 const skiplist = @import("skiplist.zig");
-const Arena = @import("arena.zig").Arena;
+const Arena = @import("../arena.zig").Arena;
 
 const Entry = struct {
     next: ?*Entry,

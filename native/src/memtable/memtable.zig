@@ -10,14 +10,14 @@
 //! created with `concurrent_writes` (CAS-linked inserts, a sharded arena). `refs` and the
 //! counters are atomic, so handles can be shared across threads.
 const std = @import("std");
-const limits = @import("limits.zig");
-const coding = @import("coding.zig");
-const arena_mod = @import("arena.zig");
-const skiplist = @import("skiplist.zig");
-const prefix_mod = @import("prefix.zig");
+const limits = @import("../limits.zig");
+const coding = @import("../coding.zig");
+const arena_mod = @import("../arena.zig");
+const skiplist = @import("../rep/skiplist.zig");
+const prefix_mod = @import("../prefix.zig");
 const Bloom = @import("bloom.zig").Bloom;
-const PointIndex = @import("point_index.zig").PointIndex;
-const rep_mod = @import("rep.zig");
+const PointIndex = @import("../rep/point_index.zig").PointIndex;
+const rep_mod = @import("../rep/rep.zig");
 
 const Arena = arena_mod.Arena;
 

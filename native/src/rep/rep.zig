@@ -21,11 +21,11 @@
 //! memtable's guard); the vector takes concurrent writers (slots are claimed with an atomic
 //! counter, chains grow by CAS).
 const std = @import("std");
-const limits = @import("limits.zig");
-const coding = @import("coding.zig");
-const arena_mod = @import("arena.zig");
+const limits = @import("../limits.zig");
+const coding = @import("../coding.zig");
+const arena_mod = @import("../arena.zig");
 const skiplist = @import("skiplist.zig");
-const prefix_mod = @import("prefix.zig");
+const prefix_mod = @import("../prefix.zig");
 
 const Arena = arena_mod.Arena;
 const Node = skiplist.Node;

@@ -2,7 +2,7 @@
 //! probes inside one 64-byte cache line, so a lookup costs one cache miss at most. Adds may run
 //! concurrently (atomic OR); lookups never lock.
 const std = @import("std");
-const Arena = @import("arena.zig").Arena;
+const Arena = @import("../arena.zig").Arena;
 
 pub const probes = 6; // RocksDB's memtable bloom uses 6 hash functions
 const words_per_block = 8; // 8 × 64 bits = one cache line
