@@ -154,6 +154,11 @@ pub const Arena = struct {
         self.shards = shards;
     }
 
+    /// Whether allocations may come from any number of threads at once (`makeConcurrent`).
+    pub fn isConcurrent(self: *const Arena) bool {
+        return self.shards != null;
+    }
+
     /// The chunk a shard takes from the arena at a time (RocksDB: min(128 KiB, block / 8)).
     fn shardChunk(self: *const Arena) usize {
         return @min(128 * 1024, self.block_size / 8);

@@ -8,7 +8,11 @@
 //! - Keys and values arrive in the caller's scratch buffer `buf` (capacity `cap`); results are
 //!   written back into it. 64-bit integers travel as two u32 halves (`hi`, `lo`) or inside the
 //!   buffer (little-endian); byte counts are returned as f64 (exact below 2^53).
-//! - Threading: see memtable.zig; exports add no locking of their own.
+//! - This file only marshals: it turns handles, lengths and option bits into Zig values, checks
+//!   them (user input is never asserted on), calls the memtable, and turns its answers into
+//!   statuses and buffer contents. What a lookup returns, what an iterator copies, which
+//!   options a representation takes: the memtable's files decide (memtable/, rep/).
+//! - Threading: see memtable/memtable.zig; exports add no locking of their own.
 //! - Every handle given to JavaScript is recorded in the calling thread's holdings
 //!   (holdings.zig) and dropped from them when it is given back, so a thread that ends with
 //!   handles still open (a terminated Worker) releases them.
@@ -18,6 +22,7 @@ const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const arena_mod = @import("arena.zig");
 const mt_mod = @import("memtable/memtable.zig");
+const lookup = @import("memtable/lookup.zig");
 const write_batch = @import("write_batch.zig");
 const skiplist = @import("rep/skiplist.zig");
 const share = @import("share.zig");
@@ -135,9 +140,10 @@ export fn memtable_crc32c(buf: [*]const u8, cap: u32, len: u32) u32 {
 /// representation (0 skiplist, 1 hashSkipList, 2 hashLinkList, 3 vector), bits 4–7 the bucket
 /// skiplists' height (1–12), bits 8–15 their branching factor (2–255); `rep_count` the bucket
 /// count (hash) or the slots to reserve (vector); `rep_threshold` hashLinkList's
-/// threshold_use_skiplist (≥ 1). A hash representation needs an extractor; the point index
-/// and insert hints need the skiplist; concurrent writes exclude the hash representations.
-/// Null when out of memory or when an option is out of range.
+/// threshold_use_skiplist (≥ 1). Which representation takes which options (a hash one needs an
+/// extractor; the point index and insert hints need the skiplist; concurrent writes exclude the
+/// hash representations) is `rep_mod.capabilities`'s table. Null when out of memory or when an
+/// option is out of range or not taken by the representation.
 export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64, hint_extractor: u32, hint_prefix_len: u32, rep: u32, rep_count: u32, rep_threshold: u32) ?*anyopaque {
     const max_size: f64 = 1 << 53;
     if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
@@ -152,10 +158,7 @@ export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_
     if (hint_extractor > 3 or hint_prefix_len > limits.key_size_max) return null;
     if (!(bloom_bits >= 0 and bloom_bits <= max_size)) return null;
     const rep_options = repOptions(rep, rep_count, rep_threshold) orelse return null;
-    if (rep_options.kind != .skiplist and (flags & 0x800 != 0 or hint_extractor != 0)) return null;
-    if ((rep_options.kind == .hash_skiplist or rep_options.kind == .hash_linklist) and
-        (extractor == 0 or flags & 0x200 != 0)) return null;
-    const mt = MemTable.create(.{
+    const options: mt_mod.Options = .{
         .rep = rep_options,
         .protection_bytes = @intCast(protection),
         .paranoid = flags & 0x100 != 0,
@@ -169,7 +172,9 @@ export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_
         .arena_block_size = @intFromFloat(arena_block_size),
         .huge_page_size = huge_page_size,
         .earliest_seq = earliest,
-    }) catch return null;
+    };
+    if (!options.supported()) return null;
+    const mt = MemTable.create(options) catch return null;
     holdings.hold(.memtable, mt) catch {
         _ = mt.unref();
         return null;
@@ -299,26 +304,22 @@ export fn memtable_write_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, len: u32, s
 /// `flags` bit of the lookups: range tombstones hide nothing (the iterators' bit for it).
 const get_ignore_range_deletions: u32 = 2;
 
-/// Where both lookups start: the newest range tombstone covering `key` at the snapshot (0: none,
-/// or ignored by `flags`) and the newest version at or below the snapshot (null when the bloom
-/// filter rules the key out or there is none).
-fn lookupStart(mt: *MemTable, key: []const u8, snap_hi: u32, snap_lo: u32, flags: u32) error{OutOfMemory}!struct { covering: u64, newest: ?*skiplist.Node } {
-    const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
+fn lookupOptions(snap_hi: u32, snap_lo: u32, flags: u32) lookup.Options {
     return .{
-        .covering = if (flags & get_ignore_range_deletions != 0) 0 else try mt.maxCovering(key, snapshot),
-        .newest = if (mt.mayContain(key)) mt.findNewest(key, snapshot) else null,
+        .snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max),
+        .ignore_range_deletions = flags & get_ignore_range_deletions != 0,
     };
 }
 
 /// Looks up the key at buf[off..][0..klen] as of `snapshot` (range tombstones ignored when
-/// `flags` has `get_ignore_range_deletions`), working in buf[off..cap] (callers
-/// that carve results out of one larger buffer pass where the free part starts). Writes records
-/// `fixed64 trailer ‖ fixed32 vlen ‖ value`, newest first: one for a Value or a deletion; for
-/// Merge entries, every consecutive Merge and the entry that ends the run (if any). A range
-/// tombstone (at or below the snapshot) that covers the key above a version ends the records
-/// with a record of type RangeDeletion, the tombstone's seq and no value. Returns the record
-/// count (0: absent), `buffer_too_small` with the needed size in buf[off..][0..4], or
-/// `corruption` (the entry's trailer and key at buf[off..]).
+/// `flags` has `get_ignore_range_deletions`), working in buf[off..cap] (callers that carve
+/// results out of one larger buffer pass where the free part starts). Writes the records of
+/// `lookup.get` there: `fixed64 trailer ‖ fixed32 vlen ‖ value`, newest first — one for a
+/// Value or a deletion; for Merge entries, every consecutive Merge and the entry that ends the
+/// run (if any); a range tombstone (at or below the snapshot) that covers the key above a
+/// version ends them with a record of type RangeDeletion, the tombstone's seq and no value.
+/// Returns the record count (0: absent), `buffer_too_small` with the needed size in
+/// buf[off..][0..4], or `corruption` (the entry's trailer and key at buf[off..]).
 export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, klen: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (off > whole_cap) return code(.invalid_argument);
@@ -330,85 +331,40 @@ export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, k
     // claim the lines a typical record fills now, so their misses overlap the search's.
     var line: usize = 64;
     while (line < 256 and line < cap) : (line += 64) @prefetch(buf + line, .{ .rw = .write });
-    const start = lookupStart(mt, buf[0..klen], snap_hi, snap_lo, flags) catch return code(.out_of_memory);
-    const covering = start.covering;
-    var found = start.newest;
-    const protection = mt.protectionBytes();
-    var pos: usize = 0;
-    var count: i32 = 0;
-    var overflow = false;
-    while (found) |node| {
-        if (!coding.verifyProtection(node.entry(), protection)) return corrupt(buf, cap, node);
-        const e = coding.decodeEntry(node.entry());
-        if (e.key.sequence() < covering) break; // hidden by the tombstone: it ends the run
-        const need = pos + limits.get_record_header_size + e.value.len;
-        if (need > cap) overflow = true;
-        if (!overflow) {
-            put64(buf, pos, e.key.trailer);
-            put32(buf, pos + 8, @intCast(e.value.len));
-            @memcpy(buf[pos + limits.get_record_header_size ..][0..e.value.len], e.value);
-        }
-        pos = need;
-        count += 1;
-        if (e.key.valueType() != @backingInt(limits.ValueType.merge)) return if (overflow) tooSmall(buf, cap, pos) else count;
-        // The key bytes are overwritten by the output: compare against the node's own copy.
-        found = mt.nextVersion(node);
-    }
-    if (covering != 0) {
-        const need = pos + limits.get_record_header_size;
-        if (need > cap) overflow = true;
-        if (!overflow) {
-            put64(buf, pos, coding.packTrailer(covering, @backingInt(limits.ValueType.range_deletion)));
-            put32(buf, pos + 8, 0);
-        }
-        pos = need;
-        count += 1;
-    }
-    if (overflow) return tooSmall(buf, cap, pos);
-    return count;
+    const outcome = lookup.get(mt, buf[0..klen], lookupOptions(snap_hi, snap_lo, flags), buf[0..cap]) catch return code(.out_of_memory);
+    return switch (outcome) {
+        .records => |n| @intCast(n),
+        .too_small => |need| tooSmall(buf, cap, need),
+        .corrupt => |node| corrupt(buf, cap, node),
+    };
 }
 
 /// Looks up the key at buf[0..klen] as of `snapshot` for a caller that reads the value into
-/// memory of its own: the visible version's `fixed64 trailer ‖ fixed32 vlen` goes to
-/// buf[0..12] and, for a Value, its first min(vlen, dest_cap) bytes to `dest`. A range
+/// memory of its own (`lookup.getInto`): the visible version's `fixed64 trailer ‖ fixed32 vlen`
+/// goes to buf[0..12] and, for a Value, its first min(vlen, dest_cap) bytes to `dest`. A range
 /// tombstone covering the key above the version answers as a record of type RangeDeletion
 /// with the tombstone's seq. Returns 1 (a Value or a deletion), 0 (absent), 2 (the newest
 /// version is a Merge: nothing written, `memtable_get` collects the run), or `corruption`
-/// (the entry's trailer and key in buf).
+/// (the entry's trailer and key in buf). `invalid_argument` for a null `dest` with a capacity.
 export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, dest: ?[*]u8, dest_cap: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (klen > limits.key_size_max or klen > cap or cap < limits.get_record_header_size) return code(.invalid_argument);
-    const start = lookupStart(mt, buf[0..klen], snap_hi, snap_lo, flags) catch return code(.out_of_memory);
-    const covering = start.covering;
-    const found = start.newest;
-    if (found) |node| {
-        if (!coding.verifyProtection(node.entry(), mt.protectionBytes())) return corrupt(buf, cap, node);
-        const e = coding.decodeEntry(node.entry());
-        if (e.key.sequence() >= covering) {
-            if (e.key.valueType() == @backingInt(limits.ValueType.merge)) return 2;
-            put64(buf, 0, e.key.trailer);
-            put32(buf, 8, @intCast(e.value.len));
-            const n = @min(e.value.len, dest_cap);
-            if (n > 0) @memcpy(dest.?[0..n], e.value[0..n]);
-            return 1;
-        }
-    }
-    if (covering == 0) return 0;
-    put64(buf, 0, coding.packTrailer(covering, @backingInt(limits.ValueType.range_deletion)));
-    put32(buf, 8, 0);
-    return 1;
+    if (dest == null and dest_cap != 0) return code(.invalid_argument);
+    const into: []u8 = if (dest) |d| d[0..dest_cap] else &.{};
+    const header = buf[0..limits.get_record_header_size];
+    const outcome = lookup.getInto(mt, buf[0..klen], lookupOptions(snap_hi, snap_lo, flags), header, into) catch return code(.out_of_memory);
+    return switch (outcome) {
+        .absent => 0,
+        .found => 1,
+        .merge => 2,
+        .corrupt => |node| corrupt(buf, cap, node),
+    };
 }
 
 /// Approximate memory usage (arena bytes in use), or -1 for a bad handle.
 export fn memtable_memory_usage(h: ?*anyopaque) f64 {
     const mt = asMemTable(h) orelse return -1;
     return @floatFromInt(mt.memoryUsage());
-}
-
-/// RocksDB's first_seqno: 0 while empty (callers tell "empty" by the entry count).
-fn firstSeq(mt: *MemTable) u64 {
-    const s = mt.first_seq.load(.monotonic);
-    return if (s == mt_mod.seq_unset) 0 else s;
 }
 
 /// Writes the counters as fixed64 LE words: num_entries, num_deletes, data_size, first_seq,
@@ -419,10 +375,10 @@ export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     const words = [_]u64{
         mt.num_entries.load(.monotonic), mt.num_deletes.load(.monotonic),  mt.data_size.load(.monotonic),
-        firstSeq(mt),                    mt.earliest_seq.load(.monotonic), mt.arena.usage(),
+        mt.firstSeq(),                   mt.earliest_seq.load(.monotonic), mt.arena.usage(),
         mt.arena.allocatedBytes(),       mt.arena.block_size,              mt.write_buffer_size,
         mt.numRangeDeletes(),            mt.bloom_hits.load(.monotonic),   mt.bloom_misses.load(.monotonic),
-        @intFromBool(mt.isImmutable()),  @backingInt(mt.rep),
+        @intFromBool(mt.isImmutable()),  @backingInt(mt.rep.kind()),
     };
     if (cap < words.len * 8) return tooSmall(buf, cap, words.len * 8);
     for (words, 0..) |w, i| put64(buf, i * 8, w);
@@ -571,29 +527,21 @@ export fn memtable_iter_free(h: ?*anyopaque) i32 {
     return code(.ok);
 }
 
-/// Copies the entry at `it` as `fixed64 trailer ‖ fixed32 klen ‖ fixed32 vlen ‖ key ‖ value`.
-fn writeEntryAt(buf: [*]u8, pos: usize, cap: u32, e: coding.Entry) ?usize {
-    const need = pos + limits.entry_out_header_size + e.key.user_key.len + e.value.len;
-    if (need > cap) return null;
-    put64(buf, pos, e.key.trailer);
-    put32(buf, pos + 8, @intCast(e.key.user_key.len));
-    put32(buf, pos + 12, @intCast(e.value.len));
-    const k = pos + limits.entry_out_header_size;
-    @memcpy(buf[k..][0..e.key.user_key.len], e.key.user_key);
-    @memcpy(buf[k + e.key.user_key.len ..][0..e.value.len], e.value);
-    return need;
+/// A copy's answer as a status: the entry count, `buffer_too_small` with the size needed in
+/// buf[0..4], or `corruption` with the entry's trailer and key in buf.
+fn copied(buf: [*]u8, cap: u32, c: Iterator.Copied) i32 {
+    return switch (c) {
+        .entries => |n| @intCast(n),
+        .too_small => |need| tooSmall(buf, cap, need),
+        .corrupt => |node| corrupt(buf, cap, node),
+    };
 }
 
-/// Result of a positioning call: 1 and the current entry in buf, 0 when not valid, or
-/// `buffer_too_small` (position kept; grow and call `memtable_iter_read`).
+/// Result of a positioning call: 1 and the current entry in buf (`fixed64 trailer ‖ fixed32
+/// klen ‖ fixed32 vlen ‖ key ‖ value`), 0 when not valid, or `buffer_too_small` (position
+/// kept; grow and call `memtable_iter_read`).
 fn current(it: *Iterator, buf: [*]u8, cap: u32) i32 {
-    if (!it.valid()) return 0;
-    if (!coding.verifyProtection(it.node().entry(), it.mt.protectionBytes())) return corrupt(buf, cap, it.node());
-    const e = coding.decodeEntry(it.node().entry());
-    if (writeEntryAt(buf, 0, cap, e) == null) {
-        return tooSmall(buf, cap, limits.entry_out_header_size + e.key.user_key.len + e.value.len);
-    }
-    return 1;
+    return copied(buf, cap, it.copyCurrent(buf[0..cap]));
 }
 
 /// 1 when the iterator is positioned on an entry, 0 when not.
@@ -650,27 +598,12 @@ export fn memtable_iter_prev(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
 }
 
 /// Copies up to `max` entries starting at the current one (inclusive) and advances past the
-/// last one copied. Returns the count (0 when not valid), or `buffer_too_small` when not even
-/// the first entry fits (nothing moves).
+/// last one copied (`Iterator.copyBatch`). Returns the count (0 when not valid), or
+/// `buffer_too_small` / `corruption` for the first entry (nothing moves); a later entry that
+/// does not fit or fails its check ends the batch before it.
 export fn memtable_iter_next_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, max: u32) i32 {
     const it = asIterator(h) orelse return code(.bad_handle);
-    var pos: usize = 0;
-    var count: u32 = 0;
-    const protection = it.mt.protectionBytes();
-    while (count < max and it.valid()) {
-        if (!coding.verifyProtection(it.node().entry(), protection)) {
-            if (count == 0) return corrupt(buf, cap, it.node());
-            break; // report it when the caller asks for the next batch
-        }
-        const e = coding.decodeEntry(it.node().entry());
-        pos = writeEntryAt(buf, pos, cap, e) orelse {
-            if (count == 0) return tooSmall(buf, cap, limits.entry_out_header_size + e.key.user_key.len + e.value.len);
-            break;
-        };
-        count += 1;
-        it.next();
-    }
-    return @intCast(count);
+    return copied(buf, cap, it.copyBatch(buf[0..cap], max));
 }
 
 // ---- the native flush (sst.zig) -----------------------------------------------------------
@@ -850,18 +783,7 @@ export fn memtable_testing_corrupt(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u
     if (klen > limits.key_size_max or klen > cap or what > 1) return code(.invalid_argument);
     const seq = join(seq_hi, seq_lo);
     if (seq > limits.sequence_max) return code(.invalid_argument);
-    const node = mt.findNewest(buf[0..klen], seq) orelse return 0;
-    if (node.key().sequence() != seq) return 0;
-    const e = coding.decodeEntry(node.entry());
-    const key_end: [*]u8 = @constCast(e.key.user_key.ptr + e.key.user_key.len);
-    const value_end: [*]u8 = @constCast(e.value.ptr + e.value.len);
-    if (what == 1 or e.value.len == 0) {
-        if (e.key.user_key.len == 0) return 0;
-        (key_end - 1)[0] ^= 0x01;
-    } else {
-        (value_end - 1)[0] ^= 0x01;
-    }
-    return 1;
+    return @intFromBool(mt.corruptForTesting(buf[0..klen], seq, if (what == 1) .key else .value));
 }
 
 // ---- benchmark-only (-Dbench-exports=true) ------------------------------------------------
@@ -903,15 +825,19 @@ fn benchLookups(h: ?*anyopaque, keys: [*]const u8, key_size: u32, order: [*]cons
 test {
     _ = @import("coding.zig");
     _ = @import("arena.zig");
+    _ = @import("prefix.zig");
+    _ = @import("rep/rep.zig");
+    _ = @import("rep/cursor.zig");
     _ = @import("rep/skiplist.zig");
+    _ = @import("rep/skiplist_run.zig");
+    _ = @import("rep/skiplist_rep.zig");
+    _ = @import("rep/point_index.zig");
+    _ = @import("rep/hash.zig");
+    _ = @import("rep/vector.zig");
     _ = @import("memtable/memtable.zig");
     _ = @import("write_batch.zig");
     _ = @import("share.zig");
     _ = @import("sequence.zig");
-    _ = @import("prefix.zig");
-    _ = @import("memtable/bloom.zig");
-    _ = @import("rep/point_index.zig");
-    _ = @import("rep/rep.zig");
     _ = @import("sst.zig");
     _ = @import("holdings.zig");
     _ = @import("file_lock.zig");

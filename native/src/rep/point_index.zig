@@ -11,7 +11,8 @@ const coding = @import("../coding.zig");
 const skiplist = @import("skiplist.zig");
 const Arena = @import("../arena.zig").Arena;
 
-const Entry = struct {
+/// A chain entry: a user key's hash and its newest version's node.
+pub const Entry = struct {
     next: ?*Entry,
     hash: u64,
     node: std.atomic.Value(*skiplist.Node),
