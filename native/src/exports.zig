@@ -8,10 +8,11 @@
 //! - Keys and values arrive in the caller's scratch buffer `buf` (capacity `cap`); results are
 //!   written back into it. 64-bit integers travel as two u32 halves (`hi`, `lo`) or inside the
 //!   buffer (little-endian); byte counts are returned as f64 (exact below 2^53).
-//! - This file only marshals: it turns handles, lengths and option bits into Zig values, checks
-//!   them (user input is never asserted on), calls the memtable, and turns its answers into
-//!   statuses and buffer contents. What a lookup returns, what an iterator copies, which
-//!   options a representation takes: the memtable's files decide (memtable/, rep/).
+//! - This file only marshals (with `abi.zig`, its helpers): it turns handles, lengths and option
+//!   bits into Zig values, checks them (user input is never asserted on), calls the memtable,
+//!   and turns its answers into statuses and buffer contents. What a lookup returns, what an
+//!   iterator copies, which options a representation takes: the memtable's files decide
+//!   (memtable/, rep/).
 //! - Threading: see memtable/memtable.zig; exports add no locking of their own.
 //! - Every handle given to JavaScript is recorded in the calling thread's holdings
 //!   (holdings.zig) and dropped from them when it is given back, so a thread that ends with
@@ -24,79 +25,33 @@ const arena_mod = @import("arena.zig");
 const mt_mod = @import("memtable/memtable.zig");
 const lookup = @import("memtable/lookup.zig");
 const write_batch = @import("write_batch.zig");
-const skiplist = @import("rep/skiplist.zig");
 const share = @import("share.zig");
 const seq_mod = @import("sequence.zig");
-const rep_mod = @import("rep/rep.zig");
 const sst = @import("sst.zig");
 const holdings = @import("holdings.zig");
 const file_lock = @import("file_lock.zig");
 
+const abi = @import("abi.zig");
 const build_options = @import("build_options");
 
 const MemTable = mt_mod.MemTable;
 const Iterator = mt_mod.Iterator;
 const Status = limits.Status;
 
-inline fn code(s: Status) i32 {
-    return @backingInt(s);
-}
-
-inline fn join(hi: u32, lo: u32) u64 {
-    return (@as(u64, hi) << 32) | lo;
-}
-
-fn asMemTable(h: ?*anyopaque) ?*MemTable {
-    const p = h orelse return null;
-    const mt: *MemTable = @ptrCast(@alignCast(p));
-    return if (mt.magic == mt_mod.memtable_magic) mt else null;
-}
-
-fn asIterator(h: ?*anyopaque) ?*Iterator {
-    const p = h orelse return null;
-    const it: *Iterator = @ptrCast(@alignCast(p));
-    return if (it.magic == mt_mod.iterator_magic) it else null;
-}
-
-inline fn put32(buf: [*]u8, at: usize, v: u32) void {
-    std.mem.writeInt(u32, buf[at..][0..4], v, .little);
-}
-inline fn put64(buf: [*]u8, at: usize, v: u64) void {
-    std.mem.writeInt(u64, buf[at..][0..8], v, .little);
-}
-
-/// Reports `need` bytes in the first word of the buffer (when it has one) and says so.
-fn tooSmall(buf: [*]u8, cap: u32, need: usize) i32 {
-    if (cap >= 4) put32(buf, 0, @intCast(@min(need, std.math.maxInt(u32))));
-    return code(.buffer_too_small);
-}
+const code = abi.code;
+const join = abi.join;
+const put32 = abi.put32;
+const put64 = abi.put64;
+const tooSmall = abi.tooSmall;
+const corrupt = abi.corrupt;
+const copied = abi.copied;
+const addStatus = abi.addStatus;
+const lookupOptions = abi.lookupOptions;
+const asMemTable = abi.asMemTable;
+const asIterator = abi.asIterator;
+const asAllocator = abi.asAllocator;
 
 // ---- library -------------------------------------------------------------------------------
-
-/// Layout words checked by the TS loader; the order is part of the ABI.
-const layout_words = [_]u32{
-    limits.abi_version,
-    limits.skiplist_height_max,
-    limits.skiplist_branching,
-    limits.key_size_max,
-    limits.value_size_max,
-    @truncate(limits.sequence_max >> 32),
-    @truncate(limits.sequence_max),
-    limits.entry_out_header_size,
-    limits.get_record_header_size,
-    @bitCast(code(.duplicate)),
-    @bitCast(code(.out_of_memory)),
-    @bitCast(code(.buffer_too_small)),
-    @bitCast(code(.invalid_argument)),
-    @bitCast(code(.bad_handle)),
-    @bitCast(code(.corruption)),
-    @bitCast(code(.single_delete_misuse)),
-    @bitCast(code(.bad_batch)),
-    @bitCast(code(.concurrent_write)),
-    @bitCast(code(.immutable)),
-    @bitCast(code(.lock_held)),
-    @bitCast(code(.io_error)),
-};
 
 export fn memtable_abi_version() u32 {
     return limits.abi_version;
@@ -104,9 +59,10 @@ export fn memtable_abi_version() u32 {
 
 /// Writes the layout words (u32 LE each) into `buf`; returns their count.
 export fn memtable_layout(buf: [*]u8, cap: u32) i32 {
-    if (cap < layout_words.len * 4) return tooSmall(buf, cap, layout_words.len * 4);
-    for (layout_words, 0..) |w, i| put32(buf, i * 4, w);
-    return layout_words.len;
+    const words = limits.layout_words;
+    if (cap < words.len * 4) return tooSmall(buf, cap, words.len * 4);
+    for (words, 0..) |w, i| put32(buf, i * 4, w);
+    return words.len;
 }
 
 /// Native bytes currently held by every arena and handle of this library (all threads).
@@ -123,7 +79,7 @@ export fn memtable_safety_checked() u32 {
 
 /// CRC32c (Castagnoli) of buf[0..len], as SST block trailers and WAL records use it; 0 when
 /// `len` exceeds the buffer's capacity `cap`.
-export fn memtable_crc32c(buf: [*]const u8, cap: u32, len: u32) u32 {
+pub export fn memtable_crc32c(buf: [*]const u8, cap: u32, len: u32) u32 {
     if (len > cap) return 0;
     return std.hash.crc.@"CRC-32/ISCSI".hash(buf[0..len]);
 }
@@ -142,65 +98,16 @@ export fn memtable_crc32c(buf: [*]const u8, cap: u32, len: u32) u32 {
 /// count (hash) or the slots to reserve (vector); `rep_threshold` hashLinkList's
 /// threshold_use_skiplist (≥ 1). Which representation takes which options (a hash one needs an
 /// extractor; the point index and insert hints need the skiplist; concurrent writes exclude the
-/// hash representations) is `rep_mod.capabilities`'s table. Null when out of memory or when an
+/// hash representations) is `rep/rep.zig`'s capability table. Null when out of memory or when an
 /// option is out of range or not taken by the representation.
-export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64, hint_extractor: u32, hint_prefix_len: u32, rep: u32, rep_count: u32, rep_threshold: u32) ?*anyopaque {
-    const max_size: f64 = 1 << 53;
-    if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
-    if (!(arena_block_size >= 0 and arena_block_size <= max_size)) return null;
-    if (huge_page_size != 0 and (!std.math.isPowerOfTwo(huge_page_size) or
-        huge_page_size < limits.arena_block_size_min or huge_page_size > limits.arena_block_size_max)) return null;
-    const earliest = join(earliest_hi, earliest_lo);
-    if (earliest != mt_mod.seq_unset and earliest > limits.sequence_max) return null;
-    const protection: u32 = flags & 0xFF;
-    if (!limits.isProtectionSize(protection) or flags >> 12 != 0) return null;
-    if (extractor > 3 or prefix_len > limits.key_size_max) return null;
-    if (hint_extractor > 3 or hint_prefix_len > limits.key_size_max) return null;
-    if (!(bloom_bits >= 0 and bloom_bits <= max_size)) return null;
-    const rep_options = repOptions(rep, rep_count, rep_threshold) orelse return null;
-    const options: mt_mod.Options = .{
-        .rep = rep_options,
-        .protection_bytes = @intCast(protection),
-        .paranoid = flags & 0x100 != 0,
-        .concurrent_writes = flags & 0x200 != 0,
-        .whole_key_filtering = flags & 0x400 != 0,
-        .point_index = flags & 0x800 != 0,
-        .extractor = .{ .kind = @fromBackingInt(@intCast(extractor)), .n = prefix_len },
-        .hint_extractor = .{ .kind = @fromBackingInt(@intCast(hint_extractor)), .n = hint_prefix_len },
-        .bloom_bits = @intFromFloat(bloom_bits),
-        .write_buffer_size = @intFromFloat(write_buffer_size),
-        .arena_block_size = @intFromFloat(arena_block_size),
-        .huge_page_size = huge_page_size,
-        .earliest_seq = earliest,
-    };
-    if (!options.supported()) return null;
+pub export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64, hint_extractor: u32, hint_prefix_len: u32, rep: u32, rep_count: u32, rep_threshold: u32) ?*anyopaque {
+    const options = abi.memtableOptions(write_buffer_size, arena_block_size, huge_page_size, earliest_hi, earliest_lo, flags, extractor, prefix_len, bloom_bits, hint_extractor, hint_prefix_len, rep, rep_count, rep_threshold) orelse return null;
     const mt = MemTable.create(options) catch return null;
     holdings.hold(.memtable, mt) catch {
         _ = mt.unref();
         return null;
     };
     return mt;
-}
-
-fn repOptions(rep: u32, count: u32, threshold: u32) ?rep_mod.Options {
-    if (rep >> 16 != 0) return null;
-    const kind = rep & 0xF;
-    const height = (rep >> 4) & 0xF;
-    const branching = (rep >> 8) & 0xFF;
-    switch (kind) {
-        0 => return if (rep == 0 and count == 0 and threshold == 0) .{} else null,
-        1, 2 => {
-            if (count < 1 or count > rep_mod.bucket_count_max) return null;
-            if (kind == 1 and (height < 1 or height > limits.skiplist_height_max or branching < 2)) return null;
-            if (kind == 2 and (threshold < 1 or height != 0 or branching != 0)) return null;
-            return .{ .kind = @fromBackingInt(kind), .bucket_count = count, .height = height, .branching = branching, .threshold = threshold };
-        },
-        3 => return if (count <= rep_mod.bucket_count_max and height == 0 and branching == 0 and threshold == 0)
-            .{ .kind = .vector, .reserve = count }
-        else
-            null,
-        else => return null,
-    }
 }
 
 /// Marks the memtable immutable (RocksDB's MarkImmutable): later writes get `immutable`.
@@ -218,14 +125,14 @@ export fn memtable_ref(h: ?*anyopaque) i32 {
 }
 
 /// Drops a reference, freeing the memtable with the last one; returns the remaining count.
-export fn memtable_unref(h: ?*anyopaque) i32 {
+pub export fn memtable_unref(h: ?*anyopaque) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     holdings.release(mt);
     return @intCast(mt.unref());
 }
 
 /// Adds one entry: key at buf[0..klen], value at buf[klen..klen+vlen].
-export fn memtable_add(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_hi: u32, seq_lo: u32, value_type: u32, klen: u32, vlen: u32) i32 {
+pub export fn memtable_add(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_hi: u32, seq_lo: u32, value_type: u32, klen: u32, vlen: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     const seq = join(seq_hi, seq_lo);
     if (seq > limits.sequence_max) return code(.invalid_argument);
@@ -234,17 +141,6 @@ export fn memtable_add(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_hi: u32, seq_lo
     if (@as(u64, klen) + vlen > cap) return code(.invalid_argument);
     mt.add(seq, @fromBackingInt(@intCast(@as(u8, @intCast(value_type)))), buf[0..klen], buf[klen..][0..vlen]) catch |err| return addStatus(err);
     return code(.ok);
-}
-
-fn addStatus(err: mt_mod.AddError) i32 {
-    return switch (err) {
-        error.Duplicate => code(.duplicate),
-        error.OutOfMemory => code(.out_of_memory),
-        error.Corruption => code(.corruption),
-        error.SingleDeleteMisuse => code(.single_delete_misuse),
-        error.ConcurrentWrite => code(.concurrent_write),
-        error.Immutable => code(.immutable),
-    };
 }
 
 /// Adds the range tombstone [start, end) at `seq`: start at buf[0..slen], end right after it.
@@ -260,18 +156,6 @@ export fn memtable_add_range_deletion(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_
     if (std.mem.order(u8, start, end) == .gt) return code(.invalid_argument);
     mt.addRangeDeletion(seq, start, end) catch |err| return addStatus(err);
     return code(.ok);
-}
-
-/// Reports a corrupt entry: `fixed64 trailer ‖ fixed32 key_len ‖ key` (the key cut to fit).
-fn corrupt(buf: [*]u8, cap: u32, node: *skiplist.Node) i32 {
-    const k = node.key();
-    if (cap >= 12) {
-        put64(buf, 0, k.trailer);
-        put32(buf, 8, @intCast(k.user_key.len));
-        const n = @min(k.user_key.len, cap - 12);
-        @memcpy(buf[12..][0..n], k.user_key[0..n]);
-    }
-    return code(.corruption);
 }
 
 /// Applies a RocksDB WriteBatch at buf[0..len] atomically, its counted records taking
@@ -301,16 +185,6 @@ export fn memtable_write_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, len: u32, s
     return @intCast(records.items.len);
 }
 
-/// `flags` bit of the lookups: range tombstones hide nothing (the iterators' bit for it).
-const get_ignore_range_deletions: u32 = 2;
-
-fn lookupOptions(snap_hi: u32, snap_lo: u32, flags: u32) lookup.Options {
-    return .{
-        .snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max),
-        .ignore_range_deletions = flags & get_ignore_range_deletions != 0,
-    };
-}
-
 /// Looks up the key at buf[off..][0..klen] as of `snapshot` (range tombstones ignored when
 /// `flags` has `get_ignore_range_deletions`), working in buf[off..cap] (callers that carve
 /// results out of one larger buffer pass where the free part starts). Writes the records of
@@ -320,7 +194,7 @@ fn lookupOptions(snap_hi: u32, snap_lo: u32, flags: u32) lookup.Options {
 /// version ends them with a record of type RangeDeletion, the tombstone's seq and no value.
 /// Returns the record count (0: absent), `buffer_too_small` with the needed size in
 /// buf[off..][0..4], or `corruption` (the entry's trailer and key at buf[off..]).
-export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, klen: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
+pub export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, klen: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (off > whole_cap) return code(.invalid_argument);
     // The call works in whole[off..whole_cap]: the key in front, the records written over it.
@@ -346,7 +220,7 @@ export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, k
 /// with the tombstone's seq. Returns 1 (a Value or a deletion), 0 (absent), 2 (the newest
 /// version is a Merge: nothing written, `memtable_get` collects the run), or `corruption`
 /// (the entry's trailer and key in buf). `invalid_argument` for a null `dest` with a capacity.
-export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, dest: ?[*]u8, dest_cap: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
+pub export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, dest: ?[*]u8, dest_cap: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (klen > limits.key_size_max or klen > cap or cap < limits.get_record_header_size) return code(.invalid_argument);
     if (dest == null and dest_cap != 0) return code(.invalid_argument);
@@ -386,12 +260,6 @@ export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
 }
 
 // ---- sharing with other threads -------------------------------------------------------------
-
-fn asAllocator(h: ?*anyopaque) ?*seq_mod.SequenceAllocator {
-    const p = h orelse return null;
-    const a: *seq_mod.SequenceAllocator = @ptrCast(@alignCast(p));
-    return if (a.magic == seq_mod.magic) a else null;
-}
 
 /// A token (below 2^53, so exact as f64) that `memtable_attach` in any thread turns into a
 /// handle holding its own reference, once. `kind` 1: a memtable, 2: a sequence allocator.
@@ -525,16 +393,6 @@ export fn memtable_iter_free(h: ?*anyopaque) i32 {
     holdings.release(it);
     it.destroy();
     return code(.ok);
-}
-
-/// A copy's answer as a status: the entry count, `buffer_too_small` with the size needed in
-/// buf[0..4], or `corruption` with the entry's trailer and key in buf.
-fn copied(buf: [*]u8, cap: u32, c: Iterator.Copied) i32 {
-    return switch (c) {
-        .entries => |n| @intCast(n),
-        .too_small => |need| tooSmall(buf, cap, need),
-        .corrupt => |node| corrupt(buf, cap, node),
-    };
 }
 
 /// Result of a positioning call: 1 and the current entry in buf (`fixed64 trailer ‖ fixed32
@@ -820,83 +678,4 @@ fn benchLookups(h: ?*anyopaque, keys: [*]const u8, key_size: u32, order: [*]cons
         found += 1;
     }
     return found;
-}
-
-test {
-    _ = @import("coding.zig");
-    _ = @import("arena.zig");
-    _ = @import("prefix.zig");
-    _ = @import("rep/rep.zig");
-    _ = @import("rep/cursor.zig");
-    _ = @import("rep/skiplist.zig");
-    _ = @import("rep/skiplist_run.zig");
-    _ = @import("rep/skiplist_rep.zig");
-    _ = @import("rep/point_index.zig");
-    _ = @import("rep/hash.zig");
-    _ = @import("rep/vector.zig");
-    _ = @import("memtable/memtable.zig");
-    _ = @import("write_batch.zig");
-    _ = @import("share.zig");
-    _ = @import("sequence.zig");
-    _ = @import("sst.zig");
-    _ = @import("holdings.zig");
-    _ = @import("file_lock.zig");
-}
-
-test "crc32c matches the published check value" {
-    try std.testing.expectEqual(@as(u32, 0xE3069283), memtable_crc32c("123456789", 9, 9));
-    try std.testing.expectEqual(@as(u32, 0), memtable_crc32c("", 0, 0));
-}
-
-test "exports answer bad handles and bad lengths with status codes" {
-    var buf: [64]u8 = @splat(0);
-    try std.testing.expectEqual(code(.bad_handle), memtable_add(null, &buf, buf.len, 0, 1, 1, 1, 1));
-    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, 0, 0, 0).?;
-    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, 0, 0, 0) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3, 0, 0, 0, 0, 0, 0, 0, 0) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x1000, 0, 0, 0, 0, 0, 0, 0, 0) == null);
-    try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 1, 60, 10));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 9, 1, 1));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0x0100_0000, 0, 1, 1, 1));
-    @memcpy(buf[0..4], "keyv");
-    try std.testing.expectEqual(code(.ok), memtable_add(h, &buf, buf.len, 0, 3, 1, 3, 1));
-    try std.testing.expectEqual(code(.duplicate), memtable_add(h, &buf, buf.len, 0, 3, 1, 3, 1));
-    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, 0, buf.len, 3, 0, 10, 0));
-    try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[0..8], .little));
-    try std.testing.expectEqual(@as(u8, 'v'), buf[12]);
-    @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 0, 12, 3, 0xFFFF_FFFF, 0xFFFF_FFFF, 0));
-    try std.testing.expectEqual(@as(u32, 13), std.mem.readInt(u32, buf[0..4], .little));
-    // At an offset: the key at buf[20..23], the record written there; buf[0..20] untouched.
-    @memset(buf[0..20], 0xAA);
-    @memcpy(buf[20..23], "key");
-    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, 20, buf.len, 3, 0, 10, 0));
-    try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[20..28], .little));
-    try std.testing.expectEqual(@as(u8, 'v'), buf[32]);
-    for (buf[0..20]) |b| try std.testing.expectEqual(@as(u8, 0xAA), b);
-    @memcpy(buf[20..23], "key");
-    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 20, 32, 3, 0xFFFF_FFFF, 0xFFFF_FFFF, 0));
-    try std.testing.expectEqual(@as(u32, 13), std.mem.readInt(u32, buf[20..24], .little));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 33, 32, 0, 0, 10, 0));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 30, 32, 3, 0, 10, 0));
-    // Into the caller's memory: the header in buf, the value (cut to dest_cap) in dest.
-    var dest: [4]u8 = @splat(0);
-    @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(@as(i32, 1), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
-    try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[0..8], .little));
-    try std.testing.expectEqual(@as(u32, 1), std.mem.readInt(u32, buf[8..12], .little));
-    try std.testing.expectEqual(@as(u8, 'v'), dest[0]);
-    @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(@as(i32, 1), memtable_get_into(h, &buf, buf.len, 3, null, 0, 0, 10, 0));
-    try std.testing.expectEqual(@as(i32, 0), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 2, 0));
-    @memcpy(buf[0..3], "kez");
-    try std.testing.expectEqual(@as(i32, 0), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_get_into(h, &buf, 11, 3, &dest, dest.len, 0, 10, 0));
-    try std.testing.expectEqual(code(.bad_handle), memtable_get_into(null, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
-    @memcpy(buf[0..4], "keym");
-    try std.testing.expectEqual(code(.ok), memtable_add(h, &buf, buf.len, 0, 5, 2, 3, 1));
-    @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(@as(i32, 2), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
-    try std.testing.expectEqual(@as(u8, 'v'), dest[0]); // nothing written for a Merge
-    try std.testing.expectEqual(@as(i32, 0), memtable_unref(h));
 }
