@@ -1,7 +1,9 @@
 //! Limits and layout constants shared by the native library and the TypeScript side.
 //!
-//! Every constant here is also reported by `memtable_layout` and checked by the TS loader at
-//! load time, so a stale library fails loudly instead of misreading memory.
+//! The constants both sides rely on (`src/ffi/layout.ts` restates them) are reported by
+//! `memtable_layout` as `layout_words` and checked by the TS loader at load time, so a stale
+//! library fails loudly instead of misreading memory. The rest (arena bounds, the seek type)
+//! are the native side's own.
 
 /// Bumped whenever an export's signature or a shared layout changes.
 pub const abi_version: u32 = 10;

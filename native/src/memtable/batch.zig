@@ -104,6 +104,7 @@ pub fn addBatch(mt: *MemTable, records: []const Record, failed: *?usize) AddErro
     defer write.leave(mt);
     if (records.len == 0) return;
     const gpa = arena_mod.backing_allocator;
+    const entries_before = mt.num_entries.load(.monotonic);
     const is_consecutive = consecutive(records);
     // Sorted to find equal records side by side, or for a list that links one ascending run
     // (one writer: the ordered representation, and the range table, a skiplist).
@@ -134,6 +135,8 @@ pub fn addBatch(mt: *MemTable, records: []const Record, failed: *?usize) AddErro
     };
     countPoints(mt, records, plan.order[0..plan.points]);
     ranges.link(&at) catch |err| return fail(failed, plan.order[plan.points + at], err);
+    // With one writer nobody else counts meanwhile: every record, and only they, counted.
+    if (!mt.concurrent_writes) std.debug.assert(mt.num_entries.load(.monotonic) == entries_before + records.len);
 }
 
 /// Step 4's end for linked point records: the bloom filter and the counters.

@@ -152,6 +152,7 @@ pub const Iterator = struct {
     }
     /// REQUIRES: valid.
     pub fn node(self: *const Iterator) *skiplist.Node {
+        std.debug.assert(self.valid());
         return self.it.node.?;
     }
     pub fn seekToFirst(self: *Iterator) error{OutOfMemory}!void {
@@ -310,6 +311,7 @@ pub const Iterator = struct {
             count += 1;
             self.next();
         }
+        std.debug.assert(pos <= out.len);
         return .{ .entries = count };
     }
 };

@@ -94,6 +94,8 @@ pub fn get(mt: *MemTable, key: []const u8, options: Options, out: []u8) error{Ou
         count += 1;
     }
     if (overflow) return .{ .too_small = pos };
+    std.debug.assert(pos <= out.len);
+    std.debug.assert(pos >= @as(usize, count) * header_size);
     return .{ .records = count };
 }
 

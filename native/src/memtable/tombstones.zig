@@ -92,6 +92,7 @@ fn publish(mt: *MemTable, log: *TombstoneLog) void {
 /// REQUIRES: the caller entered the write (the memtable's guard); start ≤ end.
 pub fn add(mt: *MemTable, seq: u64, start: []const u8, end: []const u8) mt_mod.AddError!void {
     std.debug.assert(std.mem.order(u8, start, end) != .gt);
+    if (!mt.concurrent_writes) std.debug.assert(mt.writing.load(.monotonic) == 1);
     const ikey: coding.Key = .{ .user_key = start, .trailer = coding.packTrailer(seq, @backingInt(limits.ValueType.range_deletion)) };
     const log = try newLogEntry(mt);
     log.node = if (mt.concurrent_writes)

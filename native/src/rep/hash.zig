@@ -141,7 +141,9 @@ pub const HashRep = struct {
     /// it), its bucket made by `prepare`.
     pub fn link(self: *HashRep, u: SkipList.Unlinked) void {
         const index = self.bucketIndex(u.node.key().user_key);
-        const b = self.buckets[index].load(.acquire).?;
+        const bucket = self.buckets[index].load(.acquire);
+        std.debug.assert(bucket != null); // made by `prepare`
+        const b = bucket.?;
         b.list.linkUnlinked(u);
         self.counted(index, b);
     }

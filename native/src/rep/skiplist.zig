@@ -308,7 +308,9 @@ pub const SkipList = struct {
         return self.insertWithSplice(key, value, &splice);
     }
 
+    /// `insert` from `splice` (a hint kept by the caller). REQUIRES: no concurrent insert.
     pub fn insertWithSplice(self: *SkipList, key: coding.Key, value: []const u8, splice: *Splice) InsertError!*Node {
+        std.debug.assert(!self.arena.isConcurrent()); // the one-writer inserts never mix with CAS ones
         const recomputed = self.recomputeSplice(key, splice);
         try self.checkSplice(key, splice);
         const height = self.randomHeight();
@@ -321,6 +323,7 @@ pub const SkipList = struct {
     /// one) at its place, searching from the head. REQUIRES: no equal entry in the list (the
     /// caller checked), no concurrent insert. Allocates nothing, so it cannot fail.
     pub fn linkUnlinked(self: *SkipList, u: Unlinked) void {
+        std.debug.assert(!self.arena.isConcurrent());
         std.debug.assert(u.height >= 1);
         const key = u.node.key();
         var splice: Splice = .{};
@@ -518,6 +521,7 @@ pub fn entrySize(node: *Node, protection_bytes: u8) usize {
 /// per level (all null for an empty list). REQUIRES: the entry sorts after every node; no
 /// concurrent insert. For rebuilding a list in order.
 pub fn appendCopy(list: *SkipList, src: *Node, len: usize, last: *[height_max]?*Node) error{OutOfMemory}!*Node {
+    std.debug.assert(!list.arena.isConcurrent());
     if (last[0]) |tail| std.debug.assert(coding.compareKeys(tail.key(), src.key()) == .lt);
     std.debug.assert(len >= coding.entryLength(src.entry()));
     const height = list.randomHeight();

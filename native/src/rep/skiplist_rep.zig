@@ -110,8 +110,9 @@ pub const SkipListRep = struct {
     /// One writer: from the splice kept for `prefix` (the hint extractor's prefix of the key).
     /// REQUIRES: made with `insert_hints`.
     pub fn insertWithHint(self: *SkipListRep, key: coding.Key, value: []const u8, prefix: []const u8) InsertError!*Node {
-        const hints = self.hints.?;
+        std.debug.assert(self.hints != null);
         std.debug.assert(std.mem.startsWith(u8, key.user_key, prefix));
+        const hints = self.hints.?;
         const spare = try self.indexSpare(key);
         const node = try self.list.insertWithSplice(key, value, hints.spliceFor(prefix));
         self.indexed(node, spare);

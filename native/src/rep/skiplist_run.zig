@@ -96,6 +96,7 @@ pub fn linkSorted(list: *SkipList, u: Unlinked, preds: *const Preds, last: *[hei
     const height = u.height;
     std.debug.assert(height >= 1);
     std.debug.assert(height <= list.height_limit);
+    std.debug.assert(!list.arena.isConcurrent());
     if (last[0]) |l| std.debug.assert(coding.compareKeys(l.key(), node.key()) == .lt);
     if (height > list.max_height.load(.monotonic)) list.max_height.store(height, .monotonic);
     var level: usize = 0;
