@@ -57,7 +57,7 @@ pub fn add(mt: *MemTable, seq: u64, value_type: limits.ValueType, key: []const u
     else
         try mt.rep.insert(ikey, value);
     std.debug.assert(node.key().trailer == ikey.trailer);
-    std.debug.assert(std.mem.eql(u8, node.key().user_key, key));
+    if (std.debug.runtime_safety) std.debug.assert(std.mem.eql(u8, node.key().user_key, key));
     mt.bloomAdd(key);
     mt.counted(seq, value_type, key.len, value.len);
 }

@@ -200,7 +200,7 @@ pub const Rep = union(Kind) {
             .vector => |*v| v.findNewest(user_key, snapshot),
         } orelse return null;
         std.debug.assert(node.key().sequence() <= snapshot);
-        std.debug.assert(std.mem.eql(u8, node.key().user_key, user_key));
+        if (std.debug.runtime_safety) std.debug.assert(std.mem.eql(u8, node.key().user_key, user_key));
         return node;
     }
 
@@ -210,7 +210,7 @@ pub const Rep = union(Kind) {
             .skiplist, .hash_skiplist, .hash_linklist => skiplist.nextVersion(node),
             .vector => |*v| v.nextVersion(node),
         } orelse return null;
-        std.debug.assert(coding.compareKeys(node.key(), older.key()) == .lt);
+        if (std.debug.runtime_safety) std.debug.assert(coding.compareKeys(node.key(), older.key()) == .lt);
         return older;
     }
 

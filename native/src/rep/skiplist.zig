@@ -328,7 +328,9 @@ pub const SkipList = struct {
         const key = u.node.key();
         var splice: Splice = .{};
         const recomputed = self.recomputeSplice(key, &splice);
-        if (splice.next[0]) |n| std.debug.assert(coding.compareEntry(n.entry(), key) != .eq);
+        if (std.debug.runtime_safety) {
+            if (splice.next[0]) |n| std.debug.assert(coding.compareEntry(n.entry(), key) != .eq);
+        }
         self.linkWithSplice(u.node, @min(u.height, self.height_limit), key, &splice, recomputed);
     }
 
@@ -522,8 +524,10 @@ pub fn entrySize(node: *Node, protection_bytes: u8) usize {
 /// concurrent insert. For rebuilding a list in order.
 pub fn appendCopy(list: *SkipList, src: *Node, len: usize, last: *[height_max]?*Node) error{OutOfMemory}!*Node {
     std.debug.assert(!list.arena.isConcurrent());
-    if (last[0]) |tail| std.debug.assert(coding.compareKeys(tail.key(), src.key()) == .lt);
-    std.debug.assert(len >= coding.entryLength(src.entry()));
+    if (std.debug.runtime_safety) {
+        if (last[0]) |tail| std.debug.assert(coding.compareKeys(tail.key(), src.key()) == .lt);
+    }
+    if (std.debug.runtime_safety) std.debug.assert(len >= coding.entryLength(src.entry()));
     const height = list.randomHeight();
     const node = try SkipList.allocateNode(list.arena, height, len);
     @memcpy(node.entry()[0..len], src.entry()[0..len]);

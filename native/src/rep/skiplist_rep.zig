@@ -111,7 +111,7 @@ pub const SkipListRep = struct {
     /// REQUIRES: made with `insert_hints`.
     pub fn insertWithHint(self: *SkipListRep, key: coding.Key, value: []const u8, prefix: []const u8) InsertError!*Node {
         std.debug.assert(self.hints != null);
-        std.debug.assert(std.mem.startsWith(u8, key.user_key, prefix));
+        if (std.debug.runtime_safety) std.debug.assert(std.mem.startsWith(u8, key.user_key, prefix));
         const hints = self.hints.?;
         const spare = try self.indexSpare(key);
         const node = try self.list.insertWithSplice(key, value, hints.spliceFor(prefix));

@@ -97,7 +97,9 @@ pub fn linkSorted(list: *SkipList, u: Unlinked, preds: *const Preds, last: *[hei
     std.debug.assert(height >= 1);
     std.debug.assert(height <= list.height_limit);
     std.debug.assert(!list.arena.isConcurrent());
-    if (last[0]) |l| std.debug.assert(coding.compareKeys(l.key(), node.key()) == .lt);
+    if (std.debug.runtime_safety) {
+        if (last[0]) |l| std.debug.assert(coding.compareKeys(l.key(), node.key()) == .lt);
+    }
     if (height > list.max_height.load(.monotonic)) list.max_height.store(height, .monotonic);
     var level: usize = 0;
     while (level < height) : (level += 1) {
@@ -149,7 +151,7 @@ pub const Run = struct {
             return;
         }
         var at: usize = 1;
-        while (at < self.entries.len) : (at += 1) {
+        while (std.debug.runtime_safety and at < self.entries.len) : (at += 1) {
             std.debug.assert(coding.compareKeys(self.entries[at - 1].key, self.entries[at].key) == .lt);
         }
         var keys: [group_max]coding.Key = undefined;

@@ -222,7 +222,7 @@ pub const VectorRep = struct {
             errdefer gpa.free(prepared);
             const claimed_fresh = try gpa.alloc(bool, if (concurrent) entries.len else 0);
             const fresh = !concurrent and consecutive_from != null and rep.freshFrom(consecutive_from.?);
-            if (fresh) {
+            if (std.debug.runtime_safety and fresh) {
                 for (entries) |e| std.debug.assert(e.key.sequence() >= consecutive_from.?);
             }
             return .{ .rep = rep, .entries = entries, .concurrent = concurrent, .fresh = fresh, .prepared = prepared, .claimed_fresh = claimed_fresh };
