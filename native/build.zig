@@ -36,7 +36,7 @@ pub fn build(b: *std.Build) void {
     b.installArtifact(lib);
 
     const test_mod = b.createModule(.{
-        .root_source_file = b.path("src/exports.zig"),
+        .root_source_file = b.path("src/tests.zig"),
         .target = target,
         .optimize = optimize,
     });

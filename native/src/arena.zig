@@ -7,8 +7,12 @@
 //! - Nothing is freed individually; `deinit` returns every block at once.
 //! - `allocatedBytes()` is the sum of all block sizes (headers included); `usage()` is that
 //!   minus the unused tail of the current block: both are exact, not estimates.
-//! - Single-threaded: a memtable has one writer. Readers never touch the arena's bookkeeping,
-//!   only memory it already handed out, which stays valid until `deinit`.
+//! - Thread safety: one allocating thread at a time (a memtable's single writer), unless
+//!   `makeConcurrent` was called before the first allocation: then any number of threads
+//!   allocate at once (RocksDB's ConcurrentArena): small requests from a per-thread shard's
+//!   chunk under the shard's spinlock, large ones and new chunks under the arena's; `usage` and
+//!   `allocatedBytes` take the same locks. Readers never touch the bookkeeping, only memory
+//!   already handed out, which stays valid and in place until `deinit`.
 //!
 //! Blocks come from `backing_allocator`; `bytes_live` counts every byte the library holds in
 //! any arena or handle, so tests can prove that native memory returns to zero.
@@ -149,9 +153,16 @@ pub const Arena = struct {
 
     /// Switches to concurrent allocation. REQUIRES: before any allocation is shared.
     pub fn makeConcurrent(self: *Arena) error{OutOfMemory}!void {
+        std.debug.assert(self.blocks == null); // nothing allocated yet, so nothing shared
+        std.debug.assert(self.shards == null);
         const shards = try allocTracked([shard_count]Shard);
         shards.* = @splat(.{});
         self.shards = shards;
+    }
+
+    /// Whether allocations may come from any number of threads at once (`makeConcurrent`).
+    pub fn isConcurrent(self: *const Arena) bool {
+        return self.shards != null;
     }
 
     /// The chunk a shard takes from the arena at a time (RocksDB: min(128 KiB, block / 8)).
@@ -205,8 +216,9 @@ pub const Arena = struct {
     /// Returns `n` bytes aligned to `limits.arena_alignment`.
     pub fn allocateAligned(self: *Arena, n: usize) error{OutOfMemory}![*]u8 {
         std.debug.assert(n > 0);
-        if (self.shards) |sh| return self.allocateShared(sh, n);
-        return self.allocateAlignedSingle(n);
+        const p = if (self.shards) |sh| try self.allocateShared(sh, n) else try self.allocateAlignedSingle(n);
+        std.debug.assert(std.mem.isAligned(@intFromPtr(p), limits.arena_alignment));
+        return p;
     }
 
     /// A concurrent allocation: from this thread's shard, or under the arena lock when large.
@@ -255,8 +267,10 @@ pub const Arena = struct {
     }
 
     /// Returns `n` bytes with no alignment guarantee.
+    /// REQUIRES: one allocating thread (not for a concurrent arena).
     pub fn allocate(self: *Arena, n: usize) error{OutOfMemory}![*]u8 {
         std.debug.assert(n > 0);
+        std.debug.assert(!self.isConcurrent());
         if (self.aligned_ptr != 0 and n <= self.unaligned_end - self.aligned_ptr) {
             self.unaligned_end -= n;
             return @ptrFromInt(self.unaligned_end);

@@ -10,7 +10,7 @@
 const std = @import("std");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");
-const mt_mod = @import("memtable.zig");
+const mt_mod = @import("memtable/memtable.zig");
 
 const key_size = 16;
 const value_size = 100;
@@ -44,55 +44,20 @@ pub fn main(init: std.process.Init) !void {
 
     const mt = try mt_mod.MemTable.create(.{ .write_buffer_size = 2 << 30, .huge_page_size = if (huge) 2 << 20 else 0 });
     defer _ = mt.unref();
+    const work: Workload = .{ .io = io, .mt = mt, .keys = keys, .order = order, .value = &value };
 
-    var t0 = std.Io.Clock.Timestamp.now(io, .awake);
-    for (keys, 0..) |*k, i| try mt.add(i + 1, .value, k, &value);
-    var ns = t0.untilNow(io).raw.toNanoseconds();
-    const put_ns = perOp(ns, n);
-    try out.print("native put      {d:>8.1} ns/op  ({d} entries)\n", .{ perOp(ns, n), n });
-
-    var found: usize = 0;
-    t0 = std.Io.Clock.Timestamp.now(io, .awake);
-    for (order) |i| {
-        if (mt.findNewest(&keys[i], limits.sequence_max)) |node| {
-            found += coding.decodeEntry(node.entry()).value.len;
-        }
-    }
-    ns = t0.untilNow(io).raw.toNanoseconds();
-    if (found != n * value_size) return error.LookupMissed;
-    const get_ns = perOp(ns, n);
-    try out.print("native get      {d:>8.1} ns/op\n", .{perOp(ns, n)});
-
+    const put_ns = try work.puts();
+    try out.print("native put      {d:>8.1} ns/op  ({d} entries)\n", .{ put_ns, n });
+    const get_ns = try work.gets();
+    try out.print("native get      {d:>8.1} ns/op\n", .{get_ns});
     // Made as the FFI makes it: `create` takes the range-tombstone fragments that hide covered
     // entries (none here, so the scan sees every entry) and a reference on the memtable.
     const it = try mt_mod.Iterator.create(mt, limits.sequence_max, .{});
     defer it.destroy();
-    var scanned: usize = 0;
     var checksum: u64 = 0;
-    t0 = std.Io.Clock.Timestamp.now(io, .awake);
-    try it.seekToFirst();
-    while (it.valid()) : (it.next()) {
-        checksum +%= coding.decodeEntry(it.node().entry()).value[0];
-        scanned += 1;
-    }
-    ns = t0.untilNow(io).raw.toNanoseconds();
-    if (scanned != n) return error.ScanMissed;
-    const scan_ns = perOp(ns, n);
-    try out.print("native scan     {d:>8.1} ns/entry\n", .{perOp(ns, n)});
-
-    const seeks = @min(n, 1000);
-    t0 = std.Io.Clock.Timestamp.now(io, .awake);
-    var s: usize = 0;
-    while (s < seeks) : (s += 1) {
-        try it.seek(&keys[order[s]]);
-        var c: usize = 0;
-        while (c < range_scan_length and it.valid()) : (c += 1) {
-            checksum +%= coding.decodeEntry(it.node().entry()).value[0];
-            it.next();
-        }
-    }
-    ns = t0.untilNow(io).raw.toNanoseconds();
-    const range_us = perOp(ns, seeks) / 1000.0;
+    const scan_ns = try work.scan(it, &checksum);
+    try out.print("native scan     {d:>8.1} ns/entry\n", .{scan_ns});
+    const range_us = try work.rangeScans(it, &checksum);
     try out.print("native range    {d:>8.1} µs/scan of {d}\n", .{ range_us, range_scan_length });
 
     const usage: f64 = @floatFromInt(mt.memoryUsage());
@@ -105,6 +70,67 @@ pub fn main(init: std.process.Init) !void {
     });
     try out.flush();
 }
+
+/// The phases, each timed on its own: puts in key order of generation, gets in another random
+/// order, a full scan, and range scans from random seeks.
+const Workload = struct {
+    io: std.Io,
+    mt: *mt_mod.MemTable,
+    keys: []const [key_size]u8,
+    order: []const u32,
+    value: *const [value_size]u8,
+
+    fn start(self: Workload) std.Io.Clock.Timestamp {
+        return std.Io.Clock.Timestamp.now(self.io, .awake);
+    }
+
+    fn puts(self: Workload) !f64 {
+        const t0 = self.start();
+        for (self.keys, 0..) |*k, i| try self.mt.add(i + 1, .value, k, self.value);
+        return perOp(t0.untilNow(self.io).raw.toNanoseconds(), self.keys.len);
+    }
+
+    fn gets(self: Workload) !f64 {
+        var found: usize = 0;
+        const t0 = self.start();
+        for (self.order) |i| {
+            if (self.mt.findNewest(&self.keys[i], limits.sequence_max)) |node| {
+                found += coding.decodeEntry(node.entry()).value.len;
+            }
+        }
+        const ns = t0.untilNow(self.io).raw.toNanoseconds();
+        if (found != self.keys.len * value_size) return error.LookupMissed;
+        return perOp(ns, self.keys.len);
+    }
+
+    fn scan(self: Workload, it: *mt_mod.Iterator, checksum: *u64) !f64 {
+        var scanned: usize = 0;
+        const t0 = self.start();
+        try it.seekToFirst();
+        while (it.valid()) : (it.next()) {
+            checksum.* +%= coding.decodeEntry(it.node().entry()).value[0];
+            scanned += 1;
+        }
+        const ns = t0.untilNow(self.io).raw.toNanoseconds();
+        if (scanned != self.keys.len) return error.ScanMissed;
+        return perOp(ns, self.keys.len);
+    }
+
+    /// µs per scan of `range_scan_length` entries from a seek to a random key.
+    fn rangeScans(self: Workload, it: *mt_mod.Iterator, checksum: *u64) !f64 {
+        const seeks = @min(self.keys.len, 1000);
+        const t0 = self.start();
+        for (self.order[0..seeks]) |i| {
+            try it.seek(&self.keys[i]);
+            var c: usize = 0;
+            while (c < range_scan_length and it.valid()) : (c += 1) {
+                checksum.* +%= coding.decodeEntry(it.node().entry()).value[0];
+                it.next();
+            }
+        }
+        return perOp(t0.untilNow(self.io).raw.toNanoseconds(), seeks) / 1000.0;
+    }
+};
 
 fn perOp(ns: i96, n: usize) f64 {
     return @as(f64, @floatFromInt(ns)) / @as(f64, @floatFromInt(n));

@@ -8,7 +8,12 @@
 //! - Keys and values arrive in the caller's scratch buffer `buf` (capacity `cap`); results are
 //!   written back into it. 64-bit integers travel as two u32 halves (`hi`, `lo`) or inside the
 //!   buffer (little-endian); byte counts are returned as f64 (exact below 2^53).
-//! - Threading: see memtable.zig; exports add no locking of their own.
+//! - This file only marshals (with `abi.zig`, its helpers): it turns handles, lengths and option
+//!   bits into Zig values, checks them (user input is never asserted on), calls the memtable,
+//!   and turns its answers into statuses and buffer contents. What a lookup returns, what an
+//!   iterator copies, which options a representation takes: the memtable's files decide
+//!   (memtable/, rep/).
+//! - Threading: see memtable/memtable.zig; exports add no locking of their own.
 //! - Every handle given to JavaScript is recorded in the calling thread's holdings
 //!   (holdings.zig) and dropped from them when it is given back, so a thread that ends with
 //!   handles still open (a terminated Worker) releases them.
@@ -17,81 +22,36 @@ const builtin = @import("builtin");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const arena_mod = @import("arena.zig");
-const mt_mod = @import("memtable.zig");
+const mt_mod = @import("memtable/memtable.zig");
+const lookup = @import("memtable/lookup.zig");
 const write_batch = @import("write_batch.zig");
-const skiplist = @import("skiplist.zig");
 const share = @import("share.zig");
 const seq_mod = @import("sequence.zig");
-const rep_mod = @import("rep.zig");
 const sst = @import("sst.zig");
 const holdings = @import("holdings.zig");
 const file_lock = @import("file_lock.zig");
 
+const abi = @import("abi.zig");
 const build_options = @import("build_options");
 
 const MemTable = mt_mod.MemTable;
 const Iterator = mt_mod.Iterator;
 const Status = limits.Status;
 
-inline fn code(s: Status) i32 {
-    return @backingInt(s);
-}
-
-inline fn join(hi: u32, lo: u32) u64 {
-    return (@as(u64, hi) << 32) | lo;
-}
-
-fn asMemTable(h: ?*anyopaque) ?*MemTable {
-    const p = h orelse return null;
-    const mt: *MemTable = @ptrCast(@alignCast(p));
-    return if (mt.magic == mt_mod.memtable_magic) mt else null;
-}
-
-fn asIterator(h: ?*anyopaque) ?*Iterator {
-    const p = h orelse return null;
-    const it: *Iterator = @ptrCast(@alignCast(p));
-    return if (it.magic == mt_mod.iterator_magic) it else null;
-}
-
-inline fn put32(buf: [*]u8, at: usize, v: u32) void {
-    std.mem.writeInt(u32, buf[at..][0..4], v, .little);
-}
-inline fn put64(buf: [*]u8, at: usize, v: u64) void {
-    std.mem.writeInt(u64, buf[at..][0..8], v, .little);
-}
-
-/// Reports `need` bytes in the first word of the buffer (when it has one) and says so.
-fn tooSmall(buf: [*]u8, cap: u32, need: usize) i32 {
-    if (cap >= 4) put32(buf, 0, @intCast(@min(need, std.math.maxInt(u32))));
-    return code(.buffer_too_small);
-}
+const code = abi.code;
+const join = abi.join;
+const put32 = abi.put32;
+const put64 = abi.put64;
+const tooSmall = abi.tooSmall;
+const corrupt = abi.corrupt;
+const copied = abi.copied;
+const addStatus = abi.addStatus;
+const lookupOptions = abi.lookupOptions;
+const asMemTable = abi.asMemTable;
+const asIterator = abi.asIterator;
+const asAllocator = abi.asAllocator;
 
 // ---- library -------------------------------------------------------------------------------
-
-/// Layout words checked by the TS loader; the order is part of the ABI.
-const layout_words = [_]u32{
-    limits.abi_version,
-    limits.skiplist_height_max,
-    limits.skiplist_branching,
-    limits.key_size_max,
-    limits.value_size_max,
-    @truncate(limits.sequence_max >> 32),
-    @truncate(limits.sequence_max),
-    limits.entry_out_header_size,
-    limits.get_record_header_size,
-    @bitCast(code(.duplicate)),
-    @bitCast(code(.out_of_memory)),
-    @bitCast(code(.buffer_too_small)),
-    @bitCast(code(.invalid_argument)),
-    @bitCast(code(.bad_handle)),
-    @bitCast(code(.corruption)),
-    @bitCast(code(.single_delete_misuse)),
-    @bitCast(code(.bad_batch)),
-    @bitCast(code(.concurrent_write)),
-    @bitCast(code(.immutable)),
-    @bitCast(code(.lock_held)),
-    @bitCast(code(.io_error)),
-};
 
 export fn memtable_abi_version() u32 {
     return limits.abi_version;
@@ -99,9 +59,10 @@ export fn memtable_abi_version() u32 {
 
 /// Writes the layout words (u32 LE each) into `buf`; returns their count.
 export fn memtable_layout(buf: [*]u8, cap: u32) i32 {
-    if (cap < layout_words.len * 4) return tooSmall(buf, cap, layout_words.len * 4);
-    for (layout_words, 0..) |w, i| put32(buf, i * 4, w);
-    return layout_words.len;
+    const words = limits.layout_words;
+    if (cap < words.len * 4) return tooSmall(buf, cap, words.len * 4);
+    for (words, 0..) |w, i| put32(buf, i * 4, w);
+    return words.len;
 }
 
 /// Native bytes currently held by every arena and handle of this library (all threads).
@@ -118,7 +79,7 @@ export fn memtable_safety_checked() u32 {
 
 /// CRC32c (Castagnoli) of buf[0..len], as SST block trailers and WAL records use it; 0 when
 /// `len` exceeds the buffer's capacity `cap`.
-export fn memtable_crc32c(buf: [*]const u8, cap: u32, len: u32) u32 {
+pub export fn memtable_crc32c(buf: [*]const u8, cap: u32, len: u32) u32 {
     if (len > cap) return 0;
     return std.hash.crc.@"CRC-32/ISCSI".hash(buf[0..len]);
 }
@@ -142,67 +103,18 @@ export fn memtable_xxh3_low32(buf: [*]const u8, cap: u32, len: u32) u32 {
 /// representation (0 skiplist, 1 hashSkipList, 2 hashLinkList, 3 vector), bits 4–7 the bucket
 /// skiplists' height (1–12), bits 8–15 their branching factor (2–255); `rep_count` the bucket
 /// count (hash) or the slots to reserve (vector); `rep_threshold` hashLinkList's
-/// threshold_use_skiplist (≥ 1). A hash representation needs an extractor; the point index
-/// and insert hints need the skiplist; concurrent writes exclude the hash representations.
-/// Null when out of memory or when an option is out of range.
-export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64, hint_extractor: u32, hint_prefix_len: u32, rep: u32, rep_count: u32, rep_threshold: u32) ?*anyopaque {
-    const max_size: f64 = 1 << 53;
-    if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
-    if (!(arena_block_size >= 0 and arena_block_size <= max_size)) return null;
-    if (huge_page_size != 0 and (!std.math.isPowerOfTwo(huge_page_size) or
-        huge_page_size < limits.arena_block_size_min or huge_page_size > limits.arena_block_size_max)) return null;
-    const earliest = join(earliest_hi, earliest_lo);
-    if (earliest != mt_mod.seq_unset and earliest > limits.sequence_max) return null;
-    const protection: u32 = flags & 0xFF;
-    if (!limits.isProtectionSize(protection) or flags >> 12 != 0) return null;
-    if (extractor > 3 or prefix_len > limits.key_size_max) return null;
-    if (hint_extractor > 3 or hint_prefix_len > limits.key_size_max) return null;
-    if (!(bloom_bits >= 0 and bloom_bits <= max_size)) return null;
-    const rep_options = repOptions(rep, rep_count, rep_threshold) orelse return null;
-    if (rep_options.kind != .skiplist and (flags & 0x800 != 0 or hint_extractor != 0)) return null;
-    if ((rep_options.kind == .hash_skiplist or rep_options.kind == .hash_linklist) and
-        (extractor == 0 or flags & 0x200 != 0)) return null;
-    const mt = MemTable.create(.{
-        .rep = rep_options,
-        .protection_bytes = @intCast(protection),
-        .paranoid = flags & 0x100 != 0,
-        .concurrent_writes = flags & 0x200 != 0,
-        .whole_key_filtering = flags & 0x400 != 0,
-        .point_index = flags & 0x800 != 0,
-        .extractor = .{ .kind = @fromBackingInt(@intCast(extractor)), .n = prefix_len },
-        .hint_extractor = .{ .kind = @fromBackingInt(@intCast(hint_extractor)), .n = hint_prefix_len },
-        .bloom_bits = @intFromFloat(bloom_bits),
-        .write_buffer_size = @intFromFloat(write_buffer_size),
-        .arena_block_size = @intFromFloat(arena_block_size),
-        .huge_page_size = huge_page_size,
-        .earliest_seq = earliest,
-    }) catch return null;
+/// threshold_use_skiplist (≥ 1). Which representation takes which options (a hash one needs an
+/// extractor; the point index and insert hints need the skiplist; concurrent writes exclude the
+/// hash representations) is `rep/rep.zig`'s capability table. Null when out of memory or when an
+/// option is out of range or not taken by the representation.
+pub export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64, hint_extractor: u32, hint_prefix_len: u32, rep: u32, rep_count: u32, rep_threshold: u32) ?*anyopaque {
+    const options = abi.memtableOptions(write_buffer_size, arena_block_size, huge_page_size, earliest_hi, earliest_lo, flags, extractor, prefix_len, bloom_bits, hint_extractor, hint_prefix_len, rep, rep_count, rep_threshold) orelse return null;
+    const mt = MemTable.create(options) catch return null;
     holdings.hold(.memtable, mt) catch {
         _ = mt.unref();
         return null;
     };
     return mt;
-}
-
-fn repOptions(rep: u32, count: u32, threshold: u32) ?rep_mod.Options {
-    if (rep >> 16 != 0) return null;
-    const kind = rep & 0xF;
-    const height = (rep >> 4) & 0xF;
-    const branching = (rep >> 8) & 0xFF;
-    switch (kind) {
-        0 => return if (rep == 0 and count == 0 and threshold == 0) .{} else null,
-        1, 2 => {
-            if (count < 1 or count > rep_mod.bucket_count_max) return null;
-            if (kind == 1 and (height < 1 or height > limits.skiplist_height_max or branching < 2)) return null;
-            if (kind == 2 and (threshold < 1 or height != 0 or branching != 0)) return null;
-            return .{ .kind = @fromBackingInt(kind), .bucket_count = count, .height = height, .branching = branching, .threshold = threshold };
-        },
-        3 => return if (count <= rep_mod.bucket_count_max and height == 0 and branching == 0 and threshold == 0)
-            .{ .kind = .vector, .reserve = count }
-        else
-            null,
-        else => return null,
-    }
 }
 
 /// Marks the memtable immutable (RocksDB's MarkImmutable): later writes get `immutable`.
@@ -220,14 +132,14 @@ export fn memtable_ref(h: ?*anyopaque) i32 {
 }
 
 /// Drops a reference, freeing the memtable with the last one; returns the remaining count.
-export fn memtable_unref(h: ?*anyopaque) i32 {
+pub export fn memtable_unref(h: ?*anyopaque) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     holdings.release(mt);
     return @intCast(mt.unref());
 }
 
 /// Adds one entry: key at buf[0..klen], value at buf[klen..klen+vlen].
-export fn memtable_add(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_hi: u32, seq_lo: u32, value_type: u32, klen: u32, vlen: u32) i32 {
+pub export fn memtable_add(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_hi: u32, seq_lo: u32, value_type: u32, klen: u32, vlen: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     const seq = join(seq_hi, seq_lo);
     if (seq > limits.sequence_max) return code(.invalid_argument);
@@ -236,17 +148,6 @@ export fn memtable_add(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_hi: u32, seq_lo
     if (@as(u64, klen) + vlen > cap) return code(.invalid_argument);
     mt.add(seq, @fromBackingInt(@intCast(@as(u8, @intCast(value_type)))), buf[0..klen], buf[klen..][0..vlen]) catch |err| return addStatus(err);
     return code(.ok);
-}
-
-fn addStatus(err: mt_mod.AddError) i32 {
-    return switch (err) {
-        error.Duplicate => code(.duplicate),
-        error.OutOfMemory => code(.out_of_memory),
-        error.Corruption => code(.corruption),
-        error.SingleDeleteMisuse => code(.single_delete_misuse),
-        error.ConcurrentWrite => code(.concurrent_write),
-        error.Immutable => code(.immutable),
-    };
 }
 
 /// Adds the range tombstone [start, end) at `seq`: start at buf[0..slen], end right after it.
@@ -262,18 +163,6 @@ export fn memtable_add_range_deletion(h: ?*anyopaque, buf: [*]u8, cap: u32, seq_
     if (std.mem.order(u8, start, end) == .gt) return code(.invalid_argument);
     mt.addRangeDeletion(seq, start, end) catch |err| return addStatus(err);
     return code(.ok);
-}
-
-/// Reports a corrupt entry: `fixed64 trailer ‖ fixed32 key_len ‖ key` (the key cut to fit).
-fn corrupt(buf: [*]u8, cap: u32, node: *skiplist.Node) i32 {
-    const k = node.key();
-    if (cap >= 12) {
-        put64(buf, 0, k.trailer);
-        put32(buf, 8, @intCast(k.user_key.len));
-        const n = @min(k.user_key.len, cap - 12);
-        @memcpy(buf[12..][0..n], k.user_key[0..n]);
-    }
-    return code(.corruption);
 }
 
 /// Applies a RocksDB WriteBatch at buf[0..len] atomically, its counted records taking
@@ -303,30 +192,16 @@ export fn memtable_write_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, len: u32, s
     return @intCast(records.items.len);
 }
 
-/// `flags` bit of the lookups: range tombstones hide nothing (the iterators' bit for it).
-const get_ignore_range_deletions: u32 = 2;
-
-/// Where both lookups start: the newest range tombstone covering `key` at the snapshot (0: none,
-/// or ignored by `flags`) and the newest version at or below the snapshot (null when the bloom
-/// filter rules the key out or there is none).
-fn lookupStart(mt: *MemTable, key: []const u8, snap_hi: u32, snap_lo: u32, flags: u32) error{OutOfMemory}!struct { covering: u64, newest: ?*skiplist.Node } {
-    const snapshot = @min(join(snap_hi, snap_lo), limits.sequence_max);
-    return .{
-        .covering = if (flags & get_ignore_range_deletions != 0) 0 else try mt.maxCovering(key, snapshot),
-        .newest = if (mt.mayContain(key)) mt.findNewest(key, snapshot) else null,
-    };
-}
-
 /// Looks up the key at buf[off..][0..klen] as of `snapshot` (range tombstones ignored when
-/// `flags` has `get_ignore_range_deletions`), working in buf[off..cap] (callers
-/// that carve results out of one larger buffer pass where the free part starts). Writes records
-/// `fixed64 trailer ‖ fixed32 vlen ‖ value`, newest first: one for a Value or a deletion; for
-/// Merge entries, every consecutive Merge and the entry that ends the run (if any). A range
-/// tombstone (at or below the snapshot) that covers the key above a version ends the records
-/// with a record of type RangeDeletion, the tombstone's seq and no value. Returns the record
-/// count (0: absent), `buffer_too_small` with the needed size in buf[off..][0..4], or
-/// `corruption` (the entry's trailer and key at buf[off..]).
-export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, klen: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
+/// `flags` has `get_ignore_range_deletions`), working in buf[off..cap] (callers that carve
+/// results out of one larger buffer pass where the free part starts). Writes the records of
+/// `lookup.get` there: `fixed64 trailer ‖ fixed32 vlen ‖ value`, newest first — one for a
+/// Value or a deletion; for Merge entries, every consecutive Merge and the entry that ends the
+/// run (if any); a range tombstone (at or below the snapshot) that covers the key above a
+/// version ends them with a record of type RangeDeletion, the tombstone's seq and no value.
+/// Returns the record count (0: absent), `buffer_too_small` with the needed size in
+/// buf[off..][0..4], or `corruption` (the entry's trailer and key at buf[off..]).
+pub export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, klen: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (off > whole_cap) return code(.invalid_argument);
     // The call works in whole[off..whole_cap]: the key in front, the records written over it.
@@ -337,85 +212,40 @@ export fn memtable_get(h: ?*anyopaque, whole: [*]u8, off: u32, whole_cap: u32, k
     // claim the lines a typical record fills now, so their misses overlap the search's.
     var line: usize = 64;
     while (line < 256 and line < cap) : (line += 64) @prefetch(buf + line, .{ .rw = .write });
-    const start = lookupStart(mt, buf[0..klen], snap_hi, snap_lo, flags) catch return code(.out_of_memory);
-    const covering = start.covering;
-    var found = start.newest;
-    const protection = mt.protectionBytes();
-    var pos: usize = 0;
-    var count: i32 = 0;
-    var overflow = false;
-    while (found) |node| {
-        if (!coding.verifyProtection(node.entry(), protection)) return corrupt(buf, cap, node);
-        const e = coding.decodeEntry(node.entry());
-        if (e.key.sequence() < covering) break; // hidden by the tombstone: it ends the run
-        const need = pos + limits.get_record_header_size + e.value.len;
-        if (need > cap) overflow = true;
-        if (!overflow) {
-            put64(buf, pos, e.key.trailer);
-            put32(buf, pos + 8, @intCast(e.value.len));
-            @memcpy(buf[pos + limits.get_record_header_size ..][0..e.value.len], e.value);
-        }
-        pos = need;
-        count += 1;
-        if (e.key.valueType() != @backingInt(limits.ValueType.merge)) return if (overflow) tooSmall(buf, cap, pos) else count;
-        // The key bytes are overwritten by the output: compare against the node's own copy.
-        found = mt.nextVersion(node);
-    }
-    if (covering != 0) {
-        const need = pos + limits.get_record_header_size;
-        if (need > cap) overflow = true;
-        if (!overflow) {
-            put64(buf, pos, coding.packTrailer(covering, @backingInt(limits.ValueType.range_deletion)));
-            put32(buf, pos + 8, 0);
-        }
-        pos = need;
-        count += 1;
-    }
-    if (overflow) return tooSmall(buf, cap, pos);
-    return count;
+    const outcome = lookup.get(mt, buf[0..klen], lookupOptions(snap_hi, snap_lo, flags), buf[0..cap]) catch return code(.out_of_memory);
+    return switch (outcome) {
+        .records => |n| @intCast(n),
+        .too_small => |need| tooSmall(buf, cap, need),
+        .corrupt => |node| corrupt(buf, cap, node),
+    };
 }
 
 /// Looks up the key at buf[0..klen] as of `snapshot` for a caller that reads the value into
-/// memory of its own: the visible version's `fixed64 trailer ‖ fixed32 vlen` goes to
-/// buf[0..12] and, for a Value, its first min(vlen, dest_cap) bytes to `dest`. A range
+/// memory of its own (`lookup.getInto`): the visible version's `fixed64 trailer ‖ fixed32 vlen`
+/// goes to buf[0..12] and, for a Value, its first min(vlen, dest_cap) bytes to `dest`. A range
 /// tombstone covering the key above the version answers as a record of type RangeDeletion
 /// with the tombstone's seq. Returns 1 (a Value or a deletion), 0 (absent), 2 (the newest
 /// version is a Merge: nothing written, `memtable_get` collects the run), or `corruption`
-/// (the entry's trailer and key in buf).
-export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, dest: ?[*]u8, dest_cap: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
+/// (the entry's trailer and key in buf). `invalid_argument` for a null `dest` with a capacity.
+pub export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32, dest: ?[*]u8, dest_cap: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (klen > limits.key_size_max or klen > cap or cap < limits.get_record_header_size) return code(.invalid_argument);
-    const start = lookupStart(mt, buf[0..klen], snap_hi, snap_lo, flags) catch return code(.out_of_memory);
-    const covering = start.covering;
-    const found = start.newest;
-    if (found) |node| {
-        if (!coding.verifyProtection(node.entry(), mt.protectionBytes())) return corrupt(buf, cap, node);
-        const e = coding.decodeEntry(node.entry());
-        if (e.key.sequence() >= covering) {
-            if (e.key.valueType() == @backingInt(limits.ValueType.merge)) return 2;
-            put64(buf, 0, e.key.trailer);
-            put32(buf, 8, @intCast(e.value.len));
-            const n = @min(e.value.len, dest_cap);
-            if (n > 0) @memcpy(dest.?[0..n], e.value[0..n]);
-            return 1;
-        }
-    }
-    if (covering == 0) return 0;
-    put64(buf, 0, coding.packTrailer(covering, @backingInt(limits.ValueType.range_deletion)));
-    put32(buf, 8, 0);
-    return 1;
+    if (dest == null and dest_cap != 0) return code(.invalid_argument);
+    const into: []u8 = if (dest) |d| d[0..dest_cap] else &.{};
+    const header = buf[0..limits.get_record_header_size];
+    const outcome = lookup.getInto(mt, buf[0..klen], lookupOptions(snap_hi, snap_lo, flags), header, into) catch return code(.out_of_memory);
+    return switch (outcome) {
+        .absent => 0,
+        .found => 1,
+        .merge => 2,
+        .corrupt => |node| corrupt(buf, cap, node),
+    };
 }
 
 /// Approximate memory usage (arena bytes in use), or -1 for a bad handle.
 export fn memtable_memory_usage(h: ?*anyopaque) f64 {
     const mt = asMemTable(h) orelse return -1;
     return @floatFromInt(mt.memoryUsage());
-}
-
-/// RocksDB's first_seqno: 0 while empty (callers tell "empty" by the entry count).
-fn firstSeq(mt: *MemTable) u64 {
-    const s = mt.first_seq.load(.monotonic);
-    return if (s == mt_mod.seq_unset) 0 else s;
 }
 
 /// Writes the counters as fixed64 LE words: num_entries, num_deletes, data_size, first_seq,
@@ -426,10 +256,10 @@ export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     const words = [_]u64{
         mt.num_entries.load(.monotonic), mt.num_deletes.load(.monotonic),  mt.data_size.load(.monotonic),
-        firstSeq(mt),                    mt.earliest_seq.load(.monotonic), mt.arena.usage(),
+        mt.firstSeq(),                   mt.earliest_seq.load(.monotonic), mt.arena.usage(),
         mt.arena.allocatedBytes(),       mt.arena.block_size,              mt.write_buffer_size,
         mt.numRangeDeletes(),            mt.bloom_hits.load(.monotonic),   mt.bloom_misses.load(.monotonic),
-        @intFromBool(mt.isImmutable()),  @backingInt(mt.rep),
+        @intFromBool(mt.isImmutable()),  @backingInt(mt.rep.kind()),
     };
     if (cap < words.len * 8) return tooSmall(buf, cap, words.len * 8);
     for (words, 0..) |w, i| put64(buf, i * 8, w);
@@ -437,12 +267,6 @@ export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
 }
 
 // ---- sharing with other threads -------------------------------------------------------------
-
-fn asAllocator(h: ?*anyopaque) ?*seq_mod.SequenceAllocator {
-    const p = h orelse return null;
-    const a: *seq_mod.SequenceAllocator = @ptrCast(@alignCast(p));
-    return if (a.magic == seq_mod.magic) a else null;
-}
 
 /// A token (below 2^53, so exact as f64) that `memtable_attach` in any thread turns into a
 /// handle holding its own reference, once. `kind` 1: a memtable, 2: a sequence allocator.
@@ -578,29 +402,11 @@ export fn memtable_iter_free(h: ?*anyopaque) i32 {
     return code(.ok);
 }
 
-/// Copies the entry at `it` as `fixed64 trailer ‖ fixed32 klen ‖ fixed32 vlen ‖ key ‖ value`.
-fn writeEntryAt(buf: [*]u8, pos: usize, cap: u32, e: coding.Entry) ?usize {
-    const need = pos + limits.entry_out_header_size + e.key.user_key.len + e.value.len;
-    if (need > cap) return null;
-    put64(buf, pos, e.key.trailer);
-    put32(buf, pos + 8, @intCast(e.key.user_key.len));
-    put32(buf, pos + 12, @intCast(e.value.len));
-    const k = pos + limits.entry_out_header_size;
-    @memcpy(buf[k..][0..e.key.user_key.len], e.key.user_key);
-    @memcpy(buf[k + e.key.user_key.len ..][0..e.value.len], e.value);
-    return need;
-}
-
-/// Result of a positioning call: 1 and the current entry in buf, 0 when not valid, or
-/// `buffer_too_small` (position kept; grow and call `memtable_iter_read`).
+/// Result of a positioning call: 1 and the current entry in buf (`fixed64 trailer ‖ fixed32
+/// klen ‖ fixed32 vlen ‖ key ‖ value`), 0 when not valid, or `buffer_too_small` (position
+/// kept; grow and call `memtable_iter_read`).
 fn current(it: *Iterator, buf: [*]u8, cap: u32) i32 {
-    if (!it.valid()) return 0;
-    if (!coding.verifyProtection(it.node().entry(), it.mt.protectionBytes())) return corrupt(buf, cap, it.node());
-    const e = coding.decodeEntry(it.node().entry());
-    if (writeEntryAt(buf, 0, cap, e) == null) {
-        return tooSmall(buf, cap, limits.entry_out_header_size + e.key.user_key.len + e.value.len);
-    }
-    return 1;
+    return copied(buf, cap, it.copyCurrent(buf[0..cap]));
 }
 
 /// 1 when the iterator is positioned on an entry, 0 when not.
@@ -657,27 +463,12 @@ export fn memtable_iter_prev(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
 }
 
 /// Copies up to `max` entries starting at the current one (inclusive) and advances past the
-/// last one copied. Returns the count (0 when not valid), or `buffer_too_small` when not even
-/// the first entry fits (nothing moves).
+/// last one copied (`Iterator.copyBatch`). Returns the count (0 when not valid), or
+/// `buffer_too_small` / `corruption` for the first entry (nothing moves); a later entry that
+/// does not fit or fails its check ends the batch before it.
 export fn memtable_iter_next_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, max: u32) i32 {
     const it = asIterator(h) orelse return code(.bad_handle);
-    var pos: usize = 0;
-    var count: u32 = 0;
-    const protection = it.mt.protectionBytes();
-    while (count < max and it.valid()) {
-        if (!coding.verifyProtection(it.node().entry(), protection)) {
-            if (count == 0) return corrupt(buf, cap, it.node());
-            break; // report it when the caller asks for the next batch
-        }
-        const e = coding.decodeEntry(it.node().entry());
-        pos = writeEntryAt(buf, pos, cap, e) orelse {
-            if (count == 0) return tooSmall(buf, cap, limits.entry_out_header_size + e.key.user_key.len + e.value.len);
-            break;
-        };
-        count += 1;
-        it.next();
-    }
-    return @intCast(count);
+    return copied(buf, cap, it.copyBatch(buf[0..cap], max));
 }
 
 // ---- the native flush (sst.zig) -----------------------------------------------------------
@@ -871,18 +662,7 @@ export fn memtable_testing_corrupt(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u
     if (klen > limits.key_size_max or klen > cap or what > 1) return code(.invalid_argument);
     const seq = join(seq_hi, seq_lo);
     if (seq > limits.sequence_max) return code(.invalid_argument);
-    const node = mt.findNewest(buf[0..klen], seq) orelse return 0;
-    if (node.key().sequence() != seq) return 0;
-    const e = coding.decodeEntry(node.entry());
-    const key_end: [*]u8 = @constCast(e.key.user_key.ptr + e.key.user_key.len);
-    const value_end: [*]u8 = @constCast(e.value.ptr + e.value.len);
-    if (what == 1 or e.value.len == 0) {
-        if (e.key.user_key.len == 0) return 0;
-        (key_end - 1)[0] ^= 0x01;
-    } else {
-        (value_end - 1)[0] ^= 0x01;
-    }
-    return 1;
+    return @intFromBool(mt.corruptForTesting(buf[0..klen], seq, if (what == 1) .key else .value));
 }
 
 // ---- benchmark-only (-Dbench-exports=true) ------------------------------------------------
@@ -919,79 +699,4 @@ fn benchLookups(h: ?*anyopaque, keys: [*]const u8, key_size: u32, order: [*]cons
         found += 1;
     }
     return found;
-}
-
-test {
-    _ = @import("coding.zig");
-    _ = @import("arena.zig");
-    _ = @import("skiplist.zig");
-    _ = @import("memtable.zig");
-    _ = @import("write_batch.zig");
-    _ = @import("share.zig");
-    _ = @import("sequence.zig");
-    _ = @import("prefix.zig");
-    _ = @import("bloom.zig");
-    _ = @import("point_index.zig");
-    _ = @import("rep.zig");
-    _ = @import("sst.zig");
-    _ = @import("holdings.zig");
-    _ = @import("file_lock.zig");
-}
-
-test "crc32c matches the published check value" {
-    try std.testing.expectEqual(@as(u32, 0xE3069283), memtable_crc32c("123456789", 9, 9));
-    try std.testing.expectEqual(@as(u32, 0), memtable_crc32c("", 0, 0));
-}
-
-test "exports answer bad handles and bad lengths with status codes" {
-    var buf: [64]u8 = @splat(0);
-    try std.testing.expectEqual(code(.bad_handle), memtable_add(null, &buf, buf.len, 0, 1, 1, 1, 1));
-    const h = memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, 0, 0, 0).?;
-    try std.testing.expect(memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, 0, 0, 0) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3, 0, 0, 0, 0, 0, 0, 0, 0) == null);
-    try std.testing.expect(memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x1000, 0, 0, 0, 0, 0, 0, 0, 0) == null);
-    try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 1, 60, 10));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0, 1, 9, 1, 1));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_add(h, &buf, buf.len, 0x0100_0000, 0, 1, 1, 1));
-    @memcpy(buf[0..4], "keyv");
-    try std.testing.expectEqual(code(.ok), memtable_add(h, &buf, buf.len, 0, 3, 1, 3, 1));
-    try std.testing.expectEqual(code(.duplicate), memtable_add(h, &buf, buf.len, 0, 3, 1, 3, 1));
-    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, 0, buf.len, 3, 0, 10, 0));
-    try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[0..8], .little));
-    try std.testing.expectEqual(@as(u8, 'v'), buf[12]);
-    @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 0, 12, 3, 0xFFFF_FFFF, 0xFFFF_FFFF, 0));
-    try std.testing.expectEqual(@as(u32, 13), std.mem.readInt(u32, buf[0..4], .little));
-    // At an offset: the key at buf[20..23], the record written there; buf[0..20] untouched.
-    @memset(buf[0..20], 0xAA);
-    @memcpy(buf[20..23], "key");
-    try std.testing.expectEqual(@as(i32, 1), memtable_get(h, &buf, 20, buf.len, 3, 0, 10, 0));
-    try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[20..28], .little));
-    try std.testing.expectEqual(@as(u8, 'v'), buf[32]);
-    for (buf[0..20]) |b| try std.testing.expectEqual(@as(u8, 0xAA), b);
-    @memcpy(buf[20..23], "key");
-    try std.testing.expectEqual(code(.buffer_too_small), memtable_get(h, &buf, 20, 32, 3, 0xFFFF_FFFF, 0xFFFF_FFFF, 0));
-    try std.testing.expectEqual(@as(u32, 13), std.mem.readInt(u32, buf[20..24], .little));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 33, 32, 0, 0, 10, 0));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_get(h, &buf, 30, 32, 3, 0, 10, 0));
-    // Into the caller's memory: the header in buf, the value (cut to dest_cap) in dest.
-    var dest: [4]u8 = @splat(0);
-    @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(@as(i32, 1), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
-    try std.testing.expectEqual(@as(u64, (3 << 8) | 1), std.mem.readInt(u64, buf[0..8], .little));
-    try std.testing.expectEqual(@as(u32, 1), std.mem.readInt(u32, buf[8..12], .little));
-    try std.testing.expectEqual(@as(u8, 'v'), dest[0]);
-    @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(@as(i32, 1), memtable_get_into(h, &buf, buf.len, 3, null, 0, 0, 10, 0));
-    try std.testing.expectEqual(@as(i32, 0), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 2, 0));
-    @memcpy(buf[0..3], "kez");
-    try std.testing.expectEqual(@as(i32, 0), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
-    try std.testing.expectEqual(code(.invalid_argument), memtable_get_into(h, &buf, 11, 3, &dest, dest.len, 0, 10, 0));
-    try std.testing.expectEqual(code(.bad_handle), memtable_get_into(null, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
-    @memcpy(buf[0..4], "keym");
-    try std.testing.expectEqual(code(.ok), memtable_add(h, &buf, buf.len, 0, 5, 2, 3, 1));
-    @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(@as(i32, 2), memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
-    try std.testing.expectEqual(@as(u8, 'v'), dest[0]); // nothing written for a Merge
-    try std.testing.expectEqual(@as(i32, 0), memtable_unref(h));
 }

@@ -1,7 +1,9 @@
 //! Limits and layout constants shared by the native library and the TypeScript side.
 //!
-//! Every constant here is also reported by `memtable_layout` and checked by the TS loader at
-//! load time, so a stale library fails loudly instead of misreading memory.
+//! The constants both sides rely on (`src/ffi/layout.ts` restates them) are reported by
+//! `memtable_layout` as `layout_words` and checked by the TS loader at load time, so a stale
+//! library fails loudly instead of misreading memory. The rest (arena bounds, the seek type)
+//! are the native side's own.
 
 /// Bumped whenever an export's signature or a shared layout changes.
 pub const abi_version: u32 = 12;
@@ -85,3 +87,29 @@ pub fn isProtectionSize(n: u32) bool {
 pub const entry_out_header_size: u32 = 16;
 /// Header of every get() record: `fixed64 trailer ‖ fixed32 value_len`, then value bytes.
 pub const get_record_header_size: u32 = 12;
+
+/// The layout words `memtable_layout` reports and the TS loader checks (`src/ffi/layout.ts`);
+/// the order is part of the ABI.
+pub const layout_words = [_]u32{
+    abi_version,
+    skiplist_height_max,
+    skiplist_branching,
+    key_size_max,
+    value_size_max,
+    @truncate(sequence_max >> 32),
+    @truncate(sequence_max),
+    entry_out_header_size,
+    get_record_header_size,
+    @bitCast(@backingInt(Status.duplicate)),
+    @bitCast(@backingInt(Status.out_of_memory)),
+    @bitCast(@backingInt(Status.buffer_too_small)),
+    @bitCast(@backingInt(Status.invalid_argument)),
+    @bitCast(@backingInt(Status.bad_handle)),
+    @bitCast(@backingInt(Status.corruption)),
+    @bitCast(@backingInt(Status.single_delete_misuse)),
+    @bitCast(@backingInt(Status.bad_batch)),
+    @bitCast(@backingInt(Status.concurrent_write)),
+    @bitCast(@backingInt(Status.immutable)),
+    @bitCast(@backingInt(Status.lock_held)),
+    @bitCast(@backingInt(Status.io_error)),
+};

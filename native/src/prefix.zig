@@ -19,6 +19,7 @@ pub const Extractor = struct {
 
     /// REQUIRES: inDomain(key).
     pub fn transform(self: Extractor, key: []const u8) []const u8 {
+        std.debug.assert(self.inDomain(key));
         return switch (self.kind) {
             .none => key[0..0],
             .fixed => key[0..self.n],

@@ -23,8 +23,8 @@ const std = @import("std");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const arena_mod = @import("arena.zig");
-const skiplist = @import("skiplist.zig");
-const mt_mod = @import("memtable.zig");
+const skiplist = @import("rep/skiplist.zig");
+const mt_mod = @import("memtable/memtable.zig");
 
 const merge_operator = @import("merge_operator.zig");
 

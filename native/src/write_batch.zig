@@ -10,7 +10,7 @@
 //! `count` must equal the number of counted records ("WriteBatch has wrong count").
 const std = @import("std");
 const limits = @import("limits.zig");
-const MemTable = @import("memtable.zig").MemTable;
+const MemTable = @import("memtable/memtable.zig").MemTable;
 
 pub const header_size = 12;
 

@@ -1,10 +1,16 @@
-//! InlineSkipList: the sorted index of a memtable (RocksDB's `memtable/inlineskiplist.h`).
+//! InlineSkipList: the sorted index of a memtable (RocksDB's `memtable/inlineskiplist.h`): the
+//! node layout, searches, single inserts (with a splice as the hint) and concurrent inserts.
+//! Sorted runs (a batch linked in one ascending pass) are in `skiplist_run.zig`.
 //!
-//! Thread safety: one writer at a time (the caller serialises inserts); any number of readers
-//! concurrently with the writer and with each other, without locks. A node is published by a
-//! release store of the level-0 pointer that links it, after its entry bytes and its own next
-//! pointers are written; readers load next pointers with acquire ordering, so a reader that
-//! sees a node sees its whole entry.
+//! Thread safety: writers either take turns — `insert`, `insertWithSplice`, `linkUnlinked`,
+//! `appendCopy` and the runs of `skiplist_run.zig` are for one writer at a time, which the
+//! caller guarantees (the memtable's single-writer guard) — or all use the concurrent inserts
+//! (`insertConcurrently`, `linkConcurrently`: a compare-and-swap per level, over an arena that
+//! allocates concurrently); the two kinds never mix on one list. Any number of readers run
+//! alongside either, without locks. A node is published by a release store (or CAS) of the
+//! level-0 pointer that links it, after its entry bytes and its own next pointers are written;
+//! readers load next pointers with acquire ordering, so a reader that sees a node sees its whole
+//! entry.
 //!
 //! Invariants:
 //! 1. Nodes are never freed or moved while the list lives (they live in the arena).
@@ -16,9 +22,9 @@
 //!     next[h-1] … next[1] ‖ next[0] ‖ entry bytes
 //! A `*Node` points at next[0]; next[i] is i words before it; the entry follows next[0].
 const std = @import("std");
-const limits = @import("limits.zig");
-const coding = @import("coding.zig");
-const Arena = @import("arena.zig").Arena;
+const limits = @import("../limits.zig");
+const coding = @import("../coding.zig");
+const Arena = @import("../arena.zig").Arena;
 
 pub const height_max = limits.skiplist_height_max;
 pub const branching = limits.skiplist_branching;
@@ -37,7 +43,7 @@ pub const Node = extern struct {
         return self.link(level).load(.acquire);
     }
 
-    inline fn setNext(self: *Node, level: usize, n: ?*Node) void {
+    pub inline fn setNext(self: *Node, level: usize, n: ?*Node) void {
         self.link(level).store(n, .release);
     }
 
@@ -70,9 +76,6 @@ pub const Splice = struct {
 
 pub const InsertError = error{ Duplicate, OutOfMemory, Corruption };
 
-/// Predecessors of a key at every level, recorded before a sorted run is linked.
-pub const Preds = [height_max]*Node;
-
 pub const SkipList = struct {
     arena: *Arena,
     head: *Node,
@@ -100,7 +103,9 @@ pub const SkipList = struct {
 
     /// A list of at most `shape.height` levels branching by `shape.branching` (≥ 2).
     pub fn initWith(arena: *Arena, seed: u64, shape: Shape) error{OutOfMemory}!SkipList {
-        std.debug.assert(shape.height >= 1 and shape.height <= height_max and shape.branching >= 2);
+        std.debug.assert(shape.height >= 1);
+        std.debug.assert(shape.height <= height_max);
+        std.debug.assert(shape.branching >= 2);
         const head = try allocateNode(arena, shape.height, 0);
         var i: usize = 0;
         while (i < shape.height) : (i += 1) head.noBarrierSetNext(i, null);
@@ -123,19 +128,22 @@ pub const SkipList = struct {
     }
 
     fn allocateNode(arena: *Arena, height: u32, entry_len: usize) error{OutOfMemory}!*Node {
-        std.debug.assert(height >= 1 and height <= height_max);
+        std.debug.assert(height >= 1);
+        std.debug.assert(height <= height_max);
         const prefix = @sizeOf(Link) * (height - 1);
         const raw = try arena.allocateAligned(prefix + @sizeOf(Node) + entry_len);
         return @ptrCast(@alignCast(raw + prefix));
     }
 
-    fn randomHeight(self: *SkipList) u32 {
+    pub fn randomHeight(self: *SkipList) u32 {
         return heightFrom(&self.rng_state, self.height_limit, self.branching_factor);
     }
 
     /// A height ≤ `limit` with P(h > k) = b^-k, drawn from the xorshift64* state `rng` (cheap,
     /// good enough to pick levels).
     fn heightFrom(rng: *u64, limit: u32, b: u32) u32 {
+        std.debug.assert(limit >= 1);
+        std.debug.assert(b >= 2);
         var h: u32 = 1;
         while (h < limit) {
             rng.* ^= rng.* >> 12;
@@ -164,7 +172,7 @@ pub const SkipList = struct {
         }
     }
 
-    inline fn keyIsAfterNode(key: coding.Key, n: ?*Node) bool {
+    pub inline fn keyIsAfterNode(key: coding.Key, n: ?*Node) bool {
         const node = n orelse return false;
         return coding.compareEntry(node.entry(), key) == .lt;
     }
@@ -300,7 +308,9 @@ pub const SkipList = struct {
         return self.insertWithSplice(key, value, &splice);
     }
 
+    /// `insert` from `splice` (a hint kept by the caller). REQUIRES: no concurrent insert.
     pub fn insertWithSplice(self: *SkipList, key: coding.Key, value: []const u8, splice: *Splice) InsertError!*Node {
+        std.debug.assert(!self.arena.isConcurrent()); // the one-writer inserts never mix with CAS ones
         const recomputed = self.recomputeSplice(key, splice);
         try self.checkSplice(key, splice);
         const height = self.randomHeight();
@@ -309,17 +319,24 @@ pub const SkipList = struct {
         return node;
     }
 
-    /// Links a node made by `allocateSorted` (for this list or, when it is no taller, another
+    /// Links a node made by `allocateUnlinked` (for this list or, when it is no taller, another
     /// one) at its place, searching from the head. REQUIRES: no equal entry in the list (the
     /// caller checked), no concurrent insert. Allocates nothing, so it cannot fail.
     pub fn linkUnlinked(self: *SkipList, u: Unlinked) void {
+        std.debug.assert(!self.arena.isConcurrent());
+        std.debug.assert(u.height >= 1);
         const key = u.node.key();
         var splice: Splice = .{};
         const recomputed = self.recomputeSplice(key, &splice);
+        if (std.debug.runtime_safety) {
+            if (splice.next[0]) |n| std.debug.assert(coding.compareEntry(n.entry(), key) != .eq);
+        }
         self.linkWithSplice(u.node, @min(u.height, self.height_limit), key, &splice, recomputed);
     }
 
     fn linkWithSplice(self: *SkipList, node: *Node, height: u32, key: coding.Key, splice: *Splice, recomputed: u32) void {
+        std.debug.assert(height >= 1);
+        std.debug.assert(height <= self.height_limit);
         const max_height = self.max_height.load(.monotonic);
         if (height > max_height) {
             var l = max_height;
@@ -354,7 +371,7 @@ pub const SkipList = struct {
         return self.checkNeighbours(key, splice.prev[0], splice.next[0]);
     }
 
-    fn checkNeighbours(self: *SkipList, key: coding.Key, prev: *Node, next: ?*Node) InsertError!void {
+    pub fn checkNeighbours(self: *SkipList, key: coding.Key, prev: *Node, next: ?*Node) InsertError!void {
         if (next) |n| {
             if (coding.compareEntry(n.entry(), key) == .eq) return error.Duplicate;
         }
@@ -369,25 +386,49 @@ pub const SkipList = struct {
     }
 
     /// A node of `height` holding the entry (and its protection bytes), not linked.
-    fn allocateEntry(self: *SkipList, key: coding.Key, value: []const u8, height: u32) error{OutOfMemory}!*Node {
+    pub fn allocateEntry(self: *SkipList, key: coding.Key, value: []const u8, height: u32) error{OutOfMemory}!*Node {
         return newNode(self.arena, key, value, height, self.protection_bytes);
     }
 
     // ---- concurrent inserts (allow_concurrent_memtable_write) ----------------------------
 
-    /// Inserts like `insert`, safe against other `insertConcurrently` calls on other threads
-    /// (RocksDB's InlineSkipList::InsertConcurrently): the node is linked level by level with a
+    /// Inserts like `insert`, safe against other concurrent inserts on other threads (RocksDB's
+    /// InlineSkipList::InsertConcurrently): the node is linked level by level with a
     /// compare-and-swap on its predecessor's pointer; a lost race recomputes the predecessor at
     /// that level from the one it had. Duplicates are found at level 0, before any link.
     /// REQUIRES: the arena allocates concurrently.
     pub fn insertConcurrently(self: *SkipList, key: coding.Key, value: []const u8) InsertError!*Node {
+        std.debug.assert(self.arena.isConcurrent());
         var splice: Splice = .{};
-        var max_height = self.max_height.load(.acquire);
-        self.searchFromHead(key, &splice, max_height);
-        try self.checkSplice(key, &splice);
-        const searched = max_height;
+        const searched = self.max_height.load(.acquire);
+        self.searchFromHead(key, &splice, searched);
+        try self.checkSplice(key, &splice); // allocates nothing for a duplicate
         const height = self.concurrentHeight();
         const node = try self.allocateEntry(key, value, height);
+        try self.linkConcurrentlyAfter(node, height, key, &splice, searched);
+        return node;
+    }
+
+    /// The linking half of `insertConcurrently`, for a node from `allocateUnlinkedConcurrently`
+    /// (a batch allocates every node before it links any). `error.Duplicate` when an equal entry
+    /// is there: the node then stays unused in the arena. REQUIRES: the arena allocates
+    /// concurrently.
+    pub fn linkConcurrently(self: *SkipList, u: Unlinked) InsertError!void {
+        std.debug.assert(self.arena.isConcurrent());
+        std.debug.assert(u.height >= 1);
+        std.debug.assert(u.height <= self.height_limit);
+        const key = u.node.key();
+        var splice: Splice = .{};
+        const searched = self.max_height.load(.acquire);
+        self.searchFromHead(key, &splice, searched);
+        try self.checkSplice(key, &splice);
+        try self.linkConcurrentlyAfter(u.node, u.height, key, &splice, searched);
+    }
+
+    /// Links `node` with CAS level by level; `splice` holds the predecessors found by a search
+    /// of the `searched` lowest levels.
+    fn linkConcurrentlyAfter(self: *SkipList, node: *Node, height: u32, key: coding.Key, splice: *Splice, searched: u32) error{Duplicate}!void {
+        var max_height = searched;
         while (height > max_height) {
             if (self.max_height.cmpxchgWeak(max_height, height, .acq_rel, .acquire)) |seen| {
                 max_height = seen;
@@ -414,104 +455,33 @@ pub const SkipList = struct {
                 }
             }
         }
-        return node;
     }
 
-    // ---- sorted runs (write batches) -----------------------------------------------------
-    //
-    // A run of keys in ascending order is inserted in three phases so that nothing is linked
-    // unless every key can be: `prepareGroup` searches the keys (interleaved, a group at a
-    // time) and records their predecessors; `allocateSorted` makes the nodes; `linkSorted`
-    // links them in ascending order, correcting each recorded predecessor with the nodes of the
-    // run linked before it (they are all smaller, and the last one linked at a level is the
-    // largest).
+    // ---- unlinked nodes (batches allocate every node before they link any) ---------------
 
-    /// Phase 1 for a group of keys (any order): records each key's predecessors at every level
-    /// and checks it (duplicate, paranoid order). The searches run interleaved, one step of
-    /// each in turn, with the next node of each prefetched: the cache misses of the group
-    /// overlap instead of following one another, which is where a random insert spends its
-    /// time. On failure `failed` is the index in `keys`.
-    pub fn prepareGroup(self: *SkipList, keys: []const coding.Key, preds: []Preds, failed: *usize) InsertError!void {
-        const group_max = 16;
-        std.debug.assert(keys.len <= group_max and preds.len == keys.len);
-        const top: u32 = self.max_height.load(.monotonic);
-        var x: [group_max]*Node = undefined;
-        var level: [group_max]u32 = undefined;
-        var next0: [group_max]?*Node = undefined;
-        var active: [group_max]u8 = undefined;
-        var n_active: usize = keys.len;
-        for (keys, 0..) |_, i| {
-            x[i] = self.head;
-            level[i] = top - 1;
-            active[i] = @intCast(i);
-            var l: usize = top;
-            while (l < height_max) : (l += 1) preds[i][l] = self.head;
-        }
-        while (n_active > 0) {
-            var a: usize = 0;
-            while (a < n_active) {
-                const i = active[a];
-                const lv = level[i];
-                const n = x[i].next(lv);
-                if (n != null and keyIsAfterNode(keys[i], n)) {
-                    x[i] = n.?;
-                    if (n.?.next(lv)) |ahead| @prefetch(ahead.entry(), .{});
-                    a += 1;
-                    continue;
-                }
-                preds[i][lv] = x[i];
-                if (lv == 0) {
-                    next0[i] = n;
-                    n_active -= 1;
-                    active[a] = active[n_active];
-                    continue;
-                }
-                level[i] = lv - 1;
-                if (x[i].next(lv - 1)) |ahead| @prefetch(ahead.entry(), .{});
-                a += 1;
-            }
-        }
-        for (keys, 0..) |k, i| {
-            self.checkNeighbours(k, preds[i][0], next0[i]) catch |err| {
-                failed.* = i;
-                return err;
-            };
-        }
-    }
-
+    /// A node made and not yet linked, with the height it is to be linked at.
     pub const Unlinked = struct { node: *Node, height: u32 };
 
     threadlocal var height_rng: u64 = 0;
     var height_seed = std.atomic.Value(u64).init(0x9E3779B97F4A7C15);
 
     /// A random height from a per-thread generator (concurrent inserts share no state).
-    fn concurrentHeight(self: *const SkipList) u32 {
+    pub fn concurrentHeight(self: *const SkipList) u32 {
         if (height_rng == 0) height_rng = height_seed.fetchAdd(0x9E3779B97F4A7C15, .monotonic) | 1;
         return heightFrom(&height_rng, self.height_limit, self.branching_factor);
     }
 
-    /// Phase 2: an unlinked node for `key` with a random height.
-    pub fn allocateSorted(self: *SkipList, key: coding.Key, value: []const u8) error{OutOfMemory}!Unlinked {
+    /// An unlinked node for `key` with a random height, for one writer.
+    pub fn allocateUnlinked(self: *SkipList, key: coding.Key, value: []const u8) error{OutOfMemory}!Unlinked {
         const height = self.randomHeight();
         return .{ .node = try self.allocateEntry(key, value, height), .height = height };
     }
 
-    /// Phase 3: links `node` (the next of the run, in order) after its predecessors. `last`
-    /// holds the run's most recently linked node per level (all null before the first).
-    pub fn linkSorted(self: *SkipList, u: Unlinked, preds: *const Preds, last: *[height_max]?*Node) void {
-        const node = u.node;
-        const height = u.height;
-        if (height > self.max_height.load(.monotonic)) self.max_height.store(height, .monotonic);
-        var level: usize = 0;
-        while (level < height) : (level += 1) {
-            var p = preds[level];
-            if (last[level]) |l| {
-                if (p == self.head or coding.compareKeys(l.key(), p.key()) == .gt) p = l;
-            }
-            node.noBarrierSetNext(level, p.next(level));
-            p.setNext(level, node);
-            last[level] = node;
-        }
+    /// An unlinked node for `key` with a random height from this thread's generator, for
+    /// `linkConcurrently`.
+    pub fn allocateUnlinkedConcurrently(self: *SkipList, key: coding.Key, value: []const u8) error{OutOfMemory}!Unlinked {
+        const height = self.concurrentHeight();
+        return .{ .node = try self.allocateEntry(key, value, height), .height = height };
     }
 };
 
@@ -526,6 +496,23 @@ pub fn newNode(arena: *Arena, key: coding.Key, value: []const u8, height: u32, p
     return node;
 }
 
+/// The newest version of `user_key` with sequence number ≤ `snapshot` in `list`, or null.
+pub fn findNewest(list: *SkipList, user_key: []const u8, snapshot: u64) ?*Node {
+    const seek: coding.Key = .{ .user_key = user_key, .trailer = coding.packTrailer(snapshot, limits.value_type_for_seek) };
+    const node = list.findGreaterOrEqual(seek) orelse return null;
+    if (!std.mem.eql(u8, node.key().user_key, user_key)) return null;
+    return node;
+}
+
+/// The next older version of `node`'s user key in its list (the level-0 successor when it has
+/// the same user key: versions of a key are adjacent, newest first), or null.
+pub fn nextVersion(node: *Node) ?*Node {
+    const n = node.next(0) orelse return null;
+    if (!std.mem.eql(u8, n.key().user_key, node.key().user_key)) return null;
+    std.debug.assert(n.key().trailer < node.key().trailer);
+    return n;
+}
+
 /// Bytes of the entry at `node`, protection included.
 pub fn entrySize(node: *Node, protection_bytes: u8) usize {
     return coding.entryLength(node.entry()) + protection_bytes;
@@ -536,6 +523,11 @@ pub fn entrySize(node: *Node, protection_bytes: u8) usize {
 /// per level (all null for an empty list). REQUIRES: the entry sorts after every node; no
 /// concurrent insert. For rebuilding a list in order.
 pub fn appendCopy(list: *SkipList, src: *Node, len: usize, last: *[height_max]?*Node) error{OutOfMemory}!*Node {
+    std.debug.assert(!list.arena.isConcurrent());
+    if (std.debug.runtime_safety) {
+        if (last[0]) |tail| std.debug.assert(coding.compareKeys(tail.key(), src.key()) == .lt);
+    }
+    if (std.debug.runtime_safety) std.debug.assert(len >= coding.entryLength(src.entry()));
     const height = list.randomHeight();
     const node = try SkipList.allocateNode(list.arena, height, len);
     @memcpy(node.entry()[0..len], src.entry()[0..len]);
@@ -549,43 +541,16 @@ pub fn appendCopy(list: *SkipList, src: *Node, len: usize, last: *[height_max]?*
     return node;
 }
 
-/// A cursor over the list. Valid until the list's arena is freed.
-pub const Iterator = struct {
-    list: *SkipList,
-    node: ?*Node = null,
-
-    pub fn valid(self: *const Iterator) bool {
-        return self.node != null;
-    }
-    pub fn next(self: *Iterator) void {
-        self.node = self.node.?.next(0);
-    }
-    pub fn prev(self: *Iterator) void {
-        self.node = self.list.findLessThan(self.node.?.key());
-    }
-    pub fn seek(self: *Iterator, key: coding.Key) void {
-        self.node = self.list.findGreaterOrEqual(key);
-    }
-    pub fn seekForPrev(self: *Iterator, key: coding.Key) void {
-        self.node = self.list.findLessOrEqual(key);
-    }
-    pub fn seekToFirst(self: *Iterator) void {
-        self.node = self.list.findFirst();
-    }
-    pub fn seekToLast(self: *Iterator) void {
-        self.node = self.list.findLast();
-    }
-};
-
 const testing = std.testing;
+const Cursor = @import("cursor.zig").Cursor;
 
-fn testKey(buf: []u8, i: u32, seq: u64) coding.Key {
+pub fn testKey(buf: []u8, i: u32, seq: u64) coding.Key {
     const s = std.fmt.bufPrint(buf, "key{d:0>8}", .{i}) catch unreachable;
     return .{ .user_key = s, .trailer = coding.packTrailer(seq, 1) };
 }
 
 /// Every level above 0 is in strict order (test helper).
-fn expectLevelsSorted(list: *SkipList) !void {
+pub fn expectLevelsSorted(list: *SkipList) !void {
     var level: usize = 1;
     while (level < list.max_height.load(.monotonic)) : (level += 1) {
         var x = list.head.next(level);
@@ -598,7 +563,7 @@ fn expectLevelsSorted(list: *SkipList) !void {
 
 /// Walks level 0, checking strict order; returns the node count (test helper).
 pub fn expectSortedCount(list: *SkipList) !usize {
-    var it = Iterator{ .list = list };
+    var it = Cursor.overList(list);
     it.seekToFirst();
     var count: usize = 0;
     var prev_key: ?coding.Key = null;
@@ -635,7 +600,7 @@ test "skiplist keeps random inserts sorted and reports duplicates" {
     }
     try testing.expectEqual(inserted, try expectSortedCount(&list));
     // Backwards gives the same sequence reversed.
-    var it = Iterator{ .list = &list };
+    var it = Cursor.overList(&list);
     it.seekToLast();
     var back: usize = 0;
     while (it.valid()) : (it.prev()) back += 1;
@@ -649,7 +614,7 @@ test "skiplist seek, seekForPrev and contains" {
     var buf: [32]u8 = undefined;
     var i: u32 = 0;
     while (i < 100) : (i += 2) _ = try list.insert(testKey(&buf, i, 5), "x");
-    var it = Iterator{ .list = &list };
+    var it = Cursor.overList(&list);
     var kb: [32]u8 = undefined;
     it.seek(testKey(&kb, 51, 5));
     try testing.expectEqualStrings("key00000052", it.node.?.key().user_key);
@@ -680,50 +645,6 @@ test "skiplist splice hint handles ascending, descending and interleaved inserts
     try testing.expectEqual(@as(usize, 6000), try expectSortedCount(&list));
     // Every level is a sorted sublist.
     try expectLevelsSorted(&list);
-}
-
-test "sorted runs link like single inserts, interleaved with existing keys" {
-    var arena = Arena.init(1 << 16);
-    defer arena.deinit();
-    var list = try SkipList.init(&arena, 9);
-    var buf: [32]u8 = undefined;
-    var i: u32 = 0;
-    while (i < 3000) : (i += 3) _ = try list.insert(testKey(&buf, i, 1), "old");
-    // A run of every other key in [0, 3000), ascending, some equal to existing user keys at
-    // another seq (distinct internal keys).
-    var keys: [1500][32]u8 = undefined;
-    var preds: [1500]Preds = undefined;
-    var ikeys: [1500]coding.Key = undefined;
-    var n: usize = 0;
-    i = 0;
-    while (i < 3000) : (i += 2) {
-        ikeys[n] = testKey(&keys[n], i, 2);
-        n += 1;
-    }
-    var failed: usize = 0;
-    var g: usize = 0;
-    while (g < n) : (g += 16) {
-        const end = @min(n, g + 16);
-        try list.prepareGroup(ikeys[g..end], preds[g..end], &failed);
-    }
-    // A duplicate is reported in phase 1, with its index in the group.
-    var dup_preds: [2]Preds = undefined;
-    const dups = [_]coding.Key{ testKey(&buf, 4, 1), testKey(&keys[0], 3, 1) };
-    try testing.expectError(error.Duplicate, list.prepareGroup(&dups, &dup_preds, &failed));
-    try testing.expectEqual(@as(usize, 1), failed);
-    var last: [height_max]?*Node = @splat(null);
-    var j: usize = 0;
-    i = 0;
-    while (j < n) : (j += 1) {
-        const k = testKey(&keys[j], i, 2);
-        list.linkSorted(try list.allocateSorted(k, "new"), &preds[j], &last);
-        i += 2;
-    }
-    try testing.expectEqual(@as(usize, 1000 + 1500), try expectSortedCount(&list));
-    try expectLevelsSorted(&list);
-    // Single inserts still work after a run (the sequential splice notices it is stale).
-    _ = try list.insert(testKey(&buf, 1, 1), "single");
-    try testing.expectEqual(@as(usize, 2501), try expectSortedCount(&list));
 }
 
 test "concurrent inserts from several threads keep every level sorted and lose nothing" {

@@ -1,17 +1,18 @@
-//! The point index (beyond RocksDB): a hash index from a user key to the skiplist node of its
-//! newest version, in the memtable's arena (accounted, freed with it). A lookup costs a bucket,
+//! The point index (beyond RocksDB, part of the skiplist representation: `skiplist_rep.zig`):
+//! a hash index from a user key to the skiplist node of its newest version, in the memtable's arena (accounted, freed with it). A lookup costs a bucket,
 //! a chain entry and the node — a few cache misses instead of a skiplist descent — and older
 //! versions follow the newest on level 0, so a read at any snapshot walks from there.
 //!
 //! Lock-free for readers: chains only grow at the head (a release store / CAS), and an entry's
 //! node pointer only moves to a newer version (CAS). Writers update the index after linking the
-//! node, before their insert returns, so a reader at a published sequence number sees it.
+//! node, before their insert (or batch) returns, so a reader at a published sequence number sees it.
 const std = @import("std");
-const coding = @import("coding.zig");
+const coding = @import("../coding.zig");
 const skiplist = @import("skiplist.zig");
-const Arena = @import("arena.zig").Arena;
+const Arena = @import("../arena.zig").Arena;
 
-const Entry = struct {
+/// A chain entry: a user key's hash and its newest version's node.
+pub const Entry = struct {
     next: ?*Entry,
     hash: u64,
     node: std.atomic.Value(*skiplist.Node),
@@ -77,7 +78,8 @@ pub const PointIndex = struct {
                 }
                 return; // `spare`, if any, stays unused in the arena
             }
-            const e = spare.?; // a key that was indexed at `prepare` is found above
+            std.debug.assert(spare != null); // a key that was indexed at `prepare` is found above
+            const e = spare.?;
             e.* = .{ .next = head, .hash = h, .node = .init(node) };
             searched_from = head;
             head = bucket.cmpxchgWeak(head, e, .release, .acquire) orelse return;

@@ -2,7 +2,7 @@
 //! probes inside one 64-byte cache line, so a lookup costs one cache miss at most. Adds may run
 //! concurrently (atomic OR); lookups never lock.
 const std = @import("std");
-const Arena = @import("arena.zig").Arena;
+const Arena = @import("../arena.zig").Arena;
 
 pub const probes = 6; // RocksDB's memtable bloom uses 6 hash functions
 const words_per_block = 8; // 8 × 64 bits = one cache line
@@ -13,6 +13,7 @@ pub const Bloom = struct {
 
     /// A filter of about `bits` bits (rounded up to whole cache lines), zeroed, in `arena`.
     pub fn init(arena: *Arena, bits: u64) error{OutOfMemory}!Bloom {
+        std.debug.assert(bits > 0);
         const blocks: u32 = @intCast(@max(1, @min((bits + 511) / 512, std.math.maxInt(u32))));
         const raw = try arena.allocateTable(@as(usize, blocks) * 64 + 64);
         // Align the bit array to a cache line inside the allocation.
