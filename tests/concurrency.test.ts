@@ -375,3 +375,24 @@ test("MemTable.attach() refuses a token altered to describe another memtable", (
   fresh.close();
   assert.equal(nativeMemoryBytes(), before);
 });
+
+test("MemTable.attach() compares every option with the native memtable's, not only the size and rep", () => {
+  const before = nativeMemoryBytes();
+  const mt = new MemTable({ writeBufferSize: 1 << 20, protectionBytesPerKey: 8 });
+  for (
+    const change of [{ protectionBytesPerKey: 0 }, { paranoidChecks: true }, { hugePageSize: 4096 }]
+  ) {
+    const token = mt.share();
+    const altered = { ...token, options: { ...token.options, ...change } } as typeof token;
+    assert.throws(
+      () => MemTable.attach(altered),
+      /do not match the shared memtable's/,
+      JSON.stringify(change),
+    );
+  }
+  using same = MemTable.attach(mt.share());
+  assert.equal(same.protectionBytesPerKey, 8);
+  same.close();
+  mt.close();
+  assert.equal(nativeMemoryBytes(), before);
+});

@@ -6,6 +6,7 @@ import {
   MemTable,
   noopPrefix,
   type ReadOptions,
+  stringAppend,
   ValueType,
 } from "../mod.ts";
 import { Rng, seedFor, text } from "./helpers.ts";
@@ -182,4 +183,25 @@ test("the prefix read option keeps iterators and entries() within the keys that 
   fit.seekToLast();
   assert.deepEqual([...fit.key()], [0xff, 0xff, 7]);
   assert.throws(() => mt.iterator({ prefix: 5 as never }), TypeError);
+});
+
+test("MemTable.getInto() of a Merge run asks the bloom filter once and folds the run it got back", () => {
+  using mt = new MemTable({
+    mergeOperator: stringAppend(","),
+    memtablePrefixBloomSizeRatio: 0.1,
+    memtableWholeKeyFiltering: true,
+  });
+  mt.add(1, ValueType.Value, "k", "a");
+  mt.add(2, ValueType.Merge, "k", "b");
+  mt.add(3, ValueType.Merge, "k", "c");
+  const before = mt.stats();
+  const dest = new Uint8Array(16);
+  const n = mt.getInto("k", dest);
+  assert.equal(new TextDecoder().decode(dest.subarray(0, n)), "a,b,c");
+  const after = mt.stats();
+  assert.equal(after.bloomHits + after.bloomMisses - before.bloomHits - before.bloomMisses, 1);
+  // A run too large for the call's buffer is collected by a second lookup, and still folds.
+  for (let i = 4; i < 40; i++) mt.add(i, ValueType.Merge, "k", "x".repeat(4000));
+  const big = new Uint8Array(200_000);
+  assert.equal(mt.getInto("k", big), 5 + 36 * 4001);
 });

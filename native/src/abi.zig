@@ -9,6 +9,8 @@ const lookup = @import("memtable/lookup.zig");
 const seq_mod = @import("sequence.zig");
 const skiplist = @import("rep/skiplist.zig");
 const rep_mod = @import("rep/rep.zig");
+const prefix_mod = @import("prefix.zig");
+const share = @import("share.zig");
 
 const MemTable = mt_mod.MemTable;
 const Iterator = mt_mod.Iterator;
@@ -96,57 +98,135 @@ pub fn lookupOptions(snap_hi: u32, snap_lo: u32, flags: u32) lookup.Options {
     };
 }
 
-/// `memtable_new`'s arguments as memtable options (see there), or null when one is out of range
-/// or the representation does not take them (`Options.supported`: the capability table).
-pub fn memtableOptions(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64, hint_extractor: u32, hint_prefix_len: u32, rep: u32, rep_count: u32, rep_threshold: u32) ?mt_mod.Options {
-    const max_size: f64 = 1 << 53;
-    if (!(write_buffer_size >= 1 and write_buffer_size <= max_size)) return null;
-    if (!(arena_block_size >= 0 and arena_block_size <= max_size)) return null;
-    if (huge_page_size != 0 and (!std.math.isPowerOfTwo(huge_page_size) or
-        huge_page_size < limits.arena_block_size_min or huge_page_size > limits.arena_block_size_max)) return null;
-    const earliest = join(earliest_hi, earliest_lo);
-    if (earliest != mt_mod.seq_unset and earliest > limits.sequence_max) return null;
-    const protection: u32 = flags & 0xFF;
-    if (!limits.isProtectionSize(protection) or flags >> 12 != 0) return null;
-    if (extractor > 3 or prefix_len > limits.key_size_max) return null;
-    if (hint_extractor > 3 or hint_prefix_len > limits.key_size_max) return null;
-    if (!(bloom_bits >= 0 and bloom_bits <= max_size)) return null;
-    const rep_options = repOptions(rep, rep_count, rep_threshold) orelse return null;
+/// The options `memtable_new` takes, as TypeScript encodes them (`src/memtable/options.ts`):
+/// little-endian, at these offsets (the layout check compares them at load). The
+/// representation fields mean what `rep.Options` says; `earliest_seq` all ones is unset.
+pub const OptionsAbi = extern struct {
+    write_buffer_size: u64,
+    /// 0: derived from the write buffer size.
+    arena_block_size: u64,
+    huge_page_size: u64,
+    earliest_seq: u64,
+    bloom_bits: u64,
+    rep_bucket_count: u32,
+    rep_threshold: u32,
+    rep_reserve: u32,
+    prefix_len: u32,
+    hint_prefix_len: u32,
+    protection_bytes: u8,
+    paranoid: u8,
+    concurrent_writes: u8,
+    whole_key_filtering: u8,
+    point_index: u8,
+    extractor: u8,
+    hint_extractor: u8,
+    rep_kind: u8,
+    rep_height: u8,
+    rep_branching: u8,
+    reserved: [10]u8,
+};
+
+comptime {
+    std.debug.assert(@sizeOf(OptionsAbi) == mt_mod.encoded_options_size);
+    std.debug.assert(@alignOf(OptionsAbi) == 8);
+}
+
+/// Layout words taken from the definitions the code uses: the iterator flag bits (range table,
+/// ignore range deletions, prefix same as start, total order seek), the share kinds (memtable,
+/// sequence allocator), the rep codes (skiplist, hash skiplist, hash linked list, vector) and
+/// the prefix extractor kinds (fixed, capped, noop).
+pub const code_words = [_]u32{
+    @bitCast(Iterator.Flags{ .range_table = true }),
+    @bitCast(Iterator.Flags{ .ignore_range_deletions = true }),
+    @bitCast(Iterator.Flags{ .prefix_same_as_start = true }),
+    @bitCast(Iterator.Flags{ .total_order_seek = true }),
+    @backingInt(share.Kind.memtable),
+    @backingInt(share.Kind.sequence_allocator),
+    @backingInt(rep_mod.Kind.skiplist),
+    @backingInt(rep_mod.Kind.hash_skiplist),
+    @backingInt(rep_mod.Kind.hash_linklist),
+    @backingInt(rep_mod.Kind.vector),
+    @backingInt(prefix_mod.Kind.fixed),
+    @backingInt(prefix_mod.Kind.capped),
+    @backingInt(prefix_mod.Kind.noop),
+};
+
+/// The layout words of `OptionsAbi`: its size, then each field's offset, in declaration order.
+pub const options_layout = blk: {
+    const names = @typeInfo(OptionsAbi).@"struct".field_names;
+    var words: [names.len + 1]u32 = undefined;
+    words[0] = @sizeOf(OptionsAbi);
+    for (names, 1..) |name, i| words[i] = @offsetOf(OptionsAbi, name);
+    break :blk words;
+};
+
+fn flag(v: u8) ?bool {
+    return switch (v) {
+        0 => false,
+        1 => true,
+        else => null,
+    };
+}
+
+fn extractorOf(kind: u8, n: u32) ?prefix_mod.Extractor {
+    if (kind > 3 or n > limits.key_size_max) return null;
+    if (kind == 0 and n != 0) return null;
+    return .{ .kind = @fromBackingInt(@as(u32, kind)), .n = n };
+}
+
+/// The options `raw` (an `OptionsAbi`'s bytes) describe, or null when one is out of range or
+/// the representation does not take them (`Options.supported`: the capability table).
+pub fn memtableOptions(raw: []const u8) ?mt_mod.Options {
+    if (raw.len != @sizeOf(OptionsAbi)) return null;
+    var a: OptionsAbi = undefined;
+    @memcpy(std.mem.asBytes(&a), raw);
+    const max_size: u64 = 1 << 53;
+    if (a.write_buffer_size < 1 or a.write_buffer_size > max_size) return null;
+    if (a.arena_block_size > max_size or a.bloom_bits > max_size) return null;
+    if (a.huge_page_size != 0 and (!std.math.isPowerOfTwo(a.huge_page_size) or
+        a.huge_page_size < limits.arena_block_size_min or a.huge_page_size > limits.arena_block_size_max)) return null;
+    if (a.earliest_seq != mt_mod.seq_unset and a.earliest_seq > limits.sequence_max) return null;
+    if (!limits.isProtectionSize(a.protection_bytes)) return null;
+    if (!std.mem.allEqual(u8, &a.reserved, 0)) return null;
+    const rep_options = repOptions(a) orelse return null;
     const options: mt_mod.Options = .{
         .rep = rep_options,
-        .protection_bytes = @intCast(protection),
-        .paranoid = flags & 0x100 != 0,
-        .concurrent_writes = flags & 0x200 != 0,
-        .whole_key_filtering = flags & 0x400 != 0,
-        .point_index = flags & 0x800 != 0,
-        .extractor = .{ .kind = @fromBackingInt(@intCast(extractor)), .n = prefix_len },
-        .hint_extractor = .{ .kind = @fromBackingInt(@intCast(hint_extractor)), .n = hint_prefix_len },
-        .bloom_bits = @intFromFloat(bloom_bits),
-        .write_buffer_size = @intFromFloat(write_buffer_size),
-        .arena_block_size = @intFromFloat(arena_block_size),
-        .huge_page_size = huge_page_size,
-        .earliest_seq = earliest,
+        .protection_bytes = a.protection_bytes,
+        .paranoid = flag(a.paranoid) orelse return null,
+        .concurrent_writes = flag(a.concurrent_writes) orelse return null,
+        .whole_key_filtering = flag(a.whole_key_filtering) orelse return null,
+        .point_index = flag(a.point_index) orelse return null,
+        .extractor = extractorOf(a.extractor, a.prefix_len) orelse return null,
+        .hint_extractor = extractorOf(a.hint_extractor, a.hint_prefix_len) orelse return null,
+        .bloom_bits = a.bloom_bits,
+        .write_buffer_size = a.write_buffer_size,
+        .arena_block_size = a.arena_block_size,
+        .huge_page_size = a.huge_page_size,
+        .earliest_seq = a.earliest_seq,
     };
     return if (options.supported()) options else null;
 }
 
-fn repOptions(rep: u32, count: u32, threshold: u32) ?rep_mod.Options {
-    if (rep >> 16 != 0) return null;
-    const kind = rep & 0xF;
-    const height = (rep >> 4) & 0xF;
-    const branching = (rep >> 8) & 0xFF;
-    switch (kind) {
-        0 => return if (rep == 0 and count == 0 and threshold == 0) .{} else null,
-        1, 2 => {
-            if (count < 1 or count > rep_mod.bucket_count_max) return null;
-            if (kind == 1 and (height < 1 or height > limits.skiplist_height_max or branching < 2)) return null;
-            if (kind == 2 and (threshold < 1 or height != 0 or branching != 0)) return null;
-            return .{ .kind = @fromBackingInt(kind), .bucket_count = count, .height = height, .branching = branching, .threshold = threshold };
+fn repOptions(a: OptionsAbi) ?rep_mod.Options {
+    switch (a.rep_kind) {
+        0 => return if (a.rep_bucket_count == 0 and a.rep_threshold == 0 and a.rep_reserve == 0 and
+            a.rep_height == 0 and a.rep_branching == 0) .{} else null,
+        1 => {
+            if (a.rep_bucket_count < 1 or a.rep_bucket_count > rep_mod.bucket_count_max) return null;
+            if (a.rep_height < 1 or a.rep_height > limits.skiplist_height_max or a.rep_branching < 2) return null;
+            if (a.rep_threshold != 0 or a.rep_reserve != 0) return null;
+            return .{ .kind = .hash_skiplist, .bucket_count = a.rep_bucket_count, .height = a.rep_height, .branching = a.rep_branching, .threshold = 0 };
         },
-        3 => return if (count <= rep_mod.bucket_count_max and height == 0 and branching == 0 and threshold == 0)
-            .{ .kind = .vector, .reserve = count }
-        else
-            null,
+        2 => {
+            if (a.rep_bucket_count < 1 or a.rep_bucket_count > rep_mod.bucket_count_max) return null;
+            if (a.rep_threshold < 1 or a.rep_height != 0 or a.rep_branching != 0 or a.rep_reserve != 0) return null;
+            return .{ .kind = .hash_linklist, .bucket_count = a.rep_bucket_count, .height = 0, .branching = 0, .threshold = a.rep_threshold };
+        },
+        3 => {
+            if (a.rep_reserve > rep_mod.bucket_count_max) return null;
+            if (a.rep_bucket_count != 0 or a.rep_threshold != 0 or a.rep_height != 0 or a.rep_branching != 0) return null;
+            return .{ .kind = .vector, .reserve = a.rep_reserve };
+        },
         else => return null,
     }
 }

@@ -59,7 +59,7 @@ export fn memtable_abi_version() u32 {
 
 /// Writes the layout words (u32 LE each) into `buf`; returns their count.
 export fn memtable_layout(buf: [*]u8, cap: u32) i32 {
-    const words = limits.layout_words;
+    const words = limits.layout_words ++ abi.code_words ++ abi.options_layout;
     if (cap < words.len * 4) return tooSmall(buf, cap, words.len * 4);
     for (words, 0..) |w, i| put32(buf, i * 4, w);
     return words.len;
@@ -93,28 +93,30 @@ export fn memtable_xxh3_low32(buf: [*]const u8, cap: u32, len: u32) u32 {
 
 // ---- memtable ------------------------------------------------------------------------------
 
-/// Creates a memtable holding one reference. Sizes as f64 byte counts (0 = default block
-/// size), the huge page size (0 = none, else a power of two in the arena block bounds) and the
-/// earliest sequence number as hi/lo halves (all ones = unset), and `flags`: bits 0–7 the
-/// protection bytes per entry (0, 1, 2, 4, 8), bit 8 paranoid checks, bit 9 concurrent writes,
-/// bit 10 whole-key filtering, bit 11 the point index. `extractor` 0 none, 1 fixed, 2 capped, 3 noop, with
-/// `prefix_len`; `bloom_bits` the bloom filter's size (0: none); `hint_extractor` and
-/// `hint_prefix_len` the insert-hint prefix extractor (same codes). `rep`: bits 0–3 the
-/// representation (0 skiplist, 1 hashSkipList, 2 hashLinkList, 3 vector), bits 4–7 the bucket
-/// skiplists' height (1–12), bits 8–15 their branching factor (2–255); `rep_count` the bucket
-/// count (hash) or the slots to reserve (vector); `rep_threshold` hashLinkList's
-/// threshold_use_skiplist (≥ 1). Which representation takes which options (a hash one needs an
-/// extractor; the point index and insert hints need the skiplist; concurrent writes exclude the
-/// hash representations) is `rep/rep.zig`'s capability table. Null when out of memory or when an
-/// option is out of range or not taken by the representation.
-pub export fn memtable_new(write_buffer_size: f64, arena_block_size: f64, huge_page_size: u32, earliest_hi: u32, earliest_lo: u32, flags: u32, extractor: u32, prefix_len: u32, bloom_bits: f64, hint_extractor: u32, hint_prefix_len: u32, rep: u32, rep_count: u32, rep_threshold: u32) ?*anyopaque {
-    const options = abi.memtableOptions(write_buffer_size, arena_block_size, huge_page_size, earliest_hi, earliest_lo, flags, extractor, prefix_len, bloom_bits, hint_extractor, hint_prefix_len, rep, rep_count, rep_threshold) orelse return null;
+/// Creates a memtable holding one reference, from the options in buf[0..len]: an
+/// `abi.OptionsAbi` (`len` its size). Null when out of memory, when an option is out of range,
+/// or when the representation does not take them (the capability table). The memtable keeps
+/// the bytes: `memtable_options` hands them back.
+pub export fn memtable_new(buf: [*]const u8, cap: u32, len: u32) ?*anyopaque {
+    if (len > cap) return null;
+    const options = abi.memtableOptions(buf[0..len]) orelse return null;
     const mt = MemTable.create(options) catch return null;
+    @memcpy(&mt.encoded_options, buf[0..len]);
     holdings.hold(.memtable, mt) catch {
         _ = mt.unref();
         return null;
     };
     return mt;
+}
+
+/// Writes the options the memtable was created with (the `abi.OptionsAbi` bytes it was given)
+/// into buf; returns their size. What `MemTable.attach` compares a share token's options with.
+pub export fn memtable_options(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    const n = mt.encoded_options.len;
+    if (cap < n) return tooSmall(buf, cap, n);
+    @memcpy(buf[0..n], &mt.encoded_options);
+    return @intCast(n);
 }
 
 /// Marks the memtable immutable (RocksDB's MarkImmutable): later writes get `immutable`.
@@ -233,14 +235,27 @@ pub export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32,
     if (dest == null and dest_cap != 0) return code(.invalid_argument);
     const into: []u8 = if (dest) |d| d[0..dest_cap] else &.{};
     const header = buf[0..limits.get_record_header_size];
-    const outcome = lookup.getInto(mt, buf[0..klen], lookupOptions(snap_hi, snap_lo, flags), header, into) catch return code(.out_of_memory);
+    // Merge records, when the newest version is a Merge, go after a u32 count.
+    const records = buf[get_into_records_at..cap];
+    const outcome = lookup.getInto(mt, buf[0..klen], lookupOptions(snap_hi, snap_lo, flags), header, into, records) catch return code(.out_of_memory);
     return switch (outcome) {
-        .absent => 0,
-        .found => 1,
-        .merge => 2,
+        .absent => limits.get_into_absent,
+        .found => limits.get_into_found,
+        .merge => |run| switch (run) {
+            .records => |n| blk: {
+                put32(buf, 0, n);
+                break :blk limits.get_into_merge;
+            },
+            .too_small => limits.get_into_merge_too_large,
+            .corrupt => |node| corrupt(buf, cap, node),
+        },
         .corrupt => |node| corrupt(buf, cap, node),
     };
 }
+
+/// Where `memtable_get_into` writes a Merge run's records: after a u32 count (a multiple of 4,
+/// so the header of a found version, 12 bytes, may sit below it).
+const get_into_records_at = 4;
 
 /// Approximate memory usage (arena bytes in use), or -1 for a bad handle.
 export fn memtable_memory_usage(h: ?*anyopaque) f64 {
@@ -248,22 +263,41 @@ export fn memtable_memory_usage(h: ?*anyopaque) f64 {
     return @floatFromInt(mt.memoryUsage());
 }
 
-/// Writes the counters as fixed64 LE words: num_entries, num_deletes, data_size, first_seq,
-/// earliest_seq, arena usage, arena allocated bytes, arena block size, write_buffer_size,
-/// num_range_deletes, bloom hits, bloom misses, immutable (0/1), the representation (as in
-/// `memtable_new`'s `rep` bits 0–3).
+/// Writes the counters as fixed64 LE words, in `limits.StatsWord`'s order (the representation
+/// as `OptionsAbi.rep_kind` codes it).
 export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
-    const words = [_]u64{
-        mt.num_entries.load(.monotonic), mt.num_deletes.load(.monotonic),  mt.data_size.load(.monotonic),
-        mt.firstSeq(),                   mt.earliest_seq.load(.monotonic), mt.arena.usage(),
-        mt.arena.allocatedBytes(),       mt.arena.block_size,              mt.write_buffer_size,
-        mt.numRangeDeletes(),            mt.bloom_hits.load(.monotonic),   mt.bloom_misses.load(.monotonic),
-        @intFromBool(mt.isImmutable()),  @backingInt(mt.rep.kind()),
+    if (cap < limits.stats_word_count * 8) return tooSmall(buf, cap, limits.stats_word_count * 8);
+    for (0..limits.stats_word_count) |i| put64(buf, i * 8, statWord(mt, @enumFromInt(i)));
+    return limits.stats_word_count;
+}
+
+/// One word of `memtable_stats` (`word` its index) as a number, or -1 for a bad handle or
+/// index: for the counters read alone (exact below 2^53; the sequence numbers need the halves
+/// `memtable_stats` writes).
+pub export fn memtable_stat(h: ?*anyopaque, word: u32) f64 {
+    const mt = asMemTable(h) orelse return -1;
+    if (word >= limits.stats_word_count) return -1;
+    return @floatFromInt(statWord(mt, @enumFromInt(word)));
+}
+
+fn statWord(mt: *MemTable, word: limits.StatsWord) u64 {
+    return switch (word) {
+        .num_entries => mt.num_entries.load(.monotonic),
+        .num_deletes => mt.num_deletes.load(.monotonic),
+        .data_size => mt.data_size.load(.monotonic),
+        .first_seq => mt.firstSeq(),
+        .earliest_seq => mt.earliest_seq.load(.monotonic),
+        .memory_usage => mt.arena.usage(),
+        .arena_allocated_bytes => mt.arena.allocatedBytes(),
+        .arena_block_size => mt.arena.block_size,
+        .write_buffer_size => mt.write_buffer_size,
+        .num_range_deletes => mt.numRangeDeletes(),
+        .bloom_hits => mt.bloom_hits.load(.monotonic),
+        .bloom_misses => mt.bloom_misses.load(.monotonic),
+        .immutable => @intFromBool(mt.isImmutable()),
+        .rep => @backingInt(mt.rep.kind()),
     };
-    if (cap < words.len * 8) return tooSmall(buf, cap, words.len * 8);
-    for (words, 0..) |w, i| put64(buf, i * 8, w);
-    return words.len;
 }
 
 // ---- sharing with other threads -------------------------------------------------------------
@@ -275,16 +309,16 @@ export fn memtable_share(h: ?*anyopaque, kind: u32) f64 {
     const k: share.Kind = switch (kind) {
         1 => .memtable,
         2 => .sequence_allocator,
-        else => return -1,
+        else => return limits.share_bad_handle,
     };
     const object: *anyopaque = switch (k) {
         .memtable => blk: {
-            const mt = asMemTable(h) orelse return -1;
+            const mt = asMemTable(h) orelse return limits.share_bad_handle;
             _ = mt.ref();
             break :blk mt;
         },
         .sequence_allocator => blk: {
-            const a = asAllocator(h) orelse return -1;
+            const a = asAllocator(h) orelse return limits.share_bad_handle;
             _ = a.ref();
             break :blk a;
         },
@@ -294,7 +328,7 @@ export fn memtable_share(h: ?*anyopaque, kind: u32) f64 {
             .memtable => _ = asMemTable(object).?.unref(),
             .sequence_allocator => _ = asAllocator(object).?.unref(),
         }
-        return -2;
+        return limits.share_too_many;
     };
     return @floatFromInt(token);
 }

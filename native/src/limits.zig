@@ -88,8 +88,40 @@ pub const entry_out_header_size: u32 = 16;
 /// Header of every get() record: `fixed64 trailer ‖ fixed32 value_len`, then value bytes.
 pub const get_record_header_size: u32 = 12;
 
+/// The words of `memtable_stats`, in their order (`memtable_stat` reads one by its index).
+pub const StatsWord = enum(u32) {
+    num_entries,
+    num_deletes,
+    data_size,
+    first_seq,
+    earliest_seq,
+    memory_usage,
+    arena_allocated_bytes,
+    arena_block_size,
+    write_buffer_size,
+    num_range_deletes,
+    bloom_hits,
+    bloom_misses,
+    immutable,
+    rep,
+};
+pub const stats_word_count: u32 = @typeInfo(StatsWord).@"enum".field_names.len;
+
+/// What `memtable_get_into` returns besides statuses.
+pub const get_into_absent: i32 = 0;
+pub const get_into_found: i32 = 1;
+/// The newest version is a Merge: the run's records follow a u32 count in the buffer.
+pub const get_into_merge: i32 = 2;
+/// The newest version is a Merge whose records do not fit the buffer (`memtable_get` them).
+pub const get_into_merge_too_large: i32 = 3;
+
+/// `memtable_share`'s failures (it returns a token as f64, or one of these).
+pub const share_bad_handle: i32 = -1;
+pub const share_too_many: i32 = -2;
+
 /// The layout words `memtable_layout` reports and the TS loader checks (`src/ffi/layout.ts`);
-/// the order is part of the ABI.
+/// the order is part of the ABI. Then come `abi.code_words` (the iterator flags and share
+/// kinds, from the code that uses them) and `abi.OptionsAbi`'s size and field offsets.
 pub const layout_words = [_]u32{
     abi_version,
     skiplist_height_max,
@@ -112,4 +144,11 @@ pub const layout_words = [_]u32{
     @bitCast(@backingInt(Status.immutable)),
     @bitCast(@backingInt(Status.lock_held)),
     @bitCast(@backingInt(Status.io_error)),
+    stats_word_count,
+    @bitCast(get_into_absent),
+    @bitCast(get_into_found),
+    @bitCast(get_into_merge),
+    @bitCast(get_into_merge_too_large),
+    @bitCast(share_bad_handle),
+    @bitCast(share_too_many),
 };

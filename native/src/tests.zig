@@ -8,6 +8,19 @@ fn code(s: limits.Status) i32 {
     return @backingInt(s);
 }
 
+const abi = @import("abi.zig");
+
+/// The options record `memtable_new` takes: the defaults (a 1 MiB skiplist memtable), changed
+/// by `edit`.
+fn newMemTable(edit: anytype) ?*anyopaque {
+    var o = std.mem.zeroes(abi.OptionsAbi);
+    o.write_buffer_size = 1 << 20;
+    o.earliest_seq = std.math.maxInt(u64);
+    inline for (@typeInfo(@TypeOf(edit)).@"struct".field_names) |name| @field(o, name) = @field(edit, name);
+    const bytes = std.mem.asBytes(&o);
+    return exports.memtable_new(bytes, bytes.len, bytes.len);
+}
+
 test {
     _ = exports;
     _ = @import("limits.zig");
@@ -39,10 +52,15 @@ test "crc32c matches the published check value" {
 test "exports answer bad handles and bad lengths with status codes" {
     var buf: [64]u8 = @splat(0);
     try std.testing.expectEqual(code(.bad_handle), exports.memtable_add(null, &buf, buf.len, 0, 1, 1, 1, 1));
-    const h = exports.memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, 0, 0, 0).?;
-    try std.testing.expect(exports.memtable_new(1 << 20, 0, 3000, 0xFFFF_FFFF, 0xFFFF_FFFF, 0, 0, 0, 0, 0, 0, 0, 0, 0) == null);
-    try std.testing.expect(exports.memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 3, 0, 0, 0, 0, 0, 0, 0, 0) == null);
-    try std.testing.expect(exports.memtable_new(1 << 20, 0, 0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0x1000, 0, 0, 0, 0, 0, 0, 0, 0) == null);
+    const h = newMemTable(.{}).?;
+    try std.testing.expect(newMemTable(.{ .huge_page_size = 3000 }) == null);
+    try std.testing.expect(newMemTable(.{ .protection_bytes = 3 }) == null);
+    try std.testing.expect(newMemTable(.{ .paranoid = 2 }) == null);
+    var reserved: [10]u8 = @splat(0);
+    reserved[0] = 1;
+    try std.testing.expect(newMemTable(.{ .reserved = reserved }) == null);
+    var short: [8]u8 = @splat(0);
+    try std.testing.expect(exports.memtable_new(&short, short.len, short.len) == null);
     try std.testing.expectEqual(code(.invalid_argument), exports.memtable_add(h, &buf, buf.len, 0, 1, 1, 60, 10));
     try std.testing.expectEqual(code(.invalid_argument), exports.memtable_add(h, &buf, buf.len, 0, 1, 9, 1, 1));
     try std.testing.expectEqual(code(.invalid_argument), exports.memtable_add(h, &buf, buf.len, 0x0100_0000, 0, 1, 1, 1));
@@ -84,21 +102,29 @@ test "exports answer bad handles and bad lengths with status codes" {
     @memcpy(buf[0..4], "keym");
     try std.testing.expectEqual(code(.ok), exports.memtable_add(h, &buf, buf.len, 0, 5, 2, 3, 1));
     @memcpy(buf[0..3], "key");
-    try std.testing.expectEqual(@as(i32, 2), exports.memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
-    try std.testing.expectEqual(@as(u8, 'v'), dest[0]); // nothing written for a Merge
+    try std.testing.expectEqual(limits.get_into_merge, exports.memtable_get_into(h, &buf, buf.len, 3, &dest, dest.len, 0, 10, 0));
+    try std.testing.expectEqual(@as(u8, 'v'), dest[0]); // no value copied for a Merge: its run
+    try std.testing.expectEqual(@as(u32, 2), std.mem.readInt(u32, buf[0..4], .little));
+    try std.testing.expectEqual(@as(u64, (5 << 8) | 2), std.mem.readInt(u64, buf[4..12], .little));
+    @memcpy(buf[0..3], "key");
+    try std.testing.expectEqual(limits.get_into_merge_too_large, exports.memtable_get_into(h, &buf, 16, 3, &dest, dest.len, 0, 10, 0));
+    try std.testing.expectEqual(@as(f64, 2), exports.memtable_stat(h, @backingInt(limits.StatsWord.num_entries)));
+    try std.testing.expectEqual(@as(f64, -1), exports.memtable_stat(h, limits.stats_word_count));
+    var options: [128]u8 = undefined;
+    try std.testing.expectEqual(@as(i32, @sizeOf(abi.OptionsAbi)), exports.memtable_options(h, &options, options.len));
+    try std.testing.expectEqual(@as(u64, 1 << 20), std.mem.readInt(u64, options[0..8], .little));
     try std.testing.expectEqual(@as(i32, 0), exports.memtable_unref(h));
 }
 
 test "memtable_new refuses what the representation does not take (the capability table)" {
-    const unset = 0xFFFF_FFFF;
-    // vector (rep 3) with the point index (flags bit 11), with insert hints; hashSkipList
-    // (rep 1, height 4, branching 4, 16 buckets) without an extractor, or with concurrent writes.
-    try std.testing.expect(exports.memtable_new(1 << 20, 0, 0, unset, unset, 0x800, 0, 0, 0, 0, 0, 3, 0, 0) == null);
-    try std.testing.expect(exports.memtable_new(1 << 20, 0, 0, unset, unset, 0, 0, 0, 0, 1, 2, 3, 0, 0) == null);
-    const hash_rep: u32 = 1 | (4 << 4) | (4 << 8);
-    try std.testing.expect(exports.memtable_new(1 << 20, 0, 0, unset, unset, 0, 0, 0, 0, 0, 0, hash_rep, 16, 0) == null);
-    try std.testing.expect(exports.memtable_new(1 << 20, 0, 0, unset, unset, 0x200, 1, 2, 0, 0, 0, hash_rep, 16, 0) == null);
-    const h = exports.memtable_new(1 << 20, 0, 0, unset, unset, 0, 1, 2, 0, 0, 0, hash_rep, 16, 0).?;
+    // vector with the point index, with insert hints; hashSkipList (height 4, branching 4, 16
+    // buckets) without an extractor, or with concurrent writes.
+    try std.testing.expect(newMemTable(.{ .rep_kind = 3, .point_index = 1 }) == null);
+    try std.testing.expect(newMemTable(.{ .rep_kind = 3, .hint_extractor = 1, .hint_prefix_len = 2 }) == null);
+    const hash = .{ .rep_kind = 1, .rep_height = 4, .rep_branching = 4, .rep_bucket_count = 16 };
+    try std.testing.expect(newMemTable(hash) == null);
+    try std.testing.expect(newMemTable(.{ .rep_kind = 1, .rep_height = 4, .rep_branching = 4, .rep_bucket_count = 16, .concurrent_writes = 1, .extractor = 1, .prefix_len = 2 }) == null);
+    const h = newMemTable(.{ .rep_kind = 1, .rep_height = 4, .rep_branching = 4, .rep_bucket_count = 16, .extractor = 1, .prefix_len = 2 }).?;
     var buf: [16]u8 = @splat(0);
     // A null destination with a capacity is refused, not dereferenced.
     try std.testing.expectEqual(code(.invalid_argument), exports.memtable_get_into(h, &buf, buf.len, 1, null, 4, 0, 1, 0));

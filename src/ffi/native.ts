@@ -16,7 +16,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { NativeLibraryError } from "../errors.ts";
 import { readEnv } from "./env.ts";
-import { expectedLayout } from "./layout.ts";
+import { layoutWords } from "./layout.ts";
 import type { Binding, BufArg, NativeFunctions, OpenLibrary } from "./symbols.ts";
 
 export type { BufArg, Handle, NativeFunctions } from "./symbols.ts";
@@ -223,7 +223,7 @@ export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: 
     throw new NativeLibraryError(`Cannot open the native library ${path}: ${message}${hint}`);
   }
   const fn = lib.functions;
-  const probe = new Uint8Array(256);
+  const probe = new Uint8Array(1024);
   const arg = lib.bufArg(probe);
   const words = fn.memtable_layout(arg, probe.length);
   const view = new DataView(probe.buffer);
@@ -231,13 +231,19 @@ export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: 
     { length: Math.max(words, 0) },
     (_, i) => view.getUint32(i * 4, true),
   );
-  if (
-    reported.length !== expectedLayout.length || reported.some((w, i) => w !== expectedLayout[i])
-  ) {
+  const differ = layoutWords
+    .map(([name, want], i) => [name, want, reported[i]] as const)
+    .filter(([, want, got]) => got !== want)
+    .map(([name, want, got]) => `${name} ${got ?? "missing"} (expected ${want})`);
+  if (reported.length > layoutWords.length) {
+    differ.push(`${reported.length} words (expected ${layoutWords.length})`);
+  }
+  if (differ.length > 0) {
     lib.close();
     throw new NativeLibraryError(
-      `The native library ${path} does not match this version of memtable (layout ` +
-        `[${reported.join(", ")}], expected [${expectedLayout.join(", ")}]): rebuild it ` +
+      `The native library ${path} does not match this version of memtable (${
+        differ.slice(0, 5).join("; ")
+      }${differ.length > 5 ? `; and ${differ.length - 5} more` : ""}): rebuild it ` +
         `with \`bash scripts/setup.sh\``,
     );
   }

@@ -18,7 +18,7 @@
  * @module
  */
 import { MemTableClosedError, MemTableError, ShareTokenError } from "../errors.ts";
-import { keySizeMax, Status } from "../ffi/layout.ts";
+import { GetIntoResult, keySizeMax, ShareFailure, ShareKind, Status } from "../ffi/layout.ts";
 import { type Handle, native, type Scratch, useLibraryOf } from "../ffi/native.ts";
 import { statusError } from "../ffi/status.ts";
 import {
@@ -44,8 +44,8 @@ import { internalToken, IteratorFlags, MemTableIterator, type ReadOptions } from
 import { absent, decodeGet, type GetResult, lookup } from "./lookup.ts";
 import type { MergeOperator } from "./merge.ts";
 import {
+  encodeOptions,
   type MemTableOptions,
-  nativeArguments,
   type ResolvedOptions,
   resolveOptions,
   sharedOptions,
@@ -55,7 +55,14 @@ import { fn, initRealm, scratchFor } from "./realm.ts";
 import type { ResolvedRep } from "./rep.ts";
 import { collapseMerges, successiveMerge, type SuccessiveMerges } from "./successive_merges.ts";
 import { checkAttached, checkToken, type MemTableShareToken } from "./share.ts";
-import { type MemTableStats, readStats, seqWord, StatsWord as W, u64Word } from "./stats.ts";
+import {
+  type MemTableStats,
+  readStat,
+  readStats,
+  seqWord,
+  StatsWord as W,
+  u64Word,
+} from "./stats.ts";
 import { maxHigh, maxLow, snapshotParts } from "./read_options.ts";
 import { WriteBatch } from "../write/write_batch.ts";
 
@@ -99,6 +106,14 @@ let nextId = 1;
 
 /** Key of the handle `MemTable.attach` passes to the constructor with the options. */
 const attachedHandle: unique symbol = Symbol("MemTable.attachedHandle");
+
+/** A native memtable with the options `r`, or null when out of memory. */
+function newNative(r: ResolvedOptions): Handle | null {
+  const encoded = encodeOptions(r);
+  const s = scratchFor(encoded.length);
+  s.bytes.set(encoded);
+  return fn.memtable_new(s.arg, s.capacity, encoded.length);
+}
 
 /**
  * The native handle of a live memtable, for code inside this package that drives native loops
@@ -175,7 +190,7 @@ export class MemTable implements Disposable {
     initRealm();
     // `MemTable.attach` passes the handle it attached with the options (never module state).
     const attached = (options as { [attachedHandle]?: Handle })[attachedHandle];
-    const h = attached ?? fn.memtable_new(...nativeArguments(r));
+    const h = attached ?? newNative(r);
     if (h === null) throw statusError(Status.outOfMemory, "MemTable");
     this.#handle = h;
     this.id = nextId++;
@@ -201,11 +216,13 @@ export class MemTable implements Disposable {
    */
   share(): MemTableShareToken {
     const h = this.#live("share");
-    const token = fn.memtable_share(h, 1);
+    const token = fn.memtable_share(h, ShareKind.memtable);
     if (token < 0) {
       throw new MemTableError(
         `MemTable.share(): ${
-          token === -2 ? "too many share tokens are outstanding (attach or discard them)" : "failed"
+          token === ShareFailure.tooMany
+            ? "too many share tokens are outstanding (attach or discard them)"
+            : "failed"
         }`,
       );
     }
@@ -255,7 +272,7 @@ export class MemTable implements Disposable {
     }
     useLibraryOf(t.library, what);
     initRealm();
-    const h = fn.memtable_attach(t.token, 1);
+    const h = fn.memtable_attach(t.token, ShareKind.memtable);
     if (h === null) {
       throw new ShareTokenError(
         `${what}: the token was already attached or discarded (a token opens the ` +
@@ -276,7 +293,7 @@ export class MemTable implements Disposable {
     const t = checkToken(token, "memtable", "MemTable.discardToken()");
     useLibraryOf(t.library, "MemTable.discardToken()");
     initRealm();
-    const h = fn.memtable_attach(t.token, 1);
+    const h = fn.memtable_attach(t.token, ShareKind.memtable);
     if (h === null) return false;
     fn.memtable_unref(h);
     return true;
@@ -529,14 +546,17 @@ export class MemTable implements Disposable {
       snapLow,
       flags,
     );
-    if (rc === 1) {
+    if (rc === GetIntoResult.found) {
       if ((s.view.getUint32(0, true) & 0xff) !== ValueType.Value) return GetStatus.deleted;
       return s.view.getUint32(8, true);
     }
-    if (rc === 0) return GetStatus.absent;
-    if (rc === 2) {
-      // The newest version is a Merge: collect the run and fold it as get() does.
-      const found = lookup(h, key, snapHigh, snapLow, flags, what);
+    if (rc === GetIntoResult.absent) return GetStatus.absent;
+    if (rc === GetIntoResult.merge || rc === GetIntoResult.mergeTooLarge) {
+      // The newest version is a Merge: its run came back (after a u32 count) unless it was too
+      // large for the buffer, when get()'s lookup collects it. Folded as get() folds it.
+      const found = rc === GetIntoResult.merge
+        ? { area: s, at: 4, count: s.view.getUint32(0, true) }
+        : lookup(h, key, snapHigh, snapLow, flags, what);
       const r = found === undefined ? absent : decodeGet(found, this.mergeOperator, key, what);
       if (r.kind === "merge") return GetStatus.mergeIncomplete;
       if (r.kind !== "value") return r.kind === "deleted" ? GetStatus.deleted : GetStatus.absent;
@@ -636,7 +656,7 @@ export class MemTable implements Disposable {
 
   /** True once `markImmutable()` was called (through any handle of this memtable). */
   get immutable(): boolean {
-    return u64Word(this.#readStats(), W.immutable) === 1;
+    return readStat(this.#live("stats"), W.immutable, "MemTable.stats()") === 1;
   }
 
   #readStats(): Scratch {
@@ -661,17 +681,17 @@ export class MemTable implements Disposable {
 
   /** Number of entries added (every version counts, range tombstones too, as in RocksDB). */
   get numEntries(): number {
-    return u64Word(this.#readStats(), W.numEntries);
+    return readStat(this.#live("stats"), W.numEntries, "MemTable.stats()");
   }
 
   /** Number of range tombstones added. */
   get numRangeDeletes(): number {
-    return u64Word(this.#readStats(), W.numRangeDeletes);
+    return readStat(this.#live("stats"), W.numRangeDeletes, "MemTable.stats()");
   }
 
   /** Number of Deletion and SingleDeletion entries added. */
   get numDeletes(): number {
-    return u64Word(this.#readStats(), W.numDeletes);
+    return readStat(this.#live("stats"), W.numDeletes, "MemTable.stats()");
   }
 
   /** The smallest sequence number added; undefined while empty. */

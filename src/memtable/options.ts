@@ -2,21 +2,22 @@
  * The options of a memtable, declared once: each is a field of {@linkcode MemTableOptions}
  * (its type and documentation) and an entry of `optionSpecs` below (RocksDB's name, the check
  * with its range, the default). `resolveOptions` checks an options object against them, fills
- * in the defaults and applies the rules between options; `nativeArguments` encodes the result
- * for `memtable_new`. The share token carries the resolved options whole, so an attached
- * memtable reports exactly what its creator does.
+ * in the defaults and applies the rules between options; `encodeOptions` encodes the result
+ * as the record `memtable_new` takes (native code checks it again and keeps it). The share
+ * token carries the resolved options whole; `MemTable.attach` encodes them again and compares
+ * the record with the one the native memtable keeps, byte for byte.
  *
- * Adding an option: a field here with its documentation, a spec entry, and its native use.
+ * Adding an option: a field here with its documentation, a spec entry, and its native use
+ * (for one native code reads: a field of `OptionsField` in layout.ts and of `abi.OptionsAbi`).
  *
  * @module
  */
 import { checkSequence, type SequenceNumber } from "../coding/sequence.ts";
 import { describe } from "../coding/value_type.ts";
-import type { NativeFunctions } from "../ffi/native.ts";
-import { sequenceHigh, sequenceLow } from "../coding/sequence.ts";
+import { OptionsField, optionsSize } from "../ffi/layout.ts";
 import { checkMergeOperator, type MergeOperator } from "./merge.ts";
 import { extractorCode, type PrefixExtractor } from "./prefix.ts";
-import { isHashRep, type MemTableRep, repArgs, type ResolvedRep, resolveRep } from "./rep.ts";
+import { isHashRep, type MemTableRep, repFields, type ResolvedRep, resolveRep } from "./rep.ts";
 
 /** Options of {@linkcode MemTable}. */
 export interface MemTableOptions {
@@ -342,33 +343,38 @@ export function sharedOptions(r: ResolvedOptions): SharedOptions {
   return mergeOperator === undefined ? rest : { ...rest, mergeOperatorName: mergeOperator.name };
 }
 
-/** `memtable_new`'s arguments for resolved options. */
-export function nativeArguments(r: ResolvedOptions): Parameters<NativeFunctions["memtable_new"]> {
-  const unset = 0xffff_ffff;
-  const [extractorKind, prefixLength] = r.prefixExtractor === undefined
+/** The options record `memtable_new` takes for resolved options (layout.ts `OptionsField`). */
+export function encodeOptions(r: ResolvedOptions): Uint8Array {
+  const [extractor, prefixLength] = r.prefixExtractor === undefined
     ? [0, 0]
     : extractorCode(r.prefixExtractor, "MemTable");
-  const [hintKind, hintLength] = r.insertWithHintPrefixExtractor === undefined
+  const [hintExtractor, hintPrefixLength] = r.insertWithHintPrefixExtractor === undefined
     ? [0, 0]
     : extractorCode(r.insertWithHintPrefixExtractor, "MemTable");
-  const [repCode, repCount, repThreshold] = repArgs(r.rep);
-  const flags = r.protectionBytesPerKey | (r.paranoidChecks ? 0x100 : 0) |
-    (r.allowConcurrentWrites ? 0x200 : 0) | (r.memtableWholeKeyFiltering ? 0x400 : 0) |
-    (r.pointIndex ? 0x800 : 0);
-  return [
-    r.writeBufferSize,
-    r.arenaBlockSize ?? 0,
-    r.hugePageSize,
-    r.earliestSeq === undefined ? unset : sequenceHigh(r.earliestSeq),
-    r.earliestSeq === undefined ? unset : sequenceLow(r.earliestSeq),
-    flags,
-    extractorKind,
+  const fields: { [K in keyof typeof OptionsField]?: number | bigint } = {
+    writeBufferSize: r.writeBufferSize,
+    arenaBlockSize: r.arenaBlockSize ?? 0,
+    hugePageSize: r.hugePageSize,
+    earliestSeq: r.earliestSeq === undefined ? 0xffff_ffff_ffff_ffffn : r.earliestSeq,
+    bloomBits: Math.floor(r.writeBufferSize * r.memtablePrefixBloomSizeRatio * 8),
     prefixLength,
-    Math.floor(r.writeBufferSize * r.memtablePrefixBloomSizeRatio * 8),
-    hintKind,
-    hintLength,
-    repCode,
-    repCount,
-    repThreshold,
-  ];
+    hintPrefixLength,
+    protectionBytes: r.protectionBytesPerKey,
+    paranoid: r.paranoidChecks ? 1 : 0,
+    concurrentWrites: r.allowConcurrentWrites ? 1 : 0,
+    wholeKeyFiltering: r.memtableWholeKeyFiltering ? 1 : 0,
+    pointIndex: r.pointIndex ? 1 : 0,
+    extractor,
+    hintExtractor,
+    ...repFields(r.rep),
+  };
+  const out = new Uint8Array(optionsSize);
+  const view = new DataView(out.buffer);
+  for (const [name, value] of Object.entries(fields)) {
+    const [at, width] = OptionsField[name as keyof typeof OptionsField];
+    if (width === 8) view.setBigUint64(at, BigInt(value), true);
+    else if (width === 4) view.setUint32(at, Number(value), true);
+    else view.setUint8(at, Number(value));
+  }
+  return out;
 }

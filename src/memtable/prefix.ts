@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ExtractorKind } from "../ffi/layout.ts";
 
 /** A prefix extractor: plain data, so it can travel to a Worker with a share token. */
 export interface PrefixExtractor {
@@ -54,7 +55,7 @@ export const noopPrefix: PrefixExtractor = Object.freeze({
   name: "rocksdb.Noop",
 });
 
-const kinds = { fixed: 1, capped: 2, noop: 3 } as const;
+const kinds = ExtractorKind;
 
 /** The native code of an extractor, checking its shape (it may come from another Worker). */
 export function extractorCode(e: unknown, what: string): [kind: number, n: number] {

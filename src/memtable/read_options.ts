@@ -12,6 +12,7 @@ import {
   type SequenceNumber,
 } from "../coding/sequence.ts";
 import { describe } from "../coding/value_type.ts";
+import { IteratorFlags } from "../ffi/layout.ts";
 import { Snapshot } from "../write/snapshots.ts";
 import type { Bytes } from "./bytes.ts";
 
@@ -45,13 +46,7 @@ export interface ReadOptions {
   prefix?: Bytes;
 }
 
-/** Native iterator flags. */
-export const IteratorFlags = {
-  rangeTable: 1,
-  ignoreRangeDeletions: 2,
-  prefixSameAsStart: 4,
-  totalOrderSeek: 8,
-} as const;
+export { IteratorFlags } from "../ffi/layout.ts";
 
 export const maxHigh = sequenceHigh(maxSequenceNumber);
 export const maxLow = sequenceLow(maxSequenceNumber);

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { RepCode } from "../ffi/layout.ts";
 
 /** The `rep` option of a memtable. */
 export type MemTableRep =
@@ -133,17 +134,39 @@ export function resolveRep(rep: unknown): ResolvedRep {
   }
 }
 
-/** The native arguments of a representation: `[rep, count, threshold]` of `memtable_new`. */
-export function repArgs(rep: ResolvedRep): [number, number, number] {
+/** A representation's fields of `memtable_new`'s options record (layout.ts `OptionsField`). */
+export interface RepFields {
+  repKind: number;
+  repHeight: number;
+  repBranching: number;
+  repBucketCount: number;
+  repThreshold: number;
+  repReserve: number;
+}
+
+/** How `rep` is encoded in `memtable_new`'s options record. */
+export function repFields(rep: ResolvedRep): RepFields {
+  const none = { repHeight: 0, repBranching: 0, repBucketCount: 0, repThreshold: 0, repReserve: 0 };
   switch (rep.type) {
     case "hashSkipList":
-      return [1 | (rep.height << 4) | (rep.branching << 8), rep.bucketCount, 0];
+      return {
+        ...none,
+        repKind: RepCode.hashSkipList,
+        repHeight: rep.height,
+        repBranching: rep.branching,
+        repBucketCount: rep.bucketCount,
+      };
     case "hashLinkList":
-      return [2, rep.bucketCount, rep.thresholdUseSkiplist];
+      return {
+        ...none,
+        repKind: RepCode.hashLinkList,
+        repBucketCount: rep.bucketCount,
+        repThreshold: rep.thresholdUseSkiplist,
+      };
     case "vector":
-      return [3, rep.reserve, 0];
+      return { ...none, repKind: RepCode.vector, repReserve: rep.reserve };
     default:
-      return [0, 0, 0];
+      return { ...none, repKind: RepCode.skiplist };
   }
 }
 

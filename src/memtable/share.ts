@@ -9,8 +9,9 @@ import { ShareTokenError } from "../errors.ts";
 import type { Handle } from "../ffi/native.ts";
 import { describe } from "../coding/value_type.ts";
 import type { ResolvedOptions, SharedOptions } from "./options.ts";
-import { repArgs } from "./rep.ts";
-import { readStats, StatsWord, u64Word } from "./stats.ts";
+import { statusError } from "../ffi/status.ts";
+import { encodeOptions } from "./options.ts";
+import { fn, shared } from "./realm.ts";
 
 /**
  * What `MemTable.share()` returns: a plain object that `postMessage` can send to a Worker,
@@ -48,18 +49,19 @@ export function checkToken(
 }
 
 /**
- * Refuses an attached handle whose native memtable is not what the token's options describe
- * (its write buffer size or its representation differ: the token was altered).
+ * Refuses an attached handle whose native memtable was not made with the options the token
+ * describes, byte for byte (the token was altered, or comes from another version).
  */
 export function checkAttached(h: Handle, r: ResolvedOptions, what: string): void {
-  const s = readStats(h, what);
-  const writeBufferSize = u64Word(s, StatsWord.writeBufferSize);
-  const repCode = u64Word(s, StatsWord.rep);
-  if (writeBufferSize !== r.writeBufferSize || repCode !== (repArgs(r.rep)[0] & 0xf)) {
-    throw new ShareTokenError(
-      `${what}: the token's options do not match the shared memtable (writeBufferSize ` +
-        `${r.writeBufferSize} and rep ${r.rep.type} given, the memtable has ${writeBufferSize} ` +
-        `and rep code ${repCode}); the token is used up and its reference released`,
-    );
-  }
+  const want = encodeOptions(r);
+  const s = shared;
+  const n = fn.memtable_options(h, s.arg, s.capacity);
+  if (n < 0) throw statusError(n, what);
+  const have = s.bytes.subarray(0, n);
+  if (n === want.length && have.every((b, i) => b === want[i])) return;
+  throw new ShareTokenError(
+    `${what}: the token's options do not match the shared memtable's (writeBufferSize ` +
+      `${r.writeBufferSize} and rep ${r.rep.type} given, among others); the token is used up ` +
+      `and its reference released`,
+  );
 }

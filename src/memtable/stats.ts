@@ -5,6 +5,7 @@
  * @module
  */
 import type { Handle, Scratch } from "../ffi/native.ts";
+import { statsWordCount, Status } from "../ffi/layout.ts";
 import { statusError } from "../ffi/status.ts";
 import type { SequenceNumber } from "../coding/sequence.ts";
 import { fn, shared } from "./realm.ts";
@@ -27,31 +28,14 @@ export interface MemTableStats {
   writeBufferSize: number;
 }
 
-/** How many words `memtable_stats` writes, and what each is. */
-export const statsWords = 14;
-export const StatsWord = {
-  numEntries: 0,
-  numDeletes: 1,
-  dataSize: 2,
-  firstSeq: 3,
-  earliestSeq: 4,
-  memoryUsage: 5,
-  arenaAllocatedBytes: 6,
-  arenaBlockSize: 7,
-  writeBufferSize: 8,
-  numRangeDeletes: 9,
-  bloomHits: 10,
-  bloomMisses: 11,
-  immutable: 12,
-  rep: 13,
-} as const;
+export { StatsWord } from "../ffi/layout.ts";
 const seqUnset = 0xffff_ffff;
 
 /** Reads the stats words of `h` into the shared scratch buffer. */
 export function readStats(h: Handle, what: string): Scratch {
   const s = shared;
   const rc = fn.memtable_stats(h, s.arg, s.capacity);
-  if (rc !== statsWords) throw statusError(rc, what);
+  if (rc !== statsWordCount) throw statusError(rc, what);
   return s;
 }
 
@@ -64,4 +48,11 @@ export function seqWord(s: Scratch, index: number): SequenceNumber | undefined {
   const high = s.view.getUint32(index * 8 + 4, true);
   if (high === seqUnset && low === seqUnset) return undefined;
   return high < 0x20_0000 ? high * 0x1_0000_0000 + low : (BigInt(high) << 32n) | BigInt(low);
+}
+
+/** One counter of `h` (a stats word below 2^53, read alone). */
+export function readStat(h: Handle, word: number, what: string): number {
+  const v = fn.memtable_stat(h, word);
+  if (v < 0) throw statusError(Status.badHandle, what);
+  return v;
 }

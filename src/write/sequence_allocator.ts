@@ -6,7 +6,7 @@
  */
 import { MemTableClosedError, MemTableError, ShareTokenError } from "../errors.ts";
 import { type Handle, native, Scratch, statusError, useLibraryOf } from "../ffi/native.ts";
-import { Status } from "../ffi/layout.ts";
+import { ShareKind, Status } from "../ffi/layout.ts";
 import {
   checkSequence,
   sequenceHigh,
@@ -171,7 +171,7 @@ export class SequenceAllocator implements Disposable {
 
   /** A token that opens this allocator in another Worker (`SequenceAllocator.attach`), once. */
   share(): SequenceAllocatorShareToken {
-    const token = native().fn.memtable_share(this.#live("share"), 2);
+    const token = native().fn.memtable_share(this.#live("share"), ShareKind.sequenceAllocator);
     if (token < 0) {
       throw new MemTableError("SequenceAllocator.share(): too many share tokens outstanding");
     }
@@ -182,7 +182,7 @@ export class SequenceAllocator implements Disposable {
   static attach(token: SequenceAllocatorShareToken): SequenceAllocator {
     const t = checkToken(token, "sequence-allocator", "SequenceAllocator.attach()");
     useLibraryOf(t.library, "SequenceAllocator.attach()");
-    const h = native().fn.memtable_attach(t.token, 2);
+    const h = native().fn.memtable_attach(t.token, ShareKind.sequenceAllocator);
     if (h === null) {
       throw new ShareTokenError("SequenceAllocator.attach(): the token was already attached");
     }

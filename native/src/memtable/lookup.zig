@@ -65,7 +65,11 @@ pub const Outcome = union(enum) {
 /// Looks `key` up and writes its records (see the file's contract) to `out`. `out` may hold the
 /// key itself: the key is read only before the first record is written.
 pub fn get(mt: *MemTable, key: []const u8, options: Options, out: []u8) error{OutOfMemory}!Outcome {
-    const from = try start(mt, key, options);
+    return walk(mt, try start(mt, key, options), out);
+}
+
+/// The version walk from `from` (a lookup's start): the records, newest first, to `out`.
+fn walk(mt: *MemTable, from: Start, out: []u8) Outcome {
     const protection = mt.protectionBytes();
     var pos: usize = 0;
     var count: u32 = 0;
@@ -106,8 +110,8 @@ pub const IntoOutcome = union(enum) {
     /// The visible version's header (or a RangeDeletion header for the tombstone hiding the
     /// key) is in `header`, and a Value's first bytes in `dest`.
     found,
-    /// The newest version is a Merge: nothing written (`get` collects the run).
-    merge,
+    /// The newest version is a Merge: the run's records (as `get` writes them) in `run`.
+    merge: Outcome,
     corrupt: *Node,
 };
 
@@ -115,14 +119,15 @@ pub const IntoOutcome = union(enum) {
 /// version's `fixed64 trailer ‖ fixed32 value_len` goes to `header` and, for a Value, its first
 /// min(value_len, dest.len) bytes to `dest`. A range tombstone covering the key above the
 /// version answers as a header of type RangeDeletion with the tombstone's sequence number.
-/// `header` may hold the key itself: it is written after the key is read.
-pub fn getInto(mt: *MemTable, key: []const u8, options: Options, header: *[header_size]u8, dest: []u8) error{OutOfMemory}!IntoOutcome {
+/// `header` and `run` (where a Merge run's records go) may hold the key itself: they are written after the key is read.
+/// The lookup starts once (the bloom filter is asked once), a Merge run included.
+pub fn getInto(mt: *MemTable, key: []const u8, options: Options, header: *[header_size]u8, dest: []u8, run: []u8) error{OutOfMemory}!IntoOutcome {
     const from = try start(mt, key, options);
     if (from.newest) |node| {
         if (!coding.verifyProtection(node.entry(), mt.protectionBytes())) return .{ .corrupt = node };
         const e = coding.decodeEntry(node.entry());
         if (!tombstones.hides(from.covering, e.key.sequence())) {
-            if (e.key.valueType() == @backingInt(limits.ValueType.merge)) return .merge;
+            if (e.key.valueType() == @backingInt(limits.ValueType.merge)) return .{ .merge = walk(mt, from, run) };
             putHeader(header, e.key.trailer, e.value.len);
             const n = @min(e.value.len, dest.len);
             @memcpy(dest[0..n], e.value[0..n]);
@@ -207,10 +212,10 @@ test "get and getInto report an entry that fails its protection check" {
     const outcome = try get(mt, "k", .{ .snapshot = 1 }, &out);
     try testing.expectEqualStrings("k", outcome.corrupt.key().user_key);
     var header: [header_size]u8 = undefined;
-    try testing.expect((try getInto(mt, "k", .{ .snapshot = 1 }, &header, &.{})) == .corrupt);
+    try testing.expect((try getInto(mt, "k", .{ .snapshot = 1 }, &header, &.{}, &out)) == .corrupt);
 }
 
-test "getInto: the header, the value cut to the destination, Merge left to get" {
+test "getInto: the header, the value cut to the destination, a Merge run's records" {
     const mt = try MemTable.create(.{});
     defer _ = mt.unref();
     try mt.add(1, .value, "k", "value");
@@ -218,13 +223,19 @@ test "getInto: the header, the value cut to the destination, Merge left to get" 
     try mt.addRangeDeletion(3, "r", "s");
     var header: [header_size]u8 = undefined;
     var dest: [3]u8 = undefined;
-    try testing.expectEqual(IntoOutcome.found, try getInto(mt, "k", .{ .snapshot = 1 }, &header, &dest));
+    var run: [64]u8 = undefined;
+    try testing.expectEqual(IntoOutcome.found, try getInto(mt, "k", .{ .snapshot = 1 }, &header, &dest, &run));
     try testing.expectEqual(coding.packTrailer(1, 1), std.mem.readInt(u64, header[0..8], .little));
     try testing.expectEqual(@as(u32, 5), std.mem.readInt(u32, header[8..12], .little));
     try testing.expectEqualStrings("val", &dest);
-    try testing.expectEqual(IntoOutcome.absent, try getInto(mt, "k", .{ .snapshot = 0 }, &header, &dest));
-    try testing.expectEqual(IntoOutcome.merge, try getInto(mt, "m", .{ .snapshot = 5 }, &header, &dest));
-    try testing.expectEqual(IntoOutcome.found, try getInto(mt, "r", .{ .snapshot = 5 }, &header, &dest));
+    try testing.expectEqual(IntoOutcome.absent, try getInto(mt, "k", .{ .snapshot = 0 }, &header, &dest, &run));
+    const merge = try getInto(mt, "m", .{ .snapshot = 5 }, &header, &dest, &run);
+    try testing.expectEqual(@as(u32, 1), merge.merge.records);
+    try testing.expectEqual(coding.packTrailer(2, 2), std.mem.readInt(u64, run[0..8], .little));
+    try testing.expectEqualStrings("x", run[header_size..][0..1]);
+    var small: [4]u8 = undefined;
+    try testing.expectEqual(@as(usize, header_size + 1), (try getInto(mt, "m", .{ .snapshot = 5 }, &header, &dest, &small)).merge.too_small);
+    try testing.expectEqual(IntoOutcome.found, try getInto(mt, "r", .{ .snapshot = 5 }, &header, &dest, &run));
     try testing.expectEqual(tombstoneTrailer(3), std.mem.readInt(u64, header[0..8], .little));
-    try testing.expectEqual(IntoOutcome.absent, try getInto(mt, "r", .{ .snapshot = 5, .ignore_range_deletions = true }, &header, &dest));
+    try testing.expectEqual(IntoOutcome.absent, try getInto(mt, "r", .{ .snapshot = 5, .ignore_range_deletions = true }, &header, &dest, &run));
 }

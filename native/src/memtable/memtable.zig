@@ -41,6 +41,8 @@ pub const Fragments = fragments.Fragments;
 pub const Record = batch.Record;
 
 pub const memtable_magic: u64 = 0x4D454D5441424C45; // "MEMTABLE"
+/// Bytes of the options record of the C ABI (`abi.OptionsAbi`, which asserts it).
+pub const encoded_options_size = 80;
 pub const iterator_magic = iterator.magic;
 pub const seq_unset: u64 = std.math.maxInt(u64);
 
@@ -111,6 +113,9 @@ fn atomicMin(v: *std.atomic.Value(u64), x: u64) void {
 pub const MemTable = struct {
     magic: u64 = memtable_magic,
     refs: std.atomic.Value(u32) = .init(1),
+    /// The options as the creator passed them across the C ABI (`abi.OptionsAbi`), kept so
+    /// that a share token's options can be checked against them byte for byte.
+    encoded_options: [encoded_options_size]u8 = @splat(0),
     arena: Arena,
     /// The point entries.
     rep: rep_mod.Rep,
