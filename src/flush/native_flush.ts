@@ -8,6 +8,7 @@
  * @module
  */
 import { checkSequence } from "../coding/sequence.ts";
+import { Status } from "../ffi/layout.ts";
 import { native, Scratch, statusError } from "../ffi/native.ts";
 import type { Handle } from "../ffi/symbols.ts";
 import { nativeHandleOf } from "../memtable/memtable.ts";
@@ -107,7 +108,7 @@ function addInputs(
   for (const m of input.memtables) {
     const rc = fn.memtable_sst_add_memtable(b, nativeHandleOf(m));
     if (rc < 0) {
-      throw rc === -4
+      throw rc === Status.invalidArgument
         ? new TypeError(`${what}: memtable ${m.id} is not immutable (call markImmutable())`)
         : statusError(rc, what);
     }
@@ -137,7 +138,7 @@ function addInputs(
 function readStats(b: Handle, s: Scratch, what: string): FlushStats {
   const fn = native().fn;
   let n = fn.memtable_sst_stats(b, s.arg, s.capacity);
-  if (n === -3) {
+  if (n === Status.bufferTooSmall) {
     s.reserve(s.view.getUint32(0, true));
     n = fn.memtable_sst_stats(b, s.arg, s.capacity);
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import { MergeOperatorError } from "../errors.ts";
-import { getRecordHeaderSize, Status } from "../ffi/layout.ts";
+import { GetIntoResult, getRecordHeaderSize, Status } from "../ffi/layout.ts";
 import type { Handle } from "../ffi/native.ts";
 import { corruptionReport, statusError } from "../ffi/status.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
@@ -58,6 +58,16 @@ export type GetResult =
     /** Merge operands, oldest first. */
     operands: Uint8Array[];
   };
+
+/**
+ * What {@linkcode MemTable.getInto} returns when there is no value to copy (a value's length
+ * is 0 or more).
+ *
+ * - `absent`: this memtable knows nothing of the key.
+ * - `deleted`: the newest visible version is a deletion (point or range).
+ * - `mergeIncomplete`: Merge operands reach past the oldest version here; `get()` lists them.
+ */
+export const GetStatus = Object.freeze({ absent: -1, deleted: -2, mergeIncomplete: -3 } as const);
 
 /** What `get` returns for a key this memtable knows nothing of. */
 export const absent: GetResult = Object.freeze({ kind: "absent" });
@@ -210,4 +220,54 @@ export function decodeGet(
     value: applyFullMerge(op, bytesOf(key), run.base.value, run.operands),
     seq,
   };
+}
+
+/**
+ * `MemTable.getInto`: the visible value of `key` copied into `dest` (its length returned, the
+ * first `dest.length` bytes written), or a negative `GetStatus`. A Merge run comes back from
+ * the same native lookup and is folded as `get` folds it.
+ */
+export function lookupInto(
+  h: Handle,
+  key: Bytes,
+  dest: Uint8Array,
+  snapHigh: number,
+  snapLow: number,
+  flags: number,
+  op: MergeOperator | undefined,
+  what: string,
+): number {
+  const s = scratchFor(sizeFor(key, undefined, what));
+  const klen = writeKey(s, key, what);
+  const cap = Math.min(dest.length, 0xffff_ffff);
+  const rc = fn.memtable_get_into(
+    h,
+    s.arg,
+    s.capacity,
+    klen,
+    dest,
+    cap,
+    snapHigh,
+    snapLow,
+    flags,
+  );
+  if (rc === GetIntoResult.found) {
+    if ((s.view.getUint32(0, true) & 0xff) !== ValueType.Value) return GetStatus.deleted;
+    return s.view.getUint32(8, true);
+  }
+  if (rc === GetIntoResult.absent) return GetStatus.absent;
+  if (rc === GetIntoResult.merge || rc === GetIntoResult.mergeTooLarge) {
+    // The newest version is a Merge: its run came back (after a u32 count) unless it was too
+    // large for the buffer, when get()'s lookup collects it. Folded as get() folds it.
+    const found = rc === GetIntoResult.merge
+      ? { area: s, at: 4, count: s.view.getUint32(0, true) }
+      : lookup(h, key, snapHigh, snapLow, flags, what);
+    const r = found === undefined ? absent : decodeGet(found, op, key, what);
+    if (r.kind === "merge") return GetStatus.mergeIncomplete;
+    if (r.kind !== "value") return r.kind === "deleted" ? GetStatus.deleted : GetStatus.absent;
+    dest.set(r.value.length > dest.length ? r.value.subarray(0, dest.length) : r.value);
+    return r.value.length;
+  }
+  if (rc === Status.corruption) throw corruptionReport(s, what);
+  throw statusError(rc, what);
 }

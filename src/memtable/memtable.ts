@@ -18,7 +18,7 @@
  * @module
  */
 import { MemTableClosedError, MemTableError, ShareTokenError } from "../errors.ts";
-import { GetIntoResult, keySizeMax, ShareFailure, ShareKind, Status } from "../ffi/layout.ts";
+import { keySizeMax, ShareFailure, ShareKind, Status } from "../ffi/layout.ts";
 import { type Handle, native, type Scratch, useLibraryOf } from "../ffi/native.ts";
 import { statusError } from "../ffi/status.ts";
 import {
@@ -30,7 +30,6 @@ import {
 import { checkValueType, describe, ValueType, valueTypeName } from "../coding/value_type.ts";
 import {
   type Bytes,
-  corruptionReport,
   encodedSizeBound,
   type Entry,
   sizeFor,
@@ -41,7 +40,9 @@ import {
 import { applyBatch } from "./batch.ts";
 import { EntryBatches } from "./entries.ts";
 import { internalToken, IteratorFlags, MemTableIterator, type ReadOptions } from "./iterator.ts";
-import { absent, decodeGet, type GetResult, lookup } from "./lookup.ts";
+import { absent, decodeGet, type GetResult, lookup, lookupInto } from "./lookup.ts";
+
+export { GetStatus } from "./lookup.ts";
 import type { MergeOperator } from "./merge.ts";
 import {
   encodeOptions,
@@ -81,16 +82,6 @@ export interface RangeTombstone {
   end: Uint8Array;
   seq: SequenceNumber;
 }
-
-/**
- * What {@linkcode MemTable.getInto} returns when there is no value to copy (a value's length
- * is 0 or more).
- *
- * - `absent`: this memtable knows nothing of the key.
- * - `deleted`: the newest visible version is a deletion (point or range).
- * - `mergeIncomplete`: Merge operands reach past the oldest version here; `get()` lists them.
- */
-export const GetStatus = Object.freeze({ absent: -1, deleted: -2, mergeIncomplete: -3 } as const);
 
 /** pointTypes[code] is true for the types `add()` stores in the skiplist. */
 const pointTypes: boolean[] = [];
@@ -532,39 +523,7 @@ export class MemTable implements Disposable {
     let snapLow = maxLow;
     let flags = 0;
     if (options !== undefined) [snapHigh, snapLow, flags] = snapshotParts(options, what);
-    const s = scratchFor(sizeFor(key, undefined, what));
-    const klen = writeKey(s, key, what);
-    const cap = Math.min(dest.length, 0xffff_ffff);
-    const rc = fn.memtable_get_into(
-      h,
-      s.arg,
-      s.capacity,
-      klen,
-      dest,
-      cap,
-      snapHigh,
-      snapLow,
-      flags,
-    );
-    if (rc === GetIntoResult.found) {
-      if ((s.view.getUint32(0, true) & 0xff) !== ValueType.Value) return GetStatus.deleted;
-      return s.view.getUint32(8, true);
-    }
-    if (rc === GetIntoResult.absent) return GetStatus.absent;
-    if (rc === GetIntoResult.merge || rc === GetIntoResult.mergeTooLarge) {
-      // The newest version is a Merge: its run came back (after a u32 count) unless it was too
-      // large for the buffer, when get()'s lookup collects it. Folded as get() folds it.
-      const found = rc === GetIntoResult.merge
-        ? { area: s, at: 4, count: s.view.getUint32(0, true) }
-        : lookup(h, key, snapHigh, snapLow, flags, what);
-      const r = found === undefined ? absent : decodeGet(found, this.mergeOperator, key, what);
-      if (r.kind === "merge") return GetStatus.mergeIncomplete;
-      if (r.kind !== "value") return r.kind === "deleted" ? GetStatus.deleted : GetStatus.absent;
-      dest.set(r.value.length > dest.length ? r.value.subarray(0, dest.length) : r.value);
-      return r.value.length;
-    }
-    if (rc === Status.corruption) throw corruptionReport(s, what);
-    throw statusError(rc, what);
+    return lookupInto(h, key, dest, snapHigh, snapLow, flags, this.mergeOperator, what);
   }
 
   /**
