@@ -268,7 +268,7 @@ export fn memtable_memory_usage(h: ?*anyopaque) f64 {
 export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (cap < limits.stats_word_count * 8) return tooSmall(buf, cap, limits.stats_word_count * 8);
-    for (0..limits.stats_word_count) |i| put64(buf, i * 8, statWord(mt, @enumFromInt(i)));
+    for (0..limits.stats_word_count) |i| put64(buf, i * 8, statWord(mt, @fromBackingInt(@intCast(i))));
     return limits.stats_word_count;
 }
 
@@ -278,7 +278,7 @@ export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
 pub export fn memtable_stat(h: ?*anyopaque, word: u32) f64 {
     const mt = asMemTable(h) orelse return -1;
     if (word >= limits.stats_word_count) return -1;
-    return @floatFromInt(statWord(mt, @enumFromInt(word)));
+    return @floatFromInt(statWord(mt, @fromBackingInt(@intCast(word))));
 }
 
 fn statWord(mt: *MemTable, word: limits.StatsWord) u64 {
