@@ -49,6 +49,8 @@ pub fn build(b: *std.Build) void {
         .root_source_file = b.path("src/bench.zig"),
         .target = target,
         .optimize = optimize,
+        // Callgrind client requests (a no-op off valgrind): the bench dumps counts per phase.
+        .valgrind = true,
     });
     const bench_exe = b.addExecutable(.{ .name = "memtable-bench", .root_module = bench_mod });
     const install_bench = b.addInstallArtifact(bench_exe, .{});

@@ -5,12 +5,19 @@
 //!
 //! `huge` maps the arena with 2 MiB transparent huge pages (the `hugePageSize` option).
 //!
+//! Under callgrind each phase is its own dump (`callgrind.out.<pid>.1` put, `.2` get, `.3` scan,
+//! `.4` range), so instructions and cache misses per operation are deterministic counts:
+//!
+//!     valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no \
+//!         zig-out/bin/memtable-bench 200000 42
+//!
 //! Random 16-byte keys with 100-byte values: put, get in another random order, a full scan,
 //! and 1000-entry range scans from random seeks; then memory per entry.
 const std = @import("std");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const mt_mod = @import("memtable/memtable.zig");
+const callgrind = std.valgrind.callgrind;
 
 const key_size = 16;
 const value_size = 100;
@@ -80,14 +87,25 @@ const Workload = struct {
     order: []const u32,
     value: *const [value_size]u8,
 
+    /// Starts a phase: the clock, and callgrind's counts from zero (collection on).
     fn start(self: Workload) std.Io.Clock.Timestamp {
+        callgrind.zeroStats();
+        callgrind.toggleCollect();
         return std.Io.Clock.Timestamp.now(self.io, .awake);
+    }
+
+    /// Ends a phase: the nanoseconds since `t0`, and callgrind's counts dumped (collection off).
+    fn stop(self: Workload, t0: std.Io.Clock.Timestamp) i96 {
+        const ns = t0.untilNow(self.io).raw.toNanoseconds();
+        callgrind.toggleCollect();
+        callgrind.dumpStats();
+        return ns;
     }
 
     fn puts(self: Workload) !f64 {
         const t0 = self.start();
         for (self.keys, 0..) |*k, i| try self.mt.add(i + 1, .value, k, self.value);
-        return perOp(t0.untilNow(self.io).raw.toNanoseconds(), self.keys.len);
+        return perOp(self.stop(t0), self.keys.len);
     }
 
     fn gets(self: Workload) !f64 {
@@ -98,7 +116,7 @@ const Workload = struct {
                 found += coding.decodeEntry(node.entry()).value.len;
             }
         }
-        const ns = t0.untilNow(self.io).raw.toNanoseconds();
+        const ns = self.stop(t0);
         if (found != self.keys.len * value_size) return error.LookupMissed;
         return perOp(ns, self.keys.len);
     }
@@ -111,7 +129,7 @@ const Workload = struct {
             checksum.* +%= coding.decodeEntry(it.node().entry()).value[0];
             scanned += 1;
         }
-        const ns = t0.untilNow(self.io).raw.toNanoseconds();
+        const ns = self.stop(t0);
         if (scanned != self.keys.len) return error.ScanMissed;
         return perOp(ns, self.keys.len);
     }
@@ -128,7 +146,7 @@ const Workload = struct {
                 it.next();
             }
         }
-        return perOp(t0.untilNow(self.io).raw.toNanoseconds(), seeks) / 1000.0;
+        return perOp(self.stop(t0), seeks) / 1000.0;
     }
 };
 
