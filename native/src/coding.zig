@@ -143,6 +143,16 @@ pub fn verifyProtection(entry: [*]const u8, n: u8) bool {
     return true;
 }
 
+/// The first 8 bytes of a user key as a big-endian integer, zero-padded (a key's "head"). Order
+/// preserving: a ≤ b bytewise implies keyHead(a) ≤ keyHead(b), so two keys whose heads differ
+/// are ordered by their heads alone, and only equal heads need the bytes compared.
+pub inline fn keyHead(user_key: []const u8) u64 {
+    if (user_key.len >= 8) return std.mem.readInt(u64, user_key[0..8], .big);
+    var b: [8]u8 = @splat(0);
+    @memcpy(b[0..user_key.len], user_key);
+    return std.mem.readInt(u64, &b, .big);
+}
+
 /// Compares internal keys: user key ascending, then trailer descending.
 pub inline fn compareKeys(a: Key, b: Key) std.math.Order {
     const o = std.mem.order(u8, a.user_key, b.user_key);
@@ -181,6 +191,31 @@ test "entries order by user key ascending then trailer descending" {
     try std.testing.expectEqualStrings("v9", e.value);
     try std.testing.expectEqual(@as(u64, 9), e.key.sequence());
     try std.testing.expectEqual(std.math.Order.eq, compareEntry(&a_buf, a));
+}
+
+test "keyHead orders keys as their bytes do, and ties only where the first 8 bytes agree" {
+    const ordered = [_][]const u8{ "", "\x00", "\x00\x00", "a", "a\x00", "ab", "ab\x00", "ab\x00\x01", "abcdefg", "abcdefg\x00", "abcdefgh", "abcdefgh\x00", "abcdefghi", "abcdefgi", "b", "\xff\xff\xff\xff\xff\xff\xff\xff", "\xff\xff\xff\xff\xff\xff\xff\xff\xff" };
+    for (ordered, 0..) |a, i| {
+        for (ordered[i..]) |b| try std.testing.expect(keyHead(a) <= keyHead(b));
+    }
+    try std.testing.expectEqual(@as(u64, 0x6162000000000000), keyHead("ab"));
+    try std.testing.expectEqual(keyHead("abcdefgh"), keyHead("abcdefghXYZ"));
+    try std.testing.expect(keyHead("abcdefg") < keyHead("abcdefgi"));
+    var prng = std.Random.DefaultPrng.init(0x6b6579);
+    var i: usize = 0;
+    while (i < 20_000) : (i += 1) {
+        var a_buf: [12]u8 = undefined;
+        var b_buf: [12]u8 = undefined;
+        const a = a_buf[0..prng.random().uintAtMost(usize, 12)];
+        const b = b_buf[0..prng.random().uintAtMost(usize, 12)];
+        // Few distinct bytes, so shared prefixes and zero bytes are common.
+        for (a) |*c| c.* = prng.random().uintLessThan(u8, 3);
+        for (b) |*c| c.* = prng.random().uintLessThan(u8, 3);
+        const o = std.mem.order(u8, a, b);
+        const ho = std.math.order(keyHead(a), keyHead(b));
+        if (ho != .eq) try std.testing.expectEqual(o, ho);
+        if (o == .eq) try std.testing.expectEqual(std.math.Order.eq, ho);
+    }
 }
 
 test "protection bytes detect a flipped bit anywhere in the entry" {

@@ -36,22 +36,24 @@ pub const Cursor = struct {
 
     /// Index of the first view node ≥ key.
     fn lowerBound(self: *const Cursor, key: coding.Key) usize {
+        const p = skiplist.Probe.of(key);
         var lo: usize = 0;
         var hi: usize = self.view.len;
         while (lo < hi) {
             const mid = lo + (hi - lo) / 2;
-            if (coding.compareEntry(self.view[mid].entry(), key) == .lt) lo = mid + 1 else hi = mid;
+            if (skiplist.compareNode(self.view[mid], &p) == .lt) lo = mid + 1 else hi = mid;
         }
         return lo;
     }
 
     /// Index of the first view node > key.
     fn upperBound(self: *const Cursor, key: coding.Key) usize {
+        const p = skiplist.Probe.of(key);
         var lo: usize = 0;
         var hi: usize = self.view.len;
         while (lo < hi) {
             const mid = lo + (hi - lo) / 2;
-            if (coding.compareEntry(self.view[mid].entry(), key) != .gt) lo = mid + 1 else hi = mid;
+            if (skiplist.compareNode(self.view[mid], &p) != .gt) lo = mid + 1 else hi = mid;
         }
         return lo;
     }

@@ -256,23 +256,16 @@ pub const Rep = union(Kind) {
         // then touch only the array, not the entries scattered over the arena.
         const keyed = try gpa.alloc(Keyed, list.items.len);
         defer gpa.free(keyed);
-        for (list.items, keyed) |n, *k| k.* = .{ .head = keyHead(n), .node = n };
+        for (list.items, keyed) |n, *k| k.* = .{ .head = n.key_head, .node = n };
         std.mem.sort(Keyed, keyed, {}, lessKeyed);
         const out = try arena_mod.allocSliceTracked(*Node, @max(list.items.len, 1));
         for (keyed, 0..) |k, i| out[i] = k.node;
         return out[0..list.items.len];
     }
 
+    /// A node and its key's head (`Node.key_head`, `coding.keyHead`): a < b implies
+    /// head(a) ≤ head(b).
     const Keyed = struct { head: u64, node: *Node };
-
-    /// The user key's first 8 bytes, big-endian, zero-padded: a < b implies head(a) ≤ head(b).
-    fn keyHead(n: *Node) u64 {
-        const k = n.key().user_key;
-        var b: [8]u8 = @splat(0);
-        const len = @min(k.len, 8);
-        @memcpy(b[0..len], k[0..len]);
-        return std.mem.readInt(u64, &b, .big);
-    }
 
     fn lessKeyed(_: void, a: Keyed, b: Keyed) bool {
         if (a.head != b.head) return a.head < b.head;

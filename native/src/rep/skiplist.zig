@@ -17,10 +17,15 @@
 //! 2. A linked node's entry never changes; only its next pointers do, and only to insert a
 //!    node directly after it.
 //! 3. Level i holds a sorted subsequence of level i-1.
+//! 4. A node's `key_head` is `coding.keyHead` of its user key, written before the node is
+//!    linked and never changed.
 //!
 //! Layout of a node of height h, in one arena allocation (no separate key allocation):
-//!     next[h-1] … next[1] ‖ next[0] ‖ entry bytes
-//! A `*Node` points at next[0]; next[i] is i words before it; the entry follows next[0].
+//!     next[h-1] … next[1] ‖ next[0] ‖ key_head ‖ entry bytes
+//! A `*Node` points at next[0]; next[i] is i words before it; the key's head (its first 8 bytes
+//! as a big-endian integer) follows next[0], and the entry follows the head. Searches compare a
+//! `Probe` (the search key with its head) against nodes: unequal heads decide with one integer
+//! compare on the line that holds next[0], and only equal heads decode the entry.
 const std = @import("std");
 const limits = @import("../limits.zig");
 const coding = @import("../coding.zig");
@@ -33,6 +38,8 @@ const Link = std.atomic.Value(?*Node);
 
 pub const Node = extern struct {
     next0: Link,
+    /// `coding.keyHead` of the entry's user key (invariant 4).
+    key_head: u64,
 
     pub inline fn link(self: *Node, level: usize) *Link {
         const base: [*]Link = @ptrCast(&self.next0);
@@ -62,8 +69,35 @@ pub const Node = extern struct {
 };
 
 comptime {
-    std.debug.assert(@sizeOf(Node) == @sizeOf(usize));
     std.debug.assert(@sizeOf(Link) == @sizeOf(usize));
+    std.debug.assert(@offsetOf(Node, "next0") == 0); // next[i] lies i words before a *Node
+    std.debug.assert(@offsetOf(Node, "key_head") == @sizeOf(Link));
+    std.debug.assert(@sizeOf(Node) == @sizeOf(Link) + @sizeOf(u64)); // the entry follows the head
+    std.debug.assert(@alignOf(Node) <= limits.arena_alignment);
+}
+
+/// A search key and its head (`coding.keyHead`), computed once per search.
+pub const Probe = struct {
+    key: coding.Key,
+    head: u64,
+
+    pub inline fn of(key: coding.Key) Probe {
+        return .{ .key = key, .head = coding.keyHead(key.user_key) };
+    }
+
+    /// The key of a node, with the head it already holds.
+    pub inline fn ofNode(n: *Node) Probe {
+        return .{ .key = n.key(), .head = n.key_head };
+    }
+};
+
+/// Compares node `n`'s entry with `p`: by the heads when they differ (one integer compare), by
+/// the decoded internal key when they tie. (Not asserted against the bytes: an entry changed in
+/// memory is corruption, reported by protection bytes and paranoid checks, never a panic.)
+pub inline fn compareNode(n: *Node, p: *const Probe) std.math.Order {
+    if (std.debug.runtime_safety) std.debug.assert(p.head == coding.keyHead(p.key.user_key));
+    if (n.key_head != p.head) return if (n.key_head < p.head) .lt else .gt;
+    return coding.compareEntry(n.entry(), p.key);
 }
 
 /// The nodes bracketing a key at every level: prev[i] < key ≤ next[i] (next may be null).
@@ -107,6 +141,7 @@ pub const SkipList = struct {
         std.debug.assert(shape.height <= height_max);
         std.debug.assert(shape.branching >= 2);
         const head = try allocateNode(arena, shape.height, 0);
+        head.key_head = 0; // never compared: searches start after the head
         var i: usize = 0;
         while (i < shape.height) : (i += 1) head.noBarrierSetNext(i, null);
         var seq_splice: ?*Splice = null;
@@ -157,14 +192,14 @@ pub const SkipList = struct {
     }
 
     /// Fills `splice` for `key` at every level below `top`, searching from the head.
-    fn searchFromHead(self: *SkipList, key: coding.Key, splice: *Splice, top: u32) void {
+    fn searchFromHead(self: *SkipList, key: *const Probe, splice: *Splice, top: u32) void {
         splice.prev[top] = self.head;
         splice.next[top] = null;
         descend(key, splice, top);
     }
 
     /// Recomputes levels `from`-1 … 0 of `splice`, each from the level above it.
-    fn descend(key: coding.Key, splice: *Splice, from: u32) void {
+    fn descend(key: *const Probe, splice: *Splice, from: u32) void {
         var i = from;
         while (i > 0) {
             i -= 1;
@@ -172,13 +207,18 @@ pub const SkipList = struct {
         }
     }
 
-    pub inline fn keyIsAfterNode(key: coding.Key, n: ?*Node) bool {
+    pub inline fn keyIsAfterNode(key: *const Probe, n: ?*Node) bool {
         const node = n orelse return false;
-        return coding.compareEntry(node.entry(), key) == .lt;
+        return compareNode(node, key) == .lt;
     }
 
     /// First node ≥ key, or null.
     pub fn findGreaterOrEqual(self: *SkipList, key: coding.Key) ?*Node {
+        return self.findGreaterOrEqualProbe(&Probe.of(key));
+    }
+
+    /// `findGreaterOrEqual` of a probe.
+    pub fn findGreaterOrEqualProbe(self: *SkipList, key: *const Probe) ?*Node {
         var x = self.head;
         var level: usize = self.max_height.load(.monotonic) - 1;
         var last_bigger: ?*Node = null;
@@ -187,7 +227,7 @@ pub const SkipList = struct {
             if (n != null and n != last_bigger) {
                 // The comparison below pulls n into cache; start fetching its successor too.
                 @prefetch(n.?.next(level), .{});
-                switch (coding.compareEntry(n.?.entry(), key)) {
+                switch (compareNode(n.?, key)) {
                     .lt => {
                         x = n.?;
                         continue;
@@ -204,6 +244,11 @@ pub const SkipList = struct {
 
     /// Last node < key, or null when there is none.
     pub fn findLessThan(self: *SkipList, key: coding.Key) ?*Node {
+        return self.findLessThanProbe(&Probe.of(key));
+    }
+
+    /// `findLessThan` of a probe.
+    pub fn findLessThanProbe(self: *SkipList, key: *const Probe) ?*Node {
         var x = self.head;
         var level: usize = self.max_height.load(.monotonic) - 1;
         var last_not_after: ?*Node = null;
@@ -221,11 +266,12 @@ pub const SkipList = struct {
 
     /// Last node ≤ key, or null.
     pub fn findLessOrEqual(self: *SkipList, key: coding.Key) ?*Node {
-        const ge = self.findGreaterOrEqual(key);
+        const p = Probe.of(key);
+        const ge = self.findGreaterOrEqualProbe(&p);
         if (ge) |n| {
-            if (coding.compareEntry(n.entry(), key) == .eq) return n;
+            if (compareNode(n, &p) == .eq) return n;
         }
-        return self.findLessThan(key);
+        return self.findLessThanProbe(&p);
     }
 
     pub fn findFirst(self: *SkipList) ?*Node {
@@ -246,12 +292,13 @@ pub const SkipList = struct {
     }
 
     pub fn contains(self: *SkipList, key: coding.Key) bool {
-        const n = self.findGreaterOrEqual(key) orelse return false;
-        return coding.compareEntry(n.entry(), key) == .eq;
+        const p = Probe.of(key);
+        const n = self.findGreaterOrEqualProbe(&p) orelse return false;
+        return compareNode(n, &p) == .eq;
     }
 
     /// Finds prev/next for `level` starting from `before` (known < key).
-    inline fn findSpliceForLevel(key: coding.Key, before_in: *Node, after: ?*Node, level: usize, out_prev: **Node, out_next: *?*Node) void {
+    inline fn findSpliceForLevel(key: *const Probe, before_in: *Node, after: ?*Node, level: usize, out_prev: **Node, out_next: *?*Node) void {
         var before = before_in;
         while (true) {
             const n = before.next(level);
@@ -270,7 +317,7 @@ pub const SkipList = struct {
     /// it recomputed: levels at and above it bracketed the key when checked bottom-up, but may
     /// have gone stale (an insert elsewhere through another splice): `insertWithSplice`
     /// re-validates them as it links, as RocksDB's InlineSkipList does.
-    fn recomputeSplice(self: *SkipList, key: coding.Key, splice: *Splice) u32 {
+    fn recomputeSplice(self: *SkipList, key: *const Probe, splice: *Splice) u32 {
         const max_height = self.max_height.load(.monotonic);
         var recompute_height: u32 = 0;
         if (splice.height < max_height) {
@@ -311,11 +358,12 @@ pub const SkipList = struct {
     /// `insert` from `splice` (a hint kept by the caller). REQUIRES: no concurrent insert.
     pub fn insertWithSplice(self: *SkipList, key: coding.Key, value: []const u8, splice: *Splice) InsertError!*Node {
         std.debug.assert(!self.arena.isConcurrent()); // the one-writer inserts never mix with CAS ones
-        const recomputed = self.recomputeSplice(key, splice);
-        try self.checkSplice(key, splice);
+        const p = Probe.of(key);
+        const recomputed = self.recomputeSplice(&p, splice);
+        try self.checkSplice(&p, splice);
         const height = self.randomHeight();
         const node = try self.allocateEntry(key, value, height);
-        self.linkWithSplice(node, height, key, splice, recomputed);
+        self.linkWithSplice(node, height, &p, splice, recomputed);
         return node;
     }
 
@@ -325,16 +373,16 @@ pub const SkipList = struct {
     pub fn linkUnlinked(self: *SkipList, u: Unlinked) void {
         std.debug.assert(!self.arena.isConcurrent());
         std.debug.assert(u.height >= 1);
-        const key = u.node.key();
+        const key = Probe.ofNode(u.node);
         var splice: Splice = .{};
-        const recomputed = self.recomputeSplice(key, &splice);
+        const recomputed = self.recomputeSplice(&key, &splice);
         if (std.debug.runtime_safety) {
-            if (splice.next[0]) |n| std.debug.assert(coding.compareEntry(n.entry(), key) != .eq);
+            if (splice.next[0]) |n| std.debug.assert(compareNode(n, &key) != .eq);
         }
-        self.linkWithSplice(u.node, @min(u.height, self.height_limit), key, &splice, recomputed);
+        self.linkWithSplice(u.node, @min(u.height, self.height_limit), &key, &splice, recomputed);
     }
 
-    fn linkWithSplice(self: *SkipList, node: *Node, height: u32, key: coding.Key, splice: *Splice, recomputed: u32) void {
+    fn linkWithSplice(self: *SkipList, node: *Node, height: u32, key: *const Probe, splice: *Splice, recomputed: u32) void {
         std.debug.assert(height >= 1);
         std.debug.assert(height <= self.height_limit);
         const max_height = self.max_height.load(.monotonic);
@@ -367,18 +415,19 @@ pub const SkipList = struct {
 
     /// The checks before linking `key` where `splice` (fresh for `key`) says: an equal entry
     /// is a duplicate; in paranoid mode the neighbours must be in order around it.
-    fn checkSplice(self: *SkipList, key: coding.Key, splice: *const Splice) InsertError!void {
+    fn checkSplice(self: *SkipList, key: *const Probe, splice: *const Splice) InsertError!void {
         return self.checkNeighbours(key, splice.prev[0], splice.next[0]);
     }
 
-    pub fn checkNeighbours(self: *SkipList, key: coding.Key, prev: *Node, next: ?*Node) InsertError!void {
+    pub fn checkNeighbours(self: *SkipList, key: *const Probe, prev: *Node, next: ?*Node) InsertError!void {
         if (next) |n| {
-            if (coding.compareEntry(n.entry(), key) == .eq) return error.Duplicate;
+            if (compareNode(n, key) == .eq) return error.Duplicate;
         }
         if (!self.paranoid) return;
-        if (prev != self.head and coding.compareEntry(prev.entry(), key) != .lt) return error.Corruption;
+        // Paranoid: the bytes themselves, not the heads (a corrupt head must not vouch for itself).
+        if (prev != self.head and coding.compareEntry(prev.entry(), key.key) != .lt) return error.Corruption;
         if (next) |n| {
-            if (coding.compareEntry(n.entry(), key) != .gt) return error.Corruption;
+            if (coding.compareEntry(n.entry(), key.key) != .gt) return error.Corruption;
             if (n.next(0)) |after| {
                 if (coding.compareKeys(n.key(), after.key()) != .lt) return error.Corruption;
             }
@@ -399,13 +448,14 @@ pub const SkipList = struct {
     /// REQUIRES: the arena allocates concurrently.
     pub fn insertConcurrently(self: *SkipList, key: coding.Key, value: []const u8) InsertError!*Node {
         std.debug.assert(self.arena.isConcurrent());
+        const p = Probe.of(key);
         var splice: Splice = .{};
         const searched = self.max_height.load(.acquire);
-        self.searchFromHead(key, &splice, searched);
-        try self.checkSplice(key, &splice); // allocates nothing for a duplicate
+        self.searchFromHead(&p, &splice, searched);
+        try self.checkSplice(&p, &splice); // allocates nothing for a duplicate
         const height = self.concurrentHeight();
         const node = try self.allocateEntry(key, value, height);
-        try self.linkConcurrentlyAfter(node, height, key, &splice, searched);
+        try self.linkConcurrentlyAfter(node, height, &p, &splice, searched);
         return node;
     }
 
@@ -417,17 +467,17 @@ pub const SkipList = struct {
         std.debug.assert(self.arena.isConcurrent());
         std.debug.assert(u.height >= 1);
         std.debug.assert(u.height <= self.height_limit);
-        const key = u.node.key();
+        const key = Probe.ofNode(u.node);
         var splice: Splice = .{};
         const searched = self.max_height.load(.acquire);
-        self.searchFromHead(key, &splice, searched);
-        try self.checkSplice(key, &splice);
-        try self.linkConcurrentlyAfter(u.node, u.height, key, &splice, searched);
+        self.searchFromHead(&key, &splice, searched);
+        try self.checkSplice(&key, &splice);
+        try self.linkConcurrentlyAfter(u.node, u.height, &key, &splice, searched);
     }
 
     /// Links `node` with CAS level by level; `splice` holds the predecessors found by a search
     /// of the `searched` lowest levels.
-    fn linkConcurrentlyAfter(self: *SkipList, node: *Node, height: u32, key: coding.Key, splice: *Splice, searched: u32) error{Duplicate}!void {
+    fn linkConcurrentlyAfter(self: *SkipList, node: *Node, height: u32, key: *const Probe, splice: *Splice, searched: u32) error{Duplicate}!void {
         var max_height = searched;
         while (height > max_height) {
             if (self.max_height.cmpxchgWeak(max_height, height, .acq_rel, .acquire)) |seen| {
@@ -450,7 +500,7 @@ pub const SkipList = struct {
                 if (level == 0) {
                     if (splice.next[0]) |n| {
                         // The node is not linked anywhere yet: it stays unused in the arena.
-                        if (coding.compareEntry(n.entry(), key) == .eq) return error.Duplicate;
+                        if (compareNode(n, key) == .eq) return error.Duplicate;
                     }
                 }
             }
@@ -490,6 +540,7 @@ pub const SkipList = struct {
 pub fn newNode(arena: *Arena, key: coding.Key, value: []const u8, height: u32, protection_bytes: u8) error{OutOfMemory}!*Node {
     const entry_len = coding.entryEncodedLength(key.user_key.len, value.len);
     const node = try SkipList.allocateNode(arena, height, entry_len + protection_bytes);
+    node.key_head = coding.keyHead(key.user_key);
     const written = coding.encodeEntry(node.entry(), key, value);
     std.debug.assert(written == entry_len);
     if (protection_bytes != 0) coding.writeProtection(node.entry()[0..entry_len], protection_bytes);
@@ -530,6 +581,7 @@ pub fn appendCopy(list: *SkipList, src: *Node, len: usize, last: *[height_max]?*
     if (std.debug.runtime_safety) std.debug.assert(len >= coding.entryLength(src.entry()));
     const height = list.randomHeight();
     const node = try SkipList.allocateNode(list.arena, height, len);
+    node.key_head = src.key_head;
     @memcpy(node.entry()[0..len], src.entry()[0..len]);
     if (height > list.max_height.load(.monotonic)) list.max_height.store(height, .monotonic);
     var level: usize = 0;
@@ -708,4 +760,49 @@ test "interleaved splices (insert hints) keep every level complete" {
     try expectNestedLevels(&list);
     i = 0;
     while (i < 8000) : (i += 1) try testing.expect(list.contains(testKey(&buf, (i % 8) * 100_000 + i / 8, 1)));
+}
+
+test "searches agree with a sorted array when keys tie on their heads, are short or hold zero bytes" {
+    var arena = Arena.init(1 << 16);
+    defer arena.deinit();
+    var list = try SkipList.init(&arena, 9);
+    var prng = std.Random.DefaultPrng.init(0x68656164);
+    const rnd = prng.random();
+    const n = 3000;
+    // Lengths 0–12 over the bytes 0, 1, 2: heads tie often, and "ab" vs "ab\x00" both occur.
+    var store: [n][12]u8 = undefined;
+    var keys: std.ArrayList(coding.Key) = .empty;
+    defer keys.deinit(testing.allocator);
+    for (&store) |*b| {
+        const k = b[0..rnd.uintAtMost(usize, 12)];
+        for (k) |*c| c.* = rnd.uintLessThan(u8, 3);
+        const key: coding.Key = .{ .user_key = k, .trailer = coding.packTrailer(rnd.uintLessThan(u64, 4), 1) };
+        if (list.insert(key, "v")) |_| try keys.append(testing.allocator, key) else |err| try testing.expectEqual(error.Duplicate, err);
+    }
+    const Less = struct {
+        fn less(_: void, a: coding.Key, b: coding.Key) bool {
+            return coding.compareKeys(a, b) == .lt;
+        }
+    };
+    std.mem.sort(coding.Key, keys.items, {}, Less.less);
+    try testing.expectEqual(keys.items.len, try expectSortedCount(&list));
+    var i: usize = 0;
+    while (i < 2000) : (i += 1) {
+        var b: [12]u8 = undefined;
+        const k = b[0..rnd.uintAtMost(usize, 12)];
+        for (k) |*c| c.* = rnd.uintLessThan(u8, 3);
+        const probe: coding.Key = .{ .user_key = k, .trailer = coding.packTrailer(rnd.uintLessThan(u64, 4), 1) };
+        // Index of the first key ≥ probe in the array.
+        var lo: usize = 0;
+        while (lo < keys.items.len and coding.compareKeys(keys.items[lo], probe) == .lt) lo += 1;
+        const ge = list.findGreaterOrEqual(probe);
+        if (lo == keys.items.len) try testing.expect(ge == null) else try testing.expectEqual(std.math.Order.eq, coding.compareKeys(ge.?.key(), keys.items[lo]));
+        const lt = list.findLessThan(probe);
+        if (lo == 0) try testing.expect(lt == null) else try testing.expectEqual(std.math.Order.eq, coding.compareKeys(lt.?.key(), keys.items[lo - 1]));
+        const present = lo < keys.items.len and coding.compareKeys(keys.items[lo], probe) == .eq;
+        try testing.expectEqual(present, list.contains(probe));
+    }
+    // Every node holds its key's head.
+    var x = list.head.next(0);
+    while (x) |node| : (x = node.next(0)) try testing.expectEqual(coding.keyHead(node.key().user_key), node.key_head);
 }

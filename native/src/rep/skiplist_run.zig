@@ -21,6 +21,7 @@ const coding = @import("../coding.zig");
 const skiplist = @import("skiplist.zig");
 
 const Node = skiplist.Node;
+const Probe = skiplist.Probe;
 const SkipList = skiplist.SkipList;
 const Unlinked = SkipList.Unlinked;
 const InsertError = skiplist.InsertError;
@@ -48,8 +49,10 @@ pub fn prepareGroup(list: *SkipList, keys: []const coding.Key, preds: []Preds, f
     var level: [group_max]u32 = undefined;
     var next0: [group_max]?*Node = undefined;
     var active: [group_max]u8 = undefined;
+    var probes: [group_max]Probe = undefined;
     var n_active: usize = keys.len;
-    for (keys, 0..) |_, i| {
+    for (keys, 0..) |k, i| {
+        probes[i] = .of(k);
         x[i] = list.head;
         level[i] = top - 1;
         active[i] = @intCast(i);
@@ -62,9 +65,10 @@ pub fn prepareGroup(list: *SkipList, keys: []const coding.Key, preds: []Preds, f
             const i = active[a];
             const lv = level[i];
             const n = x[i].next(lv);
-            if (n != null and SkipList.keyIsAfterNode(keys[i], n)) {
+            if (n != null and SkipList.keyIsAfterNode(&probes[i], n)) {
                 x[i] = n.?;
-                if (n.?.next(lv)) |ahead| @prefetch(ahead.entry(), .{});
+                // The next comparison reads the head beside next[0].
+                if (n.?.next(lv)) |ahead| @prefetch(&ahead.key_head, .{});
                 a += 1;
                 continue;
             }
@@ -76,12 +80,12 @@ pub fn prepareGroup(list: *SkipList, keys: []const coding.Key, preds: []Preds, f
                 continue;
             }
             level[i] = lv - 1;
-            if (x[i].next(lv - 1)) |ahead| @prefetch(ahead.entry(), .{});
+            if (x[i].next(lv - 1)) |ahead| @prefetch(&ahead.key_head, .{});
             a += 1;
         }
     }
-    for (keys, 0..) |k, i| {
-        list.checkNeighbours(k, preds[i][0], next0[i]) catch |err| {
+    for (probes[0..keys.len], 0..) |*p, i| {
+        list.checkNeighbours(p, preds[i][0], next0[i]) catch |err| {
             failed.* = i;
             return err;
         };
