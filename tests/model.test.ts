@@ -350,6 +350,18 @@ operators.forEach(([label, op, filter], run) => {
             `${where}: get([${pool[id]}], snapshot ${snapshot}) = ${got}, model: ${want}`,
           );
         }
+        if (counts.gets % 8 === 0) {
+          // A batched read of random keys (repeats included) at the same snapshot.
+          const ids = Array.from({ length: rng.below(40) }, () => rng.below(pool.length));
+          const many = mt.multiGet(ids.map((i) => pool[i]!), { snapshot });
+          ids.forEach((i, j) => {
+            const m = show(many[j]!);
+            const w = model.get(i, pool[i]!, snapshot);
+            if (m !== w) {
+              assert.fail(`${where}: multiGet [${pool[i]}] at ${snapshot} = ${m}, model: ${w}`);
+            }
+          });
+        }
         counts.gets++;
       }
     }

@@ -74,12 +74,24 @@ function observe(mt: MemTable, keys: Uint8Array[], snapshots: number[], rng: Rng
   const out: string[] = [];
   const seeks = Array.from({ length: 12 }, () => keys[rng.below(keys.length)]!);
   for (const snapshot of snapshots) {
+    const gets: string[] = [];
+    const rawGets: string[] = [];
     for (const k of keys) {
       const r = mt.get(k, { snapshot });
       const size = (r.kind === "value" ? r.value.length : 1) + (k.length % 3) - 1;
       assertGetIntoAgrees(mt, k, { snapshot }, r, Math.max(0, size), `getInto at ${snapshot}`);
-      out.push(show(r), show(mt.get(k, { snapshot, ignoreRangeDeletions: true })));
+      const raw = mt.get(k, { snapshot, ignoreRangeDeletions: true });
+      out.push(show(r), show(raw));
+      gets.push(show(r));
+      rawGets.push(show(raw));
     }
+    // multiGet answers every key as get() does (in groups of 32, calls of 64 keys).
+    assert.deepEqual(mt.multiGet(keys, { snapshot }).map(show), gets, `multiGet at ${snapshot}`);
+    assert.deepEqual(
+      mt.multiGet(keys, { snapshot, ignoreRangeDeletions: true }).map(show),
+      rawGets,
+      `multiGet ignoring range deletions at ${snapshot}`,
+    );
     out.push(show([...mt.entries({ snapshot })]));
     out.push(show([...mt.entries({ snapshot, ignoreRangeDeletions: true })]));
     out.push(show(mt.rangeTombstones({ snapshot })));

@@ -253,6 +253,65 @@ pub export fn memtable_get_into(h: ?*anyopaque, buf: [*]u8, cap: u32, klen: u32,
     };
 }
 
+/// Looks up `count` keys, listed in buf[0..keys_len] as `fixed32 len ‖ bytes` each, as
+/// `memtable_get` does (one snapshot and `flags` for all), a group at a time with the group's
+/// searches in lockstep (`lookup.getGroup`: RocksDB's MultiGet). Writes from buf[out_at..cap],
+/// out_at = keys_len rounded up to 8, for each key in order `fixed32 count ‖ its records` (as
+/// `memtable_get` writes them; count 0: absent). Returns how many keys it answered: fewer than
+/// `count` when the next key's records do not fit (0: not even the first's, which
+/// `memtable_get` then collects); or `corruption` (the entry's trailer and key at
+/// buf[out_at..]); `invalid_argument` for a malformed key list (nothing looked up).
+pub export fn memtable_multi_get(h: ?*anyopaque, buf: [*]u8, cap: u32, keys_len: u32, count: u32, snap_hi: u32, snap_lo: u32, flags: u32) i32 {
+    const mt = asMemTable(h) orelse return code(.bad_handle);
+    if (keys_len > cap or count > std.math.maxInt(i32)) return code(.invalid_argument);
+    const out_at = std.mem.alignForward(usize, keys_len, 8);
+    if (out_at > cap) return code(.invalid_argument);
+    const keys = buf[0..keys_len];
+    // The whole list is checked before anything is looked up.
+    var at: usize = 0;
+    var listed: u32 = 0;
+    while (listed < count) : (listed += 1) {
+        const len = nextKeyLength(keys, at) orelse return code(.invalid_argument);
+        at += @sizeOf(u32) + len;
+    }
+    if (at != keys_len) return code(.invalid_argument);
+    const options = lookupOptions(snap_hi, snap_lo, flags);
+    const out = buf[out_at..cap];
+    var pos: usize = 0;
+    var answered: u32 = 0;
+    at = 0;
+    while (answered < count) {
+        var group: [lookup.group_max][]const u8 = undefined;
+        const n: u32 = @min(count - answered, lookup.group_max);
+        for (group[0..n]) |*k| {
+            const len = nextKeyLength(keys, at).?;
+            k.* = keys[at + @sizeOf(u32) ..][0..len];
+            at += @sizeOf(u32) + len;
+        }
+        const outcome = lookup.getGroup(mt, group[0..n], options, out[pos..]) catch return code(.out_of_memory);
+        switch (outcome) {
+            .answered => |a| {
+                answered += a.keys;
+                pos += a.bytes;
+                if (a.keys < n) break; // the next key's records do not fit
+            },
+            .corrupt => |node| return corrupt(out.ptr, @intCast(out.len), node),
+        }
+    }
+    std.debug.assert(answered <= count);
+    std.debug.assert(pos <= out.len);
+    return @intCast(answered);
+}
+
+/// The length of the key listed at keys[at..] (`fixed32 len ‖ bytes`), or null when the list
+/// does not hold a whole key there or it is longer than `limits.key_size_max`.
+fn nextKeyLength(keys: []const u8, at: usize) ?u32 {
+    if (keys.len - at < @sizeOf(u32)) return null;
+    const len = std.mem.readInt(u32, keys[at..][0..4], .little);
+    if (len > limits.key_size_max or len > keys.len - at - @sizeOf(u32)) return null;
+    return len;
+}
+
 /// Where `memtable_get_into` writes a Merge run's records: after a u32 count (a multiple of 4,
 /// so the header of a found version, 12 bytes, may sit below it).
 const get_into_records_at = 4;

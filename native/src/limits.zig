@@ -6,7 +6,7 @@
 //! are the native side's own.
 
 /// Bumped whenever an export's signature or a shared layout changes.
-pub const abi_version: u32 = 13;
+pub const abi_version: u32 = 14;
 
 /// RocksDB's InlineSkipList defaults (`skiplist_height` 12, `skiplist_branching_factor` 4):
 /// with p = 1/4 a list of 4^12 ≈ 16.7M nodes still has O(log n) search paths.
@@ -115,6 +115,9 @@ pub const get_into_merge: i32 = 2;
 /// The newest version is a Merge whose records do not fit the buffer (`memtable_get` them).
 pub const get_into_merge_too_large: i32 = 3;
 
+/// Bytes before each key's records in `memtable_multi_get`'s answer: their count (fixed32).
+pub const multi_get_count_size: u32 = 4;
+
 /// `memtable_share`'s failures (it returns a token as f64, or one of these).
 pub const share_bad_handle: i32 = -1;
 pub const share_too_many: i32 = -2;
@@ -151,4 +154,5 @@ pub const layout_words = [_]u32{
     @bitCast(get_into_merge_too_large),
     @bitCast(share_bad_handle),
     @bitCast(share_too_many),
+    multi_get_count_size,
 };

@@ -9,7 +9,7 @@
 export const packageVersion = "0.1.0";
 
 /** Bumped with every change to an export's signature or a shared layout. */
-export const abiVersion = 13;
+export const abiVersion = 14;
 /** RocksDB's InlineSkipList defaults. */
 export const skiplistHeightMax = 12;
 export const skiplistBranching = 4;
@@ -23,6 +23,8 @@ export const sequenceMax = (1n << 56n) - 1n;
 export const entryOutHeaderSize = 16;
 /** `fixed64 trailer ‖ fixed32 vlen` before every get() record. */
 export const getRecordHeaderSize = 12;
+/** Bytes before each key's records in `memtable_multi_get`'s answer: their count (fixed32). */
+export const multiGetCountSize = 4;
 
 /** Native status codes (negative results of fallible exports). */
 export const Status = {
@@ -124,6 +126,7 @@ export const layoutWords: readonly (readonly [string, number])[] = [
   ["stats words", statsWordCount],
   ...Object.entries(GetIntoResult).map(([k, v]) => [`getInto ${k}`, v] as const),
   ...Object.entries(ShareFailure).map(([k, v]) => [`share ${k}`, v >>> 0] as const),
+  ["multiGet count size", multiGetCountSize],
   ...Object.entries(IteratorFlags).map(([k, v]) => [`iterator flag ${k}`, v] as const),
   ...Object.entries(ShareKind).map(([k, v]) => [`share kind ${k}`, v] as const),
   ...Object.entries(RepCode).map(([k, v]) => [`rep ${k}`, v] as const),

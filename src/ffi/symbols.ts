@@ -46,6 +46,10 @@ export const symbols = {
     args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32", "u32"],
     result: "i32",
   },
+  memtable_multi_get: {
+    args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
   memtable_get_into: {
     args: ["handle", "buf", "u32", "u32", "bytes", "u32", "u32", "u32", "u32"],
     result: "i32",

@@ -40,7 +40,7 @@ import {
 import { applyBatch } from "./batch.ts";
 import { EntryBatches } from "./entries.ts";
 import { internalToken, IteratorFlags, MemTableIterator, type ReadOptions } from "./iterator.ts";
-import { absent, decodeGet, type GetResult, lookup, lookupInto } from "./lookup.ts";
+import { absent, decodeGet, type GetResult, lookup, lookupInto, lookupMany } from "./lookup.ts";
 
 export { GetStatus } from "./lookup.ts";
 import type { MergeOperator } from "./merge.ts";
@@ -489,6 +489,48 @@ export class MemTable implements Disposable {
     const found = lookup(h, key, snapHigh, snapLow, flags, "MemTable.get()");
     if (found === undefined) return absent;
     return decodeGet(found, this.mergeOperator, key, "MemTable.get()");
+  }
+
+  /**
+   * The result of each of `keys` at one snapshot, in order, as `get()` gives it (RocksDB's
+   * MultiGet): faster per key than `get()` for batches, as the native side searches for 32
+   * keys at a time in lockstep with their cache misses overlapped, and one call carries up to
+   * 64 keys. The same key may appear more than once. Every key is checked before any is
+   * looked up.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemTable, ValueType } from "../../mod.ts";
+   * using mt = new MemTable();
+   * mt.add(1, ValueType.Value, "a", "1");
+   * mt.add(2, ValueType.Value, "b", "2");
+   * mt.add(3, ValueType.Deletion, "b");
+   * const [a, b, c] = mt.multiGet(["a", "b", "c"]);
+   * assert.ok(a?.kind === "value");
+   * assert.equal(new TextDecoder().decode(a.value), "1");
+   * assert.equal(b?.kind, "deleted");
+   * assert.equal(c?.kind, "absent");
+   * assert.equal(mt.multiGet(["b"], { snapshot: 2 })[0]?.kind, "value");
+   * ```
+   */
+  multiGet(keys: readonly Bytes[], options?: ReadOptions): GetResult[] {
+    const h = this.#live("multiGet");
+    const what = "MemTable.multiGet()";
+    if (!Array.isArray(keys)) {
+      throw new TypeError(
+        `${what}: keys must be an array of keys (Uint8Array or string), got ${describe(keys)}`,
+      );
+    }
+    const sizes: number[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      sizes[i] = encodedSizeBound(keys[i], what, "key", `keys[${i}]`);
+    }
+    let snapHigh = maxHigh;
+    let snapLow = maxLow;
+    let flags = 0;
+    if (options !== undefined) [snapHigh, snapLow, flags] = snapshotParts(options, what);
+    return lookupMany(h, keys, sizes, snapHigh, snapLow, flags, this.mergeOperator, what);
   }
 
   /**

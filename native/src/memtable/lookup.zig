@@ -70,6 +70,12 @@ pub fn get(mt: *MemTable, key: []const u8, options: Options, out: []u8) error{Ou
 
 /// The version walk from `from` (a lookup's start): the records, newest first, to `out`.
 fn walk(mt: *MemTable, from: Start, out: []u8) Outcome {
+    var bytes: usize = 0;
+    return walkCounting(mt, from, out, &bytes);
+}
+
+/// `walk`, also giving the bytes of the records it wrote (when it answers `records`).
+fn walkCounting(mt: *MemTable, from: Start, out: []u8, bytes: *usize) Outcome {
     const protection = mt.protectionBytes();
     var pos: usize = 0;
     var count: u32 = 0;
@@ -85,7 +91,9 @@ fn walk(mt: *MemTable, from: Start, out: []u8) Outcome {
         pos = need;
         count += 1;
         if (e.key.valueType() != @backingInt(limits.ValueType.merge)) {
-            return if (overflow) .{ .too_small = pos } else .{ .records = count };
+            if (overflow) return .{ .too_small = pos };
+            bytes.* = pos;
+            return .{ .records = count };
         }
         // `out` may have overwritten the key: the walk compares the nodes' own copies.
         found = mt.nextVersion(node);
@@ -100,7 +108,74 @@ fn walk(mt: *MemTable, from: Start, out: []u8) Outcome {
     if (overflow) return .{ .too_small = pos };
     std.debug.assert(pos <= out.len);
     std.debug.assert(pos >= @as(usize, count) * header_size);
+    bytes.* = pos;
     return .{ .records = count };
+}
+
+/// Keys looked up together by `getGroup`.
+pub const group_max = skiplist.lookup_group_max;
+
+/// What `getGroup` wrote.
+pub const GroupOutcome = union(enum) {
+    /// The first `keys` keys are answered in out[0..bytes]; fewer than asked when the next
+    /// key's records do not fit the rest of `out`.
+    answered: struct { keys: u32, bytes: usize },
+    /// This entry failed its protection check; nothing is to be trusted of the lookups.
+    corrupt: *Node,
+};
+
+/// Looks up `keys` (at most `group_max`) as `get` does, at one snapshot (RocksDB's MultiGet):
+/// the tombstones and the bloom filter key by key, then one search for all the keys the filter
+/// lets through, their cache misses overlapped (`Rep.findNewestGroup`). Writes, key by key in
+/// order, `fixed32 count ‖ the records get writes` (count 0: absent) to `out`, and stops before
+/// the first key whose records do not fit. REQUIRES: `out` does not overlap the keys.
+pub fn getGroup(mt: *MemTable, keys: []const []const u8, options: Options, out: []u8) error{OutOfMemory}!GroupOutcome {
+    std.debug.assert(keys.len <= group_max);
+    std.debug.assert(options.snapshot <= limits.sequence_max);
+    var starts: [group_max]Start = undefined;
+    var searched: [group_max][]const u8 = undefined;
+    var searched_at: [group_max]u8 = undefined;
+    var found: [group_max]?*Node = undefined;
+    var m: usize = 0;
+    for (keys, 0..) |k, i| {
+        std.debug.assert(k.len <= limits.key_size_max);
+        starts[i] = .{ .covering = if (options.ignore_range_deletions) 0 else try mt.maxCovering(k, options.snapshot), .newest = null };
+        if (!mt.mayContain(k)) continue;
+        searched[m] = k;
+        searched_at[m] = @intCast(i);
+        m += 1;
+    }
+    mt.rep.findNewestGroup(searched[0..m], options.snapshot, found[0..m]);
+    for (searched_at[0..m], found[0..m]) |i, f| {
+        starts[i].newest = f;
+        // The search read the head and the key; the walk reads the value after them: start
+        // fetching its lines for every key now, so those misses overlap too.
+        if (f) |node| {
+            @prefetch(node.entry() + 64, .{});
+            @prefetch(node.entry() + 128, .{});
+        }
+    }
+    var pos: usize = 0;
+    for (starts[0..keys.len], 0..) |from, i| {
+        const answered: GroupOutcome = .{ .answered = .{ .keys = @intCast(i), .bytes = pos } };
+        if (out.len - pos < multi_get_count_size) return answered;
+        var bytes: usize = 0;
+        switch (walkCounting(mt, from, out[pos + multi_get_count_size ..], &bytes)) {
+            .records => |n| {
+                std.mem.writeInt(u32, out[pos..][0..4], n, .little);
+                pos += multi_get_count_size + bytes;
+            },
+            .too_small => return answered,
+            .corrupt => |node| return .{ .corrupt = node },
+        }
+    }
+    std.debug.assert(pos <= out.len);
+    return .{ .answered = .{ .keys = @intCast(keys.len), .bytes = pos } };
+}
+
+const multi_get_count_size = limits.multi_get_count_size;
+comptime {
+    std.debug.assert(multi_get_count_size == @sizeOf(u32));
 }
 
 /// What `getInto` found.
@@ -238,4 +313,43 @@ test "getInto: the header, the value cut to the destination, a Merge run's recor
     try testing.expectEqual(IntoOutcome.found, try getInto(mt, "r", .{ .snapshot = 5 }, &header, &dest, &run));
     try testing.expectEqual(tombstoneTrailer(3), std.mem.readInt(u64, header[0..8], .little));
     try testing.expectEqual(IntoOutcome.absent, try getInto(mt, "r", .{ .snapshot = 5, .ignore_range_deletions = true }, &header, &dest, &run));
+}
+
+test "getGroup answers each key as get does, and stops before a key whose records do not fit" {
+    const mt = try MemTable.create(.{ .write_buffer_size = 1 << 20 });
+    defer _ = mt.unref();
+    try mt.add(1, .value, "k", "a");
+    try mt.add(2, .merge, "k", "m2");
+    try mt.add(3, .deletion, "d", "");
+    try mt.add(4, .value, "v", "value");
+    try mt.addRangeDeletion(5, "u", "w");
+    const keys = [_][]const u8{ "k", "d", "absent", "v", "k", "", "u" };
+    for ([_]u64{ 0, 1, 2, 4, 9 }) |snapshot| {
+        const options: Options = .{ .snapshot = snapshot };
+        var out: [512]u8 = undefined;
+        const outcome = try getGroup(mt, &keys, options, &out);
+        try testing.expectEqual(@as(u32, keys.len), outcome.answered.keys);
+        var pos: usize = 0;
+        for (keys) |k| {
+            const count = std.mem.readInt(u32, out[pos..][0..4], .little);
+            var one: [128]u8 = undefined;
+            const want = (try get(mt, k, options, &one)).records;
+            try testing.expectEqual(want, count);
+            var len: usize = 0;
+            var r: u32 = 0;
+            while (r < count) : (r += 1) len += header_size + std.mem.readInt(u32, out[pos + 4 + len + 8 ..][0..4], .little);
+            try testing.expectEqualSlices(u8, one[0..len], out[pos + 4 ..][0..len]);
+            pos += 4 + len;
+        }
+        try testing.expectEqual(pos, outcome.answered.bytes);
+    }
+    // Room for the first three keys' answers only ("k": two records of 2 and 1 bytes; "d":
+    // one; "absent": a count of 0), not for the fourth's ("v": 4 + 12 + 5 bytes).
+    const need_three = 4 + 2 * header_size + 3 + 4 + header_size + 4;
+    var small: [need_three + 10]u8 = undefined;
+    const partial = try getGroup(mt, &keys, .{ .snapshot = 9 }, &small);
+    try testing.expectEqual(@as(u32, 3), partial.answered.keys);
+    try testing.expectEqual(@as(usize, need_three), partial.answered.bytes);
+    var none: [3]u8 = undefined;
+    try testing.expectEqual(@as(u32, 0), (try getGroup(mt, &keys, .{ .snapshot = 9 }, &none)).answered.keys);
 }

@@ -204,6 +204,28 @@ pub const Rep = union(Kind) {
         return node;
     }
 
+    /// `findNewest` of each of `user_keys` (at most `skiplist.lookup_group_max`) into `out`
+    /// (RocksDB's MultiGet): the skiplist representation searches for all of them at once, its
+    /// cache misses overlapped; the others look each key up in turn.
+    pub fn findNewestGroup(self: *Rep, user_keys: []const []const u8, snapshot: u64, out: []?*Node) void {
+        std.debug.assert(user_keys.len <= skiplist.lookup_group_max);
+        std.debug.assert(out.len == user_keys.len);
+        switch (self.*) {
+            .skiplist => |*s| s.findNewestGroup(user_keys, snapshot, out),
+            else => for (user_keys, out) |k, *o| {
+                o.* = self.findNewest(k, snapshot);
+            },
+        }
+        for (out) |o| {
+            if (o) |node| std.debug.assert(node.key().sequence() <= snapshot);
+        }
+        if (std.debug.runtime_safety) {
+            for (user_keys, out) |k, o| {
+                if (o) |node| std.debug.assert(std.mem.eql(u8, node.key().user_key, k));
+            }
+        }
+    }
+
     /// The next older version of `node`'s user key, or null.
     pub fn nextVersion(self: *Rep, node: *Node) ?*Node {
         const older = switch (self.*) {

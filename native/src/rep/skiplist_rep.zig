@@ -151,6 +151,14 @@ pub const SkipListRep = struct {
         return n;
     }
 
+    /// `findNewest` of each of `user_keys` (at most `skiplist.lookup_group_max`) into `out`:
+    /// without a point index the list is searched for all of them in lockstep.
+    pub fn findNewestGroup(self: *SkipListRep, user_keys: []const []const u8, snapshot: u64, out: []?*Node) void {
+        std.debug.assert(out.len == user_keys.len);
+        if (self.index == null) return skiplist.findNewestGroup(&self.list, user_keys, snapshot, out);
+        for (user_keys, out) |k, *o| o.* = self.findNewest(k, snapshot);
+    }
+
     /// A batch of inserts (see `rep.zig`): a sorted run of the list, and the point index's
     /// spares allocated with the nodes and recorded once the run is linked.
     pub const Batch = struct {

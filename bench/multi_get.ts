@@ -1,0 +1,94 @@
+/**
+ * Batched lookups against single ones on the same memtable, in the same process:
+ *
+ *     bun bench/multi_get.ts [entries] [rounds]
+ *     deno run --allow-ffi --allow-read --allow-env bench/multi_get.ts [entries] [rounds]
+ *
+ * Random 16-byte keys with 100-byte values (the workload's), looked up in another random order:
+ * `get()` one key at a time, and `multiGet()` in batches of 16, 64 and 1000 keys (each batch's
+ * array of fresh key views built in the timed loop, as `get` gets a fresh view per call). The
+ * contenders take turns in chunks of 10,000 keys, so drift on a shared machine falls on all of
+ * them alike; per round every contender looks up every key once. Prints ns per key (median of
+ * the rounds) and the speed-up over `get()`.
+ */
+import process from "node:process";
+import { MemTable, ValueType } from "../mod.ts";
+import { makeKeys, valueSize } from "./data.ts";
+
+const n = Number(process.argv[2] ?? 1_000_000);
+const rounds = Number(process.argv[3] ?? 3);
+const chunk = 10_000;
+const runtime = "Deno" in globalThis ? "deno" : "bun";
+
+const { rng, key } = makeKeys(n, 42);
+const order = Uint32Array.from({ length: n }, (_, i) => i);
+for (let i = n - 1; i > 0; i--) {
+  const j = rng.below(i + 1);
+  [order[i], order[j]] = [order[j]!, order[i]!];
+}
+using mt = new MemTable({ writeBufferSize: 2 ** 31 });
+for (let i = 0; i < n; i++) {
+  const value = new Uint8Array(valueSize);
+  value[0] = i;
+  value[1] = i >>> 8;
+  mt.add(i + 1, ValueType.Value, key(i), value);
+}
+
+/** Looks up order[from, to) and returns the bytes found (so nothing is optimised away). */
+type Contender = (from: number, to: number) => number;
+
+function single(from: number, to: number): number {
+  let found = 0;
+  for (let i = from; i < to; i++) {
+    const r = mt.get(key(order[i]!));
+    if (r.kind === "value") found += r.value.length;
+  }
+  return found;
+}
+
+function batched(size: number): Contender {
+  return (from, to) => {
+    let found = 0;
+    for (let i = from; i < to; i += size) {
+      const end = Math.min(i + size, to);
+      const keys = new Array(end - i);
+      for (let j = i; j < end; j++) keys[j - i] = key(order[j]!);
+      for (const r of mt.multiGet(keys)) if (r.kind === "value") found += r.value.length;
+    }
+    return found;
+  };
+}
+
+const contenders: [string, Contender][] = [
+  ["get", single],
+  ["multiGet(16)", batched(16)],
+  ["multiGet(64)", batched(64)],
+  ["multiGet(1000)", batched(1000)],
+];
+const samples: number[][] = contenders.map(() => []);
+// A warm-up pass over a tenth of the keys lets the JIT reach its top tier on every contender.
+for (const [, c] of contenders) c(0, Math.min(n, 100_000));
+for (let r = 0; r < rounds; r++) {
+  const ns = contenders.map(() => 0);
+  for (let from = 0; from < n; from += chunk) {
+    const to = Math.min(from + chunk, n);
+    contenders.forEach(([, c], k) => {
+      const t0 = performance.now();
+      const found = c(from, to);
+      ns[k]! += (performance.now() - t0) * 1e6;
+      if (found !== (to - from) * valueSize) throw new Error(`lookups missed: ${found}`);
+    });
+  }
+  ns.forEach((t, k) => samples[k]!.push(t / n));
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const base = median(samples[0]!);
+console.log(
+  `${runtime}, ${n} entries, median of ${rounds} rounds, contenders interleaved in chunks of ${chunk}:`,
+);
+for (const [k, [name]] of contenders.entries()) {
+  const m = median(samples[k]!);
+  console.log(
+    `  ${name.padEnd(15)} ${m.toFixed(0).padStart(6)} ns/key  (${(base / m).toFixed(2)}× get)`,
+  );
+}
