@@ -20,7 +20,8 @@
 # 8. sustained random writes through a Store with flushes (bench/store.ts), on both runtimes,
 #    with RocksDB's db_bench fillrandom alongside when it is installed;
 # 9. the flush with a built-in merge operator: native against TypeScript (bench/flush.ts), on
-#    both runtimes.
+#    both runtimes;
+# 10. batched lookups against single ones (bench/multi_get.ts), on both runtimes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -139,3 +140,8 @@ echo "## Flush with a built-in merge operator (bench/flush.ts)"
 echo
 "$bun" bench/flush.ts "$n"
 "$deno" run -A bench/flush.ts "$n"
+echo
+echo "## Batched lookups: multiGet against get (bench/multi_get.ts)"
+echo
+"$bun" bench/multi_get.ts "$n" "$rounds"
+"$deno" run --allow-ffi --allow-read --allow-env bench/multi_get.ts "$n" "$rounds"
