@@ -7,31 +7,38 @@
  * Random 16-byte keys with 100-byte values (the workload's), looked up in another random order:
  * `get()` one key at a time, and `multiGet()` in batches of 16, 64 and 1000 keys (each batch's
  * array of fresh key views built in the timed loop, as `get` gets a fresh view per call). The
+ * JS peers (`js-sdsl`'s OrderedMap and `sorted-btree`, keyed by binary strings, each value an
+ * array of its own) hold the same entries and look the same keys up one at a time. The
  * contenders take turns in chunks of 10,000 keys, so drift on a shared machine falls on all of
  * them alike; per round every contender looks up every key once. Prints ns per key (median of
- * the rounds) and the speed-up over `get()`.
+ * the rounds), the speed-up over `get()` and over the faster peer.
  */
 import process from "node:process";
+import { OrderedMap } from "js-sdsl";
 import { MemTable, ValueType } from "../mod.ts";
-import { makeKeys, valueSize } from "./data.ts";
+import { BTree, makeKeys, valueSize } from "./data.ts";
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 3);
 const chunk = 10_000;
 const runtime = "Deno" in globalThis ? "deno" : "bun";
 
-const { rng, key } = makeKeys(n, 42);
+const { rng, key, binary } = makeKeys(n, 42);
 const order = Uint32Array.from({ length: n }, (_, i) => i);
 for (let i = n - 1; i > 0; i--) {
   const j = rng.below(i + 1);
   [order[i], order[j]] = [order[j]!, order[i]!];
 }
 using mt = new MemTable({ writeBufferSize: 2 ** 31 });
+const sdsl = new OrderedMap<string, Uint8Array>();
+const btree = new BTree();
 for (let i = 0; i < n; i++) {
   const value = new Uint8Array(valueSize);
   value[0] = i;
   value[1] = i >>> 8;
   mt.add(i + 1, ValueType.Value, key(i), value);
+  sdsl.setElement(binary(i), value.slice());
+  btree.set(binary(i), value.slice());
 }
 
 /** Looks up order[from, to) and returns the bytes found (so nothing is optimised away). */
@@ -59,8 +66,18 @@ function batched(size: number): Contender {
   };
 }
 
+function peer(get: (k: string) => Uint8Array | undefined): Contender {
+  return (from, to) => {
+    let found = 0;
+    for (let i = from; i < to; i++) found += get(binary(order[i]!))?.length ?? 0;
+    return found;
+  };
+}
+
 const contenders: [string, Contender][] = [
   ["get", single],
+  ["js-sdsl", peer((k) => sdsl.getElementByKey(k))],
+  ["sorted-btree", peer((k) => btree.get(k))],
   ["multiGet(16)", batched(16)],
   ["multiGet(64)", batched(64)],
   ["multiGet(1000)", batched(1000)],
@@ -86,9 +103,9 @@ const base = median(samples[0]!);
 console.log(
   `${runtime}, ${n} entries, median of ${rounds} rounds, contenders interleaved in chunks of ${chunk}:`,
 );
+const bestPeer = Math.min(median(samples[1]!), median(samples[2]!));
 for (const [k, [name]] of contenders.entries()) {
   const m = median(samples[k]!);
-  console.log(
-    `  ${name.padEnd(15)} ${m.toFixed(0).padStart(6)} ns/key  (${(base / m).toFixed(2)}× get)`,
-  );
+  const ratios = `${(base / m).toFixed(2)}× get, ${(bestPeer / m).toFixed(2)}× the faster peer`;
+  console.log(`  ${name.padEnd(15)} ${m.toFixed(0).padStart(6)} ns/key  (${ratios})`);
 }
