@@ -8,8 +8,13 @@
  * @module
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { compareInternalKeys, compareUserKeys } from "../coding/internal_key.ts";
-import { checkSequence, sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
+import { compareInternalKeys, compareUserKeys, packInternalKey } from "../coding/internal_key.ts";
+import {
+  checkSequence,
+  maxSequenceNumber,
+  sequenceFromTrailer,
+  type SequenceNumber,
+} from "../coding/sequence.ts";
 import { describe, isValueType, ValueType } from "../coding/value_type.ts";
 import { bytesArgument } from "../arguments.ts";
 import type { Bytes } from "../memtable/bytes.ts";
@@ -401,6 +406,34 @@ export class TableReader implements Disposable {
     this.#live("maxCoveringTombstone");
     const key = bytesArgument(userKey, what, "key");
     return Number(coverOf(this.#tombstones, key, checkSequence(snapshot, what)));
+  }
+
+  /**
+   * The smallest and largest internal keys of the file, as a MANIFEST records them (RocksDB's
+   * `FileMetaData::smallest/largest`): point entries and range tombstones alike — a tombstone
+   * counts from `start` at its sequence number to `end` at the largest sequence number, type
+   * RangeDeletion (RocksDB's sentinel). Undefined for a file with neither.
+   */
+  bounds(): { smallest: Uint8Array; largest: Uint8Array } | undefined {
+    this.#live("bounds");
+    let smallest: Uint8Array | undefined;
+    let largest: Uint8Array | undefined;
+    const consider = (k: Uint8Array) => {
+      if (smallest === undefined || compareInternalKeys(k, smallest) < 0) smallest = k;
+      if (largest === undefined || compareInternalKeys(k, largest) > 0) largest = k;
+    };
+    const n = this.#index.length;
+    if (n > 0) {
+      const first = this.#entriesOf(0)[0];
+      const last = this.#entriesOf(n - 1).at(-1);
+      if (first !== undefined) consider(packInternalKey(first.key, first.seq, first.type));
+      if (last !== undefined) consider(packInternalKey(last.key, last.seq, last.type));
+    }
+    for (const t of this.#tombstones) {
+      consider(packInternalKey(t.start, t.seq, ValueType.RangeDeletion));
+      consider(packInternalKey(t.end, maxSequenceNumber, ValueType.RangeDeletion));
+    }
+    return smallest === undefined ? undefined : { smallest, largest: largest! };
   }
 
   /** The range tombstones, by start key (newest first for one start). */
