@@ -225,6 +225,26 @@ pub const MemTable = struct {
         return self.arena.usage();
     }
 
+    /// The counter or figure `word` names (`memtable_stats` writes them all, in this order).
+    pub fn stat(self: *MemTable, word: limits.StatsWord) u64 {
+        return switch (word) {
+            .num_entries => self.num_entries.load(.monotonic),
+            .num_deletes => self.num_deletes.load(.monotonic),
+            .data_size => self.data_size.load(.monotonic),
+            .first_seq => self.firstSeq(),
+            .earliest_seq => self.earliest_seq.load(.monotonic),
+            .memory_usage => self.arena.usage(),
+            .arena_allocated_bytes => self.arena.allocatedBytes(),
+            .arena_block_size => self.arena.block_size,
+            .write_buffer_size => self.write_buffer_size,
+            .num_range_deletes => self.numRangeDeletes(),
+            .bloom_hits => self.bloom_hits.load(.monotonic),
+            .bloom_misses => self.bloom_misses.load(.monotonic),
+            .immutable => @intFromBool(self.isImmutable()),
+            .rep => @backingInt(self.rep.kind()),
+        };
+    }
+
     pub fn protectionBytes(self: *const MemTable) u8 {
         return self.protection_bytes;
     }
