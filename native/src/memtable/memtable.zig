@@ -12,7 +12,8 @@
 //! Owns every byte of its entries (in `arena`); the last `unref` frees them all at once. The
 //! memtable decides which versions exist and what a reader at a snapshot sees of them: the
 //! order of versions, what a range tombstone hides, the SingleDelete contract, the records of a
-//! lookup. Folding merge operands and shaping results belong to the TypeScript side.
+//! lookup. Folding merge operands on reads and shaping results belong to the TypeScript side
+//! (the native flush, `sst.zig`, folds the built-in operators when it writes a file).
 //!
 //! Thread safety: reads (lookups, iterators, fragments, the bloom filter) never lock and may
 //! run on any thread alongside writes. Writes: one thread at a time, which a guard enforces
