@@ -51,9 +51,7 @@ import {
   resolveOptions,
   sharedOptions,
 } from "./options.ts";
-import type { PrefixExtractor } from "./prefix.ts";
 import { fn, initRealm, scratchFor } from "./realm.ts";
-import type { ResolvedRep } from "./rep.ts";
 import { collapseMerges, successiveMerge, type SuccessiveMerges } from "./successive_merges.ts";
 import { checkAttached, checkToken, type MemTableShareToken } from "./share.ts";
 import {
@@ -113,6 +111,24 @@ function newNative(r: ResolvedOptions): Handle | null {
 export let nativeHandleOf: (mt: MemTable) => Handle;
 
 /**
+ * The resolved options a memtable has as properties of its own (`mt.writeBufferSize`,
+ * `mt.rep`, …): every option but those `stats()` reports (`arenaBlockSize`, `earliestSeq`) or
+ * that only size the arena (`hugePageSize`). Derived from `ResolvedOptions`, so an option is
+ * declared once, in options.ts.
+ */
+type OptionProperties = Readonly<
+  Omit<ResolvedOptions, "arenaBlockSize" | "hugePageSize" | "earliestSeq">
+>;
+
+function optionProperties(r: ResolvedOptions): OptionProperties {
+  const { arenaBlockSize: _block, hugePageSize: _huge, earliestSeq: _earliest, ...properties } = r;
+  return properties;
+}
+
+/** The options of a {@linkcode MemTable} that it carries as properties. */
+export interface MemTable extends OptionProperties {}
+
+/**
  * A sorted, multi-version, memory-bounded write buffer.
  *
  * @example
@@ -133,20 +149,6 @@ export let nativeHandleOf: (mt: MemTable) => Handle;
 export class MemTable implements Disposable {
   /** Process-unique, increasing: a newer memtable has a larger id. */
   readonly id: number;
-  readonly writeBufferSize: number;
-  /** The operator that folds Merge entries on reads, if any. */
-  readonly mergeOperator: MergeOperator | undefined;
-  readonly maxSuccessiveMerges: number;
-  readonly protectionBytesPerKey: number;
-  readonly paranoidChecks: boolean;
-  readonly allowConcurrentWrites: boolean;
-  readonly prefixExtractor: PrefixExtractor | undefined;
-  readonly memtablePrefixBloomSizeRatio: number;
-  readonly memtableWholeKeyFiltering: boolean;
-  readonly pointIndex: boolean;
-  readonly insertWithHintPrefixExtractor: PrefixExtractor | undefined;
-  /** The representation of point entries, defaults filled in. */
-  readonly rep: ResolvedRep;
   /** Every option resolved: what a share token carries. */
   readonly #options: ResolvedOptions;
   /** The write-path merge policy, with `maxSuccessiveMerges`. */
@@ -166,18 +168,7 @@ export class MemTable implements Disposable {
     this.#merges = r.maxSuccessiveMerges > 0
       ? { op: r.mergeOperator!, max: r.maxSuccessiveMerges }
       : undefined;
-    this.writeBufferSize = r.writeBufferSize;
-    this.mergeOperator = r.mergeOperator;
-    this.maxSuccessiveMerges = r.maxSuccessiveMerges;
-    this.protectionBytesPerKey = r.protectionBytesPerKey;
-    this.paranoidChecks = r.paranoidChecks;
-    this.allowConcurrentWrites = r.allowConcurrentWrites;
-    this.prefixExtractor = r.prefixExtractor;
-    this.memtablePrefixBloomSizeRatio = r.memtablePrefixBloomSizeRatio;
-    this.memtableWholeKeyFiltering = r.memtableWholeKeyFiltering;
-    this.pointIndex = r.pointIndex;
-    this.insertWithHintPrefixExtractor = r.insertWithHintPrefixExtractor;
-    this.rep = r.rep;
+    Object.assign(this, optionProperties(r));
     initRealm();
     // `MemTable.attach` passes the handle it attached with the options (never module state).
     const attached = (options as { [attachedHandle]?: Handle })[attachedHandle];
