@@ -12,6 +12,7 @@ const rep_mod = @import("rep/rep.zig");
 const prefix_mod = @import("prefix.zig");
 const share = @import("share.zig");
 const sst = @import("sst.zig");
+const wal_mod = @import("wal.zig");
 const file_lock = @import("file_lock.zig");
 
 const MemTable = mt_mod.MemTable;
@@ -42,6 +43,12 @@ pub fn asSstBuilder(h: ?*anyopaque) ?*sst.SstBuilder {
     const p = h orelse return null;
     const b: *sst.SstBuilder = @ptrCast(@alignCast(p));
     return if (b.magic == sst.builder_magic) b else null;
+}
+
+pub fn asWal(h: ?*anyopaque) ?*wal_mod.Wal {
+    const p = h orelse return null;
+    const w: *wal_mod.Wal = @ptrCast(@alignCast(p));
+    return if (w.magic == wal_mod.magic) w else null;
 }
 
 pub fn asFileLock(h: ?*anyopaque) ?*file_lock.FileLock {

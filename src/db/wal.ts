@@ -1,9 +1,11 @@
 /**
  * The write-ahead log: `NNNNNN.log` files of WriteBatch records in the log format
- * (log_format.ts), as RocksDB writes them. `WalWriter` appends a batch with one `write` system
- * call, so when it returns the record is in the operating system's hands (it survives the
- * process); `sync()` (fdatasync) makes it survive power loss. `readWal` replays a log for
- * recovery under one of RocksDB's four `wal_recovery_mode`s.
+ * (log_format.ts), as RocksDB writes them. A `Log` appends a record so that when the call
+ * returns it is in the operating system's hands (it survives the process): `NativeLog`
+ * (native_wal.ts, Linux) copies it into a memory-mapped window of the file, `WalWriter` here
+ * writes it with one system call. `sync()` (fdatasync) makes it survive power loss;
+ * `syncAsync()` shares one fdatasync among the writers waiting (`GroupSync`). `readWal`
+ * replays a log for recovery under one of RocksDB's four `wal_recovery_mode`s.
  *
  * @module
  */
@@ -16,7 +18,11 @@ import {
   readFileSync,
   writeSync,
 } from "node:fs";
+import { setImmediate } from "node:timers";
 import { CorruptionError } from "../errors.ts";
+import { ValueType } from "../coding/value_type.ts";
+import type { Bytes } from "../memtable/bytes.ts";
+import type { MemTable } from "../memtable/memtable.ts";
 import { WriteBatch } from "../write/write_batch.ts";
 import { type LogEnd, LogWriter, readLog } from "./log_format.ts";
 
@@ -34,13 +40,128 @@ export const walRecoveryModes: readonly WalRecoveryMode[] = [
   "skipAnyCorruptedRecords",
 ];
 
-/** An open log being appended to. */
-export class WalWriter {
+/** A log failed after the memtable took the write: the write is applied and not logged. */
+export class LogWriteError extends Error {
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+    this.name = "LogWriteError";
+  }
+}
+
+/** A log being appended to, as the Store uses one (WalWriter here, NativeLog natively). */
+export interface Log {
+  readonly path: string;
+  readonly number: number;
+  /** Bytes in the log; of them synced; fdatasync calls made. */
+  readonly size: number;
+  readonly syncedSize: number;
+  readonly syncs: number;
+  /** Appends one record holding `payload` (a WriteBatch's bytes). */
+  add(payload: Uint8Array): void;
+  /**
+   * Applies one write to `mt` (`type` RangeDeletion: `key` the start, `value` the end), then
+   * logs it. An error of the memtable's means nothing changed; a `LogWriteError`, that the
+   * memtable holds the write and the log does not.
+   */
+  applyAndLog(mt: MemTable, seq: number, type: ValueType, key: Bytes, value?: Bytes): void;
+  sync(): void;
+  /** Resolves once every record appended before the call survives power loss (group commit). */
+  syncAsync(): Promise<void>;
+  close(): void;
+  /** Waits for syncs in flight, then closes. */
+  closeAsync(): Promise<void>;
+}
+
+/**
+ * fdatasync calls shared by the writers that wait for them (RocksDB's write group): a writer
+ * asks for the log's size at its call to be synced; calls that arrive while a sync runs share
+ * the next one. Runs on the runtime's file-system pool, off the thread.
+ */
+export class GroupSync {
+  readonly #fd: number;
+  #synced = 0;
+  #syncs = 0;
+  #running: Promise<void> | undefined;
+  #scheduled = false;
+  #waiting: { upTo: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** Bytes known to be synced. */
+  get synced(): number {
+    return this.#synced;
+  }
+
+  get syncs(): number {
+    return this.#syncs;
+  }
+
+  /** Records a sync made elsewhere (synchronously) of the first `size` bytes. */
+  syncedUpTo(size: number): void {
+    this.#syncs++;
+    this.#synced = Math.max(this.#synced, size);
+  }
+
+  /** Resolves once the first `upTo` bytes are synced. */
+  sync(upTo: number): Promise<void> {
+    if (this.#synced >= upTo) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ upTo, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Starts a sync once the writers that can join it have: after the current microtasks (the
+   * writers a finished sync resolved write again in them), so that one sync takes them all.
+   */
+  #schedule(): void {
+    if (this.#running !== undefined || this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (this.#running === undefined && this.#waiting.length > 0) this.#start();
+    });
+  }
+
+  #start(): void {
+    const upTo = Math.max(...this.#waiting.map((w) => w.upTo));
+    this.#syncs++;
+    this.#running = new Promise<void>((done) => {
+      fdatasync(this.#fd, (err) => {
+        this.#running = undefined;
+        const covered = this.#waiting.filter((w) => w.upTo <= upTo);
+        this.#waiting = this.#waiting.filter((w) => w.upTo > upTo);
+        if (err) { for (const w of covered) w.reject(err); }
+        else {
+          this.#synced = Math.max(this.#synced, upTo);
+          for (const w of covered) w.resolve();
+        }
+        if (this.#waiting.length > 0) this.#schedule();
+        done();
+      });
+    });
+  }
+
+  /** Resolves when no sync is running. */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined || this.#scheduled) {
+      await (this.#running ?? new Promise((r) => setImmediate(r)));
+    }
+  }
+}
+
+/** An open log being appended to with one write system call per record. */
+export class WalWriter implements Log {
   readonly path: string;
   readonly number: number;
   #fd: number;
   readonly #log: LogWriter;
   #size: number;
+  readonly #group: GroupSync;
+  readonly #encoder = new RecordEncoder();
 
   private constructor(path: string, number: number, fd: number, size: number) {
     this.path = path;
@@ -48,6 +169,7 @@ export class WalWriter {
     this.#fd = fd;
     this.#size = size;
     this.#log = new LogWriter(size);
+    this.#group = new GroupSync(fd);
   }
 
   /** Creates (or reopens, appending after what it holds) the log `number` at `path`. */
@@ -66,6 +188,16 @@ export class WalWriter {
     return this.#size;
   }
 
+  /** Bytes known to survive power loss (synced). */
+  get syncedSize(): number {
+    return this.#group.synced;
+  }
+
+  /** fdatasync calls made on this log. */
+  get syncs(): number {
+    return this.#group.syncs;
+  }
+
   /**
    * Appends one record holding `payload` (a WriteBatch's bytes) with one write: when this
    * returns, the record is in the operating system's hands. A failed write leaves at most a
@@ -78,73 +210,35 @@ export class WalWriter {
     this.#size += bytes.length;
   }
 
+  applyAndLog(mt: MemTable, seq: number, type: ValueType, key: Bytes, value?: Bytes): void {
+    if (type === ValueType.RangeDeletion) mt.addRangeDeletion(seq, key, value!);
+    else mt.add(seq, type, key, value);
+    try {
+      // The batch tag of each of these types is the type's number (RocksDB's default family).
+      this.add(this.#encoder.single(seq, type, key, value));
+    } catch (e) {
+      throw new LogWriteError(e);
+    }
+  }
+
   /** Makes every record appended so far survive power loss (fdatasync). */
   sync(): void {
     fdatasyncSync(this.#fd);
-    this.#syncs++;
-    this.#synced = this.#size;
+    this.#group.syncedUpTo(this.#size);
   }
 
-  /** fdatasync calls made on this log. */
-  get syncs(): number {
-    return this.#syncs;
-  }
-
-  #syncs = 0;
-
-  /** Bytes known to survive power loss (synced). */
-  get syncedSize(): number {
-    return this.#synced;
-  }
-
-  #synced = 0;
-  #syncing: Promise<void> | undefined;
-  #waiting: { upTo: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
-
-  /**
-   * Resolves once every record appended before the call survives power loss. Calls that
-   * arrive while a sync runs share the next one: one fdatasync covers a whole group of
-   * writers (RocksDB's write group), run off the thread by the runtime's file system pool.
-   */
   syncAsync(): Promise<void> {
-    const upTo = this.#size;
-    if (this.#synced >= upTo) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ upTo, resolve, reject });
-      if (this.#syncing === undefined) this.#startSync();
-    });
+    return this.#group.sync(this.#size);
   }
 
-  #startSync(): void {
-    const upTo = this.#size;
-    this.#syncing = new Promise<void>((done) => {
-      this.#syncs++;
-      fdatasync(this.#fd, (err) => {
-        this.#syncing = undefined;
-        const waiting = this.#waiting;
-        const covered = waiting.filter((w) => w.upTo <= upTo);
-        this.#waiting = waiting.filter((w) => w.upTo > upTo);
-        if (err) { for (const w of covered) w.reject(err); }
-        else {
-          this.#synced = Math.max(this.#synced, upTo);
-          for (const w of covered) w.resolve();
-        }
-        if (this.#waiting.length > 0 && this.#fd >= 0) this.#startSync();
-        done();
-      });
-    });
-  }
-
-  /** Closes the log (after any sync in flight has finished). */
   close(): void {
     if (this.#fd < 0) return;
     closeSync(this.#fd);
     this.#fd = -1;
   }
 
-  /** Waits for syncs in flight, then closes. */
   async closeAsync(): Promise<void> {
-    while (this.#syncing !== undefined) await this.#syncing;
+    await this.#group.idle();
     this.close();
   }
 }
@@ -184,6 +278,11 @@ export class RecordEncoder {
     return at + bytes.length;
   }
 
+  #sequence(seq: number): void {
+    this.#view.setUint32(0, seq >>> 0, true);
+    this.#view.setUint32(4, Math.floor(seq / 2 ** 32), true);
+  }
+
   /** One record (`tag`: RocksDB's batch tag) at `seq`; `value` for puts, merges, ranges. */
   single(
     seq: number,
@@ -199,7 +298,7 @@ export class RecordEncoder {
       ? value.length * 3
       : value.length;
     this.#room(12 + 1 + 5 + keyBound + 5 + valueBound);
-    this.#view.setBigUint64(0, BigInt(seq), true);
+    this.#sequence(seq);
     this.#view.setUint32(8, 1, true);
     this.#bytes[12] = tag;
     let at = this.#slice(13, key);
@@ -211,7 +310,7 @@ export class RecordEncoder {
   batch(rep: Uint8Array, seq: number): Uint8Array {
     this.#room(rep.length);
     this.#bytes.set(rep);
-    this.#view.setBigUint64(0, BigInt(seq), true);
+    this.#sequence(seq);
     return this.#bytes.subarray(0, rep.length);
   }
 }

@@ -18,7 +18,8 @@ import { join } from "node:path";
 import { DbDirectory, type InitialState, type PendingOpen } from "../db/database.ts";
 import { logFileName, tableFileName } from "../db/manifest.ts";
 import type { NewFile } from "../db/version_edit.ts";
-import { WalWriter } from "../db/wal.ts";
+import { openLog } from "../db/native_wal.ts";
+import type { Log } from "../db/wal.ts";
 import { CorruptionError, StoreError } from "../errors.ts";
 import { FileLock } from "../ffi/file_lock.ts";
 import { descriptorAdvice, TableCache } from "../table/table_cache.ts";
@@ -38,7 +39,7 @@ export interface OpenedDirectory {
   /** What the logs replayed (memtables not yet flushed; the caller owns them). */
   replayed: Replayed;
   /** The log the store writes from now on. */
-  wal: WalWriter;
+  wal: Log;
 }
 
 const what = "Store.open()";
@@ -120,7 +121,7 @@ function openLocked<T>(
   const opened = openTableFiles(dir, pending.manifestName, pending.files, tables);
   let replayed: Replayed | undefined;
   let files: TableFiles | undefined;
-  let wal: WalWriter | undefined;
+  let wal: Log | undefined;
   try {
     replayed = replayLogs(dir, pending.logs, options, lastSequence);
     const db = fsStep(what, `cannot set up ${dir}`, () => {
@@ -134,7 +135,7 @@ function openLocked<T>(
     wal = fsStep(
       what,
       `cannot create its log`,
-      () => withDescriptors(tables, () => WalWriter.open(join(dir, logFileName(number)), number)),
+      () => withDescriptors(tables, () => openLog(join(dir, logFileName(number)), number)),
     );
     return make({ lock, files, replayed, wal });
   } catch (e) {

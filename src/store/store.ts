@@ -39,7 +39,8 @@ import type { MemTable } from "../memtable/memtable.ts";
 import type { MergeOperator } from "../memtable/merge.ts";
 import { join } from "node:path";
 import { logFileName } from "../db/manifest.ts";
-import { RecordEncoder, WalWriter } from "../db/wal.ts";
+import { openLog } from "../db/native_wal.ts";
+import { type Log, LogWriteError, RecordEncoder } from "../db/wal.ts";
 import type { TableReader } from "../table/table_reader.ts";
 import { MemTableList } from "../write/memtable_list.ts";
 import { type Snapshot, SnapshotList } from "../write/snapshots.ts";
@@ -133,9 +134,9 @@ export class Store {
   readonly #flusher: FlushScheduler;
   #closed = false;
   /** The log the mutable memtable's writes go to. */
-  #wal: WalWriter;
+  #wal: Log;
   /** The logs of the immutable memtables, open until those are flushed (a sync covers them). */
-  #oldLogs: WalWriter[] = [];
+  #oldLogs: Log[] = [];
   /** The log each unflushed memtable's writes went to (the first, for replayed ones). */
   readonly #logOf = new WeakMap<MemTable, number>();
   readonly #encoder = new RecordEncoder();
@@ -396,15 +397,15 @@ export class Store {
     this.#sequencesLeft(1, `Store.${what}()`);
     const seq = this.#lastSeq + 1;
     try {
-      // Throws before anything changes.
-      if (type === ValueType.RangeDeletion) this.#mutable.addRangeDeletion(seq, key, value!);
+      if (how.log) this.#wal.applyAndLog(this.#mutable, seq, type, key, value);
+      else if (type === ValueType.RangeDeletion) this.#mutable.addRangeDeletion(seq, key, value!);
       else this.#mutable.add(seq, type, key, value);
     } catch (e) {
-      throw named(e, `Store.${what}()`);
+      if (!(e instanceof LogWriteError)) throw named(e, `Store.${what}()`); // nothing changed
+      this.#lastSeq = seq; // the memtable holds it
+      throw this.#logFailed(what, e.cause);
     }
     this.#lastSeq = seq;
-    // The batch tag of each of these types is the type's number (RocksDB's default family).
-    if (how.log) this.#log(what, () => this.#encoder.single(seq, type, key, value));
     if (how.sync) this.#syncLogs(what);
     this.#afterWrite();
   }
@@ -460,14 +461,14 @@ export class Store {
    */
   #switchMemTable(): void {
     if (this.#mutable.numEntries === 0) return;
-    let wal: WalWriter | undefined;
+    let wal: Log | undefined;
     let failure: StoreError | undefined;
     if (this.#failed === undefined) {
       const number = this.#files.db.newLogNumber();
       try {
         wal = withDescriptors(
           this.#files.tables,
-          () => WalWriter.open(join(this.dir, logFileName(number)), number),
+          () => openLog(join(this.dir, logFileName(number)), number),
         );
       } catch (e) {
         this.#failed = e as Error;
