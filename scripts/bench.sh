@@ -20,7 +20,10 @@
 # 8. sustained random writes through a Store with flushes (bench/store.ts), on both runtimes,
 #    with RocksDB's db_bench fillrandom alongside when it is installed;
 # 9. the flush with a built-in merge operator: native against TypeScript (bench/flush.ts), on
-#    both runtimes.
+#    both runtimes;
+# 10. the write-ahead log: a Store's writes with the WAL on and off, RocksDB's fillrandom with
+#    its WAL in the same run, and sync writers alone and grouped (bench/wal.ts), on both runtimes.
+# The long crash run (100 SIGKILLs, bench/crash.ts) is not part of it: `bun bench/crash.ts`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -139,3 +142,8 @@ echo "## Flush with a built-in merge operator (bench/flush.ts)"
 echo
 "$bun" bench/flush.ts "$n"
 "$deno" run -A bench/flush.ts "$n"
+echo
+echo "## Write-ahead log: WAL on and off, group commit (bench/wal.ts)"
+echo
+"$bun" bench/wal.ts "$((n * 4))"
+"$deno" run -A bench/wal.ts "$((n * 4))"
