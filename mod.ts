@@ -130,7 +130,10 @@ export {
   type StoreIteratorOptions,
   type StoreOptions,
   type StoreReadOptions,
+  type WriteOptions,
 } from "./src/store/options.ts";
+export { type RecoveryReport } from "./src/store/recovery.ts";
+export { type WalRecoveryMode } from "./src/db/wal.ts";
 export {
   libraryPathEnv,
   loadLibrary,

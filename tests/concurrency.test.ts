@@ -318,6 +318,7 @@ for (const ending of ["terminate", "exit"] as const) {
     assert.equal(held.holdings, 5);
     assert.equal(FileLock.acquire(lockPath).constructor, Object, "the Worker holds the lock");
     if (ending === "terminate") w.terminate();
+    else w.postMessage({ end: true });
     mt.close();
     assert.ok(nativeMemoryBytes() > before, "the Worker's objects are still alive");
     assert.ok(

@@ -437,7 +437,7 @@ test("DbDirectory makes a database RocksDB opens, records flushes, deletes the l
     assert.deepEqual(logs, []);
     assert.equal(ldb("scan").status, 0, ldb("scan").stderr);
     // Writes go to a log first.
-    const walNumber = db.newFileNumber();
+    const walNumber = db.newLogNumber();
     const wal = WalWriter.open(join(dir, logFileName(walNumber)), walNumber);
     const batch = new WriteBatch().put("a", "1").put("b", "2");
     batch.sequence = 1;
@@ -450,7 +450,7 @@ test("DbDirectory makes a database RocksDB opens, records flushes, deletes the l
     b.add(utf8("b"), 2, 1, utf8("2"));
     const bytes = b.finish();
     writeFileSync(join(dir, tableFileName(tableNumber)), bytes);
-    const next = db.newFileNumber();
+    const next = db.newLogNumber();
     const wal2 = WalWriter.open(join(dir, logFileName(next)), next);
     const later = new WriteBatch().put("c", "3");
     later.sequence = 3;

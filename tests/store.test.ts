@@ -15,6 +15,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,6 +42,8 @@ import {
   WriteBufferManager,
 } from "../mod.ts";
 import { compareBytes, Rng, seedFor, text, utf8 } from "./helpers.ts";
+
+const tableName = (n: number) => `${String(n).padStart(6, "0")}.sst`;
 
 const hex = (b: Uint8Array | undefined) =>
   b === undefined ? "none" : [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
@@ -260,7 +263,7 @@ test("Store: a merge operator of your own — the flush Worker keeps operands, r
     for (let i = 1; i <= 100; i++) store.merge("n", String(i));
     await store.flush();
     {
-      using t = TableReader.open(join(dir, "000001.sst"));
+      using t = TableReader.open(join(dir, tableName(store.files[0]!.number)));
       assert.equal(t.versions(utf8("n")).length, 101, "the Worker kept every operand");
     }
     for (let i = 1; i <= 10; i++) store.merge("n", "1000");
@@ -531,6 +534,52 @@ test("Store writes name the Store call in their errors, not the MemTable inside,
   }
 });
 
+const writer = fileURLToPath(new URL("./fixtures/store_writer.ts", import.meta.url));
+
+/** Runs the store_writer fixture with `args` in a child process; its output. */
+function runWriter(...args: string[]): string {
+  const runtime = "Deno" in globalThis
+    ? ["run", "--allow-ffi", "--allow-read", "--allow-write", "--allow-env", writer]
+    : [writer];
+  const r = spawnSync(process.execPath, [...runtime, ...args], { encoding: "utf8" });
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/** Runs RocksDB's ldb on the database `dir`; its output. */
+function ldb(dir: string, ...args: string[]): string {
+  const r = spawnSync("ldb", [`--db=${dir}`, ...args], { encoding: "utf8" });
+  assert.equal(r.error, undefined, "ldb not runnable (apt-get install rocksdb-tools)");
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+/** What RocksDB reads in the database `dir`: `key : value` lines. */
+function ldbScan(dir: string): string[] {
+  return ldb(dir, "scan").split("\n").filter((l) => l !== "");
+}
+
+/** Writes a store of the earlier format: table file i + 1 holds `files[i]`'s (key, seq)s. */
+function writeLegacyStore(dir: string, files: [string, number][][]): void {
+  mkdirSync(dir, { recursive: true });
+  const listed = files.map((entries, i) => {
+    const b = new TableBuilder();
+    for (const [k, seq] of entries) b.add(k, seq, ValueType.Value, String(seq));
+    const bytes = b.finish();
+    writeFileSync(join(dir, tableName(i + 1)), bytes);
+    const seqs = entries.map((e) => e[1]);
+    return {
+      number: i + 1,
+      smallestSeq: Math.min(...seqs),
+      largestSeq: Math.max(...seqs),
+      size: bytes.length,
+    };
+  });
+  const lastSequence = Math.max(...listed.map((f) => f.largestSeq));
+  const manifest = { version: 1, files: listed, lastSequence, nextFileNumber: files.length + 1 };
+  writeFileSync(join(dir, "MANIFEST.json"), JSON.stringify(manifest));
+}
+
 /** Every file of `dir` with its bytes (hex), for checking that a call changed nothing. */
 function contentsOf(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -554,14 +603,10 @@ function descriptorsInto(dir: string, names = "*"): number {
 /** Descriptors this process holds open on SST files in `dir` (the LOCK's is not one). */
 const tablesOpen = (dir: string) => descriptorsInto(dir, "*.sst");
 
-test("Store.open() checks every manifest field, names the file and the field, and opens nothing on failure", async () => {
+test("Store.open() of a store of the earlier format (MANIFEST.json) checks every field, names the file and the field, opens nothing on failure, and converts it", async () => {
   const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
-  let store = Store.open({ dir, flushInWorker: false });
-  store.put("a", "1");
-  await store.flush();
-  store.put("b", "2");
-  store.put("c", "3");
-  await store.close();
+  writeLegacyStore(dir, [[["a", 1]], [["b", 2], ["c", 3]]]);
+  let store: Store | undefined;
   const manifestPath = join(dir, "MANIFEST.json");
   const good = readFileSync(manifestPath, "utf8");
   const base = JSON.parse(good);
@@ -680,95 +725,112 @@ test("Store.open() checks every manifest field, names the file and the field, an
       [...store.iterator()].map((e) => new TextDecoder().decode(e.key)),
       ["a", "b", "c"],
     );
-  } finally {
+    assert.deepEqual(store.files.map((f) => [f.number, f.level, f.smallestSeq, f.largestSeq]), [
+      [1, 0, 1, 1],
+      [2, 0, 2, 3],
+    ]);
     await store.close();
+    store = undefined;
+    const names = readdirSync(dir);
+    assert.ok(!names.includes("MANIFEST.json") && names.includes("CURRENT"), `${names}`);
+    // Converted: a RocksDB database, its files in RocksDB's MANIFEST with their key ranges.
+    assert.deepEqual(ldbScan(dir), ["a : 1", "b : 2", "c : 3"]);
+  } finally {
+    await store?.close();
     rmSync(join(dir, ".."), { recursive: true, force: true });
   }
 });
 
-test("Store.open() refuses a RocksDB database directory, naming its files, and leaves every file as it was", () => {
+test("Store.open() opens a database RocksDB wrote (its table files and its log) and RocksDB opens what the store wrote", async () => {
   const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "rocksdb");
   try {
-    const ldb = (...args: string[]) => {
-      const r = spawnSync("ldb", [`--db=${dir}`, ...args], { encoding: "utf8" });
-      assert.equal(r.error, undefined, "ldb not runnable (apt-get install rocksdb-tools)");
-      assert.equal(r.status, 0, r.stderr);
-      return r.stdout;
-    };
-    ldb("--create_if_missing", "put", "k", "v");
-    ldb("compact"); // flushes k to an SST file
-    const before = contentsOf(dir);
-    const names = Object.keys(before);
-    assert.ok(names.some((f) => f.endsWith(".sst")) && names.includes("CURRENT"), `${names}`);
-    assert.throws(
-      () => Store.open({ dir }),
-      (e: Error) =>
-        e instanceof StoreError &&
-        e.message.startsWith(`Store.open(): ${dir} holds files this library did not write: `) &&
-        names.filter((f) => f !== "LOCK").slice(0, 8).every((f) => e.message.includes(f)) &&
-        /looks like a RocksDB database.*Nothing was changed\.$/.test(e.message),
-    );
-    assert.deepEqual(contentsOf(dir), before, "every file is there, byte for byte");
-    assert.match(ldb("scan"), /^k : v$/m, "RocksDB still reads it");
+    ldb(dir, "--create_if_missing", "put", "k", "v");
+    ldb(dir, "compact"); // flushes k to an SST file
+    ldb(dir, "put", "k2", "v2"); // in RocksDB's log only: RocksDB does not flush when it closes
+    ldb(dir, "delete", "k");
+    const names = readdirSync(dir);
+    assert.ok(names.some((f) => f.endsWith(".sst")) && names.some((f) => f.endsWith(".log")));
+    let store = Store.open({ dir });
+    assert.equal(store.get("k"), undefined, "the deletion replayed from RocksDB's log");
+    assert.equal(text(store.get("k2")!), "v2");
+    // (RocksDB flushed k2 when ldb opened the database again to delete k: one batch left.)
+    assert.equal(store.stats().recovery.batches, 1);
+    assert.equal(store.stats().recovery.flushed, true);
+    store.put("k3", "v3");
+    await store.close();
+    assert.deepEqual(ldbScan(dir), ["k2 : v2", "k3 : v3"]);
+    // What a store left in its log only (its process ended without a flush or a close),
+    // RocksDB replays too; and so does the store.
+    assert.match(runWriter("ops", dir, "put:k4=v4", "del:k2", "range:k3..k31"), /^done 7$/m);
+    const logs = readdirSync(dir).filter((f) => f.endsWith(".log"));
+    assert.ok(logs.some((f) => statSync(join(dir, f)).size > 0), `${logs}`);
+    assert.deepEqual(ldbScan(dir), ["k4 : v4"]);
+    store = Store.open({ dir });
+    assert.deepEqual([...store.iterator()].map((e) => `${text(e.key)}=${text(e.value)}`), [
+      "k4=v4",
+    ]);
+    await store.close();
   } finally {
     rmSync(join(dir, ".."), { recursive: true, force: true });
   }
 });
 
-test("Store.open() removes only what its own flushes left; files it cannot prove its own are refused and kept", async () => {
+test("Store.open() removes only what a store's own writes left; a directory it cannot prove a database's is refused and kept", async () => {
   const root = mkdtempSync(join(tmpdir(), "memtable-store-"));
   const dir = join(root, "db");
   try {
     let store = Store.open({ dir, flushInWorker: false });
     assert.deepEqual(
       readdirSync(dir).sort(),
-      ["LOCK", "MANIFEST.json"],
-      "a new store records itself at once (and holds its LOCK)",
+      ["000003.log", "CURRENT", "IDENTITY", "LOCK", "MANIFEST-000001", "OPTIONS-000002"],
+      "a new database: its MANIFEST, OPTIONS, IDENTITY and log at once (and its LOCK)",
     );
     store.put("a", "1");
-    await store.flush(); // 000001.sst; the manifest's nextFileNumber is now 2
+    await store.flush(); // a new log 000004, the table file 000005
+    assert.deepEqual(store.files.map((f) => f.number), [5]);
     await store.close();
-    const refusedWith = (extra: Record<string, string>, listed: RegExp) => {
-      for (const [f, text] of Object.entries(extra)) writeFileSync(join(dir, f), text);
-      const before = contentsOf(dir);
-      assert.throws(
-        () => Store.open({ dir }),
-        (e: Error) => e instanceof StoreError && listed.test(e.message),
-        `${listed}`,
-      );
-      assert.deepEqual(contentsOf(dir), before, `${Object.keys(extra)}: nothing changed`);
-      for (const f of Object.keys(extra)) rmSync(join(dir, f));
-    };
-    refusedWith({ "notes.txt": "mine" }, /did not write: notes\.txt\. A store opens only/);
-    refusedWith({ "backup.tmp": "mine" }, /did not write: backup\.tmp\./); // not a name of ours
-    refusedWith(
-      { "000000.sst": "?" },
-      /did not write: 000000\.sst \(not in the manifest, numbered below its nextFileNumber\)/,
-    );
-    refusedWith({ "0000002.sst": "?" }, /did not write: 0000002\.sst\./); // not a name we write
-    // Leftovers of the store's own writes go: a flush that died after its rename, temporaries.
-    const leftovers = ["000002.sst", "000099.sst", "MANIFEST.json.123.0.tmp", "000003.sst.9.1.tmp"];
+    // Files of other names in a database directory are left alone (as RocksDB leaves them);
+    // leftovers of a store's own writes go: a flush that died after its rename (numbered at
+    // or above the MANIFEST's next file number), temporaries.
+    const others = { "notes.txt": "mine", "backup.tmp": "mine", "0000002.sst": "?" };
+    const leftovers = ["000099.sst", "OPTIONS-000007.123.0.tmp", "000008.sst.9.1.tmp"];
+    for (const [f, body] of Object.entries(others)) writeFileSync(join(dir, f), body);
     for (const f of leftovers) writeFileSync(join(dir, f), "partial");
-    writeFileSync(join(dir, "LOCK"), ""); // the lock file is the store's own
+    writeFileSync(join(dir, "000009.dbtmp"), "MANIFEST-000009\n");
     store = Store.open({ dir });
-    assert.deepEqual(readdirSync(dir).sort(), ["000001.sst", "LOCK", "MANIFEST.json"]);
-    assert.equal(new TextDecoder().decode(store.get("a")), "1");
+    const names = readdirSync(dir);
+    for (const f of Object.keys(others)) assert.ok(names.includes(f), `${f} is kept`);
+    for (const f of [...leftovers, "000009.dbtmp"]) assert.ok(!names.includes(f), `${f} goes`);
+    assert.ok(names.includes("000005.sst"));
+    assert.equal(text(store.get("a")!), "1");
     await store.close();
-    // A directory with files and no manifest is not provably a store's.
+    // A directory with files and no CURRENT (or MANIFEST.json) is not provably a database.
     const other = join(root, "other");
     mkdirSync(other);
-    copyFileSync(join(dir, "000001.sst"), join(other, "000001.sst"));
+    copyFileSync(join(dir, "000005.sst"), join(other, "000005.sst"));
     writeFileSync(join(other, "MANIFEST.json.1.1.tmp"), "");
+    writeFileSync(join(other, "notes.txt"), "mine");
     const before = contentsOf(other);
     assert.throws(
-      () => Store.open({ dir: other }),
-      (e: Error) => e instanceof StoreError && /did not write: 000001\.sst\./.test(e.message),
+      () => Store.open({ dir: join(other) }),
+      (e: Error) =>
+        e instanceof StoreError &&
+        /did not write: 000005\.sst, notes\.txt\. A store opens a RocksDB database/.test(e.message),
     );
     assert.deepEqual(contentsOf(other), before);
+    // ... unless all it holds is the empty beginning of one (a creation cut short).
+    const cut = join(root, "cut");
+    mkdirSync(cut);
+    writeFileSync(join(cut, "IDENTITY"), "x");
+    writeFileSync(join(cut, "000003.log"), "");
+    writeFileSync(join(cut, "OPTIONS-000002"), "x");
+    store = Store.open({ dir: cut });
+    assert.equal(store.lastSequence, 0);
+    await store.close();
     // A path that is a file is refused too.
     assert.throws(
-      () => Store.open({ dir: join(dir, "MANIFEST.json") }),
-      (e: Error) => e instanceof StoreError && /MANIFEST\.json is not a directory$/.test(e.message),
+      () => Store.open({ dir: join(dir, "CURRENT") }),
+      (e: Error) => e instanceof StoreError && /CURRENT is not a directory$/.test(e.message),
     );
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -11,6 +11,9 @@ const skiplist = @import("rep/skiplist.zig");
 const rep_mod = @import("rep/rep.zig");
 const prefix_mod = @import("prefix.zig");
 const share = @import("share.zig");
+const sst = @import("sst.zig");
+const wal_mod = @import("wal.zig");
+const file_lock = @import("file_lock.zig");
 
 const MemTable = mt_mod.MemTable;
 const Iterator = mt_mod.Iterator;
@@ -34,6 +37,33 @@ pub fn asIterator(h: ?*anyopaque) ?*Iterator {
     const p = h orelse return null;
     const it: *Iterator = @ptrCast(@alignCast(p));
     return if (it.magic == mt_mod.iterator_magic) it else null;
+}
+
+pub fn asSstBuilder(h: ?*anyopaque) ?*sst.SstBuilder {
+    const p = h orelse return null;
+    const b: *sst.SstBuilder = @ptrCast(@alignCast(p));
+    return if (b.magic == sst.builder_magic) b else null;
+}
+
+pub fn asWal(h: ?*anyopaque) ?*wal_mod.Wal {
+    const p = h orelse return null;
+    const w: *wal_mod.Wal = @ptrCast(@alignCast(p));
+    return if (w.magic == wal_mod.magic) w else null;
+}
+
+pub fn asFileLock(h: ?*anyopaque) ?*file_lock.FileLock {
+    const p = h orelse return null;
+    const l: *file_lock.FileLock = @ptrCast(@alignCast(p));
+    return if (l.magic == file_lock.magic) l else null;
+}
+
+/// The kind `memtable_share` and `memtable_attach` take (`share.Kind`'s codes), or null.
+pub fn shareKind(kind: u32) ?share.Kind {
+    return switch (kind) {
+        @backingInt(share.Kind.memtable) => .memtable,
+        @backingInt(share.Kind.sequence_allocator) => .sequence_allocator,
+        else => null,
+    };
 }
 
 pub inline fn put32(buf: [*]u8, at: usize, v: u32) void {

@@ -6,7 +6,9 @@
 //!   own so the current block's tail is not wasted (LevelDB/RocksDB rule).
 //! - Nothing is freed individually; `deinit` returns every block at once.
 //! - `allocatedBytes()` is the sum of all block sizes (headers included); `usage()` is that
-//!   minus the unused tail of the current block: both are exact, not estimates.
+//!   minus the unused tail of the current block (and, when concurrent, of every shard's chunk;
+//!   a chunk's tail given up for a new chunk counts as used, as in RocksDB): both are exact,
+//!   not estimates.
 //! - Thread safety: one allocating thread at a time (a memtable's single writer), unless
 //!   `makeConcurrent` was called before the first allocation: then any number of threads
 //!   allocate at once (RocksDB's ConcurrentArena): small requests from a per-thread shard's
@@ -14,8 +16,10 @@
 //!   `allocatedBytes` take the same locks. Readers never touch the bookkeeping, only memory
 //!   already handed out, which stays valid and in place until `deinit`.
 //!
-//! Blocks come from `backing_allocator`; `bytes_live` counts every byte the library holds in
-//! any arena or handle, so tests can prove that native memory returns to zero.
+//! Blocks come from `backing_allocator`, or with `huge_page_size` set from an aligned `mmap`
+//! advised for transparent huge pages (Linux; elsewhere, or when that fails, the backing
+//! allocator again); `bytes_live` counts every byte the library holds in any arena or handle,
+//! so tests can prove that native memory returns to zero.
 const std = @import("std");
 const builtin = @import("builtin");
 const limits = @import("limits.zig");

@@ -1,5 +1,5 @@
-//! The C ABI of the memtable library: the only file that exports symbols, all prefixed
-//! `memtable_`. The TypeScript table of these symbols is `src/ffi/symbols.ts`.
+//! The C ABI of the memtable library: with exports_files.zig (file locks, the write-ahead log)
+//! the only files that export symbols, all prefixed `memtable_`. The TypeScript table of these symbols is `src/ffi/symbols.ts`.
 //!
 //! Rules:
 //! - Every fallible export returns an `i32`: a `limits.Status` (negative) or a non-negative
@@ -18,7 +18,6 @@
 //!   (holdings.zig) and dropped from them when it is given back, so a thread that ends with
 //!   handles still open (a terminated Worker) releases them.
 const std = @import("std");
-const builtin = @import("builtin");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const arena_mod = @import("arena.zig");
@@ -29,9 +28,12 @@ const share = @import("share.zig");
 const seq_mod = @import("sequence.zig");
 const sst = @import("sst.zig");
 const holdings = @import("holdings.zig");
-const file_lock = @import("file_lock.zig");
 
 const abi = @import("abi.zig");
+// The exports for files (locks, the write-ahead log) live beside this file, by the same rules.
+comptime {
+    _ = @import("exports_files.zig");
+}
 const build_options = @import("build_options");
 
 const MemTable = mt_mod.MemTable;
@@ -50,6 +52,7 @@ const lookupOptions = abi.lookupOptions;
 const asMemTable = abi.asMemTable;
 const asIterator = abi.asIterator;
 const asAllocator = abi.asAllocator;
+const asSstBuilder = abi.asSstBuilder;
 
 // ---- library -------------------------------------------------------------------------------
 
@@ -327,7 +330,7 @@ export fn memtable_memory_usage(h: ?*anyopaque) f64 {
 export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
     const mt = asMemTable(h) orelse return code(.bad_handle);
     if (cap < limits.stats_word_count * 8) return tooSmall(buf, cap, limits.stats_word_count * 8);
-    for (0..limits.stats_word_count) |i| put64(buf, i * 8, statWord(mt, @fromBackingInt(@intCast(i))));
+    for (0..limits.stats_word_count) |i| put64(buf, i * 8, mt.stat(@fromBackingInt(@intCast(i))));
     return limits.stats_word_count;
 }
 
@@ -337,26 +340,7 @@ export fn memtable_stats(h: ?*anyopaque, buf: [*]u8, cap: u32) i32 {
 pub export fn memtable_stat(h: ?*anyopaque, word: u32) f64 {
     const mt = asMemTable(h) orelse return -1;
     if (word >= limits.stats_word_count) return -1;
-    return @floatFromInt(statWord(mt, @fromBackingInt(@intCast(word))));
-}
-
-fn statWord(mt: *MemTable, word: limits.StatsWord) u64 {
-    return switch (word) {
-        .num_entries => mt.num_entries.load(.monotonic),
-        .num_deletes => mt.num_deletes.load(.monotonic),
-        .data_size => mt.data_size.load(.monotonic),
-        .first_seq => mt.firstSeq(),
-        .earliest_seq => mt.earliest_seq.load(.monotonic),
-        .memory_usage => mt.arena.usage(),
-        .arena_allocated_bytes => mt.arena.allocatedBytes(),
-        .arena_block_size => mt.arena.block_size,
-        .write_buffer_size => mt.write_buffer_size,
-        .num_range_deletes => mt.numRangeDeletes(),
-        .bloom_hits => mt.bloom_hits.load(.monotonic),
-        .bloom_misses => mt.bloom_misses.load(.monotonic),
-        .immutable => @intFromBool(mt.isImmutable()),
-        .rep => @backingInt(mt.rep.kind()),
-    };
+    return @floatFromInt(mt.stat(@fromBackingInt(@intCast(word))));
 }
 
 // ---- sharing with other threads -------------------------------------------------------------
@@ -365,11 +349,7 @@ fn statWord(mt: *MemTable, word: limits.StatsWord) u64 {
 /// handle holding its own reference, once. `kind` 1: a memtable, 2: a sequence allocator.
 /// -1: bad handle or kind; -2: too many tokens outstanding.
 export fn memtable_share(h: ?*anyopaque, kind: u32) f64 {
-    const k: share.Kind = switch (kind) {
-        1 => .memtable,
-        2 => .sequence_allocator,
-        else => return limits.share_bad_handle,
-    };
+    const k = abi.shareKind(kind) orelse return limits.share_bad_handle;
     const object: *anyopaque = switch (k) {
         .memtable => blk: {
             const mt = asMemTable(h) orelse return limits.share_bad_handle;
@@ -397,11 +377,7 @@ export fn memtable_share(h: ?*anyopaque, kind: u32) f64 {
 /// and when out of memory (the token then stays as it was).
 export fn memtable_attach(token: f64, kind: u32) ?*anyopaque {
     if (!(token >= 0 and token < 1 << 53)) return null;
-    const k: share.Kind = switch (kind) {
-        1 => .memtable,
-        2 => .sequence_allocator,
-        else => return null,
-    };
+    const k = abi.shareKind(kind) orelse return null;
     const held: holdings.Kind = switch (k) {
         .memtable => .memtable,
         .sequence_allocator => .sequence_allocator,
@@ -566,12 +542,6 @@ export fn memtable_iter_next_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, max: u3
 
 // ---- the native flush (sst.zig) -----------------------------------------------------------
 
-fn asSstBuilder(h: ?*anyopaque) ?*sst.SstBuilder {
-    const p = h orelse return null;
-    const b: *sst.SstBuilder = @ptrCast(@alignCast(p));
-    return if (b.magic == sst.builder_magic) b else null;
-}
-
 /// A native flush: `block_size` bytes per data block (≥ 1), a restart every `restart_interval`
 /// entries (≥ 1). Null when out of memory or an argument is out of range.
 export fn memtable_sst_new(block_size: u32, restart_interval: u32) ?*anyopaque {
@@ -667,81 +637,6 @@ export fn memtable_sst_free(h: ?*anyopaque) i32 {
     holdings.release(b);
     b.destroy();
     return code(.ok);
-}
-
-// ---- files ---------------------------------------------------------------------------------
-
-fn asFileLock(h: ?*anyopaque) ?*file_lock.FileLock {
-    const p = h orelse return null;
-    const l: *file_lock.FileLock = @ptrCast(@alignCast(p));
-    return if (l.magic == file_lock.magic) l else null;
-}
-
-/// Locks the file whose UTF-8 path is buf[0..len] (created when missing) for this process:
-/// a handle for `memtable_unlock_file`, or null with `fixed32 status ‖ fixed32 os_error` in
-/// buf — `lock_held` when another holder has it (this process or another), `io_error` with the
-/// errno (GetLastError on Windows) when the file cannot be opened or locked,
-/// `invalid_argument` for an empty or too long path or one with a zero byte.
-export fn memtable_lock_file(buf: [*]u8, cap: u32, len: u32) ?*anyopaque {
-    if (cap < 8) return null;
-    if (len == 0 or len > cap or len > file_lock.path_size_max or
-        std.mem.indexOfScalar(u8, buf[0..len], 0) != null)
-    {
-        return lockFailed(buf, .invalid_argument, 0);
-    }
-    const l = file_lock.lock(buf[0..len]) catch |err| return switch (err) {
-        error.Held => lockFailed(buf, .lock_held, 0),
-        error.OutOfMemory => lockFailed(buf, .out_of_memory, 0),
-        error.Io => lockFailed(buf, .io_error, file_lock.last_os_error),
-    };
-    holdings.hold(.file_lock, l) catch {
-        l.unlock();
-        return lockFailed(buf, .out_of_memory, 0);
-    };
-    return l;
-}
-
-fn lockFailed(buf: [*]u8, status: Status, os_error: u32) ?*anyopaque {
-    put32(buf, 0, @bitCast(code(status)));
-    put32(buf, 4, os_error);
-    return null;
-}
-
-/// Releases a lock from `memtable_lock_file` (the file stays).
-export fn memtable_unlock_file(h: ?*anyopaque) i32 {
-    const l = asFileLock(h) orelse return code(.bad_handle);
-    holdings.release(l);
-    l.unlock();
-    return code(.ok);
-}
-
-/// The soft limit on open files of this process (RLIMIT_NOFILE), or -1 when there is none or
-/// it cannot be read here.
-export fn memtable_open_files_limit() f64 {
-    return openFilesLimit() orelse -1;
-}
-
-fn openFilesLimit() ?f64 {
-    switch (builtin.os.tag) {
-        .linux => {
-            var rl: std.os.linux.rlimit = undefined;
-            if (std.os.linux.errno(std.os.linux.getrlimit(.NOFILE, &rl)) != .SUCCESS) return null;
-            if (rl.cur == std.os.linux.RLIM.INFINITY) return null;
-            return @floatFromInt(@min(rl.cur, 1 << 53));
-        },
-        .windows => return null,
-        else => {
-            var rl: std.c.rlimit = undefined;
-            if (std.c.getrlimit(.NOFILE, &rl) != 0) return null;
-            if (rl.cur == std.c.RLIM.INFINITY) return null;
-            return @floatFromInt(@min(rl.cur, 1 << 53));
-        },
-    }
-}
-
-/// Distinct native objects the calling thread holds handles to (memtables, iterators, …).
-export fn memtable_thread_holdings() u32 {
-    return @intCast(holdings.heldCount());
 }
 
 // ---- testing ------------------------------------------------------------------------------

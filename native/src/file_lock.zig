@@ -36,6 +36,26 @@ pub const FileLock = struct {
     }
 };
 
+/// The soft limit on open files of this process (RLIMIT_NOFILE), or null when there is none
+/// or it cannot be read here (Windows).
+pub fn openFilesLimit() ?u64 {
+    switch (builtin.os.tag) {
+        .linux => {
+            var rl: std.os.linux.rlimit = undefined;
+            if (std.os.linux.errno(std.os.linux.getrlimit(.NOFILE, &rl)) != .SUCCESS) return null;
+            if (rl.cur == std.os.linux.RLIM.INFINITY) return null;
+            return rl.cur;
+        },
+        .windows => return null,
+        else => {
+            var rl: std.c.rlimit = undefined;
+            if (std.c.getrlimit(.NOFILE, &rl) != 0) return null;
+            if (rl.cur == std.c.RLIM.INFINITY) return null;
+            return rl.cur;
+        },
+    }
+}
+
 /// The OS error code of the last failed `lock` on this thread (errno, or GetLastError).
 pub threadlocal var last_os_error: u32 = 0;
 

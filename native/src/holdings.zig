@@ -26,8 +26,9 @@ const mt_mod = @import("memtable/memtable.zig");
 const seq_mod = @import("sequence.zig");
 const sst = @import("sst.zig");
 const file_lock = @import("file_lock.zig");
+const wal_mod = @import("wal.zig");
 
-pub const Kind = enum(u8) { memtable, iterator, sequence_allocator, sst_builder, file_lock };
+pub const Kind = enum(u8) { memtable, iterator, sequence_allocator, sst_builder, file_lock, wal };
 
 const Held = struct { kind: Kind, count: u32 };
 
@@ -114,6 +115,7 @@ fn releaseOne(kind: Kind, object: *anyopaque) void {
         .sequence_allocator => _ = @as(*seq_mod.SequenceAllocator, @ptrCast(@alignCast(object))).unref(),
         .sst_builder => @as(*sst.SstBuilder, @ptrCast(@alignCast(object))).destroy(),
         .file_lock => @as(*file_lock.FileLock, @ptrCast(@alignCast(object))).unlock(),
+        .wal => @as(*wal_mod.Wal, @ptrCast(@alignCast(object))).close() catch {},
     }
 }
 

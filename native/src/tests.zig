@@ -42,6 +42,7 @@ test {
     _ = @import("sst.zig");
     _ = @import("holdings.zig");
     _ = @import("file_lock.zig");
+    _ = @import("wal.zig");
 }
 
 test "crc32c matches the published check value" {

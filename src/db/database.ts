@@ -42,12 +42,33 @@ import type { NewFile, VersionEdit } from "./version_edit.ts";
 const manifestSizeMax = 64 << 20;
 
 /** What `DbDirectory.open` found. */
-export interface Opened {
+export interface Opened extends Omit<PendingOpen, "start"> {
   db: DbDirectory;
+}
+
+/** A database read by `DbDirectory.read`, not yet changed. */
+export interface PendingOpen {
   /** The logs to replay, in order: numbers at or above the MANIFEST's log number. */
   logs: number[];
   /** Whether the directory was empty (a new database). */
   created: boolean;
+  /** The next file number as the MANIFEST recorded it (table files at or above it are
+   * unrecorded flushes). */
+  recordedNextFileNumber: number;
+  /** The live table files, with their levels. */
+  files: NewFile[];
+  lastSequence: SequenceNumber;
+  /** The MANIFEST read (or, for a new database, the one to be written), for messages. */
+  manifestName: string;
+  /** Writes the new MANIFEST and the rest; the database is open from then on. */
+  start(optionsFile: OptionsFileFields): DbDirectory;
+}
+
+/** What a new database starts with (a store converted from an earlier format). */
+export interface InitialState {
+  files: NewFile[];
+  lastSequence: SequenceNumber;
+  nextFileNumber: number;
 }
 
 export class DbDirectory {
@@ -55,9 +76,18 @@ export class DbDirectory {
   #state: DbState;
   #manifest: ManifestWriter;
   #optionsFile: OptionsFileFields;
+  /** The logs in the directory, as far as this object knows (those it found and made). */
+  readonly #logs: Set<number>;
 
-  private constructor(dir: string, state: DbState, manifest: ManifestWriter, o: OptionsFileFields) {
+  private constructor(
+    dir: string,
+    state: DbState,
+    manifest: ManifestWriter,
+    o: OptionsFileFields,
+    logs: Iterable<number>,
+  ) {
     this.dir = dir;
+    this.#logs = new Set(logs);
     this.#state = state;
     this.#manifest = manifest;
     this.#optionsFile = o;
@@ -66,8 +96,19 @@ export class DbDirectory {
   /**
    * Opens the database in `dir` (RocksDB's or this library's), or makes a new one when `dir`
    * holds no `CURRENT`: the caller has checked that it holds nothing else of value.
+   * `read` and `start` in one step.
    */
-  static open(dir: string, optionsFile: OptionsFileFields): Opened {
+  static open(dir: string, optionsFile: OptionsFileFields, initial?: InitialState): Opened {
+    const read = DbDirectory.read(dir, initial);
+    return { ...read, db: read.start(optionsFile) };
+  }
+
+  /**
+   * Reads the database in `dir` without changing anything: its state (or a new database's,
+   * `initial` when given, when `dir` holds no `CURRENT`) and the logs to replay. Its `start`
+   * then writes the new MANIFEST, `CURRENT`, an OPTIONS file and `IDENTITY` (see the notes).
+   */
+  static read(dir: string, initial?: InitialState): PendingOpen {
     const created = !existsSync(join(dir, "CURRENT"));
     let state: DbState;
     let oldManifest: string | undefined;
@@ -82,30 +123,56 @@ export class DbDirectory {
         levels: Array.from({ length: defaultNumLevels }, () => new Map<number, NewFile>()),
         edits: 0,
       };
+      if (initial !== undefined) {
+        for (const f of initial.files) state.levels[f.level]!.set(f.number, f);
+        state.lastSequence = initial.lastSequence;
+        state.nextFileNumber = initial.nextFileNumber;
+      }
     } else {
       oldManifest = readCurrent(dir);
       state = readManifest(dir, oldManifest);
     }
+    const recordedNextFileNumber = state.nextFileNumber;
     const from = Math.max(state.logNumber, state.minLogNumberToKeep);
-    const logs = logNumbersIn(dir).filter((n) => n >= from);
-    // Numbers in use must stay below the counter (a log newer than the MANIFEST knew of).
-    for (const n of logs) state.nextFileNumber = Math.max(state.nextFileNumber, n + 1);
-    const number = state.nextFileNumber++;
-    const manifest = ManifestWriter.create(dir, number, snapshotEdits(state));
-    writeCurrent(dir, number);
-    const db = new DbDirectory(dir, state, manifest, optionsFile);
-    if (oldManifest !== undefined && oldManifest !== manifestFileName(number)) {
-      rmSync(join(dir, oldManifest), { force: true });
-    }
-    db.#writeOptions();
-    const identity = join(dir, "IDENTITY");
-    if (!existsSync(identity)) writeFileDurably(identity, new TextEncoder().encode(randomUUID()));
-    return { db, logs, created };
+    const present = logNumbersIn(dir);
+    const logs = present.filter((n) => n >= from);
+    const files = state.levels.flatMap((l) => [...l.values()]);
+    const start = (optionsFile: OptionsFileFields): DbDirectory => {
+      // Numbers in use must stay below the counter (a log newer than the MANIFEST knew of).
+      for (const n of logs) state.nextFileNumber = Math.max(state.nextFileNumber, n + 1);
+      const number = state.nextFileNumber++;
+      const manifest = ManifestWriter.create(dir, number, snapshotEdits(state));
+      writeCurrent(dir, number);
+      const db = new DbDirectory(dir, state, manifest, optionsFile, present);
+      if (oldManifest !== undefined && oldManifest !== manifestFileName(number)) {
+        rmSync(join(dir, oldManifest), { force: true });
+      }
+      db.#writeOptions();
+      const identity = join(dir, "IDENTITY");
+      if (!existsSync(identity)) writeFileDurably(identity, new TextEncoder().encode(randomUUID()));
+      return db;
+    };
+    return {
+      logs,
+      created,
+      recordedNextFileNumber,
+      files,
+      lastSequence: state.lastSequence,
+      manifestName: oldManifest ?? manifestFileName(state.nextFileNumber),
+      start,
+    };
   }
 
-  /** A new file number (for a table file, a log, an OPTIONS file). */
+  /** A new file number (for a table file, an OPTIONS file). */
   newFileNumber(): number {
     return this.#state.nextFileNumber++;
+  }
+
+  /** A new file number for a log the caller creates (deleted once it is obsolete). */
+  newLogNumber(): number {
+    const n = this.newFileNumber();
+    this.#logs.add(n);
+    return n;
   }
 
   /** The logs from this number on are still needed (their writes are in no table file). */
@@ -132,7 +199,6 @@ export class DbDirectory {
    * more and are deleted once the edit is synced. `lastSequence` is the store's.
    */
   recordFlush(file: NewFile, logNumber: number, lastSequence: SequenceNumber): void {
-    const old = this.#state.logNumber;
     this.#apply({
       logNumber,
       prevLogNumber: 0,
@@ -141,18 +207,28 @@ export class DbDirectory {
       newFiles: [{ ...file, level: 0 }],
     });
     this.#state.levels[0]!.set(file.number, { ...file, level: 0 });
-    this.#state.logNumber = logNumber;
     this.#state.lastSequence = lastSequence;
-    for (const n of logNumbersIn(this.dir)) {
-      if (n >= old && n < logNumber) rmSync(join(this.dir, logFileName(n)), { force: true });
-    }
+    this.#logsFrom(logNumber);
   }
 
-  /** Records the last sequence number (and that logs from `logNumber` on are needed). */
+  /**
+   * Records the last sequence number, and that logs from `logNumber` on are needed (older
+   * ones are deleted once the edit is synced).
+   */
   recordSequence(lastSequence: SequenceNumber, logNumber = this.#state.logNumber): void {
     this.#apply({ logNumber, nextFileNumber: this.#state.nextFileNumber, lastSequence });
     this.#state.lastSequence = lastSequence;
+    this.#logsFrom(logNumber);
+  }
+
+  /** Logs below `logNumber` are obsolete from now on: deleted. */
+  #logsFrom(logNumber: number): void {
     this.#state.logNumber = logNumber;
+    for (const n of this.#logs) {
+      if (n >= logNumber) continue;
+      rmSync(join(this.dir, logFileName(n)), { force: true });
+      this.#logs.delete(n);
+    }
   }
 
   #apply(edit: VersionEdit): void {

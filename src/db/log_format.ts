@@ -144,7 +144,22 @@ export function readLog(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Skipping (as RocksDB's reader): a damaged fragment takes the rest of its block with it (its
   // length cannot be trusted); a fragment out of sequence is dropped alone.
-  const damage = (offset: number, reason: string, next?: number): LogEnd | undefined => {
+  // Damage with nothing but zeros after it is a record torn by a writer that died while
+  // copying it into preallocated space (a memory-mapped log's zero tail): the log's end.
+  const zerosFrom = (from: number): boolean => {
+    for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+    return true;
+  };
+  const damage = (
+    offset: number,
+    reason: string,
+    next?: number,
+    extent?: number,
+  ): LogEnd | undefined => {
+    if (extent !== undefined && zerosFrom(Math.min(extent, bytes.length))) {
+      at = bytes.length;
+      return { kind: "truncated", offset: start >= 0 ? start : offset };
+    }
     if (!options.skipCorrupt) return { kind: "corrupt", offset, reason };
     skipped++;
     parts = [];
@@ -174,7 +189,9 @@ export function readLog(
       : logHeaderSize;
     if (type === 0 || type > RecordType.recyclableLast) {
       // RocksDB 7.8 ends replay at a type it does not know (newer formats' record kinds).
-      const end = damage(at, `unknown record type ${type}`);
+      // (Type 0 with a checksum: a header torn while it was copied, when zeros follow it.)
+      const torn = type === 0 ? at + logHeaderSize : undefined;
+      const end = damage(at, `unknown record type ${type}`, undefined, torn);
       if (end) return { records, end, skipped };
       continue;
     }
@@ -188,7 +205,7 @@ export function readLog(
     }
     const body = bytes.subarray(at + 6, at + header + length); // type ‖ [log number] ‖ payload
     if (maskCrc(crc32c(body)) !== stored) {
-      const end = damage(at, "checksum mismatch");
+      const end = damage(at, "checksum mismatch", undefined, at + header + length);
       if (end) return { records, end, skipped };
       continue;
     }

@@ -110,12 +110,25 @@ export function replayEdits(
       throw new CorruptionError(`${where}: no ${field} in any edit (RocksDB needs one)`);
     }
   }
-  for (let l = 0; l < numLevels; l++) state.levels[l] ??= new Map();
+  const levels = Math.max(numLevels, state.levels.length);
+  for (let l = 0; l < levels; l++) state.levels[l] ??= new Map();
   for (const level of state.levels) {
     for (const f of level.values()) {
       if (f.number >= state.nextFileNumber!) {
         throw new CorruptionError(
           `${where}: table file ${f.number} is not below the next file number ${state.nextFileNumber}`,
+        );
+      }
+      if (BigInt(f.smallestSeqno) > BigInt(f.largestSeqno)) {
+        throw new CorruptionError(
+          `${where}: table file ${f.number}'s smallest sequence number ${f.smallestSeqno} is ` +
+            `above its largest ${f.largestSeqno}`,
+        );
+      }
+      if (BigInt(f.largestSeqno) > BigInt(state.lastSequence!)) {
+        throw new CorruptionError(
+          `${where}: the last sequence number ${state.lastSequence} is below table file ` +
+            `${f.number}'s largest ${f.largestSeqno}: later writes would reuse its numbers`,
         );
       }
     }
@@ -138,7 +151,16 @@ export function readCurrent(dir: string): string {
 /** Reads and replays the MANIFEST `name` in `dir`. */
 export function readManifest(dir: string, name: string): DbState {
   const path = join(dir, name);
-  const { records, end } = readLog(new Uint8Array(readFileSync(path)));
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== "ENOENT") throw e;
+    throw new CorruptionError(`${join(dir, "CURRENT")} names ${name}, which is missing`, {
+      cause: e,
+    });
+  }
+  const { records, end } = readLog(bytes);
   if (end.kind === "corrupt") {
     throw new CorruptionError(`${path}: record at byte ${end.offset}: ${end.reason}`);
   }

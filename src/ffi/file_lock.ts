@@ -65,7 +65,7 @@ export class FileLock {
 }
 
 /** The symbolic name of an errno value (`ENOENT`, …) where the platform reports errno. */
-function errnoName(n: number): string | undefined {
+export function errnoName(n: number): string | undefined {
   for (const [name, value] of Object.entries(constants.errno)) if (value === n) return name;
   return undefined;
 }

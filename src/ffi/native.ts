@@ -187,34 +187,52 @@ export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: 
   if (!binding) {
     throw new NativeLibraryError("memtable runs on Bun or Deno; this runtime is neither");
   }
-  const explicit = options.path ?? readEnv(libraryPathEnv);
-  let path: string | undefined;
+  const path = libraryPath(options.path);
+  const lib = openChecked(binding, path);
+  loaded = { path, fn: lib.functions, bufArg: lib.bufArg, lib };
+  return { path };
+}
+
+/**
+ * Where the library is: the path given to `loadLibrary()` or in `MEMTABLE_LIBRARY_PATH` (which
+ * must exist), else the copy a remote import downloaded, else the newest local build.
+ */
+function libraryPath(given: string | undefined): string {
+  const explicit = given ?? readEnv(libraryPathEnv);
   if (explicit !== undefined) {
     if (!fileExists(explicit)) {
       throw new NativeLibraryError(
         `The native library given ${
-          options.path !== undefined ? "to loadLibrary()" : `in ${libraryPathEnv}`
+          given !== undefined ? "to loadLibrary()" : `in ${libraryPathEnv}`
         } does not exist: ${explicit}`,
       );
     }
-    path = explicit;
-  } else if (remote !== undefined) {
-    if (remote instanceof Error) throw remote;
-    path = remote;
-  } else {
-    const tried = defaultLibraryPaths();
-    path = newest(tried.filter(fileExists));
-    if (path === undefined) {
-      throw new NativeLibraryError(
-        `The memtable native library was not found. Looked in:\n  ${tried.join("\n  ")}\n` +
-          `Build it with \`bash scripts/setup.sh\` (installs Zig and builds native/), or set ` +
-          `${libraryPathEnv} to the library's absolute path.`,
-      );
-    }
+    return explicit;
   }
+  if (remote !== undefined) {
+    if (remote instanceof Error) throw remote;
+    return remote;
+  }
+  const tried = defaultLibraryPaths();
+  const path = newest(tried.filter(fileExists));
+  if (path === undefined) {
+    throw new NativeLibraryError(
+      `The memtable native library was not found. Looked in:\n  ${tried.join("\n  ")}\n` +
+        `Build it with \`bash scripts/setup.sh\` (installs Zig and builds native/), or set ` +
+        `${libraryPathEnv} to the library's absolute path.`,
+    );
+  }
+  return path;
+}
+
+/**
+ * Opens the library at `path` and checks that its layout words are the ones this version
+ * expects (a stale build fails here, loudly, naming what differs); closes it when they are not.
+ */
+function openChecked(from: Binding, path: string): OpenLibrary {
   let lib: OpenLibrary;
   try {
-    lib = binding.open(path);
+    lib = from.open(path);
   } catch (e) {
     const message = (e as Error).message;
     const hint = runtime === "deno" && /ffi|permission|capable/i.test(message)
@@ -222,10 +240,8 @@ export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: 
       : "";
     throw new NativeLibraryError(`Cannot open the native library ${path}: ${message}${hint}`);
   }
-  const fn = lib.functions;
   const probe = new Uint8Array(1024);
-  const arg = lib.bufArg(probe);
-  const words = fn.memtable_layout(arg, probe.length);
+  const words = lib.functions.memtable_layout(lib.bufArg(probe), probe.length);
   const view = new DataView(probe.buffer);
   const reported = Array.from(
     { length: Math.max(words, 0) },
@@ -247,11 +263,9 @@ export function loadLibrary(options: LoadLibraryOptions = {}): { readonly path: 
         `with \`bash scripts/setup.sh\``,
     );
   }
-  loaded = { path, fn, bufArg: lib.bufArg, lib };
-  return { path };
+  return lib;
 }
 
-/** The loaded library, loading it on first use. */
 /**
  * Makes sure this realm (thread) uses the library file at `path`: loads it when none is
  * loaded, throws when another file is. Native objects shared between Workers live in one

@@ -89,6 +89,16 @@ export const symbols = {
   memtable_lock_file: { args: ["buf", "u32", "u32"], result: "handle" },
   memtable_unlock_file: { args: ["handle"], result: "i32" },
   memtable_open_files_limit: { args: [], result: "f64" },
+  memtable_wal_open: { args: ["buf", "u32", "u32"], result: "handle" },
+  memtable_wal_append: { args: ["handle", "buf", "u32", "u32"], result: "f64" },
+  memtable_add_logged: {
+    args: ["handle", "handle", "buf", "u32", "u32", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
+  memtable_wal_size: { args: ["handle"], result: "f64" },
+  memtable_wal_sync: { args: ["handle"], result: "i32" },
+  memtable_wal_close: { args: ["handle"], result: "i32" },
+  memtable_wal_os_error: { args: [], result: "u32" },
   memtable_thread_holdings: { args: [], result: "u32" },
   memtable_testing_corrupt: {
     args: ["handle", "buf", "u32", "u32", "u32", "u32", "u32"],

@@ -77,6 +77,9 @@ export function serveFlushes(): void {
 }
 
 function flushOne(scope: WorkerScope, req: FlushRequest): void {
+  // The reply goes out after the Worker's references are dropped: once the Store installs the
+  // flush, the memtables are the readers' alone (an iterator's end frees them at once).
+  let reply: FlushReply;
   const attached: MemTable[] = [];
   try {
     const mergeOperator = req.merge === undefined ? undefined : operatorFromSpec(req.merge);
@@ -96,10 +99,11 @@ function flushOne(scope: WorkerScope, req: FlushRequest): void {
       snapshots: req.snapshots,
       ...(mergeOperator ? { mergeOperator } : {}),
     }, options);
-    scope.postMessage({ id: req.id, ok: true, stats } satisfies FlushReply);
+    reply = { id: req.id, ok: true, stats };
   } catch (err) {
-    scope.postMessage({ id: req.id, ok: false, error: String(err) } satisfies FlushReply);
+    reply = { id: req.id, ok: false, error: String(err) };
   } finally {
     for (const m of attached) m.close();
   }
+  scope.postMessage(reply);
 }

@@ -29,6 +29,8 @@ import {
 } from "./bytes.ts";
 import { applyFullMerge, type MergeOperator } from "./merge.ts";
 import { fn, scratchFor } from "./realm.ts";
+import { maxHigh, maxLow, type ReadOptions, snapshotParts } from "./read_options.ts";
+import { describe } from "../coding/value_type.ts";
 
 /**
  * The result of {@linkcode MemTable.get}.
@@ -278,6 +280,30 @@ const multiGetKeysMax = 64;
 const multiGetKeyBytesMax = 16 * 1024;
 /** Room for the answers of one call; a key whose records need more is looked up alone. */
 const multiGetAnswerBytes = 32 * 1024;
+
+/** `MemTable.multiGet`: its arguments checked (every key before any lookup), then looked up. */
+export function multiGetChecked(
+  h: Handle,
+  keys: readonly Bytes[],
+  options: ReadOptions | undefined,
+  op: MergeOperator | undefined,
+): GetResult[] {
+  const what = "MemTable.multiGet()";
+  if (!Array.isArray(keys)) {
+    throw new TypeError(
+      `${what}: keys must be an array of keys (Uint8Array or string), got ${describe(keys)}`,
+    );
+  }
+  const sizes: number[] = new Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    sizes[i] = encodedSizeBound(keys[i], what, "key", `keys[${i}]`);
+  }
+  let snapHigh = maxHigh;
+  let snapLow = maxLow;
+  let flags = 0;
+  if (options !== undefined) [snapHigh, snapLow, flags] = snapshotParts(options, what);
+  return lookupMany(h, keys, sizes, snapHigh, snapLow, flags, op, what);
+}
 
 /**
  * `MemTable.multiGet`: the result of each of `keys` at one snapshot, in order. `sizes` are

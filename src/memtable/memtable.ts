@@ -15,6 +15,10 @@
  * `MemTable.attach()`), read from all of them without locks, and written by one at a time — or by
  * many with `allowConcurrentWrites`.
  *
+ * Length: past the ~700-line guide with its public API's doc comments and asserting examples
+ * (over a third of its lines); each method's logic lives in the modules beside it (options,
+ * lookup, entries, batch, share, successive_merges).
+ *
  * @module
  */
 import { MemTableClosedError, MemTableError, ShareTokenError } from "../errors.ts";
@@ -40,7 +44,14 @@ import {
 import { applyBatch } from "./batch.ts";
 import { EntryBatches } from "./entries.ts";
 import { internalToken, IteratorFlags, MemTableIterator, type ReadOptions } from "./iterator.ts";
-import { absent, decodeGet, type GetResult, lookup, lookupInto, lookupMany } from "./lookup.ts";
+import {
+  absent,
+  decodeGet,
+  type GetResult,
+  lookup,
+  lookupInto,
+  multiGetChecked,
+} from "./lookup.ts";
 
 export { GetStatus } from "./lookup.ts";
 import type { MergeOperator } from "./merge.ts";
@@ -51,9 +62,7 @@ import {
   resolveOptions,
   sharedOptions,
 } from "./options.ts";
-import type { PrefixExtractor } from "./prefix.ts";
 import { fn, initRealm, scratchFor } from "./realm.ts";
-import type { ResolvedRep } from "./rep.ts";
 import { collapseMerges, successiveMerge, type SuccessiveMerges } from "./successive_merges.ts";
 import { checkAttached, checkToken, type MemTableShareToken } from "./share.ts";
 import {
@@ -113,6 +122,24 @@ function newNative(r: ResolvedOptions): Handle | null {
 export let nativeHandleOf: (mt: MemTable) => Handle;
 
 /**
+ * The resolved options a memtable has as properties of its own (`mt.writeBufferSize`,
+ * `mt.rep`, …): every option but those `stats()` reports (`arenaBlockSize`, `earliestSeq`) or
+ * that only size the arena (`hugePageSize`). Derived from `ResolvedOptions`, so an option is
+ * declared once, in options.ts.
+ */
+type OptionProperties = Readonly<
+  Omit<ResolvedOptions, "arenaBlockSize" | "hugePageSize" | "earliestSeq">
+>;
+
+function optionProperties(r: ResolvedOptions): OptionProperties {
+  const { arenaBlockSize: _block, hugePageSize: _huge, earliestSeq: _earliest, ...properties } = r;
+  return properties;
+}
+
+/** The options of a {@linkcode MemTable} that it carries as properties. */
+export interface MemTable extends OptionProperties {}
+
+/**
  * A sorted, multi-version, memory-bounded write buffer.
  *
  * @example
@@ -133,20 +160,6 @@ export let nativeHandleOf: (mt: MemTable) => Handle;
 export class MemTable implements Disposable {
   /** Process-unique, increasing: a newer memtable has a larger id. */
   readonly id: number;
-  readonly writeBufferSize: number;
-  /** The operator that folds Merge entries on reads, if any. */
-  readonly mergeOperator: MergeOperator | undefined;
-  readonly maxSuccessiveMerges: number;
-  readonly protectionBytesPerKey: number;
-  readonly paranoidChecks: boolean;
-  readonly allowConcurrentWrites: boolean;
-  readonly prefixExtractor: PrefixExtractor | undefined;
-  readonly memtablePrefixBloomSizeRatio: number;
-  readonly memtableWholeKeyFiltering: boolean;
-  readonly pointIndex: boolean;
-  readonly insertWithHintPrefixExtractor: PrefixExtractor | undefined;
-  /** The representation of point entries, defaults filled in. */
-  readonly rep: ResolvedRep;
   /** Every option resolved: what a share token carries. */
   readonly #options: ResolvedOptions;
   /** The write-path merge policy, with `maxSuccessiveMerges`. */
@@ -166,18 +179,7 @@ export class MemTable implements Disposable {
     this.#merges = r.maxSuccessiveMerges > 0
       ? { op: r.mergeOperator!, max: r.maxSuccessiveMerges }
       : undefined;
-    this.writeBufferSize = r.writeBufferSize;
-    this.mergeOperator = r.mergeOperator;
-    this.maxSuccessiveMerges = r.maxSuccessiveMerges;
-    this.protectionBytesPerKey = r.protectionBytesPerKey;
-    this.paranoidChecks = r.paranoidChecks;
-    this.allowConcurrentWrites = r.allowConcurrentWrites;
-    this.prefixExtractor = r.prefixExtractor;
-    this.memtablePrefixBloomSizeRatio = r.memtablePrefixBloomSizeRatio;
-    this.memtableWholeKeyFiltering = r.memtableWholeKeyFiltering;
-    this.pointIndex = r.pointIndex;
-    this.insertWithHintPrefixExtractor = r.insertWithHintPrefixExtractor;
-    this.rep = r.rep;
+    Object.assign(this, optionProperties(r));
     initRealm();
     // `MemTable.attach` passes the handle it attached with the options (never module state).
     const attached = (options as { [attachedHandle]?: Handle })[attachedHandle];
@@ -515,22 +517,7 @@ export class MemTable implements Disposable {
    * ```
    */
   multiGet(keys: readonly Bytes[], options?: ReadOptions): GetResult[] {
-    const h = this.#live("multiGet");
-    const what = "MemTable.multiGet()";
-    if (!Array.isArray(keys)) {
-      throw new TypeError(
-        `${what}: keys must be an array of keys (Uint8Array or string), got ${describe(keys)}`,
-      );
-    }
-    const sizes: number[] = new Array(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      sizes[i] = encodedSizeBound(keys[i], what, "key", `keys[${i}]`);
-    }
-    let snapHigh = maxHigh;
-    let snapLow = maxLow;
-    let flags = 0;
-    if (options !== undefined) [snapHigh, snapLow, flags] = snapshotParts(options, what);
-    return lookupMany(h, keys, sizes, snapHigh, snapLow, flags, this.mergeOperator, what);
+    return multiGetChecked(this.#live("multiGet"), keys, options, this.mergeOperator);
   }
 
   /**

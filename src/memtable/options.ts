@@ -7,8 +7,12 @@
  * token carries the resolved options whole; `MemTable.attach` encodes them again and compares
  * the record with the one the native memtable keeps, byte for byte.
  *
- * Adding an option: a field here with its documentation, a spec entry, and its native use
- * (for one native code reads: a field of `OptionsField` in layout.ts and of `abi.OptionsAbi`).
+ * Adding an option, in this file: a field of `MemTableOptions` (type and documentation), its
+ * resolved type in `ResolvedOptions` (the compiler holds the spec's check to it: JSR's rule
+ * against inferred public types keeps it written out) and a spec entry (RocksDB's name, check,
+ * default); `MemTable` then has it as a property. For one native code reads, its native use:
+ * a line of `encodeOptions`, a field of `OptionsField` in layout.ts, of `abi.OptionsAbi` and
+ * its check in `abi.memtableOptions`, and of memtable.zig's `Options` where it is used.
  *
  * @module
  */

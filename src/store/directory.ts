@@ -1,95 +1,107 @@
 /**
- * The files of a Store's directory: `MANIFEST.json` (which SST files hold the store's data,
- * oldest first, the last sequence number and the next file number), the SST files it lists,
- * `NNNNNN.sst`, a `LOCK` file, and the temporaries `writeFileDurably` writes before it renames
- * (`<name>.<pid>.<n>.tmp`).
+ * What a store directory holds, sorted before anything in it changes. A store directory is a
+ * RocksDB database (`CURRENT` → `MANIFEST-NNNNNN`, `NNNNNN.sst`, `NNNNNN.log`, `OPTIONS-NNNNNN`,
+ * `IDENTITY`, `LOCK`), written by this library or by RocksDB; or a store of the earlier format
+ * (`MANIFEST.json`, converted on open); or empty, to become a new database.
  *
- * The store never deletes a file it did not write. What it may remove is what its own writes
- * left when a process died: temporaries of its names, and SST files numbered at or above the
- * manifest's `nextFileNumber` (a flush renames its file into place before the manifest records
- * it, and numbers only grow). Any other file — an unlisted SST file below `nextFileNumber`, a
- * directory without a manifest that holds files, anything of another name (a RocksDB database:
- * CURRENT, MANIFEST-000005, 000004.log) — is not provably the store's, and the directory is
- * refused.
- *
- * The manifest is read as untrusted input: every field is checked (integers in range, file
- * numbers ascending and below `nextFileNumber`, `lastSequence` at or above every file's
- * sequence numbers), so a damaged or hand-edited manifest is a `CorruptionError` naming the file
- * and the field, never a path outside the directory or a sequence number that breaks later
- * writes. File names are made from checked integers only.
+ * The store never deletes a file it did not write. What it may remove is what a store's own
+ * writes left when a process died: temporaries of its names (`<name>.<pid>.<n>.tmp`,
+ * `NNNNNN.dbtmp`), table files numbered at or above the MANIFEST's next file number (a flush
+ * renames its file into place before the edit that records it; RocksDB removes those too), and
+ * in a directory without `CURRENT` the empty beginnings of a database whose creation was cut
+ * short (a MANIFEST that lists no file, an OPTIONS or IDENTITY file, an empty log). A directory
+ * without `CURRENT` or `MANIFEST.json` that holds anything else is refused with a `StoreError`
+ * naming the files; a database directory's files of other names are left alone.
  *
  * @module
  */
-import { readFileSync } from "node:fs";
-import { shown } from "../arguments.ts";
-import { CorruptionError, StoreError } from "../errors.ts";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { readLog } from "../db/log_format.ts";
+import { decodeVersionEdit } from "../db/version_edit.ts";
+import { lockName, manifestName } from "./legacy_manifest.ts";
 
-/** One SST file of the store, as the manifest records it. */
+export { lockName };
+
+/** One table file of the store, as its MANIFEST records it. */
 export interface FileMeta {
   number: number;
+  /** Its level in the LSM tree (0 for flushed files). */
+  level: number;
   smallestSeq: number;
   largestSeq: number;
   size: number;
+  /** Its smallest and largest internal keys (`user_key ‖ fixed64 trailer`). */
+  smallest: Uint8Array;
+  largest: Uint8Array;
 }
 
-/** What `MANIFEST.json` holds. */
-export interface Manifest {
-  version: 1;
-  /** Oldest first. */
-  files: FileMeta[];
-  lastSequence: number;
-  nextFileNumber: number;
-}
+/** What the store's own writes leave before renaming into place (file.ts, manifest.ts). */
+export const temporaryName = /^(?:[A-Z]+(?:-\d{6,})?|MANIFEST\.json|\d{6,}\.sst)\.\d+\.\d+\.tmp$/;
+const dbtmpName = /^\d{6,}\.dbtmp$/;
+const tableName = /^(\d{6,})\.sst$/;
+const logName = /^\d{6,}\.log$/;
 
-/** The manifest's name in the store directory. */
-export const manifestName = "MANIFEST.json";
-
-/** The name of SST file `n`: six digits at least, as RocksDB names its files. */
-export const fileName = (n: number): string => `${String(n).padStart(6, "0")}.sst`;
-
-/** The lock file's name (RocksDB's). */
-export const lockName = "LOCK";
-
-/** A temporary of `writeFileDurably` for one of the store's files. */
-const temporaryName = /^(?:MANIFEST\.json|\d{6,}\.sst)\.\d+\.\d+\.tmp$/;
-const sstName = /^\d{6,}\.sst$/;
-
-/** How the entries of a store directory sort (see the module notes). */
-export interface DirectoryContents {
-  /** What the store's own writes left behind: removable. */
-  leftovers: string[];
-  /** Files the store did not provably write, with why, in name order. */
-  foreign: string[];
-}
+/** How a directory's entries sort. */
+export type DirectoryKind =
+  /** A RocksDB database (`CURRENT` names its MANIFEST). */
+  | { kind: "database"; leftovers: string[] }
+  /** A store of the earlier format (`MANIFEST.json`). */
+  | { kind: "legacy" }
+  /** Nothing of value: a new database goes here. */
+  | { kind: "new"; leftovers: string[] }
+  /** Files this library cannot prove its own: the directory is refused. */
+  | { kind: "foreign"; foreign: string[] };
 
 /**
- * Sorts the entry `names` of a store directory whose manifest is `manifest` (undefined when
- * it has none) into the store's own files, its leftovers and the rest.
+ * Sorts the entries `names` of `dir` (see the module notes). `nextFileNumber` is only known
+ * after the MANIFEST is read: table files at or above it are listed by `unrecordedTables`.
  */
-export function sortDirectory(
-  names: readonly string[],
-  manifest: Manifest | undefined,
-): DirectoryContents {
-  const listed = new Set(manifest?.files.map((f) => fileName(f.number)) ?? []);
+export function classifyDirectory(dir: string, names: readonly string[]): DirectoryKind {
+  const sorted = [...names].sort();
+  if (sorted.includes("CURRENT")) {
+    // MANIFEST.json beside CURRENT: a conversion cut short after its new MANIFEST was current.
+    const leftovers = sorted.filter((n) => isTemporary(n) || n === manifestName);
+    return { kind: "database", leftovers };
+  }
+  if (sorted.includes(manifestName)) return { kind: "legacy" };
   const leftovers: string[] = [];
   const foreign: string[] = [];
-  for (const name of [...names].sort()) {
-    if (name === lockName || name === manifestName || listed.has(name)) continue;
-    if (manifest === undefined) {
-      if (name.startsWith(`${manifestName}.`) && temporaryName.test(name)) leftovers.push(name);
-      else foreign.push(name);
-      continue;
-    }
-    if (temporaryName.test(name)) {
-      leftovers.push(name);
-      continue;
-    }
-    const n = sstName.test(name) ? Number(name.slice(0, -4)) : -1;
-    if (n < 0 || fileName(n) !== name) foreign.push(name);
-    else if (n >= manifest.nextFileNumber) leftovers.push(name);
-    else foreign.push(`${name} (not in the manifest, numbered below its nextFileNumber)`);
+  for (const name of sorted) {
+    if (name === lockName) continue;
+    if (isTemporary(name) || isEmptyBeginning(dir, name)) leftovers.push(name);
+    else foreign.push(name);
   }
-  return { leftovers, foreign };
+  return foreign.length > 0 ? { kind: "foreign", foreign } : { kind: "new", leftovers };
+}
+
+function isTemporary(name: string): boolean {
+  return temporaryName.test(name) || dbtmpName.test(name);
+}
+
+/** A file a database's creation writes before `CURRENT`, holding no data (see the notes). */
+function isEmptyBeginning(dir: string, name: string): boolean {
+  if (name === "IDENTITY" || /^OPTIONS-\d{6,}$/.test(name)) return true;
+  const path = join(dir, name);
+  try {
+    if (logName.test(name)) return statSync(path).size === 0;
+    if (!/^MANIFEST-\d{6,}$/.test(name)) return false;
+    const { records } = readLog(new Uint8Array(readFileSync(path)));
+    return records.every((r) => {
+      const e = decodeVersionEdit(r.payload, path);
+      return (e.newFiles ?? []).length === 0 && Number(e.lastSequence ?? 0) === 0;
+    });
+  } catch {
+    return false; // unreadable: not provably empty
+  }
+}
+
+/** The table files among `names` numbered at or above `nextFileNumber`: unrecorded flushes. */
+export function unrecordedTables(names: readonly string[], nextFileNumber: number): string[] {
+  return names.filter((n) => {
+    const m = tableName.exec(n);
+    return m !== null && Number(m[1]) >= nextFileNumber;
+  });
 }
 
 /** The message of a directory refused for `foreign` files. */
@@ -97,111 +109,10 @@ export function foreignFilesMessage(what: string, dir: string, foreign: readonly
   const shownMax = 8;
   const list = foreign.slice(0, shownMax).join(", ") +
     (foreign.length > shownMax ? `, … (${foreign.length} in all)` : "");
-  const rocksdb = foreign.includes("CURRENT") || foreign.some((f) => f.startsWith("MANIFEST-"))
-    ? " It looks like a RocksDB database; reading those is not supported yet."
+  const rocksdb = foreign.some((f) => f.startsWith("MANIFEST-") || logName.test(f))
+    ? " It looks like a RocksDB database without its CURRENT file."
     : "";
-  return `${what}: ${dir} holds files this library did not write: ${list}. A store opens only ` +
-    `a directory it created (or an empty one) and never deletes a file it did not write.` +
-    `${rocksdb} Nothing was changed.`;
-}
-
-/** The manifest of a store with nothing flushed yet. */
-export function emptyManifest(): Manifest {
-  return { version: 1, files: [], lastSequence: 0, nextFileNumber: 1 };
-}
-
-/** The manifest as written to disk. */
-export function encodeManifest(manifest: Manifest): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(manifest));
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
-
-/**
- * Reads and checks the manifest at `path`. An unreadable file is a `StoreError`, one that is
- * not this library's (another `version`) too; malformed contents are a `CorruptionError`
- * whose message names the file and the field (`files[2].number must be a positive integer`).
- */
-export function readManifest(path: string, what: string): Manifest {
-  const where = `${what}: ${path}`;
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (cause) {
-    throw new StoreError(`${where} cannot be read: ${(cause as Error).message}`, { cause });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new CorruptionError(`${where} is not JSON: ${(cause as Error).message}`, { cause });
-  }
-  return checkManifest(json, where);
-}
-
-/** `json` as a Manifest, every field checked (see the module notes). */
-export function checkManifest(json: unknown, where: string): Manifest {
-  const corrupt = (message: string) => new CorruptionError(`${where}: ${message}`);
-  if (!isRecord(json)) throw corrupt(`must hold a JSON object, got ${shown(json)}`);
-  if (json.version !== 1) {
-    throw new StoreError(
-      `${where} is not a manifest of this library: version must be 1, got ${shown(json.version)}`,
-    );
-  }
-  const integer = (value: unknown, field: string, min: 0 | 1): number => {
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-      const kind = min === 0 ? "a non-negative integer" : "a positive integer";
-      throw corrupt(`${field} must be ${kind}, got ${shown(value)}`);
-    }
-    return value;
-  };
-  if (!Array.isArray(json.files)) throw corrupt(`files must be an array, got ${shown(json.files)}`);
-  const files: FileMeta[] = [];
-  let largestSeq = 0;
-  let largestAt = "";
-  json.files.forEach((f: unknown, i) => {
-    const at = `files[${i}]`;
-    if (!isRecord(f)) throw corrupt(`${at} must be an object, got ${shown(f)}`);
-    const meta: FileMeta = {
-      number: integer(f.number, `${at}.number`, 1),
-      smallestSeq: integer(f.smallestSeq, `${at}.smallestSeq`, 0),
-      largestSeq: integer(f.largestSeq, `${at}.largestSeq`, 0),
-      size: integer(f.size, `${at}.size`, 0),
-    };
-    if (meta.smallestSeq > meta.largestSeq) {
-      throw corrupt(
-        `${at}.smallestSeq ${meta.smallestSeq} is above its largestSeq ${meta.largestSeq}`,
-      );
-    }
-    const previous = files[i - 1];
-    if (previous !== undefined && meta.number <= previous.number) {
-      throw corrupt(
-        `${at}.number ${meta.number} must be above files[${i - 1}].number ${previous.number} ` +
-          `(files are listed oldest first, each once)`,
-      );
-    }
-    if (meta.largestSeq >= largestSeq) {
-      largestSeq = meta.largestSeq;
-      largestAt = `${at}.largestSeq`;
-    }
-    files.push(meta);
-  });
-  const lastSequence = integer(json.lastSequence, "lastSequence", 0);
-  if (lastSequence < largestSeq) {
-    throw corrupt(
-      `lastSequence ${lastSequence} is below ${largestAt} ${largestSeq}: later writes would ` +
-        `reuse sequence numbers the files hold`,
-    );
-  }
-  const nextFileNumber = integer(json.nextFileNumber, "nextFileNumber", 1);
-  const last = files.at(-1);
-  if (last !== undefined && nextFileNumber <= last.number) {
-    throw corrupt(
-      `nextFileNumber ${nextFileNumber} must be above files[${files.length - 1}].number ` +
-        `${last.number}`,
-    );
-  }
-  return { version: 1, files, lastSequence, nextFileNumber };
+  return `${what}: ${dir} holds files this library did not write: ${list}. A store opens a ` +
+    `RocksDB database directory, a store of its own, or an empty directory, and never deletes ` +
+    `a file it did not write.${rocksdb} Nothing was changed.`;
 }

@@ -2,7 +2,8 @@
  * A Store's flushes: when a memtable is switched out, a flush is scheduled; it picks the oldest
  * immutable memtables, writes them to the next SST file — in the flush Worker (off the writer's
  * thread) or, with `flushInWorker: false` or a `flushFault` hook, on this one — opens the file,
- * installs it (MemTableList order) and records it in the manifest. One flush runs at a time;
+ * installs it (MemTableList order) and records it in the MANIFEST (with the first log still
+ * needed: the Store's `install`). One flush runs at a time;
  * a failed one rolls its memtables back (still readable, picked again by the next flush),
  * removes its file and is reported to the next `drain()` or `untilWritable()`.
  *
@@ -22,7 +23,7 @@ import type { MemTableList } from "../write/memtable_list.ts";
 import { withDescriptorsAsync } from "./descriptors.ts";
 import type { FileMeta } from "./directory.ts";
 import type { StoreOptions } from "./options.ts";
-import type { TableFiles } from "./table_files.ts";
+import { flushedMeta, type TableFiles } from "./table_files.ts";
 
 /** What flushes work on: the Store's, read when a flush runs. */
 export interface FlushContext {
@@ -31,8 +32,9 @@ export interface FlushContext {
   readonly files: TableFiles;
   /** The live snapshots' sequence numbers. */
   snapshots(): number[];
-  /** The last sequence number written, for the manifest. */
-  lastSequence(): number;
+  /** Installs what a flush wrote (`installed`: as the MemTableList hands it out) and records
+   * it in the MANIFEST; `reader` is file `number`'s. */
+  install(installed: readonly FileMeta[], number: number, reader: TableReader): void;
 }
 
 /** The figures of a store's flushes. */
@@ -136,13 +138,13 @@ export class FlushScheduler {
     try {
       const newestFirst = [...picked].reverse();
       const stats = await withDescriptorsAsync(files.tables, () => this.#run(path, newestFirst));
-      meta = {
-        number,
-        smallestSeq: Number(stats.smallestSeq),
-        largestSeq: Number(stats.largestSeq),
-        size: stats.fileSize,
-      };
       reader = openCachedTable(path, files.tables); // a file it cannot open is not installed
+      try {
+        meta = flushedMeta(number, reader, [Number(stats.smallestSeq), Number(stats.largestSeq)]);
+      } catch (e) {
+        reader.close();
+        throw e;
+      }
     } catch (e) {
       imm.rollbackFlush(picked); // still readable, picked again by the next flush
       // Written (or renamed into place before a later step failed) but never recorded, the
@@ -160,8 +162,7 @@ export class FlushScheduler {
     if (inWorker) f.flushesInWorker++;
     f.flushedBytes += meta.size;
     f.flushMs += performance.now() - started;
-    files.install(imm.installFlushResult(picked, meta), number, reader);
-    files.writeManifest(this.#ctx.lastSequence());
+    this.#ctx.install(imm.installFlushResult(picked, meta), number, reader);
   }
 
   /** Writes `memtables` (newest first) to `path`: in the flush Worker, or here. */

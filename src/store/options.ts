@@ -13,6 +13,8 @@ import { MemTable } from "../memtable/memtable.ts";
 import { checkMergeOperator, type MergeOperator } from "../memtable/merge.ts";
 import type { PrefixExtractor } from "../memtable/prefix.ts";
 import type { MemTableRep } from "../memtable/rep.ts";
+import type { OptionsFileFields } from "../db/options_file.ts";
+import { type WalRecoveryMode, walRecoveryModes } from "../db/wal.ts";
 import type { FileFaultHook } from "../table/file.ts";
 import { Snapshot } from "../write/snapshots.ts";
 import { WriteBufferManager } from "../write/write_buffer_manager.ts";
@@ -58,8 +60,65 @@ export interface StoreOptions {
    * own.
    */
   flushInWorker?: boolean;
+  /**
+   * How the write-ahead logs are replayed when the store opens, RocksDB's
+   * `wal_recovery_mode`: `"pointInTime"` (default: a torn last record is dropped, replay stops
+   * at damage and nothing after it is applied), `"tolerateCorruptedTailRecords"` (a torn tail
+   * is dropped, other damage fails the open), `"absoluteConsistency"` (any damage fails the
+   * open) or `"skipAnyCorruptedRecords"` (damaged records are skipped, the rest applied).
+   */
+  walRecoveryMode?: WalRecoveryMode;
+  /**
+   * Keep what the logs replayed in memtables instead of flushing it while the store opens
+   * (RocksDB's `avoid_flush_during_recovery`; default false: flushed, as RocksDB does).
+   */
+  avoidFlushDuringRecovery?: boolean;
   /** TESTING: fails flushes at a file step, as a full disk would. */
   flushFault?: FileFaultHook;
+}
+
+/**
+ * Options of writes (RocksDB's `WriteOptions`). By default a write is in the operating
+ * system's hands when the call returns: it survives the process dying, not the machine losing
+ * power.
+ */
+export interface WriteOptions {
+  /** Sync the log before returning (fdatasync): the write survives power loss. Default false. */
+  sync?: boolean;
+  /** Do not log this write: it is lost if the process dies before a flush. Default false. */
+  disableWAL?: boolean;
+}
+
+export const writeOptionNames: readonly (keyof WriteOptions)[] = ["sync", "disableWAL"];
+
+/** The write options checked: sync and whether to log. */
+export function checkWriteOptions(
+  options: WriteOptions | undefined,
+  what: string,
+): { sync: boolean; log: boolean } {
+  if (options === undefined) return { sync: false, log: true };
+  const o = checkOptions(options, writeOptionNames, what);
+  const sync = booleanOption(o.sync, "sync", what, false);
+  const disableWAL = booleanOption(o.disableWAL, "disableWAL", what, false);
+  if (sync && disableWAL) {
+    throw new TypeError(`${what}: sync and disableWAL cannot both be true (as in RocksDB)`);
+  }
+  return { sync, log: !disableWAL };
+}
+
+/** What the database's OPTIONS file records of a store's options. */
+export function optionsFileFields(o: StoreOptions): OptionsFileFields {
+  return {
+    writeBufferSize: o.writeBufferSize ?? 64 << 20,
+    maxWriteBufferNumber: o.maxWriteBufferNumber ?? 2,
+    minWriteBufferNumberToMerge: o.minWriteBufferNumberToMerge ?? 1,
+    mergeOperatorName: o.mergeOperator?.name,
+    prefixExtractorName: o.prefixExtractor === undefined
+      ? undefined
+      : (o.prefixExtractor as { name?: string }).name,
+    blockSize: o.blockSize ?? 4096,
+    bloomBitsPerKey: 0,
+  };
 }
 
 /** The names of {@linkcode StoreOptions}, in the order errors list them. */
@@ -75,6 +134,8 @@ const storeOptionNames: readonly (keyof StoreOptions)[] = [
   "blockSize",
   "maxOpenFiles",
   "flushInWorker",
+  "walRecoveryMode",
+  "avoidFlushDuringRecovery",
   "flushFault",
 ];
 
@@ -113,6 +174,15 @@ export function checkStoreOptions(
     );
   }
   booleanOption(options.flushInWorker, "flushInWorker", what, true);
+  booleanOption(options.avoidFlushDuringRecovery, "avoidFlushDuringRecovery", what, false);
+  const mode = options.walRecoveryMode;
+  if (mode !== undefined && !walRecoveryModes.includes(mode)) {
+    throw new RangeError(
+      `${what}: walRecoveryMode must be one of ${walRecoveryModes.join(", ")}, got ${
+        describe(mode)
+      }`,
+    );
+  }
   const wbm = options.writeBufferManager;
   if (wbm !== undefined && !(wbm instanceof WriteBufferManager)) {
     throw new TypeError(

@@ -1,25 +1,32 @@
 /**
  * Store: a memtable, its immutable predecessors and the SST files they were flushed to, behind
- * one key-value API — the write path of an LSM tree without compaction and without a WAL.
+ * one key-value API, in a RocksDB database directory — the write path of an LSM tree with its
+ * write-ahead log, without compaction.
  *
- * Writes go to the mutable memtable with the next sequence numbers. When it is full (its own
- * `writeBufferSize`, or the shared `WriteBufferManager`'s rule) it becomes immutable, joins the
- * MemTableList and a flush writes the oldest immutable memtables to a new SST file; the file is
- * recorded in `MANIFEST.json` (written atomically) and the memtables are released. Reads look
- * at the mutable memtable, the immutable ones and the files, newest first, so a write is
- * readable from the moment `put` returns, whether or not it has been flushed.
+ * Writes go to the mutable memtable with the next sequence numbers, then to the current log
+ * (`NNNNNN.log`, RocksDB's WAL: one WriteBatch record per write). When the memtable is full
+ * (its own `writeBufferSize`, or the shared `WriteBufferManager`'s rule) it becomes immutable,
+ * joins the MemTableList, a new log starts for its successor, and a flush writes the oldest
+ * immutable memtables to a new SST file; one synced MANIFEST edit records the file and the
+ * first log still needed, and the logs before it are deleted. Reads look at the mutable
+ * memtable, the immutable ones and the files, newest first, so a write is readable from the
+ * moment `put` returns, whether or not it has been flushed.
  *
- * Durability: there is no write-ahead log. Unflushed writes are lost if the process dies;
- * `flush()` and `close()` make them durable (`close()` flushes).
+ * Durability, as RocksDB's: a write is in the operating system's hands when the call returns
+ * (it survives the process dying); `{ sync: true }` syncs the logs first (it survives power
+ * loss; `writeAsync` group-commits such writers under one fdatasync); `{ disableWAL: true }`
+ * skips the log. `Store.open` replays the live logs (recovery.ts). A write is applied to the
+ * memtable before it is logged, so that a write refused for its arguments is in neither; a log
+ * that cannot be written fails the call and every later write (the store can still be read and
+ * closed, which flushes what it holds).
  *
  * This file is the façade and the write path; beside it: the options (options.ts), opening the
- * directory (open.ts; its files and manifest: directory.ts, table_files.ts), flushes
- * (flush_scheduler.ts), reads (read.ts) and iterators (iterator.ts). The directory is the
- * store's own: a directory holding files this library did not write is refused, and only what
- * its own writes left behind is ever removed. SST files are read through a TableCache that
- * bounds their open descriptors (`maxOpenFiles`). Errors raised inside a Store call name the
- * Store call (`Store.put(): key …`), not the MemTable or TableReader that raised them
- * (errors.ts).
+ * directory (open.ts; its files: directory.ts, table_files.ts; recovery: recovery.ts), flushes
+ * (flush_scheduler.ts), reads (read.ts) and iterators (iterator.ts). A directory holding files
+ * this library cannot prove a database's is refused, and only what a store's own writes left
+ * behind is ever removed. SST files are read through a TableCache that bounds their open
+ * descriptors (`maxOpenFiles`). Errors raised inside a Store call name the Store call
+ * (`Store.put(): key …`), not the MemTable or TableReader that raised them (errors.ts).
  *
  * @module
  */
@@ -30,16 +37,23 @@ import type { FileLock } from "../ffi/file_lock.ts";
 import type { Bytes } from "../memtable/bytes.ts";
 import type { MemTable } from "../memtable/memtable.ts";
 import type { MergeOperator } from "../memtable/merge.ts";
+import { join } from "node:path";
+import { logFileName } from "../db/manifest.ts";
+import { openLog } from "../db/native_wal.ts";
+import { type Log, LogWriteError, RecordEncoder } from "../db/wal.ts";
+import type { TableReader } from "../table/table_reader.ts";
 import { MemTableList } from "../write/memtable_list.ts";
 import { type Snapshot, SnapshotList } from "../write/snapshots.ts";
 import { WriteBatch } from "../write/write_batch.ts";
 import type { FileMeta } from "./directory.ts";
+import { withDescriptors } from "./descriptors.ts";
 import { named, noMergeOperator } from "./errors.ts";
 import { type FlushFigures, FlushScheduler } from "./flush_scheduler.ts";
 import { iteratorOver, ReadView, type StoreIterator } from "./iterator.ts";
 import { openDirectory, type OpenedDirectory } from "./open.ts";
 import {
   checkStoreOptions,
+  checkWriteOptions,
   getOptionNames,
   iteratorOptionNames,
   keyOf,
@@ -48,7 +62,9 @@ import {
   type StoreIteratorOptions,
   type StoreOptions,
   type StoreReadOptions,
+  type WriteOptions,
 } from "./options.ts";
+import { flushReplayed, type RecoveryReport } from "./recovery.ts";
 import { getFrom, scanFrom } from "./read.ts";
 import type { TableFiles } from "./table_files.ts";
 
@@ -62,6 +78,19 @@ export interface StoreStats extends FlushFigures {
   /** SST files whose descriptors are open now, and the bound on them in force. */
   openTableFiles: number;
   maxOpenFiles: number;
+  /**
+   * The current log: its number, its bytes, how many of them are synced and the fdatasync
+   * calls made on it; the live logs (those of unflushed memtables, and the current one).
+   */
+  wal: { number: number; bytes: number; syncedBytes: number; syncs: number; liveLogs: number[] };
+  /** What the logs replayed when the store opened. */
+  recovery: RecoveryReport;
+}
+
+/** How a write is to be logged. */
+interface Logged {
+  sync: boolean;
+  log: boolean;
 }
 
 /**
@@ -104,6 +133,16 @@ export class Store {
   readonly #views = new Set<ReadView>();
   readonly #flusher: FlushScheduler;
   #closed = false;
+  /** The log the mutable memtable's writes go to. */
+  #wal: Log;
+  /** The logs of the immutable memtables, open until those are flushed (a sync covers them). */
+  #oldLogs: Log[] = [];
+  /** The log each unflushed memtable's writes went to (the first, for replayed ones). */
+  readonly #logOf = new WeakMap<MemTable, number>();
+  readonly #encoder = new RecordEncoder();
+  /** Why the store takes no more writes (its log failed), once it does not. */
+  #failed: Error | undefined;
+  readonly #recovery: RecoveryReport;
 
   private constructor(options: StoreOptions, opened: OpenedDirectory, first: MemTable) {
     this.#lock = opened.lock;
@@ -117,25 +156,55 @@ export class Store {
       minWriteBufferNumberToMerge: options.minWriteBufferNumberToMerge,
       writeBufferManager: options.writeBufferManager,
     });
-    this.#lastSeq = opened.lastSequence;
+    const replayed = opened.replayed;
+    this.#lastSeq = replayed.lastSequence;
+    this.#recovery = replayed.report;
+    this.#wal = opened.wal;
     this.#mutable = first;
+    this.#logOf.set(first, opened.wal.number);
     this.#flusher = new FlushScheduler({
       options,
       imm: this.#imm,
       files: this.#files,
       snapshots: () => this.#snapshots.sequences().map(Number),
-      lastSequence: () => this.#lastSeq,
+      install: (installed, number, reader) => this.#install(installed, number, reader),
     });
+    this.#recover(replayed.memtables);
   }
 
   /**
-   * Opens (or creates) the store in `options.dir`: reads its manifest and opens its files. A
-   * missing or empty directory becomes a new store (its manifest is written at once). A
-   * directory holding files this library did not write (a RocksDB database, anything it does
-   * not recognise) is refused with a `StoreError` that names them, and nothing in it changes.
-   * What the store's own writes left when a process died is removed: temporaries, and SST
-   * files numbered at or above the manifest's `nextFileNumber` (a flush that died before the
-   * manifest recorded it).
+   * What the logs replayed: flushed now into one table file (RocksDB's default), or — with
+   * `avoidFlushDuringRecovery`, unless replay stopped at damage — kept as immutable memtables
+   * (their logs with them) for the flushes to come.
+   */
+  #recover(memtables: MemTable[]): void {
+    const o = this.#options;
+    const report = this.#recovery;
+    if (memtables.length > 0 && (!o.avoidFlushDuringRecovery || report.stoppedAt !== undefined)) {
+      flushReplayed(memtables, this.#files, o, this.#wal.number, this.#lastSeq);
+      report.flushed = true;
+    } else if (memtables.length > 0) {
+      for (const m of memtables) {
+        this.#imm.add(m);
+        this.#logOf.set(m, report.logs[0]!);
+        m.close(); // the list holds its own reference
+      }
+      this.#flusher.schedule();
+    } else if (report.logs.length > 0) {
+      this.#files.recordSequence(this.#lastSeq, this.#wal.number); // nothing to keep
+    }
+  }
+
+  /**
+   * Opens (or creates) the store in `options.dir`, a RocksDB database directory: reads its
+   * MANIFEST, opens its table files and replays its logs (see `walRecoveryMode` and
+   * `avoidFlushDuringRecovery`). A missing or empty directory becomes a new database; a store
+   * of this library's earlier format (`MANIFEST.json`) is converted. A directory holding files
+   * it cannot prove a database's is refused with a `StoreError` that names them, and nothing
+   * in it changes; so is one whose MANIFEST, table files or logs are damaged (a
+   * `CorruptionError`). What a store's own writes left when a process died is removed:
+   * temporaries, and table files numbered at or above the MANIFEST's next file number (a flush
+   * that died before the MANIFEST recorded it; its writes are still in the logs).
    */
   static open(options: StoreOptions): Store {
     const checked = checkStoreOptions(options);
@@ -149,6 +218,17 @@ export class Store {
 
   #live(what: string): void {
     if (this.#closed) throw new StoreError(`Store.${what}(): the store is closed`);
+  }
+
+  /** Throws unless the store takes writes (open, its log not failed). */
+  #writable(what: string): void {
+    this.#live(what);
+    if (this.#failed === undefined) return;
+    throw new StoreError(
+      `Store.${what}(): the store takes no more writes since its log failed ` +
+        `(${this.#failed.message}); close() it, which flushes what it holds, and open it again`,
+      { cause: this.#failed },
+    );
   }
 
   /** The sequence number of the last write. */
@@ -166,19 +246,22 @@ export class Store {
     return this.#imm.numNotFlushed;
   }
 
-  /** Sets `key` to `value` (Uint8Arrays or strings). */
-  put(key: Bytes, value: Bytes): void {
-    this.#write1("put", (mt, s) => mt.add(s, ValueType.Value, key, value));
+  /**
+   * Sets `key` to `value` (Uint8Arrays or strings). `options`: RocksDB's write options (`sync`,
+   * `disableWAL`), as for every write.
+   */
+  put(key: Bytes, value: Bytes, options?: WriteOptions): void {
+    this.#write1("put", ValueType.Value, key, value, options);
   }
 
   /** Deletes `key`. */
-  delete(key: Bytes): void {
-    this.#write1("delete", (mt, s) => mt.add(s, ValueType.Deletion, key));
+  delete(key: Bytes, options?: WriteOptions): void {
+    this.#write1("delete", ValueType.Deletion, key, undefined, options);
   }
 
   /** Deletes the one Value of `key` below it (RocksDB's SingleDelete contract). */
-  singleDelete(key: Bytes): void {
-    this.#write1("singleDelete", (mt, s) => mt.add(s, ValueType.SingleDeletion, key));
+  singleDelete(key: Bytes, options?: WriteOptions): void {
+    this.#write1("singleDelete", ValueType.SingleDeletion, key, undefined, options);
   }
 
   /**
@@ -186,25 +269,93 @@ export class Store {
    * opened without one refuses it with a `MergeOperatorError` and writes nothing (RocksDB:
    * `NotSupported: Provide a merge_operator when opening DB`).
    */
-  merge(key: Bytes, operand: Bytes): void {
+  merge(key: Bytes, operand: Bytes, options?: WriteOptions): void {
     this.#live("merge");
     if (this.mergeOperator === undefined) throw noMergeOperator("Store.merge()", "a Merge");
-    this.#write1("merge", (mt, s) => mt.add(s, ValueType.Merge, key, operand));
+    this.#write1("merge", ValueType.Merge, key, operand, options);
   }
 
   /** Deletes the keys in [start, end). */
-  deleteRange(start: Bytes, end: Bytes): void {
-    this.#write1("deleteRange", (mt, s) => mt.addRangeDeletion(s, start, end));
+  deleteRange(start: Bytes, end: Bytes, options?: WriteOptions): void {
+    this.#write1("deleteRange", ValueType.RangeDeletion, start, end, options);
   }
 
   /**
    * Applies a batch atomically; returns the sequence number of its first record. A batch with
    * a Merge record in a store without a `mergeOperator` is refused as `merge()` is; a refused
-   * batch applies nothing.
+   * batch applies nothing. With `{ sync: true }` this call waits for the fdatasync;
+   * `writeAsync` shares one among concurrent writers.
    */
-  write(batch: WriteBatch): number {
+  write(batch: WriteBatch, options?: WriteOptions): number {
+    const how = this.#writeOptions("write", options);
+    const first = this.#apply(batch, how);
+    if (how.sync) this.#syncLogs("write");
+    return first;
+  }
+
+  /**
+   * `write`, whose `{ sync: true }` is group-committed: the batch is applied and logged at
+   * once, and the promise resolves once an fdatasync that began after it was logged has
+   * finished — one covers every writer that arrived while the previous one ran (RocksDB's
+   * write group). Without `sync` it resolves at once.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Store, WriteBatch } from "../../mod.ts";
+   * import { mkdtempSync } from "node:fs";
+   * import { join } from "node:path";
+   * import { tmpdir } from "node:os";
+   * const store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
+   * const writers = Array.from({ length: 8 }, (_, i) =>
+   *   store.writeAsync(new WriteBatch().put(`k${i}`, "v"), { sync: true }));
+   * const firsts = await Promise.all(writers); // each durable once its promise resolves
+   * assert.deepEqual(firsts, [1, 2, 3, 4, 5, 6, 7, 8]);
+   * assert.equal(store.stats().wal.syncedBytes, store.stats().wal.bytes);
+   * await store.close();
+   * ```
+   */
+  async writeAsync(batch: WriteBatch, options?: WriteOptions): Promise<number> {
+    const how = this.#writeOptions("writeAsync", options);
+    const first = this.#apply(batch, how);
+    if (how.sync) {
+      const wal = this.#wal;
+      try {
+        for (const old of this.#oldLogs) if (old.syncedSize < old.size) old.sync();
+        await wal.syncAsync();
+      } catch (e) {
+        throw this.#logFailed("writeAsync", e);
+      }
+    }
+    return first;
+  }
+
+  /** Makes every write logged so far survive power loss (RocksDB's `SyncWAL`). */
+  syncWAL(): void {
+    this.#live("syncWAL");
+    this.#syncLogs("syncWAL");
+  }
+
+  /**
+   * RocksDB's `FlushWAL(sync)`: the logs are written through on every write (nothing is
+   * buffered here), so this syncs them when `sync` is true and does nothing otherwise.
+   */
+  flushWAL(sync = false): void {
+    this.#live("flushWAL");
+    if (typeof sync !== "boolean") {
+      throw new TypeError(`Store.flushWAL(): sync must be a boolean, got ${describe(sync)}`);
+    }
+    if (sync) this.#syncLogs("flushWAL");
+  }
+
+  #writeOptions(what: string, options: WriteOptions | undefined): Logged {
+    this.#writable(what);
+    return checkWriteOptions(options, `Store.${what}()`);
+  }
+
+  /** Applies `batch` and logs it (see `write`); returns its first sequence number. */
+  #apply(batch: WriteBatch, how: Logged): number {
     const what = "Store.write()";
-    this.#live("write");
     if (!(batch instanceof WriteBatch)) {
       throw new TypeError(`${what}: expected a WriteBatch, got ${describe(batch)}`);
     }
@@ -221,6 +372,7 @@ export class Store {
       throw named(e, what);
     }
     this.#lastSeq += n;
+    if (how.log && n > 0) this.#log("write", () => this.#encoder.batch(batch.view(), first));
     this.#afterWrite();
     return first;
   }
@@ -234,16 +386,58 @@ export class Store {
     );
   }
 
-  #write1(what: string, apply: (mt: MemTable, seq: number) => void): void {
-    this.#live(what);
+  #write1(
+    what: string,
+    type: ValueType,
+    key: Bytes,
+    value: Bytes | undefined,
+    options: WriteOptions | undefined,
+  ): void {
+    const how = this.#writeOptions(what, options);
     this.#sequencesLeft(1, `Store.${what}()`);
+    const seq = this.#lastSeq + 1;
     try {
-      apply(this.#mutable, this.#lastSeq + 1); // throws before anything changes
+      if (how.log) this.#wal.applyAndLog(this.#mutable, seq, type, key, value);
+      else if (type === ValueType.RangeDeletion) this.#mutable.addRangeDeletion(seq, key, value!);
+      else this.#mutable.add(seq, type, key, value);
     } catch (e) {
-      throw named(e, `Store.${what}()`);
+      if (!(e instanceof LogWriteError)) throw named(e, `Store.${what}()`); // nothing changed
+      this.#lastSeq = seq; // the memtable holds it
+      throw this.#logFailed(what, e.cause);
     }
-    this.#lastSeq++;
+    this.#lastSeq = seq;
+    if (how.sync) this.#syncLogs(what);
     this.#afterWrite();
+  }
+
+  /** Appends the record `encode` makes to the current log; a failure fails the store. */
+  #log(what: string, encode: () => Uint8Array): void {
+    try {
+      this.#wal.add(encode());
+    } catch (e) {
+      throw this.#logFailed(what, e);
+    }
+  }
+
+  /** Syncs every log with writes not yet synced: older logs first, then the current one. */
+  #syncLogs(what: string): void {
+    try {
+      for (const old of this.#oldLogs) if (old.syncedSize < old.size) old.sync();
+      if (this.#wal.syncedSize < this.#wal.size) this.#wal.sync();
+    } catch (e) {
+      throw this.#logFailed(what, e);
+    }
+  }
+
+  /** The store takes no more writes from here on: the error for the call that found out. */
+  #logFailed(what: string, cause: unknown): StoreError {
+    this.#failed ??= cause instanceof Error ? cause : new Error(String(cause));
+    return new StoreError(
+      `Store.${what}(): the write is applied in memory but its log ${this.#wal.path} could ` +
+        `not be written or synced (${(cause as Error)?.message ?? cause}): it is not durable, ` +
+        `and the store takes no more writes; close() it, which flushes what it holds`,
+      { cause },
+    );
   }
 
   #afterWrite(): void {
@@ -252,19 +446,68 @@ export class Store {
     if (wbm !== undefined && usage > this.#accounted) wbm.reserve(usage - this.#accounted);
     this.#accounted = usage;
     if (this.#mutable.shouldFlush() || (wbm?.shouldFlush() ?? false)) {
-      this.#switchMemTable();
-      this.#flusher.schedule();
+      try {
+        this.#switchMemTable();
+      } finally {
+        this.#flusher.schedule();
+      }
     }
   }
 
-  /** The mutable memtable joins the immutable ones; a fresh one takes the writes. */
+  /**
+   * The mutable memtable joins the immutable ones; a fresh one takes the writes, into a new
+   * log. A log that cannot be created fails the store for writes (the switch still happens,
+   * so that flushes and `close()` go on) and throws.
+   */
   #switchMemTable(): void {
     if (this.#mutable.numEntries === 0) return;
+    let wal: Log | undefined;
+    let failure: StoreError | undefined;
+    if (this.#failed === undefined) {
+      const number = this.#files.db.newLogNumber();
+      try {
+        wal = withDescriptors(
+          this.#files.tables,
+          () => openLog(join(this.dir, logFileName(number)), number),
+        );
+      } catch (e) {
+        this.#failed = e as Error;
+        failure = new StoreError(
+          `Store: cannot create the log ${logFileName(number)} for the next memtable ` +
+            `(${(e as Error).message}); the store takes no more writes`,
+          { cause: e },
+        );
+      }
+    }
     const full = this.#mutable;
     this.#imm.add(full);
     full.close(); // the list holds its own reference
+    if (wal !== undefined) {
+      this.#oldLogs.push(this.#wal);
+      this.#wal = wal;
+    }
     this.#mutable = memTableFor(this.#options);
+    this.#logOf.set(this.#mutable, this.#wal.number);
     this.#accounted = 0;
+    if (failure !== undefined) throw failure;
+  }
+
+  /** The first log an unflushed memtable's writes are in: the logs before it are obsolete. */
+  #liveLogNumber(): number {
+    let n = this.#logOf.get(this.#mutable)!;
+    for (const m of this.#imm.unflushed()) n = Math.min(n, this.#logOf.get(m) ?? n);
+    return n;
+  }
+
+  /** Installs a flush's files: recorded with the first live log; older logs are closed. */
+  #install(installed: readonly FileMeta[], number: number, reader: TableReader): void {
+    const live = this.#liveLogNumber();
+    this.#files.install(installed, number, reader, live, this.#lastSeq);
+    this.#oldLogs = this.#oldLogs.filter((w) => {
+      if (w.number >= live) return true;
+      w.close();
+      return false;
+    });
   }
 
   /**
@@ -274,10 +517,11 @@ export class Store {
    */
   async flush(): Promise<void> {
     this.#live("flush");
-    this.#switchMemTable();
     try {
+      this.#switchMemTable();
       await this.#flusher.drain();
-      this.#files.writeManifest(this.#lastSeq); // the last sequence number, even when nothing was flushed
+      // The last sequence number, even when nothing was flushed.
+      this.#files.recordSequence(this.#lastSeq, this.#liveLogNumber());
     } catch (e) {
       throw named(e, "Store.flush()");
     }
@@ -306,6 +550,14 @@ export class Store {
       ...this.#flusher.figures,
       openTableFiles: this.#files.tables.openFiles,
       maxOpenFiles: this.#files.tables.bound,
+      wal: {
+        number: this.#wal.number,
+        bytes: this.#wal.size,
+        syncedBytes: this.#wal.syncedSize,
+        syncs: this.#wal.syncs,
+        liveLogs: [...this.#oldLogs, this.#wal].map((w) => w.number),
+      },
+      recovery: { ...this.#recovery, logs: [...this.#recovery.logs] },
     };
   }
 
@@ -383,15 +635,24 @@ export class Store {
     return iteratorOver(view, () => scanFrom(view, lower, upper, this.mergeOperator));
   }
 
-  /** Flushes everything (unflushed writes become durable) and releases the store. */
+  /**
+   * Flushes everything (into table files: the logs are then obsolete and deleted) and
+   * releases the store. A flush that fails rejects, and the store stays open.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
     for (const v of [...this.#views]) v.release(); // open iterators fail from now on
     this.#flusher.terminate();
+    // Nothing unflushed is left (flush() switched out a memtable holding anything): the
+    // current log is obsolete too.
+    const flushed = this.#mutable.numEntries === 0 && this.#imm.numNotFlushed === 0;
     this.#imm.close();
     this.#mutable.close();
+    for (const w of this.#oldLogs) w.close();
+    await this.#wal.closeAsync();
+    if (flushed) this.#files.recordSequence(this.#lastSeq, this.#wal.number + 1);
     this.#files.close();
     this.#lock.release(); // the last step: the directory is another store's to open from here
   }

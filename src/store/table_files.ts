@@ -1,47 +1,48 @@
 /**
- * The SST files of a Store, newest first, with their readers (opened through the store's table
- * cache), the number the next file takes, and the manifest that records them. A flush takes a
- * number (`next`), installs what it wrote (`install`) and the manifest is written (atomically,
- * `writeFileDurably`) after every change.
+ * The table files of a Store, newest first, with their readers (opened through the store's
+ * table cache), and the database directory (src/db/database.ts) whose MANIFEST records them.
+ * A flush takes a number (`next`), installs what it wrote (`install`: each file recorded by one
+ * synced MANIFEST edit, with the log number from which logs are still needed).
+ *
+ * Read order is newest first: level 0 by largest sequence number (then file number), then the
+ * deeper levels, whose files do not overlap within a level and hold only older versions than
+ * the levels above them (RocksDB's invariants).
  *
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
+import { sequenceFromTrailer } from "../coding/sequence.ts";
+import { decodeFixed32 } from "../coding/varint.ts";
 import { CorruptionError } from "../errors.ts";
-import { writeFileDurably } from "../table/file.ts";
+import type { DbDirectory } from "../db/database.ts";
+import { tableFileName } from "../db/manifest.ts";
+import type { NewFile } from "../db/version_edit.ts";
 import type { TableCache } from "../table/table_cache.ts";
 import { openCachedTable, type TableReader } from "../table/table_reader.ts";
-import { withDescriptors } from "./descriptors.ts";
-import {
-  encodeManifest,
-  type FileMeta,
-  fileName,
-  type Manifest,
-  manifestName,
-} from "./directory.ts";
+import type { FileMeta } from "./directory.ts";
 import { named } from "./errors.ts";
 
-/** One SST file of the store: as the manifest records it, and its reader. */
+/** One table file of the store: as the MANIFEST records it, and its reader. */
 export interface TableFile {
   meta: FileMeta;
   reader: TableReader;
 }
 
-/** A store's SST files (see the module notes). */
+/** A store's table files (see the module notes). */
 export class TableFiles {
   readonly dir: string;
-  /** The bound on open SST descriptors, shared by every file of the store. */
+  /** The bound on open table descriptors, shared by every file of the store. */
   readonly tables: TableCache;
+  readonly db: DbDirectory;
   /** Newest first. */
   #files: TableFile[];
-  #nextFile: number;
 
-  /** `opened`: the manifest's files, oldest first (this object closes them from now on). */
-  constructor(dir: string, tables: TableCache, opened: TableFile[], nextFileNumber: number) {
+  /** `opened`: the MANIFEST's files (this object closes them from now on). */
+  constructor(dir: string, tables: TableCache, db: DbDirectory, opened: TableFile[]) {
     this.dir = dir;
     this.tables = tables;
-    this.#files = opened.slice().reverse();
-    this.#nextFile = nextFileNumber;
+    this.db = db;
+    this.#files = sortNewestFirst(opened);
   }
 
   get count(): number {
@@ -60,83 +61,141 @@ export class TableFiles {
 
   /** The number and path of the next flush's file (each number is given out once). */
   next(): { number: number; path: string } {
-    const number = this.#nextFile++;
-    return { number, path: join(this.dir, fileName(number)) };
+    const number = this.db.newFileNumber();
+    return { number, path: join(this.dir, tableFileName(number)) };
   }
 
   /**
    * Adds the files a flush installed (`installed`, oldest first, as the MemTableList hands
    * them out: earlier flushes' results may come with this one's); `reader` is file `number`'s.
+   * Each is recorded with `logNumber` (logs below it hold nothing unflushed) and
+   * `lastSequence`.
    */
-  install(installed: readonly FileMeta[], number: number, reader: TableReader): void {
+  install(
+    installed: readonly FileMeta[],
+    number: number,
+    reader: TableReader,
+    logNumber: number,
+    lastSequence: number,
+  ): void {
     for (const m of installed) {
       const r = m.number === number
         ? reader
-        : openCachedTable(join(this.dir, fileName(m.number)), this.tables);
+        : openCachedTable(join(this.dir, tableFileName(m.number)), this.tables);
+      // Readable first: the memtables it came from are released already. Should the edit
+      // fail, the logs still hold its writes (the log number did not advance).
       this.#files.unshift({ meta: m, reader: r });
+      this.db.recordFlush(newFileOf(m), logNumber, lastSequence);
     }
   }
 
-  /** Records the files, `lastSequence` and the next file number in the manifest. */
-  writeManifest(lastSequence: number): void {
-    const manifest: Manifest = {
-      version: 1,
-      files: this.#files.map((f) => f.meta).reverse(),
-      lastSequence,
-      nextFileNumber: this.#nextFile,
-    };
-    const bytes = encodeManifest(manifest);
-    withDescriptors(this.tables, () => writeFileDurably(join(this.dir, manifestName), bytes));
+  /** Records `lastSequence` and the log number from which logs are needed. */
+  recordSequence(lastSequence: number, logNumber: number): void {
+    this.db.recordSequence(lastSequence, logNumber);
   }
 
   close(): void {
     for (const f of this.#files) f.reader.close();
+    this.db.close();
   }
 }
 
+/** Level 0 newest first (by largest sequence number, then number), then levels 1, 2, … */
+function sortNewestFirst(files: TableFile[]): TableFile[] {
+  return [...files].sort((a, b) =>
+    a.meta.level !== b.meta.level
+      ? a.meta.level - b.meta.level
+      : b.meta.largestSeq - a.meta.largestSeq || b.meta.number - a.meta.number
+  );
+}
+
+/** What a MANIFEST records of `m`. */
+export function newFileOf(m: FileMeta): NewFile {
+  return {
+    level: m.level,
+    number: m.number,
+    fileSize: m.size,
+    smallest: m.smallest,
+    largest: m.largest,
+    smallestSeqno: BigInt(m.smallestSeq),
+    largestSeqno: BigInt(m.largestSeq),
+  };
+}
+
+/** `f` as the store describes its files. */
+export function metaOf(f: NewFile): FileMeta {
+  return {
+    number: f.number,
+    level: f.level,
+    smallestSeq: Number(f.smallestSeqno),
+    largestSeq: Number(f.largestSeqno),
+    size: f.fileSize,
+    smallest: f.smallest,
+    largest: f.largest,
+  };
+}
+
+/** The FileMeta of a table just written as file `number` (its bounds read from `reader`). */
+export function flushedMeta(number: number, reader: TableReader, seqs: [number, number]): FileMeta {
+  const bounds = reader.bounds();
+  const empty = new Uint8Array(8);
+  return {
+    number,
+    level: 0,
+    smallestSeq: seqs[0],
+    largestSeq: seqs[1],
+    size: reader.size,
+    smallest: bounds?.smallest ?? empty,
+    largest: bounds?.largest ?? empty,
+  };
+}
+
 /**
- * Opens the tables `manifest` lists (oldest first), checking that each is there, inside `dir`,
- * of the size the manifest records and readable; on any failure closes what it opened and
- * throws a `CorruptionError` naming the file (and the manifest field).
+ * Opens the table files a MANIFEST lists, checking that each is there and of the size the
+ * MANIFEST records; on any failure closes what it opened and throws a `CorruptionError`
+ * naming the file.
  */
 export function openTableFiles(
   dir: string,
-  manifestPath: string,
-  manifest: Manifest,
+  manifestName: string,
+  files: readonly NewFile[],
   tables: TableCache,
 ): TableFile[] {
   const what = "Store.open()";
   const opened: TableFile[] = [];
   try {
-    manifest.files.forEach((meta, i) => {
-      const name = fileName(meta.number);
+    for (const f of files) {
+      const name = tableFileName(f.number);
       const path = join(dir, name);
-      if (dirname(resolve(path)) !== resolve(dir)) { // the manifest's numbers are integers
-        throw new CorruptionError(`${what}: ${manifestPath}: files[${i}] names ${path}`);
-      }
       let reader: TableReader;
       try {
         reader = openCachedTable(path, tables);
       } catch (e) {
         if ((e as { code?: unknown }).code === "ENOENT") {
           throw new CorruptionError(
-            `${what}: ${manifestPath} lists ${name} (files[${i}]), which is missing from ${dir}`,
+            `${what}: ${join(dir, manifestName)} lists ${name} (level ${f.level}), which is ` +
+              `missing from ${dir}`,
             { cause: e },
           );
         }
         throw named(e, what);
       }
-      opened.push({ meta, reader });
-      if (reader.size !== meta.size) {
+      opened.push({ meta: metaOf(f), reader });
+      if (reader.size !== f.fileSize) {
         throw new CorruptionError(
-          `${what}: ${path} is ${reader.size} bytes; ${manifestPath} files[${i}].size says ` +
-            `${meta.size}`,
+          `${what}: ${path} is ${reader.size} bytes; ${manifestName} records ${f.fileSize}`,
         );
       }
-    });
+    }
   } catch (e) {
     for (const o of opened) o.reader.close();
     throw e;
   }
   return opened;
+}
+
+/** The sequence number in an internal key's trailer. */
+export function sequenceOf(ikey: Uint8Array): number {
+  const at = ikey.length - 8;
+  return Number(sequenceFromTrailer(decodeFixed32(ikey, at + 4), decodeFixed32(ikey, at)));
 }

@@ -1,21 +1,28 @@
 /**
  * TableReader: opens an SST file in RocksDB's block-based format — this library's and RocksDB's
- * own (user-key indexes with delta-encoded handles included) — and reads it: properties, point
- * entries in order, lookups at a snapshot, range tombstones. Every block's checksum is verified
+ * own (user-key indexes with delta-encoded handles included; uncompressed or Snappy-compressed
+ * blocks, RocksDB's default codec: another codec is an error that names it) — and reads it:
+ * properties, point entries in order, lookups at a snapshot, range tombstones. Every block's checksum is verified
  * when the block is read; a damaged or truncated file gives a `CorruptionError` that says where,
  * never wrong data.
  *
  * @module
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { compareInternalKeys, compareUserKeys } from "../coding/internal_key.ts";
-import { checkSequence, sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
+import { compareInternalKeys, compareUserKeys, packInternalKey } from "../coding/internal_key.ts";
+import {
+  checkSequence,
+  maxSequenceNumber,
+  sequenceFromTrailer,
+  type SequenceNumber,
+} from "../coding/sequence.ts";
 import { describe, isValueType, ValueType } from "../coding/value_type.ts";
 import { bytesArgument } from "../arguments.ts";
 import type { Bytes } from "../memtable/bytes.ts";
 import type { TableCache } from "./table_cache.ts";
 import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../coding/varint.ts";
-import { CorruptionError } from "../errors.ts";
+import { CorruptionError, MemTableError } from "../errors.ts";
+import { snappyUncompress } from "./snappy.ts";
 import { coverOf } from "./tombstone_cover.ts";
 import {
   blockChecksum,
@@ -293,10 +300,13 @@ export class TableReader implements Disposable {
       block[h.size]!,
     );
     if (computed !== stored) throw new CorruptionError(`${label}: checksum mismatch`);
-    if (block[h.size] !== 0) {
-      throw new CorruptionError(`${label}: compression type ${block[h.size]} is not supported`);
-    }
-    return readBlock(block.subarray(0, h.size), label, deltaHandles);
+    const compression = block[h.size]!;
+    const contents = compression === 0
+      ? block.subarray(0, h.size)
+      : compression === snappyCompression
+      ? snappyUncompress(block.subarray(0, h.size), label)
+      : unsupportedCompression(compression, label);
+    return readBlock(contents, label, deltaHandles);
   }
 
   #parseKey(ikey: Uint8Array, what: string): TableEntry {
@@ -403,6 +413,34 @@ export class TableReader implements Disposable {
     return Number(coverOf(this.#tombstones, key, checkSequence(snapshot, what)));
   }
 
+  /**
+   * The smallest and largest internal keys of the file, as a MANIFEST records them (RocksDB's
+   * `FileMetaData::smallest/largest`): point entries and range tombstones alike — a tombstone
+   * counts from `start` at its sequence number to `end` at the largest sequence number, type
+   * RangeDeletion (RocksDB's sentinel). Undefined for a file with neither.
+   */
+  bounds(): { smallest: Uint8Array; largest: Uint8Array } | undefined {
+    this.#live("bounds");
+    let smallest: Uint8Array | undefined;
+    let largest: Uint8Array | undefined;
+    const consider = (k: Uint8Array) => {
+      if (smallest === undefined || compareInternalKeys(k, smallest) < 0) smallest = k;
+      if (largest === undefined || compareInternalKeys(k, largest) > 0) largest = k;
+    };
+    const n = this.#index.length;
+    if (n > 0) {
+      const first = this.#entriesOf(0)[0];
+      const last = this.#entriesOf(n - 1).at(-1);
+      if (first !== undefined) consider(packInternalKey(first.key, first.seq, first.type));
+      if (last !== undefined) consider(packInternalKey(last.key, last.seq, last.type));
+    }
+    for (const t of this.#tombstones) {
+      consider(packInternalKey(t.start, t.seq, ValueType.RangeDeletion));
+      consider(packInternalKey(t.end, maxSequenceNumber, ValueType.RangeDeletion));
+    }
+    return smallest === undefined ? undefined : { smallest, largest: largest! };
+  }
+
   /** The range tombstones, by start key (newest first for one start). */
   rangeTombstones(): TableTombstone[] {
     this.#live("rangeTombstones");
@@ -485,4 +523,25 @@ function parseProperties(entries: BlockEntry[], name: string): TableProperties {
     globalSeqno: global === undefined ? undefined : readFixed64(global, 0),
     raw,
   };
+}
+
+/** RocksDB's `CompressionType` codes, by its names. */
+const compressionNames: Record<number, string> = {
+  1: "Snappy",
+  2: "Zlib",
+  3: "BZip2",
+  4: "LZ4",
+  5: "LZ4HC",
+  6: "Xpress",
+  7: "ZSTD",
+};
+const snappyCompression = 1;
+
+function unsupportedCompression(type: number, label: string): never {
+  const name = compressionNames[type];
+  throw new MemTableError(
+    `${label}: the block is compressed with ${name ?? "an unknown codec"} (compression type ` +
+      `${type}), which this reader does not decode: it reads uncompressed and Snappy blocks ` +
+      `(write the table with compression_type=none or snappy)`,
+  );
 }

@@ -12,7 +12,8 @@
 //! Owns every byte of its entries (in `arena`); the last `unref` frees them all at once. The
 //! memtable decides which versions exist and what a reader at a snapshot sees of them: the
 //! order of versions, what a range tombstone hides, the SingleDelete contract, the records of a
-//! lookup. Folding merge operands and shaping results belong to the TypeScript side.
+//! lookup. Folding merge operands on reads and shaping results belong to the TypeScript side
+//! (the native flush, `sst.zig`, folds the built-in operators when it writes a file).
 //!
 //! Thread safety: reads (lookups, iterators, fragments, the bloom filter) never lock and may
 //! run on any thread alongside writes. Writes: one thread at a time, which a guard enforces
@@ -223,6 +224,26 @@ pub const MemTable = struct {
     /// RocksDB's MemTable::ApproximateMemoryUsage: what the arena really holds in use.
     pub fn memoryUsage(self: *MemTable) u64 {
         return self.arena.usage();
+    }
+
+    /// The counter or figure `word` names (`memtable_stats` writes them all, in this order).
+    pub fn stat(self: *MemTable, word: limits.StatsWord) u64 {
+        return switch (word) {
+            .num_entries => self.num_entries.load(.monotonic),
+            .num_deletes => self.num_deletes.load(.monotonic),
+            .data_size => self.data_size.load(.monotonic),
+            .first_seq => self.firstSeq(),
+            .earliest_seq => self.earliest_seq.load(.monotonic),
+            .memory_usage => self.arena.usage(),
+            .arena_allocated_bytes => self.arena.allocatedBytes(),
+            .arena_block_size => self.arena.block_size,
+            .write_buffer_size => self.write_buffer_size,
+            .num_range_deletes => self.numRangeDeletes(),
+            .bloom_hits => self.bloom_hits.load(.monotonic),
+            .bloom_misses => self.bloom_misses.load(.monotonic),
+            .immutable => @intFromBool(self.isImmutable()),
+            .rep => @backingInt(self.rep.kind()),
+        };
     }
 
     pub fn protectionBytes(self: *const MemTable) u8 {
