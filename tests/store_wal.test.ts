@@ -25,6 +25,8 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { CorruptionError, Store, StoreError, stringAppend, WriteBatch } from "../mod.ts";
+import { ManifestWriter } from "../src/db/manifest.ts";
+import { setImmediate } from "node:timers";
 import { appliedBatches, killMidWrite, modelAfter } from "./fixtures/crash_check.ts";
 import { Rng, seedFor, text } from "./helpers.ts";
 
@@ -463,6 +465,108 @@ test("Store: a store that cannot log refuses later writes with a StoreError and 
     const again = Store.open({ dir });
     assert.equal(text(again.get("a")!), "1");
     await again.close();
+  } finally {
+    rmSync(dirname(dir), { recursive: true, force: true });
+  }
+});
+
+test("Store: a MANIFEST edit that fails stops the store's writes and deletes no log; every write is there after a reopen (crashed or closed)", async () => {
+  const dir = newDir();
+  const append = ManifestWriter.prototype.append;
+  let failures = 1;
+  ManifestWriter.prototype.append = function (edit) {
+    if (failures-- > 0) {
+      throw Object.assign(new Error("EIO: i/o error, fsync (simulated)"), { code: "EIO" });
+    }
+    return append.call(this, edit);
+  };
+  try {
+    const store = Store.open({ dir, flushInWorker: false });
+    store.put("first", "1");
+    await assert.rejects(store.flush(), /EIO/);
+    assert.equal(text(store.get("first")!), "1", "still readable");
+    assert.throws(
+      () => store.put("second", "2"),
+      (e: Error) => e instanceof StoreError && /takes no more writes/.test(e.message),
+    );
+    assert.ok(readdirSync(dir).some((f) => f.endsWith(".log") && statSync(join(dir, f)).size > 0));
+    const crashed = `${dir}-crashed`;
+    cpSync(dir, crashed, { recursive: true });
+    await store.close(); // flushes nothing (the MANIFEST takes no more edits): the logs stay
+    ManifestWriter.prototype.append = append;
+    for (const d of [dir, crashed]) {
+      const again = Store.open({ dir: d });
+      assert.deepEqual(pairs(again), ["first : 1"], d);
+      await again.close();
+      assert.deepEqual(ldbScan(d), ["first : 1"], `${d}: RocksDB reads it too`);
+    }
+  } finally {
+    ManifestWriter.prototype.append = append;
+    rmSync(dirname(dir), { recursive: true, force: true });
+  }
+});
+
+test("Store.open() after an open died between writing its new MANIFEST and naming it in CURRENT", async () => {
+  const root = mkdtempSync(join(tmpdir(), "memtable-wal-"));
+  try {
+    // A new database: only its MANIFEST-000001 was written.
+    const a = join(root, "a");
+    const first = Store.open({ dir: a });
+    await first.close();
+    const b = join(root, "b");
+    mkdirSync(b);
+    cpSync(join(a, "MANIFEST-000001"), join(b, "MANIFEST-000001"));
+    const fresh = Store.open({ dir: b });
+    fresh.put("k", "v");
+    await fresh.close();
+    assert.deepEqual(ldbScan(b), ["k : v"]);
+    // An existing database: the next open's MANIFEST is there, CURRENT still names the old one.
+    const c = join(root, "c");
+    runWriter("ops", c, "put:x=1", "put:y=2");
+    const c2 = `${c}-copy`;
+    cpSync(c, c2, { recursive: true });
+    const opened = Store.open({ dir: c2 });
+    const current = readFileSync(join(c2, "CURRENT"), "utf8").trim();
+    await opened.close();
+    assert.ok(!readdirSync(c).includes(current));
+    cpSync(join(c2, current), join(c, current)); // as if that open died right after writing it
+    const store = Store.open({ dir: c });
+    assert.deepEqual(pairs(store), ["x : 1", "y : 2"]);
+    await store.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("Store: sync writers waiting when their log is closed by a flush or close() resolve (their writes are in a recorded table file)", async () => {
+  for (let i = 0; i < 30; i++) {
+    const dir = newDir();
+    try {
+      const store = Store.open({ dir, flushInWorker: false });
+      const first = store.writeAsync(new WriteBatch().put(`a${i}`, "v"), { sync: true });
+      await new Promise((r) => setImmediate(r));
+      const second = store.writeAsync(new WriteBatch().put(`b${i}`, "v"), { sync: true });
+      const ending = i % 2 === 0 ? store.close() : store.flush().then(() => store.close());
+      await Promise.all([first, second, ending]);
+      const again = Store.open({ dir });
+      assert.deepEqual(pairs(again).length, 2);
+      await again.close();
+    } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
+  }
+});
+
+test("Store.open() of a log with a zero-filled hole before more records stops at the hole (pointInTime)", async () => {
+  const { dir, log } = tenBatchLog();
+  try {
+    const bytes = new Uint8Array(readFileSync(log));
+    bytes.fill(0, 26 * 3, 26 * 5); // records 3 and 4 never reached the disk; 5–9 did
+    writeFileSync(log, bytes);
+    const store = Store.open({ dir });
+    assert.deepEqual(pairs(store), ["k0 : v0", "k1 : v1", "k2 : v2"]);
+    assert.match(store.stats().recovery.stoppedAt!.reason, /a hole in the log/);
+    await store.close();
   } finally {
     rmSync(dirname(dir), { recursive: true, force: true });
   }

@@ -22,6 +22,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { SequenceNumber } from "../coding/sequence.ts";
+import { StoreError } from "../errors.ts";
 import { writeFileDurably } from "../table/file.ts";
 import {
   comparatorName,
@@ -141,6 +142,9 @@ export class DbDirectory {
       // Numbers in use must stay below the counter (a log newer than the MANIFEST knew of).
       for (const n of logs) state.nextFileNumber = Math.max(state.nextFileNumber, n + 1);
       const number = state.nextFileNumber++;
+      // A MANIFEST of this number is what an earlier open wrote before it died, never the live
+      // one (that one's number is below the next file number it records).
+      rmSync(join(dir, manifestFileName(number)), { force: true });
       const manifest = ManifestWriter.create(dir, number, snapshotEdits(state));
       writeCurrent(dir, number);
       const db = new DbDirectory(dir, state, manifest, optionsFile, present);
@@ -231,9 +235,32 @@ export class DbDirectory {
     }
   }
 
+  /**
+   * Why the MANIFEST takes no more edits (one failed), once it does not: nothing is recorded
+   * after a failed edit, so no log is ever deleted past what the MANIFEST holds; the logs keep
+   * every write for the next open (RocksDB's background error).
+   */
+  get broken(): Error | undefined {
+    return this.#broken;
+  }
+
+  #broken: Error | undefined;
+
   #apply(edit: VersionEdit): void {
-    if (this.#manifest.size >= manifestSizeMax) this.#rollManifest();
-    this.#manifest.append(edit);
+    if (this.#broken !== undefined) {
+      throw new StoreError(
+        `${this.#manifest.path} takes no more edits since one failed (${this.#broken.message}); ` +
+          `the logs keep every write for the next open`,
+        { cause: this.#broken },
+      );
+    }
+    try {
+      if (this.#manifest.size >= manifestSizeMax) this.#rollManifest();
+      this.#manifest.append(edit);
+    } catch (e) {
+      this.#broken = e instanceof Error ? e : new Error(String(e));
+      throw e;
+    }
     this.#state.edits++;
   }
 

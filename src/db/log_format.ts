@@ -181,7 +181,12 @@ export function readLog(
     const length = view.getUint16(at + 4, true);
     const type = bytes[at + 6]!;
     if (type === RecordType.zero && length === 0 && stored === 0) {
-      at += room; // a zero-filled tail (preallocated space): the rest of the block is empty
+      // A zero-filled tail (preallocated space) ends the log. Zeros with records after them
+      // are a hole (pages of a preallocated log lost to a power cut): nothing after it may be
+      // applied as if it followed.
+      if (zerosFrom(at)) break;
+      const end = damage(at, "zeros before further records (a hole in the log)");
+      if (end) return { records, end, skipped };
       continue;
     }
     const header = type >= RecordType.recyclableFull && type <= RecordType.recyclableLast

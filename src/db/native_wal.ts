@@ -10,6 +10,8 @@
  * @module
  */
 import { closeSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import { syncDirectory } from "../table/file.ts";
 import process from "node:process";
 import { sequenceHigh, sequenceLow } from "../coding/sequence.ts";
 import { ValueType } from "../coding/value_type.ts";
@@ -213,5 +215,12 @@ function singleRecord(seq: number, tag: number, key: Bytes, value?: Bytes): Uint
 
 /** Creates the log `number` at `path`: written natively where it can be, else by WalWriter. */
 export function openLog(path: string, number: number): Log {
-  return NativeLog.open(path, number) ?? WalWriter.open(path, number);
+  const log = NativeLog.open(path, number) ?? WalWriter.open(path, number);
+  try {
+    syncDirectory(dirname(path)); // its name survives power loss before its first sync
+  } catch (e) {
+    log.close();
+    throw e;
+  }
+  return log;
 }

@@ -83,6 +83,7 @@ export class GroupSync {
   #syncs = 0;
   #running: Promise<void> | undefined;
   #scheduled = false;
+  #error: Error | undefined;
   #waiting: { upTo: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
 
   constructor(fd: number) {
@@ -107,6 +108,9 @@ export class GroupSync {
   /** Resolves once the first `upTo` bytes are synced. */
   sync(upTo: number): Promise<void> {
     if (this.#synced >= upTo) return Promise.resolve();
+    // After a failed fdatasync the kernel may report the next one clean although the pages it
+    // could not write are gone: no later sync vouches for them.
+    if (this.#error !== undefined) return Promise.reject(this.#error);
     return new Promise((resolve, reject) => {
       this.#waiting.push({ upTo, resolve, reject });
       this.#schedule();
@@ -127,15 +131,19 @@ export class GroupSync {
   }
 
   #start(): void {
-    const upTo = Math.max(...this.#waiting.map((w) => w.upTo));
+    let upTo = 0;
+    for (const w of this.#waiting) upTo = Math.max(upTo, w.upTo);
     this.#syncs++;
     this.#running = new Promise<void>((done) => {
       fdatasync(this.#fd, (err) => {
         this.#running = undefined;
         const covered = this.#waiting.filter((w) => w.upTo <= upTo);
         this.#waiting = this.#waiting.filter((w) => w.upTo > upTo);
-        if (err) { for (const w of covered) w.reject(err); }
-        else {
+        if (err) {
+          this.#error = err;
+          for (const w of [...covered, ...this.#waiting]) w.reject(err);
+          this.#waiting = [];
+        } else {
           this.#synced = Math.max(this.#synced, upTo);
           for (const w of covered) w.resolve();
         }

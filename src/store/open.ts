@@ -125,9 +125,10 @@ function openLocked<T>(
   try {
     replayed = replayLogs(dir, pending.logs, options, lastSequence);
     const db = fsStep(what, `cannot set up ${dir}`, () => {
+      // Leftovers first: an interrupted open's MANIFEST must not stand where the new one goes.
+      for (const f of plan.leftovers) rmSync(join(dir, f), { force: true });
       const db = withDescriptors(tables, () => pending.start(optionsFileFields(options)));
       if (plan.legacy) rmSync(join(dir, legacyName), { force: true });
-      for (const f of plan.leftovers) rmSync(join(dir, f), { force: true });
       return db;
     });
     files = new TableFiles(dir, tables, db, opened);

@@ -37,6 +37,7 @@ import type { FileLock } from "../ffi/file_lock.ts";
 import type { Bytes } from "../memtable/bytes.ts";
 import type { MemTable } from "../memtable/memtable.ts";
 import type { MergeOperator } from "../memtable/merge.ts";
+import { closeSync, fdatasyncSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { logFileName } from "../db/manifest.ts";
 import { openLog } from "../db/native_wal.ts";
@@ -184,6 +185,9 @@ export class Store {
       flushReplayed(memtables, this.#files, o, this.#wal.number, this.#lastSeq);
       report.flushed = true;
     } else if (memtables.length > 0) {
+      // Kept: their logs are their only durable copy. A process that died left them in the
+      // page cache, perhaps unsynced: synced once now, as `sync: true` would have.
+      for (const n of report.logs) syncFile(join(this.dir, logFileName(n)));
       for (const m of memtables) {
         this.#imm.add(m);
         this.#logOf.set(m, report.logs[0]!);
@@ -474,7 +478,8 @@ export class Store {
         this.#failed = e as Error;
         failure = new StoreError(
           `Store: cannot create the log ${logFileName(number)} for the next memtable ` +
-            `(${(e as Error).message}); the store takes no more writes`,
+            `(${(e as Error).message}); the write itself was applied and logged, and the store ` +
+          `takes no more writes`,
           { cause: e },
         );
       }
@@ -502,10 +507,18 @@ export class Store {
   /** Installs a flush's files: recorded with the first live log; older logs are closed. */
   #install(installed: readonly FileMeta[], number: number, reader: TableReader): void {
     const live = this.#liveLogNumber();
-    this.#files.install(installed, number, reader, live, this.#lastSeq);
+    try {
+      this.#files.install(installed, number, reader, live, this.#lastSeq);
+    } catch (e) {
+      // The MANIFEST takes no more edits (database.ts): the logs are the only record of what
+      // was flushed, so they must not be deleted, and the store takes no more writes.
+      this.#failed ??= e instanceof Error ? e : new Error(String(e));
+      throw e;
+    }
     this.#oldLogs = this.#oldLogs.filter((w) => {
       if (w.number >= live) return true;
-      w.close();
+      // After syncs in flight: their waiters' writes are in a recorded table file now.
+      w.closeAsync().catch(() => {});
       return false;
     });
   }
@@ -641,7 +654,8 @@ export class Store {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.flush();
+    // With a MANIFEST that takes no more edits nothing can be flushed; the logs hold the writes.
+    if (this.#files.db.broken === undefined) await this.flush();
     this.#closed = true;
     for (const v of [...this.#views]) v.release(); // open iterators fail from now on
     this.#flusher.terminate();
@@ -650,10 +664,22 @@ export class Store {
     const flushed = this.#mutable.numEntries === 0 && this.#imm.numNotFlushed === 0;
     this.#imm.close();
     this.#mutable.close();
-    for (const w of this.#oldLogs) w.close();
+    for (const w of this.#oldLogs) await w.closeAsync();
     await this.#wal.closeAsync();
-    if (flushed) this.#files.recordSequence(this.#lastSeq, this.#wal.number + 1);
+    if (flushed && this.#files.db.broken === undefined) {
+      this.#files.recordSequence(this.#lastSeq, this.#wal.number + 1);
+    }
     this.#files.close();
     this.#lock.release(); // the last step: the directory is another store's to open from here
+  }
+}
+
+/** fdatasync of the file at `path`. */
+function syncFile(path: string): void {
+  const fd = openSync(path, "r+");
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
