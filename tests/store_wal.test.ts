@@ -21,11 +21,13 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { CorruptionError, Store, StoreError, stringAppend, WriteBatch } from "../mod.ts";
 import { ManifestWriter } from "../src/db/manifest.ts";
+import { LogWriter } from "../src/db/log_format.ts";
 import { setImmediate } from "node:timers";
 import { appliedBatches, killMidWrite, modelAfter } from "./fixtures/crash_check.ts";
 import { Rng, seedFor, text } from "./helpers.ts";
@@ -569,5 +571,40 @@ test("Store.open() of a log with a zero-filled hole before more records stops at
     await store.close();
   } finally {
     rmSync(dirname(dir), { recursive: true, force: true });
+  }
+});
+
+test("Store.open() with a record whose checksum holds but that is no batch it can apply: as damage under each mode", async () => {
+  for (const mode of ["pointInTime", "skipAnyCorruptedRecords", "absoluteConsistency"] as const) {
+    const dir = newDir();
+    try {
+      await Store.open({ dir }).close(); // a database whose logs are all obsolete
+      const log = new LogWriter(0);
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < 10; i++) {
+        const b = new WriteBatch().put(`k${i}`, `v${i}`);
+        b.sequence = i + 1;
+        // Record 5 frames fine but holds no batch (a count of 1 and an unknown tag).
+        const bad = new Uint8Array([6, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x7e]);
+        parts.push(log.frame(i === 5 ? bad : b.data()));
+      }
+      writeFileSync(join(dir, "000099.log"), Buffer.concat(parts));
+      if (mode === "absoluteConsistency") {
+        assert.throws(
+          () => Store.open({ dir, walRecoveryMode: mode }),
+          (e: Error) =>
+            e instanceof CorruptionError &&
+            /record at byte 130: the batch at sequence 6 cannot be applied: .*unknown record tag 0x7e.*\(absoluteConsistency\)$/
+              .test(e.message),
+        );
+        continue;
+      }
+      const store = Store.open({ dir, walRecoveryMode: mode });
+      const want = mode === "pointInTime" ? [0, 1, 2, 3, 4] : [0, 1, 2, 3, 4, 6, 7, 8, 9];
+      assert.deepEqual(pairs(store), want.map((i) => `k${i} : v${i}`), mode);
+      await store.close();
+    } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
   }
 });

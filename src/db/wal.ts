@@ -327,6 +327,8 @@ export class RecordEncoder {
 export interface WalReplay {
   /** The batches, in log order. */
   batches: WriteBatch[];
+  /** Where each batch's record starts in the file. */
+  offsets: number[];
   /** How reading ended (`clean`, a torn tail that was dropped, or damage). */
   end: LogEnd;
   /** Damaged records skipped (`skipAnyCorruptedRecords` only). */
@@ -359,15 +361,32 @@ export function readWal(path: string, mode: WalRecoveryMode): WalReplay {
     throw new CorruptionError(`${path}: record at byte ${end.offset}: ${end.reason} (${mode})`);
   }
   const batches: WriteBatch[] = [];
+  const offsets: number[] = [];
+  let skippedBatches = 0;
   for (const r of records) {
     try {
       batches.push(WriteBatch.from(r.payload));
+      offsets.push(r.offset);
     } catch (e) {
-      // A record whose checksum holds but that is not a batch: the log is not RocksDB's WAL.
-      throw new CorruptionError(
-        `${path}: record at byte ${r.offset} is not a write batch: ${(e as Error).message}`,
-      );
+      // A record whose checksum holds but that is not a batch: skipped or the end of replay
+      // where the mode says so for damage, else the open fails.
+      const reason = `record at byte ${r.offset} is not a write batch: ${(e as Error).message}`;
+      if (mode === "skipAnyCorruptedRecords") {
+        skippedBatches++;
+        continue;
+      }
+      if (mode === "pointInTime") {
+        const at: LogEnd = { kind: "corrupt", offset: r.offset, reason };
+        return { batches, offsets, end: at, skipped, stop: true };
+      }
+      throw new CorruptionError(`${path}: ${reason} (${mode})`);
     }
   }
-  return { batches, end, skipped, stop: end.kind === "corrupt" && mode === "pointInTime" };
+  return {
+    batches,
+    offsets,
+    end,
+    skipped: skipped + skippedBatches,
+    stop: end.kind === "corrupt" && mode === "pointInTime",
+  };
 }

@@ -77,17 +77,33 @@ export function replayLogs(
       report.logs.push(log);
       report.skippedRecords += replay.skipped;
       report.tornTail = replay.end.kind === "truncated";
-      for (const batch of replay.batches) {
+      let stopped = false;
+      for (const [i, batch] of replay.batches.entries()) {
         if (batch.count === 0) continue;
         mt ??= memTableFor(options);
         const seq = Number(batch.sequence);
+        const offset = replay.offsets[i]!;
         try {
-          mt.write(batch, seq);
+          if (!Number.isSafeInteger(seq + batch.count)) {
+            throw new Error(`its sequence numbers pass what a Store counts to (2^53 - 1)`);
+          }
+          mt.write(batch, seq); // all or nothing
         } catch (e) {
-          throw new CorruptionError(
-            `${path}: the batch at sequence ${seq} cannot be applied: ${(e as Error).message}`,
-            { cause: e },
-          );
+          // Damage whose checksum holds: as the mode says for damage.
+          const reason = `the batch at sequence ${batch.sequence} cannot be applied: ` +
+            (e as Error).message;
+          if (mode === "skipAnyCorruptedRecords") {
+            report.skippedRecords++;
+            continue;
+          }
+          if (mode === "pointInTime") {
+            report.stoppedAt = { log, offset, reason };
+            stopped = true;
+            break;
+          }
+          throw new CorruptionError(`${path}: record at byte ${offset}: ${reason} (${mode})`, {
+            cause: e,
+          });
         }
         report.batches++;
         lastSequence = Math.max(lastSequence, seq + batch.count - 1);
@@ -96,6 +112,7 @@ export function replayLogs(
           mt = undefined;
         }
       }
+      if (stopped) break;
       if (replay.stop) {
         const end = replay.end as { offset: number; reason: string };
         report.stoppedAt = { log, offset: end.offset, reason: end.reason };

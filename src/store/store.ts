@@ -479,7 +479,7 @@ export class Store {
         failure = new StoreError(
           `Store: cannot create the log ${logFileName(number)} for the next memtable ` +
             `(${(e as Error).message}); the write itself was applied and logged, and the store ` +
-          `takes no more writes`,
+            `takes no more writes`,
           { cause: e },
         );
       }
