@@ -131,6 +131,10 @@ export interface LogRecord {
  * Reads the records of a log file's bytes. With `skipCorrupt`, a damaged record is skipped
  * and reading goes on at the next block (RocksDB's kSkipAnyCorruptedRecords); otherwise
  * reading stops at the first damage, which `end` reports with the records read before it.
+ *
+ * Length: one loop of RocksDB's reader, past the ~70-line guide on purpose: every fragment check
+ * moves the same cursor, partial record and skip count, which split functions would pass back
+ * and forth.
  */
 export function readLog(
   bytes: Uint8Array,
