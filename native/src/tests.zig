@@ -30,6 +30,7 @@ test {
     _ = @import("rep/rep.zig");
     _ = @import("rep/cursor.zig");
     _ = @import("rep/skiplist.zig");
+    _ = @import("rep/skiplist_test.zig");
     _ = @import("rep/skiplist_run.zig");
     _ = @import("rep/skiplist_rep.zig");
     _ = @import("rep/point_index.zig");

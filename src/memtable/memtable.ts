@@ -15,15 +15,14 @@
  * `MemTable.attach()`), read from all of them without locks, and written by one at a time — or by
  * many with `allowConcurrentWrites`.
  *
- * Length: past the ~700-line guide with its public API's doc comments and asserting examples
- * (over a third of its lines); each method's logic lives in the modules beside it (options,
- * lookup, entries, batch, share, successive_merges).
+ * Each method's logic lives in the modules beside it (options, lookup, entries, batch, share,
+ * successive_merges); this file is the class and its documented API.
  *
  * @module
  */
-import { MemTableClosedError, MemTableError, ShareTokenError } from "../errors.ts";
-import { keySizeMax, ShareFailure, ShareKind, Status } from "../ffi/layout.ts";
-import { type Handle, native, type Scratch, useLibraryOf } from "../ffi/native.ts";
+import { MemTableClosedError } from "../errors.ts";
+import { keySizeMax, Status } from "../ffi/layout.ts";
+import { type Handle, native, type Scratch } from "../ffi/native.ts";
 import { statusError } from "../ffi/status.ts";
 import {
   checkSequence,
@@ -60,11 +59,10 @@ import {
   type MemTableOptions,
   type ResolvedOptions,
   resolveOptions,
-  sharedOptions,
 } from "./options.ts";
 import { fn, initRealm, scratchFor } from "./realm.ts";
 import { collapseMerges, successiveMerge, type SuccessiveMerges } from "./successive_merges.ts";
-import { checkAttached, checkToken, type MemTableShareToken } from "./share.ts";
+import { attachToken, discardToken, type MemTableShareToken, shareToken } from "./share.ts";
 import {
   type MemTableStats,
   readStat,
@@ -208,23 +206,7 @@ export class MemTable implements Disposable {
    * ```
    */
   share(): MemTableShareToken {
-    const h = this.#live("share");
-    const token = fn.memtable_share(h, ShareKind.memtable);
-    if (token < 0) {
-      throw new MemTableError(
-        `MemTable.share(): ${
-          token === ShareFailure.tooMany
-            ? "too many share tokens are outstanding (attach or discard them)"
-            : "failed"
-        }`,
-      );
-    }
-    return {
-      kind: "memtable",
-      token,
-      library: native().path,
-      options: sharedOptions(this.#options),
-    };
+    return shareToken(this.#live("share"), this.#options);
   }
 
   /**
@@ -236,44 +218,8 @@ export class MemTable implements Disposable {
     token: MemTableShareToken,
     options: { mergeOperator?: MergeOperator } = {},
   ): MemTable {
-    const what = "MemTable.attach()";
-    const t = checkToken(token, "memtable", what);
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(`${what}: options must be an object, got ${describe(options)}`);
-    }
-    const o = t.options as MemTableShareToken["options"];
-    const op = options.mergeOperator;
-    if (o.mergeOperatorName !== undefined && op?.name !== o.mergeOperatorName) {
-      throw new TypeError(
-        `${what}: the memtable uses merge operator "${o.mergeOperatorName}"; pass it ` +
-          `as options.mergeOperator (functions cannot be sent to a Worker)`,
-      );
-    }
-    const { mergeOperatorName: _, ...carried } = o;
-    const given = {
-      ...carried,
-      ...(op === undefined ? {} : { mergeOperator: op }),
-    } as MemTableOptions;
-    // Every check before the token is used: a token with options this library would not
-    // accept (altered, or from another version) is refused and stays as it was.
-    let resolved: ResolvedOptions;
+    const { given, h } = attachToken(token, options);
     try {
-      resolved = resolveOptions(given);
-    } catch (e) {
-      (e as Error).message = `${what}: the token's options are not valid: ${(e as Error).message}`;
-      throw e;
-    }
-    useLibraryOf(t.library, what);
-    initRealm();
-    const h = fn.memtable_attach(t.token, ShareKind.memtable);
-    if (h === null) {
-      throw new ShareTokenError(
-        `${what}: the token was already attached or discarded (a token opens the ` +
-          "memtable once: call share() for every Worker)",
-      );
-    }
-    try {
-      checkAttached(h, resolved, what);
       return new MemTable({ ...given, [attachedHandle]: h } as MemTableOptions);
     } catch (e) {
       fn.memtable_unref(h); // the reference the token held: nothing is left behind
@@ -283,13 +229,7 @@ export class MemTable implements Disposable {
 
   /** Gives back the reference a token holds without attaching it. False if it was used up. */
   static discardToken(token: MemTableShareToken): boolean {
-    const t = checkToken(token, "memtable", "MemTable.discardToken()");
-    useLibraryOf(t.library, "MemTable.discardToken()");
-    initRealm();
-    const h = fn.memtable_attach(t.token, ShareKind.memtable);
-    if (h === null) return false;
-    fn.memtable_unref(h);
-    return true;
+    return discardToken(token);
   }
 
   #live(what: string): Handle {

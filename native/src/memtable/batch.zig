@@ -255,8 +255,8 @@ test "concurrent writers: point entries, tombstones and batches from four thread
     try testing.expectEqual(@as(u64, 4 * (3000 + 6 + 3)), mt.num_entries.load(.monotonic));
     try testing.expectEqual(@as(u64, 4 * 7), mt.numRangeDeletes());
     // Every entry is found, the list is sorted, and the tombstones fragment consistently.
-    const skiplist = @import("../rep/skiplist.zig");
-    try testing.expectEqual(@as(usize, 4 * 3002), try skiplist.expectSortedCount(&mt.rep.skiplist.list));
+    const skiplist_test = @import("../rep/skiplist_test.zig");
+    try testing.expectEqual(@as(usize, 4 * 3002), try skiplist_test.expectSortedCount(&mt.rep.skiplist.list));
     const f = (try mt.acquireFragments()).?;
     try testing.expectEqual(@as(u64, 4 * 7), f.built_for);
     f.release();

@@ -15,6 +15,7 @@ const coding = @import("../coding.zig");
 const prefix_mod = @import("../prefix.zig");
 const Arena = @import("../arena.zig").Arena;
 const skiplist = @import("skiplist.zig");
+const skiplist_test = @import("skiplist_test.zig");
 const rep_mod = @import("rep.zig");
 
 const Node = skiplist.Node;
@@ -256,7 +257,7 @@ test "hash representations: buckets by prefix, duplicates, link lists become ski
         var b: usize = 0;
         while (b < h.bucket_count) : (b += 1) {
             const bucket = h.buckets[b].load(.acquire) orelse continue;
-            total += try skiplist.expectSortedCount(&bucket.list);
+            total += try skiplist_test.expectSortedCount(&bucket.list);
             if (kind == .hash_linklist) try testing.expect(!bucket.linked);
         }
         try testing.expectEqual(count, total);

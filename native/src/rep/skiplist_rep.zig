@@ -16,6 +16,7 @@ const std = @import("std");
 const coding = @import("../coding.zig");
 const arena_mod = @import("../arena.zig");
 const skiplist = @import("skiplist.zig");
+const skiplist_test = @import("skiplist_test.zig");
 const skiplist_run = @import("skiplist_run.zig");
 const point_index = @import("point_index.zig");
 const PointIndex = point_index.PointIndex;
@@ -219,7 +220,7 @@ test "insert hints: one splice per prefix, and inserts stay sorted" {
         _ = try rep.insertWithHint(.{ .user_key = key, .trailer = coding.packTrailer(i + 1, 1) }, "v", key[0..2]);
     }
     try testing.expectEqual(@as(usize, 2), rep.hints.?.used());
-    try testing.expectEqual(@as(usize, 2000), try skiplist.expectSortedCount(&rep.list));
+    try testing.expectEqual(@as(usize, 2000), try skiplist_test.expectSortedCount(&rep.list));
 }
 
 test "the point index answers like a search, at every snapshot" {

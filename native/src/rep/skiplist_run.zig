@@ -19,6 +19,7 @@
 const std = @import("std");
 const coding = @import("../coding.zig");
 const skiplist = @import("skiplist.zig");
+const skiplist_test = @import("skiplist_test.zig");
 
 const Node = skiplist.Node;
 const Probe = skiplist.Probe;
@@ -205,7 +206,7 @@ pub const Run = struct {
 
 const testing = std.testing;
 const Arena = @import("../arena.zig").Arena;
-const testKey = skiplist.testKey;
+const testKey = skiplist_test.testKey;
 
 test "sorted runs link like single inserts, interleaved with existing keys" {
     var arena = Arena.init(1 << 16);
@@ -244,11 +245,11 @@ test "sorted runs link like single inserts, interleaved with existing keys" {
         linkSorted(&list, try list.allocateUnlinked(k, "new"), &preds[j], &last);
         i += 2;
     }
-    try testing.expectEqual(@as(usize, 1000 + 1500), try skiplist.expectSortedCount(&list));
-    try skiplist.expectLevelsSorted(&list);
+    try testing.expectEqual(@as(usize, 1000 + 1500), try skiplist_test.expectSortedCount(&list));
+    try skiplist_test.expectLevelsSorted(&list);
     // Single inserts still work after a run (the sequential splice notices it is stale).
     _ = try list.insert(testKey(&buf, 1, 1), "single");
-    try testing.expectEqual(@as(usize, 2501), try skiplist.expectSortedCount(&list));
+    try testing.expectEqual(@as(usize, 2501), try skiplist_test.expectSortedCount(&list));
 }
 
 test "a run checks every entry before it allocates, and links all of them" {
@@ -276,10 +277,10 @@ test "a run checks every entry before it allocates, and links all of them" {
     entries[30] = stored;
     try run.check(&failed);
     try run.allocate();
-    try testing.expectEqual(@as(usize, 10), try skiplist.expectSortedCount(&list)); // none visible yet
+    try testing.expectEqual(@as(usize, 10), try skiplist_test.expectSortedCount(&list)); // none visible yet
     try run.link(&failed);
-    try testing.expectEqual(@as(usize, 70), try skiplist.expectSortedCount(&list));
-    try skiplist.expectLevelsSorted(&list);
+    try testing.expectEqual(@as(usize, 70), try skiplist_test.expectSortedCount(&list));
+    try skiplist_test.expectLevelsSorted(&list);
 }
 
 test "concurrent runs from several threads lose nothing" {
@@ -303,6 +304,6 @@ test "concurrent runs from several threads lose nothing" {
     var threads: [4]std.Thread = undefined;
     for (&threads, 0..) |*th, t| th.* = try std.Thread.spawn(.{}, Writer.run, .{ &list, @as(u32, @intCast(t)) });
     for (threads) |th| th.join();
-    try testing.expectEqual(@as(usize, 2000), try skiplist.expectSortedCount(&list));
-    try skiplist.expectLevelsSorted(&list);
+    try testing.expectEqual(@as(usize, 2000), try skiplist_test.expectSortedCount(&list));
+    try skiplist_test.expectLevelsSorted(&list);
 }
