@@ -11,13 +11,13 @@
  * time, flush throughput (MB of SST written per second of flushing, in the flush Worker), the
  * largest native memory seen against the budget, and the process's peak RSS growth.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { nativeMemoryBytes, Store } from "../mod.ts";
 import { Rng } from "../tests/helpers.ts";
+import { fillRandom } from "./db_bench.ts";
 
 const n = Number(process.argv[2] ?? 4_000_000);
 const writeBufferSize = Number(process.argv[3] ?? 64 << 20);
@@ -81,31 +81,11 @@ const result = {
 };
 console.log(JSON.stringify(result));
 
-const probe = spawnSync("db_bench", ["--help"], { encoding: "utf8" });
-if (probe.error === undefined && runtime === "bun") {
-  const db = mkdtempSync(join(tmpdir(), "memtable-bench-rocksdb-"));
-  const r = spawnSync("db_bench", [
-    "--benchmarks=fillrandom",
-    "--disable_wal=1",
-    `--write_buffer_size=${writeBufferSize}`,
-    "--max_write_buffer_number=2",
-    "--compression_type=none",
-    `--num=${n}`,
-    `--key_size=${keySize}`,
-    `--value_size=${valueSize}`,
-    `--db=${db}`,
-    "--threads=1",
-  ], { encoding: "utf8" });
-  rmSync(db, { recursive: true, force: true });
-  const line = r.stdout.split("\n").find((l) => l.startsWith("fillrandom"));
-  const micros = Number(line?.split(/\s+/)[2]);
-  console.log(JSON.stringify({
-    runtime: "rocksdb",
-    entries: n,
-    writeBufferSize,
-    writesPerSec: Math.round(1e6 / micros),
-    line: line?.trim(),
-  }));
+const rocks = runtime === "bun"
+  ? fillRandom({ entries: n, keySize, valueSize, writeBufferSize, wal: ["--disable_wal=1"] })
+  : undefined;
+if (rocks !== undefined) {
+  console.log(JSON.stringify({ runtime: "rocksdb", entries: n, writeBufferSize, ...rocks }));
 } else if (runtime === "bun") {
   console.log("db_bench is not installed (apt-get install rocksdb-tools): no RocksDB row");
 }

@@ -14,13 +14,13 @@
  *
  * Prints one JSON line per measurement and a summary of the ratios.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { Store, WriteBatch } from "../mod.ts";
 import { Rng } from "../tests/helpers.ts";
+import { fillRandom } from "./db_bench.ts";
 
 const n = Number(process.argv[2] ?? 4_000_000);
 const seconds = Number(process.argv[3] ?? 3);
@@ -100,34 +100,19 @@ for (let round = 0; round < 2; round++) {
 const best = (xs: number[]) => Math.max(...xs);
 
 let rocksdb: number | undefined;
-const probe = spawnSync("db_bench", ["--help"], { encoding: "utf8" });
-if (probe.error === undefined && runtime === "bun") {
-  const db = tempDir();
-  const r = spawnSync("db_bench", [
-    "--benchmarks=fillrandom",
-    "--disable_wal=0",
-    "--sync=0",
-    `--write_buffer_size=${writeBufferSize}`,
-    "--max_write_buffer_number=2",
-    "--compression_type=none",
-    `--num=${n}`,
-    `--key_size=${keySize}`,
-    `--value_size=${valueSize}`,
-    `--db=${db}`,
-    "--threads=1",
-  ], { encoding: "utf8" });
-  rmSync(db, { recursive: true, force: true });
-  const line = r.stdout.split("\n").find((l) => l.startsWith("fillrandom"));
-  rocksdb = 1e6 / Number(line?.split(/\s+/)[2]);
+const rocks = runtime === "bun"
+  ? fillRandom({
+    entries: n,
+    keySize,
+    valueSize,
+    writeBufferSize,
+    wal: ["--disable_wal=0", "--sync=0"],
+  })
+  : undefined;
+if (rocks !== undefined) {
+  rocksdb = rocks.writesPerSec;
   console.log(
-    JSON.stringify({
-      runtime: "rocksdb",
-      bench: "fill",
-      mode: "walOn",
-      entries: n,
-      writesPerSec: Math.round(rocksdb),
-      line: line?.trim(),
-    }),
+    JSON.stringify({ runtime: "rocksdb", bench: "fill", mode: "walOn", entries: n, ...rocks }),
   );
 }
 

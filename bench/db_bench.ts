@@ -1,0 +1,42 @@
+/**
+ * RocksDB's `db_bench --benchmarks=fillrandom` with a bench's sizes, for the rows measured
+ * beside ours in the same run (bench/store.ts, bench/wal.ts). Undefined when db_bench is not
+ * installed (Debian's rocksdb-tools).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface FillRandom {
+  entries: number;
+  keySize: number;
+  valueSize: number;
+  writeBufferSize: number;
+  /** db_bench's WAL flags, e.g. `["--disable_wal=1"]` or `["--disable_wal=0", "--sync=0"]`. */
+  wal: string[];
+}
+
+/** Runs fillrandom in a fresh directory: writes per second and db_bench's result line. */
+export function fillRandom(o: FillRandom): { writesPerSec: number; line: string } | undefined {
+  if (spawnSync("db_bench", ["--help"], { encoding: "utf8" }).error !== undefined) return undefined;
+  const db = mkdtempSync(join(tmpdir(), "memtable-bench-rocksdb-"));
+  try {
+    const r = spawnSync("db_bench", [
+      "--benchmarks=fillrandom",
+      ...o.wal,
+      `--write_buffer_size=${o.writeBufferSize}`,
+      "--max_write_buffer_number=2",
+      "--compression_type=none",
+      `--num=${o.entries}`,
+      `--key_size=${o.keySize}`,
+      `--value_size=${o.valueSize}`,
+      `--db=${db}`,
+      "--threads=1",
+    ], { encoding: "utf8" });
+    const line = r.stdout.split("\n").find((l) => l.startsWith("fillrandom"))?.trim() ?? "";
+    return { writesPerSec: Math.round(1e6 / Number(line.split(/\s+/)[2])), line };
+  } finally {
+    rmSync(db, { recursive: true, force: true });
+  }
+}
