@@ -22,7 +22,14 @@ import { statusError } from "../ffi/status.ts";
 import { type Bytes, sizeFor, writeKey, writeValue } from "../memtable/bytes.ts";
 import { type MemTable, nativeHandleOf } from "../memtable/memtable.ts";
 import { scratchFor } from "../memtable/realm.ts";
-import { GroupSync, type Log, LogWriteError, WalWriter } from "./wal.ts";
+import {
+  applyThenLog,
+  GroupSync,
+  type Log,
+  LogWriteError,
+  RecordEncoder,
+  WalWriter,
+} from "./wal.ts";
 
 const walFinalizer = new FinalizationRegistry<Handle>((h) => {
   native().fn.memtable_wal_close(h);
@@ -37,6 +44,7 @@ export class NativeLog implements Log {
   #fd: number;
   #size = 0;
   readonly #group: GroupSync;
+  readonly #encoder = new RecordEncoder();
 
   private constructor(path: string, number: number, h: Handle, fd: number) {
     this.path = path;
@@ -104,10 +112,7 @@ export class NativeLog implements Log {
     if (
       type === ValueType.RangeDeletion || (type === ValueType.Merge && mt.maxSuccessiveMerges > 0)
     ) {
-      if (type === ValueType.RangeDeletion) mt.addRangeDeletion(seq, key, value!);
-      else mt.add(seq, type, key, value);
-      this.#logged(() => this.add(singleRecord(seq, type, key, value)));
-      return;
+      return applyThenLog(this, this.#encoder, mt, seq, type, key, value);
     }
     const what = "MemTable.add()";
     const h = nativeHandleOf(mt);
@@ -129,14 +134,6 @@ export class NativeLog implements Log {
     );
     if (rc === Status.ioError) throw new LogWriteError(this.#failure(rc)); // the memtable has it
     if (rc !== 0) throw statusError(rc, what, key);
-  }
-
-  #logged(step: () => void): void {
-    try {
-      step();
-    } catch (e) {
-      throw new LogWriteError(e);
-    }
   }
 
   #failure(status: number): Error {
@@ -181,36 +178,6 @@ function osFailure(status: number, osError: number, doing: string): Error {
   const e = new Error(`${code ?? `errno ${osError}`}: ${doing}`) as Error & { code?: string };
   if (code !== undefined) e.code = code;
   return e;
-}
-
-const encoder = new TextEncoder();
-
-/** One write's record, as `RecordEncoder.single` builds it (for the rare path above). */
-function singleRecord(seq: number, tag: number, key: Bytes, value?: Bytes): Uint8Array {
-  const k = typeof key === "string" ? encoder.encode(key) : key;
-  const v = value === undefined
-    ? undefined
-    : typeof value === "string"
-    ? encoder.encode(value)
-    : value;
-  const out = new Uint8Array(13 + 10 + k.length + (v === undefined ? 0 : 10 + v.length));
-  const view = new DataView(out.buffer);
-  view.setUint32(0, seq >>> 0, true);
-  view.setUint32(4, Math.floor(seq / 2 ** 32), true);
-  view.setUint32(8, 1, true);
-  out[12] = tag;
-  let at = 13;
-  for (const part of v === undefined ? [k] : [k, v]) {
-    let n = part.length;
-    while (n >= 0x80) {
-      out[at++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    out[at++] = n;
-    out.set(part, at);
-    at += part.length;
-  }
-  return out.subarray(0, at);
 }
 
 /** Creates the log `number` at `path`: written natively where it can be, else by WalWriter. */

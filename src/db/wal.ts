@@ -219,14 +219,7 @@ export class WalWriter implements Log {
   }
 
   applyAndLog(mt: MemTable, seq: number, type: ValueType, key: Bytes, value?: Bytes): void {
-    if (type === ValueType.RangeDeletion) mt.addRangeDeletion(seq, key, value!);
-    else mt.add(seq, type, key, value);
-    try {
-      // The batch tag of each of these types is the type's number (RocksDB's default family).
-      this.add(this.#encoder.single(seq, type, key, value));
-    } catch (e) {
-      throw new LogWriteError(e);
-    }
+    applyThenLog(this, this.#encoder, mt, seq, type, key, value);
   }
 
   /** Makes every record appended so far survive power loss (fdatasync). */
@@ -248,6 +241,29 @@ export class WalWriter implements Log {
   async closeAsync(): Promise<void> {
     await this.#group.idle();
     this.close();
+  }
+}
+
+/**
+ * `Log.applyAndLog` in two steps: the write applied to `mt` (its checks, its errors), then its
+ * record (from `encoder`) appended to `log` — a failure there is a `LogWriteError`.
+ */
+export function applyThenLog(
+  log: Log,
+  encoder: RecordEncoder,
+  mt: MemTable,
+  seq: number,
+  type: ValueType,
+  key: Bytes,
+  value?: Bytes,
+): void {
+  if (type === ValueType.RangeDeletion) mt.addRangeDeletion(seq, key, value!);
+  else mt.add(seq, type, key, value);
+  try {
+    // The batch tag of each of these types is the type's number (RocksDB's default family).
+    log.add(encoder.single(seq, type, key, value));
+  } catch (e) {
+    throw new LogWriteError(e);
   }
 }
 

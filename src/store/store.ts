@@ -325,7 +325,7 @@ export class Store {
     if (how.sync) {
       const wal = this.#wal;
       try {
-        for (const old of this.#oldLogs) if (old.syncedSize < old.size) old.sync();
+        this.#syncOldLogs();
         await wal.syncAsync();
       } catch (e) {
         throw this.#logFailed("writeAsync", e);
@@ -423,10 +423,15 @@ export class Store {
     }
   }
 
+  /** Syncs the logs of the immutable memtables that have writes not yet synced. */
+  #syncOldLogs(): void {
+    for (const old of this.#oldLogs) if (old.syncedSize < old.size) old.sync();
+  }
+
   /** Syncs every log with writes not yet synced: older logs first, then the current one. */
   #syncLogs(what: string): void {
     try {
-      for (const old of this.#oldLogs) if (old.syncedSize < old.size) old.sync();
+      this.#syncOldLogs();
       if (this.#wal.syncedSize < this.#wal.size) this.#wal.sync();
     } catch (e) {
       throw this.#logFailed(what, e);
