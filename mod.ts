@@ -30,6 +30,7 @@ export type {
   Entry,
   GetResult,
   MemTableOptions,
+  MemTableOptionValues,
   MemTableRep,
   MemTableShareToken,
   MemTableStats,
@@ -37,6 +38,10 @@ export type {
   ReadOptions,
   ResolvedRep,
 } from "./src/memtable/memtable.ts";
+export type {
+  ResolvedOptions as ResolvedMemTableOptions,
+  SharedOptions as MemTableSharedOptions,
+} from "./src/memtable/options.ts";
 export { MemTableIterator } from "./src/memtable/iterator.ts";
 export {
   type MergeOperator,
@@ -51,11 +56,6 @@ export {
   type WriteBufferManagerStats,
 } from "./src/write/write_buffer_manager.ts";
 export {
-  MemTableList,
-  type MemTableListOptions,
-  MemTableVersion,
-} from "./src/write/memtable_list.ts";
-export {
   cappedPrefix,
   fixedPrefix,
   noopPrefix,
@@ -67,46 +67,7 @@ export {
   type SequenceAllocatorShareToken,
 } from "./src/write/sequence_allocator.ts";
 export { isValueType, ValueType, valueTypeName } from "./src/coding/value_type.ts";
-export { TableBuilder, type TableBuilderOptions } from "./src/table/table_builder.ts";
-export {
-  type TableEntry,
-  type TableProperties,
-  TableReader,
-  type TableTombstone,
-} from "./src/table/table_reader.ts";
-export { type ExternalSstFileInfo, SstFileWriter } from "./src/table/sst_file_writer.ts";
-export {
-  type FlushInput,
-  flushInto,
-  flushMemTables,
-  type FlushStats,
-} from "./src/flush/flush_job.ts";
-export { flushMemTablesNative } from "./src/flush/native_flush.ts";
-export {
-  checkSequence,
-  compareSequence,
-  maxSequenceNumber,
-  type SequenceNumber,
-} from "./src/coding/sequence.ts";
-export {
-  decodeFixed32,
-  decodeFixed64,
-  decodeVarint32,
-  decodeVarint64,
-  encodeFixed32,
-  encodeFixed64,
-  encodeVarint32,
-  encodeVarint64,
-  varintLength,
-} from "./src/coding/varint.ts";
-export {
-  comparatorName,
-  compareInternalKeys,
-  compareUserKeys,
-  packInternalKey,
-  type ParsedInternalKey,
-  unpackInternalKey,
-} from "./src/coding/internal_key.ts";
+export { type SequenceNumber } from "./src/coding/sequence.ts";
 export {
   ConcurrentWriteError,
   CorruptionError,
@@ -125,6 +86,8 @@ export {
 } from "./src/errors.ts";
 export { Store, type StoreStats } from "./src/store/store.ts";
 export { type StoreEntry } from "./src/store/read.ts";
+export { type FileMeta } from "./src/store/directory.ts";
+export { type FlushFigures } from "./src/store/flush_scheduler.ts";
 export { StoreIterator } from "./src/store/iterator.ts";
 export {
   type StoreIteratorOptions,

@@ -19,16 +19,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import {
-  flushMemTables,
-  flushMemTablesNative,
-  type FlushStats,
-  MemTable,
-  type MergeOperator,
-  stringAppend,
-  uint64Add,
-  ValueType,
-} from "../mod.ts";
+import { MemTable, type MergeOperator, stringAppend, uint64Add, ValueType } from "../mod.ts";
+import { flushMemTables, flushMemTablesNative, type FlushStats } from "../flush.ts";
 import { Rng } from "../tests/helpers.ts";
 
 const entries = Number(process.argv[2] ?? 1_000_000);

@@ -18,15 +18,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import {
-  flushMemTables,
-  MemTable,
-  SnapshotList,
-  stringAppend,
-  TableReader,
-  ValueType,
-  WriteBatch,
-} from "../mod.ts";
+import { MemTable, SnapshotList, stringAppend, ValueType, WriteBatch } from "../mod.ts";
+import { flushMemTables } from "../flush.ts";
+import { TableReader } from "../table.ts";
 
 const writes = Number(process.argv[2] ?? 500_000);
 const accounts = 50_000;

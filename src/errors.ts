@@ -8,6 +8,7 @@
 
 /** Base class of the library's own errors. */
 export class MemTableError extends Error {
+  /** `"MemTableError"`, as `e.name` and in stack traces. */
   override name = "MemTableError";
 }
 
@@ -24,21 +25,25 @@ export class MemTableError extends Error {
  * ```
  */
 export class MemTableClosedError extends MemTableError {
+  /** `"MemTableClosedError"`, as `e.name` and in stack traces. */
   override name = "MemTableClosedError";
 }
 
 /** Thrown by `MemTable.add()` for an entry with the same key, sequence number and type. */
 export class DuplicateEntryError extends MemTableError {
+  /** `"DuplicateEntryError"`, as `e.name` and in stack traces. */
   override name = "DuplicateEntryError";
 }
 
 /** The native library is missing, cannot be opened, or does not match this TypeScript code. */
 export class NativeLibraryError extends MemTableError {
+  /** `"NativeLibraryError"`, as `e.name` and in stack traces. */
   override name = "NativeLibraryError";
 }
 
 /** The native side could not allocate memory; nothing was changed. */
 export class NativeOutOfMemoryError extends MemTableError {
+  /** `"NativeOutOfMemoryError"`, as `e.name` and in stack traces. */
   override name = "NativeOutOfMemoryError";
 }
 
@@ -48,6 +53,7 @@ export class NativeOutOfMemoryError extends MemTableError {
  * The memtable is unchanged.
  */
 export class MergeOperatorError extends MemTableError {
+  /** `"MergeOperatorError"`, as `e.name` and in stack traces. */
   override name = "MergeOperatorError";
 }
 
@@ -56,11 +62,13 @@ export class MergeOperatorError extends MemTableError {
  * are out of order, or a batch or file is malformed. The message names what and where.
  */
 export class CorruptionError extends MemTableError {
+  /** `"CorruptionError"`, as `e.name` and in stack traces. */
   override name = "CorruptionError";
 }
 
 /** A released snapshot was used for a read. */
 export class SnapshotReleasedError extends MemTableError {
+  /** `"SnapshotReleasedError"`, as `e.name` and in stack traces. */
   override name = "SnapshotReleasedError";
 }
 
@@ -70,11 +78,13 @@ export class SnapshotReleasedError extends MemTableError {
  * library refuses the write when it checks (`paranoidChecks`, or a safety-checked build).
  */
 export class SingleDeleteMisuseError extends MemTableError {
+  /** `"SingleDeleteMisuseError"`, as `e.name` and in stack traces. */
   override name = "SingleDeleteMisuseError";
 }
 
 /** A write batch is malformed or holds a record a memtable cannot apply. Nothing was applied. */
 export class WriteBatchError extends MemTableError {
+  /** `"WriteBatchError"`, as `e.name` and in stack traces. */
   override name = "WriteBatchError";
 }
 
@@ -83,20 +93,24 @@ export class WriteBatchError extends MemTableError {
  * `allowConcurrentWrites`. The write that found the other one in progress changed nothing.
  */
 export class ConcurrentWriteError extends MemTableError {
+  /** `"ConcurrentWriteError"`, as `e.name` and in stack traces. */
   override name = "ConcurrentWriteError";
 }
 
 /** A write to a memtable after `markImmutable()`. Nothing was written. */
 export class ImmutableMemTableError extends MemTableError {
+  /** `"ImmutableMemTableError"`, as `e.name` and in stack traces. */
   override name = "ImmutableMemTableError";
 }
 
 /** A store operation failed: the store is closed, or its directory holds something unusable. */
 export class StoreError extends MemTableError {
+  /** `"StoreError"`, as `e.name` and in stack traces. */
   override name = "StoreError";
 }
 
 /** A share token was already attached, was discarded, or is not a token of this kind. */
 export class ShareTokenError extends MemTableError {
+  /** `"ShareTokenError"`, as `e.name` and in stack traces. */
   override name = "ShareTokenError";
 }

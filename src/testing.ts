@@ -13,8 +13,19 @@ import {
 } from "./coding/sequence.ts";
 import { type Bytes, reserveFor, writeKey } from "./memtable/bytes.ts";
 import { type MemTable, nativeHandleOf } from "./memtable/memtable.ts";
+import { fileFault, type FileFaultHook } from "./table/file.ts";
 
 export { sharedScratchBytes } from "./memtable/realm.ts";
+export type { FileFaultHook } from "./table/file.ts";
+
+/**
+ * `options` (of `Store.open`, `flushMemTables`, `flushMemTablesNative`) with a fault hook that
+ * fails their file writes at a step, as a full disk would. `fault` is not checked here: the
+ * call that receives the options checks it, and a test may hand it something else on purpose.
+ */
+export function withFileFault<T extends object>(options: T, fault: FileFaultHook | unknown): T {
+  return { ...options, [fileFault]: fault };
+}
 
 /**
  * Flips one bit of the stored entry of `key` with exactly sequence number `seq`: in its value

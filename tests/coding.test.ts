@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { isValueType, ValueType, valueTypeName } from "../mod.ts";
 import {
   checkSequence,
   compareInternalKeys,
@@ -12,14 +13,11 @@ import {
   encodeFixed64,
   encodeVarint32,
   encodeVarint64,
-  isValueType,
   maxSequenceNumber,
   packInternalKey,
   unpackInternalKey,
-  ValueType,
-  valueTypeName,
   varintLength,
-} from "../mod.ts";
+} from "../coding.ts";
 import { utf8 } from "./helpers.ts";
 
 test("ValueType keeps RocksDB's codes", () => {

@@ -20,7 +20,9 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CorruptionError, packInternalKey, TableBuilder, TableReader, WriteBatch } from "../mod.ts";
+import { CorruptionError, WriteBatch } from "../mod.ts";
+import { packInternalKey } from "../coding.ts";
+import { TableBuilder, TableReader } from "../table.ts";
 import { DbDirectory } from "../src/db/database.ts";
 import { logBlockSize, logHeaderSize, LogWriter, readLog } from "../src/db/log_format.ts";
 import { decodeVersionEdit, encodeVersionEdit, type VersionEdit } from "../src/db/version_edit.ts";

@@ -1,5 +1,6 @@
 /**
- * The runnable doc examples (`deno test --doc mod.ts src/`, part of the test command) must be
+ * The runnable doc examples (`deno test --doc` of the entry points and src/, part of the test
+ * command) must be
  * able to fail: each `@example` asserts with `node:assert/strict`, none with `console.assert`,
  * which prints "Assertion failed" and lets the example pass. The second test shows both sides
  * of that on a throwaway module, in a `deno test --doc` subprocess (from Bun too).
@@ -16,9 +17,12 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const deno = "Deno" in globalThis ? process.execPath : join(root, "node_modules/.bin/deno");
 
-/** `mod.ts` and every `.ts` file under `src/`, as paths relative to the root. */
+/** The entry points (deno.json's exports) and every `.ts` file under `src/`, relative to the root. */
 function sourceFiles(): string[] {
-  const out = ["mod.ts"];
+  const exports: Record<string, string> = JSON.parse(
+    readFileSync(join(root, "deno.json"), "utf8"),
+  ).exports;
+  const out = Object.values(exports).map((path) => path.replace(/^\.\//, ""));
   const walk = (dir: string) => {
     for (const name of readdirSync(join(root, dir)).sort()) {
       const rel = `${dir}/${name}`;
@@ -64,7 +68,7 @@ function docBlocks(file: string): DocBlock[] {
   return blocks;
 }
 
-test("every @example in mod.ts and src/ asserts with node:assert, and none uses console.assert", () => {
+test("every @example in the entry points and src/ asserts with node:assert, and none uses console.assert", () => {
   let examples = 0;
   let tags = 0;
   for (const file of sourceFiles()) {

@@ -14,18 +14,17 @@ import { join } from "node:path";
 import {
   CorruptionError,
   fixedPrefix,
-  flushMemTables,
-  flushMemTablesNative,
   MemTable,
   type MemTableRep,
   type MergeOperator,
   mergeOperators,
   stringAppend,
-  TableReader,
   uint64Add,
   ValueType,
 } from "../mod.ts";
-import { corruptEntry } from "../src/testing.ts";
+import { flushMemTables, flushMemTablesNative } from "../flush.ts";
+import { TableReader } from "../table.ts";
+import { corruptEntry, withFileFault } from "../src/testing.ts";
 import { compareBytes, Rng, seedFor, tracingOperator, utf8 } from "./helpers.ts";
 
 type Read = string;
@@ -374,11 +373,13 @@ test("a flush that fails midway leaves no file and the memtables as they were", 
     for (const step of ["write", "sync", "rename"] as const) {
       assert.throws(
         () =>
-          flushMemTables(path, { memtables: [mt] }, {
-            fault: (s) => {
+          flushMemTables(
+            path,
+            { memtables: [mt] },
+            withFileFault({}, (s: string) => {
               if (s === step) throw new Error(`disk full (injected at ${s})`);
-            },
-          }),
+            }),
+          ),
         /disk full/,
       );
       assert.deepEqual(readdirSync(dir), [], `no stray file after a ${step} failure`);

@@ -34,13 +34,13 @@ import {
   Store,
   StoreError,
   stringAppend,
-  TableBuilder,
-  TableReader,
   ValueType,
   WriteBatch,
   WriteBatchError,
   WriteBufferManager,
 } from "../mod.ts";
+import { TableBuilder, TableReader } from "../table.ts";
+import { withFileFault } from "../src/testing.ts";
 import { compareBytes, Rng, seedFor, text, utf8 } from "./helpers.ts";
 
 const tableName = (n: number) => `${String(n).padStart(6, "0")}.sst`;
@@ -175,13 +175,9 @@ test("Store matches a model across flushes, snapshots and a reopen (seeded)", {
 test("Store: a failing flush loses nothing and leaves no file; the next one succeeds", async () => {
   const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
   let failAt: string | undefined = "write";
-  const store = Store.open({
-    dir,
-    writeBufferSize: 1 << 20,
-    flushFault: (step) => {
-      if (step === failAt) throw new Error(`disk full (injected at ${step})`);
-    },
-  });
+  const store = Store.open(withFileFault({ dir, writeBufferSize: 1 << 20 }, (step: string) => {
+    if (step === failAt) throw new Error(`disk full (injected at ${step})`);
+  }));
   try {
     for (let i = 0; i < 1000; i++) store.put(`k${i}`, `v${i}`);
     for (const step of ["write", "sync", "rename"]) {
@@ -393,7 +389,11 @@ test("Store.open() refuses unknown options and wrong types or ranges, naming the
         TypeError,
       ],
       [open({ prefixExtractor: 5 }), /^Store\.open\(\): prefixExtractor must come/, TypeError],
-      [open({ flushFault: "x" }), /^Store\.open\(\): flushFault must be a function/, TypeError],
+      [
+        () => Store.open(withFileFault({ dir }, "x")),
+        /^Store\.open\(\): the file fault hook must be a function, got string$/,
+        TypeError,
+      ],
     ]);
     assert.deepEqual(readdirSync(root), [], "a refused open creates no directory");
   } finally {

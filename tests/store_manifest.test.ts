@@ -14,7 +14,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { Buffer } from "node:buffer";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { CorruptionError, Store, StoreError, TableBuilder, ValueType, WriteBatch } from "../mod.ts";
+import { CorruptionError, Store, StoreError, ValueType, WriteBatch } from "../mod.ts";
+import { TableBuilder } from "../table.ts";
 import { DbDirectory } from "../src/db/database.ts";
 import { LogWriter, readLog } from "../src/db/log_format.ts";
 import { readCurrent } from "../src/db/manifest.ts";

@@ -13,14 +13,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  CorruptionError,
-  SstFileWriter,
-  TableBuilder,
-  type TableEntry,
-  TableReader,
-  ValueType,
-} from "../mod.ts";
+import { CorruptionError, ValueType } from "../mod.ts";
+import { SstFileWriter, TableBuilder, type TableEntry, TableReader } from "../table.ts";
+import { withFileFault } from "../src/testing.ts";
 import { compareBytes, Rng, seedFor, text, utf8 } from "./helpers.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -362,17 +357,22 @@ test("SstFileWriter: a failed write leaves no file and can be retried; empty fil
   try {
     const path = join(dir, "x.sst");
     assert.throws(() => new SstFileWriter(path).finish(), /no entries/);
-    const w = new SstFileWriter(path);
+    let failAt: string | undefined;
+    const w = new SstFileWriter(
+      path,
+      withFileFault({}, (s: string) => {
+        if (s === failAt) throw new Error(`injected ${s} failure`);
+      }),
+    );
     w.put("a", "1");
     w.deleteRange("b", "c");
     for (const step of ["write", "sync", "rename"] as const) {
-      assert.throws(() =>
-        w.finish((s) => {
-          if (s === step) throw new Error(`injected ${s} failure`);
-        }), /injected/);
+      failAt = step;
+      assert.throws(() => w.finish(), /injected/);
       assert.deepEqual(readdirSync(dir), [], `after a ${step} failure`);
     }
     assert.throws(() => w.put("z", "late"), /finished/);
+    failAt = undefined;
     w.finish();
     assert.ok(existsSync(path));
     using t = TableReader.open(path);
@@ -593,8 +593,8 @@ test("SstFileWriter: put, merge, delete and deleteRange take strings as UTF-8 an
         RangeError,
       ],
       [
-        () => w.finish("soon" as never),
-        /^SstFileWriter\.finish\(\): fault must be a function or undefined, got string "soon"$/,
+        () => new SstFileWriter(path, withFileFault({}, "soon")),
+        /^SstFileWriter: the file fault hook must be a function, got string$/,
         TypeError,
       ],
     ]);

@@ -9,11 +9,11 @@ import {
   ImmutableMemTableError,
   MemTable,
   MemTableClosedError,
-  MemTableList,
   nativeMemoryBytes,
   ValueType,
   WriteBufferManager,
 } from "../mod.ts";
+import { MemTableList } from "../flush.ts";
 
 test("WriteBufferManager: RocksDB's flush rule", () => {
   const m = new WriteBufferManager({ bufferSize: 800 });

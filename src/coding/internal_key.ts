@@ -20,8 +20,11 @@ export const comparatorName = "leveldb.BytewiseComparator";
 
 /** An internal key, unpacked. */
 export interface ParsedInternalKey {
+  /** The user key. */
   userKey: Uint8Array;
+  /** The sequence number (< 2^56). */
   seq: SequenceNumber;
+  /** The value type code. */
   type: ValueType;
 }
 
@@ -31,7 +34,8 @@ export interface ParsedInternalKey {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { packInternalKey, unpackInternalKey, ValueType } from "../../mod.ts";
+ * import { ValueType } from "../../mod.ts";
+ * import { packInternalKey, unpackInternalKey } from "../../coding.ts";
  * const ikey = packInternalKey(new TextEncoder().encode("k"), 5, ValueType.Value);
  * assert.equal(ikey.length, 9);
  * assert.equal(ikey[1], (5 << 8 | 1) % 256);
@@ -83,7 +87,8 @@ export function compareUserKeys(a: Uint8Array, b: Uint8Array): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { compareInternalKeys, packInternalKey, ValueType } from "../../mod.ts";
+ * import { ValueType } from "../../mod.ts";
+ * import { compareInternalKeys, packInternalKey } from "../../coding.ts";
  * const k = new TextEncoder().encode("k");
  * const newer = packInternalKey(k, 9, ValueType.Value);
  * const older = packInternalKey(k, 3, ValueType.Value);

@@ -21,7 +21,7 @@ const two32 = 0x1_0000_0000;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { checkSequence, maxSequenceNumber } from "../../mod.ts";
+ * import { checkSequence, maxSequenceNumber } from "../../coding.ts";
  * assert.equal(checkSequence(maxSequenceNumber, "example"), maxSequenceNumber);
  * assert.throws(() => checkSequence(2 ** 60, "example"), RangeError);
  * ```

@@ -38,6 +38,7 @@ export const ValueType = {
   RangeDeletion: 0xf,
 } as const;
 
+/** One of the {@linkcode ValueType} codes. */
 export type ValueType = (typeof ValueType)[keyof typeof ValueType];
 
 const names: ReadonlyMap<number, string> = new Map(

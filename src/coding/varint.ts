@@ -24,7 +24,7 @@ export function varintLength(value: number | bigint): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeVarint32, encodeVarint32 } from "../../mod.ts";
+ * import { decodeVarint32, encodeVarint32 } from "../../coding.ts";
  * const buf = new Uint8Array(5);
  * const end = encodeVarint32(buf, 0, 300); // [0xac, 0x02]
  * assert.equal(end, 2);
@@ -63,7 +63,7 @@ export function decodeVarint32(src: Uint8Array, offset: number): [value: number,
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeVarint64, encodeVarint64 } from "../../mod.ts";
+ * import { decodeVarint64, encodeVarint64 } from "../../coding.ts";
  * const buf = new Uint8Array(10);
  * encodeVarint64(buf, 0, 2n ** 63n);
  * assert.equal(decodeVarint64(buf, 0)[0], 2n ** 63n);
@@ -120,7 +120,7 @@ export function decodeFixed32(src: Uint8Array, offset: number): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeFixed64, encodeFixed64 } from "../../mod.ts";
+ * import { decodeFixed64, encodeFixed64 } from "../../coding.ts";
  * const buf = new Uint8Array(8);
  * encodeFixed64(buf, 0, 0x0102n); // [0x02, 0x01, 0, 0, 0, 0, 0, 0]
  * assert.equal(buf[0], 2);

@@ -27,10 +27,16 @@ import { compareSequence, maxSequenceNumber, type SequenceNumber } from "../codi
 import { ValueType } from "../coding/value_type.ts";
 import type { Entry, MemTable, RangeTombstone } from "../memtable/memtable.ts";
 import { applyFullMerge, applyPartialMerges, type MergeOperator } from "../memtable/merge.ts";
-import { type FileFaultHook, writeFileDurably } from "../table/file.ts";
+import { fileFaultOf, writeFileDurably } from "../table/file.ts";
 import { compareVersions, mergeVersions } from "../table/merging_iterator.ts";
 import { TableBuilder, type TableBuilderOptions } from "../table/table_builder.ts";
 import { coverOf, hiddenBy } from "../table/tombstone_cover.ts";
+
+/**
+ * Options of {@linkcode flushMemTables}: the {@linkcode TableBuilder}'s (block size, restart
+ * interval, user properties), but `ingest` — a flush writes a store's file, not one to ingest.
+ */
+export type FlushOptions = Omit<TableBuilderOptions, "ingest">;
 
 /** What a flush works from. */
 export interface FlushInput {
@@ -48,15 +54,19 @@ export interface FlushStats {
   inputEntries: number;
   /** Point entries written (a folded merge run counts as one). */
   outputEntries: number;
+  /** Range tombstones written. */
   rangeTombstones: number;
   /** Point entries no reader can see any more (or folded into another). */
   droppedEntries: number;
   /** Smallest and largest user key written, when any point entry was. */
   smallestKey: Uint8Array | undefined;
+  /** The largest user key written (see `smallestKey`). */
   largestKey: Uint8Array | undefined;
   /** Smallest and largest sequence number written (tombstones included); 0 when empty. */
   smallestSeq: SequenceNumber;
+  /** The largest sequence number written (see `smallestSeq`). */
   largestSeq: SequenceNumber;
+  /** The file's size in bytes. */
   fileSize: number;
 }
 
@@ -241,7 +251,9 @@ class FlushRules {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { flushMemTables, MemTable, TableReader, ValueType } from "../../mod.ts";
+ * import { MemTable, ValueType } from "../../mod.ts";
+ * import { flushMemTables } from "../../flush.ts";
+ * import { TableReader } from "../../table.ts";
  * import { mkdtempSync } from "node:fs";
  * import { join } from "node:path";
  * import { tmpdir } from "node:os";
@@ -260,10 +272,10 @@ class FlushRules {
 export function flushMemTables(
   path: string,
   input: FlushInput,
-  options: Omit<TableBuilderOptions, "ingest"> & { fault?: FileFaultHook } = {},
+  options: FlushOptions = {},
 ): FlushStats {
-  const { fault, ...tableOptions } = options;
-  const builder = new TableBuilder(tableOptions);
+  const fault = fileFaultOf(options, "flushMemTables()");
+  const builder = new TableBuilder(options);
   const stats = flushInto(input, builder);
   const bytes = builder.finish();
   writeFileDurably(path, bytes, fault);

@@ -13,7 +13,7 @@ import { native, Scratch, statusError } from "../ffi/native.ts";
 import type { Handle } from "../ffi/symbols.ts";
 import { nativeHandleOf } from "../memtable/memtable.ts";
 import { type BuiltinSpec, builtinSpecOf } from "../memtable/merge.ts";
-import { type FileFaultHook, writeFileDurably } from "../table/file.ts";
+import { fileFaultOf, writeFileDurably } from "../table/file.ts";
 import type { FlushInput, FlushStats } from "./flush_job.ts";
 
 /** The operator codes of `native/src/merge_operator.zig` (`Kind`); they cross the boundary. */
@@ -30,8 +30,6 @@ export interface NativeFlushOptions {
   blockSize?: number;
   /** A full key every this many entries in data blocks (default 16). */
   restartInterval?: number;
-  /** TESTING: fails the file write at a step, as a full disk would. */
-  fault?: FileFaultHook;
 }
 
 /** The figures words of `memtable_sst_stats`, then the two keys. */
@@ -47,7 +45,9 @@ const statsWords = 8;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { flushMemTablesNative, MemTable, TableReader, uint64Add, ValueType } from "../../mod.ts";
+ * import { MemTable, uint64Add, ValueType } from "../../mod.ts";
+ * import { flushMemTablesNative } from "../../flush.ts";
+ * import { TableReader } from "../../table.ts";
  * import { mkdtempSync } from "node:fs";
  * import { join } from "node:path";
  * import { tmpdir } from "node:os";
@@ -89,7 +89,7 @@ export function flushMemTablesNative(
     const built = fn.memtable_sst_build(b);
     if (built < 0) throw statusError(built, what);
     const stats = readStats(b, s, what);
-    writeFileDurably(path, readFile(b, stats.fileSize, s, what), options.fault);
+    writeFileDurably(path, readFile(b, stats.fileSize, s, what), fileFaultOf(options, what));
     return stats;
   } finally {
     fn.memtable_sst_free(b);

@@ -136,9 +136,13 @@ export function writeValue(
 
 /** One version of a key, as stored in a memtable. */
 export interface Entry {
+  /** The user key (a copy). */
   key: Uint8Array;
+  /** The version's sequence number. */
   seq: SequenceNumber;
+  /** What the version is: a Value, a Merge operand or a deletion. */
   type: ValueType;
+  /** The value or merge operand (a copy; empty for deletions). */
   value: Uint8Array;
 }
 

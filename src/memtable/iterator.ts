@@ -110,6 +110,7 @@ export class MemTableIterator implements Disposable {
     return this.#valid;
   }
 
+  /** Positions at the first entry (the smallest key, its newest version). */
   seekToFirst(): void {
     const h = this.#live("seekToFirst");
     this.#settle(
@@ -118,6 +119,7 @@ export class MemTableIterator implements Disposable {
     );
   }
 
+  /** Positions at the last entry (the largest key, its oldest version). */
   seekToLast(): void {
     const h = this.#live("seekToLast");
     this.#settle(
@@ -213,6 +215,7 @@ export class MemTableIterator implements Disposable {
     native().fn.memtable_iter_free(h);
   }
 
+  /** `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -70,7 +70,11 @@ export type GetResult =
  * - `deleted`: the newest visible version is a deletion (point or range).
  * - `mergeIncomplete`: Merge operands reach past the oldest version here; `get()` lists them.
  */
-export const GetStatus = Object.freeze({ absent: -1, deleted: -2, mergeIncomplete: -3 } as const);
+export const GetStatus: {
+  readonly absent: -1;
+  readonly deleted: -2;
+  readonly mergeIncomplete: -3;
+} = Object.freeze({ absent: -1, deleted: -2, mergeIncomplete: -3 } as const);
 
 /** What `get` returns for a key this memtable knows nothing of. */
 export const absent: GetResult = Object.freeze({ kind: "absent" });

@@ -85,8 +85,11 @@ export type { MemTableStats } from "./stats.ts";
 
 /** A range tombstone: the keys in [start, end) deleted at `seq`. */
 export interface RangeTombstone {
+  /** The first key deleted. */
   start: Uint8Array;
+  /** The first key after the range (not deleted). */
   end: Uint8Array;
+  /** The tombstone's sequence number: it hides versions older than this. */
   seq: SequenceNumber;
 }
 
@@ -125,17 +128,17 @@ export let nativeHandleOf: (mt: MemTable) => Handle;
  * that only size the arena (`hugePageSize`). Derived from `ResolvedOptions`, so an option is
  * declared once, in options.ts.
  */
-type OptionProperties = Readonly<
+export type MemTableOptionValues = Readonly<
   Omit<ResolvedOptions, "arenaBlockSize" | "hugePageSize" | "earliestSeq">
 >;
 
-function optionProperties(r: ResolvedOptions): OptionProperties {
+function optionProperties(r: ResolvedOptions): MemTableOptionValues {
   const { arenaBlockSize: _block, hugePageSize: _huge, earliestSeq: _earliest, ...properties } = r;
   return properties;
 }
 
 /** The options of a {@linkcode MemTable} that it carries as properties. */
-export interface MemTable extends OptionProperties {}
+export interface MemTable extends MemTableOptionValues {}
 
 /**
  * A sorted, multi-version, memory-bounded write buffer.
@@ -171,6 +174,7 @@ export class MemTable implements Disposable {
     nativeHandleOf = (mt) => mt.#live("nativeHandle");
   }
 
+  /** An empty memtable in native memory; `options` are checked first (TypeError/RangeError). */
   constructor(options: MemTableOptions = {}) {
     const r = resolveOptions(options);
     this.#options = r;
@@ -555,6 +559,7 @@ export class MemTable implements Disposable {
     this.#markedForFlush = true;
   }
 
+  /** Whether `markForFlush()` was called. */
   isMarkedForFlush(): boolean {
     this.#live("isMarkedForFlush");
     return this.#markedForFlush;
@@ -664,6 +669,7 @@ export class MemTable implements Disposable {
     this.unref();
   }
 
+  /** `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -125,22 +125,35 @@ export interface MemTableOptions {
 
 /** Every option with its default filled in, as a memtable reports it. */
 export interface ResolvedOptions {
+  /** `MemTableOptions.writeBufferSize`, resolved. */
   writeBufferSize: number;
   /** Undefined: derived from `writeBufferSize` natively (`stats().arenaBlockSize` has it). */
   arenaBlockSize: number | undefined;
+  /** `MemTableOptions.hugePageSize`, resolved. */
   hugePageSize: number;
+  /** `MemTableOptions.earliestSeq`, resolved. */
   earliestSeq: SequenceNumber | undefined;
+  /** `MemTableOptions.mergeOperator`, resolved. */
   mergeOperator: MergeOperator | undefined;
+  /** `MemTableOptions.maxSuccessiveMerges`, resolved. */
   maxSuccessiveMerges: number;
+  /** `MemTableOptions.protectionBytesPerKey`, resolved. */
   protectionBytesPerKey: 0 | 1 | 2 | 4 | 8;
+  /** `MemTableOptions.paranoidChecks`, resolved. */
   paranoidChecks: boolean;
+  /** `MemTableOptions.allowConcurrentWrites`, resolved. */
   allowConcurrentWrites: boolean;
+  /** `MemTableOptions.prefixExtractor`, resolved. */
   prefixExtractor: PrefixExtractor | undefined;
   /** As given, at most 0.25 (RocksDB sanitizes it so). */
   memtablePrefixBloomSizeRatio: number;
+  /** `MemTableOptions.memtableWholeKeyFiltering`, resolved. */
   memtableWholeKeyFiltering: boolean;
+  /** `MemTableOptions.pointIndex`, resolved. */
   pointIndex: boolean;
+  /** `MemTableOptions.insertWithHintPrefixExtractor`, resolved. */
   insertWithHintPrefixExtractor: PrefixExtractor | undefined;
+  /** `MemTableOptions.rep`, resolved. */
   rep: ResolvedRep;
 }
 

@@ -8,6 +8,7 @@ import { ExtractorKind } from "../ffi/layout.ts";
 
 /** A prefix extractor: plain data, so it can travel to a Worker with a share token. */
 export interface PrefixExtractor {
+  /** Which of RocksDB's extractors: `fixedPrefix`, `cappedPrefix` or `noopPrefix`. */
   readonly kind: "fixed" | "capped" | "noop";
   /** Prefix length in bytes (0 for `noop`). */
   readonly n: number;

@@ -20,7 +20,9 @@ import { fn, initRealm, shared } from "./realm.ts";
  * where `MemTable.attach(token)` opens the same native memtable. Good for one attach.
  */
 export interface MemTableShareToken {
+  /** What the token is for: a memtable. */
   readonly kind: "memtable";
+  /** The native side's number for the shared memtable. */
   readonly token: number;
   /** The native library file the memtable lives in: every Worker must use the same one. */
   readonly library: string;

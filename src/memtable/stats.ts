@@ -12,7 +12,9 @@ import { fn, shared } from "./realm.ts";
 
 /** Counters and memory figures of a memtable. */
 export interface MemTableStats {
+  /** Entries added (point entries and range tombstones). */
   numEntries: number;
+  /** Deletion, SingleDeletion and RangeDeletion entries among them. */
   numDeletes: number;
   /** Sum of the encoded sizes of all entries (RocksDB's data size). */
   dataSize: number;
@@ -24,7 +26,9 @@ export interface MemTableStats {
   bloomMisses: number;
   /** Arena bytes allocated from the system, unused block tails included. */
   arenaAllocatedBytes: number;
+  /** The arena's block size in bytes, as resolved from the options. */
   arenaBlockSize: number;
+  /** The memory budget in bytes: `shouldFlush()` turns true at it. */
   writeBufferSize: number;
 }
 

@@ -25,14 +25,19 @@ export { lockName };
 
 /** One table file of the store, as its MANIFEST records it. */
 export interface FileMeta {
+  /** The file number (`NNNNNN.sst`). */
   number: number;
   /** Its level in the LSM tree (0 for flushed files). */
   level: number;
+  /** The smallest sequence number in the file. */
   smallestSeq: number;
+  /** The largest sequence number in the file. */
   largestSeq: number;
+  /** The file's size in bytes. */
   size: number;
   /** Its smallest and largest internal keys (`user_key ‖ fixed64 trailer`). */
   smallest: Uint8Array;
+  /** See `smallest`. */
   largest: Uint8Array;
 }
 

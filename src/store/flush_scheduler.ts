@@ -1,7 +1,7 @@
 /**
  * A Store's flushes: when a memtable is switched out, a flush is scheduled; it picks the oldest
  * immutable memtables, writes them to the next SST file — in the flush Worker (off the writer's
- * thread) or, with `flushInWorker: false` or a `flushFault` hook, on this one — opens the file,
+ * thread) or, with `flushInWorker: false` or a test's file fault hook, on this one — opens the file,
  * installs it (MemTableList order) and records it in the MANIFEST (with the first log still
  * needed: the Store's `install`). One flush runs at a time;
  * a failed one rolls its memtables back (still readable, picked again by the next flush),
@@ -18,6 +18,7 @@ import { FlushWorkerClient } from "../flush/flush_worker_client.ts";
 import { flushMemTablesNative } from "../flush/native_flush.ts";
 import { MemTable } from "../memtable/memtable.ts";
 import { builtinSpecOf } from "../memtable/merge.ts";
+import { fileFault, fileFaultOf } from "../table/file.ts";
 import { openCachedTable, type TableReader } from "../table/table_reader.ts";
 import type { MemTableList } from "../write/memtable_list.ts";
 import { withDescriptorsAsync } from "./descriptors.ts";
@@ -39,11 +40,13 @@ export interface FlushContext {
 
 /** The figures of a store's flushes. */
 export interface FlushFigures {
+  /** Flushes completed. */
   flushes: number;
   /** Flushes that ran in the flush Worker (the rest ran on the calling thread). */
   flushesInWorker: number;
   /** Bytes of SST written, and the time flushes took from start to install. */
   flushedBytes: number;
+  /** See `flushedBytes`. */
   flushMs: number;
 }
 
@@ -122,7 +125,7 @@ export class FlushScheduler {
 
   #inWorker(): boolean {
     const o = this.#ctx.options;
-    return (o.flushInWorker ?? true) && o.flushFault === undefined;
+    return (o.flushInWorker ?? true) && fileFaultOf(o, "Store") === undefined;
   }
 
   /** One flush: the oldest immutable memtables to a new file, recorded in the manifest. */
@@ -175,7 +178,7 @@ export class FlushScheduler {
       const input = { memtables, snapshots, ...(op ? { mergeOperator: op } : {}) };
       const options = {
         ...(o.blockSize ? { blockSize: o.blockSize } : {}),
-        ...(o.flushFault ? { fault: o.flushFault } : {}),
+        [fileFault]: fileFaultOf(o, "Store"),
       };
       // Natively, unless an operator of the caller's own is to fold merge runs.
       return op !== undefined && spec === undefined

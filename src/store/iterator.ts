@@ -120,6 +120,7 @@ export class StoreIterator extends Iterator<StoreEntry, undefined> implements Di
     return { done: true, value: undefined };
   }
 
+  /** Ends the scan and releases what it holds, for `using`. */
   override [Symbol.dispose](): void {
     this.#finish();
   }

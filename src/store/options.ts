@@ -15,7 +15,7 @@ import type { PrefixExtractor } from "../memtable/prefix.ts";
 import type { MemTableRep } from "../memtable/rep.ts";
 import type { OptionsFileFields } from "../db/options_file.ts";
 import { type WalRecoveryMode, walRecoveryModes } from "../db/wal.ts";
-import type { FileFaultHook } from "../table/file.ts";
+import { fileFaultOf } from "../table/file.ts";
 import { Snapshot } from "../write/snapshots.ts";
 import { WriteBufferManager } from "../write/write_buffer_manager.ts";
 import { named } from "./errors.ts";
@@ -54,8 +54,7 @@ export interface StoreOptions {
    */
   maxOpenFiles?: number;
   /**
-   * Run flushes in a Worker, off the writer's thread (default true; `flushFault` keeps them on
-   * the calling thread). Functions cannot go to a Worker: it folds merge operands with the
+   * Run flushes in a Worker, off the writer's thread (default true). Functions cannot go to a Worker: it folds merge operands with the
    * built-in operators, and keeps them as they are (reads fold them) with an operator of your
    * own.
    */
@@ -73,8 +72,6 @@ export interface StoreOptions {
    * (RocksDB's `avoid_flush_during_recovery`; default false: flushed, as RocksDB does).
    */
   avoidFlushDuringRecovery?: boolean;
-  /** TESTING: fails flushes at a file step, as a full disk would. */
-  flushFault?: FileFaultHook;
 }
 
 /**
@@ -136,7 +133,6 @@ const storeOptionNames: readonly (keyof StoreOptions)[] = [
   "flushInWorker",
   "walRecoveryMode",
   "avoidFlushDuringRecovery",
-  "flushFault",
 ];
 
 /**
@@ -190,10 +186,7 @@ export function checkStoreOptions(
     );
   }
   if (options.mergeOperator !== undefined) checkMergeOperator(options.mergeOperator, what);
-  const fault = options.flushFault;
-  if (fault !== undefined && typeof fault !== "function") {
-    throw new TypeError(`${what}: flushFault must be a function, got ${describe(fault)}`);
-  }
+  fileFaultOf(options, what); // a test's hook (src/testing.ts): flushes fail at a file step
   const checked = { ...options, writeBufferSize, maxOpenFiles };
   let first: MemTable;
   try {

@@ -26,7 +26,9 @@ export interface LayerRead {
 
 /** One key-value pair of a Store scan. */
 export interface StoreEntry {
+  /** The user key. */
   key: Uint8Array;
+  /** Its value at the scan's snapshot (merge operands folded). */
   value: Uint8Array;
 }
 

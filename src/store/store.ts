@@ -71,13 +71,17 @@ import type { TableFiles } from "./table_files.ts";
 
 /** A store's figures, for monitoring. */
 export interface StoreStats extends FlushFigures {
+  /** The last sequence number written. */
   lastSequence: number;
+  /** SST files in the store. */
   files: number;
+  /** Memtables switched out and waiting for their flush. */
   immutableMemTables: number;
   /** Native bytes of the mutable and the immutable memtables. */
   memtableBytes: number;
   /** SST files whose descriptors are open now, and the bound on them in force. */
   openTableFiles: number;
+  /** The bound on open SST file descriptors (see `StoreOptions.maxOpenFiles`). */
   maxOpenFiles: number;
   /**
    * The current log: its number, its bytes, how many of them are synced and the fdatasync
@@ -117,8 +121,11 @@ interface Logged {
  * ```
  */
 export class Store {
+  /** The store's directory. */
   readonly dir: string;
+  /** Each memtable's memory budget in bytes (resolved). */
   readonly writeBufferSize: number;
+  /** The merge operator reads and flushes fold Merge operands with. */
   readonly mergeOperator: MergeOperator | undefined;
   readonly #options: StoreOptions;
   #mutable: MemTable;

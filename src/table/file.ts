@@ -17,6 +17,23 @@ let counter = 0;
  */
 export type FileFaultHook = (step: "write" | "sync" | "rename", path: string) => void;
 
+/**
+ * The key under which a test's {@linkcode FileFaultHook} rides on an options object (of
+ * `Store.open`, `flushMemTables`, `flushMemTablesNative`; set by `withFileFault` in the tests'
+ * hooks, src/testing.ts): a symbol, so no public option type shows it and no user names it by
+ * accident.
+ */
+export const fileFault: unique symbol = Symbol("memtable.fileFault");
+
+/** The fault hook on `options` (see {@linkcode fileFault}), checked to be a function. */
+export function fileFaultOf(options: object, what: string): FileFaultHook | undefined {
+  const hook = (options as { [fileFault]?: unknown })[fileFault];
+  if (hook !== undefined && typeof hook !== "function") {
+    throw new TypeError(`${what}: the file fault hook must be a function, got ${typeof hook}`);
+  }
+  return hook as FileFaultHook | undefined;
+}
+
 /** Writes `bytes` to `path` durably and atomically (see the module notes). */
 export function writeFileDurably(path: string, bytes: Uint8Array, fault?: FileFaultHook): void {
   const tmp = `${path}.${process.pid}.${counter++}.tmp`;

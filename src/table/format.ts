@@ -73,7 +73,9 @@ const noCompression = new Uint8Array([0]);
 
 /** Where a block is: `varint64 offset ‖ varint64 size` (size without the trailer). */
 export interface BlockHandle {
+  /** The block's offset in the file. */
   offset: number;
+  /** The block's size in bytes, without its 5-byte trailer. */
   size: number;
 }
 
@@ -199,10 +201,15 @@ export function encodeFooter(metaindex: BlockHandle, index: BlockHandle): Uint8A
   return w.view().slice();
 }
 
+/** The fixed-size footer at the end of a table file (RocksDB's format). */
 export interface Footer {
+  /** The block checksum type (1: crc32c). */
   checksumType: number;
+  /** Where the metaindex block is. */
   metaindex: BlockHandle;
+  /** Where the index block is. */
   index: BlockHandle;
+  /** RocksDB's `format_version` the table was written with. */
   formatVersion: number;
 }
 

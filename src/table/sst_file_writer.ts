@@ -10,18 +10,22 @@ import { compareUserKeys } from "../coding/internal_key.ts";
 import { describe, ValueType } from "../coding/value_type.ts";
 import { bytesArgument } from "../arguments.ts";
 import type { Bytes } from "../memtable/bytes.ts";
-import { type FileFaultHook, writeFileDurably } from "./file.ts";
+import { type FileFaultHook, fileFaultOf, writeFileDurably } from "./file.ts";
 import { checkTableBuilderOptions, TableBuilder } from "./table_builder.ts";
 
 /** What {@linkcode SstFileWriter.finish} reports. */
 export interface ExternalSstFileInfo {
+  /** The file written. */
   path: string;
   /** Point entries (range deletions not included). */
   numEntries: number;
+  /** Range deletions written. */
   numRangeDeletions: number;
+  /** The file's size in bytes. */
   fileSize: number;
   /** The smallest and largest user keys of the point entries (undefined when none). */
   smallestKey: Uint8Array | undefined;
+  /** See `smallestKey`. */
   largestKey: Uint8Array | undefined;
 }
 
@@ -31,7 +35,7 @@ export interface ExternalSstFileInfo {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { SstFileWriter, TableReader } from "../../mod.ts";
+ * import { SstFileWriter, TableReader } from "../../table.ts";
  * import { mkdtempSync } from "node:fs";
  * import { join } from "node:path";
  * import { tmpdir } from "node:os";
@@ -47,6 +51,7 @@ export interface ExternalSstFileInfo {
  * ```
  */
 export class SstFileWriter {
+  /** The file `finish()` writes. */
   readonly path: string;
   readonly #builder: TableBuilder;
   #last: Uint8Array | undefined;
@@ -54,6 +59,7 @@ export class SstFileWriter {
   #points = 0;
   #done = false;
   #bytes: Uint8Array | undefined;
+  readonly #fault: FileFaultHook | undefined;
 
   /**
    * A writer of the file at `path` (written by `finish()`). `blockSize` and `restartInterval`
@@ -64,6 +70,7 @@ export class SstFileWriter {
       throw new TypeError(`SstFileWriter: path must be a non-empty string, got ${describe(path)}`);
     }
     const o = checkTableBuilderOptions(options, "SstFileWriter", ["blockSize", "restartInterval"]);
+    this.#fault = fileFaultOf(options, "SstFileWriter");
     this.path = path;
     this.#builder = new TableBuilder({
       blockSize: o.blockSize,
@@ -90,14 +97,17 @@ export class SstFileWriter {
     this.#points++;
   }
 
+  /** Adds a Value; keys must come in strictly ascending order (RangeError otherwise). */
   put(key: Bytes, value: Bytes): void {
     this.#add(key, ValueType.Value, value, "put");
   }
 
+  /** Adds a Merge operand; keys strictly ascending. */
   merge(key: Bytes, operand: Bytes): void {
     this.#add(key, ValueType.Merge, operand, "merge");
   }
 
+  /** Adds a Deletion; keys strictly ascending. */
   delete(key: Bytes): void {
     this.#add(key, ValueType.Deletion, undefined, "delete");
   }
@@ -117,20 +127,15 @@ export class SstFileWriter {
   /**
    * Writes the file (atomically: complete or absent) and reports what it holds. A file with
    * no entries is refused, as RocksDB refuses it. When writing fails (a full disk), nothing is
-   * left at `path` and `finish()` may be called again. `fault` is a test hook.
+   * left at `path` and `finish()` may be called again.
    */
-  finish(fault?: FileFaultHook): ExternalSstFileInfo {
+  finish(): ExternalSstFileInfo {
     if (this.#done) throw new TypeError("SstFileWriter.finish(): the file is finished");
-    if (fault !== undefined && typeof fault !== "function") {
-      throw new TypeError(
-        `SstFileWriter.finish(): fault must be a function or undefined, got ${describe(fault)}`,
-      );
-    }
     if (this.#builder.numEntries === 0 && this.#bytes === undefined) {
       throw new RangeError("SstFileWriter.finish(): cannot create an SST file with no entries");
     }
     const bytes = this.#bytes ??= this.#builder.finish();
-    writeFileDurably(this.path, bytes, fault);
+    writeFileDurably(this.path, bytes, this.#fault);
     this.#done = true;
     return {
       path: this.path,

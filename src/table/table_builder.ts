@@ -101,7 +101,8 @@ function internalKey(userKey: Uint8Array, seq: SequenceNumber, type: number): Ui
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { TableBuilder, TableReader, ValueType } from "../../mod.ts";
+ * import { ValueType } from "../../mod.ts";
+ * import { TableBuilder, TableReader } from "../../table.ts";
  * const enc = (s: string) => new TextEncoder().encode(s);
  * const b = new TableBuilder();
  * b.add(enc("apple"), 7, ValueType.Value, enc("red")); // internal-key order:
@@ -113,7 +114,9 @@ function internalKey(userKey: Uint8Array, seq: SequenceNumber, type: number): Ui
  * ```
  */
 export class TableBuilder {
+  /** Data blocks are cut once they reach this many bytes. */
   readonly blockSize: number;
+  /** Whether this is an ingest file (sequence numbers 0, the external-file properties). */
   readonly ingest: boolean;
   readonly #data: BlockBuilder;
   readonly #index = new BlockBuilder(1);
@@ -126,6 +129,7 @@ export class TableBuilder {
   #tombstones: { ikey: Uint8Array; end: Uint8Array }[] = [];
   #finished = false;
   readonly #user: [string, Uint8Array][];
+  /** What the table holds so far: the figures its properties block records. */
   readonly props = {
     numEntries: 0,
     deletedKeys: 0,

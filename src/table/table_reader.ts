@@ -39,33 +39,56 @@ import {
 
 /** A point entry of a table. */
 export interface TableEntry {
+  /** The user key. */
   key: Uint8Array;
+  /** The version's sequence number. */
   seq: SequenceNumber;
+  /** What the version is. */
   type: ValueType;
+  /** Its value or merge operand (empty for deletions). */
   value: Uint8Array;
 }
 
 /** A range tombstone of a table: keys in [start, end) older than `seq` are deleted. */
 export interface TableTombstone {
+  /** The first key deleted. */
   start: Uint8Array;
+  /** The first key after the range. */
   end: Uint8Array;
+  /** The tombstone's sequence number: it hides versions older than this. */
   seq: SequenceNumber;
 }
 
 /** The properties RocksDB records in every table (and the raw ones, by name). */
 export interface TableProperties {
+  /** Point entries in the table. */
   numEntries: number;
+  /** Deletion and SingleDeletion entries among them. */
   deletedKeys: number;
+  /** Merge operands among them. */
   mergeOperands: number;
+  /** Range tombstones. */
   numRangeDeletions: number;
+  /** Bytes of the internal keys, before any compression. */
   rawKeySize: number;
+  /** Bytes of the values, before any compression. */
   rawValueSize: number;
+  /** Bytes of the data blocks. */
   dataSize: number;
+  /** Bytes of the index block. */
   indexSize: number;
+  /** Data blocks in the table. */
   numDataBlocks: number;
+  /** The name of the comparator the keys are ordered by. */
   comparator: string;
+  /** The column family the table was written for, when recorded. */
   columnFamilyName: string | undefined;
+  /**
+   * Whether index entries hold user keys (RocksDB's format_version 3 and later) rather than
+   * internal keys.
+   */
   indexKeyIsUserKey: boolean;
+  /** Whether index entries are delta-encoded block handles. */
   indexValueIsDeltaEncoded: boolean;
   /** Set in files written for ingestion (RocksDB's SstFileWriter): 2. */
   externalSstFileVersion: number | undefined;
@@ -151,7 +174,7 @@ export let openCachedTable: (path: string, cache: TableCache) => TableReader;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { SstFileWriter, TableReader } from "../../mod.ts";
+ * import { SstFileWriter, TableReader } from "../../table.ts";
  * import { mkdtempSync } from "node:fs";
  * import { join } from "node:path";
  * import { tmpdir } from "node:os";
@@ -167,8 +190,11 @@ export let openCachedTable: (path: string, cache: TableCache) => TableReader;
  * ```
  */
 export class TableReader implements Disposable {
+  /** The file name (or the name given to `fromBytes`), for messages. */
   readonly name: string;
+  /** The table's footer: where its metaindex and index blocks are, and its format version. */
   readonly footer: Footer;
+  /** The table's properties block, decoded. */
   readonly properties: TableProperties;
   readonly #file: Source;
   /** Index entries: separator key (internal, or user key) and the data block's handle. */
@@ -277,6 +303,7 @@ export class TableReader implements Disposable {
     if (this.#closed) throw new TypeError(`TableReader.${what}(): ${this.name} is closed`);
   }
 
+  /** `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

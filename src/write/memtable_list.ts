@@ -46,18 +46,21 @@ export class MemTableVersion implements Disposable {
   readonly history: readonly MemTable[];
   #released = false;
 
+  /** Made by `MemTableList.current()`, which hands the references it takes to this version. */
   constructor(memtables: MemTable[], history: MemTable[]) {
     this.memtables = memtables;
     this.history = history;
     for (const m of [...memtables, ...history]) m.ref();
   }
 
+  /** Releases the references this version holds (once; later calls do nothing). */
   release(): void {
     if (this.#released) return;
     this.#released = true;
     for (const m of [...this.memtables, ...this.history]) m.unref();
   }
 
+  /** `release()`, for `using`. */
   [Symbol.dispose](): void {
     this.release();
   }
@@ -77,7 +80,8 @@ function count(v: unknown, what: string, min: number, fallback: number): number 
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { MemTable, MemTableList, ValueType } from "../../mod.ts";
+ * import { MemTable, ValueType } from "../../mod.ts";
+ * import { MemTableList } from "../../flush.ts";
  * const list = new MemTableList<string>();
  * const mt = new MemTable();
  * mt.add(1, ValueType.Value, "k", "v");
@@ -91,8 +95,11 @@ function count(v: unknown, what: string, min: number, fallback: number): number 
  * ```
  */
 export class MemTableList<R = unknown> {
+  /** The most memtables (mutable and immutable) before writes should stall. */
   readonly maxWriteBufferNumber: number;
+  /** The fewest immutable memtables a flush picks. */
   readonly minWriteBufferNumberToMerge: number;
+  /** Bytes of flushed memtables kept as history (0: none). */
   readonly maxWriteBufferSizeToMaintain: number;
   readonly #wbm: WriteBufferManager | undefined;
   /** Oldest first. */
@@ -101,6 +108,7 @@ export class MemTableList<R = unknown> {
   #history: { mt: MemTable; size: number }[] = [];
   #closed = false;
 
+  /** An empty list; bad options throw TypeError/RangeError. */
   constructor(options: MemTableListOptions = {}) {
     this.maxWriteBufferNumber = count(options.maxWriteBufferNumber, "maxWriteBufferNumber", 2, 2);
     this.minWriteBufferNumberToMerge = count(

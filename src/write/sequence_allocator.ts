@@ -20,10 +20,13 @@ import type { WriteBatch } from "./write_batch.ts";
 
 /** What `SequenceAllocator.share()` returns; send it to a Worker, `attach` it there once. */
 export interface SequenceAllocatorShareToken {
+  /** What the token is for: a sequence allocator. */
   readonly kind: "sequence-allocator";
+  /** The native side's number for the shared allocator. */
   readonly token: number;
   /** The native library file the allocator lives in. */
   readonly library: string;
+  /** No options: an allocator has none (the field keeps the token's shape). */
   readonly options: Record<string, never>;
 }
 
@@ -198,6 +201,7 @@ export class SequenceAllocator implements Disposable {
     native().fn.memtable_seqalloc_unref(h);
   }
 
+  /** `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

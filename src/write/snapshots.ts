@@ -15,6 +15,7 @@ const releaseToken: unique symbol = Symbol("Snapshot.release");
  * done so flushes may drop the versions only it could see.
  */
 export class Snapshot implements Disposable {
+  /** The sequence number reads at this snapshot see up to (inclusive). */
   readonly seq: SequenceNumber;
   #list: SnapshotList | null;
 
@@ -48,6 +49,7 @@ export class Snapshot implements Disposable {
     list[releaseToken](this);
   }
 
+  /** `release()`, for `using`. */
   [Symbol.dispose](): void {
     this.release();
   }

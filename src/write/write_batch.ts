@@ -35,8 +35,11 @@ export const BatchTag = {
 
 /** A decoded record of a batch. `value` is the end key of a RangeDeletion. */
 export interface WriteBatchRecord {
+  /** The record's type (Value, Merge, Deletion, SingleDeletion, RangeDeletion). */
   type: ValueType;
+  /** The key (the start key of a RangeDeletion). */
   key: Uint8Array;
+  /** The value or operand, the end key of a RangeDeletion, empty for deletions. */
   value: Uint8Array;
 }
 

@@ -19,11 +19,15 @@ export interface WriteBufferManagerOptions {
 
 /** The manager's figures, for monitoring. */
 export interface WriteBufferManagerStats {
+  /** The budget in bytes (0: no budget, only accounting). */
   bufferSize: number;
+  /** Bytes reserved by every memtable that counts against the budget. */
   memoryUsage: number;
+  /** The part of `memoryUsage` held by mutable memtables (not scheduled to be freed). */
   mutableMemtableMemoryUsage: number;
   /** Writers that had to wait, and for how long in total (ms). */
   stalls: number;
+  /** Milliseconds writers have spent waiting in `whenWritable()`, in total. */
   stallTimeMs: number;
   /** Writers waiting now. */
   waiting: number;
@@ -55,6 +59,7 @@ function bytes(n: unknown, what: string): number {
  */
 export class WriteBufferManager {
   #bufferSize: number;
+  /** Whether writers wait (`whenWritable()`) while usage is at or over the budget. */
   readonly allowStall: boolean;
   #used = 0;
   #active = 0;
@@ -62,6 +67,7 @@ export class WriteBufferManager {
   #stalls = 0;
   #stallTime = 0;
 
+  /** A manager of `bufferSize` bytes; bad options throw TypeError/RangeError. */
   constructor(options: WriteBufferManagerOptions) {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(
@@ -83,6 +89,7 @@ export class WriteBufferManager {
     return this.#bufferSize > 0;
   }
 
+  /** The budget in bytes (0: no budget). */
   get bufferSize(): number {
     return this.#bufferSize;
   }
@@ -154,6 +161,7 @@ export class WriteBufferManager {
     }
   }
 
+  /** The manager's figures now. */
   stats(): WriteBufferManagerStats {
     return {
       bufferSize: this.#bufferSize,
