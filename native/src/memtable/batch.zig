@@ -128,23 +128,25 @@ pub fn addBatch(mt: *MemTable, records: []const Record, failed: *?usize) AddErro
 
     try points.allocate();
     try ranges.allocate();
+    const slot = try mt.reserveKeys(plan.points);
 
     points.link(&at) catch |err| {
-        countPoints(mt, records, plan.order[0..at]); // linked before the failed one
+        countPoints(mt, records, plan.order[0..at], slot); // linked before the failed one
         return fail(failed, plan.order[at], err);
     };
-    countPoints(mt, records, plan.order[0..plan.points]);
+    countPoints(mt, records, plan.order[0..plan.points], slot);
     ranges.link(&at) catch |err| return fail(failed, plan.order[plan.points + at], err);
     // With one writer nobody else counts meanwhile: every record, and only they, counted.
     if (!mt.concurrent_writes) std.debug.assert(mt.num_entries.load(.monotonic) == entries_before + records.len);
 }
 
-/// Step 4's end for linked point records: the bloom filter and the counters.
-fn countPoints(mt: *MemTable, records: []const Record, order: []const u32) void {
-    for (order) |i| {
+/// Step 4's end for linked point records: the filters (key slots from `first_slot` on) and the
+/// counters.
+fn countPoints(mt: *MemTable, records: []const Record, order: []const u32, first_slot: u64) void {
+    for (order, 0..) |i, k| {
         const r = records[i];
         std.debug.assert(r.value_type != .range_deletion);
-        mt.bloomAdd(r.key);
+        mt.bloomAdd(r.key, first_slot + k);
         mt.counted(r.seq, r.value_type, r.key.len, r.value.len);
     }
 }

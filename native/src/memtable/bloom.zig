@@ -47,22 +47,36 @@ pub const Bloom = struct {
         }
     };
 
-    fn probesOf(self: Bloom, key: []const u8) Probes {
-        const h = hash(key);
+    fn probesOf(self: Bloom, h: u64) Probes {
         return .{ .blk = self.block(h), .x = @truncate(h) };
     }
 
     pub fn add(self: Bloom, key: []const u8) void {
-        var p = self.probesOf(key);
-        while (p.next()) |b| _ = b.word.fetchOr(b.mask, .monotonic);
+        self.addHash(hash(key));
     }
 
     pub fn mayContain(self: Bloom, key: []const u8) bool {
-        var p = self.probesOf(key);
+        return self.mayContainHash(hash(key));
+    }
+
+    /// `add` of a key whose `hash` is `h`.
+    pub fn addHash(self: Bloom, h: u64) void {
+        var p = self.probesOf(h);
+        while (p.next()) |b| _ = b.word.fetchOr(b.mask, .monotonic);
+    }
+
+    /// `mayContain` of a key whose `hash` is `h`.
+    pub fn mayContainHash(self: Bloom, h: u64) bool {
+        var p = self.probesOf(h);
         while (p.next()) |b| {
             if (b.word.load(.monotonic) & b.mask == 0) return false;
         }
         return true;
+    }
+
+    /// Asks the cache for the line `h` probes (a lookup that will test it soon).
+    pub fn prefetchHash(self: Bloom, h: u64) void {
+        @prefetch(self.block(h), .{ .rw = .read, .locality = 3, .cache = .data });
     }
 };
 

@@ -7,7 +7,8 @@
 //!   version), the version walk, the records a get produces;
 //! - `tombstones.zig`, `fragments.zig`: range tombstones and what they hide;
 //! - `iterator.zig`: snapshot iterators and the entries they copy out;
-//! - `bloom.zig`: the filter.
+//! - `bloom.zig`: the filter; `key_filter.zig`: the growing whole-key filter every memtable
+//!   has unless its bloom filter holds whole keys.
 //!
 //! Owns every byte of its entries (in `arena`); the last `unref` frees them all at once. The
 //! memtable decides which versions exist and what a reader at a snapshot sees of them: the
@@ -28,6 +29,7 @@ const prefix_mod = @import("../prefix.zig");
 const skiplist = @import("../rep/skiplist.zig");
 const rep_mod = @import("../rep/rep.zig");
 const Bloom = @import("bloom.zig").Bloom;
+const KeyFilter = @import("key_filter.zig").KeyFilter;
 const write = @import("write.zig");
 const batch = @import("batch.zig");
 const lookup = @import("lookup.zig");
@@ -145,6 +147,9 @@ pub const MemTable = struct {
     writing: std.atomic.Value(u32) = .init(0),
     extractor: prefix_mod.Extractor,
     bloom: ?Bloom = null,
+    /// The whole-key filter of point entries (`key_filter.zig`); null when `bloom` holds whole
+    /// keys.
+    key_filter: ?KeyFilter = null,
     /// The insert-hint prefix extractor: `write.zig` inserts keys in its domain with the hint
     /// of their prefix (the representation supports hints: `Options.supported`).
     hint_extractor: prefix_mod.Extractor,
@@ -193,6 +198,7 @@ pub const MemTable = struct {
         if ((options.extractor.kind != .none or options.whole_key_filtering) and options.bloom_bits > 0) {
             mt.bloom = try Bloom.init(&mt.arena, options.bloom_bits);
         }
+        if (mt.bloom == null or !options.whole_key_filtering) mt.key_filter = KeyFilter.init(&mt.arena);
         return mt;
     }
 
@@ -295,21 +301,33 @@ pub const MemTable = struct {
         _ = self.data_size.fetchAdd(coding.entryEncodedLength(key_len, value_len), .monotonic);
     }
 
-    /// Records a point entry's key in the bloom filter (RocksDB's MemTable::Add).
-    pub fn bloomAdd(self: *MemTable, key: []const u8) void {
+    /// Before linking `count` point entries: their slots in the key filter (the first; 0
+    /// without one), the only step of recording their keys that can fail.
+    pub fn reserveKeys(self: *MemTable, count: u64) error{OutOfMemory}!u64 {
+        const f = if (self.key_filter) |*f| f else return 0;
+        return f.reserve(count);
+    }
+
+    /// Records a point entry's key, linked, in the filters (RocksDB's MemTable::Add for the
+    /// bloom filter); `slot` from `reserveKeys`.
+    pub fn bloomAdd(self: *MemTable, key: []const u8, slot: u64) void {
+        if (self.key_filter) |*f| f.add(slot, key);
         const b = self.bloom orelse return;
         if (self.extractor.prefixOf(key)) |p| b.add(p);
         if (self.whole_key_filtering) b.add(key);
     }
 
-    /// False when the bloom filter proves the memtable has no version of `key`.
+    /// False when the filters prove the memtable has no version of `key`.
     pub fn mayContain(self: *MemTable, key: []const u8) bool {
-        const b = self.bloom orelse return true;
-        const may = if (self.whole_key_filtering)
-            b.mayContain(key)
-        else if (self.extractor.prefixOf(key)) |p| b.mayContain(p) else true;
-        _ = (if (may) &self.bloom_hits else &self.bloom_misses).fetchAdd(1, .monotonic);
-        return may;
+        if (self.bloom) |b| {
+            const may = if (self.whole_key_filtering)
+                b.mayContain(key)
+            else if (self.extractor.prefixOf(key)) |p| b.mayContain(p) else true;
+            _ = (if (may) &self.bloom_hits else &self.bloom_misses).fetchAdd(1, .monotonic);
+            if (!may) return false;
+        }
+        const f = if (self.key_filter) |*f| f else return true;
+        return f.mayContain(key);
     }
 
     /// For a prefix seek: false when no key with `prefix` can be here.
@@ -360,6 +378,7 @@ test {
     _ = fragments;
     _ = iterator;
     _ = @import("bloom.zig");
+    _ = @import("key_filter.zig");
 }
 
 test "options a representation does not take are not supported" {

@@ -50,6 +50,7 @@ pub fn add(mt: *MemTable, seq: u64, value_type: limits.ValueType, key: []const u
         return error.SingleDeleteMisuse;
     }
     const ikey: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(seq, @backingInt(value_type)) };
+    const slot = try mt.reserveKeys(1);
     const node = if (mt.concurrent_writes)
         try mt.rep.insertConcurrently(ikey, value)
     else if (mt.hint_extractor.prefixOf(key)) |prefix|
@@ -58,7 +59,7 @@ pub fn add(mt: *MemTable, seq: u64, value_type: limits.ValueType, key: []const u
         try mt.rep.insert(ikey, value);
     std.debug.assert(node.key().trailer == ikey.trailer);
     if (std.debug.runtime_safety) std.debug.assert(std.mem.eql(u8, node.key().user_key, key));
-    mt.bloomAdd(key);
+    mt.bloomAdd(key, slot);
     mt.counted(seq, value_type, key.len, value.len);
 }
 
