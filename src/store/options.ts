@@ -19,13 +19,18 @@ import type { FileFaultHook } from "../table/file.ts";
 import { Snapshot } from "../write/snapshots.ts";
 import { WriteBufferManager } from "../write/write_buffer_manager.ts";
 import { named } from "./errors.ts";
+import {
+  checkCompactionOptions,
+  compactionOptionNames,
+  type CompactionOptions,
+} from "./compaction/picker.ts";
 
 /**
  * Options of {@linkcode Store.open}. Every option is checked before anything is read or
  * written: an unknown name or a value of the wrong type or range is a TypeError or RangeError
  * naming `Store.open()` and the option.
  */
-export interface StoreOptions {
+export interface StoreOptions extends CompactionOptions {
   /** The directory of the store's files (created if missing). */
   dir: string;
   /** Bytes per memtable before it is switched out and flushed (an integer ≥ 1). Default 64 MiB. */
@@ -118,6 +123,7 @@ export function optionsFileFields(o: StoreOptions): OptionsFileFields {
       : (o.prefixExtractor as { name?: string }).name,
     blockSize: o.blockSize ?? 4096,
     bloomBitsPerKey: 0,
+    numLevels: o.numLevels ?? 7,
   };
 }
 
@@ -137,6 +143,7 @@ const storeOptionNames: readonly (keyof StoreOptions)[] = [
   "walRecoveryMode",
   "avoidFlushDuringRecovery",
   "flushFault",
+  ...compactionOptionNames,
 ];
 
 /**
@@ -194,7 +201,12 @@ export function checkStoreOptions(
   if (fault !== undefined && typeof fault !== "function") {
     throw new TypeError(`${what}: flushFault must be a function, got ${describe(fault)}`);
   }
-  const checked = { ...options, writeBufferSize, maxOpenFiles };
+  const checked = {
+    ...options,
+    ...checkCompactionOptions(options, what),
+    writeBufferSize,
+    maxOpenFiles,
+  };
   let first: MemTable;
   try {
     first = memTableFor(checked);
