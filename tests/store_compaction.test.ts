@@ -58,7 +58,9 @@ function checkAll(store: Store, model: MemTable, keys: Uint8Array[], at: number,
   assert.deepEqual(got, want, `iterator ${where}`);
 }
 
-test("Store compactions keep every read at every live snapshot equal to the model's (seeded)", async () => {
+test("Store compactions keep every read at every live snapshot equal to the model's (seeded)", {
+  timeout: 120_000,
+}, async () => {
   const seed = seedFor("MEMTABLE_COMPACTION_SEED", "store compaction model");
   const rng = new Rng(seed);
   const where = `MEMTABLE_COMPACTION_SEED=${seed}`;
@@ -106,6 +108,7 @@ test("Store compactions keep every read at every live snapshot equal to the mode
     }
     const st = store.stats();
     assert.ok(st.compactions > 0, `${st.compactions} compactions: ${where}`);
+    assert.equal(st.compactionsInWorker, st.compactions - st.trivialMoves, "jobs in the Worker");
     assert.ok(st.levels.slice(1).some((l) => l.files > 0), "data below level 0");
     assert.ok(st.writeAmplification > 1, `write amplification ${st.writeAmplification}`);
     assert.equal(
@@ -203,39 +206,45 @@ test("RocksDB's ldb reads a compacted store to the same keys; checkconsistency a
   }
 });
 
-test("Store killed (SIGKILL) while compactions run loses nothing and leaves no half-installed version", async () => {
-  const seed = seedFor("MEMTABLE_COMPACTION_CRASH_SEED", "store compaction crash");
-  const rng = new Rng(seed);
-  for (let round = 0; round < 3; round++) {
-    const dir = newDir();
-    try {
-      const afterMs = 300 + rng.below(1200);
-      const acked = await killMidWrite(dir, afterMs, "none", 8 << 10, true);
-      const store = Store.open({ dir });
-      const about =
-        `MEMTABLE_COMPACTION_CRASH_SEED=${seed} round ${round} (killed ${afterMs} ms in)`;
+test(
+  "Store killed (SIGKILL) while compactions run loses nothing and leaves no half-installed version",
+  {
+    timeout: 120_000,
+  },
+  async () => {
+    const seed = seedFor("MEMTABLE_COMPACTION_CRASH_SEED", "store compaction crash");
+    const rng = new Rng(seed);
+    for (let round = 0; round < 3; round++) {
+      const dir = newDir();
       try {
-        const { applied, whole } = appliedBatches(store.lastSequence);
-        assert.ok(whole && applied >= acked, `${about}: ${applied} applied, ${acked} acked`);
-        const got = [...store.iterator()].map((e) => `${text(e.key)} : ${text(e.value)}`);
-        assert.deepEqual(got, modelAfter(applied), about);
-        const listed = store.files.map((f) => f.number).sort();
-        const onDisk = readdirSync(dir).filter((f) => /^\d+\.sst$/.test(f))
-          .map((f) => parseInt(f, 10)).sort();
-        assert.deepEqual(onDisk, listed, `${about}: only the MANIFEST's table files remain`);
-        assert.ok(readdirSync(dir).every((f) => !f.endsWith(".tmp")), `${about}: no temporaries`);
-        const deeper = store.stats().levels.slice(1).reduce((n, l) => n + l.files, 0);
-        assert.ok(deeper > 0, `${about}: the writer compacted before it was killed`);
+        const afterMs = 300 + rng.below(1200);
+        const acked = await killMidWrite(dir, afterMs, "none", 8 << 10, true);
+        const store = Store.open({ dir });
+        const about =
+          `MEMTABLE_COMPACTION_CRASH_SEED=${seed} round ${round} (killed ${afterMs} ms in)`;
+        try {
+          const { applied, whole } = appliedBatches(store.lastSequence);
+          assert.ok(whole && applied >= acked, `${about}: ${applied} applied, ${acked} acked`);
+          const got = [...store.iterator()].map((e) => `${text(e.key)} : ${text(e.value)}`);
+          assert.deepEqual(got, modelAfter(applied), about);
+          const listed = store.files.map((f) => f.number).sort();
+          const onDisk = readdirSync(dir).filter((f) => /^\d+\.sst$/.test(f))
+            .map((f) => parseInt(f, 10)).sort();
+          assert.deepEqual(onDisk, listed, `${about}: only the MANIFEST's table files remain`);
+          assert.ok(readdirSync(dir).every((f) => !f.endsWith(".tmp")), `${about}: no temporaries`);
+          const deeper = store.stats().levels.slice(1).reduce((n, l) => n + l.files, 0);
+          assert.ok(deeper > 0, `${about}: the writer compacted before it was killed`);
+        } finally {
+          await store.close();
+        }
+        const check = ldb(`--db=${dir}`, "checkconsistency");
+        assert.equal(check.status, 0, `${about}: ${check.stderr}`);
       } finally {
-        await store.close();
+        rmSync(join(dir, ".."), { recursive: true, force: true });
       }
-      const check = ldb(`--db=${dir}`, "checkconsistency");
-      assert.equal(check.status, 0, `${about}: ${check.stderr}`);
-    } finally {
-      rmSync(join(dir, ".."), { recursive: true, force: true });
     }
-  }
-});
+  },
+);
 
 test("Store.open() refuses bad compaction options, naming the option, and creates nothing", () => {
   const dir = newDir();

@@ -60,7 +60,7 @@ export interface StoreOptions extends CompactionOptions {
   maxOpenFiles?: number;
   /**
    * Run flushes in a Worker, off the writer's thread (default true; `flushFault` keeps them on
-   * the calling thread). Functions cannot go to a Worker: it folds merge operands with the
+   * the calling thread), and compactions in another (false: on the calling thread, in slices). Functions cannot go to a Worker: it folds merge operands with the
    * built-in operators, and keeps them as they are (reads fold them) with an operator of your
    * own.
    */

@@ -159,6 +159,7 @@ export class Store {
       files: this.#files,
       mergeOperator: options.mergeOperator,
       blockSize: options.blockSize,
+      inWorker: options.flushInWorker ?? true,
       snapshots: () => this.#snapshots.sequences().map(Number),
       lastSequence: () => this.#lastSeq,
       failed: (e) => this.#failed ??= e instanceof Error ? e : new Error(String(e)),

@@ -12,20 +12,25 @@
  * (the numbers are taken in the install step, after every earlier edit), both removed by the
  * next open; after it, the inputs are obsolete files the next open removes.
  *
- * The job runs on the store's thread, in slices that yield to the event loop (so writes,
- * reads and flushes go on meanwhile); it is not yet run in the flush Worker or natively.
+ * The job (flush/compaction_job.ts, TypeScript) runs in a Worker of its own, off the writer's
+ * thread, which opens the input files by path; with `flushInWorker: false`, or a merge operator
+ * of the caller's own (only this thread can call it), it runs on the store's thread in slices
+ * that yield to the event loop, so writes, reads and flushes go on meanwhile. It does not run
+ * natively yet.
  *
  * @module
  */
-import { renameSync, rmSync } from "node:fs";
+import { readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { tableFileName } from "../../db/manifest.ts";
-import type { MergeOperator } from "../../memtable/merge.ts";
+import process from "node:process";
+import { numbered, tableFileName } from "../../db/manifest.ts";
+import { FlushWorkerClient } from "../../flush/flush_worker_client.ts";
+import { builtinSpecOf, type MergeOperator } from "../../memtable/merge.ts";
 import { syncDirectory } from "../../table/file.ts";
-import { openCachedTable, type TableReader } from "../../table/table_reader.ts";
+import { openCachedTable } from "../../table/table_reader.ts";
 import type { FileMeta } from "../directory.ts";
 import type { TableFile, TableFiles } from "../table_files.ts";
-import { type JobResult, runCompactionJob } from "./job.ts";
+import { type JobResult, runCompactionJob } from "../../flush/compaction_job.ts";
 import {
   type CompactionOptions,
   type CompactionPick,
@@ -41,6 +46,8 @@ export interface CompactionContext {
   readonly files: TableFiles;
   readonly mergeOperator: MergeOperator | undefined;
   readonly blockSize: number | undefined;
+  /** Run jobs in a Worker of their own (unless a merge operator of the caller's is to run). */
+  readonly inWorker: boolean;
   /** The live snapshots' sequence numbers. */
   snapshots(): number[];
   lastSequence(): number;
@@ -51,6 +58,8 @@ export interface CompactionContext {
 /** The figures of a store's compactions. */
 export interface CompactionFigures {
   compactions: number;
+  /** Compactions whose job ran in the compaction Worker (the rest: on the store's thread). */
+  compactionsInWorker: number;
   /** Compactions that moved a file to the next level without rewriting it. */
   trivialMoves: number;
   compactionBytesRead: number;
@@ -71,12 +80,16 @@ export interface LevelFigures {
 export class Compactor {
   readonly #ctx: CompactionContext;
   #running: Promise<void> | undefined;
+  #worker: FlushWorkerClient | undefined;
+  /** The job number of the last job sent to the Worker (names its temporaries). */
+  #jobNumber: number | undefined;
   #manual = 0;
   #error: unknown;
   #stopped = false;
   readonly #signal = { aborted: false };
   readonly #figures: CompactionFigures = {
     compactions: 0,
+    compactionsInWorker: 0,
     trivialMoves: 0,
     compactionBytesRead: 0,
     compactionBytesWritten: 0,
@@ -191,7 +204,14 @@ export class Compactor {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#signal.aborted = true;
+    this.#worker?.terminate(); // a job there rejects; its temporaries are removed below
     while (this.#running) await this.#running.catch(() => {});
+    if (this.#jobNumber === undefined) return;
+    const prefix = `${numbered(this.#jobNumber, ".sst")}.${process.pid}.`;
+    const dir = this.#ctx.files.dir;
+    for (const f of readdirSync(dir)) {
+      if (f.startsWith(prefix)) rmSync(join(dir, f), { force: true });
+    }
   }
 
   /** Runs the compaction `pick()` chooses, if any; returns whether one ran. */
@@ -223,21 +243,38 @@ export class Compactor {
     return true;
   }
 
-  #job(p: CompactionPick): Promise<JobResult> {
+  /**
+   * Runs the pick's job: in the compaction Worker (the files opened there by path), or here
+   * when the merge operator is the caller's own (only this thread can call it).
+   */
+  async #job(p: CompactionPick): Promise<JobResult> {
     const ctx = this.#ctx;
-    const runs: TableReader[][] = p.level === 0 ? p.inputs.map((f) => [f.reader]) : [
-      p.inputs.map((f) => f.reader),
-    ];
-    if (p.outputInputs.length > 0) runs.push(p.outputInputs.map((f) => f.reader));
-    return runCompactionJob({
+    const runs: LiveTable[][] = p.level === 0 ? p.inputs.map((f) => [f]) : [p.inputs];
+    if (p.outputInputs.length > 0) runs.push(p.outputInputs);
+    const op = ctx.mergeOperator;
+    const spec = op === undefined ? undefined : builtinSpecOf(op);
+    const common = {
       dir: ctx.files.dir,
       jobNumber: Math.min(...p.inputs.map((f) => f.meta.number)),
-      runs,
       snapshots: ctx.snapshots(),
-      ...(ctx.mergeOperator ? { mergeOperator: ctx.mergeOperator } : {}),
       bottommost: p.bottommost,
       targetFileSize: ctx.options.targetFileSizeBase,
       ...(ctx.blockSize ? { blockSize: ctx.blockSize } : {}),
+    };
+    if (ctx.inWorker && (op === undefined || spec !== undefined)) {
+      this.#worker ??= new FlushWorkerClient("compaction");
+      const paths = runs.map((run) => run.map((f) => f.path));
+      this.#jobNumber = common.jobNumber;
+      const result = await this.#worker.run({
+        compaction: { ...common, runs: paths, merge: spec },
+      });
+      this.#figures.compactionsInWorker++;
+      return result;
+    }
+    return runCompactionJob({
+      ...common,
+      runs: runs.map((run) => run.map((f) => f.reader)),
+      ...(op ? { mergeOperator: op } : {}),
       signal: this.#signal,
     });
   }

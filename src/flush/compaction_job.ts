@@ -22,16 +22,16 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
-import { compareUserKeys } from "../../coding/internal_key.ts";
-import { compareSequence, type SequenceNumber } from "../../coding/sequence.ts";
-import type { ValueType } from "../../coding/value_type.ts";
-import { FlushRules } from "../../flush/flush_job.ts";
-import type { MergeOperator } from "../../memtable/merge.ts";
-import { writeFileSynced } from "../../table/file.ts";
-import { compareVersions, mergeVersions } from "../../table/merging_iterator.ts";
-import { TableBuilder } from "../../table/table_builder.ts";
-import { type TableEntry, TableReader, type TableTombstone } from "../../table/table_reader.ts";
-import { numbered } from "../../db/manifest.ts";
+import { compareUserKeys } from "../coding/internal_key.ts";
+import { compareSequence, type SequenceNumber } from "../coding/sequence.ts";
+import type { ValueType } from "../coding/value_type.ts";
+import { FlushRules } from "./flush_job.ts";
+import type { MergeOperator } from "../memtable/merge.ts";
+import { writeFileSynced } from "../table/file.ts";
+import { compareVersions, mergeVersions } from "../table/merging_iterator.ts";
+import { TableBuilder } from "../table/table_builder.ts";
+import { type TableEntry, TableReader, type TableTombstone } from "../table/table_reader.ts";
+import { numbered } from "../db/manifest.ts";
 
 /** What a compaction job reads and how it writes. */
 export interface JobInput {
