@@ -162,6 +162,7 @@ export class Store {
       inWorker: options.flushInWorker ?? true,
       snapshots: () => this.#snapshots.sequences().map(Number),
       lastSequence: () => this.#lastSeq,
+      userBytes: () => this.#userBytes,
       failed: (e) => this.#failed ??= e instanceof Error ? e : new Error(String(e)),
     });
     this.#recover(replayed.memtables);

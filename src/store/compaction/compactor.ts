@@ -51,6 +51,8 @@ export interface CompactionContext {
   /** The live snapshots' sequence numbers. */
   snapshots(): number[];
   lastSequence(): number;
+  /** Bytes written by the store's callers so far (what a slowdown paces). */
+  userBytes(): number;
   /** Called when an install fails (the MANIFEST takes no more edits): the store fails. */
   failed(e: unknown): void;
 }
@@ -69,6 +71,10 @@ export interface CompactionFigures {
   stallMs: number;
 }
 
+/** Bytes per second writers are slowed to at `level0SlowdownWritesTrigger` (RocksDB's
+ * `delayed_write_rate` default, 16 MiB/s). */
+const delayedWriteRate = 16 << 20;
+
 /** One level of the tree. */
 export interface LevelFigures {
   level: number;
@@ -83,6 +89,8 @@ export class Compactor {
   #worker: FlushWorkerClient | undefined;
   /** The job number of the last job sent to the Worker (names its temporaries). */
   #jobNumber: number | undefined;
+  /** `userBytes()` when `untilWritable` last paced the writer. */
+  #pacedBytes = 0;
   #manual = 0;
   #error: unknown;
   #stopped = false;
@@ -172,8 +180,8 @@ export class Compactor {
 
   /**
    * Resolves once level 0 is below `level0StopWritesTrigger` (running compactions until it is)
-   * — after a short pause when it is at `level0SlowdownWritesTrigger` or above (RocksDB's
-   * write slowdown), after one slice of a running compaction otherwise — rejecting with a
+   * — after a pause when it is at `level0SlowdownWritesTrigger` or above that paces the bytes
+   * written since the last call to 16 MiB/s (RocksDB's write slowdown), after one slice of a running compaction otherwise — rejecting with a
    * compaction's error.
    */
   async untilWritable(): Promise<void> {
@@ -186,6 +194,7 @@ export class Compactor {
       return this.#rethrow();
     }
     const started = performance.now();
+    this.#pacedBytes = Math.max(this.#pacedBytes, this.#ctx.userBytes() - delayedWriteRate);
     try {
       while (l0() >= o.level0StopWritesTrigger && !this.#stopped) {
         this.schedule();
@@ -193,9 +202,13 @@ export class Compactor {
         await this.#running;
         this.#rethrow();
       }
-      await new Promise((r) => setTimeout(r, 1)); // slowed: the compaction gets a slice
+      // Slowed: the writes since the last call are paced to RocksDB's delayed_write_rate.
+      const bytes = this.#ctx.userBytes();
+      const ms = Math.min(1000, ((bytes - this.#pacedBytes) / delayedWriteRate) * 1000);
+      await new Promise((r) => setTimeout(r, Math.max(1, ms)));
     } finally {
       this.#figures.stallMs += performance.now() - started;
+      this.#pacedBytes = this.#ctx.userBytes();
     }
     this.#rethrow();
   }
