@@ -84,7 +84,8 @@ export {
   StoreError,
   WriteBatchError,
 } from "./src/errors.ts";
-export { Store, type StoreStats } from "./src/store/store.ts";
+export { Store } from "./src/store/store.ts";
+export { type StoreStats } from "./src/store/stats.ts";
 export { type StoreEntry } from "./src/store/read.ts";
 export { type FileMeta } from "./src/store/directory.ts";
 export { type FlushFigures } from "./src/store/flush_scheduler.ts";
@@ -96,6 +97,8 @@ export {
   type WriteOptions,
 } from "./src/store/options.ts";
 export { type RecoveryReport } from "./src/store/recovery.ts";
+export { type CompactionFigures, type LevelFigures } from "./src/store/compaction/compactor.ts";
+export { type CompactionOptions } from "./src/store/compaction/picker.ts";
 export { type WalRecoveryMode } from "./src/db/wal.ts";
 export {
   libraryPathEnv,

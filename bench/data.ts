@@ -21,6 +21,17 @@ export const BTree =
   ((BTreeModule as unknown as { default?: unknown }).default ?? BTreeModule) as new () =>
   SortedBtree;
 
+/** Fills `key` with the next random bytes of `rng` (a random write's key, in place). */
+export function randomizeKey(rng: Rng, key: Uint8Array): void {
+  for (let b = 0; b < key.length; b += 4) {
+    const r = rng.u32();
+    key[b] = r;
+    key[b + 1] = r >>> 8;
+    key[b + 2] = r >>> 16;
+    key[b + 3] = r >>> 24;
+  }
+}
+
 /** `count` random keys from `seed`: `key(i)` as a fresh view, `binary(i)` as a string. */
 export function makeKeys(count: number, seed: number) {
   const rng = new Rng(seed);

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { Store, WriteBatch } from "../mod.ts";
 import { Rng } from "../tests/helpers.ts";
+import { randomizeKey } from "./data.ts";
 import { fillRandom } from "./db_bench.ts";
 
 const n = Number(process.argv[2] ?? 4_000_000);
@@ -43,13 +44,7 @@ async function fill(disableWAL: boolean): Promise<number> {
   const options = disableWAL ? { disableWAL: true } : undefined;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    for (let b = 0; b < keySize; b += 4) {
-      const r = rng.u32();
-      key[b] = r;
-      key[b + 1] = r >>> 8;
-      key[b + 2] = r >>> 16;
-      key[b + 3] = r >>> 24;
-    }
+    randomizeKey(rng, key);
     store.put(key, value, options);
     if (i % 1000 === 999) await store.whenWritable();
   }

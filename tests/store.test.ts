@@ -149,13 +149,9 @@ test("Store matches a model across flushes, snapshots and a reopen (seeded)", {
         }
       }
     }
-    assert.ok(
-      store.files.length >= 6,
-      `${store.files.length} files: several write buffers flushed`,
-    );
     assert.equal(store.numImmutableMemTables, 0);
     const st = store.stats();
-    assert.ok(st.flushes >= store.files.length - 1 && st.flushedBytes > 0);
+    assert.ok(st.flushes >= 6 && st.flushedBytes > 0, `${st.flushes} flushes`);
     assert.equal(st.flushesInWorker, st.flushes, "a built-in operator: flushes run in the Worker");
     for (const s of snapshots) s.release();
     const last = store.lastSequence;
@@ -855,7 +851,8 @@ function writeStoreFiles(dir: string, n: number): void {
 test("Store keeps at most maxOpenFiles SST descriptors open and reopens files on demand", async () => {
   const dir = join(mkdtempSync(join(tmpdir(), "memtable-store-")), "db");
   writeStoreFiles(dir, 20);
-  let store = Store.open({ dir, maxOpenFiles: 4 });
+  // Every flush stays a level-0 file: no compaction merges them.
+  let store = Store.open({ dir, maxOpenFiles: 4, disableAutoCompactions: true });
   try {
     assert.ok(tablesOpen(dir) <= 4, `${tablesOpen(dir)} open after Store.open()`);
     for (let round = 0; round < 2; round++) {

@@ -216,6 +216,36 @@ export class DbDirectory {
   }
 
   /**
+   * Records a compaction in one synced edit (RocksDB's: PrevLogNumber, NextFileNumber,
+   * LastSequence, the deleted files, the new ones with their levels; no LogNumber). A file
+   * may be deleted from one level and added to another (a move).
+   */
+  recordCompaction(
+    deleted: readonly { level: number; number: number }[],
+    added: readonly NewFile[],
+    lastSequence: SequenceNumber,
+  ): void {
+    const levels = this.#state.levels;
+    for (const d of deleted) {
+      if (levels[d.level]?.has(d.number) !== true) {
+        throw new StoreError(
+          `DbDirectory.recordCompaction(): level ${d.level} does not hold table file ${d.number}`,
+        );
+      }
+    }
+    this.#apply({
+      prevLogNumber: 0,
+      nextFileNumber: this.#state.nextFileNumber,
+      lastSequence,
+      deletedFiles: deleted.map((d) => ({ level: d.level, number: d.number })),
+      newFiles: [...added],
+    });
+    for (const d of deleted) levels[d.level]!.delete(d.number);
+    for (const f of added) (levels[f.level] ??= new Map()).set(f.number, f);
+    this.#state.lastSequence = lastSequence;
+  }
+
+  /**
    * Records the last sequence number, and that logs from `logNumber` on are needed (older
    * ones are deleted once the edit is synced).
    */

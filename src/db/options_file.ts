@@ -20,6 +20,8 @@ export interface OptionsFileFields {
   blockSize: number;
   /** Bits per key of the table files' bloom filters; 0: no filters. */
   bloomBitsPerKey: number;
+  /** Levels of the LSM tree (RocksDB's `num_levels`); 7 when left out. */
+  numLevels?: number;
 }
 
 /** The text of an OPTIONS file recording `f`. */
@@ -43,7 +45,7 @@ export function optionsFileText(f: OptionsFileFields): string {
     `  merge_operator=${f.mergeOperatorName ?? "nullptr"}`,
     `  prefix_extractor=${f.prefixExtractorName ?? "nullptr"}`,
     "  compression=kNoCompression",
-    "  num_levels=7",
+    `  num_levels=${f.numLevels ?? 7}`,
     "",
     '[TableOptions/BlockBasedTable "default"]',
     `  block_size=${f.blockSize}`,

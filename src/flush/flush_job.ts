@@ -30,7 +30,7 @@ import { applyFullMerge, applyPartialMerges, type MergeOperator } from "../memta
 import { fileFaultOf, writeFileDurably } from "../table/file.ts";
 import { compareVersions, mergeVersions } from "../table/merging_iterator.ts";
 import { TableBuilder, type TableBuilderOptions } from "../table/table_builder.ts";
-import { coverOf, hiddenBy } from "../table/tombstone_cover.ts";
+import { type CoveringTombstone, coverOf, hiddenBy } from "../table/tombstone_cover.ts";
 
 /**
  * Options of {@linkcode flushMemTables}: the {@linkcode TableBuilder}'s (block size, restart
@@ -85,7 +85,20 @@ function* mergedEntries(memtables: readonly MemTable[]): Generator<Entry> {
  * not finished) and reports what was kept.
  */
 export function flushInto(input: FlushInput, builder: TableBuilder): FlushStats {
-  const rules = new FlushRules(input, builder);
+  const tombstones: RangeTombstone[] = [];
+  const seen = new Set<string>();
+  for (const t of input.memtables.flatMap((m) => m.rangeTombstones())) {
+    const id = `${t.start.join(",")}@${t.seq}`;
+    if (seen.has(id)) continue; // the same tombstone in two memtables
+    seen.add(id);
+    tombstones.push(t);
+  }
+  const rules = new FlushRules({ ...input, tombstones }, builder);
+  for (const t of tombstones) {
+    builder.addRangeTombstone(t.start, t.end, t.seq);
+    rules.noteSeq(t.seq);
+    rules.stats.rangeTombstones++;
+  }
   let group: Entry[] = [];
   for (const e of mergedEntries(input.memtables)) {
     rules.stats.inputEntries++;
@@ -99,8 +112,31 @@ export function flushInto(input: FlushInput, builder: TableBuilder): FlushStats 
   return rules.finish();
 }
 
-/** One flush's rules and figures (the steps of `native/src/sst.zig`, by the same names). */
-class FlushRules {
+/** Where the rules put what they keep: a TableBuilder, or a compaction's current output. */
+export interface EntrySink {
+  add(key: Uint8Array, seq: SequenceNumber, type: ValueType, value: Uint8Array): void;
+}
+
+/** What the rules work from: a flush's, or a compaction's (`bottommost`: see FlushRules). */
+export interface RulesInput {
+  /** Sequence numbers of the live snapshots (any order). */
+  snapshots?: readonly SequenceNumber[];
+  mergeOperator?: MergeOperator;
+  /** Every range tombstone of the input (what covers its versions). */
+  tombstones: readonly CoveringTombstone[];
+  /**
+   * No older version of any key exists below what these rules see (a compaction into the
+   * bottommost level holding the range): deletions of the oldest stripe are dropped, and a
+   * merge run there is folded onto nothing.
+   */
+  bottommost?: boolean;
+}
+
+/**
+ * One flush's (or compaction's) rules and figures (the steps of `native/src/sst.zig`, by the
+ * same names), applied one user key at a time (`flushKey`).
+ */
+export class FlushRules {
   readonly stats: FlushStats = {
     inputEntries: 0,
     outputEntries: 0,
@@ -114,27 +150,19 @@ class FlushRules {
   };
   /** Live snapshots, ascending. Sequence numbers stay numbers (bigints above 2^53). */
   readonly #snapshots: SequenceNumber[];
-  readonly #tombstones: RangeTombstone[] = [];
+  readonly #tombstones: readonly CoveringTombstone[];
   readonly #op: MergeOperator | undefined;
-  readonly #builder: TableBuilder;
+  readonly #sink: EntrySink;
+  readonly #bottommost: boolean;
   #minSeq: SequenceNumber | undefined;
   #maxSeq: SequenceNumber | undefined;
 
-  /** Adds every memtable's range tombstones to `builder`, each once. */
-  constructor(input: FlushInput, builder: TableBuilder) {
+  constructor(input: RulesInput, sink: EntrySink) {
     this.#snapshots = [...(input.snapshots ?? [])].sort(compareSequence);
     this.#op = input.mergeOperator;
-    this.#builder = builder;
-    for (const m of input.memtables) this.#tombstones.push(...m.rangeTombstones());
-    const seen = new Set<string>();
-    for (const t of this.#tombstones) {
-      const id = `${t.start.join(",")}@${t.seq}`;
-      if (seen.has(id)) continue; // the same tombstone in two memtables
-      seen.add(id);
-      builder.addRangeTombstone(t.start, t.end, t.seq);
-      this.#noteSeq(t.seq);
-      this.stats.rangeTombstones++;
-    }
+    this.#sink = sink;
+    this.#tombstones = input.tombstones;
+    this.#bottommost = input.bottommost ?? false;
   }
 
   finish(): FlushStats {
@@ -164,14 +192,15 @@ class FlushRules {
     return hiddenBy(v.seq, coverOf(this.#tombstones, v.key, ceiling));
   }
 
-  #noteSeq(seq: SequenceNumber): void {
+  /** Counts `seq` into the smallest and largest sequence numbers written. */
+  noteSeq(seq: SequenceNumber): void {
     if (this.#minSeq === undefined || seq < this.#minSeq) this.#minSeq = seq;
     if (this.#maxSeq === undefined || seq > this.#maxSeq) this.#maxSeq = seq;
   }
 
   #emit(key: Uint8Array, seq: SequenceNumber, type: ValueType, value: Uint8Array): void {
-    this.#builder.add(key, seq, type, value);
-    this.#noteSeq(seq);
+    this.#sink.add(key, seq, type, value);
+    this.noteSeq(seq);
     this.stats.outputEntries++;
     this.stats.smallestKey ??= key;
     this.stats.largestKey = key;
@@ -193,7 +222,9 @@ class FlushRules {
       }
       lastStripe = st;
       if (v.type !== ValueType.Merge) {
-        this.#emit(v.key, v.seq, v.type, v.value);
+        // At the bottom, a deletion of the oldest stripe has nothing left to hide.
+        const spent = this.#bottommost && st === 0 && v.type !== ValueType.Value;
+        if (!spent) this.#emit(v.key, v.seq, v.type, v.value);
         i++;
         continue;
       }
@@ -206,25 +237,26 @@ class FlushRules {
       const below = j < versions.length && this.#stripe(versions[j]!.seq) === st
         ? versions[j]
         : undefined;
-      i = j + (this.#flushRun(versions.slice(i, j), below) ? 1 : 0);
+      const bottom = this.#bottommost && st === 0;
+      i = j + (this.#flushRun(versions.slice(i, j), below, bottom) ? 1 : 0);
     }
   }
 
   /**
    * Writes a merge run (newest first) and returns whether `below`, the version that ends it in
-   * its stripe, was used up with it (see the module notes).
+   * its stripe, was used up with it (see the module notes). `bottom`: nothing older exists.
    */
-  #flushRun(run: Entry[], below: Entry | undefined): boolean {
+  #flushRun(run: Entry[], below: Entry | undefined, bottom: boolean): boolean {
     const op = this.#op;
     const v = run[0]!;
-    if (op !== undefined && below !== undefined) {
-      // The run ends here: a Value, a deletion, or a version a tombstone hides.
-      const base = below.type === ValueType.Value && !this.#covered(below)
+    if (op !== undefined && (below !== undefined || bottom)) {
+      // The run ends here: a Value, a deletion, a version a tombstone hides, or nothing.
+      const base = below?.type === ValueType.Value && !this.#covered(below)
         ? below.value
         : undefined;
       const operands = run.map((e) => e.value).reverse(); // oldest first
       this.#emit(v.key, v.seq, ValueType.Value, applyFullMerge(op, v.key, base, operands));
-      return true;
+      return below !== undefined;
     }
     if (op !== undefined && run.length > 1) {
       // The run reaches past this stripe or these memtables: one operand if possible.

@@ -15,7 +15,9 @@
  * Protocol: on start it posts `{ listening: true }` (a message sent to a Worker before its
  * handler exists may be lost); the first message in is `{ library }`, the native library file
  * the main thread uses, answered `{ ready: true }`; then each `FlushRequest` is answered with a
- * `FlushReply` carrying the same `id`.
+ * `FlushReply` carrying the same `id`. A request with a `compaction` field is a compaction job
+ * instead (`CompactionRequest`: compaction_job.ts on the files it names, opened here), answered
+ * with its `JobResult` as `stats`; a Store runs its compactions in a Worker of their own.
  *
  * @module
  */
@@ -24,6 +26,8 @@ import { MemTable, type MemTableShareToken } from "../memtable/memtable.ts";
 import { type BuiltinSpec, operatorFromSpec } from "../memtable/merge.ts";
 import type { FlushStats } from "./flush_job.ts";
 import { flushMemTablesNative } from "./native_flush.ts";
+import { type JobInput, type JobResult, runCompactionJob } from "./compaction_job.ts";
+import { TableReader } from "../table/table_reader.ts";
 
 export interface FlushRequest {
   id: number;
@@ -41,8 +45,18 @@ export interface FlushRequest {
   blockSize: number | undefined;
 }
 
+/** A compaction job for the Worker: the job's input, its files named by path. */
+export interface CompactionRequest {
+  id: number;
+  compaction: Omit<JobInput, "runs" | "mergeOperator" | "signal"> & {
+    /** The input files' paths, as the job's sorted runs. */
+    runs: string[][];
+    merge: BuiltinSpec | undefined;
+  };
+}
+
 export type FlushReply =
-  | { id: number; ok: true; stats: FlushStats }
+  | { id: number; ok: true; stats: FlushStats | JobResult }
   | { id: number; ok: false; error: string };
 
 interface WorkerScope {
@@ -71,7 +85,9 @@ export function serveFlushes(): void {
       scope.postMessage({ ready: true });
       return;
     }
-    flushOne(scope, e.data as FlushRequest);
+    if ((e.data as Partial<CompactionRequest>).compaction !== undefined) {
+      void compactOne(scope, e.data as CompactionRequest);
+    } else flushOne(scope, e.data as FlushRequest);
   };
   scope.postMessage({ listening: true });
 }
@@ -104,6 +120,33 @@ function flushOne(scope: WorkerScope, req: FlushRequest): void {
     reply = { id: req.id, ok: false, error: String(err) };
   } finally {
     for (const m of attached) m.close();
+  }
+  scope.postMessage(reply);
+}
+
+async function compactOne(scope: WorkerScope, req: CompactionRequest): Promise<void> {
+  let reply: FlushReply;
+  const readers: TableReader[] = [];
+  try {
+    const { merge, runs, ...rest } = req.compaction;
+    const mergeOperator = merge === undefined ? undefined : operatorFromSpec(merge);
+    const opened = runs.map((run) =>
+      run.map((path) => {
+        const r = TableReader.open(path);
+        readers.push(r);
+        return r;
+      })
+    );
+    const stats = await runCompactionJob({
+      ...rest,
+      runs: opened,
+      ...(mergeOperator ? { mergeOperator } : {}),
+    });
+    reply = { id: req.id, ok: true, stats };
+  } catch (err) {
+    reply = { id: req.id, ok: false, error: String(err) };
+  } finally {
+    for (const r of readers) r.close();
   }
   scope.postMessage(reply);
 }

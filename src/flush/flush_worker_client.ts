@@ -1,7 +1,7 @@
 /**
  * The main thread's end of the flush Worker (`flush_worker.ts` holds the protocol and the
  * Worker's end): starts the Worker from `flushWorkerUrl()`, hands it the native library the
- * main thread uses, and turns each flush request into a promise of its stats. A Worker that
+ * main thread uses, and turns each flush (or compaction) request into a promise of its stats. A Worker that
  * fails rejects every flush waiting on it; `terminate()` rejects the rest.
  *
  * @module
@@ -9,7 +9,13 @@
 import { StoreError } from "../errors.ts";
 import { native } from "../ffi/native.ts";
 import type { FlushStats } from "./flush_job.ts";
-import { type FlushReply, type FlushRequest, flushWorkerUrl } from "./flush_worker.ts";
+import type { JobResult } from "./compaction_job.ts";
+import {
+  type CompactionRequest,
+  type FlushReply,
+  type FlushRequest,
+  flushWorkerUrl,
+} from "./flush_worker.ts";
 
 /** The Store's flush Worker (see flush_worker.ts for its protocol). */
 export class FlushWorkerClient {
@@ -17,14 +23,21 @@ export class FlushWorkerClient {
   readonly #ready: Promise<void>;
   readonly #pending = new Map<
     number,
-    { resolve: (s: FlushStats) => void; reject: (e: Error) => void }
+    { resolve: (s: FlushStats & JobResult) => void; reject: (e: Error) => void }
   >();
   #next = 1;
   #failed: Error | undefined;
+  /** Rejects a start still under way (`terminate()` before the Worker was ready). */
+  #stopReady: (e: Error) => void = () => {};
 
-  constructor() {
-    this.#worker = new Worker(flushWorkerUrl(), { type: "module", name: "memtable-flush" });
+  readonly #what: string;
+
+  /** `what`: the Worker's jobs, for messages ("flush", "compaction"). */
+  constructor(what = "flush") {
+    this.#what = what;
+    this.#worker = new Worker(flushWorkerUrl(), { type: "module", name: `memtable-${what}` });
     this.#ready = new Promise((resolve, reject) => {
+      this.#stopReady = reject;
       this.#worker.onmessage = (e: MessageEvent) => {
         const d = e.data as { listening?: boolean; ready?: boolean };
         if (d.listening) this.#worker.postMessage({ library: native().path });
@@ -35,7 +48,7 @@ export class FlushWorkerClient {
       };
       this.#worker.onerror = (e: ErrorEvent) => {
         e.preventDefault?.();
-        this.#failed = new StoreError(`Store: the flush Worker failed: ${e.message}`);
+        this.#failed = new StoreError(`Store: the ${what} Worker failed: ${e.message}`);
         reject(this.#failed);
         for (const p of this.#pending.values()) p.reject(this.#failed);
         this.#pending.clear();
@@ -44,13 +57,17 @@ export class FlushWorkerClient {
     this.#ready.catch(() => {}); // reported to the flush that waits for it
   }
 
-  async run(req: Omit<FlushRequest, "id">): Promise<FlushStats> {
+  run(req: Omit<FlushRequest, "id">): Promise<FlushStats>;
+  run(req: Omit<CompactionRequest, "id">): Promise<JobResult>;
+  async run(
+    req: Omit<FlushRequest, "id"> | Omit<CompactionRequest, "id">,
+  ): Promise<FlushStats | JobResult> {
     await this.#ready;
     if (this.#failed) throw this.#failed;
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...req, id } satisfies FlushRequest);
+      this.#worker.postMessage({ ...req, id });
     });
   }
 
@@ -58,13 +75,15 @@ export class FlushWorkerClient {
     const p = this.#pending.get(r.id);
     if (p === undefined) return;
     this.#pending.delete(r.id);
-    if (r.ok) p.resolve(r.stats);
-    else p.reject(new StoreError(`Store: flush failed: ${r.error}`));
+    if (r.ok) p.resolve(r.stats as FlushStats & JobResult);
+    else p.reject(new StoreError(`Store: ${this.#what} failed: ${r.error}`));
   }
 
   terminate(): void {
     this.#worker.terminate();
-    const e = new StoreError("Store: the store was closed during a flush");
+    const e = new StoreError(`Store: the store was closed during a ${this.#what}`);
+    this.#failed ??= e;
+    this.#stopReady(e);
     for (const p of this.#pending.values()) p.reject(e);
     this.#pending.clear();
   }

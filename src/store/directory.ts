@@ -7,7 +7,8 @@
  * The store never deletes a file it did not write. What it may remove is what a store's own
  * writes left when a process died: temporaries of its names (`<name>.<pid>.<n>.tmp`,
  * `NNNNNN.dbtmp`), table files numbered at or above the MANIFEST's next file number (a flush
- * renames its file into place before the edit that records it; RocksDB removes those too), and
+ * renames its file into place before the edit that records it; RocksDB removes those too),
+ * table files below that number the MANIFEST no longer lists (a compaction's inputs), and
  * in a directory without `CURRENT` the empty beginnings of a database whose creation was cut
  * short (a MANIFEST that lists no file, an OPTIONS or IDENTITY file, an empty log). A directory
  * without `CURRENT` or `MANIFEST.json` that holds anything else is refused with a `StoreError`
@@ -106,6 +107,24 @@ export function unrecordedTables(names: readonly string[], nextFileNumber: numbe
   return names.filter((n) => {
     const m = tableName.exec(n);
     return m !== null && Number(m[1]) >= nextFileNumber;
+  });
+}
+
+/**
+ * The table files among `names` numbered below `nextFileNumber` that the MANIFEST does not
+ * list (`listed`): a compaction's inputs, replaced by an edit before a process died and not yet
+ * deleted (RocksDB deletes such obsolete files on open too).
+ */
+export function obsoleteTables(
+  names: readonly string[],
+  nextFileNumber: number,
+  listed: readonly { number: number }[],
+): string[] {
+  const live = new Set(listed.map((f) => f.number));
+  return names.filter((n) => {
+    const m = tableName.exec(n);
+    if (m === null || m[1] !== String(Number(m[1])).padStart(6, "0")) return false; // not ours
+    return Number(m[1]) < nextFileNumber && !live.has(Number(m[1]));
   });
 }
 

@@ -9,12 +9,13 @@ import { StoreError } from "../errors.ts";
 import type { MemTable } from "../memtable/memtable.ts";
 import type { TableReader } from "../table/table_reader.ts";
 import type { MemTableVersion } from "../write/memtable_list.ts";
+import type { Version } from "./compaction/version.ts";
 import { named } from "./errors.ts";
 import type { ReadSources, StoreEntry } from "./read.ts";
 
 /**
  * What a Store iterator reads, fixed when it is created: the sequence number, a reference on
- * every memtable it reads and the file list (newest first). Released once: when the iteration
+ * every memtable it reads and on the Version of table files (read newest first). Released once: when the iteration
  * ends or is stopped, or the store closes (which releases every view it handed out).
  */
 export class ReadView implements ReadSources {
@@ -24,6 +25,8 @@ export class ReadView implements ReadSources {
   readonly files: readonly TableReader[];
   readonly #mutable: MemTable;
   readonly #version: MemTableVersion;
+  /** The table files' Version; the caller took the reference this view releases. */
+  readonly #files: Version;
   readonly #views: Set<ReadView>;
   #released = false;
 
@@ -31,7 +34,7 @@ export class ReadView implements ReadSources {
     snapshot: number,
     mutable: MemTable,
     version: MemTableVersion,
-    files: TableReader[],
+    tables: Version,
     views: Set<ReadView>,
   ) {
     mutable.ref(); // it may be switched out and flushed while the view is read
@@ -39,7 +42,8 @@ export class ReadView implements ReadSources {
     this.#mutable = mutable;
     this.#version = version;
     this.memtables = [mutable, ...version.memtables];
-    this.files = files;
+    this.#files = tables;
+    this.files = tables.readers();
     this.#views = views;
     views.add(this);
   }
@@ -54,6 +58,7 @@ export class ReadView implements ReadSources {
     this.#views.delete(this);
     this.#version.release();
     this.#mutable.unref();
+    this.#files.unref();
   }
 }
 

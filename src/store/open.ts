@@ -26,7 +26,13 @@ import { descriptorAdvice, TableCache } from "../table/table_cache.ts";
 import { openCachedTable } from "../table/table_reader.ts";
 import { fsStep, withDescriptors } from "./descriptors.ts";
 import { named } from "./errors.ts";
-import { classifyDirectory, foreignFilesMessage, lockName, unrecordedTables } from "./directory.ts";
+import {
+  classifyDirectory,
+  foreignFilesMessage,
+  lockName,
+  obsoleteTables,
+  unrecordedTables,
+} from "./directory.ts";
 import { manifestName as legacyName, readManifest, sortDirectory } from "./legacy_manifest.ts";
 import { optionsFileFields, type StoreOptions } from "./options.ts";
 import { type Replayed, replayLogs } from "./recovery.ts";
@@ -92,7 +98,12 @@ function planOpen(dir: string, names: string[], tables: TableCache): Plan {
     case "database": {
       const pending = DbDirectory.read(dir);
       const unrecorded = unrecordedTables(names, pending.recordedNextFileNumber);
-      return { pending, leftovers: [...sorted.leftovers, ...unrecorded], legacy: false };
+      const obsolete = obsoleteTables(names, pending.recordedNextFileNumber, pending.files);
+      return {
+        pending,
+        leftovers: [...sorted.leftovers, ...unrecorded, ...obsolete],
+        legacy: false,
+      };
     }
   }
 }

@@ -19,13 +19,18 @@ import { fileFaultOf } from "../table/file.ts";
 import { Snapshot } from "../write/snapshots.ts";
 import { WriteBufferManager } from "../write/write_buffer_manager.ts";
 import { named } from "./errors.ts";
+import {
+  checkCompactionOptions,
+  compactionOptionNames,
+  type CompactionOptions,
+} from "./compaction/picker.ts";
 
 /**
  * Options of {@linkcode Store.open}. Every option is checked before anything is read or
  * written: an unknown name or a value of the wrong type or range is a TypeError or RangeError
  * naming `Store.open()` and the option.
  */
-export interface StoreOptions {
+export interface StoreOptions extends CompactionOptions {
   /** The directory of the store's files (created if missing). */
   dir: string;
   /** Bytes per memtable before it is switched out and flushed (an integer ≥ 1). Default 64 MiB. */
@@ -54,7 +59,8 @@ export interface StoreOptions {
    */
   maxOpenFiles?: number;
   /**
-   * Run flushes in a Worker, off the writer's thread (default true). Functions cannot go to a Worker: it folds merge operands with the
+   * Run flushes in a Worker, off the writer's thread (default true), and compactions in another
+   * (false: on the calling thread, in slices). Functions cannot go to a Worker: it folds merge operands with the
    * built-in operators, and keeps them as they are (reads fold them) with an operator of your
    * own.
    */
@@ -115,6 +121,7 @@ export function optionsFileFields(o: StoreOptions): OptionsFileFields {
       : (o.prefixExtractor as { name?: string }).name,
     blockSize: o.blockSize ?? 4096,
     bloomBitsPerKey: 0,
+    numLevels: o.numLevels ?? 7,
   };
 }
 
@@ -133,6 +140,7 @@ const storeOptionNames: readonly (keyof StoreOptions)[] = [
   "flushInWorker",
   "walRecoveryMode",
   "avoidFlushDuringRecovery",
+  ...compactionOptionNames,
 ];
 
 /**
@@ -187,7 +195,12 @@ export function checkStoreOptions(
   }
   if (options.mergeOperator !== undefined) checkMergeOperator(options.mergeOperator, what);
   fileFaultOf(options, what); // a test's hook (src/testing.ts): flushes fail at a file step
-  const checked = { ...options, writeBufferSize, maxOpenFiles };
+  const checked = {
+    ...options,
+    ...checkCompactionOptions(options, what),
+    writeBufferSize,
+    maxOpenFiles,
+  };
   let first: MemTable;
   try {
     first = memTableFor(checked);

@@ -23,6 +23,7 @@ import { flushMemTables } from "../flush/flush_job.ts";
 import { flushMemTablesNative } from "../flush/native_flush.ts";
 import type { MemTable } from "../memtable/memtable.ts";
 import { builtinSpecOf } from "../memtable/merge.ts";
+import { syncFile } from "../table/file.ts";
 import { openCachedTable } from "../table/table_reader.ts";
 import { named } from "./errors.ts";
 import { memTableFor, type StoreOptions } from "./options.ts";
@@ -126,6 +127,34 @@ export function replayLogs(
   if (mt !== undefined) memtables.push(mt);
   for (const m of memtables) m.markImmutable();
   return { memtables, lastSequence, report };
+}
+
+/**
+ * What the logs replayed, on open: flushed now into one table file (RocksDB's default), or —
+ * with `avoidFlushDuringRecovery`, unless replay stopped at damage — returned, to be kept as
+ * immutable memtables (their logs with them) for the flushes to come; those logs are their
+ * only durable copy, and a process that died left them perhaps unsynced: synced once now, as
+ * `sync: true` would have. With nothing replayed from logs that were there, the last sequence
+ * number is recorded (`at.logNumber`: the new log's).
+ */
+export function settleReplayed(
+  memtables: MemTable[],
+  files: TableFiles,
+  o: StoreOptions,
+  report: RecoveryReport,
+  at: { logNumber: number; lastSequence: number },
+): MemTable[] {
+  if (memtables.length > 0 && (!o.avoidFlushDuringRecovery || report.stoppedAt !== undefined)) {
+    flushReplayed(memtables, files, o, at.logNumber, at.lastSequence);
+    report.flushed = true;
+    return [];
+  }
+  if (memtables.length > 0) {
+    for (const n of report.logs) syncFile(join(files.dir, logFileName(n)));
+    return memtables;
+  }
+  if (report.logs.length > 0) files.recordSequence(at.lastSequence, at.logNumber);
+  return [];
 }
 
 /**

@@ -1,32 +1,29 @@
 /**
- * Store: a memtable, its immutable predecessors and the SST files they were flushed to, behind
- * one key-value API, in a RocksDB database directory — the write path of an LSM tree with its
- * write-ahead log, without compaction.
+ * Store: a memtable, its immutable predecessors and the SST files they were flushed to and
+ * compacted into, behind one key-value API, in a RocksDB database directory — the write path of
+ * an LSM tree with its write-ahead log and leveled compaction.
  *
  * Writes go to the mutable memtable with the next sequence numbers, then to the current log
- * (`NNNNNN.log`, RocksDB's WAL: one WriteBatch record per write). When the memtable is full
- * (its own `writeBufferSize`, or the shared `WriteBufferManager`'s rule) it becomes immutable,
- * joins the MemTableList, a new log starts for its successor, and a flush writes the oldest
- * immutable memtables to a new SST file; one synced MANIFEST edit records the file and the
- * first log still needed, and the logs before it are deleted. Reads look at the mutable
- * memtable, the immutable ones and the files, newest first, so a write is readable from the
- * moment `put` returns, whether or not it has been flushed.
+ * (`NNNNNN.log`, RocksDB's WAL: one WriteBatch record per write). A full memtable (its own
+ * `writeBufferSize`, or the `WriteBufferManager`'s rule) becomes immutable, a new log starts for
+ * its successor, and a flush writes the oldest immutable memtables to a level-0 file, recorded
+ * by one synced MANIFEST edit with the first log still needed (older logs are deleted);
+ * compactions then move the data down the levels (compaction/). Reads look at the memtables,
+ * then the files, newest first: a write is readable from the moment `put` returns.
  *
- * Durability, as RocksDB's: a write is in the operating system's hands when the call returns
- * (it survives the process dying); `{ sync: true }` syncs the logs first (it survives power
- * loss; `writeAsync` group-commits such writers under one fdatasync); `{ disableWAL: true }`
- * skips the log. `Store.open` replays the live logs (recovery.ts). A write is applied to the
- * memtable before it is logged, so that a write refused for its arguments is in neither; a log
- * that cannot be written fails the call and every later write (the store can still be read and
- * closed, which flushes what it holds).
+ * Durability, as RocksDB's: a write is in the operating system's hands when the call returns;
+ * `{ sync: true }` syncs the logs first (`writeAsync` group-commits such writers under one
+ * fdatasync); `{ disableWAL: true }` skips the log. `Store.open` replays the live logs. A write
+ * is applied to the memtable before it is logged, so a write refused for its arguments is in
+ * neither; a log that cannot be written fails the call and every later write (the store can
+ * still be read and closed, which flushes what it holds).
  *
- * This file is the façade and the write path; beside it: the options (options.ts), opening the
- * directory (open.ts; its files: directory.ts, table_files.ts; recovery: recovery.ts), flushes
- * (flush_scheduler.ts), reads (read.ts) and iterators (iterator.ts). A directory holding files
- * this library cannot prove a database's is refused, and only what a store's own writes left
- * behind is ever removed. SST files are read through a TableCache that bounds their open
- * descriptors (`maxOpenFiles`). Errors raised inside a Store call name the Store call
- * (`Store.put(): key …`), not the MemTable or TableReader that raised them (errors.ts).
+ * This file is the façade and the write path; beside it: options (options.ts), opening
+ * (open.ts, directory.ts, table_files.ts, recovery.ts), flushes (flush_scheduler.ts),
+ * compactions (compaction/), reads (read.ts), iterators (iterator.ts), figures (stats.ts). A
+ * directory holding files this library cannot prove a database's is refused, and only what a
+ * store's own writes left behind is ever removed. Errors raised inside a Store call name the
+ * Store call (`Store.put(): key …`), not the MemTable or TableReader that raised them.
  *
  * @module
  */
@@ -37,7 +34,6 @@ import type { FileLock } from "../ffi/file_lock.ts";
 import type { Bytes } from "../memtable/bytes.ts";
 import type { MemTable } from "../memtable/memtable.ts";
 import type { MergeOperator } from "../memtable/merge.ts";
-import { closeSync, fdatasyncSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { logFileName } from "../db/manifest.ts";
 import { openLog } from "../db/native_wal.ts";
@@ -49,7 +45,10 @@ import { WriteBatch } from "../write/write_batch.ts";
 import type { FileMeta } from "./directory.ts";
 import { withDescriptors } from "./descriptors.ts";
 import { named, noMergeOperator } from "./errors.ts";
-import { type FlushFigures, FlushScheduler } from "./flush_scheduler.ts";
+import { FlushScheduler } from "./flush_scheduler.ts";
+import { Compactor } from "./compaction/compactor.ts";
+import { checkCompactionOptions } from "./compaction/picker.ts";
+import { batchUserBytes, type StoreStats, storeStats, userBytesOf } from "./stats.ts";
 import { iteratorOver, ReadView, type StoreIterator } from "./iterator.ts";
 import { openDirectory, type OpenedDirectory } from "./open.ts";
 import {
@@ -65,38 +64,12 @@ import {
   type StoreReadOptions,
   type WriteOptions,
 } from "./options.ts";
-import { flushReplayed, type RecoveryReport } from "./recovery.ts";
+import { type RecoveryReport, settleReplayed } from "./recovery.ts";
 import { getFrom, scanFrom } from "./read.ts";
 import type { TableFiles } from "./table_files.ts";
 
-/** A store's figures, for monitoring. */
-export interface StoreStats extends FlushFigures {
-  /** The last sequence number written. */
-  lastSequence: number;
-  /** SST files in the store. */
-  files: number;
-  /** Memtables switched out and waiting for their flush. */
-  immutableMemTables: number;
-  /** Native bytes of the mutable and the immutable memtables. */
-  memtableBytes: number;
-  /** SST files whose descriptors are open now, and the bound on them in force. */
-  openTableFiles: number;
-  /** The bound on open SST file descriptors (see `StoreOptions.maxOpenFiles`). */
-  maxOpenFiles: number;
-  /**
-   * The current log: its number, its bytes, how many of them are synced and the fdatasync
-   * calls made on it; the live logs (those of unflushed memtables, and the current one).
-   */
-  wal: { number: number; bytes: number; syncedBytes: number; syncs: number; liveLogs: number[] };
-  /** What the logs replayed when the store opened. */
-  recovery: RecoveryReport;
-}
-
 /** How a write is to be logged. */
-interface Logged {
-  sync: boolean;
-  log: boolean;
-}
+type Logged = { sync: boolean; log: boolean };
 
 /**
  * A store: memtables and SST files behind one API.
@@ -140,6 +113,9 @@ export class Store {
   /** The views of open iterators, released by `close()`. */
   readonly #views = new Set<ReadView>();
   readonly #flusher: FlushScheduler;
+  readonly #compactor: Compactor;
+  /** Bytes of keys and values written by callers (write amplification's denominator). */
+  #userBytes = 0;
   #closed = false;
   /** The log the mutable memtable's writes go to. */
   #wal: Log;
@@ -177,33 +153,33 @@ export class Store {
       snapshots: () => this.#snapshots.sequences().map(Number),
       install: (installed, number, reader) => this.#install(installed, number, reader),
     });
+    this.#compactor = new Compactor({
+      options: checkCompactionOptions(options, "Store.open()"),
+      files: this.#files,
+      mergeOperator: options.mergeOperator,
+      blockSize: options.blockSize,
+      inWorker: options.flushInWorker ?? true,
+      snapshots: () => this.#snapshots.sequences().map(Number),
+      lastSequence: () => this.#lastSeq,
+      userBytes: () => this.#userBytes,
+      failed: (e) => this.#failed ??= e instanceof Error ? e : new Error(String(e)),
+    });
     this.#recover(replayed.memtables);
+    this.#compactor.schedule();
   }
 
-  /**
-   * What the logs replayed: flushed now into one table file (RocksDB's default), or — with
-   * `avoidFlushDuringRecovery`, unless replay stopped at damage — kept as immutable memtables
-   * (their logs with them) for the flushes to come.
-   */
+  /** What the logs replayed: flushed now, or kept as immutable memtables (`settleReplayed`). */
   #recover(memtables: MemTable[]): void {
-    const o = this.#options;
-    const report = this.#recovery;
-    if (memtables.length > 0 && (!o.avoidFlushDuringRecovery || report.stoppedAt !== undefined)) {
-      flushReplayed(memtables, this.#files, o, this.#wal.number, this.#lastSeq);
-      report.flushed = true;
-    } else if (memtables.length > 0) {
-      // Kept: their logs are their only durable copy. A process that died left them in the
-      // page cache, perhaps unsynced: synced once now, as `sync: true` would have.
-      for (const n of report.logs) syncFile(join(this.dir, logFileName(n)));
-      for (const m of memtables) {
-        this.#imm.add(m);
-        this.#logOf.set(m, report.logs[0]!);
-        m.close(); // the list holds its own reference
-      }
-      this.#flusher.schedule();
-    } else if (report.logs.length > 0) {
-      this.#files.recordSequence(this.#lastSeq, this.#wal.number); // nothing to keep
+    const kept = settleReplayed(memtables, this.#files, this.#options, this.#recovery, {
+      logNumber: this.#wal.number,
+      lastSequence: this.#lastSeq,
+    });
+    for (const m of kept) {
+      this.#imm.add(m);
+      this.#logOf.set(m, this.#recovery.logs[0]!);
+      m.close(); // the list holds its own reference
     }
+    if (kept.length > 0) this.#flusher.schedule();
   }
 
   /**
@@ -383,6 +359,7 @@ export class Store {
       throw named(e, what);
     }
     this.#lastSeq += n;
+    this.#userBytes += batchUserBytes(batch);
     if (how.log && n > 0) this.#log("write", () => this.#encoder.batch(batch.view(), first));
     this.#afterWrite();
     return first;
@@ -417,6 +394,7 @@ export class Store {
       throw this.#logFailed(what, e.cause);
     }
     this.#lastSeq = seq;
+    this.#userBytes += userBytesOf(key, value);
     if (how.sync) this.#syncLogs(what);
     this.#afterWrite();
   }
@@ -533,6 +511,7 @@ export class Store {
       w.closeAsync().catch(() => {});
       return false;
     });
+    this.#compactor.schedule();
   }
 
   /**
@@ -552,38 +531,74 @@ export class Store {
     }
   }
 
-  /** Resolves at once, or once flushes bring the memtables under `maxWriteBufferNumber` and
-   * the write buffer manager under its budget (when it stalls writers). */
+  /**
+   * Resolves at once, or once flushes bring the memtables under `maxWriteBufferNumber`,
+   * compactions bring level 0 under `level0StopWritesTrigger` (a short pause from
+   * `level0SlowdownWritesTrigger` on: RocksDB's slowdown), and the write buffer manager is
+   * under its budget (when it stalls writers). Rejects with a flush's or compaction's error.
+   */
   async whenWritable(): Promise<void> {
     try {
       await this.#flusher.untilWritable();
+      await this.#compactor.untilWritable();
     } catch (e) {
       throw named(e, "Store.whenWritable()");
     }
     await this.#options.writeBufferManager?.whenWritable();
   }
 
+  /**
+   * RocksDB's `CompactRange`: flushes the memtables, then compacts every level holding a key in
+   * [start, end] (both inclusive; an end left out is open) into the next, down to the deepest
+   * such level. Each step is installed with one MANIFEST edit; the files it replaced leave
+   * the disk once no iterator reads them.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Store } from "../../mod.ts";
+   * import { mkdtempSync } from "node:fs";
+   * import { join } from "node:path";
+   * import { tmpdir } from "node:os";
+   * const store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
+   * for (let i = 0; i < 3; i++) {
+   *   store.put("k", `v${i}`);
+   *   await store.flush(); // three level-0 files
+   * }
+   * await store.compactRange();
+   * assert.deepEqual(store.stats().levels.slice(0, 2).map((l) => l.files), [0, 1]);
+   * assert.equal(store.get("k") !== undefined, true);
+   * await store.close();
+   * ```
+   */
+  async compactRange(start?: Bytes, end?: Bytes): Promise<void> {
+    const what = "Store.compactRange()";
+    this.#writable("compactRange");
+    const lo = start === undefined ? undefined : keyOf(start, what, "start").slice();
+    const hi = end === undefined ? undefined : keyOf(end, what, "end").slice();
+    try {
+      await this.flush();
+      await this.#compactor.compactRange(lo, hi);
+    } catch (e) {
+      throw named(e, what);
+    }
+  }
+
   /** The store's figures; after `close()`, its totals (no memtable holds memory then). */
   stats(): StoreStats {
-    return {
+    return storeStats({
       lastSequence: this.#lastSeq,
-      files: this.#files.count,
-      immutableMemTables: this.#imm.numNotFlushed,
+      userBytes: this.#userBytes,
+      files: this.#files,
+      imm: this.#imm,
       memtableBytes: this.#closed
         ? 0
         : this.#mutable.approximateMemoryUsage() + this.#imm.memoryUsage,
-      ...this.#flusher.figures,
-      openTableFiles: this.#files.tables.openFiles,
-      maxOpenFiles: this.#files.tables.bound,
-      wal: {
-        number: this.#wal.number,
-        bytes: this.#wal.size,
-        syncedBytes: this.#wal.syncedSize,
-        syncs: this.#wal.syncs,
-        liveLogs: [...this.#oldLogs, this.#wal].map((w) => w.number),
-      },
-      recovery: { ...this.#recovery, logs: [...this.#recovery.logs] },
-    };
+      flushes: this.#flusher.figures,
+      compactor: this.#compactor,
+      logs: [...this.#oldLogs, this.#wal],
+      recovery: this.#recovery,
+    });
   }
 
   /** A snapshot of the store now: reads with it see exactly the writes before it. */
@@ -608,7 +623,7 @@ export class Store {
       const sources = {
         snapshot,
         memtables: [this.#mutable, ...this.#imm.unflushed()],
-        files: this.#files.readers(),
+        files: this.#files.current.readersFor(k),
       };
       return getFrom(sources, k, this.mergeOperator);
     } catch (e) {
@@ -650,13 +665,9 @@ export class Store {
     const snapshot = snapshotOf(o, this.#lastSeq, what);
     const lower = o.lower === undefined ? undefined : keyOf(o.lower, what, "lower").slice();
     const upper = o.upper === undefined ? undefined : keyOf(o.upper, what, "upper").slice();
-    const view = new ReadView(
-      snapshot,
-      this.#mutable,
-      this.#imm.current(),
-      this.#files.readers(),
-      this.#views,
-    );
+    const version = this.#files.current;
+    version.ref(); // the view releases it: files a compaction replaced stay until then
+    const view = new ReadView(snapshot, this.#mutable, this.#imm.current(), version, this.#views);
     return iteratorOver(view, () => scanFrom(view, lower, upper, this.mergeOperator));
   }
 
@@ -669,6 +680,7 @@ export class Store {
     // With a MANIFEST that takes no more edits nothing can be flushed; the logs hold the writes.
     if (this.#files.db.broken === undefined) await this.flush();
     this.#closed = true;
+    await this.#compactor.stop();
     for (const v of [...this.#views]) v.release(); // open iterators fail from now on
     this.#flusher.terminate();
     // Nothing unflushed is left (flush() switched out a memtable holding anything): the
@@ -683,15 +695,5 @@ export class Store {
     }
     this.#files.close();
     this.#lock.release(); // the last step: the directory is another store's to open from here
-  }
-}
-
-/** fdatasync of the file at `path`. */
-function syncFile(path: string): void {
-  const fd = openSync(path, "r+");
-  try {
-    fdatasyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -1,8 +1,10 @@
 /**
- * The table files of a Store, newest first, with their readers (opened through the store's
- * table cache), and the database directory (src/db/database.ts) whose MANIFEST records them.
- * A flush takes a number (`next`), installs what it wrote (`install`: each file recorded by one
- * synced MANIFEST edit, with the log number from which logs are still needed).
+ * The table files of a Store — the current Version (compaction/version.ts: the files per
+ * level, with their readers opened through the store's table cache) — and the database
+ * directory (src/db/database.ts) whose MANIFEST records them. A flush takes a number (`next`),
+ * installs what it wrote (`install`: each file recorded by one synced MANIFEST edit, with the
+ * log number from which logs are still needed); a compaction installs its outputs and drops
+ * its inputs in one edit (`installCompaction`). Each change makes a new Version.
  *
  * Read order is newest first: level 0 by largest sequence number (then file number), then the
  * deeper levels, whose files do not overlap within a level and hold only older versions than
@@ -20,6 +22,7 @@ import type { NewFile } from "../db/version_edit.ts";
 import type { TableCache } from "../table/table_cache.ts";
 import { openCachedTable, type TableReader } from "../table/table_reader.ts";
 import type { FileMeta } from "./directory.ts";
+import { LiveTable, Version } from "./compaction/version.ts";
 import { named } from "./errors.ts";
 
 /** One table file of the store: as the MANIFEST records it, and its reader. */
@@ -28,41 +31,64 @@ export interface TableFile {
   reader: TableReader;
 }
 
+/** What a compaction installs: the files it replaced and the ones it wrote (opened). */
+export interface CompactionResult {
+  deleted: readonly LiveTable[];
+  added: readonly TableFile[];
+}
+
 /** A store's table files (see the module notes). */
 export class TableFiles {
   readonly dir: string;
   /** The bound on open table descriptors, shared by every file of the store. */
   readonly tables: TableCache;
   readonly db: DbDirectory;
-  /** Newest first. */
-  #files: TableFile[];
+  #current: Version;
 
   /** `opened`: the MANIFEST's files (this object closes them from now on). */
   constructor(dir: string, tables: TableCache, db: DbDirectory, opened: TableFile[]) {
     this.dir = dir;
     this.tables = tables;
     this.db = db;
-    this.#files = sortNewestFirst(opened);
+    const levels: LiveTable[][] = [];
+    for (const f of opened) (levels[f.meta.level] ??= []).push(this.#live(f));
+    this.#current = new Version(Array.from(levels, (l) => l ?? []));
+  }
+
+  #live(f: TableFile): LiveTable {
+    return new LiveTable(f.meta, f.reader, join(this.dir, tableFileName(f.meta.number)));
+  }
+
+  /** The current Version (no reference taken: hold one with `ref()` across awaits). */
+  get current(): Version {
+    return this.#current;
   }
 
   get count(): number {
-    return this.#files.length;
+    return this.#current.count;
   }
 
   /** The files' descriptions, oldest first (copies). */
   metas(): FileMeta[] {
-    return this.#files.map((f) => ({ ...f.meta })).reverse();
+    return this.#current.files().map((f) => ({ ...f.meta })).reverse();
   }
 
   /** The readers, newest first. */
   readers(): TableReader[] {
-    return this.#files.map((f) => f.reader);
+    return this.#current.readers();
   }
 
   /** The number and path of the next flush's file (each number is given out once). */
   next(): { number: number; path: string } {
     const number = this.db.newFileNumber();
     return { number, path: join(this.dir, tableFileName(number)) };
+  }
+
+  /** Makes `levels` the current Version; the previous one loses the reference it held. */
+  #replace(levels: LiveTable[][]): void {
+    const old = this.#current;
+    this.#current = new Version(levels);
+    old.unref();
   }
 
   /**
@@ -84,9 +110,31 @@ export class TableFiles {
         : openCachedTable(join(this.dir, tableFileName(m.number)), this.tables);
       // Readable first: the memtables it came from are released already. Should the edit
       // fail, the logs still hold its writes (the log number did not advance).
-      this.#files.unshift({ meta: m, reader: r });
+      const levels = this.#current.levels.map((l) => [...l]);
+      levels[0] = [this.#live({ meta: m, reader: r }), ...(levels[0] ?? [])];
+      this.#replace(levels);
       this.db.recordFlush(newFileOf(m), logNumber, lastSequence);
     }
+  }
+
+  /**
+   * Installs a compaction with one synced MANIFEST edit: `deleted` leave their levels, `added`
+   * join theirs. The replaced files are deleted from disk once no Version lists them. A failed
+   * edit installs nothing (and leaves the MANIFEST taking no more edits: database.ts).
+   */
+  installCompaction(result: CompactionResult, lastSequence: number): void {
+    const gone = new Set(result.deleted);
+    this.db.recordCompaction(
+      result.deleted.map((f) => ({ level: f.meta.level, number: f.meta.number })),
+      result.added.map((f) => newFileOf(f.meta)),
+      lastSequence,
+    );
+    const levels = this.#current.levels.map((l) => l.filter((f) => !gone.has(f)));
+    for (const f of result.added) (levels[f.meta.level] ??= []).push(this.#live(f));
+    // A file moved to another level (a trivial move) is added under its own number: kept.
+    const kept = new Set(result.added.map((f) => f.meta.number));
+    for (const f of result.deleted) f.obsolete = !kept.has(f.meta.number);
+    this.#replace(Array.from(levels, (l) => l ?? []));
   }
 
   /** Records `lastSequence` and the log number from which logs are needed. */
@@ -94,19 +142,11 @@ export class TableFiles {
     this.db.recordSequence(lastSequence, logNumber);
   }
 
+  /** Releases the current Version (files still held by views close as those are released). */
   close(): void {
-    for (const f of this.#files) f.reader.close();
+    this.#current.unref();
     this.db.close();
   }
-}
-
-/** Level 0 newest first (by largest sequence number, then number), then levels 1, 2, … */
-function sortNewestFirst(files: TableFile[]): TableFile[] {
-  return [...files].sort((a, b) =>
-    a.meta.level !== b.meta.level
-      ? a.meta.level - b.meta.level
-      : b.meta.largestSeq - a.meta.largestSeq || b.meta.number - a.meta.number
-  );
 }
 
 /** What a MANIFEST records of `m`. */

@@ -5,7 +5,15 @@
  *
  * @module
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fdatasyncSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import process from "node:process";
 
@@ -34,23 +42,35 @@ export function fileFaultOf(options: object, what: string): FileFaultHook | unde
   return hook as FileFaultHook | undefined;
 }
 
+/**
+ * Writes `bytes` to a new file at `path` (it must not exist) and syncs it; `fault` is called
+ * with `name` before each step. No rename: the caller names the file into place.
+ */
+export function writeFileSynced(
+  path: string,
+  bytes: Uint8Array,
+  fault?: FileFaultHook,
+  name = path,
+): void {
+  const fd = openSync(path, "wx");
+  try {
+    let at = 0;
+    while (at < bytes.length) {
+      fault?.("write", name);
+      at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 20));
+    }
+    fault?.("sync", name);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Writes `bytes` to `path` durably and atomically (see the module notes). */
 export function writeFileDurably(path: string, bytes: Uint8Array, fault?: FileFaultHook): void {
   const tmp = `${path}.${process.pid}.${counter++}.tmp`;
-  let fd = openSync(tmp, "wx");
   try {
-    try {
-      let at = 0;
-      while (at < bytes.length) {
-        fault?.("write", path);
-        at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 20));
-      }
-      fault?.("sync", path);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-      fd = -1;
-    }
+    writeFileSynced(tmp, bytes, fault, path);
     fault?.("rename", path);
     renameSync(tmp, path);
   } catch (e) {
@@ -75,6 +95,16 @@ export function syncDirectory(dir: string): void {
     fsyncSync(fd);
   } catch {
     // some file systems refuse fsync on a directory; the rename is still done
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** fdatasync of the file at `path` (written by someone else, perhaps not yet synced). */
+export function syncFile(path: string): void {
+  const fd = openSync(path, "r+");
+  try {
+    fdatasyncSync(fd);
   } finally {
     closeSync(fd);
   }
