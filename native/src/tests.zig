@@ -27,6 +27,7 @@ test {
     _ = @import("coding.zig");
     _ = @import("arena.zig");
     _ = @import("prefix.zig");
+    _ = @import("xxph3.zig");
     _ = @import("rep/rep.zig");
     _ = @import("rep/cursor.zig");
     _ = @import("rep/skiplist.zig");
