@@ -55,7 +55,7 @@ export interface StoreOptions extends CompactionOptions {
    * of the process's open-file limit (`ulimit -n`, read natively), within [16, 1000], and 16
    * where there is none to read (Windows) — not unbounded as in RocksDB. Whatever the
    * bound, a store that finds the process out of descriptors (EMFILE) closes some of its own,
-   * halves its bound and tries again.
+   * halves its bound and tries again. A compaction Worker's descriptors count within it.
    */
   maxOpenFiles?: number;
   /**
