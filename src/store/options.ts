@@ -59,6 +59,12 @@ export interface StoreOptions extends CompactionOptions {
    */
   maxOpenFiles?: number;
   /**
+   * Bytes of data blocks the store's reads keep, verified and uncompressed, least recently used
+   * evicted first (RocksDB's block cache, `LRUCache` of `block_cache_size`). Default 8 MiB;
+   * 0 keeps none. Compactions read around it. `stats().blockCache` counts hits and misses.
+   */
+  blockCacheSize?: number;
+  /**
    * Run flushes in a Worker, off the writer's thread (default true), and compactions in another
    * (false: on the calling thread, in slices). Functions cannot go to a Worker: it folds merge operands with the
    * built-in operators, and keeps them as they are (reads fold them) with an operator of your
@@ -137,6 +143,7 @@ const storeOptionNames: readonly (keyof StoreOptions)[] = [
   "prefixExtractor",
   "blockSize",
   "maxOpenFiles",
+  "blockCacheSize",
   "flushInWorker",
   "walRecoveryMode",
   "avoidFlushDuringRecovery",
@@ -177,6 +184,7 @@ export function checkStoreOptions(
         `got 0`,
     );
   }
+  const blockCacheSize = integerOption(options.blockCacheSize, "blockCacheSize", what, 0, 8 << 20);
   booleanOption(options.flushInWorker, "flushInWorker", what, true);
   booleanOption(options.avoidFlushDuringRecovery, "avoidFlushDuringRecovery", what, false);
   const mode = options.walRecoveryMode;
@@ -200,6 +208,7 @@ export function checkStoreOptions(
     ...checkCompactionOptions(options, what),
     writeBufferSize,
     maxOpenFiles,
+    blockCacheSize,
   };
   let first: MemTable;
   try {

@@ -21,6 +21,7 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { CorruptionError, StoreError } from "../errors.ts";
 import { openFilesLimit } from "../ffi/file_lock.ts";
+import { BlockCache } from "./block_cache.ts";
 
 /** The most descriptors a default bound takes (LevelDB's default `max_open_files`). */
 export const maxOpenFilesCap = 1000;
@@ -143,9 +144,13 @@ export class TableCache {
   /** Files with an open descriptor, least recently used first (a Map keeps insertion order). */
   readonly #open = new Map<CachedFile, true>();
 
-  constructor(maxOpenFiles = -1) {
+  /** The data blocks its tables' reads keep (none when `blockCacheSize` is 0). */
+  readonly blocks: BlockCache | undefined;
+
+  constructor(maxOpenFiles = -1, blockCacheSize = 0) {
     this.maxOpenFiles = maxOpenFiles === -1 ? defaultMaxOpenFiles() : maxOpenFiles;
     this.#bound = this.maxOpenFiles;
+    this.blocks = blockCacheSize > 0 ? new BlockCache(blockCacheSize) : undefined;
   }
 
   /** The bound in force: `maxOpenFiles`, or lower after the process ran out of descriptors. */
