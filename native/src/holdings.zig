@@ -1,5 +1,5 @@
 //! Holdings: the native references that each thread's JavaScript holds through handles
-//! (memtables, iterators, sequence allocators, native flushes, file locks), recorded per thread
+//! (memtables, iterators, sequence allocators, native flushes and compactions, file locks), recorded per thread
 //! so that a thread which ends while still holding some gives them back. A Worker that is
 //! terminated (`Worker.terminate()`), or that exits with objects still open, runs no
 //! JavaScript again: no `close()`, no finalizer. Its thread does end, though, and the
@@ -27,8 +27,9 @@ const seq_mod = @import("sequence.zig");
 const sst = @import("sst.zig");
 const file_lock = @import("file_lock.zig");
 const wal_mod = @import("wal.zig");
+const compaction = @import("compaction.zig");
 
-pub const Kind = enum(u8) { memtable, iterator, sequence_allocator, sst_builder, file_lock, wal };
+pub const Kind = enum(u8) { memtable, iterator, sequence_allocator, sst_builder, file_lock, wal, compaction };
 
 const Held = struct { kind: Kind, count: u32 };
 
@@ -116,6 +117,7 @@ fn releaseOne(kind: Kind, object: *anyopaque) void {
         .sst_builder => @as(*sst.SstBuilder, @ptrCast(@alignCast(object))).destroy(),
         .file_lock => @as(*file_lock.FileLock, @ptrCast(@alignCast(object))).unlock(),
         .wal => @as(*wal_mod.Wal, @ptrCast(@alignCast(object))).close() catch {},
+        .compaction => @as(*compaction.Job, @ptrCast(@alignCast(object))).destroy(),
     }
 }
 

@@ -45,6 +45,9 @@ test {
     _ = @import("holdings.zig");
     _ = @import("file_lock.zig");
     _ = @import("wal.zig");
+    _ = @import("sst_reader.zig");
+    _ = @import("compaction.zig");
+    _ = @import("exports_compaction.zig");
 }
 
 test "crc32c matches the published check value" {

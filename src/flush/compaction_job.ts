@@ -191,7 +191,20 @@ function finishOutput(
     note(out, Number(t.seq));
   }
   if (out.builder.numEntries === 0) return;
-  const bytes = out.builder.finish();
+  writeJobOutput(input, out.builder.finish(), out.minSeq ?? 0, out.maxSeq, result);
+}
+
+/**
+ * Writes a finished output's `bytes` as the job's next synced temporary and records it in
+ * `result` (its bounds read back from the bytes); the native job writes its outputs here too.
+ */
+export function writeJobOutput(
+  input: Pick<JobInput, "dir" | "jobNumber">,
+  bytes: Uint8Array,
+  smallestSeq: number,
+  largestSeq: number,
+  result: JobResult,
+): void {
   const name = `${numbered(input.jobNumber, ".sst")}.${process.pid}.${result.outputs.length}.tmp`;
   const path = join(input.dir, name);
   rmSync(path, { force: true }); // an earlier process of the same id died here
@@ -202,8 +215,8 @@ function finishOutput(
     size: bytes.length,
     smallest: table.smallest,
     largest: table.largest,
-    smallestSeq: out.minSeq ?? 0,
-    largestSeq: out.maxSeq,
+    smallestSeq,
+    largestSeq,
   });
   result.bytesWritten += bytes.length;
 }

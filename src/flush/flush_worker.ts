@@ -16,7 +16,9 @@
  * handler exists may be lost); the first message in is `{ library }`, the native library file
  * the main thread uses, answered `{ ready: true }`; then each `FlushRequest` is answered with a
  * `FlushReply` carrying the same `id`. A request with a `compaction` field is a compaction job
- * instead (`CompactionRequest`: compaction_job.ts on the files it names, opened here), answered
+ * instead (`CompactionRequest`: the files it names opened here, then the native job of
+ * native_compaction.ts when it reads them all — uncompressed files, as a Store writes them —
+ * and compaction_job.ts otherwise, e.g. for RocksDB-written files with Snappy blocks), answered
  * with its `JobResult` as `stats`; a Store runs its compactions in a Worker of their own.
  *
  * @module
@@ -27,6 +29,7 @@ import { type BuiltinSpec, operatorFromSpec } from "../memtable/merge.ts";
 import type { FlushStats } from "./flush_job.ts";
 import { flushMemTablesNative } from "./native_flush.ts";
 import { type JobInput, type JobResult, runCompactionJob } from "./compaction_job.ts";
+import { nativeCompactionReads, runNativeCompactionJob } from "./native_compaction.ts";
 import { openCachedTable, type TableReader } from "../table/table_reader.ts";
 import { TableCache } from "../table/table_cache.ts";
 
@@ -141,11 +144,18 @@ async function compactOne(scope: WorkerScope, req: CompactionRequest): Promise<v
         return r;
       })
     );
-    const stats = await runCompactionJob({
-      ...rest,
-      runs: opened,
-      ...(mergeOperator ? { mergeOperator } : {}),
-    });
+    let stats: JobResult;
+    if (readers.every(nativeCompactionReads)) {
+      // The native job reads the files by path itself, holding no descriptor between reads.
+      for (const r of readers.splice(0)) r.close();
+      stats = await runNativeCompactionJob({ ...rest, runs, ...(merge ? { merge } : {}) });
+    } else {
+      stats = await runCompactionJob({
+        ...rest,
+        runs: opened,
+        ...(mergeOperator ? { mergeOperator } : {}),
+      });
+    }
     reply = { id: req.id, ok: true, stats };
   } catch (err) {
     reply = { id: req.id, ok: false, error: String(err) };
