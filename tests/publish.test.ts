@@ -77,12 +77,16 @@ if ("Deno" in globalThis) {
     assert.equal(r.status, 0, `deno doc --lint ${entryPoints.join(" ")}:\n${r.output}`);
   });
 
-  test("package.json exports the entry points deno.json exports, from the same files", () => {
+  test("package.json exports the entry points deno.json exports, from the same files; the command line is its bin", () => {
     const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
     const npm = Object.fromEntries(
       Object.entries(pkg.exports as Record<string, { bun: string }>).map(([k, v]) => [k, v.bun]),
     );
-    assert.deepEqual(npm, denoJson.exports);
+    // `deno run jsr:@memtable/memtable/cli` runs the command line; npm has `bin` for it.
+    const { "./cli": cli, ...modules } = denoJson.exports as Record<string, string>;
+    assert.deepEqual(npm, modules);
+    assert.equal(cli, "./cli.ts");
+    assert.deepEqual(pkg.bin, { memtable: cli });
   });
 
   test(
