@@ -117,26 +117,32 @@ const operatorNames: Record<string, () => MergeOperator> = {
 /** The names `--merge-operator` takes. */
 export const mergeOperatorChoices = ["uint64add", "stringappend", "max", "put"];
 
+/** The built-in operator `--merge-operator` names (undefined when not given). */
+export function mergeOperatorOption(
+  command: string,
+  given: string | undefined,
+): MergeOperator | undefined {
+  if (given === undefined) return undefined;
+  const make = operatorNames[given];
+  if (make === undefined) {
+    throw new UsageError(
+      command,
+      `--merge-operator ${JSON.stringify(given)} is not a built-in operator (one of ` +
+        `${mergeOperatorChoices.join(", ")})`,
+    );
+  }
+  return make();
+}
+
 /**
- * The merge operator reads fold operands with: `--merge-operator` when given, else the one the
+ * The merge operator reads fold operands with: `given` (`--merge-operator`), else the one the
  * OPTIONS file names when it is a built-in one, else none (a read meeting Merge entries fails).
  */
 export function mergeOperatorFor(
-  command: string,
-  given: string | undefined,
   files: DatabaseFiles,
+  given: MergeOperator | undefined,
 ): MergeOperator | undefined {
-  if (given !== undefined) {
-    const make = operatorNames[given];
-    if (make === undefined) {
-      throw new UsageError(
-        command,
-        `--merge-operator ${JSON.stringify(given)} is not a built-in operator (one of ` +
-          `${mergeOperatorChoices.join(", ")})`,
-      );
-    }
-    return make();
-  }
+  if (given !== undefined) return given;
   const recorded = readOptionsFile(files).get("merge_operator");
   return recorded === undefined ? undefined : operatorNames[recorded]?.();
 }

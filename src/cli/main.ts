@@ -20,6 +20,7 @@ import {
   DatabaseView,
   mergeOperatorChoices,
   mergeOperatorFor,
+  mergeOperatorOption,
   readDatabaseFiles,
 } from "./database_view.ts";
 import { keyArgument, LineWriter, OutputClosed, showBytes, writeError } from "./output.ts";
@@ -103,14 +104,14 @@ Options:
 ${rangeHelp} lines`,
     run(p, out) {
       const hex = p.flags.has("hex");
-      const file = sstFile("dump", p.positional[0]!);
-      dumpFile(file, {
+      const o = {
         hex,
         json: p.flags.has("json"),
         from: optionalKey("dump", p, "from", hex),
         to: optionalKey("dump", p, "to", hex),
         limit: limitOption("dump", p),
-      }, out);
+      };
+      dumpFile(sstFile("dump", p.positional[0]!), o, out);
       return exitCode.ok;
     },
   },
@@ -188,10 +189,11 @@ ${mergeHelp}`,
       const hex = p.flags.has("hex");
       const [dir, keyText] = p.positional as [string, string];
       const key = keyArgument("get", "KEY", keyText, hex);
+      const op = mergeOperatorOption("get", p.values.get("merge-operator"));
       const files = readDatabaseFiles("get", dir);
       using view = new DatabaseView(
         files,
-        mergeOperatorFor("get", p.values.get("merge-operator"), files),
+        mergeOperatorFor(files, op),
       );
       const value = view.get(key);
       const show = showBytes(hex);
@@ -233,10 +235,11 @@ ${mergeHelp}`,
         limit: limitOption("scan", p),
         reverse: p.flags.has("reverse"),
       };
+      const op = mergeOperatorOption("scan", p.values.get("merge-operator"));
       const files = readDatabaseFiles("scan", p.positional[0]!);
       using view = new DatabaseView(
         files,
-        mergeOperatorFor("scan", p.values.get("merge-operator"), files),
+        mergeOperatorFor(files, op),
       );
       scanDatabase(view, o, out);
       return exitCode.ok;
