@@ -380,3 +380,43 @@ test("memtable reads of a store directory leave every file as it was", async () 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test("memtable ls, verify and scan of a database db_bench wrote (levels below 0, Snappy, an unflushed log) read what ldb scan reads", () => {
+  const root = mkdtempSync(join(tmpdir(), "memtable-cli-"));
+  const dir = join(root, "db");
+  try {
+    const r = spawn("db_bench", [
+      "--benchmarks=fillrandom",
+      "--num=20000",
+      `--db=${dir}`,
+      "--write_buffer_size=262144",
+      "--target_file_size_base=262144",
+      "--max_bytes_for_level_base=1048576",
+      "--key_size=16",
+      "--value_size=100",
+      "--compression_type=snappy",
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const before = fingerprint(dir);
+    const ls = JSON.parse(expect(0, "ls", "--json", dir).stdout);
+    const deeper = ls.levels.filter((l: { level: number; files: unknown[] }) =>
+      l.level > 0 && l.files.length > 0
+    );
+    assert.ok(deeper.length > 0, "table files below level 0");
+    assert.ok(ls.logs.some((l: { live: boolean; batches: number }) => l.live && l.batches > 0));
+    const want = ldbScan(dir);
+    assert.ok(want.length > 10_000, `${want.length} keys`);
+    assert.deepEqual(expect(0, "scan", "--hex", dir).stdout.trim().split("\n"), want);
+    const [k, v] = want[want.length >> 1]!.split(" : ") as [string, string];
+    assert.equal(expect(0, "get", "--hex", dir, k).stdout, `${v}\n`);
+    const verify = expect(0, "verify", dir);
+    const files = ls.levels.reduce((n: number, l: { files: unknown[] }) => n + l.files.length, 0);
+    assert.match(
+      verify.stdout,
+      new RegExp(`^verified ${files} table files \\(\\d+ entries\\)`, "m"),
+    );
+    assert.deepEqual(fingerprint(dir), before, "nothing in the directory changed");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

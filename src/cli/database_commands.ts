@@ -141,7 +141,9 @@ export function listDatabase(
   }
   if (levels.every((l) => l.files.length === 0)) out.line("levels    no table files");
   out.line(
-    `WAL       ${logs.length === 0 ? "no logs" : `logs numbered ${state.logNumber} and up are live`}`,
+    `WAL       ${
+      logs.length === 0 ? "no logs" : `logs numbered ${state.logNumber} and up are live`
+    }`,
   );
   for (const l of logs) {
     const what = !l.live
