@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sequenceFromTrailer } from "../coding/sequence.ts";
 import { valueTypeName } from "../coding/value_type.ts";
@@ -14,7 +14,7 @@ import { decodeFixed32 } from "../coding/varint.ts";
 import { readLog } from "../db/log_format.ts";
 import { logFileName, tableFileName } from "../db/manifest.ts";
 import { readWal } from "../db/wal.ts";
-import { CorruptionError } from "../errors.ts";
+import { CorruptionError, MemTableError, NativeLibraryError } from "../errors.ts";
 import { TableReader } from "../table/table_reader.ts";
 import type { StoreEntry } from "../store/read.ts";
 import { WriteBatch } from "../write/write_batch.ts";
@@ -158,25 +158,36 @@ export function listDatabase(
 
 /** How `verify` of a directory reports progress (see `verifyDatabase`). */
 export interface Progress {
-  /** Called after each file with the bytes done of the total. */
-  update(done: number, total: number, files: number, of: number, name: string): void;
-  end(): void;
+  /** File `index` (from 1) of `count`, `name`, is next; `done` of `total` bytes are checked. */
+  start(name: string, index: number, count: number, done: number, total: number): void;
+  /** Clears what a terminal shows before a line goes to standard output. */
+  clear(): void;
+  /** Everything is checked. */
+  finish(count: number, total: number): void;
 }
 
-/** Progress on standard error: one line overwritten on a terminal, a line per file elsewhere. */
+/**
+ * Progress on standard error: on a terminal one line, rewritten for each file and cleared
+ * before each result line; elsewhere (`--progress`) a line per file and a last one at 100%.
+ */
 export function stderrProgress(tty: boolean): Progress {
   let shown = false;
+  const show = (text: string) => {
+    writeError(tty ? `\r\x1b[K${text}` : `${text}\n`);
+    shown = tty;
+  };
   return {
-    update(done, total, files, of, name) {
-      const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
-      const text = `verify: ${String(pct).padStart(3)}% ${files}/${of} files (${size(done)} of ${
-        size(total)
-      }) ${name}`;
-      writeError(tty ? `\r\x1b[K${text}` : `${text}\n`);
-      shown = true;
+    start(name, index, count, done, total) {
+      const pct = total === 0 ? 0 : Math.floor((done / total) * 100);
+      show(`verify: ${String(pct).padStart(3)}% ${index}/${count} files, checking ${name}`);
     },
-    end() {
-      if (tty && shown) writeError("\r\x1b[K");
+    clear() {
+      if (shown) writeError("\r\x1b[K");
+      shown = false;
+    },
+    finish(count, total) {
+      if (tty) this.clear();
+      else show(`verify: 100% ${count}/${count} files (${size(total)})`);
     },
   };
 }
@@ -199,54 +210,53 @@ export function verifyDatabase(
   const total = tables.reduce((n, t) => n + t.f.fileSize, 0) + logs.reduce((n, l) => n + l.size, 0);
   const count = tables.length + logs.length;
   let done = 0;
-  let checked = 0;
+  let index = 0;
   let problems = 0;
   let entries = 0;
-  const step = (name: string, bytes: number) => {
-    done += bytes;
-    checked++;
-    progress?.update(done, total, checked, count, name);
-  };
-  try {
-    for (const { f, level } of tables) {
-      const name = tableFileName(f.number);
-      const path = join(dir, name);
-      try {
-        using t = TableReader.open(path);
-        if (t.size !== f.fileSize) {
-          throw new CorruptionError(
-            `${path} is ${t.size} bytes; ${files.current} records ${f.fileSize}`,
-          );
-        }
-        const n = t.verify();
-        entries += n;
-        out.line(`${name}  level ${level}  ${n} entries  ok`);
-      } catch (e) {
-        problems++;
-        const code = (e as { code?: unknown }).code;
-        const message = code === "ENOENT"
-          ? `missing (${files.current} lists it at level ${level})`
-          : (e as Error).message;
-        out.line(`${name}  level ${level}  FAILED: ${message}`);
-      }
-      step(name, f.fileSize);
+  /** Checks one file: `check` returns its result line or throws what is wrong with it. */
+  const each = (name: string, bytes: number, label: string, check: () => string) => {
+    progress?.start(name, ++index, count, done, total);
+    let line: string;
+    try {
+      line = `${name}  ${label}  ${check()}`;
+    } catch (e) {
+      // Damage is reported and the rest checked; anything else (a permission, the library)
+      // stops the command.
+      progress?.clear();
+      if (!(e instanceof MemTableError) || e instanceof NativeLibraryError) throw e;
+      problems++;
+      line = `${name}  ${label}  FAILED: ${e.message}`;
     }
-    for (const l of logs) {
-      const name = logFileName(l.number);
-      const problem = verifyLog(join(dir, name));
-      if (problem.error !== undefined) {
-        problems++;
-        out.line(`${name}  log  FAILED: ${problem.error}`);
-      } else {
-        out.line(
-          `${name}  log  ${problem.batches} batches  ok${problem.note ? ` (${problem.note})` : ""}`,
+    progress?.clear();
+    out.line(line);
+    out.flush();
+    done += bytes;
+  };
+  for (const { f, level } of tables) {
+    const name = tableFileName(f.number);
+    const path = join(dir, name);
+    each(name, f.fileSize, `level ${level}`, () => {
+      if (!existsSync(path)) throw new CorruptionError(`missing (${files.current} lists it)`);
+      using t = TableReader.open(path);
+      if (t.size !== f.fileSize) {
+        throw new CorruptionError(
+          `${path} is ${t.size} bytes; ${files.current} records ${f.fileSize}`,
         );
       }
-      step(name, l.size);
-    }
-  } finally {
-    progress?.end();
+      const n = t.verify();
+      entries += n;
+      return `${n} entries  ok`;
+    });
   }
+  for (const l of logs) {
+    const name = logFileName(l.number);
+    each(name, l.size, "log", () => {
+      const r = verifyLog(join(dir, name));
+      if (r.error !== undefined) throw new CorruptionError(r.error);
+      return `${r.batches} batches  ok${r.note ? ` (${r.note})` : ""}`;
+    });
+  }
+  progress?.finish(count, total);
   out.line(
     `verified ${tables.length} table file${
       tables.length === 1 ? "" : "s"
