@@ -17,6 +17,10 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Store, stringAppend } from "../mod.ts";
 import { SstFileWriter } from "../table.ts";
+import { exitCode } from "../src/cli/main.ts";
+// The entry point itself, for the type check (importing it runs nothing: it runs as the main
+// module only).
+import "../cli.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const cliPath = `${root}cli.ts`;
@@ -81,23 +85,23 @@ const typeCodes: Record<string, number> = {
 
 /** `memtable dump --hex` of `file`, point entries as `sstDump` gives them. */
 function dumpHex(file: string): [string, number, number, string][] {
-  const out = expect(0, "dump", "--hex", file).stdout;
+  const out = expect(exitCode.ok, "dump", "--hex", file).stdout;
   return [...out.matchAll(/^0x([0-9A-F]*) seq:(\d+), type:(\w+)(?: => 0x([0-9A-F]*))?$/gm)]
     .filter((m) => m[3] !== "RangeDeletion")
     .map((m) => [m[1]!, Number(m[2]), typeCodes[m[3]!]!, m[4] ?? ""]);
 }
 
 test("memtable --help, help COMMAND and COMMAND --help exit 0 and document the commands and exit codes", () => {
-  const help = expect(0, "--help").stdout;
+  const help = expect(exitCode.ok, "--help").stdout;
   for (const c of ["dump", "props", "verify", "ls", "get", "scan"]) {
     assert.match(help, new RegExp(`^  ${c} `, "m"), `--help lists ${c}`);
-    const own = expect(0, c, "--help").stdout;
+    const own = expect(exitCode.ok, c, "--help").stdout;
     assert.match(own, new RegExp(`^Usage: memtable ${c} `, "m"));
     assert.match(own, /^Exit codes:/m);
-    assert.equal(expect(0, "help", c).stdout, own);
+    assert.equal(expect(exitCode.ok, "help", c).stdout, own);
   }
   assert.match(help, /^ {2}2 {2}a data problem/m);
-  assert.equal(expect(0, "help").stdout, help);
+  assert.equal(expect(exitCode.ok, "help").stdout, help);
 });
 
 test("memtable usage errors exit 1 with one message naming the command, no stack trace", () => {
@@ -119,7 +123,7 @@ test("memtable usage errors exit 1 with one message naming the command, no stack
     [["help", "bogus"], /^memtable: unknown command "bogus"/],
   ];
   for (const [args, message] of cases) {
-    const r = expect(1, ...args);
+    const r = expect(exitCode.usage, ...args);
     assert.match(r.stderr, message, `memtable ${args.join(" ")}`);
     noStack(r);
   }
@@ -141,18 +145,18 @@ test("memtable dump, props and verify of RocksDB's SST files read what sst_dump 
       single_delete: "SingleDeletion",
       range_delete: "RangeDeletion",
     };
-    const json = expect(0, "dump", "--json", file).stdout.trim().split("\n").map((l) =>
+    const json = expect(exitCode.ok, "dump", "--json", file).stdout.trim().split("\n").map((l) =>
       JSON.parse(l)
     );
     assert.deepEqual(json, expected.map((e) => ({ ...e, type: names[e.type] })), name);
-    const props = JSON.parse(expect(0, "props", "--json", file).stdout);
+    const props = JSON.parse(expect(exitCode.ok, "props", "--json", file).stdout);
     const sst = spawn("sst_dump", [`--file=${file}`, "--show_properties", "--command=none"]);
     assert.equal(props.numEntries, Number(/# entries: (\d+)/.exec(sst.stdout)![1]));
     assert.equal(props.numDataBlocks, Number(/# data blocks: (\d+)/.exec(sst.stdout)![1]));
     assert.equal(props.comparator, "leveldb.BytewiseComparator");
-    assert.match(expect(0, "props", file).stdout, /^data blocks +\d+, \d+ bytes$/m);
+    assert.match(expect(exitCode.ok, "props", file).stdout, /^data blocks +\d+, \d+ bytes$/m);
     assert.match(
-      expect(0, "verify", file).stdout,
+      expect(exitCode.ok, "verify", file).stdout,
       new RegExp(`: ok, ${want.length} entries, every block's checksum matches`),
     );
   }
@@ -163,7 +167,8 @@ test("memtable dump, props and verify of RocksDB's SST files read what sst_dump 
   assert.deepEqual(
     dumpHex(multi).slice(10, 15),
     [
-      ...expect(0, "dump", "--hex", "--from", from, "--to", to, "--limit", "5", multi).stdout
+      ...expect(exitCode.ok, "dump", "--hex", "--from", from, "--to", to, "--limit", "5", multi)
+        .stdout
         .matchAll(/^0x([0-9A-F]*) seq:(\d+), type:(\w+) => 0x([0-9A-F]*)$/gm),
     ]
       .map((m) => [m[1]!, Number(m[2]), typeCodes[m[3]!]!, m[4]!]),
@@ -187,25 +192,25 @@ test("memtable dump and verify of an SST file the library writes; a damaged copy
     const w = new SstFileWriter(file, { blockSize: 256 });
     for (let i = 0; i < 500; i++) w.put(`key${String(i).padStart(4, "0")}`, `value ${i} \\ 'q'`);
     w.finish();
-    const out = expect(0, "dump", "--limit", "2", file).stdout;
+    const out = expect(exitCode.ok, "dump", "--limit", "2", file).stdout;
     assert.equal(
       out,
       "'key0000' seq:0, type:Value => 'value 0 \\\\ \\'q\\''\n" +
         "'key0001' seq:0, type:Value => 'value 1 \\\\ \\'q\\''\n",
     );
     assert.deepEqual(dumpHex(file), sstDump(file));
-    assert.match(expect(0, "verify", file).stdout, /ok, 500 entries/);
+    assert.match(expect(exitCode.ok, "verify", file).stdout, /ok, 500 entries/);
     const bytes = new Uint8Array(readFileSync(file));
     bytes[Math.floor(bytes.length / 3)]! ^= 0x40; // inside a data block past the first
     const damaged = join(dir, "damaged.sst");
     writeFileSync(damaged, bytes);
-    const r = expect(2, "verify", damaged);
+    const r = expect(exitCode.data, "verify", damaged);
     assert.match(
       r.stderr,
       /^memtable verify: corruption: .*damaged\.sst: data block [1-9]\d* at offset \d+: checksum mismatch\n$/,
     );
     noStack(r);
-    const d = expect(2, "dump", damaged);
+    const d = expect(exitCode.data, "dump", damaged);
     assert.match(d.stderr, /checksum mismatch/);
     assert.ok(d.stdout.startsWith("'key0000'"), "the entries before the damaged block are shown");
   } finally {
@@ -265,7 +270,7 @@ test("memtable ls, verify, get and scan of a store directory read its table file
     await store.close();
     writeUnflushed(dir, "put:k005=new", "del:k006", "range:k010..k020", "put:zz=from the log");
     assert.ok(readdirSync(dir).some((f) => f.endsWith(".log")));
-    const ls = JSON.parse(expect(0, "ls", "--json", dir).stdout);
+    const ls = JSON.parse(expect(exitCode.ok, "ls", "--json", dir).stdout);
     assert.equal(ls.levels[0].files.length, 2);
     assert.deepEqual(ls.levels[0].files.map((f: { smallestSeq: number }) => f.smallestSeq), [
       1,
@@ -277,7 +282,7 @@ test("memtable ls, verify, get and scan of a store directory read its table file
     assert.equal(live[0].first, 302);
     assert.equal(live[0].last, 305);
     assert.equal(ls.options.fields.merge_operator, "StringAppendOperator");
-    const text = expect(0, "ls", dir).stdout;
+    const text = expect(exitCode.ok, "ls", dir).stdout;
     assert.match(text, /^CURRENT +MANIFEST-\d{6}/m);
     assert.match(text, /^level 0 +2 files/m);
     assert.match(
@@ -286,37 +291,41 @@ test("memtable ls, verify, get and scan of a store directory read its table file
     );
     assert.match(text, /^ {2}\d{6}\.log {2}\d+ bytes {2}live, 4 batches, seq 302\.\.305$/m);
 
-    assert.equal(expect(0, "get", dir, "k005").stdout, "'new'\n");
-    assert.equal(expect(0, "get", dir, "k000").stdout, "'second'\n");
-    assert.equal(expect(0, "get", "--hex", dir, "0x6B303037").stdout, "0x7637\n");
-    const gone = expect(3, "get", dir, "k006");
+    assert.equal(expect(exitCode.ok, "get", dir, "k005").stdout, "'new'\n");
+    assert.equal(expect(exitCode.ok, "get", dir, "k000").stdout, "'second'\n");
+    assert.equal(expect(exitCode.ok, "get", "--hex", dir, "0x6B303037").stdout, "0x7637\n");
+    const gone = expect(exitCode.notFound, "get", dir, "k006");
     assert.match(gone.stderr, /^memtable get: 'k006' has no value in /);
-    expect(3, "get", dir, "k015"); // under the range tombstone
+    expect(exitCode.notFound, "get", dir, "k015"); // under the range tombstone
 
     const want = ldbScan(dir);
     assert.equal(want.length, 300 - 1 - 10 + 1);
-    assert.deepEqual(expect(0, "scan", "--hex", dir).stdout.trim().split("\n"), want);
+    assert.deepEqual(expect(exitCode.ok, "scan", "--hex", dir).stdout.trim().split("\n"), want);
     assert.equal(
-      expect(0, "scan", "--from", "k008", "--to", "k022", "--limit", "4", dir).stdout,
+      expect(exitCode.ok, "scan", "--from", "k008", "--to", "k022", "--limit", "4", dir).stdout,
       "'k008' : 'v8'\n'k009' : 'v9'\n'k020' : 'v20'\n'k021' : 'v21'\n",
     );
     assert.equal(
-      expect(0, "scan", "--reverse", "--limit", "2", dir).stdout,
+      expect(exitCode.ok, "scan", "--reverse", "--limit", "2", dir).stdout,
       "'zz' : 'from the log'\n'k299' : 'v299'\n",
     );
 
-    const verify = expect(0, "verify", "--progress", dir);
+    const verify = expect(exitCode.ok, "verify", "--progress", dir);
     assert.match(verify.stdout, /^\d{6}\.sst {2}level 0 {2}300 entries {2}ok$/m);
     assert.match(verify.stdout, /^\d{6}\.log {2}log {2}4 batches {2}ok$/m);
     assert.match(verify.stdout, /^verified 2 table files \(301 entries\) and 1 live log: ok$/m);
     assert.match(verify.stderr, /^verify: 100% 3\/3 files/m);
-    assert.doesNotMatch(expect(0, "verify", dir).stderr, /verify:/, "no progress off a terminal");
+    assert.doesNotMatch(
+      expect(exitCode.ok, "verify", dir).stderr,
+      /verify:/,
+      "no progress off a terminal",
+    );
 
     // Merge operands in the log: folded with the operator the OPTIONS file names, or the one given.
     writeUnflushed(dir, "merge:m=a", "merge:m=b");
-    assert.equal(expect(0, "get", dir, "m").stdout, "'a,b'\n");
-    assert.equal(expect(0, "get", "--merge-operator", "put", dir, "m").stdout, "'b'\n");
-    const refused = expect(1, "get", "--merge-operator", "nope", dir, "m");
+    assert.equal(expect(exitCode.ok, "get", dir, "m").stdout, "'a,b'\n");
+    assert.equal(expect(exitCode.ok, "get", "--merge-operator", "put", dir, "m").stdout, "'b'\n");
+    const refused = expect(exitCode.usage, "get", "--merge-operator", "nope", dir, "m");
     assert.match(
       refused.stderr,
       /^memtable get: --merge-operator "nope" is not a built-in operator/,
@@ -326,8 +335,8 @@ test("memtable ls, verify, get and scan of a store directory read its table file
     const held = Store.open({ dir, flushInWorker: false, mergeOperator: stringAppend(",") });
     try {
       held.put("k001", "while held");
-      assert.equal(expect(0, "get", dir, "k001").stdout, "'while held'\n");
-      assert.match(expect(0, "ls", dir).stdout, /^level 0 /m);
+      assert.equal(expect(exitCode.ok, "get", dir, "k001").stdout, "'while held'\n");
+      assert.match(expect(exitCode.ok, "ls", dir).stdout, /^level 0 /m);
     } finally {
       await held.close();
     }
@@ -340,7 +349,7 @@ test("memtable ls, verify, get and scan of a store directory read its table file
     const bytes = new Uint8Array(readFileSync(victim));
     bytes[20]! ^= 0xff;
     writeFileSync(victim, bytes);
-    const bad = expect(2, "verify", damagedDir);
+    const bad = expect(exitCode.data, "verify", damagedDir);
     assert.match(
       bad.stdout,
       new RegExp(
@@ -364,16 +373,16 @@ test("memtable reads of a store directory leave every file as it was", async () 
     await store.close();
     writeUnflushed(dir, "put:b=2", "del:a");
     const before = fingerprint(dir);
-    expect(0, "ls", dir);
-    expect(0, "ls", "--json", dir);
-    expect(0, "verify", "--progress", dir);
-    expect(3, "get", dir, "a");
-    assert.equal(expect(0, "get", dir, "b").stdout, "'2'\n");
-    assert.equal(expect(0, "scan", dir).stdout, "'b' : '2'\n");
+    expect(exitCode.ok, "ls", dir);
+    expect(exitCode.ok, "ls", "--json", dir);
+    expect(exitCode.ok, "verify", "--progress", dir);
+    expect(exitCode.notFound, "get", dir, "a");
+    assert.equal(expect(exitCode.ok, "get", dir, "b").stdout, "'2'\n");
+    assert.equal(expect(exitCode.ok, "scan", dir).stdout, "'b' : '2'\n");
     for (const f of readdirSync(dir).filter((f) => f.endsWith(".sst"))) {
-      expect(0, "dump", join(dir, f));
-      expect(0, "props", join(dir, f));
-      expect(0, "verify", join(dir, f));
+      expect(exitCode.ok, "dump", join(dir, f));
+      expect(exitCode.ok, "props", join(dir, f));
+      expect(exitCode.ok, "verify", join(dir, f));
     }
     assert.deepEqual(fingerprint(dir), before);
   } finally {
@@ -398,7 +407,7 @@ test("memtable ls, verify and scan of a database db_bench wrote (levels below 0,
     ]);
     assert.equal(r.status, 0, r.stderr);
     const before = fingerprint(dir);
-    const ls = JSON.parse(expect(0, "ls", "--json", dir).stdout);
+    const ls = JSON.parse(expect(exitCode.ok, "ls", "--json", dir).stdout);
     const deeper = ls.levels.filter((l: { level: number; files: unknown[] }) =>
       l.level > 0 && l.files.length > 0
     );
@@ -406,10 +415,10 @@ test("memtable ls, verify and scan of a database db_bench wrote (levels below 0,
     assert.ok(ls.logs.some((l: { live: boolean; batches: number }) => l.live && l.batches > 0));
     const want = ldbScan(dir);
     assert.ok(want.length > 10_000, `${want.length} keys`);
-    assert.deepEqual(expect(0, "scan", "--hex", dir).stdout.trim().split("\n"), want);
+    assert.deepEqual(expect(exitCode.ok, "scan", "--hex", dir).stdout.trim().split("\n"), want);
     const [k, v] = want[want.length >> 1]!.split(" : ") as [string, string];
-    assert.equal(expect(0, "get", "--hex", dir, k).stdout, `${v}\n`);
-    const verify = expect(0, "verify", dir);
+    assert.equal(expect(exitCode.ok, "get", "--hex", dir, k).stdout, `${v}\n`);
+    const verify = expect(exitCode.ok, "verify", dir);
     const files = ls.levels.reduce((n: number, l: { files: unknown[] }) => n + l.files.length, 0);
     assert.match(
       verify.stdout,
