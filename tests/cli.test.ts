@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { Store, stringAppend } from "../mod.ts";
 import { SstFileWriter } from "../table.ts";
 import { exitCode } from "../src/cli/main.ts";
+import { readConsistently } from "../src/cli/database_view.ts";
 // The entry point itself, for the type check (importing it runs nothing: it runs as the main
 // module only).
 import "../cli.ts";
@@ -426,6 +427,43 @@ test("memtable ls, verify and scan of a database db_bench wrote (levels below 0,
     );
     assert.deepEqual(fingerprint(dir), before, "nothing in the directory changed");
   } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("readConsistently() reads again when a store replaced the MANIFEST meanwhile, and only then", async () => {
+  const root = mkdtempSync(join(tmpdir(), "memtable-cli-"));
+  const dir = join(root, "db");
+  const opened: Store[] = [];
+  try {
+    const first = Store.open({ dir, flushInWorker: false });
+    first.put("a", "1");
+    await first.close();
+    const seen: string[] = [];
+    const count = readConsistently("ls", dir, (files) => {
+      seen.push(files.current);
+      if (seen.length === 1) {
+        opened.push(Store.open({ dir, flushInWorker: false })); // writes a new MANIFEST
+        throw new Error("a table file the MANIFEST listed is gone");
+      }
+      return [...files.state.levels[0]!.keys()].length;
+    });
+    assert.equal(count, 1);
+    assert.equal(seen.length, 2);
+    assert.notEqual(seen[0], seen[1], "the second read has the new MANIFEST");
+    // Without a new MANIFEST, the failure is the answer.
+    let calls = 0;
+    assert.throws(
+      () =>
+        readConsistently("ls", dir, () => {
+          calls++;
+          throw new Error("damaged");
+        }),
+      /damaged/,
+    );
+    assert.equal(calls, 1);
+  } finally {
+    for (const s of opened) await s.close();
     rmSync(root, { recursive: true, force: true });
   }
 });

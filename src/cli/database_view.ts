@@ -45,6 +45,35 @@ export interface DatabaseFiles {
   others: string[];
 }
 
+/** How often a read is tried again after a store in the directory replaced its MANIFEST. */
+const attemptsMax = 3;
+
+/**
+ * `read(files)` of `dir`'s database (see `readDatabaseFiles`), tried again when it fails after
+ * `CURRENT` came to name another MANIFEST: a store open on the directory wrote a new one (an
+ * open, or a flush or compaction that removed the files the old one listed) meanwhile.
+ */
+export function readConsistently<T>(
+  command: string,
+  dir: string,
+  read: (files: DatabaseFiles) => T,
+): T {
+  for (let attempt = 1;; attempt++) {
+    const files = readDatabaseFiles(command, dir);
+    try {
+      return read(files);
+    } catch (e) {
+      let moved = false;
+      try {
+        moved = readCurrent(dir) !== files.current;
+      } catch {
+        moved = true; // CURRENT is being replaced
+      }
+      if (!moved || attempt >= attemptsMax) throw e;
+    }
+  }
+}
+
 /** Reads `dir`'s CURRENT and MANIFEST (a UsageError when it is no database directory). */
 export function readDatabaseFiles(command: string, dir: string): DatabaseFiles {
   if (!existsSync(dir)) throw new UsageError(command, `${dir} does not exist`);
@@ -61,11 +90,11 @@ export function readDatabaseFiles(command: string, dir: string): DatabaseFiles {
   const current = readCurrent(dir);
   const state = readManifest(dir, current);
   const from = Math.max(state.logNumber, state.minLogNumberToKeep);
-  const logs = logNumbersIn(dir).map((n) => ({
-    number: n,
-    size: statSync(join(dir, logFileName(n))).size,
-    live: n >= from,
-  }));
+  const logs = logNumbersIn(dir).flatMap((n) => {
+    const stat = statSync(join(dir, logFileName(n)), { throwIfNoEntry: false });
+    // A log gone since the listing was obsolete: a store deleted it.
+    return stat === undefined ? [] : [{ number: n, size: stat.size, live: n >= from }];
+  });
   const optionsFiles = names.filter((n) => /^OPTIONS-\d{6,}$/.test(n));
   const listed = new Set<string>([
     "CURRENT",
@@ -123,7 +152,7 @@ export function mergeOperatorOption(
   given: string | undefined,
 ): MergeOperator | undefined {
   if (given === undefined) return undefined;
-  const make = operatorNames[given];
+  const make = Object.hasOwn(operatorNames, given) ? operatorNames[given] : undefined;
   if (make === undefined) {
     throw new UsageError(
       command,
@@ -144,7 +173,9 @@ export function mergeOperatorFor(
 ): MergeOperator | undefined {
   if (given !== undefined) return given;
   const recorded = readOptionsFile(files).get("merge_operator");
-  return recorded === undefined ? undefined : operatorNames[recorded]?.();
+  return recorded !== undefined && Object.hasOwn(operatorNames, recorded)
+    ? operatorNames[recorded]!()
+    : undefined;
 }
 
 /** A directory opened for reads: its table files and replayed logs. Close it. */

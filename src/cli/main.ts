@@ -21,6 +21,7 @@ import {
   mergeOperatorChoices,
   mergeOperatorFor,
   mergeOperatorOption,
+  readConsistently,
   readDatabaseFiles,
 } from "./database_view.ts";
 import { keyArgument, LineWriter, OutputClosed, showBytes, writeError } from "./output.ts";
@@ -168,10 +169,9 @@ Options:
   --hex            keys as hex (0x...)
   --json           one JSON object`,
     run(p, out) {
-      listDatabase(readDatabaseFiles("ls", p.positional[0]!), {
-        hex: p.flags.has("hex"),
-        json: p.flags.has("json"),
-      }, out);
+      const o = { hex: p.flags.has("hex"), json: p.flags.has("json") };
+      // Everything is read before the first line is written: a retry repeats nothing.
+      readConsistently("ls", p.positional[0]!, (files) => listDatabase(files, o, out));
       return exitCode.ok;
     },
   },
@@ -190,10 +190,10 @@ ${mergeHelp}`,
       const [dir, keyText] = p.positional as [string, string];
       const key = keyArgument("get", "KEY", keyText, hex);
       const op = mergeOperatorOption("get", p.values.get("merge-operator"));
-      const files = readDatabaseFiles("get", dir);
-      using view = new DatabaseView(
-        files,
-        mergeOperatorFor(files, op),
+      using view = readConsistently(
+        "get",
+        dir,
+        (files) => new DatabaseView(files, mergeOperatorFor(files, op)),
       );
       const value = view.get(key);
       const show = showBytes(hex);
@@ -236,10 +236,10 @@ ${mergeHelp}`,
         reverse: p.flags.has("reverse"),
       };
       const op = mergeOperatorOption("scan", p.values.get("merge-operator"));
-      const files = readDatabaseFiles("scan", p.positional[0]!);
-      using view = new DatabaseView(
-        files,
-        mergeOperatorFor(files, op),
+      using view = readConsistently(
+        "scan",
+        p.positional[0]!,
+        (files) => new DatabaseView(files, mergeOperatorFor(files, op)),
       );
       scanDatabase(view, o, out);
       return exitCode.ok;
@@ -268,6 +268,11 @@ function optionalKey(
   return v === undefined ? undefined : keyArgument(command, `--${name}`, v, hex);
 }
 
+/** The command called `name`, if there is one (never an Object.prototype member). */
+function commandNamed(name: string): Command | undefined {
+  return Object.hasOwn(commands, name) ? commands[name] : undefined;
+}
+
 /** Runs the command line `args` (without the program name); returns the exit code. */
 export function main(args: readonly string[]): number {
   const out = new LineWriter(1);
@@ -285,14 +290,14 @@ export function main(args: readonly string[]): number {
     }
     if (name === "help") {
       const topic = rest[0];
+      const c = topic === undefined ? undefined : commandNamed(topic);
       if (topic === undefined) out.line(overview);
-      else if (commands[topic] === undefined) {
-        throw new UsageError(undefined, `unknown command "${topic}"`);
-      } else out.line(`${commands[topic].help}\n\n${exitCodes}`);
+      else if (c === undefined) throw new UsageError(undefined, `unknown command "${topic}"`);
+      else out.line(`${c.help}\n\n${exitCodes}`);
       out.flush();
       return exitCode.ok;
     }
-    const c = commands[name];
+    const c = commandNamed(name);
     if (c === undefined) {
       throw new UsageError(
         undefined,
@@ -320,11 +325,10 @@ export function main(args: readonly string[]): number {
     if (e instanceof OutputClosed) return exitCode.ok;
     const [code, message] = classify(e);
     const prefix = command === undefined ? "memtable" : `memtable ${command}`;
-    const hint = e instanceof UsageError
-      ? `\nRun "memtable ${e.command ?? command ?? ""}${
-        e.command ?? command ? " " : ""
-      }--help" for usage.`
-      : "";
+    const topic = e instanceof UsageError ? e.command ?? command : undefined;
+    const hint = !(e instanceof UsageError)
+      ? ""
+      : `\nRun "memtable ${topic === undefined ? "" : `${topic} `}--help" for usage.`;
     writeError(`${prefix}: ${message}${hint}\n`);
     return code;
   }
@@ -357,7 +361,9 @@ function classify(e: unknown): [number, string] {
   if (e instanceof NativeLibraryError) return [exitCode.usage, message];
   if (e instanceof MemTableError) return [exitCode.data, message];
   const { code, path } = e as { code?: unknown; path?: unknown };
-  const reason = typeof code === "string" ? fileErrors[code] : undefined;
+  const reason = typeof code === "string" && Object.hasOwn(fileErrors, code)
+    ? fileErrors[code]
+    : undefined;
   if (reason !== undefined) {
     return [exitCode.usage, typeof path === "string" ? `cannot read ${path}: ${reason}` : message];
   }
