@@ -414,6 +414,28 @@ test("memtable ls, verify and scan of a database db_bench wrote (levels below 0,
     );
     assert.ok(deeper.length > 0, "table files below level 0");
     assert.ok(ls.logs.some((l: { live: boolean; batches: number }) => l.live && l.batches > 0));
+    // The files per level as `ldb manifest_dump` lists them: `number:size[smallest .. largest]`.
+    const manifest = readFileSync(join(dir, "CURRENT"), "utf8").trim();
+    const dumped = spawn("ldb", ["manifest_dump", `--path=${join(dir, manifest)}`]);
+    assert.equal(dumped.status, 0, dumped.stderr);
+    const ldbLevels = new Map<number, string[]>();
+    let level = -1;
+    for (const line of dumped.stdout.split("\n")) {
+      const header = /^--- level (\d+) ---/.exec(line);
+      if (header !== null) level = Number(header[1]);
+      const file = /^ (\d+:\d+\[\d+ \.\. \d+\])/.exec(line);
+      if (file !== null) ldbLevels.set(level, [...(ldbLevels.get(level) ?? []), file[1]!].sort());
+    }
+    for (const l of ls.levels as { level: number; files: Record<string, number>[] }[]) {
+      assert.deepEqual(
+        l.files.map((f) => `${f.number}:${f.size}[${f.smallestSeq} .. ${f.largestSeq}]`).sort(),
+        ldbLevels.get(l.level) ?? [],
+        `level ${l.level}`,
+      );
+    }
+    // A table file RocksDB compressed with Snappy and checksummed with XXH3 dumps as sst_dump does.
+    const sst = join(dir, `${String(deeper[0].files[0].number).padStart(6, "0")}.sst`);
+    assert.deepEqual(dumpHex(sst), sstDump(sst));
     const want = ldbScan(dir);
     assert.ok(want.length > 10_000, `${want.length} keys`);
     assert.deepEqual(expect(exitCode.ok, "scan", "--hex", dir).stdout.trim().split("\n"), want);
