@@ -326,6 +326,23 @@ test("memtable ls, verify, get and scan of a store directory read its table file
     writeUnflushed(dir, "merge:m=a", "merge:m=b");
     assert.equal(expect(exitCode.ok, "get", dir, "m").stdout, "'a,b'\n");
     assert.equal(expect(exitCode.ok, "get", "--merge-operator", "put", dir, "m").stdout, "'b'\n");
+    // A directory whose OPTIONS file names no operator: the read says what to pass.
+    const bare = join(root, "bare");
+    cpSync(dir, bare, { recursive: true });
+    for (const f of readdirSync(bare).filter((f) => f.startsWith("OPTIONS-"))) {
+      const text = readFileSync(join(bare, f), "utf8");
+      writeFileSync(join(bare, f), text.replace(/merge_operator=\S+/, "merge_operator=nullptr"));
+    }
+    const noOperator = expect(exitCode.usage, "get", bare, "m");
+    assert.match(
+      noOperator.stderr,
+      /^memtable get: key "m" has Merge entries, and the OPTIONS file names no built-in merge operator to fold them with: pass --merge-operator NAME, one of uint64add, stringappend, max, put\n/,
+    );
+    noStack(noOperator);
+    assert.equal(
+      expect(exitCode.ok, "get", "--merge-operator", "stringappend", bare, "m").stdout,
+      "'a,b'\n",
+    );
     const refused = expect(exitCode.usage, "get", "--merge-operator", "nope", dir, "m");
     assert.match(
       refused.stderr,

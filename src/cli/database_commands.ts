@@ -290,8 +290,8 @@ function verifyLog(path: string): { batches: number; error?: string; note?: stri
     batches: records.length,
     ...(end.kind === "truncated"
       ? {
-        note:
-          `the last record is torn at byte ${end.offset}, as a crash mid-write leaves it; recovery drops it`,
+        note: `the last record is torn at byte ${end.offset}, as a crash mid-write leaves ` +
+          `it; recovery drops it`,
       }
       : {}),
   };

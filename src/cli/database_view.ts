@@ -4,7 +4,8 @@
  * write-ahead logs replayed into memtables (src/store/recovery.ts, `pointInTime`: a torn or
  * damaged tail ends the replay, as a read-write open would). No `LOCK` is taken and nothing is
  * written, so it reads a directory no store holds — and one a store holds, as of the moment it
- * reads (a store writing meanwhile may leave a log's last record torn: it is left out).
+ * reads (a store writing meanwhile may leave a log's last record torn: it is left out; a store
+ * that replaced its MANIFEST meanwhile makes `readConsistently` read again).
  *
  * @module
  */

@@ -82,10 +82,9 @@ const rangeHelp = `  --from KEY       start at KEY (inclusive)
   --limit N        show at most N`;
 
 const mergeHelp = `  --merge-operator NAME
-                   fold Merge operands with a built-in operator (${
-  mergeOperatorChoices.join(", ")
-});
-                   default: the one the OPTIONS file names, when it is built in`;
+                   fold Merge operands with a built-in operator: uint64add, stringappend
+                   (delimiter ','), max or put; by default the one the OPTIONS file names,
+                   when it is one of these`;
 
 const commands: Record<string, Command> = {
   dump: {
@@ -349,13 +348,18 @@ const fileErrors: Record<string, string> = {
 function classify(e: unknown): [number, string] {
   if (!(e instanceof Error)) return [exitCode.failure, String(e)];
   // Errors raised inside the store's code name its calls; here the command is named instead.
-  const message = e.message.replace(/^Store\.(?:open|get|iterator)\(\): /, "");
+  const message = e.message.replace(/^(?:Store|MemTable)\.\w+\(\): /, "");
   if (e instanceof UsageError) return [exitCode.usage, message];
   if (e instanceof CorruptionError) return [exitCode.data, `corruption: ${message}`];
   if (e instanceof MergeOperatorError) {
+    const key = /key (.+?) has Merge entries/.exec(message)?.[1];
+    const what = key === undefined
+      ? message
+      : `key ${key} has Merge entries, and the OPTIONS file names no built-in merge operator ` +
+        `to fold them with`;
     return [
       exitCode.usage,
-      `${message} (here: pass --merge-operator NAME, one of ${mergeOperatorChoices.join(", ")})`,
+      `${what}: pass --merge-operator NAME, one of ${mergeOperatorChoices.join(", ")}`,
     ];
   }
   if (e instanceof NativeLibraryError) return [exitCode.usage, message];

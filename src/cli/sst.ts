@@ -181,7 +181,7 @@ export function showProperties(path: string, json: boolean, out: LineWriter): vo
   for (const [k, v] of raw) out.line(`  ${k} = ${propertyValue(k, v)}`);
 }
 
-/** Checks every block of the file at `path`; returns its point entries (a CorruptionError if not). */
+/** Checks every block of the file at `path` (a CorruptionError if one is damaged). */
 export function verifyFile(path: string): { entries: number; size: number } {
   using t = TableReader.open(path);
   return { entries: t.verify(), size: t.size };
