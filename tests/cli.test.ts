@@ -106,6 +106,8 @@ test("memtable --help, help COMMAND and COMMAND --help exit 0 and document the c
 });
 
 test("memtable usage errors exit 1 with one message naming the command, no stack trace", () => {
+  const legacy = mkdtempSync(join(tmpdir(), "memtable-cli-"));
+  writeFileSync(join(legacy, "MANIFEST.json"), "{}");
   const cases: [string[], RegExp][] = [
     [[], /^Usage: memtable <command>/m],
     [["bogus"], /^memtable: unknown command "bogus"/],
@@ -122,11 +124,19 @@ test("memtable usage errors exit 1 with one message naming the command, no stack
     [["dump", fixtures], /^memtable dump: .* is a directory; dump reads an SST file/],
     [["ls", fixtures], /^memtable ls: .* is not a database directory: it has no CURRENT file/],
     [["help", "bogus"], /^memtable: unknown command "bogus"/],
+    [
+      ["scan", legacy],
+      /^memtable scan: .* is not a database directory: it is a store of this library's earlier format \(MANIFEST\.json\): Store\.open\(\) converts it/,
+    ],
   ];
-  for (const [args, message] of cases) {
-    const r = expect(exitCode.usage, ...args);
-    assert.match(r.stderr, message, `memtable ${args.join(" ")}`);
-    noStack(r);
+  try {
+    for (const [args, message] of cases) {
+      const r = expect(exitCode.usage, ...args);
+      assert.match(r.stderr, message, `memtable ${args.join(" ")}`);
+      noStack(r);
+    }
+  } finally {
+    rmSync(legacy, { recursive: true, force: true });
   }
 });
 
