@@ -413,6 +413,32 @@ test("memtable reads of a store directory leave every file as it was", async () 
       expect(exitCode.ok, "verify", join(dir, f));
     }
     assert.deepEqual(fingerprint(dir), before);
+
+    // A damaged log record: replay stops there (a warning says so), verify fails naming it.
+    const damaged = join(root, "damaged");
+    cpSync(dir, damaged, { recursive: true });
+    const log = readdirSync(damaged).find((f) => f.endsWith(".log"))!;
+    const bytes = new Uint8Array(readFileSync(join(damaged, log)));
+    bytes[12]! ^= 0xff; // inside the first record's payload
+    writeFileSync(join(damaged, log), bytes);
+    const get = expect(exitCode.notFound, "get", damaged, "b");
+    assert.match(
+      get.stderr,
+      new RegExp(
+        `^memtable get: warning: replay of ${log} stopped at byte 0 \\(.+\\); writes after it are not read$`,
+        "m",
+      ),
+    );
+    assert.equal(
+      expect(exitCode.ok, "get", damaged, "a").stdout,
+      "'1'\n",
+      "the table file's value",
+    );
+    const verify = expect(exitCode.data, "verify", damaged);
+    assert.match(
+      verify.stdout,
+      new RegExp(`^${log} {2}log {2}FAILED: .*${log}: record at byte 0: `, "m"),
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

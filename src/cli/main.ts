@@ -14,6 +14,8 @@ import {
   MergeOperatorError,
   NativeLibraryError,
 } from "../errors.ts";
+import { logFileName } from "../db/manifest.ts";
+import type { MergeOperator } from "../memtable/merge.ts";
 import { type CommandSpec, limitOption, parseArguments, type Parsed, UsageError } from "./args.ts";
 import { listDatabase, scanDatabase, stderrProgress, verifyDatabase } from "./database_commands.ts";
 import {
@@ -189,11 +191,7 @@ ${mergeHelp}`,
       const [dir, keyText] = p.positional as [string, string];
       const key = keyArgument("get", "KEY", keyText, hex);
       const op = mergeOperatorOption("get", p.values.get("merge-operator"));
-      using view = readConsistently(
-        "get",
-        dir,
-        (files) => new DatabaseView(files, mergeOperatorFor(files, op)),
-      );
+      using view = openView("get", dir, op);
       const value = view.get(key);
       const show = showBytes(hex);
       if (value === undefined) {
@@ -235,16 +233,32 @@ ${mergeHelp}`,
         reverse: p.flags.has("reverse"),
       };
       const op = mergeOperatorOption("scan", p.values.get("merge-operator"));
-      using view = readConsistently(
-        "scan",
-        p.positional[0]!,
-        (files) => new DatabaseView(files, mergeOperatorFor(files, op)),
-      );
+      using view = openView("scan", p.positional[0]!, op);
       scanDatabase(view, o, out);
       return exitCode.ok;
     },
   },
 };
+
+/**
+ * The directory `dir` opened for reads; a warning on standard error when replay of its logs
+ * stopped at damage (the writes after it are not read, as a store's open would not).
+ */
+function openView(command: string, dir: string, op: MergeOperator | undefined): DatabaseView {
+  const view = readConsistently(
+    command,
+    dir,
+    (files) => new DatabaseView(files, mergeOperatorFor(files, op)),
+  );
+  const stopped = view.recovery.stoppedAt;
+  if (stopped !== undefined) {
+    writeError(
+      `memtable ${command}: warning: replay of ${logFileName(stopped.log)} stopped at byte ` +
+        `${stopped.offset} (${stopped.reason}); writes after it are not read\n`,
+    );
+  }
+  return view;
+}
 
 /** `path`, refused when it is a directory. */
 function sstFile(command: string, path: string): string {
