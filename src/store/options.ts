@@ -61,7 +61,7 @@ export interface StoreOptions extends CompactionOptions {
   /**
    * Bytes of data blocks the store's reads keep, verified and uncompressed, least recently used
    * evicted first (RocksDB's block cache, `LRUCache` of `block_cache_size`). Default 8 MiB;
-   * 0 keeps none. Compactions read around it. `stats().blockCache` counts hits and misses.
+   * 0 keeps none. A compaction Worker reads around it. `stats().blockCache` counts hits and misses.
    */
   blockCacheSize?: number;
   /**
