@@ -269,7 +269,7 @@ function writeUnflushed(dir: string, ...ops: string[]): void {
   assert.match(r.stdout, /^done \d+/m);
 }
 
-test("memtable ls, verify, get and scan of a store directory read its table files and unflushed log writes, change nothing, and read while a store holds it", async () => {
+test("memtable ls, verify, get and scan of a store directory read its table files and unflushed log writes as ldb scan reads them, and read while a store holds it", async () => {
   const root = mkdtempSync(join(tmpdir(), "memtable-cli-"));
   const dir = join(root, "db");
   try {
