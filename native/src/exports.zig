@@ -1,5 +1,5 @@
 //! The C ABI of the memtable library: with exports_files.zig (file locks, the write-ahead log)
-//! the only files that export symbols, all prefixed `memtable_`. The TypeScript table of these symbols is `src/ffi/symbols.ts`.
+//! and exports_filter.zig (SST filter blocks) the only files that export symbols, all prefixed `memtable_`. The TypeScript table of these symbols is `src/ffi/symbols.ts`.
 //!
 //! Rules:
 //! - Every fallible export returns an `i32`: a `limits.Status` (negative) or a non-negative
@@ -30,9 +30,11 @@ const sst = @import("sst.zig");
 const holdings = @import("holdings.zig");
 
 const abi = @import("abi.zig");
-// The exports for files (locks, the write-ahead log) live beside this file, by the same rules.
+// The exports for files (locks, the write-ahead log) and for SST filter blocks live beside
+// this file, by the same rules.
 comptime {
     _ = @import("exports_files.zig");
+    _ = @import("exports_filter.zig");
 }
 const build_options = @import("build_options");
 

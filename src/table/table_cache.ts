@@ -21,6 +21,7 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { CorruptionError, StoreError } from "../errors.ts";
 import { openFilesLimit } from "../ffi/file_lock.ts";
+import { type FilterCounters, newFilterCounters } from "./filter_block.ts";
 
 /** The most descriptors a default bound takes (LevelDB's default `max_open_files`). */
 export const maxOpenFilesCap = 1000;
@@ -140,6 +141,8 @@ export class TableCache {
   #bound: number;
   /** Files with an open descriptor, least recently used first (a Map keeps insertion order). */
   readonly #open = new Map<CachedFile, true>();
+  /** What the filters of the tables opened through this cache did (the store's figures). */
+  readonly filterCounters: FilterCounters = newFilterCounters();
 
   constructor(maxOpenFiles = -1) {
     this.maxOpenFiles = maxOpenFiles === -1 ? defaultMaxOpenFiles() : maxOpenFiles;

@@ -2,7 +2,8 @@
  * TableReader: opens an SST file in RocksDB's block-based format — this library's and RocksDB's
  * own (user-key indexes with delta-encoded handles included; uncompressed or Snappy-compressed
  * blocks, RocksDB's default codec: another codec is an error that names it) — and reads it:
- * properties, point entries in order, lookups at a snapshot, range tombstones. Every block's checksum is verified
+ * properties, point entries in order, lookups at a snapshot (a table whose full bloom filter says
+ * no is not read: filter_block.ts), range tombstones. Every block's checksum is verified
  * when the block is read; a damaged or truncated file gives a `CorruptionError` that says where,
  * never wrong data.
  *
@@ -24,6 +25,13 @@ import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../c
 import { CorruptionError, MemTableError } from "../errors.ts";
 import { snappyUncompress } from "./snappy.ts";
 import { coverOf } from "./tombstone_cover.ts";
+import {
+  FilterBlock,
+  type FilterCounters,
+  filteredLookup,
+  filterMetaName,
+  newFilterCounters,
+} from "./filter_block.ts";
 import {
   blockChecksum,
   type BlockEntry,
@@ -200,13 +208,15 @@ export class TableReader implements Disposable {
   /** Index entries: separator key (internal, or user key) and the data block's handle. */
   readonly #index: { key: Uint8Array; handle: BlockHandle }[];
   readonly #tombstones: TableTombstone[];
+  readonly #filter: FilterBlock | undefined;
+  readonly #counters: FilterCounters;
   #closed = false;
 
   static {
     openCachedTable = (path, cache) => {
       const source = cachedSource(path, cache);
       try {
-        return new TableReader(source, path);
+        return new TableReader(source, path, cache.filterCounters);
       } catch (e) {
         source.close();
         throw e;
@@ -214,9 +224,10 @@ export class TableReader implements Disposable {
     };
   }
 
-  private constructor(file: Source, name: string) {
+  private constructor(file: Source, name: string, counters = newFilterCounters()) {
     this.#file = file;
     this.name = name;
+    this.#counters = counters;
     const tail = Math.min(file.size, footerSize);
     this.footer = decodeFooter(file.read(file.size - tail, tail), file.size, name);
     const meta = new Map<string, BlockHandle>();
@@ -252,6 +263,8 @@ export class TableReader implements Disposable {
       }
       return { start: k.key, end: e.value, seq: k.seq };
     });
+    const filter = meta.get(filterMetaName);
+    this.#filter = filter && new FilterBlock(this.#contents(filter, "filter block").slice());
   }
 
   /** Opens the bytes of an SST file; `name` is what error messages call it. */
@@ -314,6 +327,15 @@ export class TableReader implements Disposable {
 
   /** A block's entries after its checksum is verified. */
   #block(h: BlockHandle, what: string, deltaHandles = false): BlockEntry[] {
+    return readBlock(
+      this.#contents(h, what),
+      `${this.name}: ${what} at offset ${h.offset}`,
+      deltaHandles,
+    );
+  }
+
+  /** A block's contents (uncompressed) after its checksum is verified. */
+  #contents(h: BlockHandle, what: string): Uint8Array {
     const label = `${this.name}: ${what} at offset ${h.offset}`;
     const end = h.offset + h.size;
     if (end + blockTrailerSize > this.#file.size - footerSize) {
@@ -328,12 +350,11 @@ export class TableReader implements Disposable {
     );
     if (computed !== stored) throw new CorruptionError(`${label}: checksum mismatch`);
     const compression = block[h.size]!;
-    const contents = compression === 0
+    return compression === 0
       ? block.subarray(0, h.size)
       : compression === snappyCompression
       ? snappyUncompress(block.subarray(0, h.size), label)
       : unsupportedCompression(compression, label);
-    return readBlock(contents, label, deltaHandles);
   }
 
   #parseKey(ikey: Uint8Array, what: string): TableEntry {
@@ -406,7 +427,17 @@ export class TableReader implements Disposable {
     return this.#versionsOf(bytesArgument(userKey, "TableReader.versions()", "key"));
   }
 
+  /** What this table's point lookups asked of its filter (all zero without one). */
+  get filterCounters(): FilterCounters {
+    return { ...this.#counters };
+  }
+
+  /** The versions of `key`, unless the filter says the table has none (one check per call). */
   #versionsOf(key: Uint8Array): TableEntry[] {
+    return filteredLookup(this.#filter, this.#counters, key, () => this.#scanVersions(key));
+  }
+
+  #scanVersions(key: Uint8Array): TableEntry[] {
     const out: TableEntry[] = [];
     for (let block = this.#firstBlockFor(key); block < this.#index.length; block++) {
       for (const e of this.#entriesOf(block)) {
