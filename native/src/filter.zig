@@ -23,6 +23,10 @@ const xxph3 = @import("xxph3.zig");
 
 const Allocator = std.mem.Allocator;
 
+/// The metaindex name of the block (RocksDB's `fullfilter.` and the policy's compatibility name)
+/// and the `rocksdb.filter.policy` property of a table that has one.
+pub const meta_name = "fullfilter.rocksdb.BuiltinBloomFilter";
+pub const policy_name = "bloomfilter";
 /// The bytes after the bits: the marker of newer implementations, the sub-implementation
 /// (0: this one), the probes (with the cache-line size in the top 3 bits: 0 = 64 bytes), and
 /// two zero bytes.

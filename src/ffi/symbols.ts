@@ -75,7 +75,7 @@ export const symbols = {
   memtable_seqalloc_allocate: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
   memtable_seqalloc_publish: { args: ["handle", "u32", "u32", "u32"], result: "i32" },
   memtable_seqalloc_state: { args: ["handle", "buf", "u32"], result: "i32" },
-  memtable_sst_new: { args: ["u32", "u32"], result: "handle" },
+  memtable_sst_new: { args: ["u32", "u32", "u32"], result: "handle" },
   memtable_sst_add_memtable: { args: ["handle", "handle"], result: "i32" },
   memtable_sst_add_snapshots: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
   memtable_sst_set_merge_operator: {

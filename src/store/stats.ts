@@ -29,6 +29,13 @@ export interface StoreStats extends FlushFigures, CompactionFigures {
   /** The bound on open SST file descriptors (see `StoreOptions.maxOpenFiles`). */
   maxOpenFiles: number;
   /**
+   * What the SST files' bloom filters did for point reads since the store opened (see
+   * `StoreOptions.bloomBitsPerKey`): `checks`, one per file per key looked up in a file with a
+   * filter; `filteredOut`, the checks that skipped the file unread; `falsePositives`, the
+   * checks that let the key through to a file that had no version of it.
+   */
+  filter: { checks: number; filteredOut: number; falsePositives: number };
+  /**
    * The current log: its number, its bytes, how many of them are synced and the fdatasync
    * calls made on it; the live logs (those of unflushed memtables, and the current one).
    */
@@ -85,6 +92,7 @@ export function storeStats(p: StoreParts): StoreStats {
     memtableBytes: p.memtableBytes,
     openTableFiles: p.files.tables.openFiles,
     maxOpenFiles: p.files.tables.bound,
+    filter: { ...p.files.tables.filterCounters },
     wal: {
       number: wal.number,
       bytes: wal.size,

@@ -280,6 +280,7 @@ export class Compactor {
       bottommost: p.bottommost,
       targetFileSize: ctx.options.targetFileSizeBase,
       ...(ctx.blockSize ? { blockSize: ctx.blockSize } : {}),
+      bloomBitsPerKey: ctx.files.bloomBitsPerKey,
     };
     if (ctx.inWorker && (op === undefined || spec !== undefined)) {
       this.#worker ??= new FlushWorkerClient("compaction");
