@@ -135,30 +135,37 @@ test("bloomBitsPerKey: 0 writes no filters and records filter_policy=nullptr; ba
   }
 });
 
-test("compaction outputs carry filters at the store's bits per key, flushes on the store's thread too", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "memtable-store-filter-"));
-  try {
-    const store = await filledStore(dir, 3, { bloomBitsPerKey: 7.5, flushInWorker: false });
-    await store.compactRange();
-    assert.deepEqual(store.files.map((f) => f.level), [1]);
-    const absentBefore = store.stats().filter.checks;
-    assert.equal(store.get(key(1)), undefined);
-    assert.equal(store.stats().filter.checks, absentBefore + 1);
-    await store.close();
-    const [file] = tables(dir);
-    const bytes = readFileSync(join(dir, file!));
-    const h = filterBlockOf(bytes)!;
-    assert.equal(h.size, Math.ceil((1500 * 7500) / 8000 / 64) * 64 + 5);
-    assert.equal(bytes[h.offset + h.size - 3], 5); // 7.5 bits per key: 5 probes
-    const options = readdirSync(dir).filter((f) => f.startsWith("OPTIONS-")).sort().at(-1)!;
-    assert.match(
-      readFileSync(join(dir, options), "utf8"),
-      /\n {2}filter_policy=bloomfilter:7\.5:false\n/,
-    );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+for (const flushInWorker of [false, true]) {
+  test(`compaction outputs carry filters at the store's bits per key (flushInWorker ${flushInWorker})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "memtable-store-filter-"));
+    try {
+      const store = await filledStore(dir, 3, { bloomBitsPerKey: 7.5, flushInWorker });
+      for (const f of tables(dir)) {
+        const h = filterBlockOf(readFileSync(join(dir, f)))!;
+        assert.equal(h.size, Math.ceil((500 * 7500) / 8000 / 64) * 64 + 5, `flushed ${f}`);
+      }
+      await store.compactRange();
+      assert.deepEqual(store.files.map((f) => f.level), [1]);
+      assert.equal(store.stats().compactionsInWorker > 0, flushInWorker);
+      const absentBefore = store.stats().filter.checks;
+      assert.equal(store.get(key(1)), undefined);
+      assert.equal(store.stats().filter.checks, absentBefore + 1);
+      await store.close();
+      const [file] = tables(dir);
+      const bytes = readFileSync(join(dir, file!));
+      const h = filterBlockOf(bytes)!;
+      assert.equal(h.size, Math.ceil((1500 * 7500) / 8000 / 64) * 64 + 5);
+      assert.equal(bytes[h.offset + h.size - 3], 5); // 7.5 bits per key: 5 probes
+      const options = readdirSync(dir).filter((f) => f.startsWith("OPTIONS-")).sort().at(-1)!;
+      assert.match(
+        readFileSync(join(dir, options), "utf8"),
+        /\n {2}filter_policy=bloomfilter:7\.5:false\n/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 // ---- RocksDB's tools -----------------------------------------------------------------------
 
