@@ -136,6 +136,41 @@ test("TableBuilder with bloomBitsPerKey writes RocksDB's filter block, metaindex
   assert.deepEqual(p.filterCounters, { checks: 0, filteredOut: 0, falsePositives: 0 });
 });
 
+/** `bytes` with the named meta block's contents changed by `change` and its CRC32c redone. */
+function withBlockChanged(
+  bytes: Uint8Array,
+  name: string,
+  change: (contents: Uint8Array) => void,
+): Uint8Array {
+  const out = bytes.slice();
+  const h = metaBlocks(out).get(name)!;
+  const contents = out.subarray(h.offset, h.offset + h.size);
+  change(contents);
+  const crc = maskCrc(crc32c(contents, Uint8Array.of(0)));
+  new DataView(out.buffer).setUint32(h.offset + h.size + 1, crc, true);
+  return out;
+}
+
+test("TableReader uses a filter for whole keys only when the table says it holds them", () => {
+  const file = rebuild({ bloomBitsPerKey: 10 });
+  // Filter bits cleared: a reader that uses the filter finds nothing.
+  const cleared = withBlockChanged(file, filterMetaName, (c) => c.fill(0, 0, c.length - 5));
+  using t = TableReader.fromBytes(cleared);
+  assert.equal(t.get(numbered(0)), undefined);
+  assert.equal(t.filterCounters.filteredOut, 1);
+  // The same with whole.key.filtering "0" (RocksDB's prefix-only filter): not used.
+  const prefixOnly = withBlockChanged(cleared, "rocksdb.properties", (c) => {
+    const name = utf8("rocksdb.block.based.table.whole.key.filtering");
+    const at = Buffer.from(c).indexOf(name) + name.length;
+    assert.equal(c[at], 0x31); // the value "1" follows the (unshared) name
+    c[at] = 0x30;
+  });
+  using p = TableReader.fromBytes(prefixOnly);
+  assert.equal(text(p.properties.raw.get("rocksdb.block.based.table.whole.key.filtering")!), "0");
+  assert.equal(p.get(numbered(0))?.type, ValueType.Value);
+  assert.deepEqual(p.filterCounters, { checks: 0, filteredOut: 0, falsePositives: 0 });
+});
+
 test("a filter counts a key once however many versions it has; a table of tombstones only has none", () => {
   const b = new TableBuilder({ bloomBitsPerKey: 10 });
   for (const [k, seq] of [["a", 9], ["a", 5], ["a", 2], ["b", 7], ["c", 3], ["c", 1]] as const) {
@@ -201,18 +236,9 @@ function run(cmd: string, args: string[], input?: string) {
   return r;
 }
 
-/** `bytes` with its filter's bits cleared and the block's checksum (CRC32c) made right again. */
+/** `bytes` with its filter's bits cleared (its checksum made right again). */
 function withClearedFilter(bytes: Uint8Array): Uint8Array {
-  const out = bytes.slice();
-  const h = metaBlocks(out).get(filterMetaName)!;
-  out.fill(0, h.offset, h.offset + h.size - 5);
-  const contents = out.subarray(h.offset, h.offset + h.size);
-  new DataView(out.buffer).setUint32(
-    h.offset + h.size + 1,
-    maskCrc(crc32c(contents, Uint8Array.of(0))),
-    true,
-  );
-  return out;
+  return withBlockChanged(bytes, filterMetaName, (c) => c.fill(0, 0, c.length - 5));
 }
 
 test("RocksDB reads the filter of an SstFileWriter file: sst_dump shows it, ldb gets use it", () => {

@@ -143,6 +143,19 @@ export class FilterBuilder {
   }
 }
 
+/** The property that says whether a table's filter holds its whole user keys ("1") or not. */
+export const wholeKeyFilteringProperty = "rocksdb.block.based.table.whole.key.filtering";
+
+/**
+ * Whether a table's full filter can answer for whole user keys, from its properties: only when
+ * it says so (RocksDB writes "0" for a filter of prefixes alone — `whole_key_filtering=false`
+ * with a prefix extractor — which a whole-key probe would wrongly turn away).
+ */
+export function filterHoldsWholeKeys(properties: ReadonlyMap<string, Uint8Array>): boolean {
+  const v = properties.get(wholeKeyFilteringProperty);
+  return v !== undefined && v.length === 1 && v[0] === 0x31; // "1"
+}
+
 /** A table's filter block, as read from the file (RocksDB's or this library's). */
 export class FilterBlock {
   /** The block's contents (the bits and the 5 metadata bytes). */

@@ -26,6 +26,7 @@ import {
   FilterBuilder,
   filterMetaName,
   filterPolicyName,
+  wholeKeyFilteringProperty,
 } from "./filter_block.ts";
 import {
   BlockBuilder,
@@ -362,7 +363,7 @@ export class TableBuilder {
     if (this.#filter !== undefined && p.filterSize > 0) {
       entries.push(
         ["rocksdb.block.based.table.prefix.filtering", encoder.encode("0")],
-        ["rocksdb.block.based.table.whole.key.filtering", encoder.encode("1")],
+        [wholeKeyFilteringProperty, encoder.encode("1")],
         ["rocksdb.filter.policy", encoder.encode(filterPolicyName)],
         ["rocksdb.num.filter_entries", v(p.numFilterEntries)],
       );

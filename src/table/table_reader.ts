@@ -29,6 +29,7 @@ import {
   FilterBlock,
   type FilterCounters,
   filteredLookup,
+  filterHoldsWholeKeys,
   filterMetaName,
   newFilterCounters,
 } from "./filter_block.ts";
@@ -264,7 +265,9 @@ export class TableReader implements Disposable {
       return { start: k.key, end: e.value, seq: k.seq };
     });
     const filter = meta.get(filterMetaName);
-    this.#filter = filter && new FilterBlock(this.#contents(filter, "filter block").slice());
+    this.#filter = filter && filterHoldsWholeKeys(this.properties.raw)
+      ? new FilterBlock(this.#contents(filter, "filter block").slice())
+      : undefined;
   }
 
   /** Opens the bytes of an SST file; `name` is what error messages call it. */
