@@ -14,6 +14,9 @@
 //!   or — when it reaches past the stripe or these memtables — into one Merge operand
 //!   (`partialMerge`). Without an operator the operands and what ends them are kept as they are.
 //!
+//! With `millibits_per_key` set, the file has RocksDB's full bloom filter over the user keys
+//! written (filter.zig), after the data blocks, with RocksDB's filter properties.
+//!
 //! Entries are copied straight from the skiplist nodes into the data blocks: the internal key
 //! of a memtable entry is already the key an SST stores. Blocks are cut as RocksDB's
 //! `BlockBuilder::CurrentSizeEstimate` (and the TypeScript TableBuilder) measure them. Runs on
@@ -27,6 +30,7 @@ const skiplist = @import("rep/skiplist.zig");
 const mt_mod = @import("memtable/memtable.zig");
 
 const merge_operator = @import("merge_operator.zig");
+const filter_mod = @import("filter.zig");
 
 const MemTable = mt_mod.MemTable;
 const MergeOperator = merge_operator.MergeOperator;
@@ -130,6 +134,9 @@ pub const Stats = struct {
     data_size: u64 = 0,
     index_size: u64 = 0,
     data_blocks: u64 = 0,
+    /// The filter block's bytes (its trailer not included) and its distinct keys; 0 without.
+    filter_size: u64 = 0,
+    filter_entries: u64 = 0,
 };
 
 /// What `build` fills: the data and index blocks, and the scratch space of merge folds.
@@ -177,17 +184,26 @@ pub const SstBuilder = struct {
     merge: MergeOperator = .{ .kind = .none },
     block_size: u32,
     restart_interval: u32,
+    /// The bloom filter of the user keys written (null: the file has none).
+    filter: ?filter_mod.Builder,
     file: std.ArrayList(u8) = .empty,
     stats: Stats = .{},
     smallest_key: std.ArrayList(u8) = .empty,
     largest_key: std.ArrayList(u8) = .empty,
     built: bool = false,
 
-    pub fn create(block_size: u32, restart_interval: u32) error{OutOfMemory}!*SstBuilder {
+    /// `millibits_per_key`: the filter's thousandths of a bit per key (0: no filter).
+    pub fn create(block_size: u32, restart_interval: u32, millibits_per_key: u32) error{OutOfMemory}!*SstBuilder {
         std.debug.assert(block_size >= 1);
         std.debug.assert(restart_interval >= 1);
+        std.debug.assert(millibits_per_key == 0 or millibits_per_key >= filter_mod.millibits_per_key_min);
         const self = try arena_mod.allocTracked(SstBuilder);
-        self.* = .{ .gpa = arena_mod.backing_allocator, .block_size = block_size, .restart_interval = restart_interval };
+        self.* = .{
+            .gpa = arena_mod.backing_allocator,
+            .block_size = block_size,
+            .restart_interval = restart_interval,
+            .filter = if (millibits_per_key == 0) null else filter_mod.Builder.init(millibits_per_key),
+        };
         return self;
     }
 
@@ -199,6 +215,7 @@ pub const SstBuilder = struct {
         self.file.deinit(self.gpa);
         self.smallest_key.deinit(self.gpa);
         self.largest_key.deinit(self.gpa);
+        if (self.filter) |*f| f.deinit(self.gpa);
         self.magic = 0;
         arena_mod.destroyTracked(self);
     }
@@ -387,6 +404,7 @@ pub const SstBuilder = struct {
         out.last_key.clearRetainingCapacity();
         try out.last_key.appendSlice(gpa, ikey);
         const key = splitIkey(ikey);
+        if (self.filter) |*f| try f.addKey(gpa, key.user_key);
         const s = &self.stats;
         s.output_entries += 1;
         const t = key.valueType();
@@ -415,10 +433,11 @@ pub const SstBuilder = struct {
         try out.index.add(gpa, out.last_key.items, hv.items);
     }
 
-    /// After the data blocks: the index, the range-deletion block, the properties, the
-    /// metaindex and the footer.
+    /// After the data blocks: the filter, the index, the range-deletion block, the properties,
+    /// the metaindex and the footer (RocksDB's order).
     fn finishFile(self: *SstBuilder, index: *BlockBuilder) error{ OutOfMemory, Corruption }!void {
         const gpa = self.gpa;
+        const filter_handle = try self.writeFilter();
         const index_handle = try self.writeBlock(index);
         self.stats.index_size = index_handle.size + trailer_len;
         const range_handle = try self.writeTombstones();
@@ -427,6 +446,12 @@ pub const SstBuilder = struct {
         defer meta.deinit(gpa);
         var hv: std.ArrayList(u8) = .empty;
         defer hv.deinit(gpa);
+        if (filter_handle) |h| { // the names in bytewise order: "fullfilter." first
+            try putVarint(&hv, gpa, h.offset);
+            try putVarint(&hv, gpa, h.size);
+            try meta.add(gpa, filter_mod.meta_name, hv.items);
+            hv.clearRetainingCapacity();
+        }
         try putVarint(&hv, gpa, props_handle.offset);
         try putVarint(&hv, gpa, props_handle.size);
         try meta.add(gpa, "rocksdb.properties", hv.items);
@@ -453,14 +478,31 @@ pub const SstBuilder = struct {
     }
 
     fn writeBlock(self: *SstBuilder, b: *BlockBuilder) !Handle {
-        const gpa = self.gpa;
         const start = self.file.items.len;
-        try b.finish(gpa, &self.file);
+        try b.finish(self.gpa, &self.file);
+        return self.endBlock(start);
+    }
+
+    /// Adds the trailer of the block written from `start` (no compression, a masked CRC32c).
+    fn endBlock(self: *SstBuilder, start: usize) !Handle {
+        const gpa = self.gpa;
         const size = self.file.items.len - start;
         try self.file.append(gpa, 0);
         const crc = mask(crc32c(self.file.items[start .. start + size + 1]));
         try putFixed32(&self.file, gpa, crc);
         return .{ .offset = start, .size = size };
+    }
+
+    /// The filter block, when the file has a filter and a key went into it (RocksDB writes no
+    /// filter for a file of range tombstones alone).
+    fn writeFilter(self: *SstBuilder) !?Handle {
+        const f = if (self.filter) |*x| x else return null;
+        if (f.entries() == 0) return null;
+        const start = self.file.items.len;
+        try f.finish(self.gpa, &self.file);
+        self.stats.filter_size = self.file.items.len - start;
+        self.stats.filter_entries = f.entries();
+        return try self.endBlock(start);
     }
 
     const Tomb = struct { ikey: []const u8, end: []const u8 };
@@ -511,9 +553,12 @@ pub const SstBuilder = struct {
     fn writeProperties(self: *SstBuilder) !Handle {
         const gpa = self.gpa;
         const s = self.stats;
-        const Prop = struct { name: []const u8, num: ?u64 = null, str: []const u8 = "" };
+        // `filter`: only in a file with a filter block.
+        const Prop = struct { name: []const u8, num: ?u64 = null, str: []const u8 = "", filter: bool = false };
         // Sorted by name (bytewise), as a block requires.
         const props = [_]Prop{
+            .{ .name = "rocksdb.block.based.table.prefix.filtering", .str = "0", .filter = true },
+            .{ .name = "rocksdb.block.based.table.whole.key.filtering", .str = "1", .filter = true },
             .{ .name = "rocksdb.column.family.id", .num = 0 },
             .{ .name = "rocksdb.column.family.name", .str = "default" },
             .{ .name = "rocksdb.comparator", .str = "leveldb.BytewiseComparator" },
@@ -521,7 +566,8 @@ pub const SstBuilder = struct {
             .{ .name = "rocksdb.creating.db.identity", .str = "memtable" },
             .{ .name = "rocksdb.data.size", .num = s.data_size },
             .{ .name = "rocksdb.deleted.keys", .num = s.deleted_keys },
-            .{ .name = "rocksdb.filter.size", .num = 0 },
+            .{ .name = "rocksdb.filter.policy", .str = filter_mod.policy_name, .filter = true },
+            .{ .name = "rocksdb.filter.size", .num = s.filter_size },
             .{ .name = "rocksdb.format.version", .num = 0 },
             .{ .name = "rocksdb.index.key.is.user.key", .num = 0 },
             .{ .name = "rocksdb.index.size", .num = s.index_size },
@@ -529,6 +575,7 @@ pub const SstBuilder = struct {
             .{ .name = "rocksdb.merge.operands", .num = s.merge_operands },
             .{ .name = "rocksdb.num.data.blocks", .num = s.data_blocks },
             .{ .name = "rocksdb.num.entries", .num = s.output_entries + s.range_tombstones },
+            .{ .name = "rocksdb.num.filter_entries", .num = s.filter_entries, .filter = true },
             .{ .name = "rocksdb.num.range-deletions", .num = s.range_tombstones },
             .{ .name = "rocksdb.raw.key.size", .num = s.raw_key_size },
             .{ .name = "rocksdb.raw.value.size", .num = s.raw_value_size },
@@ -538,6 +585,7 @@ pub const SstBuilder = struct {
         var v: std.ArrayList(u8) = .empty;
         defer v.deinit(gpa);
         for (props) |p| {
+            if (p.filter and s.filter_size == 0) continue;
             v.clearRetainingCapacity();
             if (p.num) |x| try putVarint(&v, gpa, x) else try v.appendSlice(gpa, p.str);
             try b.add(gpa, p.name, v.items);
@@ -558,7 +606,7 @@ test "the native flush keeps the newest version per stripe and writes a readable
     try mt.add(1, .value, "b", "b1");
     try mt.add(4, .value, "c", "c4");
     try mt.addRangeDeletion(6, "c", "d");
-    const b = try SstBuilder.create(4096, 16);
+    const b = try SstBuilder.create(4096, 16, 0);
     defer b.destroy();
     try b.addMemTable(mt);
     try b.snapshots.append(b.gpa, 2); // a reader at seq 2 sees a1 and m2 over b1
@@ -594,7 +642,7 @@ test "the native flush folds merge runs with a built-in operator: full merges on
     try mt.add(10, .merge, "d", "s"); // d: onto a covered Value → Value "s" at 10
     try mt.add(11, .merge, "e", "t"); // e: one operand, nothing below → kept as it is
     mt.markImmutable();
-    const b = try SstBuilder.create(4096, 16);
+    const b = try SstBuilder.create(4096, 16, 0);
     defer b.destroy();
     try b.addMemTable(mt);
     try b.setMergeOperator(.string_append, ",");
@@ -610,6 +658,30 @@ test "the native flush folds merge runs with a built-in operator: full merges on
         try testing.expect(std.mem.indexOf(u8, f, want) != null);
     }
     try testing.expect(std.mem.indexOf(u8, f, "old") == null);
+}
+
+test "the native flush writes a bloom filter of its user keys, after the data blocks" {
+    const mt = try MemTable.create(.{ .write_buffer_size = 1 << 20 });
+    defer _ = mt.unref();
+    try mt.add(1, .value, "a", "a1");
+    try mt.add(2, .value, "a", "a2");
+    try mt.add(3, .deletion, "b", "");
+    try mt.addRangeDeletion(4, "x", "z");
+    const b = try SstBuilder.create(4096, 16, 10_000);
+    defer b.destroy();
+    try b.addMemTable(mt);
+    try b.snapshots.append(b.gpa, 1); // both versions of "a" stay: one filter entry
+    try b.build();
+    try testing.expectEqual(@as(u64, 3), b.stats.output_entries);
+    try testing.expectEqual(@as(u64, 2), b.stats.filter_entries);
+    try testing.expectEqual(filter_mod.filterLen(2, 10_000), b.stats.filter_size);
+    const f = b.file.items;
+    const block = f[b.stats.data_size..][0..b.stats.filter_size];
+    const r = filter_mod.Reader.init(block);
+    try testing.expect(r == .bloom);
+    try testing.expect(r.mayMatch("a") and r.mayMatch("b"));
+    try testing.expect(std.mem.indexOf(u8, f, filter_mod.meta_name) != null);
+    try testing.expect(std.mem.indexOf(u8, f, "rocksdb.num.filter_entries") != null);
 }
 
 test {
