@@ -35,4 +35,5 @@ export {
   type TableTombstone,
 } from "./src/table/table_reader.ts";
 export { type BlockHandle, type Footer } from "./src/table/format.ts";
+export { type FilterCounters } from "./src/table/filter_block.ts";
 export { type ExternalSstFileInfo, SstFileWriter } from "./src/table/sst_file_writer.ts";

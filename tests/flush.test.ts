@@ -147,12 +147,13 @@ runs.forEach(([label, op, rep], run) => {
           const stats = kind === "TypeScript"
             ? flushMemTables(path, { memtables, snapshots, mergeOperator: op }, {
               blockSize: 1024,
+              bloomBitsPerKey: 10,
             })
             : flushMemTablesNative(path, {
               memtables,
               snapshots,
               ...(kind === "native" ? { mergeOperator: op } : {}),
-            }, { blockSize: 1024 });
+            }, { blockSize: 1024, bloomBitsPerKey: 10 });
           using t = TableReader.open(path);
           assert.equal(t.verify(), stats.outputEntries);
           assert.equal(
@@ -288,6 +289,7 @@ test(
         const options = {
           blockSize: [64, 512, 4096][rng.below(3)]!,
           restartInterval: 1 + rng.below(16),
+          bloomBitsPerKey: [10, 0, 7.5, 1][round % 4]!, // the filter blocks are compared too
         };
         const where = `MEMTABLE_FLUSH_IDENTITY_SEED=${seed}, round ${round} (${label})`;
         try {
@@ -304,6 +306,8 @@ test(
           const b = readFileSync(nativePath);
           assert.equal(b.length, a.length, `file sizes, ${where}`);
           assert.ok(a.equals(b), `the files differ, ${where}`);
+          const filtered = options.bloomBitsPerKey > 0 && ts.outputEntries > 0;
+          assert.equal(a.includes("fullfilter.rocksdb.BuiltinBloomFilter"), filtered, where);
           const figures = (s: typeof ts) => ({
             ...s,
             smallestSeq: Number(s.smallestSeq),
@@ -405,6 +409,10 @@ test("flushMemTablesNative refuses a mutable memtable, bad options and an operat
     assert.throws(
       () => flushMemTablesNative(path, { memtables: [mt] }, { blockSize: 0 }),
       RangeError,
+    );
+    assert.throws(
+      () => flushMemTablesNative(path, { memtables: [mt] }, { bloomBitsPerKey: 0.5 }),
+      /^RangeError: flushMemTablesNative\(\): bloomBitsPerKey must be 0 \(no filter\) or in \[1, 100\]/,
     );
     assert.throws(
       () => flushMemTablesNative(path, { memtables: [mt], snapshots: [-1] }),

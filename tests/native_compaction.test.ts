@@ -3,7 +3,8 @@
  * writes byte for byte the outputs of the TypeScript job (src/flush/compaction_job.ts) over
  * random inputs: level-0 runs and a deeper level's files, with deletions, single deletions,
  * range tombstones cut at file boundaries, merge operands under every built-in operator and
- * none, live snapshots, bottommost on and off, and small targets so outputs split.
+ * none, live snapshots, bottommost on and off, bloom filters in and out, and small targets so
+ * outputs split.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -77,7 +78,8 @@ function writeTable(
   lo: Uint8Array | undefined,
   hi: Uint8Array | undefined,
 ): void {
-  const b = new TableBuilder({ blockSize: 256 });
+  // Every other input has a bloom filter (what a store writes by default), to read past.
+  const b = new TableBuilder({ blockSize: 256, bloomBitsPerKey: writes.length % 2 === 0 ? 10 : 0 });
   for (const w of [...writes].sort(byInternalKey)) b.add(w.key, w.seq, w.type, w.value);
   for (const t of tombs) {
     const start = lo !== undefined && compareBytes(t.start, lo) < 0 ? lo : t.start;
@@ -175,9 +177,17 @@ test("the native compaction job writes the TypeScript job's outputs byte for byt
       const bottommost = rng.below(2) === 0;
       const targetFileSize = 512 + rng.below(8192);
       const blockSize = 128 + rng.below(1024);
+      const bloomBitsPerKey = [0, 10, 1 + rng.below(20)][rng.below(3)]!;
       const where = `seed ${seed} round ${round} (${name}, bottommost ${bottommost}, ` +
-        `snapshots ${snapshots}, target ${targetFileSize})`;
-      const common = { jobNumber: 12, snapshots, bottommost, targetFileSize, blockSize };
+        `snapshots ${snapshots}, target ${targetFileSize}, bloom ${bloomBitsPerKey})`;
+      const common = {
+        jobNumber: 12,
+        snapshots,
+        bottommost,
+        targetFileSize,
+        blockSize,
+        bloomBitsPerKey,
+      };
       const readers = runs.map((run) => run.map((p) => TableReader.open(p)));
       let ts: JobResult;
       try {

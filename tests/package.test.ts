@@ -126,6 +126,9 @@ function checkTarballContents(files: string[]): void {
   for (const conditions of Object.values(pkg.exports as Record<string, Record<string, string>>)) {
     for (const target of Object.values(conditions)) needed.push(target.replace(/^\.\//, ""));
   }
+  for (const bin of Object.values(pkg.bin as Record<string, string>)) {
+    needed.push(bin.replace(/^\.\//, ""));
+  }
   for (const file of needed) assert.ok(files.includes(file), `the tarball holds ${file}`);
   const stray = files.filter((f) =>
     /^(tests|bench|demo|native|scripts|types)\//.test(f) || f === "src/testing.ts" ||
@@ -198,6 +201,7 @@ if ("Bun" in globalThis) {
         const dir =
           `${project}/node_modules/memtable/prebuilt/${process.platform}-${process.arch}/`;
         assert.ok(result.path.startsWith(dir), `${result.path} is the package's prebuilt library`);
+        commandLine(project);
         unsupportedRuntimes(project);
       } finally {
         rmSync(work, { recursive: true, force: true });
@@ -237,4 +241,32 @@ function unsupportedRuntimes(project: string): void {
     const stub = `node_modules/memtable/${conditions.default!.slice(2)}`;
     assert.match(fails(process.execPath, [stub], project), /memtable runs on Bun .* not on/);
   }
+}
+
+/**
+ * The package's command line as `bunx memtable` runs it from the installed package (its `bin`,
+ * a TypeScript file with a `#!/usr/bin/env bun` line), offline: `--help`, and a dump of an SST
+ * file the app's library writes.
+ */
+function commandLine(project: string): void {
+  const env = { BUN_CONFIG_REGISTRY: "http://127.0.0.1:9/", [libraryPathEnv]: "" };
+  const help = run(process.execPath, ["x", "memtable", "--help"], project, env);
+  assert.match(help, /^Usage: memtable <command>/m);
+  writeFileSync(
+    `${project}/sst.ts`,
+    `import { SstFileWriter } from "memtable/table";\n` +
+      `const w = new SstFileWriter("${project}/a.sst");\nw.put("k1", "v1");\nw.put("k2", "v2");\n` +
+      `w.finish();\n`,
+  );
+  run(process.execPath, ["sst.ts"], project, env);
+  const dump = run(process.execPath, ["x", "memtable", "dump", `${project}/a.sst`], project, env);
+  assert.equal(dump, "'k1' seq:0, type:Value => 'v1'\n'k2' seq:0, type:Value => 'v2'\n");
+  const verify = spawn(
+    process.execPath,
+    ["x", "memtable", "verify", `${project}/none.sst`],
+    project,
+    env,
+  );
+  assert.equal(verify.status, 1, verify.stderr);
+  assert.match(verify.stderr, /^memtable verify: .*none\.sst/);
 }

@@ -77,12 +77,16 @@ if ("Deno" in globalThis) {
     assert.equal(r.status, 0, `deno doc --lint ${entryPoints.join(" ")}:\n${r.output}`);
   });
 
-  test("package.json exports the entry points deno.json exports, from the same files", () => {
+  test("package.json exports the entry points deno.json exports, from the same files; the command line is its bin", () => {
     const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
     const npm = Object.fromEntries(
       Object.entries(pkg.exports as Record<string, { bun: string }>).map(([k, v]) => [k, v.bun]),
     );
-    assert.deepEqual(npm, denoJson.exports);
+    // `deno run jsr:@memtable/memtable/cli` runs the command line; npm has `bin` for it.
+    const { "./cli": cli, ...modules } = denoJson.exports as Record<string, string>;
+    assert.deepEqual(npm, modules);
+    assert.equal(cli, "./cli.ts");
+    assert.deepEqual(pkg.bin, { memtable: cli });
   });
 
   test(
@@ -101,6 +105,11 @@ if ("Deno" in globalThis) {
         assert.equal(result.stored, "v", out);
         assert.ok(result.path.startsWith(`${dir}/cache/`), `${result.path}: from the cache`);
         assert.ok(existsSync(result.path));
+        // The command line from the same files (`deno run jsr:@memtable/memtable/cli …`):
+        // it reads the store the probe wrote, with the library from the cache.
+        const get = await runCli(dir, `http://${host}${base}`, host, ["get", `${dir}/db`, "k"]);
+        assert.equal(get.code, 0, get.stderr);
+        assert.equal(get.stdout, "'v'\n");
       } finally {
         await new Promise((resolve) => server.close(resolve));
         rmSync(dir, { recursive: true, force: true });
@@ -164,6 +173,42 @@ function probe(dir: string, url: string, host: string): Promise<string> {
   return new Promise((resolve) => {
     execFile(deno, args, { env: env as Record<string, string>, cwd: dir }, (_e, out, err) => {
       resolve(`${out}${err}`);
+    });
+  });
+}
+
+/** Runs the published cli.ts from `url` in `dir` (the probe's caches) with `args`. */
+function runCli(
+  dir: string,
+  url: string,
+  host: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const argv = [
+    "run",
+    `--allow-import=${host}`,
+    `--allow-net=${host}`,
+    "--allow-ffi",
+    "--allow-env",
+    `--allow-read=${dir}`,
+    `--allow-write=${dir}`,
+    `${url}cli.ts`,
+    ...args,
+  ];
+  const env = {
+    ...process.env,
+    NO_COLOR: "1",
+    DENO_DIR: `${dir}/deno_dir`,
+    MEMTABLE_CACHE_DIR: `${dir}/cache`,
+    [libraryPathEnv]: "",
+  };
+  return new Promise((resolve) => {
+    execFile(deno, argv, { env: env as Record<string, string>, cwd: dir }, (e, out, err) => {
+      resolve({
+        code: e === null ? 0 : Number((e as { code?: unknown }).code),
+        stdout: out,
+        stderr: err,
+      });
     });
   });
 }

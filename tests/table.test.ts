@@ -459,7 +459,7 @@ test("TableBuilder and SstFileWriter refuse unknown options and wrong types, nam
   refuses([
     [
       () => new TableBuilder({ blokSize: 1 } as never),
-      /^TableBuilder: unknown option "blokSize"; known: blockSize, restartInterval, ingest, userProperties$/,
+      /^TableBuilder: unknown option "blokSize"; known: blockSize, restartInterval, ingest, userProperties, bloomBitsPerKey$/,
       TypeError,
     ],
     [
@@ -490,7 +490,7 @@ test("TableBuilder and SstFileWriter refuse unknown options and wrong types, nam
     ],
     [
       () => new SstFileWriter("/tmp/x.sst", { ingest: false } as never),
-      /^SstFileWriter: unknown option "ingest"; known: blockSize, restartInterval$/,
+      /^SstFileWriter: unknown option "ingest"; known: blockSize, restartInterval, bloomBitsPerKey$/,
       TypeError,
     ],
     [

@@ -18,14 +18,14 @@
 //!   every output whose key range they meet, cut to it: a piece ends at the next output's
 //!   first key.
 //!
-//! Outputs are built in memory through `sst.zig`'s table writer (the flush's blocks and finish
-//! path) and handed over one at a time (`step`), so the caller writes and syncs each file and
+//! Outputs are built in memory through `table_writer.zig` (the flush's blocks, filter and
+//! finish path) and handed over one at a time (`step`), so the caller writes and syncs each file and
 //! can stop between them. One thread uses a job at a time; it only reads its input files.
 const std = @import("std");
 const coding = @import("coding.zig");
 const limits = @import("limits.zig");
 const arena_mod = @import("arena.zig");
-const sst = @import("sst.zig");
+const TableWriter = @import("table_writer.zig").TableWriter;
 const reader = @import("sst_reader.zig");
 const merge_operator = @import("merge_operator.zig");
 
@@ -81,6 +81,8 @@ pub const Job = struct {
     restart_interval: u32,
     target_file_size: u64,
     bottommost: bool,
+    /// The outputs' bloom filters: thousandths of a bit per key (0: none).
+    millibits_per_key: u32,
     snapshots: std.ArrayList(u64) = .empty,
     merge: MergeOperator = .{ .kind = .none },
     /// The input tables, and where each run's tables begin in it.
@@ -99,19 +101,19 @@ pub const Job = struct {
     group_bytes: std.ArrayList(u8) = .empty,
     group: std.ArrayList(Copied) = .empty,
     versions: std.ArrayList(Version) = .empty,
-    out: ?sst.TableWriter = null,
+    out: ?TableWriter = null,
     /// The first user key of the current output (none for the first output).
     lower: std.ArrayList(u8) = .empty,
     has_lower: bool = false,
     /// A finished output, until the next `step`.
-    ready: ?sst.TableWriter = null,
+    ready: ?TableWriter = null,
     input_entries: u64 = 0,
     output_entries: u64 = 0,
     operands: std.ArrayList([]const u8) = .empty,
     folded_key: std.ArrayList(u8) = .empty,
     folded_value: std.ArrayList(u8) = .empty,
 
-    pub fn create(block_size: u32, restart_interval: u32, target_file_size: u64, bottommost: bool) error{OutOfMemory}!*Job {
+    pub fn create(block_size: u32, restart_interval: u32, target_file_size: u64, bottommost: bool, millibits_per_key: u32) error{OutOfMemory}!*Job {
         std.debug.assert(block_size >= 1);
         std.debug.assert(restart_interval >= 1);
         const self = try arena_mod.allocTracked(Job);
@@ -121,6 +123,7 @@ pub const Job = struct {
             .restart_interval = restart_interval,
             .target_file_size = target_file_size,
             .bottommost = bottommost,
+            .millibits_per_key = millibits_per_key,
         };
         return self;
     }
@@ -279,7 +282,7 @@ pub const Job = struct {
         self.lower.clearRetainingCapacity();
         self.has_lower = lower != null;
         if (lower) |l| try self.lower.appendSlice(self.gpa, l);
-        self.out = try sst.TableWriter.create(self.block_size, self.restart_interval);
+        self.out = try TableWriter.create(self.block_size, self.restart_interval, self.millibits_per_key);
     }
 
     /// Ends the current output, for keys in [lower, upper): the tombstones meeting that range,
@@ -419,7 +422,7 @@ pub const Job = struct {
 const testing = std.testing;
 
 fn writeTable(path: [:0]const u8, entries: []const struct { []const u8, u64, limits.ValueType, []const u8 }, tombs: []const struct { []const u8, []const u8, u64 }) !void {
-    var w = try sst.TableWriter.create(4096, 16);
+    var w = try TableWriter.create(4096, 16, 0);
     defer w.destroy();
     for (entries) |e| {
         var ik: [64]u8 = undefined;
@@ -472,7 +475,7 @@ test "the native compaction merges runs newest first, keeps a version per stripe
     defer bytes.deinit(testing.allocator);
     {
         // Not bottommost, no snapshot: a9, b (m8 folded onto b2 with string append), c's deletion.
-        const job = try Job.create(4096, 16, 1 << 20, false);
+        const job = try Job.create(4096, 16, 1 << 20, false, 0);
         defer job.destroy();
         try job.setMergeOperator(.string_append, ",");
         try job.addTable(newer, true);
@@ -490,7 +493,7 @@ test "the native compaction merges runs newest first, keeps a version per stripe
         // its stripe's older version), m8 and b2 (two stripes, no operator), c's deletion (not
         // of the oldest stripe) and c1; e4 is covered. Outputs are cut between user keys once
         // a block is written: [a, b], [c] with the tombstone cut to [d, e), then [e, f) alone.
-        const job = try Job.create(1, 16, 1, true);
+        const job = try Job.create(1, 16, 1, true, 0);
         defer job.destroy();
         try job.snapshots.append(job.gpa, 2);
         try job.addTable(newer, true);
@@ -514,7 +517,7 @@ test "a table the native reader cannot read is refused, a damaged one is corrupt
     const fd: i32 = @intCast(linux.open(path, .{ .ACCMODE = .RDWR }, 0));
     _ = linux.pwrite(fd, "X", 1, 2);
     _ = linux.close(fd);
-    const job = try Job.create(4096, 16, 1 << 20, false);
+    const job = try Job.create(4096, 16, 1 << 20, false, 0);
     defer job.destroy();
     try job.addTable(path, true);
     try testing.expectError(error.Corruption, job.step());

@@ -1,5 +1,6 @@
 //! The C ABI of the memtable library: with exports_files.zig (file locks, the write-ahead log)
-//! and exports_compaction.zig (the native compaction job) the only files that export symbols, all prefixed `memtable_`. The TypeScript table of these symbols is `src/ffi/symbols.ts`.
+//! exports_filter.zig (SST filter blocks) and exports_compaction.zig (the native compaction job)
+//! the only files that export symbols, all prefixed `memtable_`. The TypeScript table of these symbols is `src/ffi/symbols.ts`.
 //!
 //! Rules:
 //! - Every fallible export returns an `i32`: a `limits.Status` (negative) or a non-negative
@@ -27,13 +28,16 @@ const write_batch = @import("write_batch.zig");
 const share = @import("share.zig");
 const seq_mod = @import("sequence.zig");
 const sst = @import("sst.zig");
+const filter = @import("filter.zig");
 const holdings = @import("holdings.zig");
 
 const abi = @import("abi.zig");
-// The exports for files (locks, the write-ahead log) live beside this file, by the same rules.
+// The exports for files (locks, the write-ahead log) and for SST filter blocks live beside
+// this file, by the same rules.
 comptime {
     _ = @import("exports_files.zig");
     _ = @import("exports_compaction.zig");
+    _ = @import("exports_filter.zig");
 }
 const build_options = @import("build_options");
 
@@ -544,10 +548,13 @@ export fn memtable_iter_next_batch(h: ?*anyopaque, buf: [*]u8, cap: u32, max: u3
 // ---- the native flush (sst.zig) -----------------------------------------------------------
 
 /// A native flush: `block_size` bytes per data block (≥ 1), a restart every `restart_interval`
-/// entries (≥ 1). Null when out of memory or an argument is out of range.
-export fn memtable_sst_new(block_size: u32, restart_interval: u32) ?*anyopaque {
+/// entries (≥ 1), a bloom filter of `millibits_per_key` (0: none, else in [1000, 100000]).
+/// Null when out of memory or an argument is out of range.
+export fn memtable_sst_new(block_size: u32, restart_interval: u32, millibits_per_key: u32) ?*anyopaque {
     if (block_size == 0 or restart_interval == 0) return null;
-    const b = sst.SstBuilder.create(block_size, restart_interval) catch return null;
+    if (millibits_per_key != 0 and (millibits_per_key < filter.millibits_per_key_min or
+        millibits_per_key > filter.millibits_per_key_max)) return null;
+    const b = sst.SstBuilder.create(block_size, restart_interval, millibits_per_key) catch return null;
     holdings.hold(.sst_builder, b) catch {
         b.destroy();
         return null;

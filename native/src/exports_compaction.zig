@@ -10,6 +10,7 @@ const limits = @import("limits.zig");
 const holdings = @import("holdings.zig");
 const compaction = @import("compaction.zig");
 const reader = @import("sst_reader.zig");
+const filter = @import("filter.zig");
 const abi = @import("abi.zig");
 
 const code = abi.code;
@@ -26,11 +27,13 @@ fn asJob(h: ?*anyopaque) ?*compaction.Job {
 /// A compaction job: `block_size` bytes per data block (≥ 1), a restart every
 /// `restart_interval` entries (≥ 1), outputs cut once they reach `target_file_size` bytes
 /// (≥ 1, an integer below 2^53), `bottommost` 0 or 1. Null when out of memory or an argument
-/// is out of range.
-export fn memtable_compaction_new(block_size: u32, restart_interval: u32, target_file_size: f64, bottommost: u32) ?*anyopaque {
+/// is out of range; `millibits_per_key` gives the outputs bloom filters as `memtable_sst_new`.
+export fn memtable_compaction_new(block_size: u32, restart_interval: u32, target_file_size: f64, bottommost: u32, millibits_per_key: u32) ?*anyopaque {
     if (block_size == 0 or restart_interval == 0 or bottommost > 1) return null;
+    if (millibits_per_key != 0 and (millibits_per_key < filter.millibits_per_key_min or
+        millibits_per_key > filter.millibits_per_key_max)) return null;
     if (!(target_file_size >= 1) or target_file_size > 9007199254740991 or @floor(target_file_size) != target_file_size) return null;
-    const j = compaction.Job.create(block_size, restart_interval, @intFromFloat(target_file_size), bottommost == 1) catch return null;
+    const j = compaction.Job.create(block_size, restart_interval, @intFromFloat(target_file_size), bottommost == 1, millibits_per_key) catch return null;
     holdings.hold(.compaction, j) catch {
         j.destroy();
         return null;

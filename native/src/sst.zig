@@ -14,6 +14,9 @@
 //!   or — when it reaches past the stripe or these memtables — into one Merge operand
 //!   (`partialMerge`). Without an operator the operands and what ends them are kept as they are.
 //!
+//! With `millibits_per_key` set, the file has RocksDB's full bloom filter over the user keys
+//! written (filter.zig), after the data blocks, with RocksDB's filter properties.
+//!
 //! Entries are copied straight from the skiplist nodes into the data blocks: the internal key
 //! of a memtable entry is already the key an SST stores. Blocks are cut as RocksDB's
 //! `BlockBuilder::CurrentSizeEstimate` (and the TypeScript TableBuilder) measure them. Runs on
@@ -27,6 +30,7 @@ const skiplist = @import("rep/skiplist.zig");
 const mt_mod = @import("memtable/memtable.zig");
 
 const merge_operator = @import("merge_operator.zig");
+const filter_mod = @import("filter.zig");
 
 const MemTable = mt_mod.MemTable;
 const MergeOperator = merge_operator.MergeOperator;
@@ -130,10 +134,13 @@ pub const Stats = struct {
     data_size: u64 = 0,
     index_size: u64 = 0,
     data_blocks: u64 = 0,
+    /// The filter block's bytes (its trailer not included) and its distinct keys; 0 without.
+    filter_size: u64 = 0,
+    filter_entries: u64 = 0,
 };
 
 /// What `build` fills: the data and index blocks, and the scratch space of merge folds.
-const Output = struct {
+pub const Output = struct {
     data: BlockBuilder,
     index: BlockBuilder = .{ .interval = 1 },
     /// The internal key of the last entry written (the index separator of its block).
@@ -144,7 +151,7 @@ const Output = struct {
     folded_key: std.ArrayList(u8) = .empty,
     folded_value: std.ArrayList(u8) = .empty,
 
-    fn deinit(self: *Output, gpa: Allocator) void {
+    pub fn deinit(self: *Output, gpa: Allocator) void {
         self.data.deinit(gpa);
         self.index.deinit(gpa);
         self.last_key.deinit(gpa);
@@ -177,19 +184,28 @@ pub const SstBuilder = struct {
     merge: MergeOperator = .{ .kind = .none },
     block_size: u32,
     restart_interval: u32,
+    /// The bloom filter of the user keys written (null: the file has none).
+    filter: ?filter_mod.Builder,
     file: std.ArrayList(u8) = .empty,
     stats: Stats = .{},
     smallest_key: std.ArrayList(u8) = .empty,
     largest_key: std.ArrayList(u8) = .empty,
     built: bool = false,
-    /// Range tombstones given to a `TableWriter` (owned copies), written with the memtables'.
+    /// Range tombstones of a `table_writer.zig` table (owned copies), written with the memtables'.
     added_tombstones: std.ArrayList(Tomb) = .empty,
 
-    pub fn create(block_size: u32, restart_interval: u32) error{OutOfMemory}!*SstBuilder {
+    /// `millibits_per_key`: the filter's thousandths of a bit per key (0: no filter).
+    pub fn create(block_size: u32, restart_interval: u32, millibits_per_key: u32) error{OutOfMemory}!*SstBuilder {
         std.debug.assert(block_size >= 1);
         std.debug.assert(restart_interval >= 1);
+        std.debug.assert(millibits_per_key == 0 or millibits_per_key >= filter_mod.millibits_per_key_min);
         const self = try arena_mod.allocTracked(SstBuilder);
-        self.* = .{ .gpa = arena_mod.backing_allocator, .block_size = block_size, .restart_interval = restart_interval };
+        self.* = .{
+            .gpa = arena_mod.backing_allocator,
+            .block_size = block_size,
+            .restart_interval = restart_interval,
+            .filter = if (millibits_per_key == 0) null else filter_mod.Builder.init(millibits_per_key),
+        };
         return self;
     }
 
@@ -206,6 +222,7 @@ pub const SstBuilder = struct {
             self.gpa.free(t.end);
         }
         self.added_tombstones.deinit(self.gpa);
+        if (self.filter) |*f| f.deinit(self.gpa);
         self.magic = 0;
         arena_mod.destroyTracked(self);
     }
@@ -386,7 +403,7 @@ pub const SstBuilder = struct {
     }
 
     /// Adds an entry to the data block (cut first when it is full) and counts it.
-    fn emit(self: *SstBuilder, out: *Output, ikey: []const u8, value: []const u8) !void {
+    pub fn emit(self: *SstBuilder, out: *Output, ikey: []const u8, value: []const u8) !void {
         std.debug.assert(ikey.len >= coding.trailer_size);
         const gpa = self.gpa;
         if (out.data.entries > 0 and out.data.estimate() >= self.block_size) try self.flushBlock(out);
@@ -394,6 +411,7 @@ pub const SstBuilder = struct {
         out.last_key.clearRetainingCapacity();
         try out.last_key.appendSlice(gpa, ikey);
         const key = splitIkey(ikey);
+        if (self.filter) |*f| try f.addKey(gpa, key.user_key);
         const s = &self.stats;
         s.output_entries += 1;
         const t = key.valueType();
@@ -409,7 +427,7 @@ pub const SstBuilder = struct {
     }
 
     /// Ends the data block and adds its index entry (its last key, its handle).
-    fn flushBlock(self: *SstBuilder, out: *Output) !void {
+    pub fn flushBlock(self: *SstBuilder, out: *Output) !void {
         std.debug.assert(out.data.entries > 0);
         const gpa = self.gpa;
         const h = try self.writeBlock(&out.data);
@@ -422,10 +440,11 @@ pub const SstBuilder = struct {
         try out.index.add(gpa, out.last_key.items, hv.items);
     }
 
-    /// After the data blocks: the index, the range-deletion block, the properties, the
-    /// metaindex and the footer.
-    fn finishFile(self: *SstBuilder, index: *BlockBuilder) error{ OutOfMemory, Corruption }!void {
+    /// After the data blocks: the filter, the index, the range-deletion block, the properties,
+    /// the metaindex and the footer (RocksDB's order).
+    pub fn finishFile(self: *SstBuilder, index: *BlockBuilder) error{ OutOfMemory, Corruption }!void {
         const gpa = self.gpa;
+        const filter_handle = try self.writeFilter();
         const index_handle = try self.writeBlock(index);
         self.stats.index_size = index_handle.size + trailer_len;
         const range_handle = try self.writeTombstones();
@@ -434,6 +453,12 @@ pub const SstBuilder = struct {
         defer meta.deinit(gpa);
         var hv: std.ArrayList(u8) = .empty;
         defer hv.deinit(gpa);
+        if (filter_handle) |h| { // the names in bytewise order: "fullfilter." first
+            try putVarint(&hv, gpa, h.offset);
+            try putVarint(&hv, gpa, h.size);
+            try meta.add(gpa, filter_mod.meta_name, hv.items);
+            hv.clearRetainingCapacity();
+        }
         try putVarint(&hv, gpa, props_handle.offset);
         try putVarint(&hv, gpa, props_handle.size);
         try meta.add(gpa, "rocksdb.properties", hv.items);
@@ -460,9 +485,14 @@ pub const SstBuilder = struct {
     }
 
     fn writeBlock(self: *SstBuilder, b: *BlockBuilder) !Handle {
-        const gpa = self.gpa;
         const start = self.file.items.len;
-        try b.finish(gpa, &self.file);
+        try b.finish(self.gpa, &self.file);
+        return self.endBlock(start);
+    }
+
+    /// Adds the trailer of the block written from `start` (no compression, a masked CRC32c).
+    fn endBlock(self: *SstBuilder, start: usize) !Handle {
+        const gpa = self.gpa;
         const size = self.file.items.len - start;
         try self.file.append(gpa, 0);
         const crc = mask(crc32c(self.file.items[start .. start + size + 1]));
@@ -470,7 +500,19 @@ pub const SstBuilder = struct {
         return .{ .offset = start, .size = size };
     }
 
-    const Tomb = struct { ikey: []const u8, end: []const u8 };
+    /// The filter block, when the file has a filter and a key went into it (RocksDB writes no
+    /// filter for a file of range tombstones alone).
+    fn writeFilter(self: *SstBuilder) !?Handle {
+        const f = if (self.filter) |*x| x else return null;
+        if (f.entries() == 0) return null;
+        const start = self.file.items.len;
+        try f.finish(self.gpa, &self.file);
+        self.stats.filter_size = self.file.items.len - start;
+        self.stats.filter_entries = f.entries();
+        return try self.endBlock(start);
+    }
+
+    pub const Tomb = struct { ikey: []const u8, end: []const u8 };
 
     fn lessTomb(_: void, a: Tomb, b: Tomb) bool {
         return coding.compareKeys(splitIkey(a.ikey), splitIkey(b.ikey)) == .lt;
@@ -519,9 +561,12 @@ pub const SstBuilder = struct {
     fn writeProperties(self: *SstBuilder) !Handle {
         const gpa = self.gpa;
         const s = self.stats;
-        const Prop = struct { name: []const u8, num: ?u64 = null, str: []const u8 = "" };
+        // `filter`: only in a file with a filter block.
+        const Prop = struct { name: []const u8, num: ?u64 = null, str: []const u8 = "", filter: bool = false };
         // Sorted by name (bytewise), as a block requires.
         const props = [_]Prop{
+            .{ .name = "rocksdb.block.based.table.prefix.filtering", .str = "0", .filter = true },
+            .{ .name = "rocksdb.block.based.table.whole.key.filtering", .str = "1", .filter = true },
             .{ .name = "rocksdb.column.family.id", .num = 0 },
             .{ .name = "rocksdb.column.family.name", .str = "default" },
             .{ .name = "rocksdb.comparator", .str = "leveldb.BytewiseComparator" },
@@ -529,7 +574,8 @@ pub const SstBuilder = struct {
             .{ .name = "rocksdb.creating.db.identity", .str = "memtable" },
             .{ .name = "rocksdb.data.size", .num = s.data_size },
             .{ .name = "rocksdb.deleted.keys", .num = s.deleted_keys },
-            .{ .name = "rocksdb.filter.size", .num = 0 },
+            .{ .name = "rocksdb.filter.policy", .str = filter_mod.policy_name, .filter = true },
+            .{ .name = "rocksdb.filter.size", .num = s.filter_size },
             .{ .name = "rocksdb.format.version", .num = 0 },
             .{ .name = "rocksdb.index.key.is.user.key", .num = 0 },
             .{ .name = "rocksdb.index.size", .num = s.index_size },
@@ -537,6 +583,7 @@ pub const SstBuilder = struct {
             .{ .name = "rocksdb.merge.operands", .num = s.merge_operands },
             .{ .name = "rocksdb.num.data.blocks", .num = s.data_blocks },
             .{ .name = "rocksdb.num.entries", .num = s.output_entries + s.range_tombstones },
+            .{ .name = "rocksdb.num.filter_entries", .num = s.filter_entries, .filter = true },
             .{ .name = "rocksdb.num.range-deletions", .num = s.range_tombstones },
             .{ .name = "rocksdb.raw.key.size", .num = s.raw_key_size },
             .{ .name = "rocksdb.raw.value.size", .num = s.raw_value_size },
@@ -546,74 +593,12 @@ pub const SstBuilder = struct {
         var v: std.ArrayList(u8) = .empty;
         defer v.deinit(gpa);
         for (props) |p| {
+            if (p.filter and s.filter_size == 0) continue;
             v.clearRetainingCapacity();
             if (p.num) |x| try putVarint(&v, gpa, x) else try v.appendSlice(gpa, p.str);
             try b.add(gpa, p.name, v.items);
         }
         return self.writeBlock(&b);
-    }
-};
-
-/// A table written entry by entry (a compaction's outputs), through the flush's own block
-/// building and finish path, so both write the same layout: entries in internal-key order,
-/// range tombstones in any order (sorted when the table ends), then `finish` once; `bytes()`
-/// holds the file afterwards.
-pub const TableWriter = struct {
-    b: *SstBuilder,
-    out: Output,
-
-    pub fn create(block_size: u32, restart_interval: u32) error{OutOfMemory}!TableWriter {
-        const b = try SstBuilder.create(block_size, restart_interval);
-        return .{ .b = b, .out = .{ .data = .{ .interval = restart_interval } } };
-    }
-
-    pub fn destroy(self: *TableWriter) void {
-        self.out.deinit(self.b.gpa);
-        self.b.destroy();
-    }
-
-    /// Adds a point entry (its internal key and value); keys come in internal-key order.
-    pub fn add(self: *TableWriter, ikey: []const u8, value: []const u8) error{OutOfMemory}!void {
-        std.debug.assert(!self.b.built);
-        try self.b.emit(&self.out, ikey, value);
-    }
-
-    /// Adds the range tombstone [start, end) at `seq` (copied).
-    pub fn addRangeTombstone(self: *TableWriter, start: []const u8, end: []const u8, seq: u64) error{OutOfMemory}!void {
-        std.debug.assert(!self.b.built);
-        const gpa = self.b.gpa;
-        const ikey = try gpa.alloc(u8, start.len + coding.trailer_size);
-        errdefer gpa.free(ikey);
-        @memcpy(ikey[0..start.len], start);
-        std.mem.writeInt(u64, ikey[start.len..][0..8], coding.packTrailer(seq, @backingInt(limits.ValueType.range_deletion)), .little);
-        const e = try gpa.dupe(u8, end);
-        errdefer gpa.free(e);
-        try self.b.added_tombstones.append(gpa, .{ .ikey = ikey, .end = e });
-    }
-
-    /// Point entries and tombstones added so far.
-    pub fn entryCount(self: *const TableWriter) u64 {
-        return self.b.stats.output_entries + self.b.added_tombstones.items.len;
-    }
-
-    /// Bytes of the blocks written so far (what outputs are cut by).
-    pub fn fileSize(self: *const TableWriter) usize {
-        return self.b.file.items.len;
-    }
-
-    /// Ends the table: the last data block, the index, tombstones, properties and footer.
-    pub fn finish(self: *TableWriter) error{ OutOfMemory, Corruption }!void {
-        const b = self.b;
-        std.debug.assert(!b.built);
-        if (self.out.data.entries > 0) try b.flushBlock(&self.out);
-        try b.finishFile(&self.out.index);
-        if (b.stats.smallest_seq == std.math.maxInt(u64)) b.stats.smallest_seq = 0;
-        b.built = true;
-    }
-
-    pub fn bytes(self: *const TableWriter) []const u8 {
-        std.debug.assert(self.b.built);
-        return self.b.file.items;
     }
 };
 
@@ -629,7 +614,7 @@ test "the native flush keeps the newest version per stripe and writes a readable
     try mt.add(1, .value, "b", "b1");
     try mt.add(4, .value, "c", "c4");
     try mt.addRangeDeletion(6, "c", "d");
-    const b = try SstBuilder.create(4096, 16);
+    const b = try SstBuilder.create(4096, 16, 0);
     defer b.destroy();
     try b.addMemTable(mt);
     try b.snapshots.append(b.gpa, 2); // a reader at seq 2 sees a1 and m2 over b1
@@ -665,7 +650,7 @@ test "the native flush folds merge runs with a built-in operator: full merges on
     try mt.add(10, .merge, "d", "s"); // d: onto a covered Value → Value "s" at 10
     try mt.add(11, .merge, "e", "t"); // e: one operand, nothing below → kept as it is
     mt.markImmutable();
-    const b = try SstBuilder.create(4096, 16);
+    const b = try SstBuilder.create(4096, 16, 0);
     defer b.destroy();
     try b.addMemTable(mt);
     try b.setMergeOperator(.string_append, ",");
@@ -681,6 +666,30 @@ test "the native flush folds merge runs with a built-in operator: full merges on
         try testing.expect(std.mem.indexOf(u8, f, want) != null);
     }
     try testing.expect(std.mem.indexOf(u8, f, "old") == null);
+}
+
+test "the native flush writes a bloom filter of its user keys, after the data blocks" {
+    const mt = try MemTable.create(.{ .write_buffer_size = 1 << 20 });
+    defer _ = mt.unref();
+    try mt.add(1, .value, "a", "a1");
+    try mt.add(2, .value, "a", "a2");
+    try mt.add(3, .deletion, "b", "");
+    try mt.addRangeDeletion(4, "x", "z");
+    const b = try SstBuilder.create(4096, 16, 10_000);
+    defer b.destroy();
+    try b.addMemTable(mt);
+    try b.snapshots.append(b.gpa, 1); // both versions of "a" stay: one filter entry
+    try b.build();
+    try testing.expectEqual(@as(u64, 3), b.stats.output_entries);
+    try testing.expectEqual(@as(u64, 2), b.stats.filter_entries);
+    try testing.expectEqual(filter_mod.filterLen(2, 10_000), b.stats.filter_size);
+    const f = b.file.items;
+    const block = f[b.stats.data_size..][0..b.stats.filter_size];
+    const r = filter_mod.Reader.init(block);
+    try testing.expect(r == .bloom);
+    try testing.expect(r.mayMatch("a") and r.mayMatch("b"));
+    try testing.expect(std.mem.indexOf(u8, f, filter_mod.meta_name) != null);
+    try testing.expect(std.mem.indexOf(u8, f, "rocksdb.num.filter_entries") != null);
 }
 
 test {

@@ -28,6 +28,8 @@ test {
     _ = @import("arena.zig");
     _ = @import("prefix.zig");
     _ = @import("xxph3.zig");
+    _ = @import("filter.zig");
+    _ = @import("exports_filter.zig");
     _ = @import("rep/rep.zig");
     _ = @import("rep/cursor.zig");
     _ = @import("rep/skiplist.zig");
@@ -47,6 +49,7 @@ test {
     _ = @import("wal.zig");
     _ = @import("sst_reader.zig");
     _ = @import("compaction.zig");
+    _ = @import("table_writer.zig");
     _ = @import("exports_compaction.zig");
 }
 

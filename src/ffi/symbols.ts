@@ -75,7 +75,7 @@ export const symbols = {
   memtable_seqalloc_allocate: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
   memtable_seqalloc_publish: { args: ["handle", "u32", "u32", "u32"], result: "i32" },
   memtable_seqalloc_state: { args: ["handle", "buf", "u32"], result: "i32" },
-  memtable_sst_new: { args: ["u32", "u32"], result: "handle" },
+  memtable_sst_new: { args: ["u32", "u32", "u32"], result: "handle" },
   memtable_sst_add_memtable: { args: ["handle", "handle"], result: "i32" },
   memtable_sst_add_snapshots: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
   memtable_sst_set_merge_operator: {
@@ -86,7 +86,7 @@ export const symbols = {
   memtable_sst_stats: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_sst_read: { args: ["handle", "buf", "u32", "f64"], result: "i32" },
   memtable_sst_free: { args: ["handle"], result: "i32" },
-  memtable_compaction_new: { args: ["u32", "u32", "f64", "u32"], result: "handle" },
+  memtable_compaction_new: { args: ["u32", "u32", "f64", "u32", "u32"], result: "handle" },
   memtable_compaction_add_snapshots: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
   memtable_compaction_set_merge_operator: {
     args: ["handle", "u32", "buf", "u32", "u32"],
@@ -98,6 +98,16 @@ export const symbols = {
   memtable_compaction_read: { args: ["handle", "buf", "u32", "f64"], result: "i32" },
   memtable_compaction_stats: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_compaction_free: { args: ["handle"], result: "i32" },
+  memtable_filter_add_keys: {
+    args: ["buf", "u32", "u32", "u32", "bytes", "u32", "u32"],
+    result: "i32",
+  },
+  memtable_filter_size: { args: ["u32", "u32"], result: "f64" },
+  memtable_filter_build: {
+    args: ["bytes", "u32", "u32", "u32", "bytes", "u32"],
+    result: "i32",
+  },
+  memtable_filter_may_match: { args: ["bytes", "u32", "bytes", "u32"], result: "i32" },
   memtable_lock_file: { args: ["buf", "u32", "u32"], result: "handle" },
   memtable_unlock_file: { args: ["handle"], result: "i32" },
   memtable_open_files_limit: { args: [], result: "f64" },

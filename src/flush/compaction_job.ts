@@ -48,6 +48,8 @@ export interface JobInput {
   bottommost: boolean;
   targetFileSize: number;
   blockSize?: number;
+  /** Bits per key of the outputs' bloom filters (0 or absent: none). */
+  bloomBitsPerKey?: number;
   /** Set to stop the job at its next yield: it removes its temporaries and rejects. */
   signal?: { aborted: boolean };
 }
@@ -161,7 +163,10 @@ function* entriesOfRun(run: readonly TableReader[]): Generator<TableEntry> {
 }
 
 function newOutput(input: JobInput, lower: Uint8Array | undefined): Output {
-  const builder = new TableBuilder(input.blockSize ? { blockSize: input.blockSize } : {});
+  const builder = new TableBuilder({
+    ...(input.blockSize ? { blockSize: input.blockSize } : {}),
+    ...(input.bloomBitsPerKey ? { bloomBitsPerKey: input.bloomBitsPerKey } : {}),
+  });
   return { builder, lower, minSeq: undefined, maxSeq: 0 };
 }
 

@@ -34,7 +34,8 @@ import { type CoveringTombstone, coverOf, hiddenBy } from "../table/tombstone_co
 
 /**
  * Options of {@linkcode flushMemTables}: the {@linkcode TableBuilder}'s (block size, restart
- * interval, user properties), but `ingest` — a flush writes a store's file, not one to ingest.
+ * interval, user properties, bloom filter bits per key), but `ingest` — a flush writes a
+ * store's file, not one to ingest.
  */
 export type FlushOptions = Omit<TableBuilderOptions, "ingest">;
 

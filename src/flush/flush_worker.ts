@@ -47,6 +47,8 @@ export interface FlushRequest {
    */
   mergeName: string | undefined;
   blockSize: number | undefined;
+  /** Bits per key of the file's bloom filter (0: none). */
+  bloomBitsPerKey: number;
 }
 
 /** A compaction job for the Worker: the job's input, its files named by path. */
@@ -115,7 +117,10 @@ function flushOne(scope: WorkerScope, req: FlushRequest): void {
       const op = mergeOperator ?? standIn;
       attached.push(MemTable.attach(t, op ? { mergeOperator: op } : {}));
     }
-    const options = req.blockSize === undefined ? {} : { blockSize: req.blockSize };
+    const options = {
+      ...(req.blockSize === undefined ? {} : { blockSize: req.blockSize }),
+      bloomBitsPerKey: req.bloomBitsPerKey,
+    };
     const stats = flushMemTablesNative(req.path, {
       memtables: attached,
       snapshots: req.snapshots,

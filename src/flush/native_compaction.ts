@@ -23,6 +23,7 @@ import { Status } from "../ffi/layout.ts";
 import { native, Scratch, statusError } from "../ffi/native.ts";
 import type { Handle } from "../ffi/symbols.ts";
 import type { BuiltinSpec } from "../memtable/merge.ts";
+import { checkBloomBitsPerKey, millibitsPerKey } from "../table/filter_block.ts";
 import type { TableReader } from "../table/table_reader.ts";
 import {
   CompactionAborted,
@@ -76,11 +77,13 @@ export async function runNativeCompactionJob(input: NativeJobInput): Promise<Job
     bytesRead: input.runs.flat().reduce((n, p) => n + statSync(p).size, 0),
     bytesWritten: 0,
   };
+  const bits = checkBloomBitsPerKey(input.bloomBitsPerKey, what, 0);
   const job = fn.memtable_compaction_new(
     input.blockSize ?? 4096,
     input.restartInterval ?? 16,
     input.targetFileSize,
     input.bottommost ? 1 : 0,
+    bits === 0 ? 0 : millibitsPerKey(bits),
   );
   if (job === null) {
     throw new RangeError(

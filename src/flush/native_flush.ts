@@ -14,6 +14,7 @@ import type { Handle } from "../ffi/symbols.ts";
 import { nativeHandleOf } from "../memtable/memtable.ts";
 import { type BuiltinSpec, builtinSpecOf } from "../memtable/merge.ts";
 import { fileFaultOf, writeFileDurably } from "../table/file.ts";
+import { checkBloomBitsPerKey, millibitsPerKey } from "../table/filter_block.ts";
 import type { FlushInput, FlushStats } from "./flush_job.ts";
 
 /** The operator codes of `native/src/merge_operator.zig` (`Kind`); they cross the boundary. */
@@ -30,6 +31,8 @@ export interface NativeFlushOptions {
   blockSize?: number;
   /** A full key every this many entries in data blocks (default 16). */
   restartInterval?: number;
+  /** Bits per key of the file's bloom filter, as TableBuilder's (default 0: no filter). */
+  bloomBitsPerKey?: number;
 }
 
 /** The figures words of `memtable_sst_stats`, then the two keys. */
@@ -81,8 +84,13 @@ export function flushMemTablesNative(
         `(uint64Add, stringAppend, max, put); flushMemTables() runs operators of your own`,
     );
   }
+  const bits = checkBloomBitsPerKey(options.bloomBitsPerKey, what, 0);
   const s = new Scratch(64 * 1024);
-  const b = fn.memtable_sst_new(options.blockSize ?? 4096, options.restartInterval ?? 16);
+  const b = fn.memtable_sst_new(
+    options.blockSize ?? 4096,
+    options.restartInterval ?? 16,
+    bits === 0 ? 0 : millibitsPerKey(bits),
+  );
   if (b === null) throw new RangeError(`${what}: blockSize and restartInterval must be ≥ 1`);
   try {
     addInputs(b, input, spec, s, what);

@@ -23,7 +23,7 @@ import { openCachedTable, type TableReader } from "../table/table_reader.ts";
 import type { MemTableList } from "../write/memtable_list.ts";
 import { withDescriptorsAsync } from "./descriptors.ts";
 import type { FileMeta } from "./directory.ts";
-import type { StoreOptions } from "./options.ts";
+import { bloomBitsOf, type StoreOptions } from "./options.ts";
 import { flushedMeta, type TableFiles } from "./table_files.ts";
 
 /** What flushes work on: the Store's, read when a flush runs. */
@@ -178,6 +178,7 @@ export class FlushScheduler {
       const input = { memtables, snapshots, ...(op ? { mergeOperator: op } : {}) };
       const options = {
         ...(o.blockSize ? { blockSize: o.blockSize } : {}),
+        bloomBitsPerKey: bloomBitsOf(o),
         [fileFault]: fileFaultOf(o, "Store"),
       };
       // Natively, unless an operator of the caller's own is to fold merge runs.
@@ -194,6 +195,7 @@ export class FlushScheduler {
       merge: spec,
       mergeName: spec === undefined ? op?.name : undefined,
       blockSize: o.blockSize,
+      bloomBitsPerKey: bloomBitsOf(o),
     })
       .finally(() => {
         for (const t of tokens) MemTable.discardToken(t); // those the Worker never attached

@@ -34,7 +34,7 @@ import {
   unrecordedTables,
 } from "./directory.ts";
 import { manifestName as legacyName, readManifest, sortDirectory } from "./legacy_manifest.ts";
-import { optionsFileFields, type StoreOptions } from "./options.ts";
+import { bloomBitsOf, optionsFileFields, type StoreOptions } from "./options.ts";
 import { type Replayed, replayLogs } from "./recovery.ts";
 import { openTableFiles, TableFiles } from "./table_files.ts";
 
@@ -142,7 +142,7 @@ function openLocked<T>(
       if (plan.legacy) rmSync(join(dir, legacyName), { force: true });
       return db;
     });
-    files = new TableFiles(dir, tables, db, opened);
+    files = new TableFiles(dir, tables, db, opened, bloomBitsOf(options));
     const number = db.newLogNumber();
     wal = fsStep(
       what,

@@ -16,6 +16,7 @@ import type { MemTableRep } from "../memtable/rep.ts";
 import type { OptionsFileFields } from "../db/options_file.ts";
 import { type WalRecoveryMode, walRecoveryModes } from "../db/wal.ts";
 import { fileFaultOf } from "../table/file.ts";
+import { checkBloomBitsPerKey } from "../table/filter_block.ts";
 import { Snapshot } from "../write/snapshots.ts";
 import { WriteBufferManager } from "../write/write_buffer_manager.ts";
 import { named } from "./errors.ts";
@@ -50,6 +51,15 @@ export interface StoreOptions extends CompactionOptions {
   /** SST data block size in bytes (≥ 1). Default 4096. */
   blockSize?: number;
   /**
+   * Bits per key of the bloom filter each SST file gets over its user keys (RocksDB's
+   * `BlockBasedTableOptions::filter_policy = NewBloomFilterPolicy(bits)`, the full filter of
+   * format_version 5): 0 or a number in [1, 100]. Default 10 (about 1% of absent keys read the
+   * file anyway); 0 writes no filters. A point read skips a file whose filter says the key is
+   * not there. Recorded in the OPTIONS file, so RocksDB's reads of the directory use the
+   * filters too.
+   */
+  bloomBitsPerKey?: number;
+  /**
    * The most SST files whose descriptors stay open (RocksDB's `max_open_files`): the least
    * recently read is closed first and opened again when needed. −1 (the default) is a quarter
    * of the process's open-file limit (`ulimit -n`, read natively), within [16, 1000], and 16
@@ -61,7 +71,7 @@ export interface StoreOptions extends CompactionOptions {
   /**
    * Bytes of data blocks the store's reads keep, verified and uncompressed, least recently used
    * evicted first (RocksDB's block cache, `LRUCache` of `block_cache_size`). Default 8 MiB;
-   * 0 keeps none. Compactions read around it. `stats().blockCache` counts hits and misses.
+   * 0 keeps none. A compaction Worker reads around it. `stats().blockCache` counts hits and misses.
    */
   blockCacheSize?: number;
   /**
@@ -115,6 +125,14 @@ export function checkWriteOptions(
   return { sync, log: !disableWAL };
 }
 
+/** The bits per key of a store's SST filters unless `bloomBitsPerKey` says otherwise. */
+export const defaultBloomBitsPerKey = 10;
+
+/** The bits per key of a store's SST filters (its option, or the default). */
+export function bloomBitsOf(o: StoreOptions): number {
+  return o.bloomBitsPerKey ?? defaultBloomBitsPerKey;
+}
+
 /** What the database's OPTIONS file records of a store's options. */
 export function optionsFileFields(o: StoreOptions): OptionsFileFields {
   return {
@@ -126,7 +144,7 @@ export function optionsFileFields(o: StoreOptions): OptionsFileFields {
       ? undefined
       : (o.prefixExtractor as { name?: string }).name,
     blockSize: o.blockSize ?? 4096,
-    bloomBitsPerKey: 0,
+    bloomBitsPerKey: bloomBitsOf(o),
     numLevels: o.numLevels ?? 7,
   };
 }
@@ -142,6 +160,7 @@ const storeOptionNames: readonly (keyof StoreOptions)[] = [
   "rep",
   "prefixExtractor",
   "blockSize",
+  "bloomBitsPerKey",
   "maxOpenFiles",
   "blockCacheSize",
   "flushInWorker",
@@ -209,6 +228,7 @@ export function checkStoreOptions(
     writeBufferSize,
     maxOpenFiles,
     blockCacheSize,
+    bloomBitsPerKey: checkBloomBitsPerKey(options.bloomBitsPerKey, what, defaultBloomBitsPerKey),
   };
   let first: MemTable;
   try {

@@ -26,7 +26,7 @@ import { builtinSpecOf } from "../memtable/merge.ts";
 import { syncFile } from "../table/file.ts";
 import { openCachedTable } from "../table/table_reader.ts";
 import { named } from "./errors.ts";
-import { memTableFor, type StoreOptions } from "./options.ts";
+import { bloomBitsOf, memTableFor, type StoreOptions } from "./options.ts";
 import { flushedMeta, type TableFiles } from "./table_files.ts";
 
 /** What replay found, for `stats().recovery`. */
@@ -177,7 +177,10 @@ export function flushReplayed(
       snapshots: [],
       ...(op ? { mergeOperator: op } : {}),
     };
-    const o = options.blockSize ? { blockSize: options.blockSize } : {};
+    const o = {
+      ...(options.blockSize ? { blockSize: options.blockSize } : {}),
+      bloomBitsPerKey: bloomBitsOf(options),
+    };
     const stats = op !== undefined && builtinSpecOf(op) === undefined
       ? flushMemTables(path, input, o)
       : flushMemTablesNative(path, input, o);

@@ -32,6 +32,13 @@ export interface StoreStats extends FlushFigures, CompactionFigures {
   /** The block cache's budget, bytes and blocks held, hits and misses (`blockCacheSize`). */
   blockCache: BlockCacheFigures;
   /**
+   * What the SST files' bloom filters did for point reads since the store opened (see
+   * `StoreOptions.bloomBitsPerKey`): `checks`, one per file per key looked up in a file with a
+   * filter; `filteredOut`, the checks that skipped the file unread; `falsePositives`, the
+   * checks that let the key through to a file that had no version of it.
+   */
+  filter: { checks: number; filteredOut: number; falsePositives: number };
+  /**
    * The current log: its number, its bytes, how many of them are synced and the fdatasync
    * calls made on it; the live logs (those of unflushed memtables, and the current one).
    */
@@ -90,6 +97,7 @@ export function storeStats(p: StoreParts): StoreStats {
     maxOpenFiles: p.files.tables.bound,
     blockCache: p.files.tables.blocks?.figures() ??
       { capacity: 0, usage: 0, blocks: 0, hits: 0, misses: 0 },
+    filter: { ...p.files.tables.filterCounters },
     wal: {
       number: wal.number,
       bytes: wal.size,

@@ -43,11 +43,20 @@ export class TableFiles {
   /** The bound on open table descriptors, shared by every file of the store. */
   readonly tables: TableCache;
   readonly db: DbDirectory;
+  /** Bits per key of the bloom filters of the files written from now on (0: none). */
+  readonly bloomBitsPerKey: number;
   #current: Version;
 
   /** `opened`: the MANIFEST's files (this object closes them from now on). */
-  constructor(dir: string, tables: TableCache, db: DbDirectory, opened: TableFile[]) {
+  constructor(
+    dir: string,
+    tables: TableCache,
+    db: DbDirectory,
+    opened: TableFile[],
+    bloomBitsPerKey: number,
+  ) {
     this.dir = dir;
+    this.bloomBitsPerKey = bloomBitsPerKey;
     this.tables = tables;
     this.db = db;
     const levels: LiveTable[][] = [];

@@ -62,19 +62,27 @@ export class SstFileWriter {
   readonly #fault: FileFaultHook | undefined;
 
   /**
-   * A writer of the file at `path` (written by `finish()`). `blockSize` and `restartInterval`
-   * are TableBuilder's; anything else is refused with a TypeError.
+   * A writer of the file at `path` (written by `finish()`). `blockSize`, `restartInterval` and
+   * `bloomBitsPerKey` are TableBuilder's; anything else is refused with a TypeError.
    */
-  constructor(path: string, options: { blockSize?: number; restartInterval?: number } = {}) {
+  constructor(
+    path: string,
+    options: { blockSize?: number; restartInterval?: number; bloomBitsPerKey?: number } = {},
+  ) {
     if (typeof path !== "string" || path === "") {
       throw new TypeError(`SstFileWriter: path must be a non-empty string, got ${describe(path)}`);
     }
-    const o = checkTableBuilderOptions(options, "SstFileWriter", ["blockSize", "restartInterval"]);
+    const o = checkTableBuilderOptions(options, "SstFileWriter", [
+      "blockSize",
+      "restartInterval",
+      "bloomBitsPerKey",
+    ]);
     this.#fault = fileFaultOf(options, "SstFileWriter");
     this.path = path;
     this.#builder = new TableBuilder({
       blockSize: o.blockSize,
       restartInterval: o.restartInterval,
+      bloomBitsPerKey: o.bloomBitsPerKey,
       ingest: true,
     });
   }

@@ -1,8 +1,10 @@
 /**
  * TableBuilder: writes an SST file in RocksDB's block-based format (format version 5, CRC32c
  * checksums, no compression) that RocksDB's own tools read: data blocks of prefix-compressed
- * internal keys with restart points, an index with the last internal key of each block, a
- * range-deletion block, a properties block and the metaindex, then the footer.
+ * internal keys with restart points, a full bloom filter of the user keys when
+ * `bloomBitsPerKey` asks for one (RocksDB's `rocksdb.BuiltinBloomFilter`: filter_block.ts), an
+ * index with the last internal key of each block, a range-deletion block, a properties block and
+ * the metaindex, then the footer (RocksDB's order).
  *
  * Two kinds of file: a flush file keeps real sequence numbers and any number of versions per
  * key; an ingest file (`ingest: true`, what RocksDB's SstFileWriter writes) has sequence number
@@ -19,6 +21,13 @@ import { checkSequence, type SequenceNumber, trailerParts } from "../coding/sequ
 import { checkValueType, describe, ValueType, valueTypeName } from "../coding/value_type.ts";
 import { booleanOption, bytesArgument, checkOptions, integerOption } from "../arguments.ts";
 import type { Bytes } from "../memtable/bytes.ts";
+import {
+  checkBloomBitsPerKey,
+  FilterBuilder,
+  filterMetaName,
+  filterPolicyName,
+  wholeKeyFilteringProperty,
+} from "./filter_block.ts";
 import {
   BlockBuilder,
   type BlockHandle,
@@ -38,6 +47,12 @@ export interface TableBuilderOptions {
   ingest?: boolean;
   /** Extra properties stored with the file (names must not start with "rocksdb."). */
   userProperties?: Record<string, Uint8Array | string>;
+  /**
+   * Bits per key of the table's bloom filter over its user keys (RocksDB's
+   * `bloomfilter:<bits>`; a number in [1, 100]); 0, the default as in RocksDB's table options,
+   * writes no filter.
+   */
+  bloomBitsPerKey?: number;
 }
 
 const encoder = new TextEncoder();
@@ -49,6 +64,7 @@ export const tableBuilderOptionNames: readonly string[] = [
   "restartInterval",
   "ingest",
   "userProperties",
+  "bloomBitsPerKey",
 ];
 
 /**
@@ -59,7 +75,13 @@ export function checkTableBuilderOptions(
   options: TableBuilderOptions | undefined,
   what: string,
   known: readonly string[] = tableBuilderOptionNames,
-): { blockSize: number; restartInterval: number; ingest: boolean; user: [string, Uint8Array][] } {
+): {
+  blockSize: number;
+  restartInterval: number;
+  ingest: boolean;
+  user: [string, Uint8Array][];
+  bloomBitsPerKey: number;
+} {
   const o = checkOptions(options, known, what);
   const blockSize = integerOption(o.blockSize, "blockSize", what, 1, 4096);
   const restartInterval = integerOption(o.restartInterval, "restartInterval", what, 1, 16);
@@ -74,7 +96,8 @@ export function checkTableBuilderOptions(
     }
     return [k, bytesArgument(v, what, `user property "${k}"`).slice()];
   });
-  return { blockSize, restartInterval, ingest, user };
+  const bloomBitsPerKey = checkBloomBitsPerKey(o.bloomBitsPerKey, what, 0);
+  return { blockSize, restartInterval, ingest, user, bloomBitsPerKey };
 }
 
 /** `userKey ‖ fixed64le(seq << 8 | type)`; seq and type already checked. */
@@ -129,6 +152,7 @@ export class TableBuilder {
   #tombstones: { ikey: Uint8Array; end: Uint8Array }[] = [];
   #finished = false;
   readonly #user: [string, Uint8Array][];
+  readonly #filter: FilterBuilder | undefined;
   /** What the table holds so far: the figures its properties block records. */
   readonly props = {
     numEntries: 0,
@@ -140,6 +164,10 @@ export class TableBuilder {
     dataSize: 0,
     indexSize: 0,
     numDataBlocks: 0,
+    /** Bytes of the filter block (its trailer not included, as in RocksDB). */
+    filterSize: 0,
+    /** Distinct user keys in the filter. */
+    numFilterEntries: 0,
   };
 
   /** Throws a TypeError or RangeError (naming the option) for options it cannot use. */
@@ -149,6 +177,7 @@ export class TableBuilder {
     this.ingest = o.ingest;
     this.#data = new BlockBuilder(o.restartInterval);
     this.#user = o.user;
+    this.#filter = o.bloomBitsPerKey > 0 ? new FilterBuilder(o.bloomBitsPerKey) : undefined;
   }
 
   #check(what: string): void {
@@ -193,6 +222,7 @@ export class TableBuilder {
     const ikey = internalKey(key, seq, type);
     if (!this.#data.empty && this.#data.estimate() >= this.blockSize) this.#flushData();
     this.#data.add(ikey, v);
+    this.#filter?.add(key);
     this.#lastUser = ikey.subarray(0, key.length); // a copy: the caller may reuse its array
     this.#lastSeq = seq;
     this.#lastType = type;
@@ -259,10 +289,16 @@ export class TableBuilder {
     this.#check("finish");
     this.#finished = true;
     if (!this.#data.empty) this.#flushData();
+    const meta: [string, BlockHandle][] = [];
+    if (this.#filter !== undefined && !this.#filter.empty) {
+      const contents = this.#filter.finish();
+      this.props.filterSize = contents.length;
+      this.props.numFilterEntries = this.#filter.numEntries;
+      meta.push([filterMetaName, this.#write(contents)]);
+    }
     const indexContents = this.#index.finish();
     const indexHandle = this.#write(indexContents);
     this.props.indexSize = indexContents.length + blockTrailerSize;
-    const meta: [string, BlockHandle][] = [];
     if (this.#tombstones.length > 0) {
       const rd = new BlockBuilder(1);
       this.#tombstones.sort((a, b) => compareInternalKeys(a.ikey, b.ikey));
@@ -311,7 +347,7 @@ export class TableBuilder {
       ["rocksdb.creating.db.identity", encoder.encode("memtable")],
       ["rocksdb.data.size", v(p.dataSize)],
       ["rocksdb.deleted.keys", v(p.deletedKeys)],
-      ["rocksdb.filter.size", v(0)],
+      ["rocksdb.filter.size", v(p.filterSize)],
       ["rocksdb.format.version", v(0)],
       ["rocksdb.index.key.is.user.key", v(0)],
       ["rocksdb.index.size", v(p.indexSize)],
@@ -324,6 +360,14 @@ export class TableBuilder {
       ["rocksdb.raw.value.size", v(p.rawValueSize)],
       ...this.#user,
     ];
+    if (this.#filter !== undefined && p.filterSize > 0) {
+      entries.push(
+        ["rocksdb.block.based.table.prefix.filtering", encoder.encode("0")],
+        [wholeKeyFilteringProperty, encoder.encode("1")],
+        ["rocksdb.filter.policy", encoder.encode(filterPolicyName)],
+        ["rocksdb.num.filter_entries", v(p.numFilterEntries)],
+      );
+    }
     if (this.ingest) {
       const version = new ByteWriter(4);
       version.fixed32(2);

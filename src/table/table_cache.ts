@@ -22,6 +22,7 @@ import { closeSync, fstatSync, openSync } from "node:fs";
 import { CorruptionError, StoreError } from "../errors.ts";
 import { openFilesLimit } from "../ffi/file_lock.ts";
 import { BlockCache } from "./block_cache.ts";
+import { type FilterCounters, newFilterCounters } from "./filter_block.ts";
 
 /** The most descriptors a default bound takes (LevelDB's default `max_open_files`). */
 export const maxOpenFilesCap = 1000;
@@ -143,6 +144,8 @@ export class TableCache {
   #lent = 0;
   /** Files with an open descriptor, least recently used first (a Map keeps insertion order). */
   readonly #open = new Map<CachedFile, true>();
+  /** What the filters of the tables opened through this cache did (the store's figures). */
+  readonly filterCounters: FilterCounters = newFilterCounters();
 
   /** The data blocks its tables' reads keep (none when `blockCacheSize` is 0). */
   readonly blocks: BlockCache | undefined;

@@ -2,7 +2,8 @@
  * TableReader: opens an SST file in RocksDB's block-based format — this library's and RocksDB's
  * own (user-key indexes with delta-encoded handles included; uncompressed or Snappy-compressed
  * blocks, RocksDB's default codec: another codec is an error that names it) — and reads it:
- * properties, point entries in order, lookups at a snapshot, range tombstones. Every block's checksum is verified
+ * properties, point entries in order, lookups at a snapshot (a table whose full bloom filter says
+ * no is not read: filter_block.ts), range tombstones. Every block's checksum is verified
  * when the block is read; a damaged or truncated file gives a `CorruptionError` that says where,
  * never wrong data.
  *
@@ -31,6 +32,14 @@ import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../c
 import { CorruptionError, MemTableError } from "../errors.ts";
 import { snappyUncompress } from "./snappy.ts";
 import { coverOf } from "./tombstone_cover.ts";
+import {
+  FilterBlock,
+  type FilterCounters,
+  filteredLookup,
+  filterHoldsWholeKeys,
+  filterMetaName,
+  newFilterCounters,
+} from "./filter_block.ts";
 import {
   blockChecksum,
   type BlockEntry,
@@ -207,6 +216,8 @@ export class TableReader implements Disposable {
   /** Index entries: separator key (internal, or user key) and the data block's handle. */
   readonly #index: { key: Uint8Array; handle: BlockHandle }[];
   readonly #tombstones: TableTombstone[];
+  readonly #filter: FilterBlock | undefined;
+  readonly #counters: FilterCounters;
   /** The store's block cache and this reader's id in it (data blocks only). */
   readonly #blocks: BlockCache | undefined;
   readonly #owner: number;
@@ -216,7 +227,7 @@ export class TableReader implements Disposable {
     openCachedTable = (path, cache) => {
       const source = cachedSource(path, cache);
       try {
-        return new TableReader(source, path, cache.blocks);
+        return new TableReader(source, path, cache.filterCounters, cache.blocks);
       } catch (e) {
         source.close();
         throw e;
@@ -224,9 +235,15 @@ export class TableReader implements Disposable {
     };
   }
 
-  private constructor(file: Source, name: string, blocks?: BlockCache) {
+  private constructor(
+    file: Source,
+    name: string,
+    counters = newFilterCounters(),
+    blocks?: BlockCache,
+  ) {
     this.#file = file;
     this.name = name;
+    this.#counters = counters;
     this.#blocks = blocks;
     this.#owner = blocks?.newOwner() ?? 0;
     const tail = Math.min(file.size, footerSize);
@@ -264,6 +281,12 @@ export class TableReader implements Disposable {
       }
       return { start: k.key, end: e.value, seq: k.seq };
     });
+    const filter = meta.get(filterMetaName);
+    this.#filter = filter && filterHoldsWholeKeys(this.properties.raw)
+      ? new FilterBlock(
+        this.#contents(filter, `${name}: filter block at offset ${filter.offset}`).slice(),
+      )
+      : undefined;
   }
 
   /** Opens the bytes of an SST file; `name` is what error messages call it. */
@@ -443,7 +466,17 @@ export class TableReader implements Disposable {
     return this.#versionsOf(bytesArgument(userKey, "TableReader.versions()", "key"));
   }
 
+  /** What this table's point lookups asked of its filter (all zero without one). */
+  get filterCounters(): FilterCounters {
+    return { ...this.#counters };
+  }
+
+  /** The versions of `key`, unless the filter says the table has none (one check per call). */
   #versionsOf(key: Uint8Array): TableEntry[] {
+    return filteredLookup(this.#filter, this.#counters, key, () => this.#scanVersions(key));
+  }
+
+  #scanVersions(key: Uint8Array): TableEntry[] {
     const out: TableEntry[] = [];
     for (let block = this.#firstBlockFor(key); block < this.#index.length; block++) {
       const { contents, label } = this.#dataBlock(block);

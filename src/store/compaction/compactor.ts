@@ -285,6 +285,7 @@ export class Compactor {
       bottommost: p.bottommost,
       targetFileSize: ctx.options.targetFileSizeBase,
       ...(ctx.blockSize ? { blockSize: ctx.blockSize } : {}),
+      bloomBitsPerKey: ctx.files.bloomBitsPerKey,
     };
     // The Worker opens its inputs through a cache of its own, with descriptors lent from the
     // store's bound, so the two stay within maxOpenFiles; with none to lend, the job runs here.
