@@ -98,7 +98,7 @@ export async function runNativeCompactionJob(input: NativeJobInput): Promise<Job
       if (more < 0) throw failure(more, s, `${what} of ${input.runs.flat().join(", ")}`);
       if (more === 0) break;
       const [size, smallestSeq, largestSeq] = outputFigures(job, s, what);
-      writeJobOutput(input, readOutput(job, size, s, what), smallestSeq, largestSeq, result);
+      writeJobOutput(input, readOutput(job, size, what), smallestSeq, largestSeq, result);
       await new Promise((r) => setTimeout(r, 0));
       if (input.signal?.aborted) throw new CompactionAborted("the compaction was stopped");
     }
@@ -181,15 +181,14 @@ function outputFigures(job: Handle, s: Scratch, what: string): [number, number, 
   return [w(0), w(1), w(2)];
 }
 
-/** The ready output's `size` bytes, copied out in pieces of at most 1 MiB. */
-function readOutput(job: Handle, size: number, s: Scratch, what: string): Uint8Array {
+/** The ready output's `size` bytes, copied by the library straight into a new array. */
+function readOutput(job: Handle, size: number, what: string): Uint8Array {
   const fn = native().fn;
   const file = new Uint8Array(size);
-  s.reserve(Math.min(size, 1 << 20));
   for (let at = 0; at < size;) {
-    const got = fn.memtable_compaction_read(job, s.arg, s.capacity, at);
+    const piece = file.subarray(at, Math.min(size, at + (1 << 30)));
+    const got = fn.memtable_compaction_read(job, native().bufArg(piece), piece.length, at);
     if (got <= 0) throw statusError(got, what);
-    file.set(s.bytes.subarray(0, got), at);
     at += got;
   }
   return file;
