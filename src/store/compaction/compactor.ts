@@ -12,11 +12,12 @@
  * (the numbers are taken in the install step, after every earlier edit), both removed by the
  * next open; after it, the inputs are obsolete files the next open removes.
  *
- * The job (flush/compaction_job.ts, TypeScript) runs in a Worker of its own, off the writer's
- * thread, which opens the input files by path; with `flushInWorker: false`, or a merge operator
- * of the caller's own (only this thread can call it), it runs on the store's thread in slices
- * that yield to the event loop, so writes, reads and flushes go on meanwhile. It does not run
- * natively yet.
+ * The job runs in a Worker of its own, off the writer's thread, which opens the input files by
+ * path: natively (flush/native_compaction.ts) when it reads them all — uncompressed, as a store
+ * writes them — else in TypeScript (flush/compaction_job.ts), with the same outputs. With
+ * `flushInWorker: false`, or a merge operator of the caller's own (only this thread can call
+ * it), the TypeScript job runs on the store's thread in slices that yield to the event loop, so
+ * writes, reads and flushes go on meanwhile.
  *
  * @module
  */
