@@ -163,9 +163,12 @@ pub const Job = struct {
     pub fn addTable(self: *Job, path: []const u8, new_run: bool) Error!void {
         std.debug.assert(!self.started);
         const gpa = self.gpa;
+        // A refused table leaves the job as it was.
         try self.tables.ensureUnusedCapacity(gpa, 1);
-        if (new_run or self.run_starts.items.len == 0) try self.run_starts.append(gpa, self.tables.items.len);
-        self.tables.appendAssumeCapacity(try Table.open(gpa, path));
+        try self.run_starts.ensureUnusedCapacity(gpa, 1);
+        const table = try Table.open(gpa, path);
+        if (new_run or self.run_starts.items.len == 0) self.run_starts.appendAssumeCapacity(self.tables.items.len);
+        self.tables.appendAssumeCapacity(table);
     }
 
     /// Runs until the next output is finished: true when `ready` holds it (valid until the
@@ -503,7 +506,7 @@ test "the native compaction merges runs newest first, keeps a version per stripe
     }
 }
 
-test "a table the native reader cannot read is refused, a damaged one is corruption" {
+test "a damaged input table is corruption when its block is read, a missing one an I/O error" {
     const builtin = @import("builtin");
     if (builtin.os.tag != .linux) return error.SkipZigTest;
     var p: [64]u8 = @splat(0);

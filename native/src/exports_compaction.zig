@@ -144,3 +144,27 @@ export fn memtable_compaction_free(h: ?*anyopaque) i32 {
     j.destroy();
     return code(.ok);
 }
+
+test "the compaction exports answer bad handles, bad arguments and calls out of order with statuses" {
+    var buf: [64]u8 = @splat(0);
+    try std.testing.expectEqual(code(.bad_handle), memtable_compaction_next(null, &buf, buf.len));
+    try std.testing.expectEqual(code(.bad_handle), memtable_compaction_free(null));
+    try std.testing.expect(memtable_compaction_new(0, 16, 1 << 20, 0, 0) == null);
+    try std.testing.expect(memtable_compaction_new(4096, 16, 0.5, 0, 0) == null);
+    try std.testing.expect(memtable_compaction_new(4096, 16, 1 << 20, 2, 0) == null);
+    try std.testing.expect(memtable_compaction_new(4096, 16, 1 << 20, 0, 1) == null);
+    const h = memtable_compaction_new(4096, 16, 1 << 20, 0, 0).?;
+    defer _ = memtable_compaction_free(h);
+    // No output is ready before a step; a missing file is an I/O error with its errno.
+    try std.testing.expectEqual(code(.invalid_argument), memtable_compaction_output(h, &buf, buf.len));
+    try std.testing.expectEqual(code(.invalid_argument), memtable_compaction_add_file(h, 1, &buf, buf.len, buf.len + 1));
+    const missing = "/nonexistent/000001.sst";
+    @memcpy(buf[0..missing.len], missing);
+    try std.testing.expectEqual(code(.io_error), memtable_compaction_add_file(h, 1, &buf, buf.len, missing.len));
+    try std.testing.expect(std.mem.readInt(u32, buf[0..4], .little) != 0);
+    // No inputs: the job is done at once, with nothing written.
+    try std.testing.expectEqual(@as(i32, 0), memtable_compaction_next(h, &buf, buf.len));
+    try std.testing.expectEqual(@as(i32, 16), memtable_compaction_stats(h, &buf, buf.len));
+    try std.testing.expectEqual(@as(u64, 0), std.mem.readInt(u64, buf[0..8], .little));
+    try std.testing.expectEqual(code(.invalid_argument), memtable_compaction_add_snapshots(h, &buf, buf.len, 1));
+}
