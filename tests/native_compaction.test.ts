@@ -4,9 +4,11 @@
  * random inputs: level-0 runs and a deeper level's files, with deletions, single deletions,
  * range tombstones cut at file boundaries, merge operands under every built-in operator and
  * none, live snapshots, bottommost on and off, bloom filters in and out, and small targets so
- * outputs split.
+ * outputs split. A Store compacts RocksDB-written (Snappy) files with the TypeScript job and its
+ * own with the native one, and RocksDB reads the result.
  */
 import { test } from "node:test";
+import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +17,7 @@ import {
   CorruptionError,
   type MergeOperator,
   mergeOperators,
+  Store,
   stringAppend,
   uint64Add,
   ValueType,
@@ -41,6 +44,8 @@ interface Tomb {
   seq: number;
 }
 
+const hex = (b: Uint8Array) =>
+  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("").toUpperCase();
 const keyOf = (i: number) => utf8(`k${String(i).padStart(4, "0")}`);
 
 /** A random history: writes and tombstones, one sequence number each, oldest first. */
@@ -275,5 +280,64 @@ test("the native compaction job refuses files it does not read, which the TypeSc
     );
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+/** A database db_bench filled with random keys, its blocks compressed with Snappy. */
+function dbBenchSnappy(db: string): void {
+  const r = spawnSync("db_bench", [
+    "--benchmarks=fillrandom",
+    "--num=20000",
+    `--db=${db}`,
+    "--write_buffer_size=262144",
+    "--target_file_size_base=262144",
+    "--max_bytes_for_level_base=1048576",
+    "--key_size=16",
+    "--value_size=100",
+    "--compression_type=snappy",
+  ], { encoding: "utf8" });
+  assert.equal(r.error, undefined, "db_bench not runnable (apt-get install rocksdb-tools)");
+  assert.equal(r.status, 0, r.stderr);
+}
+
+function ldb(db: string, ...args: string[]): string {
+  const r = spawnSync("ldb", [`--db=${db}`, ...args], { encoding: "utf8", maxBuffer: 1 << 30 });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+test("Store.compactRange() compacts RocksDB's Snappy files with the TypeScript job, then its own natively, and RocksDB reads the result", async () => {
+  const root = mkdtempSync(join(tmpdir(), "memtable-ncompact-"));
+  try {
+    const db = join(root, "db");
+    dbBenchSnappy(db);
+    const scan = () => ldb(db, "scan", "--hex").split("\n").filter((l) => l.startsWith("0x"));
+    const foreign = readdirSync(db).filter((f) => f.endsWith(".sst")).filter((f) => {
+      using t = TableReader.open(join(db, f));
+      return !nativeCompactionReads(t);
+    });
+    assert.ok(foreign.length > 0, "RocksDB's files are not the native job's");
+    const store = Store.open({ dir: db, targetFileSizeBase: 64 << 10 });
+    const rows = () => [...store.iterator()].map((e) => `0x${hex(e.key)} : 0x${hex(e.value)}`);
+    await store.compactRange(); // RocksDB's files among the inputs: the TypeScript job
+    const afterFirst = rows();
+    // Overwrite every tenth key: the new level-0 file overlaps the compacted ones.
+    const keys = [...store.iterator()].map((e) => e.key).filter((_, i) => i % 10 === 0);
+    for (const k of keys) store.put(k, "by the store");
+    await store.flush();
+    const before = store.stats().compactionsInWorker;
+    await store.compactRange(); // only the store's own files now: the native job
+    assert.ok(store.stats().compactionsInWorker > before, "a compaction ran in the Worker");
+    const final = rows();
+    assert.equal(final.length, afterFirst.length);
+    assert.equal(
+      final.filter((r) => r.endsWith(`0x${hex(utf8("by the store"))}`)).length,
+      keys.length,
+    );
+    await store.close();
+    assert.deepEqual(scan(), final);
+    ldb(db, "checkconsistency");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
