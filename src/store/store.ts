@@ -20,14 +20,14 @@
  *
  * This file is the façade and the write path; beside it: options (options.ts), opening
  * (open.ts, directory.ts, table_files.ts, recovery.ts), flushes (flush_scheduler.ts),
- * compactions (compaction/), reads (read.ts), iterators (iterator.ts), figures (stats.ts). A
+ * compactions (compaction/), reads (reads.ts, read.ts, read_options.ts, cursor.ts,
+ * iterator.ts), figures (stats.ts). A
  * directory holding files this library cannot prove a database's is refused, and only what a
  * store's own writes left behind is ever removed. Errors raised inside a Store call name the
  * Store call (`Store.put(): key …`), not the MemTable or TableReader that raised them.
  *
  * @module
  */
-import { checkOptions } from "../arguments.ts";
 import { describe, ValueType } from "../coding/value_type.ts";
 import { StoreError } from "../errors.ts";
 import type { FileLock } from "../ffi/file_lock.ts";
@@ -49,23 +49,21 @@ import { FlushScheduler } from "./flush_scheduler.ts";
 import { Compactor } from "./compaction/compactor.ts";
 import { checkCompactionOptions } from "./compaction/picker.ts";
 import { batchUserBytes, type StoreStats, storeStats, userBytesOf } from "./stats.ts";
-import { iteratorOver, ReadView, type StoreIterator } from "./iterator.ts";
+import type { ReadView, StoreIterator } from "./iterator.ts";
 import { openDirectory, type OpenedDirectory } from "./open.ts";
 import {
   checkStoreOptions,
   checkWriteOptions,
-  getOptionNames,
-  iteratorOptionNames,
   keyOf,
   memTableFor,
-  snapshotOf,
-  type StoreIteratorOptions,
   type StoreOptions,
   type StoreReadOptions,
   type WriteOptions,
 } from "./options.ts";
+import type { StoreCursor } from "./cursor.ts";
+import type { StoreCursorOptions, StoreIteratorOptions } from "./read_options.ts";
+import { storeCursor, storeGet, storeIterator, storeMultiGet, type StoreState } from "./reads.ts";
 import { type RecoveryReport, settleReplayed } from "./recovery.ts";
-import { getFrom, scanFrom } from "./read.ts";
 import type { TableFiles } from "./table_files.ts";
 
 /** How a write is to be logged. */
@@ -607,40 +605,61 @@ export class Store {
     return this.#snapshots.acquire(this.#lastSeq);
   }
 
+  /** What a read call reads: the store as it is now (throws once it is closed). */
+  #state(what: string): StoreState {
+    this.#live(what);
+    return {
+      lastSequence: this.#lastSeq,
+      mutable: this.#mutable,
+      imm: this.#imm,
+      files: this.#files,
+      views: this.#views,
+      mergeOperator: this.mergeOperator,
+    };
+  }
+
   /**
    * The value of `key` (undefined when it has none) at the snapshot (default: now). Errors
    * raised while reading (a damaged file, a failing merge operator) name `Store.get()`.
    */
   get(key: Bytes, options?: StoreReadOptions): Uint8Array | undefined {
-    const what = "Store.get()";
-    this.#live("get");
-    const k = keyOf(key, what);
-    const snapshot = options === undefined
-      ? this.#lastSeq
-      : snapshotOf(checkOptions(options, getOptionNames, what), this.#lastSeq, what);
-    try {
-      // Synchronous: no flush can install (and release memtables) before this returns.
-      const sources = {
-        snapshot,
-        memtables: [this.#mutable, ...this.#imm.unflushed()],
-        files: this.#files.current.readersFor(k),
-      };
-      return getFrom(sources, k, this.mergeOperator);
-    } catch (e) {
-      throw named(e, what);
-    }
+    return storeGet(this.#state("get"), key, options);
   }
 
   /**
-   * The visible key-value pairs in key order, from `lower` (inclusive) to `upper` (exclusive),
-   * at the snapshot (default: the last write before this call — RocksDB's implicit snapshot).
-   * The view is fixed here, not at the first `next()`: the iterator holds a reference on every
-   * memtable it reads (the mutable one too, which may be switched out and flushed meanwhile)
-   * and the list of files, and releases them when the iteration ends, is stopped (`break`,
-   * `return()`) or disposed (`using`), or the store closes (later `next()` calls then throw a
-   * `StoreError`). An iterator dropped unfinished is released when it is garbage-collected;
-   * until then it keeps its memtables' memory, so end or dispose iterators you stop reading.
-   * A closed store's `iterator()` throws at once, as do bad options.
+   * The values of `keys` at one snapshot (default: now), in the keys' order; undefined for a
+   * key without one (RocksDB's `MultiGet`). Each memtable looks the keys up in one batched
+   * call; a key no memtable settles is read from the files that may hold it, as `get` reads.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Store } from "../../mod.ts";
+   * import { mkdtempSync } from "node:fs";
+   * import { join } from "node:path";
+   * import { tmpdir } from "node:os";
+   * await using store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
+   * store.put("a", "1");
+   * await store.flush();
+   * store.put("c", "3");
+   * const values = store.multiGet(["c", "b", "a"]).map((v) => v && new TextDecoder().decode(v));
+   * assert.deepEqual(values, ["3", undefined, "1"]);
+   * ```
+   */
+  multiGet(keys: readonly Bytes[], options?: StoreReadOptions): (Uint8Array | undefined)[] {
+    return storeMultiGet(this.#state("multiGet"), keys, options);
+  }
+
+  /**
+   * The visible pairs in key order (`reverse`: largest first), at most `limit`, of the range
+   * the options give — `gt`/`gte`/`lower`, `lt`/`lte`/`upper`, `prefix` (one bound per side;
+   * an inverted range is a RangeError) — at the snapshot (default: the last write before this
+   * call, RocksDB's implicit snapshot). Read with `for … of` or `for await … of`. The view is
+   * fixed here: the iterator holds every memtable it reads (the mutable one too, which may be
+   * switched out and flushed meanwhile) and the list of files, and releases them when the
+   * iteration ends, is stopped (`break`, `return()`) or disposed (`using`), or the store
+   * closes (later `next()` calls then throw a `StoreError`). One dropped unfinished is released
+   * when it is garbage-collected; until then it keeps its memtables' memory.
    *
    * @example
    * ```ts
@@ -650,25 +669,50 @@ export class Store {
    * import { join } from "node:path";
    * import { tmpdir } from "node:os";
    * const store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
-   * store.put("a", "1");
-   * using it = store.iterator(); // sees the store as it is now
-   * store.put("b", "2");
-   * store.delete("a");
-   * assert.deepEqual([...it].map((e) => new TextDecoder().decode(e.key)), ["a"]);
+   * for (const k of ["a", "b1", "b2", "c"]) store.put(k, "v");
+   * using it = store.iterator({ prefix: "b", reverse: true }); // sees the store as it is now
+   * store.delete("b2");
+   * const keys = [];
+   * for await (const { key } of it) keys.push(new TextDecoder().decode(key));
+   * assert.deepEqual(keys, ["b2", "b1"]);
+   * assert.equal(store.iterator({ gt: "a", lte: "c", limit: 1 }).toArray().length, 1);
    * await store.close();
    * ```
    */
-  iterator(options: StoreIteratorOptions = {}): StoreIterator {
-    const what = "Store.iterator()";
-    this.#live("iterator");
-    const o = checkOptions(options, iteratorOptionNames, what);
-    const snapshot = snapshotOf(o, this.#lastSeq, what);
-    const lower = o.lower === undefined ? undefined : keyOf(o.lower, what, "lower").slice();
-    const upper = o.upper === undefined ? undefined : keyOf(o.upper, what, "upper").slice();
-    const version = this.#files.current;
-    version.ref(); // the view releases it: files a compaction replaced stay until then
-    const view = new ReadView(snapshot, this.#mutable, this.#imm.current(), version, this.#views);
-    return iteratorOver(view, () => scanFrom(view, lower, upper, this.mergeOperator));
+  iterator(options?: StoreIteratorOptions): StoreIterator {
+    return storeIterator(this.#state("iterator"), options);
+  }
+
+  /**
+   * A cursor over the visible pairs (RocksDB's DB iterator): `seek`, `seekForPrev`,
+   * `seekToFirst`, `seekToLast`, `next` and `prev`, either way at any time, in the range its
+   * options give (as `iterator`'s), at the snapshot. Its view is fixed here, as an iterator's;
+   * `close()` it (or `using`) to release it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Store } from "../../mod.ts";
+   * import { mkdtempSync } from "node:fs";
+   * import { join } from "node:path";
+   * import { tmpdir } from "node:os";
+   * await using store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
+   * for (const k of ["a", "c", "e"]) store.put(k, k.toUpperCase());
+   * using cursor = store.cursor();
+   * const at = () => new TextDecoder().decode(cursor.key);
+   * cursor.seek("b");
+   * assert.equal(at(), "c");
+   * cursor.next();
+   * assert.equal(at(), "e");
+   * cursor.seekForPrev("d");
+   * cursor.prev();
+   * assert.equal(at(), "a");
+   * cursor.prev();
+   * assert.equal(cursor.valid, false);
+   * ```
+   */
+  cursor(options?: StoreCursorOptions): StoreCursor {
+    return storeCursor(this.#state("cursor"), options);
   }
 
   /**
@@ -695,5 +739,47 @@ export class Store {
     }
     this.#files.close();
     this.#lock.release(); // the last step: the directory is another store's to open from here
+  }
+
+  /**
+   * `close()`, for `await using store = Store.open(…)`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Store } from "../../mod.ts";
+   * import { mkdtempSync } from "node:fs";
+   * import { join } from "node:path";
+   * import { tmpdir } from "node:os";
+   * const dir = join(mkdtempSync(join(tmpdir(), "store-")), "db");
+   * {
+   *   await using store = Store.open({ dir });
+   *   store.put("k", "v");
+   * } // closed (and flushed) here
+   * await using again = Store.open({ dir });
+   * assert.equal(new TextDecoder().decode(again.get("k")), "v");
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Starts `close()` without waiting, for `using`: the directory's lock is released once the
+   * close finishes, so prefer `await using`, which waits. A failing close is reported as an
+   * unhandled rejection.
+   *
+   * @example
+   * ```ts
+   * import { Store } from "../../mod.ts";
+   * import { mkdtempSync } from "node:fs";
+   * import { join } from "node:path";
+   * import { tmpdir } from "node:os";
+   * using store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
+   * store.put("k", "v");
+   * ```
+   */
+  [Symbol.dispose](): void {
+    void this.close();
   }
 }
