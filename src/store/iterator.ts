@@ -100,8 +100,26 @@ export function iteratorOver(cursor: ViewCursor, walk: Walk): StoreIterator {
 /**
  * An iteration over a store's key-value pairs, from {@linkcode Store.iterator}: an `Iterator`
  * (`for … of`, and the iterator helpers: `map`, `toArray`, …), an `AsyncIterable`
- * (`for await … of`) and `Disposable`. Its view of the store was fixed when it was created;
- * ending it (done, `break`, `return()`, `[Symbol.dispose]`) releases that view.
+ * (`for await … of`) and `Disposable`. Its view of the store was fixed when it was created: it
+ * holds a reference on every memtable it reads (the mutable one too, which may be switched out
+ * and flushed meanwhile) and on the list of files (which compactions then leave on disk), and
+ * ending it — done, `break`, `return()`, `[Symbol.dispose]` — releases them, as does the
+ * store's `close()` (later `next()` calls then throw a `StoreError`). One dropped unfinished is
+ * released when it is garbage-collected; until then it keeps its memtables' memory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Store } from "../../mod.ts";
+ * import { mkdtempSync } from "node:fs";
+ * import { join } from "node:path";
+ * import { tmpdir } from "node:os";
+ * await using store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
+ * store.put("a", "1");
+ * using it = store.iterator(); // sees the store as it is now
+ * store.put("b", "2");
+ * assert.deepEqual(it.map((e) => new TextDecoder().decode(e.key)).toArray(), ["a"]);
+ * ```
  */
 export class StoreIterator extends Iterator<StoreEntry, undefined>
   implements Disposable, AsyncIterable<StoreEntry> {
