@@ -684,9 +684,11 @@ export class Store {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Store } from "../../mod.ts";
    * using store = Store.open({ dir: `${Deno.makeTempDirSync()}/db` });
    * store.put("k", "v");
+   * assert.equal(store.get("k")?.length, 1);
    * ```
    */
   [Symbol.dispose](): void {
