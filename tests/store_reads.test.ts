@@ -230,12 +230,14 @@ test(
       writeBufferSize: 8 << 10,
       level0FileNumCompactionTrigger: 2,
       maxBytesForLevelBase: 16 << 10,
-      targetFileSizeBase: 4 << 10,
-      blockSize: 256,
+      targetFileSizeBase: 2 << 10, // several files per level: the level cursor crosses them
+      blockSize: 128,
     });
     const model = new MemTable({ writeBufferSize: 1 << 30, mergeOperator: op });
     const snapshots: Snapshot[] = [];
     /** An iterator and a cursor made at one check, read at the next (after flushes, compactions). */
+    /** The most files a level ≥ 1 had at a check. */
+    let widest = 0;
     let pinned: { at: number; it: ReturnType<Store["iterator"]>; cursor: StoreCursor } | undefined;
     try {
       for (let i = 0; i < 3000; i++) {
@@ -268,9 +270,9 @@ test(
           if (rng.below(4) === 0) await store.compactRange();
         }
         if (i % 500 === 499) {
-          const context = `op ${i}, ${
-            store.stats().levels.map((l) => l.files).join("/")
-          } files: ${where}`;
+          const perLevel = store.stats().levels.map((l) => l.files);
+          widest = Math.max(widest, ...perLevel.slice(1));
+          const context = `op ${i}, ${perLevel.join("/")} files: ${where}`;
           if (pinned !== undefined) {
             // Made before the writes, flushes and compactions since: the view of then.
             const pairs = modelPairs(model, pinned.at);
@@ -298,6 +300,7 @@ test(
         }
       }
       assert.ok(store.stats().compactions > 0, `compactions ran: ${where}`);
+      assert.ok(widest >= 3, `a level ≥ 1 had ${widest} files at most: ${where}`);
       const latest = modelPairs(model, store.lastSequence).map(([k, v]) => [k, v]);
       const all: string[][] = [];
       for await (const e of store.iterator()) all.push([hex(e.key), text(e.value)]);

@@ -1,8 +1,9 @@
 /**
- * The Store's cursor (RocksDB's DB iterator): `ViewCursor` reads a `ReadView` — every memtable
- * and file of it merged in internal-key order (`MergingCursor`) — as user keys and their values
- * at the view's snapshot, within [lower, upper), in both directions; `StoreCursor` is its public
- * face (`Store.cursor()`), and `StoreIterator` (iterator.ts) walks one.
+ * The Store's cursor (RocksDB's DB iterator): `ViewCursor` reads a `ReadView` — its memtables,
+ * level-0 files and deeper levels (one `LevelCursor` each) merged in internal-key order
+ * (`MergingCursor`) — as user keys and their values at the view's snapshot, within
+ * [lower, upper), in both directions; `StoreCursor` is its public face (`Store.cursor()`), and
+ * `StoreIterator` (iterator.ts) walks one.
  *
  * A key is read as `Store.get` reads it: the versions above the snapshot are skipped, one that
  * a range tombstone at or below the snapshot covers is gone (the cover rule of
@@ -20,7 +21,12 @@ import { compareUserKeys } from "../coding/internal_key.ts";
 import { StoreError } from "../errors.ts";
 import type { MergeOperator } from "../memtable/merge.ts";
 import { MergingCursor } from "../table/merging_iterator.ts";
-import { MemTableCursor, TableCursor, type VersionCursor } from "../table/table_cursor.ts";
+import {
+  LevelCursor,
+  MemTableCursor,
+  TableCursor,
+  type VersionCursor,
+} from "../table/table_cursor.ts";
 import type { TableEntry } from "../table/table_reader.ts";
 import { type CoveringTombstone, coverOf } from "../table/tombstone_cover.ts";
 import { named } from "./errors.ts";
@@ -66,7 +72,9 @@ export class ViewCursor {
       for (const m of view.memtables) {
         sources.push(new MemTableCursor(m.iterator({ snapshot, ignoreRangeDeletions: true })));
       }
-      for (const f of view.files) sources.push(new TableCursor(f));
+      const [level0 = [], ...deeper] = view.levels;
+      for (const f of level0) sources.push(new TableCursor(f.reader));
+      for (const files of deeper) if (files.length > 0) sources.push(new LevelCursor(files));
     } catch (e) {
       for (const s of sources) s.close();
       throw e;

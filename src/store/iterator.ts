@@ -10,7 +10,7 @@ import { StoreError } from "../errors.ts";
 import type { MemTable } from "../memtable/memtable.ts";
 import type { TableReader } from "../table/table_reader.ts";
 import type { MemTableVersion } from "../write/memtable_list.ts";
-import type { Version } from "./compaction/version.ts";
+import type { LiveTable, Version } from "./compaction/version.ts";
 import { named } from "./errors.ts";
 import type { ViewCursor } from "./cursor.ts";
 import type { ReadSources, StoreEntry } from "./read.ts";
@@ -26,6 +26,8 @@ export class ReadView implements ReadSources {
   /** The mutable memtable, then the immutable ones; newest first. */
   readonly memtables: readonly MemTable[];
   readonly files: readonly TableReader[];
+  /** The files by level (level 0 newest first, each level ≥ 1 by key): `files`, grouped. */
+  readonly levels: readonly (readonly LiveTable[])[];
   readonly #mutable: MemTable;
   readonly #version: MemTableVersion;
   /** The table files' Version; the caller took the reference this view releases. */
@@ -49,6 +51,7 @@ export class ReadView implements ReadSources {
     this.memtables = [mutable, ...version.memtables];
     this.#files = tables;
     this.files = tables.readers();
+    this.levels = tables.levels;
     this.#views = views;
     views.add(this);
   }

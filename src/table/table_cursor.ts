@@ -1,8 +1,9 @@
 /**
  * Seekable cursors over versions in internal-key order (user key ascending, newest version
  * first), moving both ways — what RocksDB calls an internal iterator: `TableCursor` over an SST
- * file's data blocks and `MemTableCursor` over a memtable's iterator, both behind
- * `VersionCursor`, the interface the Store's merging cursor reads (store/cursor.ts).
+ * file's data blocks, `LevelCursor` over the sorted files of a level, `MemTableCursor` over a
+ * memtable's iterator, all behind `VersionCursor`, the interface the Store's merging cursor
+ * reads (store/cursor.ts).
  *
  * A `TableCursor` holds one decoded data block at a time (each block's checksum is verified when
  * it is read, as `TableReader.entries()` does) and finds blocks by binary search of the index
@@ -225,5 +226,130 @@ export class MemTableCursor implements VersionCursor {
   close(): void {
     this.#moved();
     this.#it.close();
+  }
+}
+
+/** A file of a sorted level: its reader and the user keys its range runs between. */
+export interface LevelFile {
+  readonly reader: TableReader;
+  readonly smallestUser: Uint8Array;
+  readonly largestUser: Uint8Array;
+}
+
+/**
+ * The files of one level ≥ 1 — sorted by key, not overlapping — read as one cursor (RocksDB's
+ * LevelIterator): a seek opens the one file whose range may hold the key (a binary search of
+ * the ranges), and moves run on into the next or previous file. One source for the merge
+ * instead of one per file.
+ */
+export class LevelCursor implements VersionCursor {
+  readonly #files: readonly LevelFile[];
+  /** The file `#cursor` reads (-1: none). */
+  #file = -1;
+  #cursor: TableCursor | undefined;
+
+  constructor(files: readonly LevelFile[]) {
+    this.#files = files;
+  }
+
+  valid(): boolean {
+    return this.#cursor?.valid() ?? false;
+  }
+
+  entry(): TableEntry {
+    if (this.#cursor === undefined) {
+      throw new Error("LevelCursor.entry(): the cursor is not on an entry");
+    }
+    return this.#cursor.entry();
+  }
+
+  #open(file: number): TableCursor {
+    if (file !== this.#file || this.#cursor === undefined) {
+      this.#cursor?.close();
+      this.#cursor = new TableCursor(this.#files[file]!.reader);
+      this.#file = file;
+    }
+    return this.#cursor;
+  }
+
+  /** The first entry of `file` or of the next file that has one. */
+  #firstFrom(file: number): void {
+    for (; file < this.#files.length; file++) {
+      const c = this.#open(file);
+      c.seekToFirst();
+      if (c.valid()) return;
+    }
+  }
+
+  /** The last entry of `file` or of the previous file that has one. */
+  #lastFrom(file: number): void {
+    for (; file >= 0; file--) {
+      const c = this.#open(file);
+      c.seekToLast();
+      if (c.valid()) return;
+    }
+  }
+
+  /** The first file whose `edge` user key is ≥ `key` (`strict`: > `key`). */
+  #fileFor(key: Uint8Array, edge: "smallestUser" | "largestUser", strict: boolean): number {
+    let lo = 0;
+    let hi = this.#files.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareUserKeys(this.#files[mid]![edge], key);
+      if (c < 0 || (strict && c === 0)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #none(): void {
+    this.#cursor?.close();
+    this.#cursor = undefined;
+    this.#file = -1;
+  }
+
+  seekToFirst(): void {
+    this.#none();
+    this.#firstFrom(0);
+  }
+
+  seekToLast(): void {
+    this.#none();
+    this.#lastFrom(this.#files.length - 1);
+  }
+
+  seek(key: Uint8Array): void {
+    const file = this.#fileFor(key, "largestUser", false);
+    if (file >= this.#files.length) return this.#none();
+    const c = this.#open(file);
+    c.seek(key);
+    if (!c.valid()) this.#firstFrom(file + 1);
+  }
+
+  seekForPrev(key: Uint8Array): void {
+    const file = this.#fileFor(key, "smallestUser", true) - 1; // the last file starting ≤ key
+    if (file < 0) return this.#none();
+    const c = this.#open(file);
+    c.seekForPrev(key);
+    if (!c.valid()) this.#lastFrom(file - 1);
+  }
+
+  next(): void {
+    const c = this.#cursor;
+    if (c === undefined) throw new Error("LevelCursor.next(): the cursor is not on an entry");
+    c.next();
+    if (!c.valid()) this.#firstFrom(this.#file + 1);
+  }
+
+  prev(): void {
+    const c = this.#cursor;
+    if (c === undefined) throw new Error("LevelCursor.prev(): the cursor is not on an entry");
+    c.prev();
+    if (!c.valid()) this.#lastFrom(this.#file - 1);
+  }
+
+  close(): void {
+    this.#none();
   }
 }
