@@ -510,3 +510,49 @@ test("Store.iterator() is async-iterable and a loop left early ends it; await us
   assert.deepEqual(again.multiGet(["a", "b", "c"]).map((v) => v && text(v)), ["a", "b", "c"]);
   assert.equal(again.stats().levels[0]!.files, 1, "close() flushed the writes");
 });
+
+test("Store iterators and cursors made before a flush and a compaction read their own view while those run and after", async () => {
+  const dir = newDir();
+  const store = Store.open({ dir, targetFileSizeBase: 1 << 10, blockSize: 128 });
+  try {
+    const name = (i: number) => `k${String(i).padStart(4, "0")}`;
+    for (let i = 0; i < 400; i++) store.put(name(i), `old${i}`);
+    await store.flush();
+    for (let i = 0; i < 400; i += 2) store.put(name(i), `new${i}`);
+    store.deleteRange(name(100), name(200));
+    const want = Array.from({ length: 400 }, (_, i) => i)
+      .filter((i) => i < 100 || i >= 200)
+      .map((i) => `${name(i)}=${i % 2 === 0 ? "new" : "old"}${i}`);
+    const it = store.iterator({ reverse: true });
+    const cursor = store.cursor();
+    const walk = () => {
+      const seen: string[] = [];
+      for (cursor.seekToFirst(); cursor.valid; cursor.next()) {
+        seen.push(`${text(cursor.key)}=${text(cursor.value)}`);
+      }
+      return seen;
+    };
+    // After a write the views do not hold, while the flush runs (in its Worker), then after it.
+    store.put(name(1), "newer");
+    const flushing = store.flush();
+    assert.deepEqual(walk(), want, "a cursor during a flush");
+    await flushing;
+    const compacting = store.compactRange();
+    assert.deepEqual(walk(), want, "a cursor during a compaction");
+    const first = it.next();
+    assert.equal(`${text(first.value!.key)}=${text(first.value!.value)}`, want.at(-1));
+    await compacting;
+    assert.ok(store.stats().levels[1]!.files >= 2, "compacted into several level-1 files");
+    assert.deepEqual(walk(), want, "a cursor after the compaction");
+    assert.deepEqual(
+      it.toArray().map((e) => `${text(e.key)}=${text(e.value)}`),
+      want.slice(0, -1).reverse(),
+      "the iterator, after the compaction",
+    );
+    cursor.close();
+    assert.equal(text(store.get(name(1))!), "newer", "the store itself moved on");
+  } finally {
+    await store.close();
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
