@@ -211,6 +211,33 @@ export function cursorOver(cursor: ViewCursor): StoreCursor {
  * `next()`/`prev()` move from a valid position, either way at any time. `key` and `value` are
  * fresh copies. A cursor holds memory and files: close it (`using`); the store's `close()`
  * releases it too (its later calls throw a `StoreError`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Store, stringAppend } from "../../mod.ts";
+ * import { mkdtempSync } from "node:fs";
+ * import { join } from "node:path";
+ * import { tmpdir } from "node:os";
+ * const dir = join(mkdtempSync(join(tmpdir(), "store-")), "db");
+ * await using store = Store.open({ dir, mergeOperator: stringAppend(",") });
+ * for (const k of ["a", "b", "c", "d"]) store.put(k, k);
+ * await store.flush(); // in a file now; the next writes in the memtable
+ * store.merge("b", "more");
+ * store.deleteRange("c", "d");
+ * using cursor = store.cursor({ prefix: "" }); // every key
+ * const at = () => `${new TextDecoder().decode(cursor.key)}=${new TextDecoder().decode(cursor.value)}`;
+ * cursor.seekToLast();
+ * assert.equal(at(), "d=d");
+ * cursor.prev(); // c is deleted
+ * assert.equal(at(), "b=b,more");
+ * cursor.next(); // back the other way
+ * assert.equal(at(), "d=d");
+ * cursor.seekForPrev("a");
+ * assert.equal(at(), "a=a");
+ * cursor.prev();
+ * assert.equal(cursor.valid, false);
+ * ```
  */
 export class StoreCursor implements Disposable {
   #cursor: ViewCursor | undefined;
