@@ -99,6 +99,7 @@ export {
 } from "./src/store/options.ts";
 export { type RecoveryReport } from "./src/store/recovery.ts";
 export { type CompactionFigures, type LevelFigures } from "./src/store/compaction/compactor.ts";
+export type { BlockCacheFigures } from "./src/table/block_cache.ts";
 export { type CompactionOptions } from "./src/store/compaction/picker.ts";
 export { type WalRecoveryMode } from "./src/db/wal.ts";
 export {

@@ -340,6 +340,18 @@ test("MemTable.add() of an existing (key, seq, type) throws and changes nothing"
   assert.equal(mt.numEntries, 2);
 });
 
+test("a rejected add() where the key filter grows a stage allocates nothing", () => {
+  using mt = new MemTable();
+  // The filter's first stage holds 4096 keys: the next key added starts the second.
+  for (let i = 0; i < 4096; i++) mt.add(i, ValueType.Value, `k${i}`, "v");
+  const usage = mt.approximateMemoryUsage();
+  assert.throws(() => mt.add(0, ValueType.Value, "k0", "again"), DuplicateEntryError);
+  assert.equal(mt.approximateMemoryUsage(), usage);
+  mt.add(5000, ValueType.Value, "new", "v");
+  assert.equal(mt.get("new")?.kind, "value");
+  assert.equal(mt.get("absent").kind, "absent");
+});
+
 test("MemTable.add() rejects bad arguments with clear errors and stores nothing", () => {
   using mt = new MemTable();
   const cases: [() => void, RegExp, string][] = [

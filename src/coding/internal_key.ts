@@ -82,6 +82,20 @@ export function compareUserKeys(a: Uint8Array, b: Uint8Array): number {
 }
 
 /**
+ * Compares the user key of the internal key `ikey[0, ikeyLength)` (its bytes before the 8-byte
+ * trailer) with the user key `user`, bytewise, without copying either: negative, 0 or positive.
+ */
+export function compareUserKeyOf(ikey: Uint8Array, ikeyLength: number, user: Uint8Array): number {
+  const n = ikeyLength - 8;
+  const m = Math.min(n, user.length);
+  for (let i = 0; i < m; i++) {
+    const d = ikey[i]! - user[i]!;
+    if (d !== 0) return d;
+  }
+  return n - user.length;
+}
+
+/**
  * Compares two packed internal keys in memtable order.
  *
  * @example

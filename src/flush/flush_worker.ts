@@ -27,7 +27,8 @@ import { type BuiltinSpec, operatorFromSpec } from "../memtable/merge.ts";
 import type { FlushStats } from "./flush_job.ts";
 import { flushMemTablesNative } from "./native_flush.ts";
 import { type JobInput, type JobResult, runCompactionJob } from "./compaction_job.ts";
-import { TableReader } from "../table/table_reader.ts";
+import { openCachedTable, type TableReader } from "../table/table_reader.ts";
+import { TableCache } from "../table/table_cache.ts";
 
 export interface FlushRequest {
   id: number;
@@ -52,6 +53,8 @@ export interface CompactionRequest {
     /** The input files' paths, as the job's sorted runs. */
     runs: string[][];
     merge: BuiltinSpec | undefined;
+    /** The descriptors the job may hold open (lent from the store's `maxOpenFiles`). */
+    maxOpenFiles: number;
   };
 }
 
@@ -128,11 +131,12 @@ async function compactOne(scope: WorkerScope, req: CompactionRequest): Promise<v
   let reply: FlushReply;
   const readers: TableReader[] = [];
   try {
-    const { merge, runs, ...rest } = req.compaction;
+    const { merge, runs, maxOpenFiles, ...rest } = req.compaction;
     const mergeOperator = merge === undefined ? undefined : operatorFromSpec(merge);
+    const cache = new TableCache(maxOpenFiles);
     const opened = runs.map((run) =>
       run.map((path) => {
-        const r = TableReader.open(path);
+        const r = openCachedTable(path, cache);
         readers.push(r);
         return r;
       })

@@ -115,7 +115,7 @@ function openLocked<T>(
 ): T {
   const dir = options.dir;
   const names = fsStep(what, `cannot open the directory ${dir}`, () => readdirSync(dir));
-  const tables = new TableCache(options.maxOpenFiles);
+  const tables = new TableCache(options.maxOpenFiles, options.blockCacheSize);
   const plan = fsStep(
     what,
     `cannot read ${dir}`,

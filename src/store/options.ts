@@ -55,9 +55,15 @@ export interface StoreOptions extends CompactionOptions {
    * of the process's open-file limit (`ulimit -n`, read natively), within [16, 1000], and 16
    * where there is none to read (Windows) — not unbounded as in RocksDB. Whatever the
    * bound, a store that finds the process out of descriptors (EMFILE) closes some of its own,
-   * halves its bound and tries again.
+   * halves its bound and tries again. A compaction Worker's descriptors count within it.
    */
   maxOpenFiles?: number;
+  /**
+   * Bytes of data blocks the store's reads keep, verified and uncompressed, least recently used
+   * evicted first (RocksDB's block cache, `LRUCache` of `block_cache_size`). Default 8 MiB;
+   * 0 keeps none. A compaction Worker reads around it. `stats().blockCache` counts hits and misses.
+   */
+  blockCacheSize?: number;
   /**
    * Run flushes in a Worker, off the writer's thread (default true), and compactions in another
    * (false: on the calling thread, in slices). Functions cannot go to a Worker: it folds merge operands with the
@@ -137,6 +143,7 @@ const storeOptionNames: readonly (keyof StoreOptions)[] = [
   "prefixExtractor",
   "blockSize",
   "maxOpenFiles",
+  "blockCacheSize",
   "flushInWorker",
   "walRecoveryMode",
   "avoidFlushDuringRecovery",
@@ -177,6 +184,7 @@ export function checkStoreOptions(
         `got 0`,
     );
   }
+  const blockCacheSize = integerOption(options.blockCacheSize, "blockCacheSize", what, 0, 8 << 20);
   booleanOption(options.flushInWorker, "flushInWorker", what, true);
   booleanOption(options.avoidFlushDuringRecovery, "avoidFlushDuringRecovery", what, false);
   const mode = options.walRecoveryMode;
@@ -200,6 +208,7 @@ export function checkStoreOptions(
     ...checkCompactionOptions(options, what),
     writeBufferSize,
     maxOpenFiles,
+    blockCacheSize,
   };
   let first: MemTable;
   try {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { BlockCacheFigures } from "../table/block_cache.ts";
 import type { CompactionFigures, Compactor, LevelFigures } from "./compaction/compactor.ts";
 import type { Log } from "../db/wal.ts";
 import { type Bytes, utf8Length } from "../memtable/bytes.ts";
@@ -28,6 +29,8 @@ export interface StoreStats extends FlushFigures, CompactionFigures {
   openTableFiles: number;
   /** The bound on open SST file descriptors (see `StoreOptions.maxOpenFiles`). */
   maxOpenFiles: number;
+  /** The block cache's budget, bytes and blocks held, hits and misses (`blockCacheSize`). */
+  blockCache: BlockCacheFigures;
   /**
    * The current log: its number, its bytes, how many of them are synced and the fdatasync
    * calls made on it; the live logs (those of unflushed memtables, and the current one).
@@ -85,6 +88,8 @@ export function storeStats(p: StoreParts): StoreStats {
     memtableBytes: p.memtableBytes,
     openTableFiles: p.files.tables.openFiles,
     maxOpenFiles: p.files.tables.bound,
+    blockCache: p.files.tables.blocks?.figures() ??
+      { capacity: 0, usage: 0, blocks: 0, hits: 0, misses: 0 },
     wal: {
       number: wal.number,
       bytes: wal.size,

@@ -21,6 +21,7 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { CorruptionError, StoreError } from "../errors.ts";
 import { openFilesLimit } from "../ffi/file_lock.ts";
+import { BlockCache } from "./block_cache.ts";
 
 /** The most descriptors a default bound takes (LevelDB's default `max_open_files`). */
 export const maxOpenFilesCap = 1000;
@@ -138,17 +139,45 @@ export class TableCache {
   /** The bound asked for (−1: {@linkcode defaultMaxOpenFiles}), resolved. */
   readonly maxOpenFiles: number;
   #bound: number;
+  /** Descriptors of the bound lent out (`lend`): this cache keeps `#bound - #lent` open. */
+  #lent = 0;
   /** Files with an open descriptor, least recently used first (a Map keeps insertion order). */
   readonly #open = new Map<CachedFile, true>();
 
-  constructor(maxOpenFiles = -1) {
+  /** The data blocks its tables' reads keep (none when `blockCacheSize` is 0). */
+  readonly blocks: BlockCache | undefined;
+
+  constructor(maxOpenFiles = -1, blockCacheSize = 0) {
     this.maxOpenFiles = maxOpenFiles === -1 ? defaultMaxOpenFiles() : maxOpenFiles;
     this.#bound = this.maxOpenFiles;
+    this.blocks = blockCacheSize > 0 ? new BlockCache(blockCacheSize) : undefined;
   }
 
   /** The bound in force: `maxOpenFiles`, or lower after the process ran out of descriptors. */
   get bound(): number {
     return this.#bound;
+  }
+
+  /**
+   * Lends up to `n` descriptors of the bound to a reader outside this cache (a compaction
+   * Worker's own cache) while it runs, so the two together stay within the bound: closes the
+   * least recently used descriptors down to what remains. Keeps at least one for the store's
+   * own reads, so it lends at most `bound - 1`. Returns how many it lent and the function that
+   * gives them back (idempotent).
+   */
+  lend(n: number): { lent: number; giveBack: () => void } {
+    const lent = Math.max(0, Math.min(n, this.#bound - this.#lent - 1));
+    this.#lent += lent;
+    this.#evictTo(this.#bound - this.#lent);
+    let back = false;
+    return {
+      lent,
+      giveBack: () => {
+        if (back) return;
+        back = true;
+        this.#lent -= lent;
+      },
+    };
   }
 
   /** Descriptors open now. */
@@ -201,7 +230,7 @@ export class TableCache {
   shed(): number {
     const before = this.#open.size;
     this.#bound = Math.max(1, Math.floor(before / 2));
-    this.#evictTo(this.#bound);
+    this.#evictTo(Math.max(1, this.#bound - this.#lent));
     return before - this.#open.size;
   }
 
@@ -221,7 +250,7 @@ export class TableCache {
   /** Opens `path`, first making room under the bound; out of descriptors, sheds and retries. */
   #openDescriptor(path: string): number {
     for (;;) {
-      this.#evictTo(this.#bound - 1);
+      this.#evictTo(Math.max(1, this.#bound - this.#lent) - 1);
       try {
         return openSync(path, "r");
       } catch (e) {

@@ -9,7 +9,12 @@
  * @module
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { compareInternalKeys, compareUserKeys, packInternalKey } from "../coding/internal_key.ts";
+import {
+  compareInternalKeys,
+  compareUserKeyOf,
+  compareUserKeys,
+  packInternalKey,
+} from "../coding/internal_key.ts";
 import {
   checkSequence,
   maxSequenceNumber,
@@ -20,6 +25,8 @@ import { describe, isValueType, ValueType } from "../coding/value_type.ts";
 import { bytesArgument } from "../arguments.ts";
 import type { Bytes } from "../memtable/bytes.ts";
 import type { TableCache } from "./table_cache.ts";
+import type { BlockCache } from "./block_cache.ts";
+import { versionsInBlock } from "./block_search.ts";
 import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../coding/varint.ts";
 import { CorruptionError, MemTableError } from "../errors.ts";
 import { snappyUncompress } from "./snappy.ts";
@@ -214,13 +221,16 @@ export class TableReader implements Disposable {
   /** Index entries: separator key (internal, or user key) and the data block's handle. */
   readonly #index: { key: Uint8Array; handle: BlockHandle }[];
   readonly #tombstones: TableTombstone[];
+  /** The store's block cache and this reader's id in it (data blocks only). */
+  readonly #blocks: BlockCache | undefined;
+  readonly #owner: number;
   #closed = false;
 
   static {
     openCachedTable = (path, cache) => {
       const source = cachedSource(path, cache);
       try {
-        return new TableReader(source, path);
+        return new TableReader(source, path, cache.blocks);
       } catch (e) {
         source.close();
         throw e;
@@ -243,9 +253,11 @@ export class TableReader implements Disposable {
     };
   }
 
-  private constructor(file: Source, name: string) {
+  private constructor(file: Source, name: string, blocks?: BlockCache) {
     this.#file = file;
     this.name = name;
+    this.#blocks = blocks;
+    this.#owner = blocks?.newOwner() ?? 0;
     const tail = Math.min(file.size, footerSize);
     this.footer = decodeFooter(file.read(file.size - tail, tail), file.size, name);
     const meta = new Map<string, BlockHandle>();
@@ -321,6 +333,7 @@ export class TableReader implements Disposable {
   close(): void {
     this.#closed = true;
     this.#file.close();
+    this.#blocks?.drop(this.#owner);
   }
 
   /** Whether `close()` was called. */
@@ -344,6 +357,26 @@ export class TableReader implements Disposable {
   /** A block's entries after its checksum is verified. */
   #block(h: BlockHandle, what: string, deltaHandles = false): BlockEntry[] {
     const label = `${this.name}: ${what} at offset ${h.offset}`;
+    return readBlock(this.#contents(h, label), label, deltaHandles);
+  }
+
+  /**
+   * A data block's contents, verified and uncompressed: from the block cache when it holds
+   * them, else read (and then cached). Callers copy what they hand out.
+   */
+  #dataBlock(block: number): { contents: Uint8Array; label: string } {
+    const h = this.#index[block]!.handle;
+    const label = `${this.name}: data block ${block} at offset ${h.offset}`;
+    const cache = this.#blocks;
+    const hit = cache?.get(this.#owner, h.offset);
+    if (hit !== undefined) return { contents: hit, label };
+    const contents = this.#contents(h, label);
+    cache?.insert(this.#owner, h.offset, contents);
+    return { contents, label };
+  }
+
+  /** A block's contents read from the file, its checksum verified, uncompressed. */
+  #contents(h: BlockHandle, label: string): Uint8Array {
     const end = h.offset + h.size;
     if (end + blockTrailerSize > this.#file.size - footerSize) {
       throw new CorruptionError(`${label}: the block runs past the end of the file`);
@@ -357,12 +390,11 @@ export class TableReader implements Disposable {
     );
     if (computed !== stored) throw new CorruptionError(`${label}: checksum mismatch`);
     const compression = block[h.size]!;
-    const contents = compression === 0
+    return compression === 0
       ? block.subarray(0, h.size)
       : compression === snappyCompression
       ? snappyUncompress(block.subarray(0, h.size), label)
       : unsupportedCompression(compression, label);
-    return readBlock(contents, label, deltaHandles);
   }
 
   #parseKey(ikey: Uint8Array, what: string): TableEntry {
@@ -384,14 +416,17 @@ export class TableReader implements Disposable {
   }
 
   #entriesOf(block: number): TableEntry[] {
-    return this.#block(this.#index[block]!.handle, `data block ${block}`).map((e) => {
-      const k = this.#parseKey(e.key, `data block ${block}`);
-      if (k.type === ValueType.RangeDeletion) {
-        throw new CorruptionError(`${this.name}: data block ${block} holds a range deletion`);
-      }
-      k.value = e.value;
-      return k;
-    });
+    const { contents, label } = this.#dataBlock(block);
+    return readBlock(contents, label).map((e) => this.#dataEntry(e, block));
+  }
+
+  #dataEntry(e: BlockEntry, block: number): TableEntry {
+    const k = this.#parseKey(e.key, `data block ${block}`);
+    if (k.type === ValueType.RangeDeletion) {
+      throw new CorruptionError(`${this.name}: data block ${block} holds a range deletion`);
+    }
+    k.value = e.value;
+    return k;
   }
 
   /** Index of the first data block that may hold `userKey` (or the index length). */
@@ -401,8 +436,10 @@ export class TableReader implements Disposable {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const sep = this.#index[mid]!.key;
-      const sepUser = this.properties.indexKeyIsUserKey ? sep : sep.subarray(0, sep.length - 8);
-      if (compareUserKeys(sepUser, userKey) < 0) lo = mid + 1;
+      const below = this.properties.indexKeyIsUserKey
+        ? compareUserKeys(sep, userKey) < 0
+        : compareUserKeyOf(sep, sep.length, userKey) < 0;
+      if (below) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -438,12 +475,10 @@ export class TableReader implements Disposable {
   #versionsOf(key: Uint8Array): TableEntry[] {
     const out: TableEntry[] = [];
     for (let block = this.#firstBlockFor(key); block < this.#index.length; block++) {
-      for (const e of this.#entriesOf(block)) {
-        const c = compareUserKeys(e.key, key);
-        if (c < 0) continue;
-        if (c > 0) return out;
-        out.push(e);
-      }
+      const { contents, label } = this.#dataBlock(block);
+      const found = versionsInBlock(contents, key, label);
+      for (const e of found.entries) out.push(this.#dataEntry(e, block));
+      if (found.past) return out;
     }
     return out;
   }

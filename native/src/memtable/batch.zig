@@ -128,7 +128,7 @@ pub fn addBatch(mt: *MemTable, records: []const Record, failed: *?usize) AddErro
 
     try points.allocate();
     try ranges.allocate();
-    const slot = try mt.reserveKeys(plan.points);
+    const slot = mt.reserveKeys(plan.points);
 
     points.link(&at) catch |err| {
         countPoints(mt, records, plan.order[0..at], slot); // linked before the failed one

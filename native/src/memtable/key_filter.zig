@@ -11,11 +11,13 @@
 //! at the first that may hold the key; an absent key tests them all (the small ones stay in the
 //! cache).
 //!
-//! Thread safety: a writer reserves its keys' slots before it links their nodes (the stages
-//! they need are allocated then, the only step that can fail) and adds the keys after; the
-//! adds are atomic ORs, a stage is published with a release CAS before any key goes into it.
-//! A reader that can see a node (at a sequence number published after its insert) sees its
-//! stage and its bits. Lookups never lock.
+//! Thread safety: a writer takes its keys' slots (a counter) and adds the keys after it links
+//! their nodes; the adds are atomic ORs, a stage is allocated by the first key that needs it
+//! and published with a release CAS before any key goes into it. A reader that can see a node
+//! (at a sequence number published after its insert) sees its stage and its bits. A stage
+//! that cannot be allocated (the arena is out of memory) turns the filter off for good — every
+//! lookup then searches — so a write that was linked is never hidden by it, and a rejected
+//! write allocates nothing here. Lookups never lock.
 const std = @import("std");
 const Arena = @import("../arena.zig").Arena;
 const Bloom = @import("bloom.zig").Bloom;
@@ -30,6 +32,8 @@ pub const KeyFilter = struct {
     arena: *Arena,
     /// Slots handed out by `reserve` (one per key added).
     reserved: std.atomic.Value(u64) = .init(0),
+    /// Set when a stage could not be allocated: the filter says "may contain" to every key.
+    off: std.atomic.Value(bool) = .init(false),
     /// One past the highest stage published.
     top: std.atomic.Value(u32) = .init(0),
     stages: [stage_max]std.atomic.Value(?*const Bloom) = @splat(.init(null)),
@@ -43,37 +47,39 @@ pub const KeyFilter = struct {
         return std.math.log2_int(u64, n / first_stage_keys + 1);
     }
 
-    /// Slots for `count` keys about to be added, the first returned; the stages they fall in
-    /// exist afterwards. On error.OutOfMemory the slots stay reserved but unused (a filter
-    /// may count more keys than it holds, never fewer).
-    pub fn reserve(self: *KeyFilter, count: u64) error{OutOfMemory}!u64 {
-        const first = self.reserved.fetchAdd(count, .monotonic);
-        if (count == 0) return first;
-        var j = stageOf(first);
-        const last = stageOf(first + count - 1);
-        while (j <= last) : (j += 1) try self.ensureStage(j);
-        return first;
+    /// Slots for `count` keys about to be added, the first returned (a write rejected after
+    /// this leaves its slots unused: a filter may count more keys than it holds, never fewer).
+    pub fn reserve(self: *KeyFilter, count: u64) u64 {
+        return self.reserved.fetchAdd(count, .monotonic);
     }
 
-    fn ensureStage(self: *KeyFilter, j: u32) error{OutOfMemory}!void {
+    /// Stage `j`, allocated and published (by this call or a racing writer's).
+    fn ensureStage(self: *KeyFilter, j: u32) error{OutOfMemory}!*const Bloom {
         std.debug.assert(j < stage_max);
-        if (self.stages[j].load(.acquire) != null) return;
+        if (self.stages[j].load(.acquire)) |stage| return stage;
         const raw = try self.arena.allocateAligned(@sizeOf(Bloom));
         const stage: *Bloom = @ptrCast(@alignCast(raw));
         stage.* = try Bloom.init(self.arena, (first_stage_keys << @intCast(j)) * bits_per_key);
         // A racing writer may have published this stage first: its copy wins, ours stays unused.
-        _ = self.stages[j].cmpxchgStrong(null, stage, .release, .monotonic);
+        const won = self.stages[j].cmpxchgStrong(null, stage, .release, .acquire);
         _ = self.top.fetchMax(j + 1, .release);
+        if (won) |theirs| return theirs.?; // what the CAS found there instead of null
+        return stage;
     }
 
     /// Adds `key` in slot `slot` (from `reserve`).
     pub fn add(self: *KeyFilter, slot: u64, key: []const u8) void {
-        const stage = self.stages[stageOf(slot)].load(.acquire).?;
+        const j = stageOf(slot);
+        const stage = self.stages[j].load(.acquire) orelse (self.ensureStage(j) catch {
+            self.off.store(true, .release);
+            return;
+        });
         stage.addHash(Bloom.hash(key));
     }
 
     /// False when no key added before this call (by a write this reader can see) is `key`.
     pub fn mayContain(self: *const KeyFilter, key: []const u8) bool {
+        if (self.off.load(.acquire)) return true;
         const h = Bloom.hash(key);
         var j = self.top.load(.acquire);
         while (j > 0) {
@@ -103,7 +109,7 @@ test "key filter: stages by slot; no false negatives across stages; few false po
     var i: u32 = 0;
     while (i < n) : (i += 1) {
         const key = std.fmt.bufPrint(&buf, "key{d}", .{i}) catch unreachable;
-        f.add(try f.reserve(1), key);
+        f.add(f.reserve(1), key);
     }
     try testing.expectEqual(@as(u32, 4), f.top.load(.monotonic));
     i = 0;
@@ -114,9 +120,20 @@ test "key filter: stages by slot; no false negatives across stages; few false po
         if (f.mayContain(std.fmt.bufPrint(&buf, "other{d}", .{i}) catch unreachable)) false_positives += 1;
     }
     try testing.expect(false_positives < n / 20); // < 5% over four stages
-    // A reservation spanning stages makes all of them.
-    const first = try f.reserve(100_000);
-    try testing.expect(f.top.load(.monotonic) >= KeyFilter.stageOf(first + 100_000 - 1) + 1);
+    // Slots alone allocate nothing (a write rejected after taking them costs no memory); the
+    // first key added to a stage allocates it.
+    const used = arena.usage();
+    const first = f.reserve(100_000);
+    try testing.expectEqual(used, arena.usage());
+    try testing.expectEqual(@as(u32, 4), f.top.load(.monotonic));
+    f.add(first + 99_999, "late");
+    try testing.expectEqual(KeyFilter.stageOf(first + 99_999) + 1, f.top.load(.monotonic));
+    try testing.expect(arena.usage() > used);
+    try testing.expect(f.mayContain("late"));
+    // Turned off (a stage it could not allocate), it says "may contain" to every key.
+    try testing.expect(!f.mayContain("never added"));
+    f.off.store(true, .release);
+    try testing.expect(f.mayContain("never added"));
 }
 
 test "key filter: concurrent writers" {
@@ -130,7 +147,7 @@ test "key filter: concurrent writers" {
             var i: u32 = 0;
             while (i < 20_000) : (i += 1) {
                 const key = std.fmt.bufPrint(&buf, "t{d}k{d}", .{ t, i }) catch unreachable;
-                filter.add(filter.reserve(1) catch unreachable, key);
+                filter.add(filter.reserve(1), key);
             }
         }
     };

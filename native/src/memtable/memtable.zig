@@ -302,8 +302,8 @@ pub const MemTable = struct {
     }
 
     /// Before linking `count` point entries: their slots in the key filter (the first; 0
-    /// without one), the only step of recording their keys that can fail.
-    pub fn reserveKeys(self: *MemTable, count: u64) error{OutOfMemory}!u64 {
+    /// without one). Allocates nothing: a write rejected after this costs no memory.
+    pub fn reserveKeys(self: *MemTable, count: u64) u64 {
         const f = if (self.key_filter) |*f| f else return 0;
         return f.reserve(count);
     }

@@ -50,7 +50,7 @@ pub fn add(mt: *MemTable, seq: u64, value_type: limits.ValueType, key: []const u
         return error.SingleDeleteMisuse;
     }
     const ikey: coding.Key = .{ .user_key = key, .trailer = coding.packTrailer(seq, @backingInt(value_type)) };
-    const slot = try mt.reserveKeys(1);
+    const slot = mt.reserveKeys(1);
     const node = if (mt.concurrent_writes)
         try mt.rep.insertConcurrently(ikey, value)
     else if (mt.hint_extractor.prefixOf(key)) |prefix|

@@ -26,6 +26,7 @@ import process from "node:process";
 import { numbered, tableFileName } from "../../db/manifest.ts";
 import { FlushWorkerClient } from "../../flush/flush_worker_client.ts";
 import { builtinSpecOf, type MergeOperator } from "../../memtable/merge.ts";
+import { StoreError } from "../../errors.ts";
 import { syncDirectory } from "../../table/file.ts";
 import { openCachedTable } from "../../table/table_reader.ts";
 import type { FileMeta } from "../directory.ts";
@@ -245,10 +246,14 @@ export class Compactor {
     try {
       if (p.trivialMove) this.#install(p, moved(files, p.inputs[0]!, p.outputLevel));
       else {
-        const result = await this.#job(p);
+        const closed = (cause?: unknown) =>
+          new StoreError("Store: the store was closed during a compaction", { cause });
+        const result = await this.#job(p).catch((e: unknown) => {
+          throw this.#signal.aborted ? closed(e) : e;
+        });
         if (this.#signal.aborted) {
           for (const o of result.outputs) rmSync(o.path, { force: true });
-          throw new Error("Store: the compaction was stopped");
+          throw closed();
         }
         this.#install(p, this.#outputsOf(p, result));
         this.#figures.compactionBytesRead += result.bytesRead;
@@ -281,16 +286,26 @@ export class Compactor {
       targetFileSize: ctx.options.targetFileSizeBase,
       ...(ctx.blockSize ? { blockSize: ctx.blockSize } : {}),
     };
-    if (ctx.inWorker && (op === undefined || spec !== undefined)) {
-      this.#worker ??= new FlushWorkerClient("compaction");
-      const paths = runs.map((run) => run.map((f) => f.path));
-      this.#jobNumber = common.jobNumber;
-      const result = await this.#worker.run({
-        compaction: { ...common, runs: paths, merge: spec },
-      });
-      this.#figures.compactionsInWorker++;
-      return result;
+    // The Worker opens its inputs through a cache of its own, with descriptors lent from the
+    // store's bound, so the two stay within maxOpenFiles; with none to lend, the job runs here.
+    const loan = ctx.inWorker && (op === undefined || spec !== undefined)
+      ? ctx.files.tables.lend(runs.flat().length)
+      : undefined;
+    if (loan !== undefined && loan.lent > 0) {
+      try {
+        this.#worker ??= new FlushWorkerClient("compaction");
+        const paths = runs.map((run) => run.map((f) => f.path));
+        this.#jobNumber = common.jobNumber;
+        const result = await this.#worker.run({
+          compaction: { ...common, runs: paths, merge: spec, maxOpenFiles: loan.lent },
+        });
+        this.#figures.compactionsInWorker++;
+        return result;
+      } finally {
+        loan.giveBack();
+      }
     }
+    loan?.giveBack();
     return runCompactionJob({
       ...common,
       runs: runs.map((run) => run.map((f) => f.reader)),

@@ -17,7 +17,7 @@
  * @module
  */
 import { rmSync } from "node:fs";
-import { compareUserKeys } from "../../coding/internal_key.ts";
+import { compareUserKeyOf, compareUserKeys } from "../../coding/internal_key.ts";
 import { ValueType } from "../../coding/value_type.ts";
 import { decodeFixed32 } from "../../coding/varint.ts";
 import type { TableReader } from "../../table/table_reader.ts";
@@ -70,11 +70,10 @@ export class LiveTable {
  * cut at a file boundary) is exclusive: that key belongs to the next file of the level.
  */
 export function holdsKey(meta: Pick<FileMeta, "smallest" | "largest">, key: Uint8Array): boolean {
-  const lo = meta.smallest.subarray(0, meta.smallest.length - 8);
-  const hi = meta.largest.subarray(0, meta.largest.length - 8);
-  if (compareUserKeys(key, lo) < 0) return false;
-  const c = compareUserKeys(key, hi);
-  return c < 0 || (c === 0 && !isEndSentinel(meta.largest));
+  const { smallest, largest } = meta;
+  if (compareUserKeyOf(smallest, smallest.length, key) > 0) return false;
+  const c = compareUserKeyOf(largest, largest.length, key);
+  return c > 0 || (c === 0 && !isEndSentinel(largest));
 }
 
 /** Whether an internal key is `key@2^56-1` of type RangeDeletion. */

@@ -1,0 +1,122 @@
+/**
+ * A point lookup inside one data block, as RocksDB's `DataBlockIter::SeekForGet` does it: a
+ * binary search of the restart points (whose keys are stored whole), then entries decoded from
+ * the last restart before the key until its versions end — instead of decoding every entry of
+ * the block. Keys are compared in a reused buffer; only the matching entries are copied out.
+ *
+ * @module
+ */
+import { CorruptionError } from "../errors.ts";
+import { decodeFixed32 as readFixed32 } from "../coding/varint.ts";
+import { compareUserKeyOf } from "../coding/internal_key.ts";
+import type { BlockEntry } from "./format.ts";
+
+/** The versions of one user key found in a block (see `versionsInBlock`). */
+export interface BlockVersions {
+  /** Entries whose user key is the one sought, in block order (newest first). */
+  entries: BlockEntry[];
+  /** The block holds a greater user key after them: no later block holds the key. */
+  past: boolean;
+}
+
+/** A read position in a block's entries (below `limit`). */
+interface Reader {
+  readonly b: Uint8Array;
+  readonly limit: number;
+  readonly what: string;
+  at: number;
+}
+
+/** The varint32 at `r.at`, which moves past it. */
+function varint(r: Reader): number {
+  let v = 0;
+  for (let shift = 0; shift <= 28; shift += 7) {
+    if (r.at >= r.limit) break;
+    const byte = r.b[r.at++]!;
+    v += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return v;
+  }
+  throw new CorruptionError(`${r.what}: a varint runs past the block`);
+}
+
+/** Compares the user key of the internal key at `b[at, at + length)` with `user`. */
+function compareAt(b: Uint8Array, at: number, length: number, user: Uint8Array): number {
+  const n = length - 8;
+  const m = Math.min(n, user.length);
+  for (let i = 0; i < m; i++) {
+    const d = b[at + i]! - user[i]!;
+    if (d !== 0) return d;
+  }
+  return n - user.length;
+}
+
+/**
+ * The entries of the data block `contents` (its uncompressed bytes, restart array included)
+ * whose internal key's user key is `userKey`; `what` names the block in errors.
+ */
+export function versionsInBlock(
+  contents: Uint8Array,
+  userKey: Uint8Array,
+  what: string,
+): BlockVersions {
+  if (contents.length < 4) throw new CorruptionError(`${what}: the block is too short`);
+  const restarts = readFixed32(contents, contents.length - 4) & 0x7fff_ffff;
+  const limit = contents.length - 4 - 4 * restarts;
+  if (restarts < 1 || limit < 0) {
+    throw new CorruptionError(`${what}: the block's restart array is damaged`);
+  }
+  const r: Reader = { b: contents, limit, what, at: 0 };
+  // The first restart whose key is not below userKey; the search starts one before it.
+  let lo = 0;
+  let hi = restarts;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    r.at = readFixed32(contents, limit + 4 * mid);
+    const shared = varint(r);
+    const nonShared = varint(r);
+    varint(r); // the value's length
+    if (shared !== 0 || nonShared < 8 || r.at + nonShared > limit) {
+      throw new CorruptionError(`${what}: the key at a restart point is damaged`);
+    }
+    if (compareAt(contents, r.at, nonShared, userKey) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  r.at = lo === 0 ? 0 : readFixed32(contents, limit + 4 * (lo - 1));
+  const entries: BlockEntry[] = [];
+  let key = new Uint8Array(64);
+  let keyLength = 0;
+  while (r.at < limit) {
+    const shared = varint(r);
+    const nonShared = varint(r);
+    const valueLength = varint(r);
+    const at = r.at;
+    const length = shared + nonShared;
+    if (shared > keyLength || at + nonShared > limit || length < 8) {
+      throw new CorruptionError(`${what}: an entry's key runs past the block`);
+    }
+    if (length > key.length) {
+      const grown = new Uint8Array(Math.max(length, 2 * key.length));
+      grown.set(key.subarray(0, shared));
+      key = grown;
+    }
+    if (nonShared <= 32) {
+      for (let i = 0; i < nonShared; i++) key[shared + i] = contents[at + i]!;
+    } else key.set(contents.subarray(at, at + nonShared), shared);
+    keyLength = length;
+    const value = at + nonShared;
+    if (value + valueLength > limit) {
+      throw new CorruptionError(`${what}: a value runs past the block`);
+    }
+    const c = compareUserKeyOf(key, length, userKey);
+    if (c > 0) return { entries, past: true };
+    if (c === 0) {
+      entries.push({
+        key: key.slice(0, length),
+        value: contents.slice(value, value + valueLength),
+      });
+    }
+    r.at = value + valueLength;
+  }
+  if (r.at !== limit) throw new CorruptionError(`${what}: the entries overrun the restart array`);
+  return { entries, past: false };
+}
