@@ -82,7 +82,7 @@ function* iteratorCases(rng: Rng, snapshot: number): Generator<StoreIteratorOpti
     for (const high of [undefined, "lt", "lte", "upper"] as (HighName | undefined)[]) {
       for (const prefix of [false, true]) {
         for (const reverse of [false, true]) {
-          for (const limit of [undefined, 0, 1, 3, Infinity]) {
+          for (const limit of [undefined, 0, 1, 3, Infinity, -1]) {
             const o: StoreIteratorOptions = { snapshot, reverse };
             if (limit !== undefined) o.limit = limit;
             if (low !== undefined) o[low] = someKey(rng);
@@ -122,7 +122,7 @@ function checkIterators(
     }
     let want = pairs.filter(([, , k]) => inRange(k, o)).map(([k, v]) => [k, v]);
     if (o.reverse) want.reverse();
-    if (o.limit !== undefined) want = want.slice(0, o.limit);
+    if (o.limit !== undefined && o.limit >= 0) want = want.slice(0, o.limit); // -1: all
     const got = [...store.iterator(o)].map((e) => [hex(e.key), text(e.value)]);
     assert.deepEqual(got, want, `iterator ${shown(o)}: ${where}`);
   }
@@ -347,8 +347,8 @@ test("Store.iterator(), cursor() and multiGet() refuse bad options and arguments
         RangeError,
       ],
       [
-        () => store.iterator({ limit: -1 }),
-        /^Store\.iterator\(\): limit must be an integer ≥ 0 or Infinity, got -1$/,
+        () => store.iterator({ limit: 1.5 }),
+        /^Store\.iterator\(\): limit must be an integer ≥ 0, or Infinity or -1 for no limit, got 1\.5$/,
         RangeError,
       ],
       [

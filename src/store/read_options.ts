@@ -41,7 +41,7 @@ export interface StoreCursorOptions extends StoreReadOptions {
 export interface StoreIteratorOptions extends StoreCursorOptions {
   /** Largest key first. Default false. */
   reverse?: boolean;
-  /** At most this many pairs (an integer ≥ 0, or Infinity, the default). */
+  /** At most this many pairs: an integer ≥ 0; Infinity (the default) or -1 (LevelDB's) for all. */
   limit?: number;
 }
 
@@ -151,8 +151,10 @@ export function checkIteratorOptions(
   if (typeof limit !== "number") {
     throw new TypeError(`${what}: limit must be a number, got ${describe(limit)}`);
   }
-  if (limit !== Infinity && (!Number.isSafeInteger(limit) || limit < 0)) {
-    throw new RangeError(`${what}: limit must be an integer ≥ 0 or Infinity, got ${limit}`);
+  if (limit !== Infinity && limit !== -1 && (!Number.isSafeInteger(limit) || limit < 0)) {
+    throw new RangeError(
+      `${what}: limit must be an integer ≥ 0, or Infinity or -1 for no limit, got ${limit}`,
+    );
   }
-  return { ...range, reverse, limit };
+  return { ...range, reverse, limit: limit === -1 ? Infinity : limit };
 }
