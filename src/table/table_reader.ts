@@ -175,7 +175,7 @@ export let openCachedTable: (path: string, cache: TableCache) => TableReader;
 
 /**
  * A table's data blocks, for the seekable cursor of table_cursor.ts (not exported from mod.ts):
- * how many, the user key each block's index separator holds (≥ every key of the block, < every
+ * how many, the user key each block's index separator holds (≥ every key of the block, ≤ every
  * key of the next), and a block's entries, checked as `entries()` checks them.
  */
 export interface DataBlocks {
