@@ -183,6 +183,20 @@ function cachedSource(path: string, cache: TableCache): Source {
 export let openCachedTable: (path: string, cache: TableCache) => TableReader;
 
 /**
+ * A table's data blocks, for the seekable cursor of table_cursor.ts (not exported from mod.ts):
+ * how many, the user key each block's index separator holds (≥ every key of the block, ≤ every
+ * key of the next), and a block's entries, checked as `entries()` checks them.
+ */
+export interface DataBlocks {
+  readonly count: number;
+  separator(block: number): Uint8Array;
+  entries(block: number): TableEntry[];
+}
+
+/** The data blocks of `table`; a TypeError naming `what` once it is closed. */
+export let dataBlocksOf: (table: TableReader, what: string) => DataBlocks;
+
+/**
  * An opened SST file. Its index, properties and range tombstones are held in memory; data
  * blocks are read from the file when needed (from the buffer for `fromBytes`). `close()`
  * releases the file.
@@ -232,6 +246,21 @@ export class TableReader implements Disposable {
         source.close();
         throw e;
       }
+    };
+  }
+
+  static {
+    dataBlocksOf = (t, what) => {
+      t.#live(what);
+      const user = t.properties.indexKeyIsUserKey;
+      return {
+        count: t.#index.length,
+        separator: (b) => {
+          const sep = t.#index[b]!.key;
+          return user ? sep : sep.subarray(0, sep.length - 8);
+        },
+        entries: (b) => t.#entriesOf(b),
+      };
     };
   }
 
