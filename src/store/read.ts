@@ -12,7 +12,7 @@ import type { SequenceNumber } from "../coding/sequence.ts";
 import { ValueType } from "../coding/value_type.ts";
 import type { MemTable } from "../memtable/memtable.ts";
 import { applyFullMerge, type MergeOperator } from "../memtable/merge.ts";
-import type { TableEntry, TableReader } from "../table/table_reader.ts";
+import { pointRead, type TableEntry, type TableReader } from "../table/table_reader.ts";
 import { hiddenBy } from "../table/tombstone_cover.ts";
 import { mergeWithoutOperator } from "./errors.ts";
 
@@ -96,7 +96,8 @@ function readFiles(
   operands: Uint8Array[],
 ): LayerRead {
   for (const t of files) {
-    const r = readVersions(t.versions(key), snapshot, t.maxCoveringTombstone(key, snapshot));
+    const { versions, cover } = pointRead(t, key, snapshot);
+    const r = readVersions(versions, snapshot, cover);
     operands.unshift(...r.operands);
     if (r.end !== "none") return { operands, end: r.end, value: r.value };
   }
