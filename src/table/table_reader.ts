@@ -132,8 +132,13 @@ function bufferSource(bytes: Uint8Array): Source {
 }
 
 /** `length` bytes of the file open as `fd` from `offset`. */
-function readFully(fd: number, offset: number, length: number, path: string): Uint8Array {
-  const out = new Uint8Array(length);
+function readFully(
+  fd: number,
+  offset: number,
+  length: number,
+  path: string,
+  out = new Uint8Array(length),
+): Uint8Array {
   let at = 0;
   while (at < length) {
     const got = readSync(fd, out, at, length - at, offset + at);
@@ -171,7 +176,8 @@ function cachedSource(path: string, cache: TableCache): Source {
   const file = cache.add(path);
   return {
     size: file.size,
-    read: (offset, length) => readFully(file.descriptor(), offset, length, path),
+    read: (offset, length) =>
+      readFully(file.descriptor(), offset, length, path, cache.slab.take(length)),
     close: () => file.close(),
   };
 }
