@@ -90,8 +90,9 @@ export { type StoreEntry } from "./src/store/read.ts";
 export { type FileMeta } from "./src/store/directory.ts";
 export { type FlushFigures } from "./src/store/flush_scheduler.ts";
 export { StoreIterator } from "./src/store/iterator.ts";
+export { StoreCursor } from "./src/store/cursor.ts";
+export { type StoreCursorOptions, type StoreIteratorOptions } from "./src/store/read_options.ts";
 export {
-  type StoreIteratorOptions,
   type StoreOptions,
   type StoreReadOptions,
   type WriteOptions,

@@ -433,7 +433,7 @@ test("Store.get() and Store.iterator() refuse unknown read options and bad keys,
       [() => store.get("k", { snapshot: released }), /^Store\.get\(\)/, SnapshotReleasedError],
       [
         () => [...store.iterator({ lowr: "a" } as never)],
-        /^Store\.iterator\(\): unknown option "lowr"; known: snapshot, lower, upper$/,
+        /^Store\.iterator\(\): unknown option "lowr"; known: snapshot, gt, gte, lower, lt, lte, upper, prefix, reverse, limit$/,
         TypeError,
       ],
       [

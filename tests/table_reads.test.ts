@@ -76,6 +76,16 @@ test("BlockCache keeps the most recently used blocks within its budget", () => {
   c.drop(a);
   assert.equal(c.get(a, 0), undefined);
   assert.deepEqual(c.figures().usage, 40);
+  // Blocks cut from one buffer are charged the buffer, once, while any of them is held.
+  const shared = new Uint8Array(60);
+  c.insert(a, 100, shared.subarray(0, 10));
+  c.insert(a, 110, shared.subarray(10, 20));
+  assert.deepEqual([c.figures().usage, c.figures().blocks], [100, 3]);
+  c.insert(a, 120, new Uint8Array(30)); // 130 bytes: the oldest, b@0, goes
+  assert.equal(c.get(b, 0), undefined);
+  assert.deepEqual([c.figures().usage, c.figures().blocks], [90, 3]);
+  c.drop(a);
+  assert.deepEqual(c.figures(), { capacity: 100, usage: 0, blocks: 0, hits: 3, misses: 3 });
 });
 
 function newDir(): string {

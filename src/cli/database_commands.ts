@@ -319,20 +319,10 @@ export function scanDatabase(view: DatabaseView, o: ScanOptions, out: LineWriter
   const show = showBytes(o.hex);
   const limit = o.limit ?? Infinity;
   if (limit === 0) return 0;
-  if (!o.reverse) {
-    let n = 0;
-    for (const e of view.scan(o.from, o.to)) {
-      out.line(pairLine(e, show, o.json));
-      if (++n >= limit) break;
-    }
-    return n;
+  let n = 0;
+  for (const e of view.scan(o.from, o.to, o.reverse)) {
+    out.line(pairLine(e, show, o.json));
+    if (++n >= limit) break;
   }
-  // Backwards: the range read forwards, its last `limit` pairs kept.
-  const kept: StoreEntry[] = [];
-  for (const e of view.scan(o.from, o.to)) {
-    kept.push(e);
-    if (kept.length > limit) kept.shift();
-  }
-  for (let i = kept.length - 1; i >= 0; i--) out.line(pairLine(kept[i]!, show, o.json));
-  return kept.length;
+  return n;
 }

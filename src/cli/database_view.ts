@@ -25,7 +25,8 @@ import { type MergeOperator, mergeOperators } from "../memtable/merge.ts";
 import { TableCache } from "../table/table_cache.ts";
 import { openCachedTable } from "../table/table_reader.ts";
 import { LiveTable, Version } from "../store/compaction/version.ts";
-import { getFrom, type ReadSources, scanFrom, type StoreEntry } from "../store/read.ts";
+import { getFrom, type PointSources, type StoreEntry } from "../store/read.ts";
+import { type CursorView, ViewCursor } from "../store/cursor.ts";
 import { type RecoveryReport, replayLogs } from "../store/recovery.ts";
 import { metaOf } from "../store/table_files.ts";
 import { UsageError } from "./args.ts";
@@ -242,22 +243,52 @@ export class DatabaseView implements Disposable {
 
   /** The value of `key` now (undefined: it has none). */
   get(key: Uint8Array): Uint8Array | undefined {
-    const sources: ReadSources = {
+    const version = this.version;
+    const sources: PointSources = {
       snapshot: this.lastSequence,
       memtables: this.memtables,
-      files: this.version.readersFor(key),
+      filesFor: (k) => version.readersFor(k),
     };
     return getFrom(sources, key, this.mergeOperator);
   }
 
-  /** The pairs in [lower, upper), in key order. */
-  scan(lower: Uint8Array | undefined, upper: Uint8Array | undefined): Generator<StoreEntry> {
-    const sources: ReadSources = {
+  /** The pairs in [lower, upper), in key order (descending with `reverse`). */
+  *scan(
+    lower: Uint8Array | undefined,
+    upper: Uint8Array | undefined,
+    reverse = false,
+  ): Generator<StoreEntry> {
+    const v = this.version;
+    // The view stays this object's: releasing the cursor's view releases nothing of it.
+    let onRelease: (() => void) | undefined;
+    let released = false;
+    const view: CursorView = {
       snapshot: this.lastSequence,
       memtables: this.memtables,
-      files: this.version.readers(),
+      files: v.readers(),
+      levels: v.levels,
+      get released() {
+        return released;
+      },
+      closing: (close) => onRelease = close,
+      release: () => {
+        if (released) return;
+        released = true;
+        onRelease?.();
+      },
     };
-    return scanFrom(sources, lower, upper, this.mergeOperator);
+    const cursor = new ViewCursor(view, { lower, upper }, this.mergeOperator, "memtable scan");
+    try {
+      if (reverse) cursor.seekToLast();
+      else cursor.seekToFirst();
+      while (cursor.valid) {
+        yield { key: cursor.key!, value: cursor.value! };
+        if (reverse) cursor.prev();
+        else cursor.next();
+      }
+    } finally {
+      cursor.close();
+    }
   }
 
   /** Releases the memtables and the table files. Idempotent. */

@@ -8,7 +8,7 @@
 import { booleanOption, bytesArgument, checkOptions, integerOption } from "../arguments.ts";
 import { checkSequence, type SequenceNumber } from "../coding/sequence.ts";
 import { describe } from "../coding/value_type.ts";
-import { type Bytes, bytesOf } from "../memtable/bytes.ts";
+import { bytesOf } from "../memtable/bytes.ts";
 import { MemTable } from "../memtable/memtable.ts";
 import { checkMergeOperator, type MergeOperator } from "../memtable/merge.ts";
 import type { PrefixExtractor } from "../memtable/prefix.ts";
@@ -255,20 +255,7 @@ export interface StoreReadOptions {
   snapshot?: Snapshot | SequenceNumber;
 }
 
-/** Options of {@linkcode Store.iterator}. */
-export interface StoreIteratorOptions extends StoreReadOptions {
-  /** The first key (inclusive); a Uint8Array or a string. */
-  lower?: Bytes;
-  /** The key the iteration stops before (exclusive). */
-  upper?: Bytes;
-}
-
 export const getOptionNames: readonly (keyof StoreReadOptions)[] = ["snapshot"];
-export const iteratorOptionNames: readonly (keyof StoreIteratorOptions)[] = [
-  "snapshot",
-  "lower",
-  "upper",
-];
 
 /**
  * The sequence number a read with `options` sees: `lastSequence` without a snapshot, else the

@@ -1,20 +1,19 @@
 /**
- * A Store's reads, over what a read sees — memtables and SST files, newest first, at a
- * snapshot: a point lookup (`getFrom`) and a scan in key order (`scanFrom`). Both walk a key's
- * versions the same way (`readVersions`: the cover rule of `table/tombstone_cover.ts`, Merge
- * operands collected oldest first, a Value or a deletion ending them) and fold what they found
- * the same way (`foldOperands`).
+ * A Store's point reads, over what a read sees — memtables and SST files, newest first, at a
+ * snapshot: one key (`getFrom`) and a batch of keys (`multiGetFrom`: the memtables' batched
+ * lookup, then each key's files). They and the Store's cursor (cursor.ts) walk a key's versions
+ * the same way (`readVersions`: the cover rule of `table/tombstone_cover.ts`, Merge operands
+ * collected oldest first, a Value or a deletion ending them) and fold what they found the same
+ * way (`foldOperands`).
  *
  * @module
  */
-import { compareUserKeys } from "../coding/internal_key.ts";
 import type { SequenceNumber } from "../coding/sequence.ts";
 import { ValueType } from "../coding/value_type.ts";
 import type { MemTable } from "../memtable/memtable.ts";
 import { applyFullMerge, type MergeOperator } from "../memtable/merge.ts";
-import { mergeVersions } from "../table/merging_iterator.ts";
-import type { TableEntry, TableReader } from "../table/table_reader.ts";
-import { coverOf, hiddenBy } from "../table/tombstone_cover.ts";
+import { pointRead, type TableEntry, type TableReader } from "../table/table_reader.ts";
+import { hiddenBy } from "../table/tombstone_cover.ts";
 import { mergeWithoutOperator } from "./errors.ts";
 
 /** What a read found for a key: operands (oldest first) and what ends them, if anything. */
@@ -24,7 +23,7 @@ export interface LayerRead {
   value?: Uint8Array;
 }
 
-/** One key-value pair of a Store scan. */
+/** One key-value pair of a Store iteration. */
 export interface StoreEntry {
   /** The user key. */
   key: Uint8Array;
@@ -38,6 +37,15 @@ export interface ReadSources {
   /** The mutable memtable, then the immutable ones. */
   readonly memtables: readonly MemTable[];
   readonly files: readonly TableReader[];
+}
+
+/** What a point read looks at: the memtables, and the files that may hold a key. */
+export interface PointSources {
+  readonly snapshot: number;
+  /** The mutable memtable, then the immutable ones. */
+  readonly memtables: readonly MemTable[];
+  /** The files a read of `key` visits, newest first (`Version.readersFor`). */
+  filesFor(key: Uint8Array): readonly TableReader[];
 }
 
 /**
@@ -77,9 +85,28 @@ export function foldOperands(
   return applyFullMerge(op, key, base, operands);
 }
 
+/**
+ * What `files` (newest first) hold of `key` at `snapshot` under the memtables' `operands`
+ * (oldest first, added to): whether a Value or a deletion ends them, and the Value.
+ */
+function readFiles(
+  files: readonly TableReader[],
+  key: Uint8Array,
+  snapshot: number,
+  operands: Uint8Array[],
+): LayerRead {
+  for (const t of files) {
+    const { versions, cover } = pointRead(t, key, snapshot);
+    const r = readVersions(versions, snapshot, cover);
+    operands.unshift(...r.operands);
+    if (r.end !== "none") return { operands, end: r.end, value: r.value };
+  }
+  return { operands, end: "none" };
+}
+
 /** The value of `key` in `sources` (undefined when it has none): `Store.get()`. */
 export function getFrom(
-  sources: ReadSources,
+  sources: PointSources,
   key: Uint8Array,
   op: MergeOperator | undefined,
 ): Uint8Array | undefined {
@@ -96,62 +123,44 @@ export function getFrom(
     }
     return finish(r.kind === "value" ? r.value : undefined);
   }
-  for (const t of sources.files) {
-    const r = readVersions(t.versions(key), snapshot, t.maxCoveringTombstone(key, snapshot));
-    operands.unshift(...r.operands);
-    if (r.end !== "none") return finish(r.value);
-  }
-  return finish(undefined);
+  return finish(readFiles(sources.filesFor(key), key, snapshot, operands).value);
 }
 
 /**
- * The visible pairs of `sources` in [lower, upper), in key order: a k-way merge of their
- * memtables and files, each key's versions read under its cover across all of them.
+ * The values of `keys` in `sources`, in their order (undefined where a key has none):
+ * `Store.multiGet()`. Each memtable answers the keys still open in one batched lookup
+ * (`MemTable.multiGet`); the keys no memtable settled are read from their files, each as
+ * `getFrom` reads it.
  */
-export function* scanFrom(
-  sources: ReadSources,
-  lower: Uint8Array | undefined,
-  upper: Uint8Array | undefined,
+export function multiGetFrom(
+  sources: PointSources,
+  keys: readonly Uint8Array[],
   op: MergeOperator | undefined,
-): Generator<StoreEntry> {
-  const { snapshot, memtables, files } = sources;
-  const tombstones = memtables.flatMap((m) => m.rangeTombstones({ snapshot }))
-    .concat(files.flatMap((f) => f.rangeTombstones()));
-  const resolve = (versions: TableEntry[]): Uint8Array | undefined => {
-    const key = versions[0]!.key;
-    const r = readVersions(versions, snapshot, coverOf(tombstones, key, snapshot));
-    return foldOperands(op, key, r.value, r.operands, "Store.iterator()");
+): (Uint8Array | undefined)[] {
+  const { snapshot } = sources;
+  const out: (Uint8Array | undefined)[] = new Array(keys.length).fill(undefined);
+  const operands: Uint8Array[][] = keys.map(() => []);
+  const finish = (i: number, base: Uint8Array | undefined) => {
+    out[i] = foldOperands(op, keys[i]!, base, operands[i]!, "Store.multiGet()");
   };
-  const sourceIterators: Iterator<TableEntry>[] = [
-    ...memtables.map((m) => entriesFrom(m, snapshot, lower)),
-    ...files.map((f) => f.entries(lower)),
-  ];
-  let group: TableEntry[] = [];
-  for (const e of mergeVersions(sourceIterators)) {
-    if (upper !== undefined && compareUserKeys(e.key, upper) >= 0) break; // the rest is too
-    if (group.length > 0 && compareUserKeys(group[0]!.key, e.key) !== 0) {
-      const value = resolve(group);
-      if (value !== undefined) yield { key: group[0]!.key, value };
-      group = [];
+  let open = keys.map((_, i) => i);
+  for (const mt of sources.memtables) {
+    if (open.length === 0) break;
+    const results = mt.multiGet(open.map((i) => keys[i]!), { snapshot });
+    const still: number[] = [];
+    for (let j = 0; j < open.length; j++) {
+      const i = open[j]!;
+      const r = results[j]!;
+      if (r.kind === "absent" || r.kind === "merge") {
+        if (r.kind === "merge") operands[i]!.unshift(...r.operands);
+        still.push(i);
+      } else finish(i, r.kind === "value" ? r.value : undefined);
     }
-    group.push(e);
+    open = still;
   }
-  if (group.length > 0) {
-    const value = resolve(group);
-    if (value !== undefined) yield { key: group[0]!.key, value };
+  for (const i of open) {
+    const key = keys[i]!;
+    finish(i, readFiles(sources.filesFor(key), key, snapshot, operands[i]!).value);
   }
-}
-
-/** A memtable's versions at `snapshot` from the first key ≥ `lower`, tombstones not applied. */
-function* entriesFrom(
-  mt: MemTable,
-  snapshot: number,
-  lower: Uint8Array | undefined,
-): Generator<TableEntry> {
-  using it = mt.iterator({ snapshot, ignoreRangeDeletions: true });
-  if (lower === undefined) it.seekToFirst();
-  else it.seek(lower);
-  for (; it.valid(); it.next()) {
-    yield { key: it.key(), seq: it.seq(), type: it.type(), value: it.value() };
-  }
+  return out;
 }

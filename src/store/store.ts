@@ -18,54 +18,49 @@
  * neither; a log that cannot be written fails the call and every later write (the store can
  * still be read and closed, which flushes what it holds).
  *
- * This file is the façade and the write path; beside it: options (options.ts), opening
- * (open.ts, directory.ts, table_files.ts, recovery.ts), flushes (flush_scheduler.ts),
- * compactions (compaction/), reads (read.ts), iterators (iterator.ts), figures (stats.ts). A
- * directory holding files this library cannot prove a database's is refused, and only what a
- * store's own writes left behind is ever removed. Errors raised inside a Store call name the
- * Store call (`Store.put(): key …`), not the MemTable or TableReader that raised them.
+ * This file is the façade and the write path; beside it: logs (logs.ts), options (options.ts),
+ * opening (open.ts, directory.ts, table_files.ts, recovery.ts), flushes (flush_scheduler.ts),
+ * compactions (compaction/), reads (reads.ts, read.ts, read_options.ts, cursor.ts, iterator.ts),
+ * figures (stats.ts). A directory holding files this library cannot prove a database's is
+ * refused, and only what a store's own writes left behind is ever removed. Errors raised inside
+ * a Store call name the Store call (`Store.put(): key …`), not the MemTable or TableReader.
  *
  * @module
  */
-import { checkOptions } from "../arguments.ts";
+import { booleanOption } from "../arguments.ts";
 import { describe, ValueType } from "../coding/value_type.ts";
 import { StoreError } from "../errors.ts";
 import type { FileLock } from "../ffi/file_lock.ts";
 import type { Bytes } from "../memtable/bytes.ts";
 import type { MemTable } from "../memtable/memtable.ts";
 import type { MergeOperator } from "../memtable/merge.ts";
-import { join } from "node:path";
-import { logFileName } from "../db/manifest.ts";
-import { openLog } from "../db/native_wal.ts";
-import { type Log, LogWriteError, RecordEncoder } from "../db/wal.ts";
+import { LogWriteError, RecordEncoder } from "../db/wal.ts";
 import type { TableReader } from "../table/table_reader.ts";
 import { MemTableList } from "../write/memtable_list.ts";
 import { type Snapshot, SnapshotList } from "../write/snapshots.ts";
 import { WriteBatch } from "../write/write_batch.ts";
 import type { FileMeta } from "./directory.ts";
-import { withDescriptors } from "./descriptors.ts";
+import { StoreLogs } from "./logs.ts";
 import { named, noMergeOperator } from "./errors.ts";
 import { FlushScheduler } from "./flush_scheduler.ts";
 import { Compactor } from "./compaction/compactor.ts";
 import { checkCompactionOptions } from "./compaction/picker.ts";
 import { batchUserBytes, type StoreStats, storeStats, userBytesOf } from "./stats.ts";
-import { iteratorOver, ReadView, type StoreIterator } from "./iterator.ts";
+import type { ReadView, StoreIterator } from "./iterator.ts";
 import { openDirectory, type OpenedDirectory } from "./open.ts";
 import {
   checkStoreOptions,
   checkWriteOptions,
-  getOptionNames,
-  iteratorOptionNames,
   keyOf,
   memTableFor,
-  snapshotOf,
-  type StoreIteratorOptions,
   type StoreOptions,
   type StoreReadOptions,
   type WriteOptions,
 } from "./options.ts";
+import type { StoreCursor } from "./cursor.ts";
+import type { StoreCursorOptions, StoreIteratorOptions } from "./read_options.ts";
+import { storeCursor, storeGet, storeIterator, storeMultiGet, type StoreState } from "./reads.ts";
 import { type RecoveryReport, settleReplayed } from "./recovery.ts";
-import { getFrom, scanFrom } from "./read.ts";
 import type { TableFiles } from "./table_files.ts";
 
 /** How a write is to be logged. */
@@ -117,15 +112,11 @@ export class Store {
   /** Bytes of keys and values written by callers (write amplification's denominator). */
   #userBytes = 0;
   #closed = false;
-  /** The log the mutable memtable's writes go to. */
-  #wal: Log;
-  /** The logs of the immutable memtables, open until those are flushed (a sync covers them). */
-  #oldLogs: Log[] = [];
+  /** The logs, and whether the store failed for writes. */
+  readonly #logs: StoreLogs;
   /** The log each unflushed memtable's writes went to (the first, for replayed ones). */
   readonly #logOf = new WeakMap<MemTable, number>();
   readonly #encoder = new RecordEncoder();
-  /** Why the store takes no more writes (its log failed), once it does not. */
-  #failed: Error | undefined;
   readonly #recovery: RecoveryReport;
 
   private constructor(options: StoreOptions, opened: OpenedDirectory, first: MemTable) {
@@ -143,7 +134,7 @@ export class Store {
     const replayed = opened.replayed;
     this.#lastSeq = replayed.lastSequence;
     this.#recovery = replayed.report;
-    this.#wal = opened.wal;
+    this.#logs = new StoreLogs(opened.wal);
     this.#mutable = first;
     this.#logOf.set(first, opened.wal.number);
     this.#flusher = new FlushScheduler({
@@ -162,7 +153,7 @@ export class Store {
       snapshots: () => this.#snapshots.sequences().map(Number),
       lastSequence: () => this.#lastSeq,
       userBytes: () => this.#userBytes,
-      failed: (e) => this.#failed ??= e instanceof Error ? e : new Error(String(e)),
+      failed: (e) => this.#logs.fail(e),
     });
     this.#recover(replayed.memtables);
     this.#compactor.schedule();
@@ -171,7 +162,7 @@ export class Store {
   /** What the logs replayed: flushed now, or kept as immutable memtables (`settleReplayed`). */
   #recover(memtables: MemTable[]): void {
     const kept = settleReplayed(memtables, this.#files, this.#options, this.#recovery, {
-      logNumber: this.#wal.number,
+      logNumber: this.#logs.current.number,
       lastSequence: this.#lastSeq,
     });
     for (const m of kept) {
@@ -210,12 +201,7 @@ export class Store {
   /** Throws unless the store takes writes (open, its log not failed). */
   #writable(what: string): void {
     this.#live(what);
-    if (this.#failed === undefined) return;
-    throw new StoreError(
-      `Store.${what}(): the store takes no more writes since its log failed ` +
-        `(${this.#failed.message}); close() it, which flushes what it holds, and open it again`,
-      { cause: this.#failed },
-    );
+    this.#logs.checkWritable(what);
   }
 
   /** The sequence number of the last write. */
@@ -276,7 +262,7 @@ export class Store {
   write(batch: WriteBatch, options?: WriteOptions): number {
     const how = this.#writeOptions("write", options);
     const first = this.#apply(batch, how);
-    if (how.sync) this.#syncLogs("write");
+    if (how.sync) this.#logs.sync("write");
     return first;
   }
 
@@ -305,22 +291,14 @@ export class Store {
   async writeAsync(batch: WriteBatch, options?: WriteOptions): Promise<number> {
     const how = this.#writeOptions("writeAsync", options);
     const first = this.#apply(batch, how);
-    if (how.sync) {
-      const wal = this.#wal;
-      try {
-        this.#syncOldLogs();
-        await wal.syncAsync();
-      } catch (e) {
-        throw this.#logFailed("writeAsync", e);
-      }
-    }
+    if (how.sync) await this.#logs.syncAsync("writeAsync");
     return first;
   }
 
   /** Makes every write logged so far survive power loss (RocksDB's `SyncWAL`). */
   syncWAL(): void {
     this.#live("syncWAL");
-    this.#syncLogs("syncWAL");
+    this.#logs.sync("syncWAL");
   }
 
   /**
@@ -329,10 +307,7 @@ export class Store {
    */
   flushWAL(sync = false): void {
     this.#live("flushWAL");
-    if (typeof sync !== "boolean") {
-      throw new TypeError(`Store.flushWAL(): sync must be a boolean, got ${describe(sync)}`);
-    }
-    if (sync) this.#syncLogs("flushWAL");
+    if (booleanOption(sync, "sync", "Store.flushWAL()", false)) this.#logs.sync("flushWAL");
   }
 
   #writeOptions(what: string, options: WriteOptions | undefined): Logged {
@@ -360,7 +335,7 @@ export class Store {
     }
     this.#lastSeq += n;
     this.#userBytes += batchUserBytes(batch);
-    if (how.log && n > 0) this.#log("write", () => this.#encoder.batch(batch.view(), first));
+    if (how.log && n > 0) this.#logs.add("write", () => this.#encoder.batch(batch.view(), first));
     this.#afterWrite();
     return first;
   }
@@ -385,53 +360,18 @@ export class Store {
     this.#sequencesLeft(1, `Store.${what}()`);
     const seq = this.#lastSeq + 1;
     try {
-      if (how.log) this.#wal.applyAndLog(this.#mutable, seq, type, key, value);
+      if (how.log) this.#logs.current.applyAndLog(this.#mutable, seq, type, key, value);
       else if (type === ValueType.RangeDeletion) this.#mutable.addRangeDeletion(seq, key, value!);
       else this.#mutable.add(seq, type, key, value);
     } catch (e) {
       if (!(e instanceof LogWriteError)) throw named(e, `Store.${what}()`); // nothing changed
       this.#lastSeq = seq; // the memtable holds it
-      throw this.#logFailed(what, e.cause);
+      throw this.#logs.failure(what, e.cause);
     }
     this.#lastSeq = seq;
     this.#userBytes += userBytesOf(key, value);
-    if (how.sync) this.#syncLogs(what);
+    if (how.sync) this.#logs.sync(what);
     this.#afterWrite();
-  }
-
-  /** Appends the record `encode` makes to the current log; a failure fails the store. */
-  #log(what: string, encode: () => Uint8Array): void {
-    try {
-      this.#wal.add(encode());
-    } catch (e) {
-      throw this.#logFailed(what, e);
-    }
-  }
-
-  /** Syncs the logs of the immutable memtables that have writes not yet synced. */
-  #syncOldLogs(): void {
-    for (const old of this.#oldLogs) if (old.syncedSize < old.size) old.sync();
-  }
-
-  /** Syncs every log with writes not yet synced: older logs first, then the current one. */
-  #syncLogs(what: string): void {
-    try {
-      this.#syncOldLogs();
-      if (this.#wal.syncedSize < this.#wal.size) this.#wal.sync();
-    } catch (e) {
-      throw this.#logFailed(what, e);
-    }
-  }
-
-  /** The store takes no more writes from here on: the error for the call that found out. */
-  #logFailed(what: string, cause: unknown): StoreError {
-    this.#failed ??= cause instanceof Error ? cause : new Error(String(cause));
-    return new StoreError(
-      `Store.${what}(): the write is applied in memory but its log ${this.#wal.path} could ` +
-        `not be written or synced (${(cause as Error)?.message ?? cause}): it is not durable, ` +
-        `and the store takes no more writes; close() it, which flushes what it holds`,
-      { cause },
-    );
   }
 
   #afterWrite(): void {
@@ -455,34 +395,15 @@ export class Store {
    */
   #switchMemTable(): void {
     if (this.#mutable.numEntries === 0) return;
-    let wal: Log | undefined;
-    let failure: StoreError | undefined;
-    if (this.#failed === undefined) {
-      const number = this.#files.db.newLogNumber();
-      try {
-        wal = withDescriptors(
-          this.#files.tables,
-          () => openLog(join(this.dir, logFileName(number)), number),
-        );
-      } catch (e) {
-        this.#failed = e as Error;
-        failure = new StoreError(
-          `Store: cannot create the log ${logFileName(number)} for the next memtable ` +
-            `(${(e as Error).message}); the write itself was applied and logged, and the store ` +
-            `takes no more writes`,
-          { cause: e },
-        );
-      }
-    }
+    const logs = this.#logs;
+    const failure = logs.failed === undefined
+      ? logs.next(this.dir, this.#files.tables, this.#files.db.newLogNumber())
+      : undefined;
     const full = this.#mutable;
     this.#imm.add(full);
     full.close(); // the list holds its own reference
-    if (wal !== undefined) {
-      this.#oldLogs.push(this.#wal);
-      this.#wal = wal;
-    }
     this.#mutable = memTableFor(this.#options);
-    this.#logOf.set(this.#mutable, this.#wal.number);
+    this.#logOf.set(this.#mutable, logs.current.number);
     this.#accounted = 0;
     if (failure !== undefined) throw failure;
   }
@@ -502,15 +423,10 @@ export class Store {
     } catch (e) {
       // The MANIFEST takes no more edits (database.ts): the logs are the only record of what
       // was flushed, so they must not be deleted, and the store takes no more writes.
-      this.#failed ??= e instanceof Error ? e : new Error(String(e));
+      this.#logs.fail(e);
       throw e;
     }
-    this.#oldLogs = this.#oldLogs.filter((w) => {
-      if (w.number >= live) return true;
-      // After syncs in flight: their waiters' writes are in a recorded table file now.
-      w.closeAsync().catch(() => {});
-      return false;
-    });
+    this.#logs.closeBefore(live);
     this.#compactor.schedule();
   }
 
@@ -596,7 +512,7 @@ export class Store {
         : this.#mutable.approximateMemoryUsage() + this.#imm.memoryUsage,
       flushes: this.#flusher.figures,
       compactor: this.#compactor,
-      logs: [...this.#oldLogs, this.#wal],
+      logs: this.#logs.all,
       recovery: this.#recovery,
     });
   }
@@ -607,40 +523,58 @@ export class Store {
     return this.#snapshots.acquire(this.#lastSeq);
   }
 
+  /** What a read call reads: the store as it is now (throws once it is closed). */
+  #state(what: string): StoreState {
+    this.#live(what);
+    return {
+      lastSequence: this.#lastSeq,
+      mutable: this.#mutable,
+      imm: this.#imm,
+      files: this.#files,
+      views: this.#views,
+      mergeOperator: this.mergeOperator,
+    };
+  }
+
   /**
    * The value of `key` (undefined when it has none) at the snapshot (default: now). Errors
    * raised while reading (a damaged file, a failing merge operator) name `Store.get()`.
    */
   get(key: Bytes, options?: StoreReadOptions): Uint8Array | undefined {
-    const what = "Store.get()";
-    this.#live("get");
-    const k = keyOf(key, what);
-    const snapshot = options === undefined
-      ? this.#lastSeq
-      : snapshotOf(checkOptions(options, getOptionNames, what), this.#lastSeq, what);
-    try {
-      // Synchronous: no flush can install (and release memtables) before this returns.
-      const sources = {
-        snapshot,
-        memtables: [this.#mutable, ...this.#imm.unflushed()],
-        files: this.#files.current.readersFor(k),
-      };
-      return getFrom(sources, k, this.mergeOperator);
-    } catch (e) {
-      throw named(e, what);
-    }
+    return storeGet(this.#state("get"), key, options);
   }
 
   /**
-   * The visible key-value pairs in key order, from `lower` (inclusive) to `upper` (exclusive),
-   * at the snapshot (default: the last write before this call — RocksDB's implicit snapshot).
-   * The view is fixed here, not at the first `next()`: the iterator holds a reference on every
-   * memtable it reads (the mutable one too, which may be switched out and flushed meanwhile)
-   * and the list of files, and releases them when the iteration ends, is stopped (`break`,
-   * `return()`) or disposed (`using`), or the store closes (later `next()` calls then throw a
-   * `StoreError`). An iterator dropped unfinished is released when it is garbage-collected;
-   * until then it keeps its memtables' memory, so end or dispose iterators you stop reading.
-   * A closed store's `iterator()` throws at once, as do bad options.
+   * The values of `keys` at one snapshot (default: now), in the keys' order; undefined for a
+   * key without one (RocksDB's `MultiGet`). Each memtable looks the keys up in one batched
+   * call; a key no memtable settles is read from the files that may hold it, as `get` reads.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Store } from "../../mod.ts";
+   * import { mkdtempSync } from "node:fs";
+   * import { join } from "node:path";
+   * import { tmpdir } from "node:os";
+   * await using store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
+   * store.put("a", "1");
+   * await store.flush();
+   * store.put("c", "3");
+   * const values = store.multiGet(["c", "b", "a"]).map((v) => v && new TextDecoder().decode(v));
+   * assert.deepEqual(values, ["3", undefined, "1"]);
+   * ```
+   */
+  multiGet(keys: readonly Bytes[], options?: StoreReadOptions): (Uint8Array | undefined)[] {
+    return storeMultiGet(this.#state("multiGet"), keys, options);
+  }
+
+  /**
+   * The visible pairs in key order (`reverse`: largest first), at most `limit`, of the range
+   * the options give — `gt`/`gte`/`lower`, `lt`/`lte`/`upper`, `prefix` (one bound per side;
+   * an inverted range is a RangeError) — at the snapshot (default: the last write before this
+   * call, RocksDB's implicit snapshot), for `for … of` and `for await … of`. The view is fixed
+   * here (memtables and files held until the iteration ends, is stopped or disposed, or the
+   * store closes: see {@linkcode StoreIterator}).
    *
    * @example
    * ```ts
@@ -650,25 +584,50 @@ export class Store {
    * import { join } from "node:path";
    * import { tmpdir } from "node:os";
    * const store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
-   * store.put("a", "1");
-   * using it = store.iterator(); // sees the store as it is now
-   * store.put("b", "2");
-   * store.delete("a");
-   * assert.deepEqual([...it].map((e) => new TextDecoder().decode(e.key)), ["a"]);
+   * for (const k of ["a", "b1", "b2", "c"]) store.put(k, "v");
+   * using it = store.iterator({ prefix: "b", reverse: true }); // sees the store as it is now
+   * store.delete("b2");
+   * const keys = [];
+   * for await (const { key } of it) keys.push(new TextDecoder().decode(key));
+   * assert.deepEqual(keys, ["b2", "b1"]);
+   * assert.equal(store.iterator({ gt: "a", lte: "c", limit: 1 }).toArray().length, 1);
    * await store.close();
    * ```
    */
-  iterator(options: StoreIteratorOptions = {}): StoreIterator {
-    const what = "Store.iterator()";
-    this.#live("iterator");
-    const o = checkOptions(options, iteratorOptionNames, what);
-    const snapshot = snapshotOf(o, this.#lastSeq, what);
-    const lower = o.lower === undefined ? undefined : keyOf(o.lower, what, "lower").slice();
-    const upper = o.upper === undefined ? undefined : keyOf(o.upper, what, "upper").slice();
-    const version = this.#files.current;
-    version.ref(); // the view releases it: files a compaction replaced stay until then
-    const view = new ReadView(snapshot, this.#mutable, this.#imm.current(), version, this.#views);
-    return iteratorOver(view, () => scanFrom(view, lower, upper, this.mergeOperator));
+  iterator(options?: StoreIteratorOptions): StoreIterator {
+    return storeIterator(this.#state("iterator"), options);
+  }
+
+  /**
+   * A cursor over the visible pairs (RocksDB's DB iterator): `seek`, `seekForPrev`,
+   * `seekToFirst`, `seekToLast`, `next` and `prev`, either way at any time, in the range its
+   * options give (as `iterator`'s), at the snapshot. Its view is fixed here, as an iterator's;
+   * `close()` it (or `using`) to release it.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Store } from "../../mod.ts";
+   * import { mkdtempSync } from "node:fs";
+   * import { join } from "node:path";
+   * import { tmpdir } from "node:os";
+   * await using store = Store.open({ dir: join(mkdtempSync(join(tmpdir(), "store-")), "db") });
+   * for (const k of ["a", "c", "e"]) store.put(k, k.toUpperCase());
+   * using cursor = store.cursor();
+   * const at = () => new TextDecoder().decode(cursor.key);
+   * cursor.seek("b");
+   * assert.equal(at(), "c");
+   * cursor.next();
+   * assert.equal(at(), "e");
+   * cursor.seekForPrev("d");
+   * cursor.prev();
+   * assert.equal(at(), "a");
+   * cursor.prev();
+   * assert.equal(cursor.valid, false);
+   * ```
+   */
+  cursor(options?: StoreCursorOptions): StoreCursor {
+    return storeCursor(this.#state("cursor"), options);
   }
 
   /**
@@ -688,12 +647,51 @@ export class Store {
     const flushed = this.#mutable.numEntries === 0 && this.#imm.numNotFlushed === 0;
     this.#imm.close();
     this.#mutable.close();
-    for (const w of this.#oldLogs) await w.closeAsync();
-    await this.#wal.closeAsync();
+    await this.#logs.close();
     if (flushed && this.#files.db.broken === undefined) {
-      this.#files.recordSequence(this.#lastSeq, this.#wal.number + 1);
+      this.#files.recordSequence(this.#lastSeq, this.#logs.current.number + 1);
     }
     this.#files.close();
     this.#lock.release(); // the last step: the directory is another store's to open from here
+  }
+
+  /**
+   * `close()`, for `await using store = Store.open(…)`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Store } from "../../mod.ts";
+   * import { mkdtempSync } from "node:fs";
+   * import { join } from "node:path";
+   * import { tmpdir } from "node:os";
+   * const dir = join(mkdtempSync(join(tmpdir(), "store-")), "db");
+   * {
+   *   await using store = Store.open({ dir });
+   *   store.put("k", "v");
+   * } // closed (and flushed) here
+   * await using again = Store.open({ dir });
+   * assert.equal(new TextDecoder().decode(again.get("k")), "v");
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Starts `close()` without waiting, for `using` (prefer `await using`: the directory's lock
+   * is free once the close finishes). A failing close is an unhandled rejection.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Store } from "../../mod.ts";
+   * using store = Store.open({ dir: `${Deno.makeTempDirSync()}/db` });
+   * store.put("k", "v");
+   * assert.equal(store.get("k")?.length, 1);
+   * ```
+   */
+  [Symbol.dispose](): void {
+    void this.close();
   }
 }

@@ -5,6 +5,10 @@
  * decompression. Blocks are keyed by the table reader that owns them (an id the cache hands
  * out) and their offset; a reader that closes drops its blocks.
  *
+ * A block is charged by the buffer it lies in: blocks read into one shared buffer (a
+ * `ByteSlab`'s) are charged that buffer once, while any of them is held — so the budget bounds
+ * the memory the cache keeps alive, not only the blocks' own bytes.
+ *
  * Contract: one realm, synchronous use. Cached bytes are never handed to callers: readers copy
  * what they return out of them.
  *
@@ -24,7 +28,7 @@ interface Slot {
 export interface BlockCacheFigures {
   /** The budget in bytes (`blockCacheSize`). */
   capacity: number;
-  /** Bytes of blocks held now. */
+  /** Bytes the held blocks keep alive now (the buffers they lie in). */
   usage: number;
   /** Blocks held now. */
   blocks: number;
@@ -47,6 +51,8 @@ export class BlockCache {
   #oldest: Slot | undefined;
   #newest: Slot | undefined;
   #count = 0;
+  /** Held blocks per buffer they lie in. */
+  readonly #buffers = new Map<ArrayBufferLike, number>();
 
   constructor(capacity: number) {
     this.capacity = capacity;
@@ -72,7 +78,7 @@ export class BlockCache {
 
   /** Keeps `contents` as the block of `owner` at `offset`, evicting the oldest to fit. */
   insert(owner: number, offset: number, contents: Uint8Array): void {
-    if (contents.byteLength > this.capacity) return;
+    if (contents.buffer.byteLength > this.capacity) return;
     const old = this.#byOwner.get(owner)?.get(offset);
     if (old !== undefined) this.#remove(old); // may drop the owner's map: fetched after
     let blocks = this.#byOwner.get(owner);
@@ -80,7 +86,9 @@ export class BlockCache {
     const slot: Slot = { owner, offset, contents, older: undefined, newer: undefined };
     blocks.set(offset, slot);
     this.#link(slot);
-    this.#usage += contents.byteLength;
+    const held = this.#buffers.get(contents.buffer) ?? 0;
+    if (held === 0) this.#usage += contents.buffer.byteLength;
+    this.#buffers.set(contents.buffer, held + 1);
     this.#count++;
     while (this.#usage > this.capacity && this.#oldest !== undefined) this.#remove(this.#oldest);
   }
@@ -108,7 +116,12 @@ export class BlockCache {
     const blocks = this.#byOwner.get(slot.owner)!;
     blocks.delete(slot.offset);
     if (blocks.size === 0) this.#byOwner.delete(slot.owner);
-    this.#usage -= slot.contents.byteLength;
+    const buffer = slot.contents.buffer;
+    const held = this.#buffers.get(buffer)!;
+    if (held === 1) {
+      this.#buffers.delete(buffer);
+      this.#usage -= buffer.byteLength;
+    } else this.#buffers.set(buffer, held - 1);
     this.#count--;
   }
 

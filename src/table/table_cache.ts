@@ -133,6 +133,34 @@ export class CachedFile {
 }
 
 /**
+ * Fresh byte arrays for block reads, cut from shared buffers of `size` bytes: one allocation
+ * per buffer instead of one per block (a typed array of its own costs Deno several
+ * microseconds). A buffer is freed once no array cut from it is referenced (a block cache
+ * charges it whole: see block_cache.ts); reads above a quarter of `size` get their own.
+ */
+export class ByteSlab {
+  readonly size: number;
+  #buffer: Uint8Array<ArrayBuffer> = new Uint8Array(0);
+  #used = 0;
+
+  constructor(size: number) {
+    this.size = size;
+  }
+
+  /** `n` zeroed bytes nobody else holds. */
+  take(n: number): Uint8Array<ArrayBuffer> {
+    if (n > this.size / 4) return new Uint8Array(n);
+    if (this.#used + n > this.#buffer.length) {
+      this.#buffer = new Uint8Array(this.size);
+      this.#used = 0;
+    }
+    const out = this.#buffer.subarray(this.#used, this.#used + n);
+    this.#used += (n + 7) & ~7;
+    return out;
+  }
+}
+
+/**
  * At most `maxOpenFiles` open descriptors for the files added to it, least recently used
  * closed first (see the module notes).
  */
@@ -147,6 +175,8 @@ export class TableCache {
   /** What the filters of the tables opened through this cache did (the store's figures). */
   readonly filterCounters: FilterCounters = newFilterCounters();
 
+  /** Where its tables' block reads get their bytes. */
+  readonly slab: ByteSlab;
   /** The data blocks its tables' reads keep (none when `blockCacheSize` is 0). */
   readonly blocks: BlockCache | undefined;
 
@@ -154,6 +184,10 @@ export class TableCache {
     this.maxOpenFiles = maxOpenFiles === -1 ? defaultMaxOpenFiles() : maxOpenFiles;
     this.#bound = this.maxOpenFiles;
     this.blocks = blockCacheSize > 0 ? new BlockCache(blockCacheSize) : undefined;
+    // Buffers of 64 KiB, or a sixteenth of a small cache (so a buffer never holds it all).
+    this.slab = new ByteSlab(
+      blockCacheSize > 0 ? Math.min(64 << 10, Math.max(4 << 10, blockCacheSize >> 4)) : 64 << 10,
+    );
   }
 
   /** The bound in force: `maxOpenFiles`, or lower after the process ran out of descriptors. */

@@ -27,7 +27,7 @@ import { bytesArgument } from "../arguments.ts";
 import type { Bytes } from "../memtable/bytes.ts";
 import type { TableCache } from "./table_cache.ts";
 import type { BlockCache } from "./block_cache.ts";
-import { versionsInBlock } from "./block_search.ts";
+import { dataEntries, versionsInBlock } from "./block_search.ts";
 import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../coding/varint.ts";
 import { CorruptionError, MemTableError } from "../errors.ts";
 import { snappyUncompress } from "./snappy.ts";
@@ -132,8 +132,13 @@ function bufferSource(bytes: Uint8Array): Source {
 }
 
 /** `length` bytes of the file open as `fd` from `offset`. */
-function readFully(fd: number, offset: number, length: number, path: string): Uint8Array {
-  const out = new Uint8Array(length);
+function readFully(
+  fd: number,
+  offset: number,
+  length: number,
+  path: string,
+  out = new Uint8Array(length),
+): Uint8Array {
   let at = 0;
   while (at < length) {
     const got = readSync(fd, out, at, length - at, offset + at);
@@ -171,7 +176,8 @@ function cachedSource(path: string, cache: TableCache): Source {
   const file = cache.add(path);
   return {
     size: file.size,
-    read: (offset, length) => readFully(file.descriptor(), offset, length, path),
+    read: (offset, length) =>
+      readFully(file.descriptor(), offset, length, path, cache.slab.take(length)),
     close: () => file.close(),
   };
 }
@@ -181,6 +187,43 @@ function cachedSource(path: string, cache: TableCache): Source {
  * are needed, opened again on demand. For the Store (not exported from mod.ts).
  */
 export let openCachedTable: (path: string, cache: TableCache) => TableReader;
+
+/**
+ * A table's data blocks, for the seekable cursor of table_cursor.ts (not exported from mod.ts):
+ * how many, the user key each block's index separator holds (≥ every key of the block, ≤ every
+ * key of the next), and a block's entries, checked as `entries()` checks them.
+ */
+export interface DataBlocks {
+  readonly count: number;
+  separator(block: number): Uint8Array;
+  entries(block: number): TableEntry[];
+}
+
+/**
+ * An index entry: the separator key (internal, or user key) and the data block's handle; its
+ * separator's user key and the block's name in messages, made when first needed.
+ */
+interface IndexEntry {
+  key: Uint8Array;
+  handle: BlockHandle;
+  user?: Uint8Array;
+  label?: string;
+}
+
+/** The data blocks of `table`; a TypeError naming `what` once it is closed. */
+export let dataBlocksOf: (table: TableReader, what: string) => DataBlocks;
+
+/**
+ * A Store's point read of one file, without the public methods' argument checks (the store
+ * checked the key and the snapshot once): the versions of `userKey` (newest first, through the
+ * filter) and the largest sequence number ≤ `snapshot` of a range tombstone covering it (0:
+ * none). A TypeError once the table is closed, as `versions()` throws.
+ */
+export let pointRead: (
+  table: TableReader,
+  userKey: Uint8Array,
+  snapshot: number,
+) => { versions: TableEntry[]; cover: number };
 
 /**
  * An opened SST file. Its index, properties and range tombstones are held in memory; data
@@ -214,7 +257,7 @@ export class TableReader implements Disposable {
   readonly properties: TableProperties;
   readonly #file: Source;
   /** Index entries: separator key (internal, or user key) and the data block's handle. */
-  readonly #index: { key: Uint8Array; handle: BlockHandle }[];
+  readonly #index: IndexEntry[];
   readonly #tombstones: TableTombstone[];
   readonly #filter: FilterBlock | undefined;
   readonly #counters: FilterCounters;
@@ -232,6 +275,27 @@ export class TableReader implements Disposable {
         source.close();
         throw e;
       }
+    };
+  }
+
+  static {
+    pointRead = (t, key, snapshot) => {
+      t.#live("versions");
+      const versions = t.#versionsOf(key);
+      const cover = t.#tombstones.length === 0 ? 0 : Number(coverOf(t.#tombstones, key, snapshot));
+      return { versions, cover };
+    };
+    dataBlocksOf = (t, what) => {
+      t.#live(what);
+      const user = t.properties.indexKeyIsUserKey;
+      return {
+        count: t.#index.length,
+        separator: (b) => {
+          const sep = t.#index[b]!;
+          return user ? sep.key : (sep.user ??= sep.key.subarray(0, sep.key.length - 8));
+        },
+        entries: (b) => t.#entriesOf(b),
+      };
     };
   }
 
@@ -359,8 +423,9 @@ export class TableReader implements Disposable {
    * them, else read (and then cached). Callers copy what they hand out.
    */
   #dataBlock(block: number): { contents: Uint8Array; label: string } {
-    const h = this.#index[block]!.handle;
-    const label = `${this.name}: data block ${block} at offset ${h.offset}`;
+    const entry = this.#index[block]!;
+    const h = entry.handle;
+    const label = entry.label ??= `${this.name}: data block ${block} at offset ${h.offset}`;
     const cache = this.#blocks;
     const hit = cache?.get(this.#owner, h.offset);
     if (hit !== undefined) return { contents: hit, label };
@@ -396,7 +461,23 @@ export class TableReader implements Disposable {
       throw new CorruptionError(`${this.name}: ${what}: an internal key is shorter than 8 bytes`);
     }
     const at = ikey.length - 8;
-    const low = readFixed32(ikey, at);
+    return this.#entryOf(
+      ikey.slice(0, at),
+      readFixed32(ikey, at),
+      readFixed32(ikey, at + 4),
+      new Uint8Array(0),
+      what,
+    );
+  }
+
+  /** The entry of user key `key` with the trailer halves `low`, `high` (its type checked). */
+  #entryOf(
+    key: Uint8Array,
+    low: number,
+    high: number,
+    value: Uint8Array,
+    what: string,
+  ): TableEntry {
     const type = low & 0xff;
     if (!isValueType(type)) {
       throw new CorruptionError(`${this.name}: ${what}: unknown value type ${type}`);
@@ -405,13 +486,20 @@ export class TableReader implements Disposable {
     const seq = global !== undefined && global !== 0n &&
         this.properties.externalSstFileVersion !== undefined
       ? global
-      : sequenceFromTrailer(readFixed32(ikey, at + 4), low);
-    return { key: ikey.slice(0, at), seq: seq as SequenceNumber, type, value: new Uint8Array(0) };
+      : sequenceFromTrailer(high, low);
+    return { key, seq: seq as SequenceNumber, type, value };
   }
 
   #entriesOf(block: number): TableEntry[] {
     const { contents, label } = this.#dataBlock(block);
-    return readBlock(contents, label).map((e) => this.#dataEntry(e, block));
+    const what = `data block ${block}`;
+    return dataEntries(contents, label).map((e) => {
+      const k = this.#entryOf(e.key, e.low, e.high, e.value, what);
+      if (k.type === ValueType.RangeDeletion) {
+        throw new CorruptionError(`${this.name}: data block ${block} holds a range deletion`);
+      }
+      return k;
+    });
   }
 
   #dataEntry(e: BlockEntry, block: number): TableEntry {

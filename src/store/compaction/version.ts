@@ -32,19 +32,16 @@ export class LiveTable {
   obsolete = false;
   #refs = 0;
 
+  /** The smallest and largest user keys (the internal keys without their trailers). */
+  readonly smallestUser: Uint8Array;
+  readonly largestUser: Uint8Array;
+
   constructor(meta: FileMeta, reader: TableReader, path: string) {
     this.meta = meta;
     this.reader = reader;
     this.path = path;
-  }
-
-  /** The smallest and largest user keys (the internal keys without their trailers). */
-  get smallestUser(): Uint8Array {
-    return this.meta.smallest.subarray(0, this.meta.smallest.length - 8);
-  }
-
-  get largestUser(): Uint8Array {
-    return this.meta.largest.subarray(0, this.meta.largest.length - 8);
+    this.smallestUser = meta.smallest.subarray(0, meta.smallest.length - 8);
+    this.largestUser = meta.largest.subarray(0, meta.largest.length - 8);
   }
 
   ref(): void {
