@@ -33,6 +33,7 @@ const abi = @import("abi.zig");
 // The exports for files (locks, the write-ahead log) live beside this file, by the same rules.
 comptime {
     _ = @import("exports_files.zig");
+    _ = @import("exports_scan.zig");
 }
 const build_options = @import("build_options");
 
