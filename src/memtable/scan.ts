@@ -169,7 +169,8 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
     }
     const limit = o.limit ?? Infinity;
     if (limit !== Infinity && (!Number.isSafeInteger(limit) || limit < 1)) {
-      throw new RangeError(`${what}: limit must be a positive integer, got ${describe(limit)}`);
+      const got = typeof limit === "number" ? limit : describe(limit);
+      throw new RangeError(`${what}: limit must be a positive integer, got ${got}`);
     }
     this.#left = limit;
     const room = keyRoom(o.prefix, `${what}: prefix`) +
