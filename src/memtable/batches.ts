@@ -54,6 +54,30 @@ export class BatchArea {
   }
 }
 
+/** Spare areas up to this size are kept for the next scan. */
+const spareSizeMax = 1 << 20;
+/**
+ * The realm's spare batch area: a scan that ends hands its area back (moved, so no view of the
+ * scan's reaches it) and the next scan starts in it instead of allocating; short range scans
+ * would otherwise pay an allocation each. Holds no data anyone reads.
+ */
+let spare: BatchArea | undefined;
+
+/** An area of at least `size` bytes: the spare one when it fits, else a new one. */
+export function takeArea(size: number): BatchArea {
+  const s = spare;
+  if (s !== undefined && s.capacity >= size && !s.buffer.detached) {
+    spare = undefined;
+    return s;
+  }
+  return new BatchArea(size);
+}
+
+/** Keeps `area` (whose contents no one holds a view of) as the spare, when not too large. */
+export function giveBack(area: BatchArea): void {
+  if (area.capacity <= spareSizeMax) spare = area;
+}
+
 /** Where a reader starts, its snapshot and bounds: the arguments `memtable_iter_new` and the
  * range calls take (checked by the caller). */
 export interface ReaderSpec {

@@ -9,7 +9,7 @@ import type { Handle } from "../ffi/native.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
 import { describe, type ValueType } from "../coding/value_type.ts";
 import { IteratorFlags } from "../ffi/layout.ts";
-import { BatchArea, BatchReader, keyRoom, metaSize } from "./batches.ts";
+import { BatchArea, BatchReader, giveBack, keyRoom, metaSize, takeArea } from "./batches.ts";
 import type { Bytes } from "./bytes.ts";
 import { type ReadOptions, snapshotParts } from "./read_options.ts";
 
@@ -173,23 +173,32 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
       throw new RangeError(`${what}: limit must be a positive integer, got ${got}`);
     }
     this.#left = limit;
+    // A scan that says how far it goes reads it in one batch when it can.
+    if (limit <= batchMax) this.#batch = limit;
     const room = keyRoom(o.prefix, `${what}: prefix`) +
       keyRoom(o.lowerBound, `${what}: lowerBound`) + keyRoom(o.upperBound, `${what}: upperBound`);
-    this.#area = new BatchArea(Math.max(metaSize(batchMax) + dataSize, room));
-    this.#reader = new BatchReader(
-      memtable,
-      {
-        snapHigh,
-        snapLow,
-        flags: readFlags,
-        prefix: o.prefix,
-        lowerBound: o.lowerBound,
-        upperBound: o.upperBound,
-        reverse,
-      },
-      this.#area,
-      what,
-    );
+    this.#area = takeArea(Math.max(metaSize(batchMax) + dataSize, room));
+    let reader: BatchReader;
+    try {
+      reader = new BatchReader(
+        memtable,
+        {
+          snapHigh,
+          snapLow,
+          flags: readFlags,
+          prefix: o.prefix,
+          lowerBound: o.lowerBound,
+          upperBound: o.upperBound,
+          reverse,
+        },
+        this.#area,
+        what,
+      );
+    } catch (e) {
+      giveBack(this.#area);
+      throw e;
+    }
+    this.#reader = reader;
   }
 
   /** The scan itself: it is its own iterator (one pass). */
@@ -227,6 +236,7 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
       this.#reader = null;
       this.generation = -1;
       this.#area = this.#area.moved();
+      giveBack(this.#area);
     }
   }
 

@@ -17,7 +17,7 @@ const Node = skiplist.Node;
 const SkipList = skiplist.SkipList;
 
 /// Lanes walking at once: enough misses in flight for the line-fill buffers.
-pub const lanes = 8;
+pub const lanes = 16;
 /// The level whose nodes start segments (lower on lists not that tall): with branching 4,
 /// segments of about 16 nodes.
 pub const segment_level = 2;
