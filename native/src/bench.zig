@@ -6,7 +6,8 @@
 //! `huge` maps the arena with 2 MiB transparent huge pages (the `hugePageSize` option).
 //!
 //! Under callgrind each phase is its own dump (`callgrind.out.<pid>.1` put, `.2` get, `.3` scan,
-//! `.4` range, `.5` the scan in batches), so instructions and cache misses per operation are deterministic counts:
+//! `.4` range, `.5` the scan in batches, `.6` range scans in one batch each), so instructions
+//! and cache misses per operation are deterministic counts:
 //!
 //!     valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no \
 //!         zig-out/bin/memtable-bench 200000 42
