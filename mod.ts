@@ -43,6 +43,7 @@ export type {
   SharedOptions as MemTableSharedOptions,
 } from "./src/memtable/options.ts";
 export { MemTableIterator } from "./src/memtable/iterator.ts";
+export { MemTableScan, ScanBatch, type ScanOptions } from "./src/memtable/scan.ts";
 export {
   type MergeOperator,
   mergeOperators,

@@ -22,7 +22,9 @@
 # 9. the flush with a built-in merge operator: native against TypeScript (bench/flush.ts), on
 #    both runtimes;
 # 10. batched lookups against single ones (bench/multi_get.ts), on both runtimes;
-# 11. the write-ahead log: a Store's writes with the WAL on and off, RocksDB's fillrandom with
+# 11. scans: scan() in batches of views, entries(), range scans, against the JS peers
+#    (bench/scan.ts), on both runtimes;
+# 12. the write-ahead log: a Store's writes with the WAL on and off, RocksDB's fillrandom with
 #    its WAL in the same run, and sync writers alone and grouped (bench/wal.ts), on both runtimes.
 # The long crash run (100 SIGKILLs, bench/crash.ts) is not part of it: `bun bench/crash.ts`.
 set -euo pipefail
@@ -148,6 +150,11 @@ echo "## Batched lookups: multiGet against get (bench/multi_get.ts)"
 echo
 "$bun" bench/multi_get.ts "$n" "$rounds"
 "$deno" run --allow-ffi --allow-read --allow-env bench/multi_get.ts "$n" "$rounds"
+echo
+echo "## Scans: scan() batches, entries() and range scans against the peers (bench/scan.ts)"
+echo
+"$bun" bench/scan.ts "$n" "$rounds"
+"$deno" run --allow-ffi --allow-read --allow-env bench/scan.ts "$n" "$rounds"
 echo
 echo "## Write-ahead log: WAL on and off, group commit (bench/wal.ts)"
 echo

@@ -2,8 +2,16 @@
  * Helpers shared by the test files: UTF-8 conversion, a seeded PRNG whose seed is printed and
  * can be replayed through an environment variable, and a portable environment read.
  */
+import assert from "node:assert/strict";
 import process from "node:process";
-import { type GetResult, GetStatus, type MemTable, type ReadOptions } from "../mod.ts";
+import {
+  type Bytes,
+  type GetResult,
+  GetStatus,
+  type MemTable,
+  type ReadOptions,
+  type ScanOptions,
+} from "../mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -103,6 +111,53 @@ export function assertGetIntoAgrees(
     const expected = i < written ? (r as { value: Uint8Array }).value[i] : 0xa5;
     if (dest[i] !== expected) {
       throw new Error(`${where}: getInto byte ${i} of ${size} is ${dest[i]}, expected ${expected}`);
+    }
+  }
+}
+
+/** One version as text: key bytes, seq, type, value bytes. */
+export const entryLine = (
+  e: { key: Uint8Array; seq: unknown; type: number; value: Uint8Array },
+): string => `${e.key.join(".")}/${e.seq}/${e.type}/${e.value.join(".")}`;
+
+/** What `mt.scan(options)` yields, as `entryLine`s (every accessor read, views checked). */
+export function scanLines(mt: MemTable, options?: ScanOptions): string[] {
+  const out: string[] = [];
+  for (const b of mt.scan(options)) {
+    assert.ok(b.length > 0, "a batch is never empty");
+    for (let i = 0; i < b.length; i++) {
+      const key = b.key(i);
+      const value = b.value(i);
+      assert.equal(key.length, b.keyLength(i));
+      assert.equal(value.length, b.valueLength(i));
+      out.push(entryLine({ key, seq: b.seq(i), type: b.type(i), value }));
+    }
+  }
+  return out;
+}
+
+/**
+ * Asserts that `mt.scan(options)` yields exactly `entries()` with the same read options,
+ * restricted to [lowerBound, upperBound), reversed with `reverse`, cut at `limit`.
+ */
+export function assertScanAgrees(mt: MemTable, options: ScanOptions, what: string): void {
+  const { lowerBound, upperBound, reverse, limit, ...read } = options;
+  const bytes = (b: Bytes | undefined) => typeof b === "string" ? utf8(b) : b;
+  const lo = bytes(lowerBound);
+  const hi = bytes(upperBound);
+  let want = [...mt.entries(read)]
+    .filter((e) =>
+      (lo === undefined || compareBytes(e.key, lo) >= 0) &&
+      (hi === undefined || compareBytes(e.key, hi) < 0)
+    )
+    .map(entryLine);
+  if (reverse) want.reverse();
+  if (limit !== undefined) want = want.slice(0, limit);
+  const got = scanLines(mt, options);
+  assert.equal(got.length, want.length, `${what}: scan count`);
+  for (let i = 0; i < want.length; i++) {
+    if (got[i] !== want[i]) {
+      assert.fail(`${what}: scan entry ${i}: ${got[i]}, entries(): ${want[i]}`);
     }
   }
 }

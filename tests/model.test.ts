@@ -24,7 +24,15 @@ import {
   ValueType,
   WriteBatch,
 } from "../mod.ts";
-import { assertGetIntoAgrees, compareBytes, env, Rng, seedFor } from "./helpers.ts";
+import {
+  assertGetIntoAgrees,
+  assertScanAgrees,
+  compareBytes,
+  env,
+  Rng,
+  scanLines,
+  seedFor,
+} from "./helpers.ts";
 
 /** Frames what it is given, so a result shows exactly which base and operands were folded. */
 const framed: MergeOperator = {
@@ -385,6 +393,22 @@ operators.forEach(([label, op, filter], run) => {
       model.rangeTombstones(),
       "tombstone",
     );
+    // scan() sees what entries() sees, forward and backward, and within random bounds.
+    compare(scanLines(mt), model.entries(false), "scanned entry");
+    compare(
+      scanLines(mt, { ignoreRangeDeletions: true, reverse: true }),
+      [...all].reverse(),
+      "back",
+    );
+    const scanRng = new Rng(base ^ 0x5ca9);
+    for (let i = 0; i < 8; i++) {
+      const [a, b] = [0, 1].map(() => pool[scanRng.below(pool.length)]!).sort(compareBytes);
+      const reverse = i % 2 === 1;
+      const limit = i % 4 < 2 ? undefined : 1 + scanRng.below(200);
+      assertScanAgrees(mt, { lowerBound: a, upperBound: b, reverse, limit }, `scan ${i}`);
+      assertScanAgrees(mt, { lowerBound: a, reverse, limit, ignoreRangeDeletions: true }, "raw");
+      assertScanAgrees(mt, { upperBound: b, reverse, snapshot: scanRng.below(seq + 1) }, "snap");
+    }
     // Backward iteration sees the same versions in reverse.
     using it = mt.iterator({ ignoreRangeDeletions: true });
     let i = all.length;

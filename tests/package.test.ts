@@ -249,7 +249,13 @@ function unsupportedRuntimes(project: string): void {
  * file the app's library writes.
  */
 function commandLine(project: string): void {
-  const env = { BUN_CONFIG_REGISTRY: "http://127.0.0.1:9/", [libraryPathEnv]: "" };
+  // The bin starts with `#!/usr/bin/env bun`: a user who runs bunx has `bun` on PATH (here the
+  // devDependency's, which the suite's own PATH may not hold).
+  const env = {
+    BUN_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+    [libraryPathEnv]: "",
+    PATH: `${root}node_modules/.bin:${process.env.PATH ?? ""}`,
+  };
   const help = run(process.execPath, ["x", "memtable", "--help"], project, env);
   assert.match(help, /^Usage: memtable <command>/m);
   writeFileSync(

@@ -22,7 +22,16 @@ import {
   ValueType,
   WriteBatch,
 } from "../mod.ts";
-import { assertGetIntoAgrees, compareBytes, env, Rng, seedFor, utf8 } from "./helpers.ts";
+import {
+  assertGetIntoAgrees,
+  assertScanAgrees,
+  compareBytes,
+  env,
+  Rng,
+  scanLines,
+  seedFor,
+  utf8,
+} from "./helpers.ts";
 
 const reps: [string, MemTableRep][] = [
   ["hashSkipList", { type: "hashSkipList", bucketCount: 97, height: 3, branching: 2 }],
@@ -95,6 +104,17 @@ function observe(mt: MemTable, keys: Uint8Array[], snapshots: number[], rng: Rng
     out.push(show([...mt.entries({ snapshot })]));
     out.push(show([...mt.entries({ snapshot, ignoreRangeDeletions: true })]));
     out.push(show(mt.rangeTombstones({ snapshot })));
+    // scan() agrees with entries() on every representation, bounded or not, both ways.
+    out.push(...scanLines(mt, { snapshot }), ...scanLines(mt, { snapshot, reverse: true }));
+    for (let i = 0; i < 4; i++) {
+      const [a, b] = [0, 1].map(() => keys[rng.below(keys.length)]!).sort(compareBytes);
+      const prefix = i === 3 ? a!.subarray(0, 1) : undefined;
+      for (const reverse of [false, true]) {
+        const o = { snapshot, lowerBound: a, upperBound: b, reverse, prefix };
+        assertScanAgrees(mt, o, `scan ${JSON.stringify(show(o))}`);
+        assertScanAgrees(mt, { snapshot, lowerBound: a, reverse, limit: 1 + i * 40 }, "limit");
+      }
+    }
     for (
       const o of [
         {},

@@ -6,7 +6,8 @@
 //! `huge` maps the arena with 2 MiB transparent huge pages (the `hugePageSize` option).
 //!
 //! Under callgrind each phase is its own dump (`callgrind.out.<pid>.1` put, `.2` get, `.3` scan,
-//! `.4` range), so instructions and cache misses per operation are deterministic counts:
+//! `.4` range, `.5` the scan in batches, `.6` range scans in one batch each), so instructions
+//! and cache misses per operation are deterministic counts:
 //!
 //!     valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no \
 //!         zig-out/bin/memtable-bench 200000 42
@@ -17,6 +18,7 @@ const std = @import("std");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const mt_mod = @import("memtable/memtable.zig");
+const scan_mod = @import("memtable/scan.zig");
 const callgrind = std.valgrind.callgrind;
 
 const key_size = 16;
@@ -66,14 +68,18 @@ pub fn main(init: std.process.Init) !void {
     try out.print("native scan     {d:>8.1} ns/entry\n", .{scan_ns});
     const range_us = try work.rangeScans(it, &checksum);
     try out.print("native range    {d:>8.1} µs/scan of {d}\n", .{ range_us, range_scan_length });
+    const batch_ns = try work.batchScan(gpa, it, &checksum);
+    try out.print("native batches  {d:>8.1} ns/entry (the scan in batches of 1024, as MemTable.scan() reads)\n", .{batch_ns});
+    const range_batch_us = try work.rangeBatches(gpa, &checksum);
+    try out.print("native range b. {d:>8.1} µs/scan of {d} (one batch after the seek, as scan({{ lowerBound, limit }}))\n", .{ range_batch_us, range_scan_length });
 
     const usage: f64 = @floatFromInt(mt.memoryUsage());
     const per_entry = usage / @as(f64, @floatFromInt(n));
     try out.print("native memory   {d:>8.1} bytes/entry ({d:.1} over key+value), arena {d} bytes allocated, checksum {d}\n", .{
         per_entry, per_entry - (key_size + value_size), mt.arena.allocatedBytes(), checksum % 10,
     });
-    try out.print("{{\"runtime\":\"zig\",\"impl\":\"{s}\",\"n\":{d},\"putNsPerOp\":{d:.1},\"getNsPerOp\":{d:.1},\"scanNsPerEntry\":{d:.1},\"rangeUsPerScan\":{d:.1},\"nativeBytesPerEntry\":{d:.1}}}\n", .{
-        if (huge) "memtable-huge" else "memtable", n, put_ns, get_ns, scan_ns, range_us, per_entry,
+    try out.print("{{\"runtime\":\"zig\",\"impl\":\"{s}\",\"n\":{d},\"putNsPerOp\":{d:.1},\"getNsPerOp\":{d:.1},\"scanNsPerEntry\":{d:.1},\"rangeUsPerScan\":{d:.1},\"scanBatchNsPerEntry\":{d:.1},\"rangeBatchUsPerScan\":{d:.1},\"nativeBytesPerEntry\":{d:.1}}}\n", .{
+        if (huge) "memtable-huge" else "memtable", n, put_ns, get_ns, scan_ns, range_us, batch_ns, range_batch_us, per_entry,
     });
     try out.flush();
 }
@@ -132,6 +138,50 @@ const Workload = struct {
         const ns = self.stop(t0);
         if (scanned != self.keys.len) return error.ScanMissed;
         return perOp(ns, self.keys.len);
+    }
+
+    /// ns per entry of a full scan copied out in batches of 1024 (`scan.scanBatch`).
+    fn batchScan(self: Workload, gpa: std.mem.Allocator, it: *mt_mod.Iterator, checksum: *u64) !f64 {
+        const max = 1024;
+        const buf = try gpa.alloc(u8, scan_mod.metaSize(max) + 128 * 1024);
+        defer gpa.free(buf);
+        var scanned: usize = 0;
+        const t0 = self.start();
+        try it.seekToFirst();
+        while (true) {
+            const n = switch (try scan_mod.scanBatch(it, buf, max, false)) {
+                .entries => |n| n,
+                else => return error.ScanFailed,
+            };
+            if (n == 0) break;
+            checksum.* +%= buf[std.mem.readInt(u32, buf[12..16], .little)];
+            scanned += n;
+        }
+        const ns = self.stop(t0);
+        if (scanned != self.keys.len) return error.ScanMissed;
+        return perOp(ns, self.keys.len);
+    }
+
+    /// µs per range scan made as `scan({ lowerBound, limit })` makes it: an iterator with the
+    /// range, positioned and read in one batch of `range_scan_length`.
+    fn rangeBatches(self: Workload, gpa: std.mem.Allocator, checksum: *u64) !f64 {
+        const buf = try gpa.alloc(u8, scan_mod.metaSize(range_scan_length) + 128 * 1024);
+        defer gpa.free(buf);
+        const seeks = @min(self.keys.len, 1000);
+        const t0 = self.start();
+        for (self.order[0..seeks]) |i| {
+            const it = try mt_mod.Iterator.create(self.mt, limits.sequence_max, .{});
+            defer it.destroy();
+            try it.setRange(&self.keys[i], null);
+            try it.seekToFirst();
+            switch (try scan_mod.scanBatch(it, buf, range_scan_length, false)) {
+                .entries => |n| if (n > 0) {
+                    checksum.* +%= buf[std.mem.readInt(u32, buf[12..16], .little)];
+                },
+                else => return error.ScanFailed,
+            }
+        }
+        return perOp(self.stop(t0), seeks) / 1000.0;
     }
 
     /// µs per scan of `range_scan_length` entries from a seek to a random key.

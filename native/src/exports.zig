@@ -38,6 +38,7 @@ comptime {
     _ = @import("exports_files.zig");
     _ = @import("exports_compaction.zig");
     _ = @import("exports_filter.zig");
+    _ = @import("exports_scan.zig");
 }
 const build_options = @import("build_options");
 

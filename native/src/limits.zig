@@ -6,7 +6,7 @@
 //! are the native side's own.
 
 /// Bumped whenever an export's signature or a shared layout changes.
-pub const abi_version: u32 = 17;
+pub const abi_version: u32 = 18;
 
 /// RocksDB's InlineSkipList defaults (`skiplist_height` 12, `skiplist_branching_factor` 4):
 /// with p = 1/4 a list of 4^12 ≈ 16.7M nodes still has O(log n) search paths.

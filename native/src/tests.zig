@@ -35,6 +35,7 @@ test {
     _ = @import("rep/skiplist.zig");
     _ = @import("rep/skiplist_test.zig");
     _ = @import("rep/skiplist_run.zig");
+    _ = @import("rep/gather.zig");
     _ = @import("rep/skiplist_rep.zig");
     _ = @import("rep/point_index.zig");
     _ = @import("rep/hash.zig");

@@ -68,6 +68,11 @@ export const symbols = {
   memtable_iter_next: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_iter_prev: { args: ["handle", "buf", "u32"], result: "i32" },
   memtable_iter_next_batch: { args: ["handle", "buf", "u32", "u32"], result: "i32" },
+  memtable_iter_set_range: {
+    args: ["handle", "buf", "u32", "u32", "u32", "u32"],
+    result: "i32",
+  },
+  memtable_iter_scan: { args: ["handle", "buf", "u32", "u32", "u32"], result: "i32" },
   memtable_share: { args: ["handle", "u32"], result: "f64" },
   memtable_attach: { args: ["f64", "u32"], result: "handle" },
   memtable_seqalloc_new: { args: ["u32", "u32"], result: "handle" },

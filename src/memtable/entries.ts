@@ -1,31 +1,35 @@
 /**
  * `MemTable.entries()`: every version in internal-key order, read in batches of up to 1024
- * entries per native call through a cursor the iterator owns.
+ * entries per native call (`batches.ts`).
  *
  * @module
  */
-import { type Handle, Scratch } from "../ffi/native.ts";
-import { batchViews, type Bytes, type Entry, keepAttached, readEntry } from "./bytes.ts";
-import { internalToken, MemTableIterator } from "./iterator.ts";
+import type { Handle } from "../ffi/native.ts";
+import { sequenceFromTrailer } from "../coding/sequence.ts";
+import type { ValueType } from "../coding/value_type.ts";
+import { BatchArea, BatchReader, keyRoom, metaSize } from "./batches.ts";
+import { batchViews, type Bytes, type Entry, keepAttached } from "./bytes.ts";
 
-const batchScratchSize = 64 * 1024;
 const batchEntriesMax = 1024;
+const batchDataSize = 128 * 1024;
 
 /**
- * `entries()`: reads entries in batches through a native cursor it owns. On Deno each entry's
+ * `entries()`: reads entries in batches through a native iterator it owns. On Deno each entry's
  * key and value are views into that batch's own buffer (copies of native memory, never reused,
  * untransferable); on Bun they are copies of their own and one buffer serves every batch.
  */
 export class EntryBatches implements IterableIterator<Entry> {
-  #it: MemTableIterator | null;
-  #batchSize = batchScratchSize;
-  #reused: Scratch | undefined;
+  #reader: BatchReader | null;
+  #area: BatchArea;
+  #size: number;
   #pending: Entry[] = [];
   #index = 0;
-  #started = false;
 
   constructor(h: Handle, snapHigh: number, snapLow: number, flags: number, prefix?: Bytes) {
-    this.#it = new MemTableIterator(internalToken, h, snapHigh, snapLow, flags, prefix);
+    const what = "MemTable.entries()";
+    this.#size = Math.max(metaSize(batchEntriesMax) + batchDataSize, keyRoom(prefix, what));
+    this.#area = new BatchArea(this.#size);
+    this.#reader = new BatchReader(h, { snapHigh, snapLow, flags, prefix }, this.#area, what);
   }
 
   [Symbol.iterator](): IterableIterator<Entry> {
@@ -36,30 +40,34 @@ export class EntryBatches implements IterableIterator<Entry> {
     if (this.#index < this.#pending.length) {
       return { value: this.#pending[this.#index++]!, done: false };
     }
-    const it = this.#it;
-    if (it === null) return { value: undefined, done: true };
-    if (!this.#started) {
-      this.#started = true;
-      it.seekToFirst();
-    }
+    const reader = this.#reader;
+    if (reader === null) return { value: undefined, done: true };
     // Deno: a fresh buffer per batch, since the entries handed out are views into it (one
     // allocation per batch instead of two per entry); it is never written again.
-    let s: Scratch;
-    if (batchViews) {
-      s = new Scratch(this.#batchSize);
-      keepAttached(s.bytes.buffer);
-    } else {
-      s = this.#reused ??= new Scratch(this.#batchSize);
+    let area = this.#area;
+    if (batchViews && this.#pending.length > 0) {
+      area = this.#area = new BatchArea(this.#size);
     }
-    const n = it.readBatch(s, batchEntriesMax);
-    this.#batchSize = Math.max(this.#batchSize, s.capacity);
+    const n = reader.read(area, batchEntriesMax, (size) => {
+      this.#size = Math.max(this.#size * 2, size);
+      return area = this.#area = new BatchArea(this.#size);
+    });
     if (n === 0) return this.return();
-    const pending: Entry[] = [];
-    let at = 0;
-    for (let i = 0; i < n; i++) {
-      const [entry, next] = readEntry(s, at);
-      pending.push(entry);
-      at = next;
+    if (batchViews) keepAttached(area.buffer);
+    const w = area.words;
+    const buffer = area.buffer;
+    const pending: Entry[] = new Array(n);
+    for (let i = 0, m = 0; i < n; i++, m += 4) {
+      const low = w[m]!;
+      const k = w[m + 2]!;
+      const v = w[m + 3]!;
+      const end = w[m + 6]!;
+      pending[i] = {
+        key: batchViews ? new Uint8Array(buffer, k, v - k) : area.bytes.slice(k, v),
+        seq: sequenceFromTrailer(w[m + 1]!, low),
+        type: (low & 0xff) as ValueType,
+        value: batchViews ? new Uint8Array(buffer, v, end - v) : area.bytes.slice(v, end),
+      };
     }
     this.#pending = pending;
     this.#index = 1;
@@ -67,10 +75,9 @@ export class EntryBatches implements IterableIterator<Entry> {
   }
 
   return(): IteratorResult<Entry> {
-    this.#it?.close();
-    this.#it = null;
+    this.#reader?.close();
+    this.#reader = null;
     this.#pending = [];
-    this.#reused = undefined;
     return { value: undefined, done: true };
   }
 }

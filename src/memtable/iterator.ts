@@ -186,25 +186,6 @@ export class MemTableIterator implements Disposable {
     return (this.#current("type").view.getUint32(0, true) & 0xff) as ValueType;
   }
 
-  /**
-   * @internal Copies up to `max` entries from the current one on into `s` and moves past
-   * them; returns how many. Grows `s` when one entry does not fit.
-   */
-  readBatch(s: Scratch, max: number): number {
-    const h = this.#live("readBatch");
-    if (!this.#valid) return 0;
-    const fn = native().fn;
-    let n = fn.memtable_iter_next_batch(h, s.arg, s.capacity, max);
-    if (n === Status.bufferTooSmall) {
-      s.reserve(s.view.getUint32(0, true));
-      n = fn.memtable_iter_next_batch(h, s.arg, s.capacity, max);
-    }
-    if (n === Status.corruption) throw corruptionReport(s, "MemTable.entries()");
-    if (n < 0) throw statusError(n, "MemTable.entries()");
-    this.#valid = fn.memtable_iter_valid(h) === 1;
-    return n;
-  }
-
   /** Releases the cursor (idempotent). */
   close(): void {
     const h = this.#h;

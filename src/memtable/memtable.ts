@@ -42,6 +42,7 @@ import {
 } from "./bytes.ts";
 import { applyBatch } from "./batch.ts";
 import { EntryBatches } from "./entries.ts";
+import { MemTableScan, type ScanOptions } from "./scan.ts";
 import { internalToken, IteratorFlags, MemTableIterator, type ReadOptions } from "./iterator.ts";
 import {
   absent,
@@ -402,11 +403,8 @@ export class MemTable implements Disposable {
   rangeTombstones(options?: ReadOptions): RangeTombstone[] {
     const h = this.#live("rangeTombstones");
     const [snapHigh, snapLow] = snapshotParts(options, "MemTable.rangeTombstones()");
-    const out: RangeTombstone[] = [];
-    for (const e of new EntryBatches(h, snapHigh, snapLow, IteratorFlags.rangeTable)) {
-      out.push({ start: e.key, end: e.value, seq: e.seq });
-    }
-    return out;
+    const all = [...new EntryBatches(h, snapHigh, snapLow, IteratorFlags.rangeTable)];
+    return all.map((e) => ({ start: e.key, end: e.value, seq: e.seq }));
   }
 
   /**
@@ -541,6 +539,25 @@ export class MemTable implements Disposable {
     const h = this.#live("entries");
     const [snapHigh, snapLow, flags] = snapshotParts(options, "MemTable.entries()");
     return new EntryBatches(h, snapHigh, snapLow, flags, options?.prefix);
+  }
+
+  /**
+   * Versions in internal-key order in batches of views (`ScanBatch`: how long they live).
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { MemTable, ValueType } from "../../mod.ts";
+   * using mt = new MemTable();
+   * for (const k of ["a", "b", "c"]) mt.add(1, ValueType.Value, k, k.toUpperCase());
+   * const keys: string[] = [];
+   * for (const b of mt.scan({ lowerBound: "b" })) {
+   *   for (let i = 0; i < b.length; i++) keys.push(new TextDecoder().decode(b.key(i)));
+   * }
+   * assert.deepEqual(keys, ["b", "c"]);
+   * ```
+   */
+  scan(options?: ScanOptions): MemTableScan {
+    return new MemTableScan(this.#live("scan"), options);
   }
 
   /** Arena bytes in use by this memtable's entries and index (RocksDB's ApproximateMemoryUsage). */

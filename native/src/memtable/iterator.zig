@@ -48,6 +48,12 @@ pub const Iterator = struct {
     /// The `prefix` read option: only user keys starting with these bytes (owned copy).
     bound: ?[]u8 = null,
     bound_alloc: ?[]u8 = null,
+    /// Scans' key range: user keys ≥ `lower` and < `upper` (copies in `range_alloc`).
+    lower: ?[]const u8 = null,
+    upper: ?[]const u8 = null,
+    range_alloc: ?[]u8 = null,
+    /// Scans: the work buffer of `gather.zig` (made by the first batch that gathers).
+    gather_work: ?[]*skiplist.Node = null,
 
     pub const Flags = packed struct(u32) {
         range_table: bool = false,
@@ -110,10 +116,34 @@ pub const Iterator = struct {
         self.it.node = null;
     }
 
-    fn checkBound(self: *Iterator) void {
-        const b = self.bound orelse return;
+    /// Restricts the iterator to user keys in [lower, upper) (either may be null: unbounded;
+    /// copied), for scans; it is then unpositioned. `seekToFirst`/`seekToLast` start at the
+    /// range's ends, `next`/`prev` stop at them (seeks are not clamped: scans do not seek).
+    pub fn setRange(self: *Iterator, lower: ?[]const u8, upper: ?[]const u8) error{OutOfMemory}!void {
+        const lower_len = if (lower) |l| l.len else 0;
+        const upper_len = if (upper) |u| u.len else 0;
+        const copy = try arena_mod.allocSliceTracked(u8, @max(lower_len + upper_len, 1));
+        if (lower) |l| @memcpy(copy[0..lower_len], l);
+        if (upper) |u| @memcpy(copy[lower_len..][0..upper_len], u);
+        if (self.range_alloc) |r| arena_mod.freeSliceTracked(r);
+        self.range_alloc = copy;
+        self.lower = if (lower != null) copy[0..lower_len] else null;
+        self.upper = if (upper != null) copy[lower_len..][0..upper_len] else null;
+        self.it.node = null;
+    }
+
+    /// Whether `user_key` is within the `prefix` bound and the scan range.
+    pub fn inBounds(self: *const Iterator, user_key: []const u8) bool {
+        if (self.bound) |b| if (!std.mem.startsWith(u8, user_key, b)) return false;
+        if (self.lower) |l| if (std.mem.order(u8, user_key, l) == .lt) return false;
+        if (self.upper) |u| if (std.mem.order(u8, user_key, u) != .lt) return false;
+        return true;
+    }
+
+    pub fn checkBound(self: *Iterator) void {
+        if (self.bound == null and self.lower == null and self.upper == null) return;
         const n = self.it.node orelse return;
-        if (!std.mem.startsWith(u8, n.key().user_key, b)) self.it.node = null;
+        if (!self.inBounds(n.key().user_key)) self.it.node = null;
     }
 
     pub fn destroy(self: *Iterator) void {
@@ -121,6 +151,8 @@ pub const Iterator = struct {
         const mt = self.mt;
         if (self.view_owned) arena_mod.freeSliceTracked(self.view.?);
         if (self.bound_alloc) |b| arena_mod.freeSliceTracked(b);
+        if (self.range_alloc) |r| arena_mod.freeSliceTracked(r);
+        if (self.gather_work) |w| arena_mod.freeSliceTracked(w);
         if (self.fragments) |f| f.release();
         self.magic = 0;
         arena_mod.destroyTracked(self);
@@ -129,6 +161,12 @@ pub const Iterator = struct {
 
     fn visible(self: *Iterator) bool {
         const n = self.it.node orelse return true;
+        return self.visibleNode(n);
+    }
+
+    /// Whether `n` is visible at the snapshot and not covered by a range tombstone (unless
+    /// they are ignored).
+    pub fn visibleNode(self: *Iterator, n: *skiplist.Node) bool {
         const k = n.key();
         const seq = k.sequence();
         if (seq > self.snapshot) return false;
@@ -139,7 +177,7 @@ pub const Iterator = struct {
         return !tombstones.hides(f.maxSeqIn(i, self.snapshot), seq);
     }
 
-    fn skipForward(self: *Iterator) void {
+    pub fn skipForward(self: *Iterator) void {
         while (!self.visible()) self.it.next();
     }
 
@@ -158,7 +196,11 @@ pub const Iterator = struct {
     pub fn seekToFirst(self: *Iterator) error{OutOfMemory}!void {
         try self.totalOrder();
         self.prefix = null;
-        if (self.bound) |b| {
+        var from: ?[]const u8 = self.bound;
+        if (self.lower) |l| {
+            if (from == null or std.mem.order(u8, l, from.?) == .gt) from = l;
+        }
+        if (from) |b| {
             self.it.seek(.{ .user_key = b, .trailer = coding.packTrailer(limits.sequence_max, limits.value_type_for_seek) });
         } else self.it.seekToFirst();
         self.skipForward();
@@ -188,7 +230,12 @@ pub const Iterator = struct {
                     self.it.node = last;
                 }
             }
-        } else self.it.seekToLast();
+        } else if (self.upper == null) self.it.seekToLast();
+        if (self.upper) |u| {
+            // The last key below `upper`, unless the prefix's end already lies before it.
+            const past = if (self.bound == null) true else if (self.it.node) |n| std.mem.order(u8, n.key().user_key, u) != .lt else false;
+            if (past) self.it.seekLessThan(.{ .user_key = u, .trailer = std.math.maxInt(u64) });
+        }
         self.skipBackward();
         self.checkBound();
     }
@@ -216,7 +263,7 @@ pub const Iterator = struct {
         }
         self.prefix = have.?;
     }
-    fn checkPrefix(self: *Iterator) void {
+    pub fn checkPrefix(self: *Iterator) void {
         const p = self.prefix orelse return;
         const n = self.it.node orelse return;
         const have = self.mt.extractor.prefixOf(n.key().user_key);

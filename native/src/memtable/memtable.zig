@@ -377,6 +377,7 @@ test {
     _ = tombstones;
     _ = fragments;
     _ = iterator;
+    _ = @import("scan.zig");
     _ = @import("bloom.zig");
     _ = @import("key_filter.zig");
 }

@@ -1,0 +1,247 @@
+//! Scan batches: what `MemTable.scan()` and `entries()` read, many entries per native call,
+//! from an iterator's position on. The entries an iterator's `next` (or `prev`) would visit,
+//! the same visibility rules (snapshot, range tombstones, the prefix bound, the scan range),
+//! copied into one buffer laid out for JavaScript to read without parsing:
+//!
+//!     meta: 4 × u32 per entry i, at word 4i: trailer low, trailer high, key offset,
+//!           value offset; and at word 4n+2 the end of the last value (so entry i's value ends
+//!           where entry i+1's key starts, word 4(i+1)+2);
+//!     data: from byte `metaSize(max)` on, key ‖ value of each entry, back to back.
+//!
+//! Offsets count from the buffer's start. Forward over a skiplist the nodes come from
+//! `rep/gather.zig` (level-0 segments walked in lockstep, their misses overlapped); over a
+//! sorted view the nodes ahead are prefetched; backward it is `prev`, one search per step.
+//!
+//! Thread safety: as the iterator's (one thread; reads without locks alongside writers).
+const std = @import("std");
+const coding = @import("../coding.zig");
+const arena_mod = @import("../arena.zig");
+const skiplist = @import("../rep/skiplist.zig");
+const gather = @import("../rep/gather.zig");
+const Iterator = @import("iterator.zig").Iterator;
+
+const Node = skiplist.Node;
+const Copied = Iterator.Copied;
+
+/// Bytes of the meta words for a batch of up to `max` entries.
+pub fn metaSize(max: u32) usize {
+    return 16 * (@as(usize, max) + 1);
+}
+
+/// How far ahead a walk over a sorted view prefetches.
+const view_prefetch_distance = 8;
+
+const Writer = struct {
+    out: []u8,
+    count: u32 = 0,
+    pos: usize,
+    protection: u8,
+
+    /// Appends `n`'s entry; what stops the batch when it does not fit or fails its check.
+    fn put(self: *Writer, n: *Node) ?Copied {
+        const entry = n.entry();
+        if (!coding.verifyProtection(entry, self.protection)) return .{ .corrupt = n };
+        const e = coding.decodeEntry(entry);
+        const klen = e.key.user_key.len;
+        const need = self.pos + klen + e.value.len;
+        if (need > self.out.len) return .{ .too_small = need };
+        const w = 16 * @as(usize, self.count);
+        put32(self.out, w, @truncate(e.key.trailer));
+        put32(self.out, w + 4, @truncate(e.key.trailer >> 32));
+        put32(self.out, w + 8, @intCast(self.pos));
+        put32(self.out, w + 12, @intCast(self.pos + klen));
+        @memcpy(self.out[self.pos..][0..klen], e.key.user_key);
+        @memcpy(self.out[self.pos + klen ..][0..e.value.len], e.value);
+        self.pos = need;
+        self.count += 1;
+        return null;
+    }
+
+    /// The batch's answer: the first entry's failure (`too_small` names the whole buffer it
+    /// needs), else the count (a later entry that failed is the next batch's first).
+    fn finish(self: *Writer, stop: ?Copied) Copied {
+        if (stop) |s| if (self.count == 0) return s;
+        put32(self.out, 16 * @as(usize, self.count) + 8, @intCast(self.pos));
+        return .{ .entries = self.count };
+    }
+};
+
+inline fn put32(out: []u8, at: usize, v: u32) void {
+    std.mem.writeInt(u32, out[at..][0..4], v, .little);
+}
+
+/// Copies up to `max` entries from the current one on (forward, or backward with `reverse`)
+/// into `out` in the batch layout and moves past the last one copied. It stops before an entry
+/// that does not fit, and before one that fails its protection check: that one is reported
+/// when the caller asks for the next batch (it is then the first). Nothing moves when the first
+/// entry is reported. REQUIRES: `max` ≥ 1.
+pub fn scanBatch(it: *Iterator, out: []u8, max: u32, reverse: bool) error{OutOfMemory}!Copied {
+    std.debug.assert(max >= 1);
+    if (!it.valid()) return .{ .entries = 0 };
+    const meta = metaSize(max);
+    if (out.len < meta) {
+        const e = coding.decodeEntry(it.node().entry());
+        return .{ .too_small = meta + e.key.user_key.len + e.value.len };
+    }
+    var w: Writer = .{ .out = out, .pos = meta, .protection = it.mt.protectionBytes() };
+    if (reverse) return w.finish(stepping(it, &w, max, true));
+    if (it.it.list) |list| return w.finish(try gathered(it, list, &w, max));
+    return w.finish(stepping(it, &w, max, false));
+}
+
+/// One `next`/`prev` per entry (over a sorted view, the nodes ahead prefetched).
+fn stepping(it: *Iterator, w: *Writer, max: u32, reverse: bool) ?Copied {
+    while (w.count < max and it.valid()) {
+        if (!reverse and it.it.list == null) {
+            const ahead = it.it.pos + view_prefetch_distance;
+            if (ahead < it.it.view.len) @prefetch(@as([*]const u8, @ptrCast(it.it.view[ahead])) + 16, .{});
+        }
+        if (w.put(it.node())) |stop| return stop;
+        if (reverse) it.prev() else it.next();
+    }
+    return null;
+}
+
+/// Forward over a skiplist: the nodes ahead gathered in runs, then each one taken as `next`
+/// would take it (invisible ones skipped, the first one out of bounds ends the scan).
+fn gathered(it: *Iterator, list: *skiplist.SkipList, w: *Writer, max: u32) error{OutOfMemory}!?Copied {
+    const work = it.gather_work orelse blk: {
+        const buf = try arena_mod.allocSliceTracked(*Node, gather.work_size);
+        it.gather_work = buf;
+        break :blk buf;
+    };
+    var hint: ?gather.Boundary = null;
+    while (w.count < max and it.valid()) {
+        // A few more than wanted, for versions the snapshot or a tombstone hides.
+        const want = @min(@as(usize, max - w.count) + 16, gather.work_size);
+        const g = gather.gather(list, it.node(), hint, work, want);
+        std.debug.assert(g.count >= 1 and work[0] == it.node());
+        const run = work[0..g.count];
+        var i: usize = 0;
+        while (true) {
+            if (w.put(run[i])) |stop| return stop; // the position stays on it
+            const in_run = advance(it, run, g.next, &i);
+            if (w.count == max or !it.valid()) return null;
+            if (!in_run) {
+                hint = if (it.it.node == g.next) g.boundary else null;
+                break;
+            }
+        }
+    }
+    return null;
+}
+
+/// `next` from run[i]: the following visible node of the run, or past the run from `next` on
+/// (false); then the prefix and range checks.
+fn advance(it: *Iterator, run: []*Node, next: ?*Node, i: *usize) bool {
+    i.* += 1;
+    while (i.* < run.len and !it.visibleNode(run[i.*])) i.* += 1;
+    const in_run = i.* < run.len;
+    if (in_run) it.it.node = run[i.*] else {
+        it.it.node = next;
+        it.skipForward();
+    }
+    it.checkPrefix();
+    it.checkBound();
+    return in_run;
+}
+
+const testing = std.testing;
+const limits = @import("../limits.zig");
+const MemTable = @import("memtable.zig").MemTable;
+
+/// Reads a batch back as (trailer, key, value) triples appended to `list`.
+fn appendBatch(out: []const u8, n: u32, list: *std.ArrayList([3][]const u8), trailers: *std.ArrayList(u64)) !void {
+    var i: usize = 0;
+    while (i < n) : (i += 1) {
+        const w = 16 * i;
+        const lo = std.mem.readInt(u32, out[w..][0..4], .little);
+        const hi = std.mem.readInt(u32, out[w + 4 ..][0..4], .little);
+        const k = std.mem.readInt(u32, out[w + 8 ..][0..4], .little);
+        const v = std.mem.readInt(u32, out[w + 12 ..][0..4], .little);
+        const end = std.mem.readInt(u32, out[w + 24 ..][0..4], .little);
+        try list.append(testing.allocator, .{ out[k..v], out[v..end], "" });
+        try trailers.append(testing.allocator, @as(u64, hi) << 32 | lo);
+    }
+}
+
+fn expectSameAsStepping(mt: *MemTable, snapshot: u64, range: [2]?[]const u8, prefix: ?[]const u8, reverse: bool, max: u32) !void {
+    const a = std.testing.allocator;
+    const stepper = try Iterator.create(mt, snapshot, .{});
+    defer stepper.destroy();
+    const scanner = try Iterator.create(mt, snapshot, .{});
+    defer scanner.destroy();
+    for ([_]*Iterator{ stepper, scanner }) |it| {
+        if (prefix) |p| try it.setBound(p);
+        try it.setRange(range[0], range[1]);
+        if (reverse) try it.seekToLast() else try it.seekToFirst();
+    }
+    var want: std.ArrayList(u64) = .empty;
+    defer want.deinit(a);
+    while (stepper.valid()) : (if (reverse) stepper.prev() else stepper.next()) {
+        try want.append(a, stepper.node().key().trailer ^ std.hash.Wyhash.hash(0, stepper.node().key().user_key));
+    }
+    var got: std.ArrayList(u64) = .empty;
+    defer got.deinit(a);
+    var entries: std.ArrayList([3][]const u8) = .empty;
+    defer entries.deinit(a);
+    var trailers: std.ArrayList(u64) = .empty;
+    defer trailers.deinit(a);
+    const buf = try a.alloc(u8, metaSize(max) + 64 * max);
+    defer a.free(buf);
+    while (true) {
+        const c = try scanBatch(scanner, buf, max, reverse);
+        const n = c.entries;
+        if (n == 0) break;
+        try testing.expect(n <= max);
+        entries.clearRetainingCapacity();
+        trailers.clearRetainingCapacity();
+        try appendBatch(buf, n, &entries, &trailers);
+        for (entries.items, trailers.items) |e, t| try got.append(a, t ^ std.hash.Wyhash.hash(0, e[0]));
+    }
+    try testing.expectEqualSlices(u64, want.items, got.items);
+}
+
+test "scan batches visit what next and prev visit: snapshots, tombstones, prefixes, ranges" {
+    const mt = try MemTable.create(.{ .write_buffer_size = 8 << 20 });
+    defer _ = mt.unref();
+    var prng: std.Random.DefaultPrng = .init(0x5CA9);
+    const r = prng.random();
+    var key: [3]u8 = undefined;
+    var seq: u64 = 1;
+    while (seq < 6000) : (seq += 1) {
+        key = .{ 'a' + r.uintLessThan(u8, 4), r.int(u8), r.int(u8) };
+        if (r.uintLessThan(u8, 50) == 0) {
+            const end: [3]u8 = .{ key[0], key[1] +| 3, 0 };
+            try mt.addRangeDeletion(seq, &key, &end);
+        } else {
+            const t: limits.ValueType = if (r.uintLessThan(u8, 8) == 0) .deletion else .value;
+            mt.add(seq, t, &key, key[0..r.uintLessThan(usize, 3)]) catch |e| if (e != error.Duplicate) return e;
+        }
+    }
+    for ([_]u64{ limits.sequence_max, 3000, 10 }) |snapshot| {
+        for ([_][2]?[]const u8{ .{ null, null }, .{ "b", null }, .{ null, "c\x80" }, .{ "b\x10", "b\x11" }, .{ "z", "a" } }) |range| {
+            for ([_]?[]const u8{ null, "c" }) |prefix| {
+                for ([_]u32{ 1, 7, 100, 1024 }) |max| {
+                    try expectSameAsStepping(mt, snapshot, range, prefix, false, max);
+                    try expectSameAsStepping(mt, snapshot, range, prefix, true, max);
+                }
+            }
+        }
+    }
+}
+
+test "a scan batch reports a first entry that does not fit, and stops before a later one" {
+    const mt = try MemTable.create(.{ .write_buffer_size = 1 << 20 });
+    defer _ = mt.unref();
+    try mt.add(1, .value, "a", "1");
+    const long: [40]u8 = @splat('2');
+    try mt.add(2, .value, "b", &long);
+    const it = try Iterator.create(mt, limits.sequence_max, .{});
+    defer it.destroy();
+    try it.seekToFirst();
+    var buf: [metaSize(4) + 8]u8 = undefined;
+    try testing.expectEqual(Copied{ .entries = 1 }, try scanBatch(it, &buf, 4, false));
+    try testing.expectEqual(Copied{ .too_small = metaSize(4) + 41 }, try scanBatch(it, &buf, 4, false));
+    try testing.expectEqualStrings("b", it.node().key().user_key); // nothing moved
+}

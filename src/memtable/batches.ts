@@ -1,0 +1,177 @@
+/**
+ * Reading a memtable in batches (`memtable_iter_scan`, native/src/memtable/scan.zig): a native
+ * iterator that copies many entries per call into one buffer, laid out as
+ *
+ *     words 4i..4i+3: trailer low, trailer high, key offset, value offset (entry i);
+ *     word 4n+2: the end of the last value; key ‖ value bytes from byte 16·(max+1) on.
+ *
+ * What `MemTable.entries()` and `MemTable.scan()` share.
+ *
+ * @module
+ */
+import { MemTableClosedError } from "../errors.ts";
+import { Status } from "../ffi/layout.ts";
+import { type BufArg, type Handle, native, statusError } from "../ffi/native.ts";
+import { type Bytes, corruptionReport, encodedSizeBound, writeKey } from "./bytes.ts";
+
+const readerFinalizer = new FinalizationRegistry<Handle>((h) => {
+  native().fn.memtable_iter_free(h);
+});
+
+/** Bytes of meta words before the data of a batch of up to `max` entries. */
+export function metaSize(max: number): number {
+  return 16 * (max + 1);
+}
+
+/** A batch buffer: its bytes, its 32-bit words (the meta) and the native call's argument. */
+export class BatchArea {
+  buffer: ArrayBuffer;
+  bytes: Uint8Array<ArrayBuffer>;
+  words: Uint32Array<ArrayBuffer>;
+  view: DataView<ArrayBuffer>;
+  arg: BufArg;
+
+  constructor(capacity: number, buffer: ArrayBuffer = new ArrayBuffer(capacity)) {
+    this.buffer = buffer;
+    this.bytes = new Uint8Array(buffer);
+    this.words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    this.view = new DataView(buffer);
+    this.arg = native().bufArg(this.bytes);
+  }
+
+  get capacity(): number {
+    return this.bytes.length;
+  }
+
+  /**
+   * A fresh area over the same memory, this one's buffer detached (`ArrayBuffer.transfer`):
+   * every view into the old buffer then has length 0, so nothing handed out can read what the
+   * next batch writes. When the buffer was detached by someone else, a new one.
+   */
+  moved(): BatchArea {
+    if (this.buffer.detached) return new BatchArea(this.bytes.length || 1 << 16);
+    return new BatchArea(0, this.buffer.transfer());
+  }
+}
+
+/** Spare areas up to this size are kept for the next scan. */
+const spareSizeMax = 1 << 20;
+/**
+ * The realm's spare batch area: a scan that ends hands its area back (moved, so no view of the
+ * scan's reaches it) and the next scan starts in it instead of allocating; short range scans
+ * would otherwise pay an allocation each. Holds no data anyone reads.
+ */
+let spare: BatchArea | undefined;
+
+/** An area of at least `size` bytes: the spare one when it fits, else a new one. */
+export function takeArea(size: number): BatchArea {
+  const s = spare;
+  if (s !== undefined && s.capacity >= size && !s.buffer.detached) {
+    spare = undefined;
+    return s;
+  }
+  return new BatchArea(size);
+}
+
+/** Keeps `area` (whose contents no one holds a view of) as the spare, when not too large. */
+export function giveBack(area: BatchArea): void {
+  if (area.capacity <= spareSizeMax) spare = area;
+}
+
+/** Where a reader starts, its snapshot and bounds: the arguments `memtable_iter_new` and the
+ * range calls take (checked by the caller). */
+export interface ReaderSpec {
+  snapHigh: number;
+  snapLow: number;
+  flags: number;
+  prefix?: Bytes | undefined;
+  lowerBound?: Bytes | undefined;
+  upperBound?: Bytes | undefined;
+  reverse?: boolean;
+}
+
+/** A native iterator read in batches; closes itself at the end. */
+export class BatchReader {
+  #h: Handle | null;
+  #started = false;
+  readonly #reverse: boolean;
+  readonly #what: string;
+
+  constructor(memtable: Handle, spec: ReaderSpec, area: BatchArea, what: string) {
+    this.#what = what;
+    this.#reverse = spec.reverse ?? false;
+    const fn = native().fn;
+    const h = fn.memtable_iter_new(memtable, spec.snapHigh, spec.snapLow, spec.flags);
+    if (h === null) throw statusError(Status.outOfMemory, what);
+    this.#h = h;
+    readerFinalizer.register(this, h, this);
+    try {
+      if (spec.prefix !== undefined) {
+        const length = writeKey(area, spec.prefix, `${what}: prefix`);
+        const rc = fn.memtable_iter_set_prefix(h, area.arg, area.capacity, length);
+        if (rc !== 0) throw statusError(rc, what);
+      }
+      const lower = spec.lowerBound;
+      const upper = spec.upperBound;
+      if (lower !== undefined || upper !== undefined) {
+        const lowerLength = lower === undefined ? 0 : writeKey(area, lower, `${what}: lowerBound`);
+        const upperLength = upper === undefined
+          ? 0
+          : writeKey(area, upper, `${what}: upperBound`, lowerLength);
+        const which = (lower === undefined ? 0 : 1) | (upper === undefined ? 0 : 2);
+        const rc = fn.memtable_iter_set_range(
+          h,
+          area.arg,
+          area.capacity,
+          lowerLength,
+          upperLength,
+          which,
+        );
+        if (rc !== 0) throw statusError(rc, what);
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Whether the reader is still open (not at its end, not closed). */
+  get open(): boolean {
+    return this.#h !== null;
+  }
+
+  /**
+   * Reads up to `max` entries into `area` (grown, as a new area returned through `grow`, when
+   * one entry does not fit); returns how many (0: the end, and the reader is closed).
+   */
+  read(area: BatchArea, max: number, grow: (size: number) => BatchArea): number {
+    const h = this.#h;
+    if (h === null) throw new MemTableClosedError(`${this.#what}: the scan is closed`);
+    const fn = native().fn;
+    const flags = (this.#reverse ? 1 : 0) | (this.#started ? 0 : 2);
+    let n = fn.memtable_iter_scan(h, area.arg, area.capacity, max, flags);
+    this.#started = true;
+    if (n === Status.bufferTooSmall) {
+      area = grow(area.view.getUint32(0, true));
+      n = fn.memtable_iter_scan(h, area.arg, area.capacity, max, flags & 1);
+    }
+    if (n === Status.corruption) throw corruptionReport(area, this.#what);
+    if (n < 0) throw statusError(n, this.#what);
+    if (n === 0) this.close();
+    return n;
+  }
+
+  /** Releases the native iterator (idempotent). */
+  close(): void {
+    const h = this.#h;
+    if (h === null) return;
+    this.#h = null;
+    readerFinalizer.unregister(this);
+    native().fn.memtable_iter_free(h);
+  }
+}
+
+/** The bytes `key` needs in a batch area (type and size checked), for sizing the first area. */
+export function keyRoom(key: unknown, what: string): number {
+  return key === undefined ? 0 : encodedSizeBound(key, what, "key");
+}
