@@ -13,6 +13,7 @@
  * `targetFileSizeBase` = the buffer, `maxBytesForLevelBase` = 4 buffers, the rest RocksDB's
  * defaults (trigger 4, slowdown 20, stop 36, multiplier 10). The writer awaits `whenWritable()`
  * every 1000 writes: the time it waits there is the stall time. Reported: writes/s, stall time,
+ * the most level-0 files seen (after `whenWritable()`, every 10,000 writes),
  * write amplification (table bytes written by flushes and compactions per user byte), files and
  * MB per level, compaction figures; then reads/s with p50/p99 latency, and scans (a seek and
  * 100 entries each) per second. RocksDB's rows are its result lines, percentiles and compaction
@@ -47,6 +48,8 @@ function nextKey(): Uint8Array {
 }
 const value = new Uint8Array(valueSize).map((_, i) => i);
 let stallMs = 0;
+/** The most level-0 files seen (every 10,000 writes, after whenWritable()). */
+let maxL0 = 0;
 
 const store = Store.open({ dir: join(dir, "db"), writeBufferSize, ...levels });
 const t0 = performance.now();
@@ -56,6 +59,7 @@ for (let i = 0; i < n; i++) {
     const s = performance.now();
     await store.whenWritable();
     stallMs += performance.now() - s;
+    if (i % 10_000 === 9_999) maxL0 = Math.max(maxL0, store.stats().levels[0]!.files);
   }
 }
 const writeMs = performance.now() - t0;
@@ -95,6 +99,7 @@ console.log(JSON.stringify({
   stallMs: Math.round(stallMs),
   writeAmplification: +st.writeAmplification.toFixed(2),
   readAmplification: st.readAmplification,
+  maxL0Files: maxL0,
   filesPerLevel: st.levels.map((l) => l.files).join(","),
   mbPerLevel: st.levels.map((l) => mb(l.bytes)).join(","),
   flushes: st.flushes,

@@ -32,6 +32,7 @@ import { compareVersions, mergeVersions } from "../table/merging_iterator.ts";
 import { TableBuilder } from "../table/table_builder.ts";
 import { type TableEntry, TableReader, type TableTombstone } from "../table/table_reader.ts";
 import { numbered } from "../db/manifest.ts";
+import { yieldToEventLoop } from "../event_loop.ts";
 
 /** What a compaction job reads and how it writes. */
 export interface JobInput {
@@ -144,7 +145,7 @@ async function collapse(input: JobInput, result: JobResult): Promise<void> {
       if (++sinceCheck >= 256) {
         sinceCheck = 0;
         if (performance.now() - sliceStart >= sliceMs) {
-          await new Promise((r) => setTimeout(r, 0));
+          await yieldToEventLoop();
           if (input.signal?.aborted) throw new CompactionAborted("the compaction was stopped");
           sliceStart = performance.now();
         }

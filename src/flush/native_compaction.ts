@@ -31,6 +31,7 @@ import {
   type JobResult,
   writeJobOutput,
 } from "./compaction_job.ts";
+import { yieldToEventLoop } from "../event_loop.ts";
 
 /** The operator codes of `native/src/merge_operator.zig` (`Kind`); they cross the boundary. */
 const operatorKind: Record<BuiltinSpec["builtin"], number> = {
@@ -99,7 +100,7 @@ export async function runNativeCompactionJob(input: NativeJobInput): Promise<Job
       if (more === 0) break;
       const [size, smallestSeq, largestSeq] = outputFigures(job, s, what);
       writeJobOutput(input, readOutput(job, size, what), smallestSeq, largestSeq, result);
-      await new Promise((r) => setTimeout(r, 0));
+      await yieldToEventLoop();
       if (input.signal?.aborted) throw new CompactionAborted("the compaction was stopped");
     }
     const n = fn.memtable_compaction_stats(job, s.arg, s.capacity);

@@ -25,6 +25,7 @@ import { withDescriptorsAsync } from "./descriptors.ts";
 import type { FileMeta } from "./directory.ts";
 import { bloomBitsOf, type StoreOptions } from "./options.ts";
 import { flushedMeta, type TableFiles } from "./table_files.ts";
+import { yieldToEventLoop } from "../event_loop.ts";
 
 /** What flushes work on: the Store's, read when a flush runs. */
 export interface FlushContext {
@@ -74,7 +75,7 @@ export class FlushScheduler {
         while (this.#ctx.imm.isFlushPending()) {
           // A flush in the Worker starts now (the request is posted before the first await);
           // one on this thread waits for the writer to yield, so `put` returns first.
-          if (!this.#inWorker()) await new Promise((r) => setTimeout(r, 0));
+          if (!this.#inWorker()) await yieldToEventLoop();
           await this.#flushOnce();
         }
       } catch (e) {
@@ -115,7 +116,7 @@ export class FlushScheduler {
     }
     // While a flush runs in the Worker, let its reply in (a macrotask): a writer that never
     // yields to the event loop would otherwise hold finished flushes uninstalled.
-    if (this.#flushing !== undefined) await new Promise((r) => setTimeout(r, 0));
+    if (this.#flushing !== undefined) await yieldToEventLoop();
   }
 
   /** Ends the flush Worker; flushes waiting on it reject. */

@@ -41,6 +41,7 @@ import {
   pickRange,
 } from "./picker.ts";
 import type { LiveTable } from "./version.ts";
+import { yieldToEventLoop } from "../../event_loop.ts";
 
 /** What compactions work on: the Store's, read when one runs. */
 export interface CompactionContext {
@@ -199,7 +200,7 @@ export class Compactor {
     if (l0() < o.level0SlowdownWritesTrigger) {
       // The job runs on this thread between the writer's yields: a writer that never yields to
       // the event loop would never let it run, so a running compaction gets a slice here.
-      if (this.#running !== undefined) await new Promise((r) => setTimeout(r, 0));
+      if (this.#running !== undefined) await yieldToEventLoop();
       return this.#rethrow();
     }
     const started = performance.now();
