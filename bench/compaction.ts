@@ -13,13 +13,13 @@
  * `targetFileSizeBase` = the buffer, `maxBytesForLevelBase` = 4 buffers, the rest RocksDB's
  * defaults (trigger 4, slowdown 20, stop 36, multiplier 10). The writer awaits `whenWritable()`
  * every 1000 writes: the time it waits there is the stall time. Reported: writes/s, stall time,
- * the most level-0 files seen (after `whenWritable()`, every 10,000 writes),
+ * the most level-0 files and open table-file descriptors seen (every 10,000 writes),
  * write amplification (table bytes written by flushes and compactions per user byte), files and
  * MB per level, compaction figures; then reads/s with p50/p99 latency, and scans (a seek and
  * 100 entries each) per second. RocksDB's rows are its result lines, percentiles and compaction
  * statistics (its W-Amp column).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -50,6 +50,22 @@ const value = new Uint8Array(valueSize).map((_, i) => i);
 let stallMs = 0;
 /** The most level-0 files seen (every 10,000 writes, after whenWritable()). */
 let maxL0 = 0;
+/** The most descriptors of the store's table files open at once (sampled with maxL0). */
+let maxSstFds = 0;
+/** This process's open descriptors naming a table file of the bench's directory (Linux). */
+function sstDescriptors(): number {
+  if (process.platform !== "linux") return 0;
+  let n = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir) && target.endsWith(".sst")) n++;
+    } catch {
+      // closed while listed
+    }
+  }
+  return n;
+}
 
 const store = Store.open({ dir: join(dir, "db"), writeBufferSize, ...levels });
 const t0 = performance.now();
@@ -59,7 +75,10 @@ for (let i = 0; i < n; i++) {
     const s = performance.now();
     await store.whenWritable();
     stallMs += performance.now() - s;
-    if (i % 10_000 === 9_999) maxL0 = Math.max(maxL0, store.stats().levels[0]!.files);
+    if (i % 10_000 === 9_999) {
+      maxL0 = Math.max(maxL0, store.stats().levels[0]!.files);
+      maxSstFds = Math.max(maxSstFds, sstDescriptors());
+    }
   }
 }
 const writeMs = performance.now() - t0;
@@ -100,6 +119,8 @@ console.log(JSON.stringify({
   writeAmplification: +st.writeAmplification.toFixed(2),
   readAmplification: st.readAmplification,
   maxL0Files: maxL0,
+  maxSstDescriptors: maxSstFds,
+  maxOpenFiles: st.maxOpenFiles,
   filesPerLevel: st.levels.map((l) => l.files).join(","),
   mbPerLevel: st.levels.map((l) => mb(l.bytes)).join(","),
   flushes: st.flushes,
