@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import {
   compareInternalKeys,
   compareUserKeyOf,
@@ -28,8 +27,8 @@ import type { Bytes } from "../memtable/bytes.ts";
 import type { TableCache } from "./table_cache.ts";
 import type { BlockCache } from "./block_cache.ts";
 import { dataEntries, versionsInBlock } from "./block_search.ts";
-import { decodeFixed32 as readFixed32, decodeFixed64 as readFixed64 } from "../coding/varint.ts";
-import { CorruptionError, MemTableError } from "../errors.ts";
+import { decodeFixed32 as readFixed32 } from "../coding/varint.ts";
+import { CorruptionError } from "../errors.ts";
 import { snappyUncompress } from "./snappy.ts";
 import { coverOf } from "./tombstone_cover.ts";
 import {
@@ -50,8 +49,18 @@ import {
   footerSize,
   readBlock,
   readHandle,
-  readVarint,
 } from "./format.ts";
+import { parseProperties, type TableProperties } from "./table_properties.ts";
+import {
+  bufferSource,
+  cachedSource,
+  fileSource,
+  snappyCompression,
+  type Source,
+  unsupportedCompression,
+} from "./table_source.ts";
+
+export type { TableProperties } from "./table_properties.ts";
 
 /** A point entry of a table. */
 export interface TableEntry {
@@ -75,112 +84,7 @@ export interface TableTombstone {
   seq: SequenceNumber;
 }
 
-/** The properties RocksDB records in every table (and the raw ones, by name). */
-export interface TableProperties {
-  /** Point entries in the table. */
-  numEntries: number;
-  /** Deletion and SingleDeletion entries among them. */
-  deletedKeys: number;
-  /** Merge operands among them. */
-  mergeOperands: number;
-  /** Range tombstones. */
-  numRangeDeletions: number;
-  /** Bytes of the internal keys, before any compression. */
-  rawKeySize: number;
-  /** Bytes of the values, before any compression. */
-  rawValueSize: number;
-  /** Bytes of the data blocks. */
-  dataSize: number;
-  /** Bytes of the index block. */
-  indexSize: number;
-  /** Data blocks in the table. */
-  numDataBlocks: number;
-  /** The name of the comparator the keys are ordered by. */
-  comparator: string;
-  /** The column family the table was written for, when recorded. */
-  columnFamilyName: string | undefined;
-  /**
-   * Whether index entries hold user keys (RocksDB's format_version 3 and later) rather than
-   * internal keys.
-   */
-  indexKeyIsUserKey: boolean;
-  /** Whether index entries are delta-encoded block handles. */
-  indexValueIsDeltaEncoded: boolean;
-  /** Set in files written for ingestion (RocksDB's SstFileWriter): 2. */
-  externalSstFileVersion: number | undefined;
-  /** The sequence number every entry of an ingested file takes (0 until ingested). */
-  globalSeqno: bigint | undefined;
-  /** Every property as stored, by name. */
-  raw: Map<string, Uint8Array>;
-}
-
 const decoder = new TextDecoder();
-
-/** Where a table's bytes come from: a buffer, or a file read block by block. */
-interface Source {
-  readonly size: number;
-  read(offset: number, length: number): Uint8Array;
-  close(): void;
-}
-
-function bufferSource(bytes: Uint8Array): Source {
-  return {
-    size: bytes.length,
-    read: (offset, length) => bytes.subarray(offset, offset + length),
-    close() {},
-  };
-}
-
-/** `length` bytes of the file open as `fd` from `offset`. */
-function readFully(
-  fd: number,
-  offset: number,
-  length: number,
-  path: string,
-  out = new Uint8Array(length),
-): Uint8Array {
-  let at = 0;
-  while (at < length) {
-    const got = readSync(fd, out, at, length - at, offset + at);
-    if (got === 0) throw new CorruptionError(`${path}: the file ends early`);
-    at += got;
-  }
-  return out;
-}
-
-function fileSource(path: string): Source {
-  const fd = openSync(path, "r");
-  let open = true;
-  let size: number;
-  try {
-    size = fstatSync(fd).size;
-  } catch (e) {
-    closeSync(fd);
-    throw e;
-  }
-  return {
-    size,
-    read(offset, length) {
-      if (!open) throw new CorruptionError(`${path}: the table was closed`);
-      return readFully(fd, offset, length, path);
-    },
-    close() {
-      if (open) closeSync(fd);
-      open = false;
-    },
-  };
-}
-
-/** A file whose descriptor a TableCache opens and closes (see table_cache.ts). */
-function cachedSource(path: string, cache: TableCache): Source {
-  const file = cache.add(path);
-  return {
-    size: file.size,
-    read: (offset, length) =>
-      readFully(file.descriptor(), offset, length, path, cache.slab.take(length)),
-    close: () => file.close(),
-  };
-}
 
 /**
  * Opens the SST file at `path` with its descriptor under `cache`'s bound: closed when others
@@ -667,64 +571,4 @@ export class TableReader implements Disposable {
     }
     return count;
   }
-}
-
-function parseProperties(entries: BlockEntry[], name: string): TableProperties {
-  const raw = new Map<string, Uint8Array>();
-  for (const e of entries) raw.set(decoder.decode(e.key), e.value);
-  const num = (k: string): number => {
-    const v = raw.get(k);
-    if (v === undefined) return 0;
-    return readVarint(v, 0, `${name}: property ${k}`)[0];
-  };
-  const str = (k: string) => {
-    const v = raw.get(k);
-    return v === undefined ? undefined : decoder.decode(v);
-  };
-  const version = raw.get("rocksdb.external_sst_file.version");
-  const global = raw.get("rocksdb.external_sst_file.global_seqno");
-  if (
-    (version !== undefined && version.length !== 4) || (global !== undefined && global.length !== 8)
-  ) {
-    throw new CorruptionError(`${name}: a rocksdb.external_sst_file property has a bad size`);
-  }
-  return {
-    numEntries: num("rocksdb.num.entries"),
-    deletedKeys: num("rocksdb.deleted.keys"),
-    mergeOperands: num("rocksdb.merge.operands"),
-    numRangeDeletions: num("rocksdb.num.range-deletions"),
-    rawKeySize: num("rocksdb.raw.key.size"),
-    rawValueSize: num("rocksdb.raw.value.size"),
-    dataSize: num("rocksdb.data.size"),
-    indexSize: num("rocksdb.index.size"),
-    numDataBlocks: num("rocksdb.num.data.blocks"),
-    comparator: str("rocksdb.comparator") ?? "",
-    columnFamilyName: str("rocksdb.column.family.name"),
-    indexKeyIsUserKey: num("rocksdb.index.key.is.user.key") === 1,
-    indexValueIsDeltaEncoded: num("rocksdb.index.value.is.delta.encoded") === 1,
-    externalSstFileVersion: version === undefined ? undefined : readFixed32(version, 0),
-    globalSeqno: global === undefined ? undefined : readFixed64(global, 0),
-    raw,
-  };
-}
-
-/** RocksDB's `CompressionType` codes, by its names. */
-const compressionNames: Record<number, string> = {
-  1: "Snappy",
-  2: "Zlib",
-  3: "BZip2",
-  4: "LZ4",
-  5: "LZ4HC",
-  6: "Xpress",
-  7: "ZSTD",
-};
-const snappyCompression = 1;
-
-function unsupportedCompression(type: number, label: string): never {
-  const name = compressionNames[type];
-  throw new MemTableError(
-    `${label}: the block is compressed with ${name ?? "an unknown codec"} (compression type ` +
-      `${type}), which this reader does not decode: it reads uncompressed and Snappy blocks ` +
-      `(write the table with compression_type=none or snappy)`,
-  );
 }
