@@ -109,6 +109,7 @@ test("Store compactions keep every read at every live snapshot equal to the mode
     const st = store.stats();
     assert.ok(st.compactions > 0, `${st.compactions} compactions: ${where}`);
     assert.equal(st.compactionsInWorker, st.compactions - st.trivialMoves, "jobs in the Worker");
+    assert.equal(st.nativeCompactions, st.compactionsInWorker, "merged natively in the Worker");
     assert.ok(st.levels.slice(1).some((l) => l.files > 0), "data below level 0");
     assert.ok(st.writeAmplification > 1, `write amplification ${st.writeAmplification}`);
     assert.equal(
@@ -188,6 +189,8 @@ test("RocksDB's ldb reads a compacted store to the same keys; checkconsistency a
     await store.compactRange("key0000", "key0500");
     assert.ok(store.stats().compactions > 0);
     assert.equal(store.stats().compactionsInWorker, 0);
+    const st = store.stats();
+    assert.equal(st.nativeCompactions, st.compactions - st.trivialMoves, "merged natively here");
   } finally {
     await store.close();
   }

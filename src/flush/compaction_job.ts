@@ -73,6 +73,8 @@ export interface JobResult {
   outputEntries: number;
   bytesRead: number;
   bytesWritten: number;
+  /** The merge ran natively (native_compaction.ts), not in TypeScript. */
+  native?: boolean;
 }
 
 /** How long the job runs between yields to the event loop. */

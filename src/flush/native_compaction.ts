@@ -77,6 +77,7 @@ export async function runNativeCompactionJob(input: NativeJobInput): Promise<Job
     outputEntries: 0,
     bytesRead: input.runs.flat().reduce((n, p) => n + statSync(p).size, 0),
     bytesWritten: 0,
+    native: true,
   };
   const bits = checkBloomBitsPerKey(input.bloomBitsPerKey, what, 0);
   const job = fn.memtable_compaction_new(

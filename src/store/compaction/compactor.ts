@@ -33,6 +33,7 @@ import { openCachedTable } from "../../table/table_reader.ts";
 import type { FileMeta } from "../directory.ts";
 import type { TableFile, TableFiles } from "../table_files.ts";
 import { type JobResult, runCompactionJob } from "../../flush/compaction_job.ts";
+import { nativeCompactionReads, runNativeCompactionJob } from "../../flush/native_compaction.ts";
 import {
   type CompactionOptions,
   type CompactionPick,
@@ -66,6 +67,11 @@ export interface CompactionFigures {
   compactions: number;
   /** Compactions whose job ran in the compaction Worker (the rest: on the store's thread). */
   compactionsInWorker: number;
+  /**
+   * Compactions whose merge ran natively, in the Worker or on the store's thread (the rest, in
+   * TypeScript: a merge operator of the caller's own, or inputs with compressed blocks).
+   */
+  nativeCompactions: number;
   /** Compactions that moved a file to the next level without rewriting it. */
   trivialMoves: number;
   /** Bytes of input table files the compactions read. */
@@ -108,6 +114,7 @@ export class Compactor {
   readonly #figures: CompactionFigures = {
     compactions: 0,
     compactionsInWorker: 0,
+    nativeCompactions: 0,
     trivialMoves: 0,
     compactionBytesRead: 0,
     compactionBytesWritten: 0,
@@ -191,8 +198,9 @@ export class Compactor {
   /**
    * Resolves once level 0 is below `level0StopWritesTrigger` (running compactions until it is)
    * — after a pause when it is at `level0SlowdownWritesTrigger` or above that paces the bytes
-   * written since the last call to 16 MiB/s (RocksDB's write slowdown), after one slice of a running compaction otherwise — rejecting with a
-   * compaction's error.
+   * written since the last call to 16 MiB/s (RocksDB's write slowdown), after one turn of the
+   * event loop while a compaction runs otherwise (its slice here, or its Worker's reply) —
+   * rejecting with a compaction's error.
    */
   async untilWritable(): Promise<void> {
     const o = this.#ctx.options;
@@ -258,6 +266,7 @@ export class Compactor {
           throw closed();
         }
         this.#install(p, this.#outputsOf(p, result));
+        if (result.native) this.#figures.nativeCompactions++;
         this.#figures.compactionBytesRead += result.bytesRead;
         this.#figures.compactionBytesWritten += result.bytesWritten;
       }
@@ -272,7 +281,8 @@ export class Compactor {
 
   /**
    * Runs the pick's job: in the compaction Worker (the files opened there by path), or here
-   * when the merge operator is the caller's own (only this thread can call it).
+   * (`flushInWorker: false`, or a merge operator of the caller's own: only this thread can call
+   * it) — natively where the Worker would.
    */
   async #job(p: CompactionPick): Promise<JobResult> {
     const ctx = this.#ctx;
@@ -309,6 +319,26 @@ export class Compactor {
       }
     }
     loan?.giveBack();
+    // Here: natively when the operator is built in and the inputs are files the native job
+    // reads (it holds one descriptor at a time, lent as above); the TypeScript job otherwise.
+    if (
+      (op === undefined || spec !== undefined) &&
+      runs.flat().every((f) => nativeCompactionReads(f.reader))
+    ) {
+      const one = ctx.files.tables.lend(1);
+      try {
+        if (one.lent === 1) {
+          return await runNativeCompactionJob({
+            ...common,
+            runs: runs.map((run) => run.map((f) => f.path)),
+            ...(spec ? { merge: spec } : {}),
+            signal: this.#signal,
+          });
+        }
+      } finally {
+        one.giveBack();
+      }
+    }
     return runCompactionJob({
       ...common,
       runs: runs.map((run) => run.map((f) => f.reader)),
