@@ -173,3 +173,22 @@ test("scan() rejects bad options with clear errors", () => {
   assert.equal(nativeMemoryBytes(), before, "a rejected scan holds nothing");
   assert.equal(scanLines(mt).length, 10);
 });
+
+test("a scan's views reach no bytes of an earlier scan (of another memtable, snapshot or range)", () => {
+  const secret = "secret-value-of-memtable-a";
+  using a = new MemTable();
+  a.add(1, ValueType.Value, "secret-key", secret);
+  for (const batch of a.scan()) assert.equal(text(batch.value(0)), secret);
+  using b = new MemTable();
+  b.add(1, ValueType.Value, "x", "1");
+  b.add(2, ValueType.Value, "hidden", "newer-than-the-snapshot");
+  let batches = 0;
+  for (const batch of b.scan({ snapshot: 1 })) {
+    batches++;
+    assert.equal(batch.length, 1);
+    const whole = new TextDecoder().decode(new Uint8Array(batch.key(0).buffer));
+    assert.ok(!whole.includes(secret), "memtable a's value is in b's scan buffer");
+    assert.ok(!whole.includes("newer-than-the-snapshot"), "a version above the snapshot is");
+  }
+  assert.equal(batches, 1);
+});

@@ -59,7 +59,7 @@ const spareSizeMax = 1 << 20;
 /**
  * The realm's spare batch area: a scan that ends hands its area back (moved, so no view of the
  * scan's reaches it) and the next scan starts in it instead of allocating; short range scans
- * would otherwise pay an allocation each. Holds no data anyone reads.
+ * would otherwise pay an allocation each. Holds no data: it is zeroed when handed back.
  */
 let spare: BatchArea | undefined;
 
@@ -73,9 +73,15 @@ export function takeArea(size: number): BatchArea {
   return new BatchArea(size);
 }
 
-/** Keeps `area` (whose contents no one holds a view of) as the spare, when not too large. */
+/**
+ * Keeps `area` (whose contents no one holds a view of) as the spare, when not too large —
+ * zeroed first: the next scan may be of another memtable, snapshot or range, and any view it
+ * hands out reaches the whole area through `.buffer`.
+ */
 export function giveBack(area: BatchArea): void {
-  if (area.capacity <= spareSizeMax) spare = area;
+  if (area.capacity > spareSizeMax) return;
+  area.bytes.fill(0);
+  spare = area;
 }
 
 /** Where a reader starts, its snapshot and bounds: the arguments `memtable_iter_new` and the
