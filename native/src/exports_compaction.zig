@@ -45,12 +45,14 @@ export fn memtable_compaction_new(block_size: u32, restart_interval: u32, target
 export fn memtable_compaction_add_snapshots(h: ?*anyopaque, buf: [*]u8, cap: u32, n: u32) i32 {
     const j = asJob(h) orelse return code(.bad_handle);
     if (j.started or @as(u64, n) * 8 > cap) return code(.invalid_argument);
+    // Every value checked and the room made first: a rejected call adds none of them.
     var i: usize = 0;
     while (i < n) : (i += 1) {
-        const s = std.mem.readInt(u64, buf[i * 8 ..][0..8], .little);
-        if (s > limits.sequence_max) return code(.invalid_argument);
-        j.snapshots.append(j.gpa, s) catch return code(.out_of_memory);
+        if (std.mem.readInt(u64, buf[i * 8 ..][0..8], .little) > limits.sequence_max) return code(.invalid_argument);
     }
+    j.snapshots.ensureUnusedCapacity(j.gpa, n) catch return code(.out_of_memory);
+    i = 0;
+    while (i < n) : (i += 1) j.snapshots.appendAssumeCapacity(std.mem.readInt(u64, buf[i * 8 ..][0..8], .little));
     return code(.ok);
 }
 
@@ -155,6 +157,13 @@ test "the compaction exports answer bad handles, bad arguments and calls out of 
     try std.testing.expect(memtable_compaction_new(4096, 16, 1 << 20, 0, 1) == null);
     const h = memtable_compaction_new(4096, 16, 1 << 20, 0, 0).?;
     defer _ = memtable_compaction_free(h);
+    // A snapshot above the largest sequence number is refused, and the ones before it with it.
+    std.mem.writeInt(u64, buf[0..8], 5, .little);
+    std.mem.writeInt(u64, buf[8..16], limits.sequence_max + 1, .little);
+    try std.testing.expectEqual(code(.invalid_argument), memtable_compaction_add_snapshots(h, &buf, buf.len, 2));
+    try std.testing.expectEqual(@as(usize, 0), asJob(h).?.snapshots.items.len);
+    try std.testing.expectEqual(code(.ok), memtable_compaction_add_snapshots(h, &buf, buf.len, 1));
+    try std.testing.expectEqual(@as(usize, 1), asJob(h).?.snapshots.items.len);
     // No output is ready before a step; a missing file is an I/O error with its errno.
     try std.testing.expectEqual(code(.invalid_argument), memtable_compaction_output(h, &buf, buf.len));
     try std.testing.expectEqual(code(.invalid_argument), memtable_compaction_add_file(h, 1, &buf, buf.len, buf.len + 1));

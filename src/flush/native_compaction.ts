@@ -52,16 +52,22 @@ export interface NativeJobInput extends Omit<JobInput, "runs" | "mergeOperator">
 }
 
 /**
- * Whether the native job reads `table`: uncompressed, CRC32c checksums, an index of internal
- * keys and plain block handles, not an ingested file. Files a Store flushes or compacts are;
+ * Whether the native job reads `table`: format version 1–5, uncompressed, CRC32c checksums, a
+ * binary-search index of internal keys and plain block handles, not an ingested file. Files a Store flushes or compacts are;
  * RocksDB's with Snappy blocks are not.
  */
 export function nativeCompactionReads(table: TableReader): boolean {
   const p = table.properties;
   const compression = p.raw.get("rocksdb.compression");
+  // The binary-search index (type 0, fixed32 little-endian), what sst_reader.zig reads.
+  const indexType = p.raw.get("rocksdb.block.based.table.index.type");
+  const version = table.footer.formatVersion;
   return compression !== undefined &&
     new TextDecoder().decode(compression) === "NoCompression" &&
     table.footer.checksumType === 1 &&
+    version >= 1 && version <= 5 &&
+    (indexType === undefined ||
+      (indexType.length === 4 && indexType.every((b) => b === 0))) &&
     !p.indexKeyIsUserKey &&
     !p.indexValueIsDeltaEncoded &&
     p.externalSstFileVersion === undefined;

@@ -93,13 +93,13 @@ export class ViewCursor {
       const [level0 = [], ...deeper] = view.levels;
       for (const f of level0) sources.push(new TableCursor(f.reader));
       for (const files of deeper) if (files.length > 0) sources.push(new LevelCursor(files));
+      this.#tombstones = view.memtables.flatMap((m) => m.rangeTombstones({ snapshot }))
+        .concat(view.files.flatMap((f) => f.rangeTombstones()))
+        .filter((t) => t.seq <= snapshot && meets(t, lower, upper));
     } catch (e) {
-      for (const s of sources) s.close();
+      for (const s of sources) s.close(); // the memtable cursors' native iterators
       throw e;
     }
-    this.#tombstones = view.memtables.flatMap((m) => m.rangeTombstones({ snapshot }))
-      .concat(view.files.flatMap((f) => f.rangeTombstones()))
-      .filter((t) => t.seq <= snapshot && meets(t, lower, upper));
     this.view = view;
     this.#merged = new MergingCursor(sources);
     view.closing(() => this.#merged.close()); // also when the store closes under the cursor

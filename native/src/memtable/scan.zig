@@ -80,7 +80,10 @@ pub fn scanBatch(it: *Iterator, out: []u8, max: u32, reverse: bool) error{OutOfM
     if (!it.valid()) return .{ .entries = 0 };
     const meta = metaSize(max);
     if (out.len < meta) {
-        const e = coding.decodeEntry(it.node().entry());
+        // Checked first, as `Writer.put` does: a damaged entry's lengths are not to be trusted.
+        const entry = it.node().entry();
+        if (!coding.verifyProtection(entry, it.mt.protectionBytes())) return .{ .corrupt = it.node() };
+        const e = coding.decodeEntry(entry);
         return .{ .too_small = meta + e.key.user_key.len + e.value.len };
     }
     var w: Writer = .{ .out = out, .pos = meta, .protection = it.mt.protectionBytes() };
