@@ -15,7 +15,7 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import * as vega from "vega";
@@ -186,7 +186,7 @@ export function operationsSpec(rows: ResultRow[], n: number, source: string): vl
       ],
       encoding: {
         y: { field: "series", type: "nominal", sort: series, title: null },
-        x: { field: "value", type: "quantitative", title: null, axis: { format: "," } },
+        x: { field: "value", type: "quantitative", title: null, axis: { format: ",.0f" } },
       },
     },
     resolve: { scale: { x: "independent" } },
@@ -238,7 +238,7 @@ export function sizesSpec(rows: ResultRow[], source: string): vl.TopLevelSpec {
           type: "nominal",
           scale: {
             domain: ["zig", "bun", "deno", "rocksdb"],
-            range: [[1, 0], [1, 0], [6, 3], [2, 2]],
+            range: [[2, 2], [1, 0], [6, 3], [1, 0]],
           },
           title: "runtime",
         },
@@ -281,6 +281,14 @@ export async function renderCharts(
   ]);
 }
 
+/** Both charts of a results file, its path relative to `root` named in their subtitles. */
+export function chartsOfFile(root: string, file: string, n?: number): Promise<Map<string, string>> {
+  return renderCharts(readFileSync(file, "utf8"), {
+    source: relative(root, file).replaceAll("\\", "/"),
+    n,
+  });
+}
+
 /** The newest `sizes-*.jsonl` under `dir`. */
 export function newestResults(dir: string): string {
   const files = readdirSync(dir).filter((f) => /^sizes-.*\.jsonl$/.test(f)).sort();
@@ -304,10 +312,7 @@ if (import.meta.main) {
   const n = nFlag === undefined ? undefined : Number(nFlag);
   if (n !== undefined && !Number.isSafeInteger(n)) throw new TypeError(`charts: --n ${nFlag}`);
   const file = args[0] ?? newestResults(join(root, "bench/results"));
-  const charts = await renderCharts(readFileSync(file, "utf8"), {
-    source: `bench/results/${basename(file)}`,
-    n,
-  });
+  const charts = await chartsOfFile(root, resolve(file), n);
   mkdirSync(out, { recursive: true });
   for (const [name, svg] of charts) {
     writeFileSync(join(out, name), svg);

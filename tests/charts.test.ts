@@ -2,13 +2,23 @@
  * bench/charts.ts draws the README's charts from results files: rendered here from a small
  * fixture (two entry counts, every series), the SVGs must hold every series, panel, label and
  * data point the fixture gives, so a change in the results' shape or in Vega cannot silently
- * leave the charts empty or stale.
+ * leave the charts empty or stale. And the committed docs/charts/ are what the script draws from
+ * the newest results file in bench/results/ (rendering is deterministic, the same on both
+ * runtimes).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { operations, parseResults, renderCharts, seriesName } from "../bench/charts.ts";
+import {
+  chartsOfFile,
+  newestResults,
+  operations,
+  parseResults,
+  renderCharts,
+  seriesName,
+} from "../bench/charts.ts";
 
 const fixture = readFileSync(
   fileURLToPath(new URL("./fixtures/charts/results.jsonl", import.meta.url)),
@@ -78,5 +88,19 @@ test("sizes.svg: one line per series and operation, a point per size, a log axis
   for (const tick of ["100k", "1M"]) assert.ok(labels.includes(tick), tick);
   for (const name of ["memtable", "sorted-btree", "js-sdsl", "db_bench", "zig", "bun", "deno"]) {
     assert.ok(labels.includes(name), `legend has ${name}`);
+  }
+});
+
+test("docs/charts/*.svg are what bench/charts.ts draws from the newest bench/results/ file", async () => {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const file = newestResults(join(root, "bench/results"));
+  const charts = await chartsOfFile(root, file);
+  assert.deepEqual([...charts.keys()], ["operations.svg", "sizes.svg"]);
+  for (const [name, svg] of charts) {
+    const committed = readFileSync(join(root, "docs/charts", name), "utf8");
+    assert.ok(
+      committed === svg,
+      `docs/charts/${name} is not drawn from ${file}: run bun run charts`,
+    );
   }
 });
