@@ -9,9 +9,12 @@ for (let i = 0; i < 999; i++) mt.add(i + 2, ValueType.Value, `k${i}`, "v");
 
 const worker = new Worker(new URL("./workers/reader.ts", import.meta.url).href, { type: "module" });
 const reply = await new Promise<{ count: number; greeting: string }>((resolve, reject) => {
-  worker.onmessage = (e) => resolve(e.data);
+  worker.onmessage = (e) => {
+    // Once the Worker listens, send it a small token (not the entries) and the library's path.
+    if (e.data.listening) worker.postMessage({ library, token: mt.share() });
+    else resolve(e.data);
+  };
   worker.onerror = (e) => reject(e);
-  worker.postMessage({ library, token: mt.share() }); // a small token, not the entries
 });
 worker.terminate();
 assert.deepEqual(reply, { count: 1000, greeting: "hello from the main thread" });

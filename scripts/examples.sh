@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every examples/*.ts on Bun and on Deno; each run passes when it exits 0 (the programs
-# assert what they show). Ends with "N pass" / "N fail" lines (one per run), as bun test does,
+# Runs every examples/*.ts on Bun and on Deno; each run passes when it exits 0 within 120 s (the
+# programs assert what they show; a hang fails). Ends with "N pass" / "N fail" lines (one per run), as bun test does,
 # and exits non-zero when any run failed.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,7 +13,7 @@ fail=0
 for f in examples/*.ts; do
   for runtime in bun deno; do
     if [ "$runtime" = bun ]; then cmd=("$bun" "$f"); else cmd=("$deno" run "${deno_flags[@]}" "$f"); fi
-    if out="$("${cmd[@]}" 2>&1)"; then
+    if out="$(timeout 120 "${cmd[@]}" 2>&1)"; then
       pass=$((pass + 1))
       echo "ok   $runtime $f: $(echo "$out" | tail -1)"
     else

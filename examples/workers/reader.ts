@@ -7,6 +7,7 @@ interface WorkerScope {
 }
 const scope = globalThis as unknown as WorkerScope;
 
+// A message sent before this handler exists can be lost: the main thread waits for this one.
 scope.onmessage = (e: MessageEvent<{ library: string; token: MemTableShareToken }>) => {
   loadLibrary({ path: e.data.library }); // the main thread's library file, before any other call
   using mt = MemTable.attach(e.data.token); // the same native memtable: nothing is copied
@@ -18,3 +19,4 @@ scope.onmessage = (e: MessageEvent<{ library: string; token: MemTableShareToken 
     greeting: r.kind === "value" ? new TextDecoder().decode(r.value) : r.kind,
   });
 };
+scope.postMessage({ listening: true });
