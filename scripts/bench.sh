@@ -27,9 +27,17 @@
 # 12. the write-ahead log: a Store's writes with the WAL on and off, RocksDB's fillrandom with
 #    its WAL in the same run, and sync writers alone and grouped (bench/wal.ts), on both runtimes.
 # The long crash run (100 SIGKILLs, bench/crash.ts) is not part of it: `bun bench/crash.ts`.
+#   bash scripts/bench.sh --sizes [out-file] [sizes...]
+# runs only the workload at several entry counts (bench/sizes.sh, into bench/results/), then
+# draws the README's charts from it (bench/charts.ts, into docs/charts/).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+if [ "${1:-}" = "--sizes" ]; then
+  shift
+  bash bench/sizes.sh "$@"
+  exec node_modules/.bin/bun bench/charts.ts ${1:+"$1"}
+fi
 n="${1:-1000000}"
 rounds="${2:-3}"
 bash scripts/setup.sh

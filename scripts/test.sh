@@ -9,6 +9,7 @@
 #   - the test suite (tests/) on Bun and on Deno against the ReleaseFast library, plus the
 #     runnable @example blocks of the public API (`deno test --doc`),
 #   - the demo (demo/demo.ts) on both runtimes, on a few thousand writes,
+#   - every program in examples/ on both runtimes (scripts/examples.sh: one count per run),
 #   - the same suite on both runtimes against the safety-checked (ReleaseSafe) library.
 # Ends with one line "N passed, N failed" and exits non-zero when anything failed.
 set -uo pipefail
@@ -69,10 +70,11 @@ step "zig unit tests (Debug, safety checks on)" bash -c "cd native && ${zig_cmd[
 step "format: deno fmt --check, zig fmt --check" bash -c "$deno fmt --check && ${zig_cmd[*]} fmt --check native/build.zig native/src/"
 step "lint: deno lint" "$deno" lint
 step "typecheck: Bun side (tsc + bun-types)" node_modules/.bin/tsc -p tsconfig.json --noEmit
-step "typecheck: Deno side (deno check)" "$deno" check mod.ts coding.ts flush.ts table.ts tests/ bench/ demo/
+step "typecheck: Deno side (deno check)" "$deno" check mod.ts coding.ts flush.ts table.ts tests/ bench/ demo/ examples/
 step "bun test (ReleaseFast)" "$bun" test tests/
 step "deno test (ReleaseFast) + doc examples" "$deno" test "${deno_flags[@]}" --doc mod.ts coding.ts flush.ts table.ts src/ tests/
 step "demo (Bun and Deno, 5000 writes)" bash -c "$bun run demo/demo.ts 5000 && $deno run --allow-ffi --allow-read --allow-env --allow-write demo/demo.ts 5000"
+step "examples (each examples/*.ts on Bun and on Deno)" bash scripts/examples.sh
 step "bun test (ReleaseSafe)" env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1 "$bun" test tests/
 step "deno test (ReleaseSafe)" env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1 "$deno" test "${deno_flags[@]}" tests/
 

@@ -131,10 +131,14 @@ function checkTarballContents(files: string[]): void {
   }
   for (const file of needed) assert.ok(files.includes(file), `the tarball holds ${file}`);
   const stray = files.filter((f) =>
-    /^(tests|bench|demo|native|scripts|types)\//.test(f) || f === "src/testing.ts" ||
+    /^(tests|bench|demo|native|scripts|types|examples|docs)\//.test(f) || f === "src/testing.ts" ||
     f.endsWith(".tgz") || f === "tsconfig.json" || f === "deno.json"
   );
-  assert.deepEqual(stray, [], "no tests, benches, demo, native sources, scripts or test hooks");
+  assert.deepEqual(
+    stray,
+    [],
+    "no tests, benches, demo, examples, charts, native sources, scripts or test hooks",
+  );
   assert.match(readFileSync(`${root}LICENSE`, "utf8"), /Apache License\s+Version 2\.0/);
   assert.equal(pkg.license, "Apache-2.0");
 }
