@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { Store, ValueType } from "../mod.ts";
 import { TableBuilder, TableReader } from "../table.ts";
 import { BlockCache } from "../src/table/block_cache.ts";
-import { Rng, seedFor, text } from "./helpers.ts";
+import { TableCursor } from "../src/table/table_cursor.ts";
+import { Rng, seedFor, text, utf8 } from "./helpers.ts";
 
 test("TableReader.versions() and get() agree with a full scan for every key (seeded)", () => {
   const seed = seedFor("MEMTABLE_TABLE_READS_SEED", "table point reads");
@@ -150,4 +151,42 @@ test("Store.open() refuses a bad blockCacheSize, naming it", () => {
     (e: unknown) => e instanceof TypeError && /blockCacheSize must be an integer/.test(e.message),
   );
   rmSync(join(dir, ".."), { recursive: true, force: true });
+});
+
+test("a TableCursor's seeks decode from a restart point and move back across it (seeded)", () => {
+  const seed = seedFor("MEMTABLE_TABLE_CURSOR_SEED", "table cursor walks");
+  const rng = new Rng(seed);
+  for (const [blockSize, restartInterval] of [[4096, 2], [1024, 3], [256, 1], [1 << 16, 16]]) {
+    const keys = new Set<string>();
+    while (keys.size < 400) keys.add(`k${rng.below(10_000).toString().padStart(5, "0")}`);
+    const b = new TableBuilder({ blockSize, restartInterval });
+    let seq = 50_000;
+    for (const k of [...keys].sort()) {
+      for (let v = 1 + rng.below(3); v > 0; v--) b.add(k, seq--, ValueType.Value, `${k}@${seq}`);
+    }
+    using t = TableReader.fromBytes(b.finish(), "cursor.sst");
+    const all = [...t.entries()].map((e) => `${text(e.key)}@${e.seq}`);
+    const c = new TableCursor(t);
+    const where = `blockSize ${blockSize}, restartInterval ${restartInterval}, seed ${seed}`;
+    for (let walk = 0; walk < 200; walk++) {
+      const target = `k${rng.below(10_001).toString().padStart(5, "0")}`;
+      c.seek(utf8(target));
+      let at = all.findIndex((e) => e.slice(0, e.indexOf("@")) >= target);
+      if (at < 0) at = all.length;
+      for (let step = 0; step < 40; step++) {
+        const here = at >= 0 && at < all.length ? all[at] : undefined;
+        const got = c.valid() ? `${text(c.entry().key)}@${c.entry().seq}` : undefined;
+        assert.equal(got, here, `walk ${walk} from ${target}, step ${step}: ${where}`);
+        if (!c.valid()) break;
+        if (rng.below(2) === 0) {
+          c.prev();
+          at--;
+        } else {
+          c.next();
+          at++;
+        }
+      }
+    }
+    c.close();
+  }
 });
