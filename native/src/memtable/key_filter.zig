@@ -74,6 +74,9 @@ pub const KeyFilter = struct {
             self.off.store(true, .release);
             return;
         });
+        // The stage may have been published by a racing writer that has not raised `top` yet:
+        // a reader that sees this write must also see `top` above j, or it would skip the stage.
+        if (self.top.load(.acquire) <= j) _ = self.top.fetchMax(j + 1, .release);
         stage.addHash(Bloom.hash(key));
     }
 
