@@ -86,7 +86,13 @@ export function flushWorkerUrl(): string {
 export function serveFlushes(): void {
   const scope = globalThis as unknown as WorkerScope;
   let ready = false;
+  /** The running compactions' stop signals: `{ abort: true }` sets them all. */
+  const running = new Set<{ aborted: boolean }>();
   scope.onmessage = (e: MessageEvent) => {
+    if ((e.data as { abort?: boolean }).abort === true) {
+      for (const signal of running) signal.aborted = true;
+      return;
+    }
     if (!ready) {
       loadLibrary({ path: (e.data as { library: string }).library });
       ready = true;
@@ -94,7 +100,11 @@ export function serveFlushes(): void {
       return;
     }
     if ((e.data as Partial<CompactionRequest>).compaction !== undefined) {
-      void compactOne(scope, e.data as CompactionRequest);
+      const signal = { aborted: false };
+      running.add(signal);
+      void compactOne(scope, e.data as CompactionRequest, signal).finally(() =>
+        running.delete(signal)
+      );
     } else flushOne(scope, e.data as FlushRequest);
   };
   scope.postMessage({ listening: true });
@@ -135,7 +145,11 @@ function flushOne(scope: WorkerScope, req: FlushRequest): void {
   scope.postMessage(reply);
 }
 
-async function compactOne(scope: WorkerScope, req: CompactionRequest): Promise<void> {
+async function compactOne(
+  scope: WorkerScope,
+  req: CompactionRequest,
+  signal: { aborted: boolean },
+): Promise<void> {
   let reply: FlushReply;
   const readers: TableReader[] = [];
   try {
@@ -153,12 +167,18 @@ async function compactOne(scope: WorkerScope, req: CompactionRequest): Promise<v
     if (readers.every(nativeCompactionReads)) {
       // The native job reads the files by path itself, holding no descriptor between reads.
       for (const r of readers.splice(0)) r.close();
-      stats = await runNativeCompactionJob({ ...rest, runs, ...(merge ? { merge } : {}) });
+      stats = await runNativeCompactionJob({
+        ...rest,
+        runs,
+        ...(merge ? { merge } : {}),
+        signal,
+      });
     } else {
       stats = await runCompactionJob({
         ...rest,
         runs: opened,
         ...(mergeOperator ? { mergeOperator } : {}),
+        signal,
       });
     }
     reply = { id: req.id, ok: true, stats };

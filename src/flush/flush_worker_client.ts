@@ -21,6 +21,8 @@ import {
 export class FlushWorkerClient {
   readonly #worker: Worker;
   readonly #ready: Promise<void>;
+  /** Resolves `stop()`'s wait once no request is pending. */
+  #drained: (() => void) | undefined;
   readonly #pending = new Map<
     number,
     { resolve: (s: FlushStats & JobResult) => void; reject: (e: Error) => void }
@@ -75,8 +77,28 @@ export class FlushWorkerClient {
     const p = this.#pending.get(r.id);
     if (p === undefined) return;
     this.#pending.delete(r.id);
+    if (this.#pending.size === 0) this.#drained?.();
     if (r.ok) p.resolve(r.stats as FlushStats & JobResult);
     else p.reject(new StoreError(`Store: ${this.#what} failed: ${r.error}`));
+  }
+
+  /**
+   * Asks the running compactions to stop at their next yield (each removes what it wrote and
+   * answers), waits for their answers up to `timeoutMs`, then terminates the Worker: a Worker
+   * terminated mid-job could still be writing a file after the store closed.
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    if (this.#pending.size > 0 && this.#failed === undefined) {
+      const answered = new Promise<void>((resolve) => this.#drained = resolve);
+      this.#worker.postMessage({ abort: true });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        answered,
+        new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs)),
+      ]);
+      clearTimeout(timer);
+    }
+    this.terminate();
   }
 
   terminate(): void {

@@ -235,7 +235,9 @@ export class Compactor {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#signal.aborted = true;
-    this.#worker?.terminate(); // a job there rejects; its temporaries are removed below
+    // A job in the Worker stops at its next yield and removes what it wrote; then the Worker
+    // ends (terminated at once, it could still be writing a file after close() returned).
+    await this.#worker?.stop();
     while (this.#running) await this.#running.catch(() => {});
     if (this.#jobNumber === undefined) return;
     const prefix = `${numbered(this.#jobNumber, ".sst")}.${process.pid}.`;
