@@ -20,6 +20,22 @@ export interface FillRandom {
   stats?: boolean;
 }
 
+/** db_bench's flags for `o`'s sizes, WAL and options, one thread, on the database `db`. */
+function commonFlags(o: FillRandom, db: string): string[] {
+  return [
+    ...o.wal,
+    ...(o.flags ?? []),
+    `--write_buffer_size=${o.writeBufferSize}`,
+    "--max_write_buffer_number=2",
+    "--compression_type=none",
+    `--num=${o.entries}`,
+    `--key_size=${o.keySize}`,
+    `--value_size=${o.valueSize}`,
+    `--db=${db}`,
+    "--threads=1",
+  ];
+}
+
 /**
  * Runs fillrandom in a fresh directory: writes per second and db_bench's result line (and with
  * `stats`, the compaction statistics it prints after it).
@@ -32,16 +48,7 @@ export function fillRandom(
   try {
     const r = spawnSync("db_bench", [
       o.stats ? "--benchmarks=fillrandom,stats" : "--benchmarks=fillrandom",
-      ...o.wal,
-      ...(o.flags ?? []),
-      `--write_buffer_size=${o.writeBufferSize}`,
-      "--max_write_buffer_number=2",
-      "--compression_type=none",
-      `--num=${o.entries}`,
-      `--key_size=${o.keySize}`,
-      `--value_size=${o.valueSize}`,
-      `--db=${db}`,
-      "--threads=1",
+      ...commonFlags(o, db),
     ], { encoding: "utf8" });
     const line = r.stdout.split("\n").find((l) => l.startsWith("fillrandom"))?.trim() ?? "";
     const at = r.stdout.indexOf("** Compaction Stats");
@@ -70,19 +77,7 @@ export function fillThenRead(
 ): { fill: DbBenchPhase; read: DbBenchPhase; seek: DbBenchPhase; stats: string } | undefined {
   if (spawnSync("db_bench", ["--help"], { encoding: "utf8" }).error !== undefined) return undefined;
   const db = mkdtempSync(join(tmpdir(), "memtable-bench-rocksdb-"));
-  const common = [
-    ...o.wal,
-    ...(o.flags ?? []),
-    `--write_buffer_size=${o.writeBufferSize}`,
-    "--max_write_buffer_number=2",
-    "--compression_type=none",
-    `--num=${o.entries}`,
-    `--key_size=${o.keySize}`,
-    `--value_size=${o.valueSize}`,
-    `--db=${db}`,
-    "--threads=1",
-    "--histogram=1",
-  ];
+  const common = [...commonFlags(o, db), "--histogram=1"];
   const run = (args: string[]) => {
     const r = spawnSync("db_bench", [...common, ...args], {
       encoding: "utf8",

@@ -39,6 +39,48 @@ function varint(r: Reader): number {
   throw new CorruptionError(`${r.what}: a varint runs past the block`);
 }
 
+/**
+ * Decodes a block's entries one at a time, each internal key rebuilt in one reused buffer
+ * (prefix compression: an entry shares the start of the one before it). After `step`,
+ * `key[0, length)` is the entry's internal key and `[value, value + valueLength)` of the block
+ * its value, and the reader stands at the next entry.
+ */
+class EntryDecoder {
+  key = new Uint8Array(64);
+  length = 0;
+  value = 0;
+  valueLength = 0;
+
+  step(r: Reader): void {
+    const { b, limit, what } = r;
+    const shared = varint(r);
+    const nonShared = varint(r);
+    const valueLength = varint(r);
+    const at = r.at;
+    const length = shared + nonShared;
+    if (shared > this.length || at + nonShared > limit || length < 8) {
+      throw new CorruptionError(`${what}: an entry's key runs past the block`);
+    }
+    if (length > this.key.length) {
+      const grown = new Uint8Array(Math.max(length, 2 * this.key.length));
+      grown.set(this.key.subarray(0, shared));
+      this.key = grown;
+    }
+    const key = this.key;
+    if (nonShared <= 32) {
+      for (let i = 0; i < nonShared; i++) key[shared + i] = b[at + i]!;
+    } else key.set(b.subarray(at, at + nonShared), shared);
+    const value = at + nonShared;
+    if (value + valueLength > limit) {
+      throw new CorruptionError(`${what}: a value runs past the block`);
+    }
+    this.length = length;
+    this.value = value;
+    this.valueLength = valueLength;
+    r.at = value + valueLength;
+  }
+}
+
 /** Compares the user key of the internal key at `b[at, at + length)` with `user`. */
 function compareAt(b: Uint8Array, at: number, length: number, user: Uint8Array): number {
   const n = length - 8;
@@ -83,39 +125,17 @@ export function versionsInBlock(
   }
   r.at = lo === 0 ? 0 : readFixed32(contents, limit + 4 * (lo - 1));
   const entries: BlockEntry[] = [];
-  let key = new Uint8Array(64);
-  let keyLength = 0;
+  const d = new EntryDecoder();
   while (r.at < limit) {
-    const shared = varint(r);
-    const nonShared = varint(r);
-    const valueLength = varint(r);
-    const at = r.at;
-    const length = shared + nonShared;
-    if (shared > keyLength || at + nonShared > limit || length < 8) {
-      throw new CorruptionError(`${what}: an entry's key runs past the block`);
-    }
-    if (length > key.length) {
-      const grown = new Uint8Array(Math.max(length, 2 * key.length));
-      grown.set(key.subarray(0, shared));
-      key = grown;
-    }
-    if (nonShared <= 32) {
-      for (let i = 0; i < nonShared; i++) key[shared + i] = contents[at + i]!;
-    } else key.set(contents.subarray(at, at + nonShared), shared);
-    keyLength = length;
-    const value = at + nonShared;
-    if (value + valueLength > limit) {
-      throw new CorruptionError(`${what}: a value runs past the block`);
-    }
-    const c = compareUserKeyOf(key, length, userKey);
+    d.step(r);
+    const c = compareUserKeyOf(d.key, d.length, userKey);
     if (c > 0) return { entries, past: true };
     if (c === 0) {
       entries.push({
-        key: key.slice(0, length),
-        value: contents.slice(value, value + valueLength),
+        key: d.key.slice(0, d.length),
+        value: contents.slice(d.value, d.value + d.valueLength),
       });
     }
-    r.at = value + valueLength;
   }
   if (r.at !== limit) throw new CorruptionError(`${what}: the entries overrun the restart array`);
   return { entries, past: false };
@@ -143,37 +163,16 @@ export function dataEntries(contents: Uint8Array, what: string): DataEntry[] {
   }
   const r: Reader = { b: contents, limit, what, at: 0 };
   const out: DataEntry[] = [];
-  let key = new Uint8Array(64);
-  let keyLength = 0;
+  const d = new EntryDecoder();
   while (r.at < limit) {
-    const shared = varint(r);
-    const nonShared = varint(r);
-    const valueLength = varint(r);
-    const at = r.at;
-    const length = shared + nonShared;
-    if (shared > keyLength || at + nonShared > limit || length < 8) {
-      throw new CorruptionError(`${what}: an entry's key runs past the block`);
-    }
-    if (length > key.length) {
-      const grown = new Uint8Array(Math.max(length, 2 * key.length));
-      grown.set(key.subarray(0, shared));
-      key = grown;
-    }
-    if (nonShared <= 32) {
-      for (let i = 0; i < nonShared; i++) key[shared + i] = contents[at + i]!;
-    } else key.set(contents.subarray(at, at + nonShared), shared);
-    keyLength = length;
-    const value = at + nonShared;
-    if (value + valueLength > limit) {
-      throw new CorruptionError(`${what}: a value runs past the block`);
-    }
+    d.step(r);
+    const { key, length, value } = d;
     out.push({
       key: key.slice(0, length - 8),
       low: readFixed32(key, length - 8),
       high: readFixed32(key, length - 4),
-      value: contents.slice(value, value + valueLength),
+      value: contents.slice(value, value + d.valueLength),
     });
-    r.at = value + valueLength;
   }
   if (r.at !== limit) throw new CorruptionError(`${what}: the entries overrun the restart array`);
   return out;
