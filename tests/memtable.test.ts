@@ -341,7 +341,7 @@ test("MemTable.add() of an existing (key, seq, type) throws and changes nothing"
 });
 
 test("a rejected add() where the key filter grows a stage allocates nothing", () => {
-  using mt = new MemTable();
+  using mt = new MemTable({ pointIndex: false }); // the filter is kept without the point index
   // The filter's first stage holds 4096 keys: the next key added starts the second.
   for (let i = 0; i < 4096; i++) mt.add(i, ValueType.Value, `k${i}`, "v");
   const usage = mt.approximateMemoryUsage();
@@ -349,6 +349,25 @@ test("a rejected add() where the key filter grows a stage allocates nothing", ()
   assert.equal(mt.approximateMemoryUsage(), usage);
   mt.add(5000, ValueType.Value, "new", "v");
   assert.equal(mt.get("new")?.kind, "value");
+  assert.equal(mt.get("absent").kind, "absent");
+});
+
+test("the point index grows after a link only: a rejected add() at its boundary allocates nothing", () => {
+  using mt = new MemTable(); // indexed by default: 1024 slots, doubled past 768 keys
+  for (let i = 0; i < 768; i++) mt.add(i + 1, ValueType.Value, `k${i}`, "v");
+  const usage = mt.approximateMemoryUsage();
+  assert.throws(() => mt.add(1, ValueType.Value, "k0", "again"), DuplicateEntryError);
+  assert.equal(mt.approximateMemoryUsage(), usage);
+  // A new version of an indexed key takes no slot: the table stays.
+  mt.add(1000, ValueType.Value, "k0", "newer");
+  const before = mt.approximateMemoryUsage();
+  assert.ok(before - usage < 512, `${before - usage} bytes for one entry`);
+  // The 769th key: 2048 slots replace 1024 (the old table freed: no reader is inside a lookup).
+  mt.add(1001, ValueType.Value, "k768", "v");
+  const grown = mt.approximateMemoryUsage() - before;
+  assert.ok(grown >= 1024 * 8 && grown < 1024 * 8 + 512, `grew by ${grown} bytes`);
+  for (let i = 0; i <= 768; i++) assert.equal(mt.get(`k${i}`).kind, "value", `k${i}`);
+  assert.deepEqual(mt.get("k0"), { kind: "value", value: utf8("newer"), seq: 1000 });
   assert.equal(mt.get("absent").kind, "absent");
 });
 
@@ -450,7 +469,12 @@ test("MemTable counters: numEntries, numDeletes, firstSeq, earliestSeq, id", () 
 });
 
 test("MemTable memory accounting grows with data and drives shouldFlush()", () => {
-  using mt = new MemTable({ writeBufferSize: 256 * 1024, arenaBlockSize: 16 * 1024 });
+  // The arena alone (the point index's tables live outside it: below).
+  using mt = new MemTable({
+    writeBufferSize: 256 * 1024,
+    arenaBlockSize: 16 * 1024,
+    pointIndex: false,
+  });
   const empty = mt.approximateMemoryUsage();
   assert.ok(empty > 0 && empty < 1024, `an empty memtable holds only its skiplist head (${empty})`);
   assert.equal(mt.stats().arenaBlockSize, 16 * 1024);
@@ -474,6 +498,12 @@ test("MemTable memory accounting grows with data and drives shouldFlush()", () =
   const perEntryOverhead = (s.memoryUsage - empty) / n - (value.length + `key-${n}`.length);
   assert.ok(perEntryOverhead < 40, `overhead per entry ${perEntryOverhead}`);
   assert.ok(n > 1500 && n < 2200, `${n} entries of ~110 bytes fill 256 KiB`);
+  // With the point index its slots count too (4096 of 8 bytes for about 2000 keys), so the
+  // same entries fill the write buffer sooner.
+  using indexed = new MemTable({ writeBufferSize: 256 * 1024, arenaBlockSize: 16 * 1024 });
+  let m = 0;
+  while (!indexed.shouldFlush()) indexed.add(++m, ValueType.Value, `key-${m}`, value);
+  assert.ok(m < n - 150, `${m} indexed entries against ${n}`);
 });
 
 test("MemTable arena block size is clamped to RocksDB's bounds", () => {

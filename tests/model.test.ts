@@ -191,7 +191,11 @@ type Write = PointWrite | RangeWrite;
  * Each run also has its own bloom filter and point index set-up: neither may change a result.
  */
 const operators: [string, MergeOperator, MemTableOptions][] = [
-  ["framed", framed, { prefixExtractor: fixedPrefix(1), memtablePrefixBloomSizeRatio: 0.002 }],
+  ["framed", framed, {
+    prefixExtractor: fixedPrefix(1),
+    memtablePrefixBloomSizeRatio: 0.002,
+    pointIndex: false,
+  }],
   ["uint64Add", uint64Add, {
     prefixExtractor: cappedPrefix(2),
     memtableWholeKeyFiltering: true,
@@ -204,6 +208,7 @@ const operators: [string, MergeOperator, MemTableOptions][] = [
   }],
   ["max", mergeOperators.max, { prefixExtractor: noopPrefix, memtablePrefixBloomSizeRatio: 0.001 }],
   ["put", mergeOperators.put, {
+    pointIndex: false, // the list searched (the bloom filter holds whole keys)
     insertWithHintPrefixExtractor: fixedPrefix(2),
     memtableWholeKeyFiltering: true,
     memtablePrefixBloomSizeRatio: 0.002,

@@ -32,8 +32,8 @@ const show = (r: GetResult): string =>
     : "absent";
 
 const layouts: [string, MemTableOptions][] = [
-  ["skiplist", {}],
-  ["skiplist, pointIndex", { pointIndex: true }],
+  ["skiplist (point index, the default)", {}],
+  ["skiplist, no point index", { pointIndex: false }],
   ["skiplist, bloom filter", {
     prefixExtractor: fixedPrefix(2),
     memtablePrefixBloomSizeRatio: 0.05,

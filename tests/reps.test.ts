@@ -158,7 +158,8 @@ extractors.forEach(([label, extractor], run) => {
           ...(round === 1 ? { memtablePrefixBloomSizeRatio: 0.01 } : {}),
         };
         const tables: [string, MemTable][] = [
-          ["skiplist", new MemTable(common)],
+          ["skiplist", new MemTable(common)], // with its point index (the default)
+          ["skiplist, no point index", new MemTable({ ...common, pointIndex: false })],
           ...reps.map((
             [name, rep],
           ): [string, MemTable] => [name, new MemTable({ ...common, rep })]),

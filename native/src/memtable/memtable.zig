@@ -198,7 +198,8 @@ pub const MemTable = struct {
         if ((options.extractor.kind != .none or options.whole_key_filtering) and options.bloom_bits > 0) {
             mt.bloom = try Bloom.init(&mt.arena, options.bloom_bits);
         }
-        if (mt.bloom == null or !options.whole_key_filtering) mt.key_filter = KeyFilter.init(&mt.arena);
+        // The point index answers absent keys itself (its slots' tags): no key filter beside it.
+        if ((mt.bloom == null or !options.whole_key_filtering) and !options.point_index) mt.key_filter = KeyFilter.init(&mt.arena);
         return mt;
     }
 
@@ -227,9 +228,10 @@ pub const MemTable = struct {
         return before - 1;
     }
 
-    /// RocksDB's MemTable::ApproximateMemoryUsage: what the arena really holds in use.
+    /// RocksDB's MemTable::ApproximateMemoryUsage: what the arena really holds in use, and the
+    /// point index's tables.
     pub fn memoryUsage(self: *MemTable) u64 {
-        return self.arena.usage();
+        return self.arena.usage() + self.rep.heldBytes();
     }
 
     /// The counter or figure `word` names (`memtable_stats` writes them all, in this order).
@@ -240,7 +242,7 @@ pub const MemTable = struct {
             .data_size => self.data_size.load(.monotonic),
             .first_seq => self.firstSeq(),
             .earliest_seq => self.earliest_seq.load(.monotonic),
-            .memory_usage => self.arena.usage(),
+            .memory_usage => self.memoryUsage(),
             .arena_allocated_bytes => self.arena.allocatedBytes(),
             .arena_block_size => self.arena.block_size,
             .write_buffer_size => self.write_buffer_size,

@@ -1,125 +1,319 @@
 //! The point index (beyond RocksDB, part of the skiplist representation: `skiplist_rep.zig`):
-//! a hash index from a user key to the skiplist node of its newest version, in the memtable's arena (accounted, freed with it). A lookup costs a bucket,
-//! a chain entry and the node — a few cache misses instead of a skiplist descent — and older
+//! a hash table from a user key to the skiplist node of its newest version. A lookup costs a
+//! slot's line and the node — two cache misses instead of a skiplist descent — and older
 //! versions follow the newest on level 0, so a read at any snapshot walks from there.
 //!
-//! Lock-free for readers: chains only grow at the head (a release store / CAS), and an entry's
-//! node pointer only moves to a newer version (CAS). Writers update the index after linking the
-//! node, before their insert (or batch) returns, so a reader at a published sequence number sees it.
+//! Layout: open addressing with linear probing over a power-of-two array of 8-byte slots, each
+//! 0 (empty) or a node's address (low 48 bits) under a 16-bit tag from the key's hash (high
+//! bits): a probe compares tags on the slot's line and touches a node only on a tag match (1 in
+//! 65536 for another key), so an absent key costs about one line. Nothing but the slots: no
+//! per-key allocation, and no key filter beside it (the memtable makes none when the index is on).
+//!
+//! Growth: a table grows to twice its size once three quarters of its slots are used; the old
+//! table is retired, and freed by a later writer at a moment no reader is inside a lookup (the
+//! `readers` count). Tables live outside the arena (tracked) and count in the memtable's memory.
+//!
+//! Concurrency: readers never lock; writers take `lock` for an update (and a growth), so any
+//! number of concurrent writers share one index. A writer updates the index after linking its
+//! node, before its insert (or batch) returns, so a reader at a published sequence number sees
+//! it. An update cannot fail: when a growth runs out of memory (or a node's address does not fit
+//! a slot) the index turns itself `off` and every lookup answers `unknown` (the caller searches
+//! the list), the write itself kept.
 const std = @import("std");
 const coding = @import("../coding.zig");
 const skiplist = @import("skiplist.zig");
-const Arena = @import("../arena.zig").Arena;
+const arena_mod = @import("../arena.zig");
 
-/// A chain entry: a user key's hash and its newest version's node.
-pub const Entry = struct {
-    next: ?*Entry,
-    hash: u64,
-    node: std.atomic.Value(*skiplist.Node),
+const Node = skiplist.Node;
+const Slot = std.atomic.Value(u64);
+
+const address_bits = 48;
+const address_mask: u64 = (1 << address_bits) - 1;
+pub const initial_slots = 1024;
+
+/// One table: a header and `cap` slots, in one tracked allocation of words.
+const Table = extern struct {
+    cap: u64,
+    used: u64,
+    next_retired: ?*Table,
+
+    const header_words = @sizeOf(Table) / @sizeOf(u64);
+
+    fn slots(self: *Table) [*]Slot {
+        const all: [*]Slot = @ptrCast(self);
+        return all + header_words;
+    }
+
+    fn words(self: *Table) []u64 {
+        const w: [*]u64 = @ptrCast(self);
+        return w[0 .. header_words + self.cap];
+    }
+
+    fn bytes(cap: u64) usize {
+        return @intCast((header_words + cap) * @sizeOf(u64));
+    }
+
+    fn create(cap: u64) error{OutOfMemory}!*Table {
+        std.debug.assert(std.math.isPowerOfTwo(cap));
+        const w = try arena_mod.allocSliceTracked(u64, @intCast(header_words + cap));
+        @memset(w, 0);
+        const t: *Table = @ptrCast(@alignCast(w.ptr));
+        t.* = .{ .cap = cap, .used = 0, .next_retired = null };
+        return t;
+    }
+
+    fn destroy(self: *Table) void {
+        arena_mod.freeSliceTracked(self.words());
+    }
+};
+
+comptime {
+    std.debug.assert(@sizeOf(Table) % @sizeOf(u64) == 0);
+}
+
+fn hashOf(key: []const u8) u64 {
+    return std.hash.Wyhash.hash(0x706F696E74, key);
+}
+
+inline fn tagOf(h: u64) u64 {
+    return h >> address_bits;
+}
+
+inline fn nodeOf(slot: u64) *Node {
+    return @ptrFromInt(slot & address_mask);
+}
+
+/// What a lookup knows of a key.
+pub const Answer = union(enum) {
+    /// The newest version indexed.
+    node: *Node,
+    /// The memtable holds no version of the key.
+    absent,
+    /// The index is off: search the list.
+    unknown,
 };
 
 pub const PointIndex = struct {
-    buckets: [*]std.atomic.Value(?*Entry),
-    mask: u64,
-    arena: *Arena,
+    table: std.atomic.Value(?*Table) = .init(null),
+    /// Readers inside a lookup; a retired table is freed only when this is 0.
+    readers: std.atomic.Value(u32) = .init(0),
+    /// Set once an update could not be recorded; never cleared.
+    off: std.atomic.Value(bool) = .init(false),
+    /// Bytes of every table held, current and retired (the memtable's memory counts them).
+    held: std.atomic.Value(usize) = .init(0),
+    /// Writers' lock: `retired`, slots' contents and `Table.used` change only under it.
+    lock: arena_mod.SpinLock = .{},
+    retired: ?*Table = null,
 
-    /// `bucket_count` rounded up to a power of two (at least 1024).
-    pub fn init(arena: *Arena, bucket_count: u64) error{OutOfMemory}!PointIndex {
-        const n = std.math.ceilPowerOfTwo(u64, @max(bucket_count, 1024)) catch unreachable;
-        const raw = try arena.allocateTable(@intCast(n * @sizeOf(std.atomic.Value(?*Entry))));
-        const buckets: [*]std.atomic.Value(?*Entry) = @ptrCast(@alignCast(raw));
-        return .{ .buckets = buckets, .mask = n - 1, .arena = arena };
-    }
-
-    fn hashOf(key: []const u8) u64 {
-        return std.hash.Wyhash.hash(0x706F696E74, key);
-    }
-
-    fn find(from: ?*Entry, until: ?*Entry, h: u64, key: []const u8) ?*Entry {
-        var e = from;
-        while (e) |x| : (e = x.next) {
-            if (x == until) return null;
-            if (x.hash == h and std.mem.eql(u8, x.node.load(.acquire).key().user_key, key)) return x;
+    /// Frees every table. REQUIRES: no reader or writer left.
+    pub fn deinit(self: *PointIndex) void {
+        std.debug.assert(self.readers.load(.monotonic) == 0);
+        if (self.table.load(.monotonic)) |t| {
+            _ = self.held.fetchSub(Table.bytes(t.cap), .monotonic);
+            t.destroy();
         }
-        return null;
+        self.table.store(null, .monotonic);
+        self.freeRetired();
+        std.debug.assert(self.held.load(.monotonic) == 0);
     }
 
-    /// The node of the newest version of `key`, or null when the memtable has none.
-    pub fn lookup(self: *const PointIndex, key: []const u8) ?*skiplist.Node {
+    pub fn heldBytes(self: *const PointIndex) usize {
+        return self.held.load(.monotonic);
+    }
+
+    pub fn isOff(self: *const PointIndex) bool {
+        return self.off.load(.monotonic);
+    }
+
+    /// The newest indexed version of `key`, or whether the memtable has none.
+    pub fn lookup(self: *PointIndex, key: []const u8) Answer {
+        _ = self.readers.fetchAdd(1, .seq_cst);
+        defer _ = self.readers.fetchSub(1, .seq_cst);
+        if (self.off.load(.seq_cst)) return .unknown;
+        const t = self.table.load(.seq_cst) orelse return .absent;
         const h = hashOf(key);
-        const head = self.buckets[@intCast(h & self.mask)].load(.acquire);
-        const e = find(head, null, h, key) orelse return null;
-        return e.node.load(.acquire);
+        const tag = tagOf(h);
+        const mask = t.cap - 1;
+        const slots = t.slots();
+        var i = h & mask;
+        while (true) : (i = (i + 1) & mask) {
+            const s = slots[@intCast(i)].load(.acquire);
+            if (s == 0) return .absent;
+            if (tagOf(s) == tag and std.mem.eql(u8, nodeOf(s).key().user_key, key)) return .{ .node = nodeOf(s) };
+        }
     }
 
-    /// Before linking a node for `key`: an index entry to use if the key is new (allocated now,
-    /// so that recording the node afterwards cannot fail), or null when it is indexed already.
-    pub fn prepare(self: *PointIndex, key: []const u8) error{OutOfMemory}!?*Entry {
-        if (self.lookup(key) != null) return null;
-        const raw = try self.arena.allocateAligned(@sizeOf(Entry));
-        return @ptrCast(@alignCast(raw));
-    }
-
-    /// Records `node` (just linked) as its key's newest version if it is newer than the one
-    /// indexed. `spare` comes from `prepare` (null only if the key was indexed then). Safe
-    /// against concurrent calls.
-    pub fn update(self: *PointIndex, node: *skiplist.Node, spare: ?*Entry) void {
+    /// Records `node` (just linked) as its key's newest version unless a newer one is indexed
+    /// already. Safe against concurrent calls; never fails (see the file's comment).
+    pub fn update(self: *PointIndex, node: *Node) void {
+        if (self.off.load(.monotonic)) return;
+        self.lock.lock();
+        defer self.lock.unlock();
+        self.reclaim();
+        const address: u64 = @intFromPtr(node);
+        if (address & ~address_mask != 0) return self.giveUp();
+        const t = self.table.load(.monotonic) orelse self.grow(null) catch return self.giveUp();
         const k = node.key();
         const h = hashOf(k.user_key);
-        const bucket = &self.buckets[@intCast(h & self.mask)];
-        var head = bucket.load(.acquire);
-        var searched_from: ?*Entry = null; // the chain from here on was searched already
-        while (true) {
-            if (find(head, searched_from, h, k.user_key)) |e| {
-                // The key is indexed (maybe by a racing writer): move it to the newer node.
-                var cur = e.node.load(.acquire);
-                while (coding.compareKeys(k, cur.key()) == .lt) {
-                    cur = e.node.cmpxchgWeak(cur, node, .acq_rel, .acquire) orelse break;
-                }
-                return; // `spare`, if any, stays unused in the arena
+        const tag = tagOf(h);
+        const mask = t.cap - 1;
+        const slots = t.slots();
+        var i = h & mask;
+        while (true) : (i = (i + 1) & mask) {
+            const slot = &slots[@intCast(i)];
+            const s = slot.load(.monotonic);
+            if (s == 0) {
+                slot.store(tag << address_bits | address, .release);
+                t.used += 1;
+                std.debug.assert(t.used < t.cap);
+                if (t.used * 4 > t.cap * 3) _ = self.grow(t) catch return self.giveUp();
+                return;
             }
-            std.debug.assert(spare != null); // a key that was indexed at `prepare` is found above
-            const e = spare.?;
-            e.* = .{ .next = head, .hash = h, .node = .init(node) };
-            searched_from = head;
-            head = bucket.cmpxchgWeak(head, e, .release, .acquire) orelse return;
+            if (tagOf(s) != tag) continue;
+            const cur = nodeOf(s).key();
+            if (!std.mem.eql(u8, cur.user_key, k.user_key)) continue;
+            // A racing writer may have indexed a newer version first.
+            if (coding.compareKeys(k, cur) == .lt) slot.store(tag << address_bits | address, .release);
+            return;
         }
+    }
+
+    /// Replaces the table by one twice as large (or makes the first), every key moved; the old
+    /// one is retired. Under `lock`.
+    fn grow(self: *PointIndex, old: ?*Table) error{OutOfMemory}!*Table {
+        const cap: u64 = if (old) |o| o.cap * 2 else initial_slots;
+        const t = try Table.create(cap);
+        _ = self.held.fetchAdd(Table.bytes(cap), .monotonic);
+        if (old) |o| {
+            moveAll(o, t);
+            t.used = o.used;
+        }
+        self.table.store(t, .seq_cst);
+        if (old) |o| {
+            o.next_retired = self.retired;
+            self.retired = o;
+            self.reclaim();
+        }
+        return t;
+    }
+
+    /// Every slot of `from` into the empty, unpublished `to`, the nodes' keys read a few slots
+    /// ahead of their use so that their misses overlap.
+    fn moveAll(from: *Table, to: *Table) void {
+        const ahead = 8;
+        const src = from.slots()[0..@intCast(from.cap)];
+        const dst = to.slots();
+        const mask = to.cap - 1;
+        for (src, 0..) |*slot, j| {
+            if (j + ahead < src.len) {
+                const later = src[j + ahead].load(.monotonic);
+                if (later != 0) @prefetch(nodeOf(later), .{});
+            }
+            const s = slot.load(.monotonic);
+            if (s == 0) continue;
+            var i = hashOf(nodeOf(s).key().user_key) & mask;
+            while (dst[@intCast(i)].load(.monotonic) != 0) i = (i + 1) & mask;
+            dst[@intCast(i)].store(s, .monotonic);
+        }
+    }
+
+    /// Frees the retired tables if no reader is inside a lookup now (a reader that starts
+    /// later loads the current table). Under `lock`.
+    fn reclaim(self: *PointIndex) void {
+        if (self.retired == null) return;
+        if (self.readers.load(.seq_cst) != 0) return;
+        self.freeRetired();
+    }
+
+    fn freeRetired(self: *PointIndex) void {
+        while (self.retired) |t| {
+            self.retired = t.next_retired;
+            _ = self.held.fetchSub(Table.bytes(t.cap), .monotonic);
+            t.destroy();
+        }
+    }
+
+    /// The index can no longer be kept exact: lookups answer `unknown` from now on.
+    fn giveUp(self: *PointIndex) void {
+        self.off.store(true, .seq_cst);
     }
 };
 
 const testing = std.testing;
+const Arena = arena_mod.Arena;
 
-test "point index: newest version per key, under concurrent updates" {
+test "point index: newest version per key, growing, under concurrent updates" {
     var arena = Arena.init(1 << 16);
     defer arena.deinit();
     try arena.makeConcurrent();
     var list = try skiplist.SkipList.init(&arena, 3);
-    var index = try PointIndex.init(&arena, 16); // few buckets: long chains, many races
+    var index: PointIndex = .{};
+    defer index.deinit();
+    const keys = 3000; // grows the table from 1024 slots to 4096 while the writers race
     const Writer = struct {
-        fn run(l: *skiplist.SkipList, ix: *PointIndex, t: u64) void {
+        fn run(l: *skiplist.SkipList, ix: *PointIndex, t: u64, wrong: *std.atomic.Value(u32)) void {
             var buf: [16]u8 = undefined;
             var i: u64 = 0;
-            while (i < 4000) : (i += 1) {
-                const key = std.fmt.bufPrint(&buf, "k{d}", .{i % 500}) catch unreachable;
-                const spare = ix.prepare(key) catch unreachable;
-                const node = l.insertConcurrently(.{ .user_key = key, .trailer = coding.packTrailer(i * 4 + t + 1, 1) }, "v") catch unreachable;
-                ix.update(node, spare);
+            while (i < 4 * keys) : (i += 1) {
+                const key = std.fmt.bufPrint(&buf, "k{d}", .{i % keys}) catch unreachable;
+                const seq = i * 4 + t + 1;
+                const node = l.insertConcurrently(.{ .user_key = key, .trailer = coding.packTrailer(seq, 1) }, "v") catch unreachable;
+                ix.update(node);
+                // Once the update returns, the key is found at this version or a newer one.
+                const ok = switch (ix.lookup(key)) {
+                    .node => |n| n.key().sequence() >= seq,
+                    else => false,
+                };
+                if (!ok) _ = wrong.fetchAdd(1, .monotonic);
             }
         }
     };
+    var wrong = std.atomic.Value(u32).init(0);
     var threads: [4]std.Thread = undefined;
-    for (&threads, 0..) |*th, t| th.* = try std.Thread.spawn(.{}, Writer.run, .{ &list, &index, @as(u64, t) });
+    for (&threads, 0..) |*th, t| th.* = try std.Thread.spawn(.{}, Writer.run, .{ &list, &index, @as(u64, t), &wrong });
     for (threads) |th| th.join();
+    try testing.expectEqual(@as(u32, 0), wrong.load(.monotonic));
+    try testing.expect(!index.isOff());
+    try testing.expectEqual(@as(u64, 4096), index.table.load(.monotonic).?.cap);
+    try testing.expectEqual(@as(u64, keys), index.table.load(.monotonic).?.used);
     var buf: [16]u8 = undefined;
     var k: u64 = 0;
-    while (k < 500) : (k += 1) {
+    while (k < keys) : (k += 1) {
         const key = std.fmt.bufPrint(&buf, "k{d}", .{k}) catch unreachable;
-        const node = index.lookup(key).?;
-        // The newest version: i = k + 500·7 (the last round), thread 3 → seq (i·4 + 3 + 1).
-        try testing.expectEqual((k + 3500) * 4 + 4, node.key().sequence());
+        const node = index.lookup(key).node;
+        // The newest version: i = k + keys·3 (the last round), thread 3 → seq (i·4 + 3 + 1).
+        try testing.expectEqual((k + 3 * keys) * 4 + 4, node.key().sequence());
         // It is the first node of its key on level 0.
         const first = list.findGreaterOrEqual(.{ .user_key = key, .trailer = std.math.maxInt(u64) }).?;
         try testing.expect(first == node);
     }
-    try testing.expect(index.lookup("absent") == null);
+    try testing.expect(index.lookup("absent") == .absent);
+    // Retired tables are freed by the first writer that finds no reader inside a lookup: once
+    // the readers are gone, one more update leaves only the current table held.
+    index.update(index.lookup("k0").node);
+    try testing.expectEqual(Table.bytes(4096), index.heldBytes());
+}
+
+test "point index: an empty index answers absent; a full one grows before probing can fail" {
+    var index: PointIndex = .{};
+    defer index.deinit();
+    try testing.expect(index.lookup("x") == .absent);
+    try testing.expectEqual(@as(usize, 0), index.heldBytes());
+    var arena = Arena.init(1 << 16);
+    defer arena.deinit();
+    var list = try skiplist.SkipList.init(&arena, 9);
+    var buf: [16]u8 = undefined;
+    var i: u64 = 0;
+    while (i < 10_000) : (i += 1) {
+        const key = std.fmt.bufPrint(&buf, "{d}", .{i}) catch unreachable;
+        index.update(try list.insert(.{ .user_key = key, .trailer = coding.packTrailer(i + 1, 1) }, "v"));
+        const t = index.table.load(.monotonic).?;
+        try testing.expect(t.used * 4 <= t.cap * 3);
+    }
+    i = 0;
+    while (i < 10_000) : (i += 1) {
+        const key = std.fmt.bufPrint(&buf, "{d}", .{i}) catch unreachable;
+        try testing.expectEqual(i + 1, index.lookup(key).node.key().sequence());
+    }
+    try testing.expect(index.lookup("10000") == .absent);
 }

@@ -147,6 +147,15 @@ pub const Rep = union(Kind) {
         }
     }
 
+    /// Bytes the representation holds outside the arena, counted in the memtable's memory
+    /// (the point index's tables).
+    pub fn heldBytes(self: *const Rep) usize {
+        return switch (self.*) {
+            .skiplist => |*s| s.heldBytes(),
+            .hash_skiplist, .hash_linklist, .vector => 0,
+        };
+    }
+
     pub fn kind(self: *const Rep) Kind {
         return std.meta.activeTag(self.*);
     }

@@ -88,23 +88,26 @@ pub const SkipListRep = struct {
             self.hints = hints;
         }
         errdefer if (self.hints) |h| arena_mod.destroyTracked(h);
-        if (config.point_index) {
-            // About one bucket per 128 bytes of write buffer (entries are rarely smaller).
-            self.index = try PointIndex.init(arena, @max(1024, @min(config.write_buffer_size / 128, 1 << 26)));
-        }
+        if (config.point_index) self.index = .{};
         return self;
     }
 
     pub fn deinit(self: *SkipListRep) void {
         if (self.hints) |h| arena_mod.destroyTracked(h);
         self.hints = null;
+        if (self.index) |*ix| ix.deinit();
+        self.index = null;
+    }
+
+    /// Bytes held outside the arena: the point index's tables.
+    pub fn heldBytes(self: *const SkipListRep) usize {
+        return if (self.index) |*ix| ix.heldBytes() else 0;
     }
 
     /// One writer: from the splice of the previous insert.
     pub fn insert(self: *SkipListRep, key: coding.Key, value: []const u8) InsertError!*Node {
-        const spare = try self.indexSpare(key);
         const node = try self.list.insert(key, value);
-        self.indexed(node, spare);
+        self.indexed(node);
         return node;
     }
 
@@ -114,37 +117,34 @@ pub const SkipListRep = struct {
         std.debug.assert(self.hints != null);
         if (std.debug.runtime_safety) std.debug.assert(std.mem.startsWith(u8, key.user_key, prefix));
         const hints = self.hints.?;
-        const spare = try self.indexSpare(key);
         const node = try self.list.insertWithSplice(key, value, hints.spliceFor(prefix));
-        self.indexed(node, spare);
+        self.indexed(node);
         return node;
     }
 
     /// Any number of writers at once. REQUIRES: made with `concurrent_writes`.
     pub fn insertConcurrently(self: *SkipListRep, key: coding.Key, value: []const u8) InsertError!*Node {
-        const spare = try self.indexSpare(key);
         const node = try self.list.insertConcurrently(key, value);
-        self.indexed(node, spare);
+        self.indexed(node);
         return node;
     }
 
-    /// Before an insert: the point index's entry for a key it does not hold yet (allocated
-    /// now, so recording the node afterwards cannot fail).
-    fn indexSpare(self: *SkipListRep, key: coding.Key) error{OutOfMemory}!?*point_index.Entry {
-        const ix = if (self.index) |*ix| ix else return null;
-        return ix.prepare(key.user_key);
-    }
-
-    fn indexed(self: *SkipListRep, node: *Node, spare: ?*point_index.Entry) void {
-        if (self.index) |*ix| ix.update(node, spare);
+    /// After a node is linked: the point index learns of it (an update cannot fail, so a
+    /// write rejected before linking costs the index nothing).
+    fn indexed(self: *SkipListRep, node: *Node) void {
+        if (self.index) |*ix| ix.update(node);
     }
 
     /// The newest version of `user_key` with sequence number ≤ `snapshot`, or null: through the
     /// point index when there is one (the newest version, then older ones along level 0 down
-    /// to the snapshot), otherwise a search of the list.
+    /// to the snapshot), otherwise (or when the index is off) a search of the list.
     pub fn findNewest(self: *SkipListRep, user_key: []const u8, snapshot: u64) ?*Node {
         const ix = if (self.index) |*ix| ix else return skiplist.findNewest(&self.list, user_key, snapshot);
-        var n = ix.lookup(user_key) orelse return null;
+        var n = switch (ix.lookup(user_key)) {
+            .node => |n| n,
+            .absent => return null,
+            .unknown => return skiplist.findNewest(&self.list, user_key, snapshot),
+        };
         while (n.key().sequence() > snapshot) {
             n = n.next(0) orelse return null;
             if (!std.mem.eql(u8, n.key().user_key, user_key)) return null;
@@ -156,27 +156,22 @@ pub const SkipListRep = struct {
     /// without a point index the list is searched for all of them in lockstep.
     pub fn findNewestGroup(self: *SkipListRep, user_keys: []const []const u8, snapshot: u64, out: []?*Node) void {
         std.debug.assert(out.len == user_keys.len);
-        if (self.index == null) return skiplist.findNewestGroup(&self.list, user_keys, snapshot, out);
+        if (self.index == null or self.index.?.isOff()) return skiplist.findNewestGroup(&self.list, user_keys, snapshot, out);
         for (user_keys, out) |k, *o| o.* = self.findNewest(k, snapshot);
     }
 
-    /// A batch of inserts (see `rep.zig`): a sorted run of the list, and the point index's
-    /// spares allocated with the nodes and recorded once the run is linked.
+    /// A batch of inserts (see `rep.zig`): a sorted run of the list, recorded in the point
+    /// index once the run is linked.
     pub const Batch = struct {
         rep: *SkipListRep,
         run: skiplist_run.Run,
-        spares: []?*point_index.Entry,
 
         pub fn init(gpa: std.mem.Allocator, rep: *SkipListRep, entries: []const coding.Entry, concurrent: bool) error{OutOfMemory}!Batch {
-            var run = try skiplist_run.Run.init(gpa, &rep.list, entries, concurrent);
-            errdefer run.deinit(gpa);
-            const spares = try gpa.alloc(?*point_index.Entry, if (rep.index != null) entries.len else 0);
-            return .{ .rep = rep, .run = run, .spares = spares };
+            return .{ .rep = rep, .run = try skiplist_run.Run.init(gpa, &rep.list, entries, concurrent) };
         }
 
         pub fn deinit(self: *Batch, gpa: std.mem.Allocator) void {
             self.run.deinit(gpa);
-            gpa.free(self.spares);
             self.* = undefined;
         }
 
@@ -186,8 +181,6 @@ pub const SkipListRep = struct {
 
         pub fn allocate(self: *Batch) error{OutOfMemory}!void {
             try self.run.allocate();
-            const ix = if (self.rep.index) |*ix| ix else return;
-            for (self.run.entries, self.spares) |e, *s| s.* = try ix.prepare(e.key.user_key);
         }
 
         /// See `skiplist_run.Run.link`; the point index learns of every node linked.
@@ -201,7 +194,7 @@ pub const SkipListRep = struct {
 
         fn indexLinked(self: *Batch, count: usize) void {
             const ix = if (self.rep.index) |*ix| ix else return;
-            for (self.run.nodes[0..count], self.spares[0..count]) |u, spare| ix.update(u.node, spare);
+            for (self.run.nodes[0..count]) |u| ix.update(u.node);
         }
     };
 };
@@ -227,6 +220,7 @@ test "the point index answers like a search, at every snapshot" {
     var arena = Arena.init(1 << 16);
     defer arena.deinit();
     var indexed = try SkipListRep.init(&arena, .{ .point_index = true, .write_buffer_size = 1 << 16, .seed = 6 });
+    defer indexed.deinit();
     var plain = try SkipListRep.init(&arena, .{ .seed = 7 });
     var buf: [16]u8 = undefined;
     var seq: u64 = 1;
@@ -247,4 +241,28 @@ test "the point index answers like a search, at every snapshot" {
             if (a) |n| try testing.expectEqual(b.?.key().trailer, n.key().trailer);
         }
     }
+}
+
+test "a point index that turned itself off answers through a search of the list" {
+    var arena = Arena.init(1 << 16);
+    defer arena.deinit();
+    var rep = try SkipListRep.init(&arena, .{ .point_index = true, .seed = 8 });
+    defer rep.deinit();
+    var buf: [16]u8 = undefined;
+    var seq: u64 = 1;
+    while (seq <= 300) : (seq += 1) {
+        const key = std.fmt.bufPrint(&buf, "k{d}", .{seq % 40}) catch unreachable;
+        _ = try rep.insert(.{ .user_key = key, .trailer = coding.packTrailer(seq, 1) }, "v");
+    }
+    rep.index.?.off.store(true, .seq_cst); // as after a growth that ran out of memory
+    // Written after: not indexed, found by the search.
+    _ = try rep.insert(.{ .user_key = "k7", .trailer = coding.packTrailer(301, 1) }, "v");
+    try testing.expect(rep.index.?.lookup("k7") == .unknown);
+    try testing.expectEqual(@as(u64, 301), rep.findNewest("k7", 400).?.key().sequence());
+    try testing.expectEqual(@as(u64, 287), rep.findNewest("k7", 300).?.key().sequence());
+    try testing.expect(rep.findNewest("k40", 400) == null);
+    var out: [2]?*Node = undefined;
+    rep.findNewestGroup(&.{ "k7", "k8" }, 400, &out);
+    try testing.expectEqual(@as(u64, 301), out[0].?.key().sequence());
+    try testing.expectEqual(@as(u64, 288), out[1].?.key().sequence());
 }
