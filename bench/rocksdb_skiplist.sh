@@ -12,6 +12,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(mktemp -d)"
 trap 'rm -rf "$build"' EXIT
 g++ -O2 -std=c++17 -Wall -Wextra -o "$build/rocksdb_skiplist" "$root/bench/rocksdb_skiplist.cc" -lrocksdb
-ldd "$build/rocksdb_skiplist" | grep -q 'librocksdb\.so' ||
+libs="$(ldd "$build/rocksdb_skiplist")" # not piped into grep -q: an early exit would fail ldd
+grep -q 'librocksdb\.so' <<<"$libs" ||
   { echo "rocksdb_skiplist.sh: the harness does not link librocksdb.so" >&2; exit 1; }
 "$build/rocksdb_skiplist" "${1:-1000000}" "${2:-42}"
