@@ -1,7 +1,8 @@
 /**
- * Reads the JSON lines of `bench/workload.ts`, `native/src/bench.zig` and the db_bench lines
- * that `scripts/bench.sh` converts, and prints one markdown table (median of each figure over
- * the repeated runs), then the ratios the targets are stated in.
+ * Reads the JSON lines of `bench/workload.ts`, `native/src/bench.zig`,
+ * `bench/rocksdb_skiplist.cc` and the db_bench lines that `scripts/bench.sh` converts, and prints
+ * one markdown table (median of each figure over the repeated runs), then the ratios the targets
+ * are stated in.
  *
  *     … | bun bench/report.ts
  */
@@ -83,6 +84,14 @@ for (const impl of ["memtable", "memtable-huge"]) {
       ratio(`zig ${impl}`, "rocksdb db_bench", "putNsPerOp")
     }×, ` +
       `get ${ratio(`zig ${impl}`, "rocksdb db_bench", "getNsPerOp")}×`,
+  );
+}
+for (const runtime of ["zig", "bun", "deno"]) {
+  console.log(
+    `${runtime} memtable / c++ rocksdb-skiplist: put ${
+      ratio(`${runtime} memtable`, "c++ rocksdb-skiplist", "putNsPerOp")
+    }×, ` +
+      `get ${ratio(`${runtime} memtable`, "c++ rocksdb-skiplist", "getNsPerOp")}×`,
   );
 }
 for (const impl of ["memtable", "memtable-index"]) {

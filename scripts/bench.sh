@@ -4,7 +4,9 @@
 #   bash scripts/bench.sh [entries] [rounds]
 # 1. the README workload (bench/workload.ts) on Bun and Deno, the same workload driven from
 #    Zig with no FFI (native/src/bench.zig), alternating for `rounds` rounds (median shown),
-#    with and without huge pages, then the JS peers and RocksDB's db_bench once;
+#    with and without huge pages, then the JS peers, RocksDB's db_bench and RocksDB's own
+#    memtable skiplist on the same keys (bench/rocksdb_skiplist.cc against Debian's librocksdb,
+#    `bash bench/rocksdb_skiplist.sh`) once;
 # 2. the TypeScript path against a Zig loop on the same memtable in the same process
 #    (bench/boundary.ts, with the -Dbench-exports build);
 # 3. per-operation mitata benchmarks (bench/ops.bench.ts), one structure per process, on
@@ -90,6 +92,11 @@ if command -v db_bench >/dev/null 2>&1; then
   echo "{\"runtime\":\"rocksdb\",\"impl\":\"db_bench\",\"n\":$n,\"putNsPerOp\":$put,\"getNsPerOp\":$get}" >> "$results"
 else
   echo "db_bench not installed (apt-get install rocksdb-tools): RocksDB row skipped" >&2
+fi
+if [ -e /usr/include/rocksdb/memtablerep.h ]; then
+  run bash bench/rocksdb_skiplist.sh "$n" 42
+else
+  echo "librocksdb-dev not installed (apt-get install librocksdb-dev): RocksDB skiplist row skipped" >&2
 fi
 
 echo

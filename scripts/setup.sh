@@ -5,7 +5,8 @@
 #   - the native library, ReleaseFast in native/zig-out/ and, with `--safe`, a
 #     safety-checked (ReleaseSafe) build in native/zig-out-safe/;
 #   - with `--safe` (the test command), RocksDB's own tools (Debian's rocksdb-tools: ldb,
-#     sst_dump), which the interoperability tests run.
+#     sst_dump), which the interoperability tests run, and its headers and library (Debian's
+#     librocksdb-dev), which the RocksDB skiplist harness (bench/rocksdb_skiplist.cc) builds with.
 # `--no-build` skips the native builds (the test command builds them as steps of its own, so a
 # failing build is counted in its summary).
 # Source it or run it; it prints nothing when everything is already in place.
@@ -57,5 +58,12 @@ if [ "$want_safe" = 1 ]; then
     [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get install -y -qq rocksdb-tools >&2 ||
       echo "setup.sh: could not install rocksdb-tools; the RocksDB interoperability tests will fail" >&2
+  fi
+  if [ ! -e /usr/include/rocksdb/memtablerep.h ]; then
+    echo "setup.sh: installing librocksdb-dev (RocksDB's headers and library) from Debian" >&2
+    sudo_cmd=()
+    [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get install -y -qq librocksdb-dev >&2 ||
+      echo "setup.sh: could not install librocksdb-dev; the RocksDB skiplist harness will not build" >&2
   fi
 fi

@@ -2,7 +2,8 @@
 # The whole suite: installs what is missing (scripts/setup.sh), then runs
 #   - every native build: the ReleaseFast and the safety-checked (ReleaseSafe) library, the
 #     library with the benchmark-only exports (bench/boundary.ts), and the FFI-free Zig bench,
-#     which then runs on a few thousand entries,
+#     which then runs on a few thousand entries, and the RocksDB skiplist harness
+#     (bench/rocksdb_skiplist.cc, against Debian's librocksdb), run on a few thousand entries,
 #   - the Zig unit tests (native/, safety checks on),
 #   - formatting (deno fmt, zig fmt) and lint (deno lint),
 #   - type checks: the Bun side with tsc against bun-types, the Deno side with `deno check`,
@@ -66,6 +67,7 @@ step "build: native library (ReleaseFast)" bash -c "cd native && ${zig_cmd[*]} b
 step "build: native library (ReleaseSafe)" bash -c "cd native && ${zig_cmd[*]} build -Doptimize=safe --prefix zig-out-safe"
 step "build: native library with -Dbench-exports (Debug)" bash -c "cd native && ${zig_cmd[*]} build -Dbench-exports=true --prefix '$scratch/bench-exports'"
 step "build and run: Zig bench (Debug, 2000 entries)" bash -c "cd native && ${zig_cmd[*]} build bench --prefix '$scratch/bench' && '$scratch/bench/bin/memtable-bench' 2000"
+step "build and run: RocksDB skiplist harness (librocksdb, 2000 entries)" bash bench/rocksdb_skiplist.sh 2000
 step "zig unit tests (Debug, safety checks on)" bash -c "cd native && ${zig_cmd[*]} build test --summary all"
 step "format: deno fmt --check, zig fmt --check" bash -c "$deno fmt --check && ${zig_cmd[*]} fmt --check native/build.zig native/src/"
 step "lint: deno lint" "$deno" lint
