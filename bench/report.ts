@@ -94,14 +94,15 @@ for (const runtime of ["zig", "bun", "deno"]) {
       `get ${ratio(`${runtime} memtable`, "c++ rocksdb-skiplist", "getNsPerOp")}×`,
   );
 }
-for (const impl of ["memtable", "memtable-index"]) {
+for (const impl of ["memtable", "memtable-search"]) {
   for (const peer of ["sorted-btree", "js-sdsl"]) {
     for (const runtime of ["bun", "deno"]) {
       console.log(
         `${runtime} ${impl} / ${runtime} ${peer}: put ${
           ratio(`${runtime} ${impl}`, `${runtime} ${peer}`, "putNsPerOp")
         }×, ` +
-          `get ${ratio(`${runtime} ${impl}`, `${runtime} ${peer}`, "getNsPerOp")}×`,
+          `get ${ratio(`${runtime} ${impl}`, `${runtime} ${peer}`, "getNsPerOp")}×, ` +
+          `get miss ${ratio(`${runtime} ${impl}`, `${runtime} ${peer}`, "getMissNsPerOp")}×`,
       );
     }
   }
@@ -117,8 +118,28 @@ for (const runtime of ["bun", "deno"]) {
 }
 for (const runtime of ["bun", "deno"]) {
   console.log(
-    `${runtime} memtable-index / ${runtime} memtable: put ${
-      ratio(`${runtime} memtable-index`, `${runtime} memtable`, "putNsPerOp")
-    }×, get ${ratio(`${runtime} memtable-index`, `${runtime} memtable`, "getNsPerOp")}×`,
+    `${runtime} memtable (point index) / ${runtime} memtable-search: put ${
+      ratio(`${runtime} memtable`, `${runtime} memtable-search`, "putNsPerOp")
+    }×, get ${ratio(`${runtime} memtable`, `${runtime} memtable-search`, "getNsPerOp")}×`,
   );
+}
+// Throughput against the faster peer on the same runtime (its ns ÷ ours: above 1 is faster).
+const speed = (ours: string, runtime: string, c: keyof Row) => {
+  const x = med(ours, c);
+  const peers = ["sorted-btree", "js-sdsl"].map((p) => med(`${runtime} ${p}`, c)).filter((
+    v,
+  ): v is number => v !== undefined);
+  return x === undefined || peers.length === 0 ? "–" : (Math.min(...peers) / x).toFixed(2);
+};
+for (const runtime of ["bun", "deno"]) {
+  for (const impl of ["memtable", "memtable-search"]) {
+    const name = `${runtime} ${impl}`;
+    console.log(
+      `${name} throughput ÷ the faster peer's: put ${speed(name, runtime, "putNsPerOp")}×, get ${
+        speed(name, runtime, "getNsPerOp")
+      }×, get miss ${speed(name, runtime, "getMissNsPerOp")}×, scan ${
+        speed(name, runtime, "scanNsPerEntry")
+      }×, range ${speed(name, runtime, "rangeUsPerScan")}×`,
+    );
+  }
 }

@@ -4,9 +4,10 @@
  *     bun bench/workload.ts <impl> [entries] [seed]
  *     deno run -A --v8-flags=--expose-gc bench/workload.ts <impl> [entries] [seed]
  *
- * impl: memtable | memtable-huge (hugePageSize 2 MiB) | memtable-index (pointIndex, a 256 MiB
- * write buffer sizing the index: 2M buckets) | memtable-bloom (whole-key bloom filter of about
- * 10 bits per key) | sorted-btree | js-sdsl
+ * impl: memtable (default options: the point index on) | memtable-huge (hugePageSize 2 MiB) |
+ * memtable-search (`pointIndex: false`: the skiplist searched, behind the key filter) |
+ * memtable-bloom (no point index, a whole-key bloom filter of about 10 bits per key) |
+ * sorted-btree | js-sdsl
  *
  * Random 16-byte keys with 100-byte values (the same as `native/src/bench.zig`): put all
  * (random order), get all (another random order), get as many absent keys, one full ordered
@@ -45,9 +46,9 @@ interface Subject {
   nativeBytes(): number;
 }
 
-function memtable(hugePageSize: number, pointIndex = false, bloom = false): Subject {
+function memtable(hugePageSize: number, pointIndex = true, bloom = false): Subject {
   const mt = new MemTable({
-    writeBufferSize: pointIndex || bloom ? 256 << 20 : 2 ** 31,
+    writeBufferSize: bloom ? 256 << 20 : 2 ** 31, // the bloom filter is sized from it
     hugePageSize,
     pointIndex,
     // 256 MiB × 0.005 × 8 ≈ 10.7 Mbit: about 10 bits per key at 1M keys.
@@ -123,7 +124,7 @@ function jsSdsl(): Subject {
 const subjects: Record<string, () => Subject> = {
   memtable: () => memtable(0),
   "memtable-huge": () => memtable(2 << 20),
-  "memtable-index": () => memtable(0, true),
+  "memtable-search": () => memtable(0, false),
   "memtable-bloom": () => memtable(0, false, true),
   "sorted-btree": sortedBtree,
   "js-sdsl": jsSdsl,

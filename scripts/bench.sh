@@ -71,8 +71,8 @@ done
 run native/zig-out/bin/memtable-bench "$n" 42 huge
 run "$bun" bench/workload.ts memtable-huge "$n"
 run "${deno_run[@]}" bench/workload.ts memtable-huge "$n"
-run "$bun" bench/workload.ts memtable-index "$n"
-run "${deno_run[@]}" bench/workload.ts memtable-index "$n"
+run "$bun" bench/workload.ts memtable-search "$n"
+run "${deno_run[@]}" bench/workload.ts memtable-search "$n"
 run "$bun" bench/workload.ts memtable-bloom "$n"
 run "${deno_run[@]}" bench/workload.ts memtable-bloom "$n"
 for peer in sorted-btree js-sdsl; do
