@@ -131,7 +131,43 @@ pub const PointIndex = struct {
         defer _ = self.readers.fetchSub(1, .seq_cst);
         if (self.off.load(.seq_cst)) return .unknown;
         const t = self.table.load(.seq_cst) orelse return .absent;
-        const h = hashOf(key);
+        return probe(t, hashOf(key), key);
+    }
+
+    /// `lookup` of each of `keys` (at most `group_max`) into `out`, in lockstep so that their
+    /// misses overlap: every key's home slot is prefetched, then every first tag match's node,
+    /// then each probe finishes as `lookup` would.
+    pub fn lookupGroup(self: *PointIndex, keys: []const []const u8, out: []Answer) void {
+        std.debug.assert(keys.len == out.len);
+        std.debug.assert(keys.len <= group_max);
+        _ = self.readers.fetchAdd(1, .seq_cst);
+        defer _ = self.readers.fetchSub(1, .seq_cst);
+        if (self.off.load(.seq_cst)) return @memset(out, .unknown);
+        const t = self.table.load(.seq_cst) orelse return @memset(out, .absent);
+        const mask = t.cap - 1;
+        const slots = t.slots();
+        var hashes: [group_max]u64 = undefined;
+        for (keys, hashes[0..keys.len]) |k, *h| {
+            h.* = hashOf(k);
+            @prefetch(&slots[@intCast(h.* & mask)], .{});
+        }
+        for (hashes[0..keys.len]) |h| {
+            var i = h & mask;
+            while (true) : (i = (i + 1) & mask) {
+                const s = slots[@intCast(i)].load(.acquire);
+                if (s == 0) break;
+                if (tagOf(s) == tagOf(h)) {
+                    @prefetch(nodeOf(s), .{});
+                    break;
+                }
+            }
+        }
+        for (keys, hashes[0..keys.len], out) |k, h, *o| o.* = probe(t, h, k);
+    }
+
+    pub const group_max = 32;
+
+    fn probe(t: *Table, h: u64, key: []const u8) Answer {
         const tag = tagOf(h);
         const mask = t.cap - 1;
         const slots = t.slots();
@@ -316,4 +352,16 @@ test "point index: an empty index answers absent; a full one grows before probin
         try testing.expectEqual(i + 1, index.lookup(key).node.key().sequence());
     }
     try testing.expect(index.lookup("10000") == .absent);
+    // A group answers as the single lookups do, absent keys among them.
+    var group_bufs: [PointIndex.group_max][8]u8 = undefined;
+    var group: [PointIndex.group_max][]const u8 = undefined;
+    var answers: [PointIndex.group_max]Answer = undefined;
+    for (&group, &group_bufs, 0..) |*g, *b, j| g.* = std.fmt.bufPrint(b, "{d}", .{j * 337 + 5}) catch unreachable;
+    index.lookupGroup(&group, &answers);
+    for (group, answers) |g, a| {
+        const single = index.lookup(g);
+        try testing.expectEqual(std.meta.activeTag(single), std.meta.activeTag(a));
+        if (a == .node) try testing.expect(a.node == single.node);
+    }
+    try testing.expect(answers[PointIndex.group_max - 1] == .absent); // 31·337 + 5 ≥ 10000
 }

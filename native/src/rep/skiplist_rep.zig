@@ -140,11 +140,17 @@ pub const SkipListRep = struct {
     /// to the snapshot), otherwise (or when the index is off) a search of the list.
     pub fn findNewest(self: *SkipListRep, user_key: []const u8, snapshot: u64) ?*Node {
         const ix = if (self.index) |*ix| ix else return skiplist.findNewest(&self.list, user_key, snapshot);
-        var n = switch (ix.lookup(user_key)) {
-            .node => |n| n,
-            .absent => return null,
-            .unknown => return skiplist.findNewest(&self.list, user_key, snapshot),
+        return switch (ix.lookup(user_key)) {
+            .node => |n| olderTo(n, user_key, snapshot),
+            .absent => null,
+            .unknown => skiplist.findNewest(&self.list, user_key, snapshot),
         };
+    }
+
+    /// From `newest` (the index's node of `user_key`), the first version at or below `snapshot`
+    /// along level 0, or null.
+    fn olderTo(newest: *Node, user_key: []const u8, snapshot: u64) ?*Node {
+        var n = newest;
         while (n.key().sequence() > snapshot) {
             n = n.next(0) orelse return null;
             if (!std.mem.eql(u8, n.key().user_key, user_key)) return null;
@@ -156,8 +162,17 @@ pub const SkipListRep = struct {
     /// without a point index the list is searched for all of them in lockstep.
     pub fn findNewestGroup(self: *SkipListRep, user_keys: []const []const u8, snapshot: u64, out: []?*Node) void {
         std.debug.assert(out.len == user_keys.len);
-        if (self.index == null or self.index.?.isOff()) return skiplist.findNewestGroup(&self.list, user_keys, snapshot, out);
-        for (user_keys, out) |k, *o| o.* = self.findNewest(k, snapshot);
+        const ix = if (self.index) |*ix| ix else return skiplist.findNewestGroup(&self.list, user_keys, snapshot, out);
+        comptime std.debug.assert(skiplist.lookup_group_max <= point_index.PointIndex.group_max);
+        if (user_keys.len == 0) return;
+        var answers: [skiplist.lookup_group_max]point_index.Answer = undefined;
+        ix.lookupGroup(user_keys, answers[0..user_keys.len]);
+        if (answers[0] == .unknown) return skiplist.findNewestGroup(&self.list, user_keys, snapshot, out);
+        for (user_keys, answers[0..user_keys.len], out) |k, a, *o| o.* = switch (a) {
+            .node => |n| olderTo(n, k, snapshot),
+            .absent => null,
+            .unknown => unreachable, // the whole group sees one `off`
+        };
     }
 
     /// A batch of inserts (see `rep.zig`): a sorted run of the list, recorded in the point
