@@ -27,6 +27,7 @@ const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const arena_mod = @import("arena.zig");
 const skiplist = @import("rep/skiplist.zig");
+const flush_walk = @import("flush_walk.zig");
 const mt_mod = @import("memtable/memtable.zig");
 
 const merge_operator = @import("merge_operator.zig");
@@ -284,28 +285,27 @@ pub const SstBuilder = struct {
     /// handed to `flushKey`.
     fn writePoints(self: *SstBuilder, out: *Output, frags: []?*mt_mod.Fragments) error{ OutOfMemory, Corruption }!void {
         const gpa = self.gpa;
-        const its = try gpa.alloc(*mt_mod.Iterator, self.memtables.items.len);
-        defer gpa.free(its);
+        const walks = try gpa.alloc(flush_walk.Walk, self.memtables.items.len);
+        defer gpa.free(walks);
         var made: usize = 0;
-        defer for (its[0..made]) |it| it.destroy();
+        defer for (walks[0..made]) |*w| w.close(gpa);
         for (self.memtables.items) |m| {
-            its[made] = try mt_mod.Iterator.create(m, limits.sequence_max, .{ .ignore_range_deletions = true });
+            walks[made] = try flush_walk.Walk.open(gpa, m);
             made += 1;
-            try its[made - 1].seekToFirst();
         }
         var group: std.ArrayList(*Node) = .empty;
         defer group.deinit(gpa);
         var prev: ?*Node = null;
         while (true) {
             var best: ?usize = null;
-            for (its, 0..) |it, i| {
-                if (!it.valid()) continue;
-                if (best == null or coding.compareKeys(it.node().key(), its[best.?].node().key()) == .lt) best = i;
+            for (walks, 0..) |w, i| {
+                const n = w.node() orelse continue;
+                if (best == null or coding.compareKeys(n.key(), walks[best.?].node().?.key()) == .lt) best = i;
             }
             const b = best orelse break;
-            const node = its[b].node();
+            const node = walks[b].node().?;
             if (!coding.verifyProtection(node.entry(), self.memtables.items[b].protectionBytes())) return error.Corruption;
-            its[b].next();
+            walks[b].next();
             if (prev) |p| {
                 if (coding.compareKeys(p.key(), node.key()) == .eq) continue;
             }

@@ -45,6 +45,7 @@ test {
     _ = @import("share.zig");
     _ = @import("sequence.zig");
     _ = @import("sst.zig");
+    _ = @import("flush_walk.zig");
     _ = @import("holdings.zig");
     _ = @import("file_lock.zig");
     _ = @import("wal.zig");
