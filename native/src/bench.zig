@@ -51,7 +51,8 @@ pub fn main(init: std.process.Init) !void {
     var w = std.Io.File.stdout().writerStreaming(io, &out_buf);
     const out = &w.interface;
 
-    const mt = try mt_mod.MemTable.create(.{ .write_buffer_size = 2 << 30, .huge_page_size = if (huge) 2 << 20 else 0 });
+    // As `new MemTable()` makes it: the point index on.
+    const mt = try mt_mod.MemTable.create(.{ .write_buffer_size = 2 << 30, .huge_page_size = if (huge) 2 << 20 else 0, .point_index = true });
     defer _ = mt.unref();
     const work: Workload = .{ .io = io, .mt = mt, .keys = keys, .order = order, .value = &value };
 
