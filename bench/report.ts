@@ -17,6 +17,8 @@ interface Row {
   getMissNsPerOp?: number;
   scanNsPerEntry?: number;
   rangeUsPerScan?: number;
+  scanBatchNsPerEntry?: number;
+  rangeBatchUsPerScan?: number;
   nativeBytesPerEntry?: number;
   rssBytesPerEntry?: number;
   heapBytesPerEntry?: number;
@@ -44,6 +46,8 @@ const columns: [keyof Row, string, number][] = [
   ["getMissNsPerOp", "get miss ns/op", 0],
   ["scanNsPerEntry", "scan ns/entry", 0],
   ["rangeUsPerScan", "range µs/1000", 0],
+  ["scanBatchNsPerEntry", "scan() ns/entry", 0],
+  ["rangeBatchUsPerScan", "scan() range µs/1000", 0],
   ["nativeBytesPerEntry", "native B/entry", 1],
   ["rssBytesPerEntry", "RSS B/entry", 0],
   ["heapBytesPerEntry", "JS heap B/entry", 1],
@@ -123,14 +127,16 @@ for (const runtime of ["bun", "deno"]) {
     }×, get ${ratio(`${runtime} memtable`, `${runtime} memtable-search`, "getNsPerOp")}×`,
   );
 }
-// Throughput against the faster peer on the same runtime (its ns ÷ ours: above 1 is faster).
-const speed = (ours: string, runtime: string, c: keyof Row) => {
+// Throughput against the faster peer on the same runtime (its ns ÷ ours: above 1 is faster):
+// ours in column `c` against the peers' in column `p` (the bulk API against their walks).
+const speedAgainst = (ours: string, c: keyof Row, runtime: string, p: keyof Row) => {
   const x = med(ours, c);
-  const peers = ["sorted-btree", "js-sdsl"].map((p) => med(`${runtime} ${p}`, c)).filter((
+  const peers = ["sorted-btree", "js-sdsl"].map((q) => med(`${runtime} ${q}`, p)).filter((
     v,
   ): v is number => v !== undefined);
   return x === undefined || peers.length === 0 ? "–" : (Math.min(...peers) / x).toFixed(2);
 };
+const speed = (ours: string, runtime: string, c: keyof Row) => speedAgainst(ours, c, runtime, c);
 for (const runtime of ["bun", "deno"]) {
   for (const impl of ["memtable", "memtable-search"]) {
     const name = `${runtime} ${impl}`;
@@ -140,6 +146,11 @@ for (const runtime of ["bun", "deno"]) {
       }×, get miss ${speed(name, runtime, "getMissNsPerOp")}×, scan ${
         speed(name, runtime, "scanNsPerEntry")
       }×, range ${speed(name, runtime, "rangeUsPerScan")}×`,
+    );
+    console.log(
+      `${name} bulk scan() ÷ the faster peer's: scan ${
+        speedAgainst(name, "scanBatchNsPerEntry", runtime, "scanNsPerEntry")
+      }×, range ${speedAgainst(name, "rangeBatchUsPerScan", runtime, "rangeUsPerScan")}×`,
     );
   }
 }

@@ -12,7 +12,8 @@
  * Random 16-byte keys with 100-byte values (the same as `native/src/bench.zig`): put all
  * (random order), get all (another random order), get as many absent keys, one full ordered
  * scan, 1000 range scans of
- * 1000 entries from random seeks; then memory: native bytes per entry, process RSS growth and
+ * 1000 entries from random seeks (the memtable: by its iterator, then again by its bulk `scan()`
+ * API, batches of views, full and from a `lowerBound` with a `limit`); then memory: native bytes per entry, process RSS growth and
  * JS-heap growth per entry. Prints one JSON line. The JS peers store one version per key (no
  * sequence numbers or snapshots) with the key as a binary string, what a user would pick.
  */
@@ -43,6 +44,9 @@ interface Subject {
   get(i: number): number;
   scan(): number;
   range(from: number): number;
+  /** The memtable's bulk API (`scan()` batches of views) for the full scan and the ranges. */
+  scanBatches?(): number;
+  rangeBatches?(from: number): number;
   nativeBytes(): number;
 }
 
@@ -71,6 +75,20 @@ function memtable(hugePageSize: number, pointIndex = true, bloom = false): Subje
       let c = 0;
       for (it.seek(key(i)); it.valid() && c < rangeLength; it.next()) {
         c += it.value().length > 0 ? 1 : 0;
+      }
+      return c;
+    },
+    scanBatches: () => {
+      let c = 0;
+      for (const b of mt.scan()) {
+        for (let j = 0; j < b.length; j++) c += b.value(j).length > 0 ? 1 : 0;
+      }
+      return c;
+    },
+    rangeBatches: (i) => {
+      let c = 0;
+      for (const b of mt.scan({ lowerBound: key(i), limit: rangeLength })) {
+        for (let j = 0; j < b.length; j++) c += b.value(j).length > 0 ? 1 : 0;
       }
       return c;
     },
@@ -170,6 +188,17 @@ let ranged = 0;
 const rangeNs = time(() => {
   for (let j = 0; j < scans; j++) ranged += s.range(order[j]!);
 });
+let bulkScanned = 0;
+const scanBatchNs = s.scanBatches ? time(() => void (bulkScanned = s.scanBatches!())) : undefined;
+let bulkRanged = 0;
+const rangeBatchNs = s.rangeBatches
+  ? time(() => {
+    for (let j = 0; j < scans; j++) bulkRanged += s.rangeBatches!(order[j]!);
+  })
+  : undefined;
+if (s.scanBatches && (bulkScanned !== n || bulkRanged !== ranged)) {
+  throw new Error(`${impl}: scan() saw ${bulkScanned} and ${bulkRanged} in ranges`);
+}
 gc();
 const rss1 = process.memoryUsage().rss;
 const heap1 = process.memoryUsage().heapUsed;
@@ -183,6 +212,10 @@ console.log(JSON.stringify({
   scanNsPerEntry: scanNs / n,
   rangeUsPerScan: rangeNs / scans / 1000,
   rangeEntries: ranged,
+  ...(scanBatchNs === undefined ? {} : {
+    scanBatchNsPerEntry: scanBatchNs / n,
+    rangeBatchUsPerScan: rangeBatchNs! / scans / 1000,
+  }),
   nativeBytesPerEntry: s.nativeBytes() / n,
   rssBytesPerEntry: (rss1 - rss0) / n,
   heapBytesPerEntry: (heap1 - heap0) / n,

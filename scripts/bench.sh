@@ -21,8 +21,8 @@
 #    vector) with the JS peers, random and sequential keys (bench/reps.ts), on both runtimes;
 # 8. sustained random writes through a Store with flushes (bench/store.ts), on both runtimes,
 #    with RocksDB's db_bench fillrandom alongside when it is installed;
-# 9. the flush with a built-in merge operator: native against TypeScript (bench/flush.ts), on
-#    both runtimes;
+# 9. the flush with a built-in merge operator: native against TypeScript (bench/flush.ts), and
+#    the native flush of a full 64 MiB memtable (bench/flush_native.ts), on both runtimes;
 # 10. batched lookups against single ones (bench/multi_get.ts), on both runtimes;
 # 11. scans: scan() in batches of views, entries(), range scans, against the JS peers
 #    (bench/scan.ts), on both runtimes;
@@ -160,6 +160,7 @@ echo "## Flush with a built-in merge operator (bench/flush.ts)"
 echo
 "$bun" bench/flush.ts "$n"
 "$deno" run -A bench/flush.ts "$n"
+"$bun" bench/flush_native.ts && "$deno" run -A bench/flush_native.ts
 echo
 echo "## Batched lookups: multiGet against get (bench/multi_get.ts)"
 echo
