@@ -104,6 +104,11 @@ pub const PointIndex = struct {
     /// Writers' lock: `retired`, slots' contents and `Table.used` change only under it.
     lock: arena_mod.SpinLock = .{},
     retired: ?*Table = null,
+    /// The current table's slots and mask, for `prefetch` only: it reads them without counting
+    /// itself a reader (a pair torn by a growth merely prefetches a useless line; a prefetch
+    /// never faults), so it costs no atomic read-modify-write.
+    hint_slots: std.atomic.Value(usize) = .init(0),
+    hint_mask: std.atomic.Value(u64) = .init(0),
 
     /// Frees every table. REQUIRES: no reader or writer left.
     pub fn deinit(self: *PointIndex) void {
@@ -179,18 +184,59 @@ pub const PointIndex = struct {
         }
     }
 
+    /// The hash `updateHashed` takes for `user_key`, its slot's line starting to load: called
+    /// before a write's search of the list, so that the slot's cache miss overlaps the search's.
+    pub fn prefetch(self: *const PointIndex, user_key: []const u8) u64 {
+        const h = hashOf(user_key);
+        const base = self.hint_slots.load(.monotonic);
+        if (base != 0) {
+            const at = base +% @sizeOf(u64) *% (h & self.hint_mask.load(.monotonic));
+            @prefetch(@as(*const u8, @ptrFromInt(at)), .{ .rw = .write });
+        }
+        return h;
+    }
+
     /// Records `node` (just linked) as its key's newest version unless a newer one is indexed
     /// already. Safe against concurrent calls; never fails (see the file's comment).
     pub fn update(self: *PointIndex, node: *Node) void {
+        self.updateHashed(node, hashOf(node.key().user_key));
+    }
+
+    /// `update` given the hash of `node`'s user key (`prefetch`'s answer).
+    pub fn updateHashed(self: *PointIndex, node: *Node, h: u64) void {
         if (self.off.load(.monotonic)) return;
         self.lock.lock();
         defer self.lock.unlock();
         self.reclaim();
+        self.record(node, h);
+    }
+
+    /// `update` of every `nodes[i].node` (a batch just linked, e.g. `skiplist_run.Unlinked`s),
+    /// under one taking of the lock, the slots of the nodes a few ahead prefetched so that their
+    /// misses overlap.
+    pub fn updateAll(self: *PointIndex, nodes: anytype) void {
+        if (self.off.load(.monotonic)) return;
+        const ahead = 8;
+        var hashes: [ahead]u64 = undefined;
+        self.lock.lock();
+        defer self.lock.unlock();
+        self.reclaim();
+        for (0..@min(ahead, nodes.len)) |j| hashes[j] = self.prefetch(nodes[j].node.key().user_key);
+        for (nodes, 0..) |u, j| {
+            const h = hashes[j % ahead];
+            if (j + ahead < nodes.len) hashes[j % ahead] = self.prefetch(nodes[j + ahead].node.key().user_key);
+            self.record(u.node, h);
+        }
+    }
+
+    /// `updateHashed`'s work. Under `lock`.
+    fn record(self: *PointIndex, node: *Node, h: u64) void {
+        std.debug.assert(h == hashOf(node.key().user_key));
+        if (self.off.load(.monotonic)) return;
         const address: u64 = @intFromPtr(node);
         if (address & ~address_mask != 0) return self.giveUp();
         const t = self.table.load(.monotonic) orelse self.grow(null) catch return self.giveUp();
         const k = node.key();
-        const h = hashOf(k.user_key);
         const tag = tagOf(h);
         const mask = t.cap - 1;
         const slots = t.slots();
@@ -225,6 +271,8 @@ pub const PointIndex = struct {
             t.used = o.used;
         }
         self.table.store(t, .seq_cst);
+        self.hint_slots.store(@intFromPtr(t.slots()), .monotonic);
+        self.hint_mask.store(cap - 1, .monotonic);
         if (old) |o| {
             o.next_retired = self.retired;
             self.retired = o;
@@ -364,4 +412,40 @@ test "point index: an empty index answers absent; a full one grows before probin
         if (a == .node) try testing.expect(a.node == single.node);
     }
     try testing.expect(answers[PointIndex.group_max - 1] == .absent); // 31·337 + 5 ≥ 10000
+}
+
+test "point index: a batch's updateAll answers as one update per node, newest versions kept" {
+    var arena = Arena.init(1 << 16);
+    defer arena.deinit();
+    var list = try skiplist.SkipList.init(&arena, 11);
+    var one: PointIndex = .{};
+    defer one.deinit();
+    var all: PointIndex = .{};
+    defer all.deinit();
+    const Unlinked = struct { node: *Node };
+    var batch: [3000]Unlinked = undefined; // past two growths, and shorter than `ahead` at the end
+    var buf: [16]u8 = undefined;
+    for (&batch, 0..) |*u, i| {
+        const key = std.fmt.bufPrint(&buf, "b{d}", .{i % 2000}) catch unreachable; // 1000 keys twice
+        u.node = try list.insert(.{ .user_key = key, .trailer = coding.packTrailer(i + 1, 1) }, "v");
+        one.update(u.node);
+    }
+    all.updateAll(batch[0..]);
+    all.updateAll(batch[0..5]); // older versions again: nothing changes
+    try testing.expectEqual(one.heldBytes(), all.heldBytes());
+    var i: usize = 0;
+    while (i < 2100) : (i += 1) {
+        const key = std.fmt.bufPrint(&buf, "b{d}", .{i}) catch unreachable;
+        const a = one.lookup(key);
+        const b = all.lookup(key);
+        try testing.expectEqual(std.meta.activeTag(a), std.meta.activeTag(b));
+        if (a == .node) {
+            try testing.expect(a.node == b.node);
+            try testing.expectEqual(@as(u64, if (i < 1000) i + 2001 else i + 1), a.node.key().sequence());
+        }
+    }
+    // prefetch's hash is the one updateHashed expects (checked by its assertion).
+    const node = try list.insert(.{ .user_key = "fresh", .trailer = coding.packTrailer(5000, 1) }, "v");
+    all.updateHashed(node, all.prefetch("fresh"));
+    try testing.expect(all.lookup("fresh").node == node);
 }

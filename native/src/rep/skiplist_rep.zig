@@ -106,8 +106,9 @@ pub const SkipListRep = struct {
 
     /// One writer: from the splice of the previous insert.
     pub fn insert(self: *SkipListRep, key: coding.Key, value: []const u8) InsertError!*Node {
+        const h = self.prefetchSlot(key);
         const node = try self.list.insert(key, value);
-        self.indexed(node);
+        self.indexed(node, h);
         return node;
     }
 
@@ -117,22 +118,30 @@ pub const SkipListRep = struct {
         std.debug.assert(self.hints != null);
         if (std.debug.runtime_safety) std.debug.assert(std.mem.startsWith(u8, key.user_key, prefix));
         const hints = self.hints.?;
+        const h = self.prefetchSlot(key);
         const node = try self.list.insertWithSplice(key, value, hints.spliceFor(prefix));
-        self.indexed(node);
+        self.indexed(node, h);
         return node;
     }
 
     /// Any number of writers at once. REQUIRES: made with `concurrent_writes`.
     pub fn insertConcurrently(self: *SkipListRep, key: coding.Key, value: []const u8) InsertError!*Node {
+        const h = self.prefetchSlot(key);
         const node = try self.list.insertConcurrently(key, value);
-        self.indexed(node);
+        self.indexed(node, h);
         return node;
     }
 
+    /// Before a write's search: the point index's slot for the key starts loading (its hash
+    /// returned for `indexed`; 0 without an index).
+    fn prefetchSlot(self: *const SkipListRep, key: coding.Key) u64 {
+        return if (self.index) |*ix| ix.prefetch(key.user_key) else 0;
+    }
+
     /// After a node is linked: the point index learns of it (an update cannot fail, so a
-    /// write rejected before linking costs the index nothing).
-    fn indexed(self: *SkipListRep, node: *Node) void {
-        if (self.index) |*ix| ix.update(node);
+    /// write rejected before linking costs the index nothing). `h`: `prefetchSlot`'s hash.
+    fn indexed(self: *SkipListRep, node: *Node, h: u64) void {
+        if (self.index) |*ix| ix.updateHashed(node, h);
     }
 
     /// The newest version of `user_key` with sequence number ≤ `snapshot`, or null: through the
@@ -209,7 +218,7 @@ pub const SkipListRep = struct {
 
         fn indexLinked(self: *Batch, count: usize) void {
             const ix = if (self.rep.index) |*ix| ix else return;
-            for (self.run.nodes[0..count]) |u| ix.update(u.node);
+            ix.updateAll(self.run.nodes[0..count]);
         }
     };
 };
