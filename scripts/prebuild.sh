@@ -24,7 +24,11 @@ targets=(
 )
 wanted=("$@")
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# Files reach prebuilt/ by a rename from a directory of this run's own on the same file system
+# (outside prebuilt/, so a package packed meanwhile never holds a partial one): the test lanes
+# may run this script at once.
+stage="$(mktemp -d "$root/.prebuild.XXXXXX")"
+trap 'rm -rf "$work" "$stage"' EXIT
 mkdir -p prebuilt
 for row in "${targets[@]}"; do
   read -r platform target file <<<"$row"
@@ -32,8 +36,8 @@ for row in "${targets[@]}"; do
   (cd native && "${zig_cmd[@]}" build -Doptimize=fast -Dcpu=baseline -Dtarget="$target" --prefix "$work/$platform" >&2)
   name="$(basename "$file")"
   mkdir -p "prebuilt/$platform"
-  cp "$work/$platform/$file" "prebuilt/$platform/$name.tmp"
-  mv "prebuilt/$platform/$name.tmp" "prebuilt/$platform/$name"
+  cp "$work/$platform/$file" "$stage/$name"
+  mv "$stage/$name" "prebuilt/$platform/$name"
   echo "$platform: built $name" >&2
 done
 # The manifest describes every library in prebuilt/, rebuilt now or before.
@@ -59,6 +63,6 @@ version="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' package.json | head -1)"
   done
   echo "  }"
   echo "}"
-} > prebuilt/manifest.json.tmp
-mv prebuilt/manifest.json.tmp prebuilt/manifest.json
+} > "$stage/manifest.json"
+mv "$stage/manifest.json" prebuilt/manifest.json
 echo "prebuilt/manifest.json written" >&2

@@ -8,10 +8,11 @@
 #   - formatting (deno fmt, zig fmt) and lint (deno lint),
 #   - type checks: the Bun side with tsc against bun-types, the Deno side with `deno check`,
 #   - the test suite (tests/) on Bun and on Deno against the ReleaseFast library, plus the
-#     runnable @example blocks of the public API (`deno test --doc`),
+#     runnable @example blocks of the public API (`deno test --doc`), then the same suite
+#     against the safety-checked (ReleaseSafe) library: Bun's two runs and Deno's two in two
+#     lanes at once (tests share no fixed path, port or file they write),
 #   - the demo (demo/demo.ts) on both runtimes, on a few thousand writes,
-#   - every program in examples/ on both runtimes (scripts/examples.sh: one count per run),
-#   - the same suite on both runtimes against the safety-checked (ReleaseSafe) library.
+#   - every program in examples/ on both runtimes (scripts/examples.sh: one count per run).
 # Ends with one line "N passed, N failed" and exits non-zero when anything failed.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,33 +35,49 @@ log="$(mktemp)"
 scratch="$(mktemp -d)" # builds that only prove they compile (and the bench's binary)
 trap 'rm -f "$log"; rm -rf "$scratch"' EXIT
 
-# step NAME CMD... : runs CMD, shows its output, and adds its pass/fail counts (parsed from
+# run_into LOG CMD... : runs CMD with its output into LOG, and its exit status and seconds
+# into LOG.rc (for `record`).
+run_into() {
+  local out="$1"; shift
+  local t0=$SECONDS
+  "$@" >"$out" 2>&1
+  echo "$? $((SECONDS - t0))" >"$out.rc"
+}
+
+# record NAME LOG : shows a finished run's output and adds its pass/fail counts (parsed from
 # the runner's summary) to the totals; a run whose summary cannot be read counts as 1 failed.
-step() {
-  local name="$1"; shift
+record() {
+  local name="$1" out="$2"
+  local rc=1 secs=0
+  [ -f "$out.rc" ] && read -r rc secs <"$out.rc"
   echo "== $name"
-  "$@" >"$log" 2>&1
-  local rc=$?
-  cat "$log"
+  cat "$out"
   local p f
-  p=$(grep -aoE '^ *[0-9]+ pass$' "$log" | tail -1 | grep -oE '[0-9]+')            # bun
-  f=$(grep -aoE '^ *[0-9]+ fail$' "$log" | tail -1 | grep -oE '[0-9]+')
+  p=$(grep -aoE '^ *[0-9]+ pass$' "$out" | tail -1 | grep -oE '[0-9]+')            # bun
+  f=$(grep -aoE '^ *[0-9]+ fail$' "$out" | tail -1 | grep -oE '[0-9]+')
   if [ -z "$p" ]; then                                                               # deno
-    p=$(grep -aoE '\| [0-9]+ passed' "$log" | tail -1 | grep -oE '[0-9]+')
-    f=$(grep -aoE '\| [0-9]+ failed' "$log" | tail -1 | grep -oE '[0-9]+')
+    p=$(grep -aoE '\| [0-9]+ passed' "$out" | tail -1 | grep -oE '[0-9]+')
+    f=$(grep -aoE '\| [0-9]+ failed' "$out" | tail -1 | grep -oE '[0-9]+')
   fi
   if [ -z "$p" ]; then                                                               # zig
-    p=$(grep -aoE 'run test [0-9]+ pass' "$log" | tail -1 | grep -oE '[0-9]+')
-    f=$(grep -aoE 'run test [0-9]+ pass, [0-9]+ fail' "$log" | tail -1 | grep -oE '[0-9]+ fail' | grep -oE '[0-9]+')
+    p=$(grep -aoE 'run test [0-9]+ pass' "$out" | tail -1 | grep -oE '[0-9]+')
+    f=$(grep -aoE 'run test [0-9]+ pass, [0-9]+ fail' "$out" | tail -1 | grep -oE '[0-9]+ fail' | grep -oE '[0-9]+')
   fi
   if [ -z "$p" ]; then                                                               # a plain check
-    if [ $rc -eq 0 ]; then p=1; f=0; else p=0; f=1; fi
+    if [ "$rc" -eq 0 ]; then p=1; f=0; else p=0; f=1; fi
   fi
   f=${f:-0}
-  if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a crash after the summary still fails
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a crash after the summary still fails
   passed=$((passed + p))
   failed=$((failed + f))
-  echo "-- $name: $p passed, $f failed"
+  echo "-- $name: $p passed, $f failed ($secs s)"
+}
+
+# step NAME CMD... : runs CMD now and records it.
+step() {
+  local name="$1"; shift
+  run_into "$log" "$@"
+  record "$name" "$log"
 }
 
 step "build: native library (ReleaseFast)" bash -c "cd native && ${zig_cmd[*]} build -Doptimize=fast"
@@ -73,13 +90,26 @@ step "format: deno fmt --check, zig fmt --check" bash -c "$deno fmt --check && $
 step "lint: deno lint" "$deno" lint
 step "typecheck: Bun side (tsc + bun-types)" node_modules/.bin/tsc -p tsconfig.json --noEmit
 step "typecheck: Deno side (deno check)" "$deno" check mod.ts coding.ts flush.ts table.ts tests/ bench/ demo/ examples/
-step "bun test (ReleaseFast)" "$bun" test tests/
-step "deno test (ReleaseFast) + doc examples" "$deno" test "${deno_flags[@]}" --doc mod.ts coding.ts flush.ts table.ts src/ tests/
+# The four suites in two lanes at once, Bun's and Deno's (each lane's runs one after the
+# other; the machine has two cores and a suite mostly keeps one busy), recorded in order after.
+safe_env=(env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1)
+(
+  run_into "$scratch/bun-fast.log" "$bun" test tests/
+  run_into "$scratch/bun-safe.log" "${safe_env[@]}" "$bun" test tests/
+) &
+bun_lane=$!
+(
+  run_into "$scratch/deno-fast.log" "$deno" test "${deno_flags[@]}" --doc mod.ts coding.ts flush.ts table.ts src/ tests/
+  run_into "$scratch/deno-safe.log" "${safe_env[@]}" "$deno" test "${deno_flags[@]}" tests/
+) &
+deno_lane=$!
+wait "$bun_lane" "$deno_lane"
+record "bun test (ReleaseFast)" "$scratch/bun-fast.log"
+record "deno test (ReleaseFast) + doc examples" "$scratch/deno-fast.log"
+record "bun test (ReleaseSafe)" "$scratch/bun-safe.log"
+record "deno test (ReleaseSafe)" "$scratch/deno-safe.log"
 step "demo (Bun and Deno, 5000 writes)" bash -c "$bun run demo/demo.ts 5000 && $deno run --allow-ffi --allow-read --allow-env --allow-write demo/demo.ts 5000"
 step "examples (each examples/*.ts on Bun and on Deno)" bash scripts/examples.sh
-step "bun test (ReleaseSafe)" env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1 "$bun" test tests/
-step "deno test (ReleaseSafe)" env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1 "$deno" test "${deno_flags[@]}" tests/
-
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
