@@ -29,7 +29,7 @@ pub fn build(b: *std.Build) void {
         .root_source_file = b.path("src/exports.zig"),
         .target = target,
         .optimize = optimize,
-        .strip = optimize == .fast,
+        .strip = optimize == .fast and !(b.option(bool, "symbols", "keep symbols in a ReleaseFast library (profiling)") orelse false),
     });
     mod.addOptions("build_options", options);
     const lib = b.addLibrary(.{ .name = "memtable", .linkage = .dynamic, .root_module = mod });

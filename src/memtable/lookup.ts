@@ -340,6 +340,15 @@ export function lookupMany(
     ) keyBytes += 4 + sizes[end++]!;
     const area = scratchFor(((keyBytes + 7) & ~7) + multiGetAnswerBytes);
     const view = area.view;
+    // Keys not in the cache miss together rather than one by one: each byte-array key's first
+    // byte is copied first, to where its size bound places it (exact for byte arrays; a
+    // string's bound only moves later first bytes into room the keys are copied over or never
+    // read), with loads independent of each other; then the keys whole.
+    const bytes = area.bytes;
+    for (let i = next, at = 4; i < end; at += 4 + sizes[i++]!) {
+      const k = keys[i]!;
+      if (typeof k !== "string" && k.length > 0) bytes[at] = k[0]!;
+    }
     let keysLength = 0;
     for (let i = next; i < end; i++) {
       const n = writeBytes(area, keysLength + 4, keys[i]!);
