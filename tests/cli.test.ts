@@ -269,127 +269,133 @@ function writeUnflushed(dir: string, ...ops: string[]): void {
   assert.match(r.stdout, /^done \d+/m);
 }
 
-test("memtable ls, verify, get and scan of a store directory read its table files and unflushed log writes as ldb scan reads them, and read while a store holds it", async () => {
-  const root = mkdtempSync(join(tmpdir(), "memtable-cli-"));
-  const dir = join(root, "db");
-  try {
-    const store = Store.open({ dir, flushInWorker: false, mergeOperator: stringAppend(",") });
-    for (let i = 0; i < 300; i++) store.put(`k${String(i).padStart(3, "0")}`, `v${i}`);
-    await store.flush();
-    store.put("k000", "second");
-    await store.flush();
-    await store.close();
-    writeUnflushed(dir, "put:k005=new", "del:k006", "range:k010..k020", "put:zz=from the log");
-    assert.ok(readdirSync(dir).some((f) => f.endsWith(".log")));
-    const ls = JSON.parse(expect(exitCode.ok, "ls", "--json", dir).stdout);
-    assert.equal(ls.levels[0].files.length, 2);
-    assert.deepEqual(ls.levels[0].files.map((f: { smallestSeq: number }) => f.smallestSeq), [
-      1,
-      301,
-    ]);
-    const live = ls.logs.filter((l: { live: boolean }) => l.live);
-    assert.equal(live.length, 1);
-    assert.equal(live[0].batches, 4);
-    assert.equal(live[0].first, 302);
-    assert.equal(live[0].last, 305);
-    assert.equal(ls.options.fields.merge_operator, "StringAppendOperator");
-    const text = expect(exitCode.ok, "ls", dir).stdout;
-    assert.match(text, /^CURRENT +MANIFEST-\d{6}/m);
-    assert.match(text, /^level 0 +2 files/m);
-    assert.match(
-      text,
-      /^ {2}\d{6}\.sst {2}\d+ bytes {2}seq 1\.\.300 {2}'k000' @1 Value \.\. 'k299' @300 Value$/m,
-    );
-    assert.match(text, /^ {2}\d{6}\.log {2}\d+ bytes {2}live, 4 batches, seq 302\.\.305$/m);
-
-    assert.equal(expect(exitCode.ok, "get", dir, "k005").stdout, "'new'\n");
-    assert.equal(expect(exitCode.ok, "get", dir, "k000").stdout, "'second'\n");
-    assert.equal(expect(exitCode.ok, "get", "--hex", dir, "0x6B303037").stdout, "0x7637\n");
-    const gone = expect(exitCode.notFound, "get", dir, "k006");
-    assert.match(gone.stderr, /^memtable get: 'k006' has no value in /);
-    expect(exitCode.notFound, "get", dir, "k015"); // under the range tombstone
-
-    const want = ldbScan(dir);
-    assert.equal(want.length, 300 - 1 - 10 + 1);
-    assert.deepEqual(expect(exitCode.ok, "scan", "--hex", dir).stdout.trim().split("\n"), want);
-    assert.equal(
-      expect(exitCode.ok, "scan", "--from", "k008", "--to", "k022", "--limit", "4", dir).stdout,
-      "'k008' : 'v8'\n'k009' : 'v9'\n'k020' : 'v20'\n'k021' : 'v21'\n",
-    );
-    assert.equal(
-      expect(exitCode.ok, "scan", "--reverse", "--limit", "2", dir).stdout,
-      "'zz' : 'from the log'\n'k299' : 'v299'\n",
-    );
-
-    const verify = expect(exitCode.ok, "verify", "--progress", dir);
-    assert.match(verify.stdout, /^\d{6}\.sst {2}level 0 {2}300 entries {2}ok$/m);
-    assert.match(verify.stdout, /^\d{6}\.log {2}log {2}4 batches {2}ok$/m);
-    assert.match(verify.stdout, /^verified 2 table files \(301 entries\) and 1 live log: ok$/m);
-    assert.match(verify.stderr, /^verify: 100% 3\/3 files/m);
-    assert.doesNotMatch(
-      expect(exitCode.ok, "verify", dir).stderr,
-      /verify:/,
-      "no progress off a terminal",
-    );
-
-    // Merge operands in the log: folded with the operator the OPTIONS file names, or the one given.
-    writeUnflushed(dir, "merge:m=a", "merge:m=b");
-    assert.equal(expect(exitCode.ok, "get", dir, "m").stdout, "'a,b'\n");
-    assert.equal(expect(exitCode.ok, "get", "--merge-operator", "put", dir, "m").stdout, "'b'\n");
-    // A directory whose OPTIONS file names no operator: the read says what to pass.
-    const bare = join(root, "bare");
-    cpSync(dir, bare, { recursive: true });
-    for (const f of readdirSync(bare).filter((f) => f.startsWith("OPTIONS-"))) {
-      const text = readFileSync(join(bare, f), "utf8");
-      writeFileSync(join(bare, f), text.replace(/merge_operator=\S+/, "merge_operator=nullptr"));
-    }
-    const noOperator = expect(exitCode.usage, "get", bare, "m");
-    assert.match(
-      noOperator.stderr,
-      /^memtable get: key "m" has Merge entries, and the OPTIONS file names no built-in merge operator to fold them with: pass --merge-operator NAME, one of uint64add, stringappend, max, put\n/,
-    );
-    noStack(noOperator);
-    assert.equal(
-      expect(exitCode.ok, "get", "--merge-operator", "stringappend", bare, "m").stdout,
-      "'a,b'\n",
-    );
-    const refused = expect(exitCode.usage, "get", "--merge-operator", "nope", dir, "m");
-    assert.match(
-      refused.stderr,
-      /^memtable get: --merge-operator "nope" is not a built-in operator/,
-    );
-
-    // While a store holds the directory (its LOCK taken): read as it is.
-    const held = Store.open({ dir, flushInWorker: false, mergeOperator: stringAppend(",") });
+test(
+  "memtable ls, verify, get and scan of a store directory read its table files and unflushed log writes as ldb scan reads them, and read while a store holds it",
+  {
+    timeout: 300_000,
+  },
+  async () => {
+    const root = mkdtempSync(join(tmpdir(), "memtable-cli-"));
+    const dir = join(root, "db");
     try {
-      held.put("k001", "while held");
-      assert.equal(expect(exitCode.ok, "get", dir, "k001").stdout, "'while held'\n");
-      assert.match(expect(exitCode.ok, "ls", dir).stdout, /^level 0 /m);
-    } finally {
-      await held.close();
-    }
+      const store = Store.open({ dir, flushInWorker: false, mergeOperator: stringAppend(",") });
+      for (let i = 0; i < 300; i++) store.put(`k${String(i).padStart(3, "0")}`, `v${i}`);
+      await store.flush();
+      store.put("k000", "second");
+      await store.flush();
+      await store.close();
+      writeUnflushed(dir, "put:k005=new", "del:k006", "range:k010..k020", "put:zz=from the log");
+      assert.ok(readdirSync(dir).some((f) => f.endsWith(".log")));
+      const ls = JSON.parse(expect(exitCode.ok, "ls", "--json", dir).stdout);
+      assert.equal(ls.levels[0].files.length, 2);
+      assert.deepEqual(ls.levels[0].files.map((f: { smallestSeq: number }) => f.smallestSeq), [
+        1,
+        301,
+      ]);
+      const live = ls.logs.filter((l: { live: boolean }) => l.live);
+      assert.equal(live.length, 1);
+      assert.equal(live[0].batches, 4);
+      assert.equal(live[0].first, 302);
+      assert.equal(live[0].last, 305);
+      assert.equal(ls.options.fields.merge_operator, "StringAppendOperator");
+      const text = expect(exitCode.ok, "ls", dir).stdout;
+      assert.match(text, /^CURRENT +MANIFEST-\d{6}/m);
+      assert.match(text, /^level 0 +2 files/m);
+      assert.match(
+        text,
+        /^ {2}\d{6}\.sst {2}\d+ bytes {2}seq 1\.\.300 {2}'k000' @1 Value \.\. 'k299' @300 Value$/m,
+      );
+      assert.match(text, /^ {2}\d{6}\.log {2}\d+ bytes {2}live, 4 batches, seq 302\.\.305$/m);
 
-    // A damaged table file: verify names it and the block, exits 2, and checks the rest.
-    const damagedDir = join(root, "damaged");
-    cpSync(dir, damagedDir, { recursive: true });
-    const ssts = readdirSync(damagedDir).filter((f) => f.endsWith(".sst")).sort();
-    const victim = join(damagedDir, ssts[0]!);
-    const bytes = new Uint8Array(readFileSync(victim));
-    bytes[20]! ^= 0xff;
-    writeFileSync(victim, bytes);
-    const bad = expect(exitCode.data, "verify", damagedDir);
-    assert.match(
-      bad.stdout,
-      new RegExp(
-        `^${ssts[0]} {2}level \\d {2}FAILED: .*data block 0 at offset 0: checksum mismatch$`,
-        "m",
-      ),
-    );
-    assert.match(bad.stdout, /: 1 problem$/m);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+      assert.equal(expect(exitCode.ok, "get", dir, "k005").stdout, "'new'\n");
+      assert.equal(expect(exitCode.ok, "get", dir, "k000").stdout, "'second'\n");
+      assert.equal(expect(exitCode.ok, "get", "--hex", dir, "0x6B303037").stdout, "0x7637\n");
+      const gone = expect(exitCode.notFound, "get", dir, "k006");
+      assert.match(gone.stderr, /^memtable get: 'k006' has no value in /);
+      expect(exitCode.notFound, "get", dir, "k015"); // under the range tombstone
+
+      const want = ldbScan(dir);
+      assert.equal(want.length, 300 - 1 - 10 + 1);
+      assert.deepEqual(expect(exitCode.ok, "scan", "--hex", dir).stdout.trim().split("\n"), want);
+      assert.equal(
+        expect(exitCode.ok, "scan", "--from", "k008", "--to", "k022", "--limit", "4", dir).stdout,
+        "'k008' : 'v8'\n'k009' : 'v9'\n'k020' : 'v20'\n'k021' : 'v21'\n",
+      );
+      assert.equal(
+        expect(exitCode.ok, "scan", "--reverse", "--limit", "2", dir).stdout,
+        "'zz' : 'from the log'\n'k299' : 'v299'\n",
+      );
+
+      const verify = expect(exitCode.ok, "verify", "--progress", dir);
+      assert.match(verify.stdout, /^\d{6}\.sst {2}level 0 {2}300 entries {2}ok$/m);
+      assert.match(verify.stdout, /^\d{6}\.log {2}log {2}4 batches {2}ok$/m);
+      assert.match(verify.stdout, /^verified 2 table files \(301 entries\) and 1 live log: ok$/m);
+      assert.match(verify.stderr, /^verify: 100% 3\/3 files/m);
+      assert.doesNotMatch(
+        expect(exitCode.ok, "verify", dir).stderr,
+        /verify:/,
+        "no progress off a terminal",
+      );
+
+      // Merge operands in the log: folded with the operator the OPTIONS file names, or the one given.
+      writeUnflushed(dir, "merge:m=a", "merge:m=b");
+      assert.equal(expect(exitCode.ok, "get", dir, "m").stdout, "'a,b'\n");
+      assert.equal(expect(exitCode.ok, "get", "--merge-operator", "put", dir, "m").stdout, "'b'\n");
+      // A directory whose OPTIONS file names no operator: the read says what to pass.
+      const bare = join(root, "bare");
+      cpSync(dir, bare, { recursive: true });
+      for (const f of readdirSync(bare).filter((f) => f.startsWith("OPTIONS-"))) {
+        const text = readFileSync(join(bare, f), "utf8");
+        writeFileSync(join(bare, f), text.replace(/merge_operator=\S+/, "merge_operator=nullptr"));
+      }
+      const noOperator = expect(exitCode.usage, "get", bare, "m");
+      assert.match(
+        noOperator.stderr,
+        /^memtable get: key "m" has Merge entries, and the OPTIONS file names no built-in merge operator to fold them with: pass --merge-operator NAME, one of uint64add, stringappend, max, put\n/,
+      );
+      noStack(noOperator);
+      assert.equal(
+        expect(exitCode.ok, "get", "--merge-operator", "stringappend", bare, "m").stdout,
+        "'a,b'\n",
+      );
+      const refused = expect(exitCode.usage, "get", "--merge-operator", "nope", dir, "m");
+      assert.match(
+        refused.stderr,
+        /^memtable get: --merge-operator "nope" is not a built-in operator/,
+      );
+
+      // While a store holds the directory (its LOCK taken): read as it is.
+      const held = Store.open({ dir, flushInWorker: false, mergeOperator: stringAppend(",") });
+      try {
+        held.put("k001", "while held");
+        assert.equal(expect(exitCode.ok, "get", dir, "k001").stdout, "'while held'\n");
+        assert.match(expect(exitCode.ok, "ls", dir).stdout, /^level 0 /m);
+      } finally {
+        await held.close();
+      }
+
+      // A damaged table file: verify names it and the block, exits 2, and checks the rest.
+      const damagedDir = join(root, "damaged");
+      cpSync(dir, damagedDir, { recursive: true });
+      const ssts = readdirSync(damagedDir).filter((f) => f.endsWith(".sst")).sort();
+      const victim = join(damagedDir, ssts[0]!);
+      const bytes = new Uint8Array(readFileSync(victim));
+      bytes[20]! ^= 0xff;
+      writeFileSync(victim, bytes);
+      const bad = expect(exitCode.data, "verify", damagedDir);
+      assert.match(
+        bad.stdout,
+        new RegExp(
+          `^${ssts[0]} {2}level \\d {2}FAILED: .*data block 0 at offset 0: checksum mismatch$`,
+          "m",
+        ),
+      );
+      assert.match(bad.stdout, /: 1 problem$/m);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
 
 test("memtable reads of a store directory leave every file as it was", async () => {
   const root = mkdtempSync(join(tmpdir(), "memtable-cli-"));

@@ -47,7 +47,9 @@ const layouts: [string, MemTableOptions][] = [
   ["vector", { rep: "vector" }],
 ];
 
-test("MemTable.multiGet() answers every key as get() does, for every representation and snapshot", () => {
+test("MemTable.multiGet() answers every key as get() does, for every representation and snapshot", {
+  timeout: 300_000,
+}, () => {
   const seed = seedFor("MEMTABLE_MULTIGET_SEED", "multiGet");
   for (const [name, options] of layouts) {
     const rng = new Rng(seed);
