@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   CorruptionError,
   MemTable,
+  nativeMemoryBytes,
   nativeSafetyChecked,
   SingleDeleteMisuseError,
   ValueType,
@@ -37,6 +38,32 @@ test("protection bytes turn a changed entry into a CorruptionError naming the ke
     const c = mt.get("cherry");
     assert.ok(c.kind === "value" && text(c.value) === "dark red");
   }
+});
+
+test("a scan that meets a corrupt entry lets go of the memtable: entries(), scan(), for…of", () => {
+  const before = nativeMemoryBytes();
+  {
+    using mt = new MemTable({ protectionBytesPerKey: 8 });
+    for (let i = 0; i < 3000; i++) mt.add(i + 1, ValueType.Value, `k${1000 + i}`, "v".repeat(50));
+    assert.equal(corruptEntry(mt, "k3500", 2501, "value"), true);
+    // Spreading and for…of never call return() when next() throws: the failed read itself
+    // must release the native iterator (which pins the memtable's memory).
+    assert.throws(() => [...mt.entries()], CorruptionError);
+    const it = mt.entries();
+    let seen = 0;
+    assert.throws(() => {
+      for (const _ of it) seen++;
+    }, CorruptionError);
+    assert.equal(seen, 2500, "every entry before the damaged one (k1000 … k3499)");
+    assert.deepEqual(it.next(), { value: undefined, done: true }, "ended by the error");
+    const scan = mt.scan();
+    assert.throws(() => {
+      for (const _ of scan) { /* batches up to the damaged one */ }
+    }, CorruptionError);
+    assert.equal(scan.next().done, true, "ended by the error");
+    assert.throws(() => [...mt.scan({ lowerBound: "k3400", limit: 500 })], CorruptionError);
+  }
+  assert.equal(nativeMemoryBytes(), before, "closing the memtable frees it: no scan holds it");
 });
 
 test("without protection bytes the same damage is returned as data", () => {

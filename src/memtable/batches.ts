@@ -148,7 +148,8 @@ export class BatchReader {
 
   /**
    * Reads up to `max` entries into `area` (grown, as a new area returned through `grow`, when
-   * one entry does not fit); returns how many (0: the end, and the reader is closed).
+   * one entry does not fit); returns how many (0: the end, and the reader is closed). A read
+   * that fails closes the reader, then throws.
    */
   read(area: BatchArea, max: number, grow: (size: number) => BatchArea): number {
     const h = this.#h;
@@ -161,8 +162,16 @@ export class BatchReader {
       area = grow(area.view.getUint32(0, true));
       n = fn.memtable_iter_scan(h, area.arg, area.capacity, max, flags & 1);
     }
-    if (n === Status.corruption) throw corruptionReport(area, this.#what);
-    if (n < 0) throw statusError(n, this.#what);
+    if (n < 0) {
+      // A failed read ends the scan here: `for…of` and spreading never call `return()` when
+      // `next()` throws, so the native iterator (and the memtable it pins) would otherwise
+      // stay held until the garbage collector finds the reader.
+      const error = n === Status.corruption
+        ? corruptionReport(area, this.#what)
+        : statusError(n, this.#what);
+      this.close();
+      throw error;
+    }
     if (n === 0) this.close();
     return n;
   }

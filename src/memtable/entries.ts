@@ -41,7 +41,7 @@ export class EntryBatches implements IterableIterator<Entry> {
       return { value: this.#pending[this.#index++]!, done: false };
     }
     const reader = this.#reader;
-    if (reader === null) return { value: undefined, done: true };
+    if (reader === null || !reader.open) return this.return(); // the end, or after an error
     // Deno: a fresh buffer per batch, since the entries handed out are views into it (one
     // allocation per batch instead of two per entry); it is never written again.
     let area = this.#area;
