@@ -90,7 +90,7 @@ fn hugeBlock(size: usize, huge: usize) ?[]u8 {
 }
 
 /// Asks for transparent huge pages over the 2 MiB-aligned part of `mem` (nothing elsewhere).
-fn adviseHuge(mem: []u8) void {
+pub fn adviseHuge(mem: []u8) void {
     if (builtin.os.tag != .linux) return;
     const huge: usize = 2 << 20;
     const start = std.mem.alignForward(usize, @intFromPtr(mem.ptr), huge);

@@ -153,6 +153,22 @@ pub inline fn keyHead(user_key: []const u8) u64 {
     return std.mem.readInt(u64, &b, .big);
 }
 
+/// `keyHead` of the user key of the encoded entry at `entry`, read in place. In the common case
+/// (an internal key of 16 to 127 bytes: a one-byte length, then at least 8 user-key bytes) it is
+/// one unaligned big-endian load; shorter and longer keys decode the entry.
+pub inline fn entryKeyHead(entry: [*]const u8) u64 {
+    const ikey_len = entry[0];
+    if (ikey_len -% 16 < 128 - 16) return std.mem.readInt(u64, entry[1..9], .big);
+    return entryKeyHeadDecoded(entry);
+}
+
+/// `entryKeyHead` of a short or long key, out of line: the rare case keeps the common one
+/// small inside the search loops.
+noinline fn entryKeyHeadDecoded(entry: [*]const u8) u64 {
+    @branchHint(.cold);
+    return keyHead(decodeKey(entry).user_key);
+}
+
 /// Compares internal keys: user key ascending, then trailer descending.
 pub inline fn compareKeys(a: Key, b: Key) std.math.Order {
     const o = std.mem.order(u8, a.user_key, b.user_key);
@@ -163,6 +179,19 @@ pub inline fn compareKeys(a: Key, b: Key) std.math.Order {
 /// Compares the entry stored at `entry` with the decoded key `key`.
 pub inline fn compareEntry(entry: [*]const u8, key: Key) std.math.Order {
     return compareKeys(decodeKey(entry), key);
+}
+
+test "entryKeyHead reads the head of an entry's user key at every key length" {
+    var key_buf: [300]u8 = undefined;
+    for (&key_buf, 0..) |*b, i| b.* = @truncate(i *% 37 +% 11);
+    var entry_buf: [400]u8 = undefined;
+    // Around both boundaries: user keys shorter than 8 bytes and internal keys of 128 bytes or
+    // more (a two-byte length).
+    for ([_]usize{ 0, 1, 6, 7, 8, 9, 16, 118, 119, 120, 121, 200, 300 }) |len| {
+        const key: Key = .{ .user_key = key_buf[0..len], .trailer = packTrailer(3, 1) };
+        _ = encodeEntry(&entry_buf, key, "v");
+        try std.testing.expectEqual(keyHead(key.user_key), entryKeyHead(&entry_buf));
+    }
 }
 
 test "varint32 round-trips at every length boundary" {

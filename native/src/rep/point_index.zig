@@ -56,6 +56,8 @@ const Table = extern struct {
     fn create(cap: u64) error{OutOfMemory}!*Table {
         std.debug.assert(std.math.isPowerOfTwo(cap));
         const w = try arena_mod.allocSliceTracked(u64, @intCast(header_words + cap));
+        // Hit at random by every read and write: huge pages save most lookups a TLB miss.
+        arena_mod.adviseHuge(std.mem.sliceAsBytes(w));
         @memset(w, 0);
         const t: *Table = @ptrCast(@alignCast(w.ptr));
         t.* = .{ .cap = cap, .used = 0, .next_retired = null };

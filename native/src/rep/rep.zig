@@ -287,14 +287,14 @@ pub const Rep = union(Kind) {
         // then touch only the array, not the entries scattered over the arena.
         const keyed = try gpa.alloc(Keyed, list.items.len);
         defer gpa.free(keyed);
-        for (list.items, keyed) |n, *k| k.* = .{ .head = n.key_head, .node = n };
+        for (list.items, keyed) |n, *k| k.* = .{ .head = n.keyHead(), .node = n };
         std.mem.sort(Keyed, keyed, {}, lessKeyed);
         const out = try arena_mod.allocSliceTracked(*Node, @max(list.items.len, 1));
         for (keyed, 0..) |k, i| out[i] = k.node;
         return out[0..list.items.len];
     }
 
-    /// A node and its key's head (`Node.key_head`, `coding.keyHead`): a < b implies
+    /// A node and its key's head (`Node.keyHead`): a < b implies
     /// head(a) ≤ head(b).
     const Keyed = struct { head: u64, node: *Node };
 

@@ -68,8 +68,8 @@ pub fn prepareGroup(list: *SkipList, keys: []const coding.Key, preds: []Preds, f
             const n = x[i].next(lv);
             if (n != null and SkipList.keyIsAfterNode(&probes[i], n)) {
                 x[i] = n.?;
-                // The next comparison reads the head beside next[0].
-                if (n.?.next(lv)) |ahead| @prefetch(&ahead.key_head, .{});
+                // The next comparison reads the head beside next[0] (in the entry).
+                if (n.?.next(lv)) |ahead| @prefetch(ahead, .{});
                 a += 1;
                 continue;
             }
@@ -81,7 +81,7 @@ pub fn prepareGroup(list: *SkipList, keys: []const coding.Key, preds: []Preds, f
                 continue;
             }
             level[i] = lv - 1;
-            if (x[i].next(lv - 1)) |ahead| @prefetch(&ahead.key_head, .{});
+            if (x[i].next(lv - 1)) |ahead| @prefetch(ahead, .{});
             a += 1;
         }
     }

@@ -221,9 +221,9 @@ test "searches agree with a sorted array when keys tie on their heads, are short
         const present = lo < keys.items.len and coding.compareKeys(keys.items[lo], probe) == .eq;
         try testing.expectEqual(present, list.contains(probe));
     }
-    // Every node holds its key's head.
+    // Every node's head, read in place, is its key's head.
     var x = list.head.next(0);
-    while (x) |node| : (x = node.next(0)) try testing.expectEqual(coding.keyHead(node.key().user_key), node.key_head);
+    while (x) |node| : (x = node.next(0)) try testing.expectEqual(coding.keyHead(node.key().user_key), node.keyHead());
 }
 
 test "findNewestGroup finds what findNewest finds, a group at a time" {
