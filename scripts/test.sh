@@ -9,8 +9,8 @@
 #   - type checks: the Bun side with tsc against bun-types, the Deno side with `deno check`,
 #   - the test suite (tests/) on Bun and on Deno against the ReleaseFast library, plus the
 #     runnable @example blocks of the public API (`deno test --doc`), then the same suite
-#     against the safety-checked (ReleaseSafe) library: Bun's two runs and Deno's two in two
-#     lanes at once (tests share no fixed path, port or file they write),
+#     against the safety-checked (ReleaseSafe) library: the four runs in two lanes at once
+#     (tests share no fixed path, port or file they write),
 #   - the demo (demo/demo.ts) on both runtimes, on a few thousand writes,
 #   - every program in examples/ on both runtimes (scripts/examples.sh: one count per run).
 # Ends with one line "N passed, N failed" and exits non-zero when anything failed.
@@ -90,20 +90,22 @@ step "format: deno fmt --check, zig fmt --check" bash -c "$deno fmt --check && $
 step "lint: deno lint" "$deno" lint
 step "typecheck: Bun side (tsc + bun-types)" node_modules/.bin/tsc -p tsconfig.json --noEmit
 step "typecheck: Deno side (deno check)" "$deno" check mod.ts coding.ts flush.ts table.ts tests/ bench/ demo/ examples/
-# The four suites in two lanes at once, Bun's and Deno's (each lane's runs one after the
-# other; the machine has two cores and a suite mostly keeps one busy), recorded in order after.
+# The four suites in two lanes at once (each lane's runs one after the other; the machine has
+# two cores and a suite mostly keeps one busy), recorded in order after. The lanes pair a long
+# run with a short one: Deno's ReleaseFast run (doc examples included) with Bun's safe run, and
+# Bun's ReleaseFast run (the package test cross-compiles every target) with Deno's safe run.
 safe_env=(env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1)
 (
   run_into "$scratch/bun-fast.log" "$bun" test tests/
-  run_into "$scratch/bun-safe.log" "${safe_env[@]}" "$bun" test tests/
-) &
-bun_lane=$!
-(
-  run_into "$scratch/deno-fast.log" "$deno" test "${deno_flags[@]}" --doc mod.ts coding.ts flush.ts table.ts src/ tests/
   run_into "$scratch/deno-safe.log" "${safe_env[@]}" "$deno" test "${deno_flags[@]}" tests/
 ) &
-deno_lane=$!
-wait "$bun_lane" "$deno_lane"
+lane_a=$!
+(
+  run_into "$scratch/deno-fast.log" "$deno" test "${deno_flags[@]}" --doc mod.ts coding.ts flush.ts table.ts src/ tests/
+  run_into "$scratch/bun-safe.log" "${safe_env[@]}" "$bun" test tests/
+) &
+lane_b=$!
+wait "$lane_a" "$lane_b"
 record "bun test (ReleaseFast)" "$scratch/bun-fast.log"
 record "deno test (ReleaseFast) + doc examples" "$scratch/deno-fast.log"
 record "bun test (ReleaseSafe)" "$scratch/bun-safe.log"
