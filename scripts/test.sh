@@ -80,8 +80,13 @@ step() {
   record "$name" "$log"
 }
 
-step "build: native library (ReleaseFast)" bash -c "cd native && ${zig_cmd[*]} build -Doptimize=fast"
-step "build: native library (ReleaseSafe)" bash -c "cd native && ${zig_cmd[*]} build -Doptimize=safe --prefix zig-out-safe"
+# The two release builds at once: LLVM compiles the library's one module on one core.
+run_into "$scratch/build-fast.log" bash -c "cd native && ${zig_cmd[*]} build -Doptimize=fast" &
+fast_build=$!
+run_into "$scratch/build-safe.log" bash -c "cd native && ${zig_cmd[*]} build -Doptimize=safe --prefix zig-out-safe"
+wait "$fast_build"
+record "build: native library (ReleaseFast)" "$scratch/build-fast.log"
+record "build: native library (ReleaseSafe)" "$scratch/build-safe.log"
 step "build: native library with -Dbench-exports (Debug)" bash -c "cd native && ${zig_cmd[*]} build -Dbench-exports=true --prefix '$scratch/bench-exports'"
 step "build and run: Zig bench (Debug, 2000 entries)" bash -c "cd native && ${zig_cmd[*]} build bench --prefix '$scratch/bench' && '$scratch/bench/bin/memtable-bench' 2000"
 step "build and run: RocksDB skiplist harness (librocksdb, 2000 entries)" bash bench/rocksdb_skiplist.sh 2000

@@ -68,7 +68,7 @@ pub fn prepareGroup(list: *SkipList, keys: []const coding.Key, preds: []Preds, f
             const n = x[i].next(lv);
             if (n != null and SkipList.keyIsAfterNode(&probes[i], n)) {
                 x[i] = n.?;
-                // The next comparison reads the head beside next[0] (in the entry).
+                // The next comparison reads the head, in the entry right after next[0].
                 if (n.?.next(lv)) |ahead| @prefetch(ahead, .{});
                 a += 1;
                 continue;
