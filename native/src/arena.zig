@@ -57,6 +57,38 @@ const BlockHeader = struct {
     /// Mapped by `hugeBlock` (returned with munmap), not by the backing allocator.
     huge: bool = false,
 };
+/// The blocks by number: `cap` header addresses after two words (number 0 unused). A full
+/// registry is replaced by one twice as large; the old ones stay until `deinit`, since a reader
+/// may still hold one (all of them are under twice the last).
+const Registry = extern struct {
+    cap: usize,
+    older: ?*Registry,
+
+    const header_words = @sizeOf(Registry) / @sizeOf(usize);
+
+    fn words(self: *Registry) []usize {
+        const w: [*]usize = @ptrCast(self);
+        return w[0 .. header_words + self.cap];
+    }
+
+    fn headers(self: *Registry) [*]std.atomic.Value(usize) {
+        const w: [*]std.atomic.Value(usize) = @ptrCast(self);
+        return w + header_words;
+    }
+
+    fn create(cap: usize) error{OutOfMemory}!*Registry {
+        const w = try allocSliceTracked(usize, header_words + cap);
+        @memset(w, 0);
+        const r: *Registry = @ptrCast(@alignCast(w.ptr));
+        r.* = .{ .cap = cap, .older = null };
+        return r;
+    }
+
+    fn destroy(self: *Registry) void {
+        freeSliceTracked(self.words());
+    }
+};
+
 const header_size = std.mem.alignForward(usize, @sizeOf(BlockHeader), limits.arena_alignment);
 const block_alignment: std.mem.Alignment = .of(BlockHeader);
 
@@ -150,6 +182,12 @@ pub const Arena = struct {
     /// Set by `makeConcurrent`: allocations may come from any number of threads at once.
     shards: ?*[shard_count]Shard = null,
     lock: SpinLock = .{},
+    /// Every block by number, for `refOf` and `atRef`; numbers start at 1.
+    registry: std.atomic.Value(?*Registry) = .init(null),
+    /// Blocks numbered so far: 1 to `numbered` are in `registry`.
+    numbered: std.atomic.Value(usize) = .init(0),
+    /// `refOffsetBits()`, fixed when the first block is made (the sizes are settled by then).
+    ref_offset_bits: u6 = 0,
 
     pub fn init(block_size: usize) Arena {
         return .{ .block_size = optimizeBlockSize(block_size) };
@@ -187,7 +225,82 @@ pub const Arena = struct {
             }
         }
         if (self.shards) |sh| destroyTracked(sh);
+        var reg = self.registry.load(.monotonic);
+        while (reg) |r| {
+            reg = r.older;
+            r.destroy();
+        }
         self.* = .{ .block_size = self.block_size };
+    }
+
+    /// Bits a reference gives to the offset inside a block, counted in `limits.arena_alignment`
+    /// units: enough for the largest block that holds more than one allocation (a block of its
+    /// own holds one, at its start).
+    pub fn refOffsetBits(self: *const Arena) u6 {
+        const payload = if (self.huge_page_size != 0)
+            std.mem.alignForward(usize, header_size + self.block_size, self.huge_page_size) - header_size
+        else
+            self.block_size;
+        return @intCast(std.math.log2_int_ceil(usize, payload / limits.arena_alignment));
+    }
+
+    /// Blocks made so far (the largest block number).
+    pub fn blockNumbers(self: *const Arena) usize {
+        return self.numbered.load(.acquire);
+    }
+
+    /// A reference to the aligned address `p` inside this arena: its block's number above
+    /// `refOffsetBits()` bits of offset, never 0; null when `p` is in no block (or too far into
+    /// one of its own). Safe against concurrent allocation. `hint`: a block number to try first,
+    /// set to the one found (a caller keeps it between calls: allocations are mostly from one
+    /// block).
+    pub fn refOf(self: *const Arena, p: usize, hint: *usize) ?u64 {
+        std.debug.assert(std.mem.isAligned(p, limits.arena_alignment));
+        const n = self.numbered.load(.acquire);
+        const reg = self.registry.load(.acquire) orelse return null;
+        const headers = reg.headers();
+        if (hint.* >= 1 and hint.* <= n) {
+            if (self.refIn(headers, hint.*, p)) |ref| return ref;
+        }
+        var id = n;
+        while (id >= 1) : (id -= 1) {
+            if (self.refIn(headers, id, p)) |ref| {
+                hint.* = id;
+                return ref;
+            }
+        }
+        return null;
+    }
+
+    fn refIn(self: *const Arena, headers: [*]std.atomic.Value(usize), id: usize, p: usize) ?u64 {
+        const at = headers[id].load(.monotonic);
+        const h: *const BlockHeader = @ptrFromInt(at);
+        const start = at + header_size;
+        if (p < start or p >= at + h.size) return null;
+        const offset = (p - start) / limits.arena_alignment;
+        if (offset >> self.ref_offset_bits != 0) return null;
+        return @as(u64, id) << self.ref_offset_bits | offset;
+    }
+
+    /// The address `ref` (a `refOf` answer) stands for. Lock-free.
+    pub inline fn atRef(self: *const Arena, ref: u64) usize {
+        const headers = self.registry.load(.acquire).?.headers();
+        const id: usize = @intCast(ref >> self.ref_offset_bits);
+        const offset: usize = @intCast(ref & ((@as(u64, 1) << self.ref_offset_bits) - 1));
+        return headers[id].load(.monotonic) + header_size + offset * limits.arena_alignment;
+    }
+
+    /// Makes room in the registry for one more block. Under the exclusion of block creation.
+    fn reserveNumber(self: *Arena) error{OutOfMemory}!void {
+        const old = self.registry.load(.monotonic);
+        const n = self.numbered.load(.monotonic);
+        if (old) |o| if (n + 1 < o.cap) return;
+        const cap: usize = if (old) |o| o.cap * 2 else 16;
+        const r = try Registry.create(cap);
+        if (old) |o| @memcpy(r.words()[Registry.header_words..][0 .. n + 1], o.words()[Registry.header_words..][0 .. n + 1]);
+        r.older = old;
+        // Readers that load the new count load this array or a later one (stored first).
+        self.registry.store(r, .release);
     }
 
     pub fn allocatedBytes(self: *Arena) usize {
@@ -302,6 +415,8 @@ pub const Arena = struct {
 
     /// Allocates a block with room for `payload` bytes after its header; returns the payload.
     fn newBlock(self: *Arena, payload: usize) error{OutOfMemory}![]u8 {
+        if (self.blocks == null) self.ref_offset_bits = self.refOffsetBits();
+        try self.reserveNumber();
         var size = header_size + payload;
         const mem: []u8 = if (self.huge_page_size != 0) blk: {
             size = std.mem.alignForward(usize, size, self.huge_page_size);
@@ -313,6 +428,9 @@ pub const Arena = struct {
         self.blocks = h;
         self.allocated_bytes += size;
         self.block_count += 1;
+        const id = self.numbered.load(.monotonic) + 1;
+        self.registry.load(.monotonic).?.headers()[id].store(@intFromPtr(h), .monotonic);
+        self.numbered.store(id, .release);
         _ = bytes_live.fetchAdd(size, .monotonic);
         return mem[header_size..];
     }
@@ -408,4 +526,81 @@ test "a concurrent arena serves many threads with exact usage" {
     try std.testing.expect(used <= a.allocatedBytes());
     a.deinit();
     try std.testing.expectEqual(live_before, bytes_live.load(.monotonic));
+}
+
+test "arena references: every aligned allocation has one, and it stands for its address" {
+    const live_before = bytes_live.load(.monotonic);
+    var a = Arena.init(4096);
+    var hint: usize = 0;
+    try std.testing.expectEqual(@as(?u64, null), a.refOf(8, &hint)); // no block yet
+    try std.testing.expectEqual(@as(u6, 9), a.refOffsetBits()); // 4096 / 8 offsets
+    var ptrs: [3000]usize = undefined;
+    for (&ptrs, 0..) |*p, i| {
+        // Some past a quarter block (a block of their own), most small: past the registry's
+        // first growth (16 numbers).
+        const n: usize = if (i % 500 == 7) 5000 else 8 + (i * 13) % 200;
+        p.* = @intFromPtr(try a.allocateAligned(n));
+    }
+    try std.testing.expect(a.blockNumbers() > 16);
+    try std.testing.expectEqual(a.block_count, a.blockNumbers());
+    var seen = std.AutoHashMap(u64, void).init(std.testing.allocator);
+    defer seen.deinit();
+    for (ptrs) |p| {
+        const ref = a.refOf(p, &hint).?;
+        try std.testing.expect(ref != 0);
+        try std.testing.expect(ref >> a.refOffsetBits() <= a.blockNumbers());
+        try std.testing.expectEqual(p, a.atRef(ref));
+        try std.testing.expect(!seen.contains(ref));
+        try seen.put(ref, {});
+        // Without a hint (or a wrong one) the same answer.
+        var cold: usize = 0;
+        try std.testing.expectEqual(ref, a.refOf(p, &cold).?);
+    }
+    // Outside every block: none.
+    var stack_word: usize = 0;
+    try std.testing.expectEqual(@as(?u64, null), a.refOf(@intFromPtr(&stack_word), &hint));
+    a.deinit();
+    try std.testing.expectEqual(live_before, bytes_live.load(.monotonic));
+}
+
+test "arena references: huge-page blocks and a concurrent arena's shards" {
+    var huge = Arena.init(4096);
+    defer huge.deinit();
+    huge.huge_page_size = 2 << 20;
+    // Offsets reach across the whole rounded block.
+    try std.testing.expectEqual(@as(u6, 18), huge.refOffsetBits());
+    const first = try huge.allocateAligned(100);
+    const far = try huge.allocateAligned(1000);
+    var hint: usize = 0;
+    var i: usize = 0;
+    while (i < 1500) : (i += 1) _ = try huge.allocateAligned(1000);
+    const last = try huge.allocateAligned(8);
+    for ([_]usize{ @intFromPtr(first), @intFromPtr(far), @intFromPtr(last) }) |p| {
+        try std.testing.expectEqual(p, huge.atRef(huge.refOf(p, &hint).?));
+    }
+
+    var a = Arena.init(64 * 1024);
+    defer a.deinit();
+    try a.makeConcurrent();
+    const Worker = struct {
+        fn run(arena: *Arena, out: []usize, wrong: *std.atomic.Value(u32)) void {
+            var h: usize = 0;
+            for (out, 0..) |*p, j| {
+                p.* = @intFromPtr(arena.allocateAligned(16 + j % 64) catch unreachable);
+                // Blocks made by other threads meanwhile do not disturb it.
+                const ref = arena.refOf(p.*, &h) orelse {
+                    _ = wrong.fetchAdd(1, .monotonic);
+                    continue;
+                };
+                if (arena.atRef(ref) != p.*) _ = wrong.fetchAdd(1, .monotonic);
+            }
+        }
+    };
+    var out: [4][5000]usize = undefined;
+    var wrong = std.atomic.Value(u32).init(0);
+    var threads: [4]std.Thread = undefined;
+    for (&threads, &out) |*t, *o| t.* = try std.Thread.spawn(.{}, Worker.run, .{ &a, o, &wrong });
+    for (threads) |t| t.join();
+    try std.testing.expectEqual(@as(u32, 0), wrong.load(.monotonic));
+    for (out) |o| for (o) |p| try std.testing.expectEqual(p, a.atRef(a.refOf(p, &hint).?));
 }

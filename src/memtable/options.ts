@@ -99,10 +99,11 @@ export interface MemTableOptions {
    * Beyond RocksDB: a native hash index from user key to its newest version (readers never
    * wait; its memory counts in the memtable's). `get` and `multiGet` at any snapshot start there
    * and walk older versions on level 0: two cache misses instead of a skiplist descent, and an
-   * absent key costs about one. Open addressing over 8-byte slots that doubles at three
-   * quarters full: 10.7–21 bytes per distinct key (16.8 at 1M keys), in place of the 1–2 byte
-   * whole-key filter a memtable without it keeps; one hash and slot per insert. Ordered
-   * iteration is unchanged. Default true with rep `"skiplist"` (the only rep it indexes);
+   * absent key costs about one. Open addressing over 4-byte slots (a node's place in the
+   * arena under a few bits of the key's hash) that doubles at three quarters full: 5.3–10.7
+   * bytes per distinct key (8.4 at 1M keys), in place of the 1–2 byte whole-key filter a
+   * memtable without it keeps; one hash and slot per insert. An arena past 32 GiB turns it off
+   * (lookups then search the list). Ordered iteration is unchanged. Default true with rep `"skiplist"` (the only rep it indexes);
    * `false` saves the memory where point reads do not matter.
    */
   pointIndex?: boolean;

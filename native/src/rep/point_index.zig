@@ -3,21 +3,26 @@
 //! slot's line and the node — two cache misses instead of a skiplist descent — and older
 //! versions follow the newest on level 0, so a read at any snapshot walks from there.
 //!
-//! Layout: open addressing with linear probing over a power-of-two array of 8-byte slots, each
-//! 0 (empty) or a node's address (low 48 bits) under a 16-bit tag from the key's hash (high
-//! bits): a probe compares tags on the slot's line and touches a node only on a tag match (1 in
-//! 65536 for another key), so an absent key costs about one line. Nothing but the slots: no
-//! per-key allocation, and no key filter beside it (the memtable makes none when the index is on).
+//! Layout: open addressing with linear probing over a power-of-two array of 4-byte slots, each
+//! 0 (empty) or a node's arena reference (`Arena.refOf`: block number and offset) above a tag
+//! from the key's hash in the low `tag_bits`: a probe compares tags on the slot's line and
+//! touches a node only on a tag match, so an absent key costs about one line. A table takes as
+//! many tag bits (at most 16) as the references it expects to hold leave free: 7 at 1M entries
+//! of 126 bytes in 1 MiB blocks (a node of another key matches 1 time in 128). Nothing but the
+//! slots: no per-key allocation, and no key filter beside it (the memtable makes none when the
+//! index is on). Half the 8-byte address slots' memory: 8.4 bytes per entry at 1M, not 16.8.
 //!
-//! Growth: a table grows to twice its size once three quarters of its slots are used; the old
-//! table is retired, and freed by a later writer at a moment no reader is inside a lookup (the
-//! `readers` count). Tables live outside the arena (tracked) and count in the memtable's memory.
+//! Growth: a table grows to twice its size once three quarters of its slots are used, and is
+//! rebuilt with fewer tag bits if a reference outgrows its share (the arena grew faster than
+//! foreseen); the old table is retired, and freed by a later writer at a moment no reader is
+//! inside a lookup (the `readers` count). Tables live outside the arena (tracked) and count in
+//! the memtable's memory.
 //!
 //! Concurrency: readers never lock; writers take `lock` for an update (and a growth), so any
 //! number of concurrent writers share one index. A writer updates the index after linking its
 //! node, before its insert (or batch) returns, so a reader at a published sequence number sees
-//! it. An update cannot fail: when a growth runs out of memory (or a node's address does not fit
-//! a slot) the index turns itself `off` and every lookup answers `unknown` (the caller searches
+//! it. An update cannot fail: when a growth runs out of memory (or a node's reference does not
+//! fit 32 bits: an arena past 32 GiB) the index turns itself `off` and every lookup answers `unknown` (the caller searches
 //! the list), the write itself kept.
 const std = @import("std");
 const coding = @import("../coding.zig");
@@ -25,43 +30,69 @@ const skiplist = @import("skiplist.zig");
 const arena_mod = @import("../arena.zig");
 
 const Node = skiplist.Node;
-const Slot = std.atomic.Value(u64);
+const Arena = arena_mod.Arena;
+const Slot = std.atomic.Value(u32);
 
-const address_bits = 48;
-const address_mask: u64 = (1 << address_bits) - 1;
 pub const initial_slots = 1024;
+const tag_bits_max = 16;
 
 /// One table: a header and `cap` slots, in one tracked allocation of words.
 const Table = extern struct {
     cap: u64,
     used: u64,
     next_retired: ?*Table,
+    /// A slot's low bits that hold the tag; the reference is above them.
+    tag_bits: u64,
 
     const header_words = @sizeOf(Table) / @sizeOf(u64);
+    const slots_per_word = @sizeOf(u64) / @sizeOf(Slot);
 
     fn slots(self: *Table) [*]Slot {
-        const all: [*]Slot = @ptrCast(self);
-        return all + header_words;
+        const w: [*]u64 = @ptrCast(self);
+        return @ptrCast(w + header_words);
+    }
+
+    fn wordCount(cap: u64) usize {
+        return @intCast(header_words + cap / slots_per_word);
     }
 
     fn words(self: *Table) []u64 {
         const w: [*]u64 = @ptrCast(self);
-        return w[0 .. header_words + self.cap];
+        return w[0..wordCount(self.cap)];
     }
 
     fn bytes(cap: u64) usize {
-        return @intCast((header_words + cap) * @sizeOf(u64));
+        return wordCount(cap) * @sizeOf(u64);
     }
 
-    fn create(cap: u64) error{OutOfMemory}!*Table {
-        std.debug.assert(std.math.isPowerOfTwo(cap));
-        const w = try arena_mod.allocSliceTracked(u64, @intCast(header_words + cap));
+    fn create(cap: u64, tag_bits: u6) error{OutOfMemory}!*Table {
+        std.debug.assert(std.math.isPowerOfTwo(cap) and cap >= slots_per_word);
+        std.debug.assert(tag_bits <= tag_bits_max);
+        const w = try arena_mod.allocSliceTracked(u64, wordCount(cap));
         // Hit at random by every read and write: huge pages save most lookups a TLB miss.
         arena_mod.adviseHuge(std.mem.sliceAsBytes(w));
         @memset(w, 0);
         const t: *Table = @ptrCast(@alignCast(w.ptr));
-        t.* = .{ .cap = cap, .used = 0, .next_retired = null };
+        t.* = .{ .cap = cap, .used = 0, .next_retired = null, .tag_bits = tag_bits };
         return t;
+    }
+
+    inline fn tagOf(self: *const Table, h: u64) u32 {
+        return @intCast((h >> 48) & self.tagMask());
+    }
+
+    inline fn tagMask(self: *const Table) u64 {
+        return (@as(u64, 1) << @intCast(self.tag_bits)) - 1;
+    }
+
+    /// The slot for `ref` under `tag`, or null when `ref` needs more bits than the tag leaves.
+    inline fn slotOf(self: *const Table, ref: u64, tag: u32) ?u32 {
+        if (ref >> @intCast(32 - self.tag_bits) != 0) return null;
+        return @intCast(ref << @intCast(self.tag_bits) | tag);
+    }
+
+    inline fn nodeOf(self: *const Table, arena: *const Arena, slot: u32) *Node {
+        return @ptrFromInt(arena.atRef(slot >> @intCast(self.tag_bits)));
     }
 
     fn destroy(self: *Table) void {
@@ -77,14 +108,6 @@ fn hashOf(key: []const u8) u64 {
     return std.hash.Wyhash.hash(0x706F696E74, key);
 }
 
-inline fn tagOf(h: u64) u64 {
-    return h >> address_bits;
-}
-
-inline fn nodeOf(slot: u64) *Node {
-    return @ptrFromInt(slot & address_mask);
-}
-
 /// What a lookup knows of a key.
 pub const Answer = union(enum) {
     /// The newest version indexed.
@@ -96,6 +119,10 @@ pub const Answer = union(enum) {
 };
 
 pub const PointIndex = struct {
+    /// The arena of the indexed nodes: slots hold references into it.
+    arena: *const Arena,
+    /// The block of the last node recorded (`Arena.refOf`'s hint). Under `lock`.
+    block_hint: usize = 0,
     table: std.atomic.Value(?*Table) = .init(null),
     /// Readers inside a lookup; a retired table is freed only when this is 0.
     readers: std.atomic.Value(u32) = .init(0),
@@ -138,7 +165,7 @@ pub const PointIndex = struct {
         defer _ = self.readers.fetchSub(1, .seq_cst);
         if (self.off.load(.seq_cst)) return .unknown;
         const t = self.table.load(.seq_cst) orelse return .absent;
-        return probe(t, hashOf(key), key);
+        return self.probe(t, hashOf(key), key);
     }
 
     /// `lookup` of each of `keys` (at most `group_max`) into `out`, in lockstep so that their
@@ -158,31 +185,36 @@ pub const PointIndex = struct {
             h.* = hashOf(k);
             @prefetch(&slots[@intCast(h.* & mask)], .{});
         }
+        const tag_mask = t.tagMask();
         for (hashes[0..keys.len]) |h| {
+            const tag = t.tagOf(h);
             var i = h & mask;
             while (true) : (i = (i + 1) & mask) {
                 const s = slots[@intCast(i)].load(.acquire);
                 if (s == 0) break;
-                if (tagOf(s) == tagOf(h)) {
-                    @prefetch(nodeOf(s), .{});
+                if (s & tag_mask == tag) {
+                    @prefetch(t.nodeOf(self.arena, s), .{});
                     break;
                 }
             }
         }
-        for (keys, hashes[0..keys.len], out) |k, h, *o| o.* = probe(t, h, k);
+        for (keys, hashes[0..keys.len], out) |k, h, *o| o.* = self.probe(t, h, k);
     }
 
     pub const group_max = 32;
 
-    fn probe(t: *Table, h: u64, key: []const u8) Answer {
-        const tag = tagOf(h);
+    fn probe(self: *const PointIndex, t: *Table, h: u64, key: []const u8) Answer {
+        const tag = t.tagOf(h);
+        const tag_mask = t.tagMask();
         const mask = t.cap - 1;
         const slots = t.slots();
         var i = h & mask;
         while (true) : (i = (i + 1) & mask) {
             const s = slots[@intCast(i)].load(.acquire);
             if (s == 0) return .absent;
-            if (tagOf(s) == tag and std.mem.eql(u8, nodeOf(s).key().user_key, key)) return .{ .node = nodeOf(s) };
+            if (s & tag_mask != tag) continue;
+            const node = t.nodeOf(self.arena, s);
+            if (std.mem.eql(u8, node.key().user_key, key)) return .{ .node = node };
         }
     }
 
@@ -192,7 +224,7 @@ pub const PointIndex = struct {
         const h = hashOf(user_key);
         const base = self.hint_slots.load(.monotonic);
         if (base != 0) {
-            const at = base +% @sizeOf(u64) *% (h & self.hint_mask.load(.monotonic));
+            const at = base +% @sizeOf(Slot) *% (h & self.hint_mask.load(.monotonic));
             @prefetch(@as(*const u8, @ptrFromInt(at)), .{ .rw = .write });
         }
         return h;
@@ -235,11 +267,17 @@ pub const PointIndex = struct {
     fn record(self: *PointIndex, node: *Node, h: u64) void {
         std.debug.assert(h == hashOf(node.key().user_key));
         if (self.off.load(.monotonic)) return;
-        const address: u64 = @intFromPtr(node);
-        if (address & ~address_mask != 0) return self.giveUp();
-        const t = self.table.load(.monotonic) orelse self.grow(null) catch return self.giveUp();
+        const ref = self.arena.refOf(@intFromPtr(node), &self.block_hint) orelse return self.giveUp();
+        if (std.debug.runtime_safety) std.debug.assert(self.arena.atRef(ref) == @intFromPtr(node));
+        var t = self.table.load(.monotonic) orelse self.grow(null, initial_slots) catch return self.giveUp();
+        const tag = t.tagOf(h);
+        const new = t.slotOf(ref, tag) orelse new: {
+            // The arena outgrew the table's foresight: the same size, fewer tag bits.
+            t = self.grow(t, t.cap) catch return self.giveUp();
+            break :new t.slotOf(ref, t.tagOf(h)) orelse return self.giveUp();
+        };
         const k = node.key();
-        const tag = tagOf(h);
+        const tag_mask = t.tagMask();
         const mask = t.cap - 1;
         const slots = t.slots();
         var i = h & mask;
@@ -247,29 +285,47 @@ pub const PointIndex = struct {
             const slot = &slots[@intCast(i)];
             const s = slot.load(.monotonic);
             if (s == 0) {
-                slot.store(tag << address_bits | address, .release);
+                slot.store(new, .release);
                 t.used += 1;
                 std.debug.assert(t.used < t.cap);
-                if (t.used * 4 > t.cap * 3) _ = self.grow(t) catch return self.giveUp();
+                if (t.used * 4 > t.cap * 3) _ = self.grow(t, t.cap * 2) catch return self.giveUp();
                 return;
             }
-            if (tagOf(s) != tag) continue;
-            const cur = nodeOf(s).key();
+            if (s & tag_mask != new & tag_mask) continue;
+            const cur = t.nodeOf(self.arena, s).key();
             if (!std.mem.eql(u8, cur.user_key, k.user_key)) continue;
             // A racing writer may have indexed a newer version first.
-            if (coding.compareKeys(k, cur) == .lt) slot.store(tag << address_bits | address, .release);
+            if (coding.compareKeys(k, cur) == .lt) slot.store(new, .release);
             return;
         }
     }
 
-    /// Replaces the table by one twice as large (or makes the first), every key moved; the old
-    /// one is retired. Under `lock`.
-    fn grow(self: *PointIndex, old: ?*Table) error{OutOfMemory}!*Table {
-        const cap: u64 = if (old) |o| o.cap * 2 else initial_slots;
-        const t = try Table.create(cap);
+    /// The tag bits for a table of `cap` slots, `used` of them filled now: what the references
+    /// of the arena's blocks leave free once the table is three quarters full, foreseen from the
+    /// blocks per entry so far (null when even today's references need more than 32 bits).
+    fn tagBitsFor(self: *const PointIndex, cap: u64, used: u64) ?u6 {
+        const blocks: u64 = self.arena.blockNumbers();
+        const offset_bits: u64 = self.arena.refOffsetBits();
+        if (offset_bits + bitLength(blocks) > 32) return null;
+        const room = cap / 4 * 3;
+        const foreseen = if (used == 0) 2 * blocks + 1 else blocks + (blocks * (room -| used) + used - 1) / used + 1;
+        const ref_bits = @min(32, offset_bits + bitLength(foreseen));
+        return @intCast(@min(tag_bits_max, 32 - ref_bits));
+    }
+
+    fn bitLength(v: u64) u64 {
+        return 64 - @as(u64, @clz(v));
+    }
+
+    /// Replaces the table by one of `cap` slots (twice as large, or as large with tags chosen
+    /// again, or the first), every key moved; the old one is retired. Under `lock`.
+    fn grow(self: *PointIndex, old: ?*Table, cap: u64) error{OutOfMemory}!*Table {
+        const used = if (old) |o| o.used else 0;
+        const tag_bits = self.tagBitsFor(cap, used) orelse return error.OutOfMemory;
+        const t = try Table.create(cap, tag_bits);
         _ = self.held.fetchAdd(Table.bytes(cap), .monotonic);
         if (old) |o| {
-            moveAll(o, t);
+            self.moveAll(o, t);
             t.used = o.used;
         }
         self.table.store(t, .seq_cst);
@@ -285,7 +341,7 @@ pub const PointIndex = struct {
 
     /// Every slot of `from` into the empty, unpublished `to`, the nodes' keys read a few slots
     /// ahead of their use so that their misses overlap.
-    fn moveAll(from: *Table, to: *Table) void {
+    fn moveAll(self: *const PointIndex, from: *Table, to: *Table) void {
         const ahead = 8;
         const src = from.slots()[0..@intCast(from.cap)];
         const dst = to.slots();
@@ -293,13 +349,16 @@ pub const PointIndex = struct {
         for (src, 0..) |*slot, j| {
             if (j + ahead < src.len) {
                 const later = src[j + ahead].load(.monotonic);
-                if (later != 0) @prefetch(nodeOf(later), .{});
+                if (later != 0) @prefetch(from.nodeOf(self.arena, later), .{});
             }
             const s = slot.load(.monotonic);
             if (s == 0) continue;
-            var i = hashOf(nodeOf(s).key().user_key) & mask;
+            const h = hashOf(from.nodeOf(self.arena, s).key().user_key);
+            // `tagBitsFor` gave `to` room for every reference of the arena so far.
+            const moved = to.slotOf(s >> @intCast(from.tag_bits), to.tagOf(h)).?;
+            var i = h & mask;
             while (dst[@intCast(i)].load(.monotonic) != 0) i = (i + 1) & mask;
-            dst[@intCast(i)].store(s, .monotonic);
+            dst[@intCast(i)].store(moved, .monotonic);
         }
     }
 
@@ -326,14 +385,13 @@ pub const PointIndex = struct {
 };
 
 const testing = std.testing;
-const Arena = arena_mod.Arena;
 
 test "point index: newest version per key, growing, under concurrent updates" {
     var arena = Arena.init(1 << 16);
     defer arena.deinit();
     try arena.makeConcurrent();
     var list = try skiplist.SkipList.init(&arena, 3);
-    var index: PointIndex = .{};
+    var index: PointIndex = .{ .arena = &arena };
     defer index.deinit();
     const keys = 3000; // grows the table from 1024 slots to 4096 while the writers race
     const Writer = struct {
@@ -381,12 +439,12 @@ test "point index: newest version per key, growing, under concurrent updates" {
 }
 
 test "point index: an empty index answers absent; a full one grows before probing can fail" {
-    var index: PointIndex = .{};
+    var arena = Arena.init(1 << 16);
+    defer arena.deinit();
+    var index: PointIndex = .{ .arena = &arena };
     defer index.deinit();
     try testing.expect(index.lookup("x") == .absent);
     try testing.expectEqual(@as(usize, 0), index.heldBytes());
-    var arena = Arena.init(1 << 16);
-    defer arena.deinit();
     var list = try skiplist.SkipList.init(&arena, 9);
     var buf: [16]u8 = undefined;
     var i: u64 = 0;
@@ -420,9 +478,9 @@ test "point index: a batch's updateAll answers as one update per node, newest ve
     var arena = Arena.init(1 << 16);
     defer arena.deinit();
     var list = try skiplist.SkipList.init(&arena, 11);
-    var one: PointIndex = .{};
+    var one: PointIndex = .{ .arena = &arena };
     defer one.deinit();
-    var all: PointIndex = .{};
+    var all: PointIndex = .{ .arena = &arena };
     defer all.deinit();
     const Unlinked = struct { node: *Node };
     var batch: [3000]Unlinked = undefined; // past two growths, and shorter than `ahead` at the end
@@ -450,4 +508,54 @@ test "point index: a batch's updateAll answers as one update per node, newest ve
     const node = try list.insert(.{ .user_key = "fresh", .trailer = coding.packTrailer(5000, 1) }, "v");
     all.updateHashed(node, all.prefetch("fresh"));
     try testing.expect(all.lookup("fresh").node == node);
+}
+
+test "point index: an arena that outgrows a table's tag bits has its table rebuilt with fewer" {
+    // 4 KiB blocks and 600-byte values: about 6 entries a block, so references need many bits
+    // and the arena grows faster than the first tables foresee.
+    var arena = Arena.init(4096);
+    defer arena.deinit();
+    var list = try skiplist.SkipList.init(&arena, 13);
+    var index: PointIndex = .{ .arena = &arena };
+    defer index.deinit();
+    const value: [600]u8 = @splat('v');
+    var buf: [16]u8 = undefined;
+    var tag_bits_seen: u64 = tag_bits_max + 1;
+    var rebuilds: u32 = 0;
+    var i: u64 = 0;
+    while (i < 40_000) : (i += 1) {
+        const key = std.fmt.bufPrint(&buf, "r{d}", .{i}) catch unreachable;
+        // Every fourth value short: the blocks per entry change, so foresight misses.
+        const v = if (i % 4 == 0 and i > 20_000) value[0..600] else value[0..8];
+        const before = index.table.load(.monotonic);
+        const cap_before = if (before) |b| b.cap else 0; // `before` may be freed by the update
+        index.update(try list.insert(.{ .user_key = key, .trailer = coding.packTrailer(i + 1, 1) }, v));
+        const t = index.table.load(.monotonic).?;
+        if (before != null and before.? != t and t.cap == cap_before) rebuilds += 1;
+        try testing.expect(t.tag_bits <= tag_bits_seen); // tags only ever shrink
+        tag_bits_seen = t.tag_bits;
+    }
+    try testing.expect(!index.isOff());
+    try testing.expect(rebuilds > 0);
+    try testing.expect(tag_bits_seen < 16);
+    i = 0;
+    while (i < 40_000) : (i += 1) {
+        const key = std.fmt.bufPrint(&buf, "r{d}", .{i}) catch unreachable;
+        try testing.expectEqual(i + 1, index.lookup(key).node.key().sequence());
+    }
+    try testing.expect(index.lookup("r40000") == .absent);
+}
+
+test "point index: tags shrink to none as blocks grow, and references past 32 bits are refused" {
+    // 1 GiB blocks take 27 offset bits; the block count is set by hand (32 GiB of blocks is not
+    // allocated for a test) and put back before `deinit`.
+    var arena = Arena.init(1 << 30);
+    defer arena.deinit();
+    const index: PointIndex = .{ .arena = &arena };
+    try testing.expectEqual(@as(u6, 27), arena.refOffsetBits());
+    arena.numbered.store(31, .monotonic); // 5 bits of block number: references fit, no tag
+    try testing.expectEqual(@as(?u6, 0), index.tagBitsFor(1024, 0));
+    arena.numbered.store(32, .monotonic); // 6 bits: 33 in all
+    try testing.expectEqual(@as(?u6, null), index.tagBitsFor(1024, 0));
+    arena.numbered.store(0, .monotonic);
 }

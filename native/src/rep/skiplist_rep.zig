@@ -88,7 +88,7 @@ pub const SkipListRep = struct {
             self.hints = hints;
         }
         errdefer if (self.hints) |h| arena_mod.destroyTracked(h);
-        if (config.point_index) self.index = .{};
+        if (config.point_index) self.index = .{ .arena = arena };
         return self;
     }
 
