@@ -4,7 +4,8 @@
  *     bun bench/workload.ts <impl> [entries] [seed]
  *     deno run -A --v8-flags=--expose-gc bench/workload.ts <impl> [entries] [seed]
  *
- * impl: memtable (default options: the point index on) | memtable-huge (hugePageSize 2 MiB) |
+ * impl: memtable (default options: the point index on, blocks carved from huge-page regions) |
+ * memtable-malloc (`transparentHugePages: false`) | memtable-huge (hugePageSize 2 MiB) |
  * memtable-search (`pointIndex: false`: the skiplist searched, behind the key filter) |
  * memtable-bloom (no point index, a whole-key bloom filter of about 10 bits per key) |
  * sorted-btree | js-sdsl
@@ -50,8 +51,9 @@ interface Subject {
   nativeBytes(): number;
 }
 
-function memtable(hugePageSize: number, pointIndex = true, bloom = false): Subject {
+function memtable(hugePageSize: number, pointIndex = true, bloom = false, thp = true): Subject {
   const mt = new MemTable({
+    transparentHugePages: thp,
     writeBufferSize: bloom ? 256 << 20 : 2 ** 31, // the bloom filter is sized from it
     hugePageSize,
     pointIndex,
@@ -142,6 +144,7 @@ function jsSdsl(): Subject {
 const subjects: Record<string, () => Subject> = {
   memtable: () => memtable(0),
   "memtable-huge": () => memtable(2 << 20),
+  "memtable-malloc": () => memtable(0, true, false, false),
   "memtable-search": () => memtable(0, false),
   "memtable-bloom": () => memtable(0, false, true),
   "sorted-btree": sortedBtree,

@@ -153,7 +153,8 @@ pub const OptionsAbi = extern struct {
     rep_kind: u8,
     rep_height: u8,
     rep_branching: u8,
-    reserved: [10]u8,
+    transparent_huge_pages: u8,
+    reserved: [9]u8,
 };
 
 comptime {
@@ -226,6 +227,7 @@ pub fn memtableOptions(raw: []const u8) ?mt_mod.Options {
         .concurrent_writes = flag(a.concurrent_writes) orelse return null,
         .whole_key_filtering = flag(a.whole_key_filtering) orelse return null,
         .point_index = flag(a.point_index) orelse return null,
+        .transparent_huge_pages = flag(a.transparent_huge_pages) orelse return null,
         .extractor = extractorOf(a.extractor, a.prefix_len) orelse return null,
         .hint_extractor = extractorOf(a.hint_extractor, a.hint_prefix_len) orelse return null,
         .bloom_bits = a.bloom_bits,

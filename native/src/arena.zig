@@ -56,7 +56,19 @@ const BlockHeader = struct {
     size: usize,
     /// Mapped by `hugeBlock` (returned with munmap), not by the backing allocator.
     huge: bool = false,
+    /// Carved from a `Region` (returned with it), not by the backing allocator.
+    carved: bool = false,
 };
+
+/// A mapping that blocks are carved from one after another (`Arena.thp_regions`): 2 MiB-aligned
+/// and advised for transparent huge pages, so that a block's pages are huge ones while its size
+/// and every figure counted stay as without. Virtual until touched.
+const Region = struct {
+    next: ?*Region,
+    mem: []align(std.heap.page_size_min) u8,
+};
+const region_size: usize = 64 << 20;
+const thp_page: usize = 2 << 20;
 /// The blocks by number: `cap` header addresses after two words (number 0 unused). A full
 /// registry is replaced by one twice as large; the old ones stay until `deinit`, since a reader
 /// may still hold one (all of them are under twice the last).
@@ -110,7 +122,7 @@ fn hugeBlock(size: usize, huge: usize) ?[]u8 {
     if (builtin.os.tag != .linux) return null;
     const linux = std.os.linux;
     const span = size + huge;
-    const rc = linux.mmap(null, span, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true }, -1, 0);
+    const rc = linux.mmap(null, span, .{ .READ = true, .WRITE = true }, .{ .TYPE = .PRIVATE, .ANONYMOUS = true, .NORESERVE = true }, -1, 0);
     if (linux.errno(rc) != .SUCCESS) return null;
     const start = rc;
     const aligned = std.mem.alignForward(usize, start, huge);
@@ -188,6 +200,14 @@ pub const Arena = struct {
     numbered: std.atomic.Value(usize) = .init(0),
     /// `refOffsetBits()`, fixed when the first block is made (the sizes are settled by then).
     ref_offset_bits: u6 = 0,
+    /// Blocks of `block_size` are carved from `Region`s advised for transparent huge pages
+    /// (Linux; elsewhere, or when a mapping fails, they come from the backing allocator). Set
+    /// before the first allocation; `huge_page_size` takes precedence.
+    thp_regions: bool = false,
+    regions: ?*Region = null,
+    /// The unused part of the newest region.
+    region_ptr: usize = 0,
+    region_end: usize = 0,
 
     pub fn init(block_size: usize) Arena {
         return .{ .block_size = optimizeBlockSize(block_size) };
@@ -218,13 +238,21 @@ pub const Arena = struct {
             it = h.next;
             const mem: [*]align(block_alignment.toByteUnits()) u8 = @ptrCast(h);
             _ = bytes_live.fetchSub(h.size, .monotonic);
-            if (h.huge) {
+            if (h.carved) {
+                // Returned with its region, below.
+            } else if (h.huge) {
                 unmapHuge(@alignCast(mem[0..h.size]));
             } else {
                 backing_allocator.free(mem[0..h.size]);
             }
         }
         if (self.shards) |sh| destroyTracked(sh);
+        var region = self.regions;
+        while (region) |r| {
+            region = r.next;
+            unmapHuge(r.mem);
+            destroyTracked(r);
+        }
         var reg = self.registry.load(.monotonic);
         while (reg) |r| {
             reg = r.older;
@@ -413,18 +441,52 @@ pub const Arena = struct {
         return @ptrFromInt(self.unaligned_end);
     }
 
+    /// `size` bytes from the newest region, or a new one's; null when no region can be mapped
+    /// (or off Linux). Its tail too short for a block is left untouched (never resident).
+    fn carve(self: *Arena, size: usize) ?[]u8 {
+        if (builtin.os.tag != .linux) return null;
+        const need = std.mem.alignForward(usize, size, block_alignment.toByteUnits());
+        if (self.region_end - self.region_ptr < need) {
+            const span = @max(region_size, std.mem.alignForward(usize, need, thp_page));
+            const record = allocTracked(Region) catch return null;
+            const mem = hugeBlock(span, thp_page) orelse {
+                destroyTracked(record);
+                return null;
+            };
+            record.* = .{ .next = self.regions, .mem = @alignCast(mem) };
+            self.regions = record;
+            self.region_ptr = @intFromPtr(mem.ptr);
+            self.region_end = self.region_ptr + mem.len;
+        }
+        const p = self.region_ptr;
+        self.region_ptr += need;
+        return @as([*]u8, @ptrFromInt(p))[0..size];
+    }
+
     /// Allocates a block with room for `payload` bytes after its header; returns the payload.
     fn newBlock(self: *Arena, payload: usize) error{OutOfMemory}![]u8 {
         if (self.blocks == null) self.ref_offset_bits = self.refOffsetBits();
         try self.reserveNumber();
         var size = header_size + payload;
-        const mem: []u8 = if (self.huge_page_size != 0) blk: {
+        var carved = false;
+        const mem: []u8 = if (self.huge_page_size == 0 and self.thp_regions and payload == self.block_size) blk: {
+            if (self.carve(size)) |m| {
+                carved = true;
+                break :blk m;
+            }
+            break :blk try backing_allocator.alignedAlloc(u8, block_alignment, size);
+        } else if (self.huge_page_size != 0) blk: {
             size = std.mem.alignForward(usize, size, self.huge_page_size);
             break :blk hugeBlock(size, self.huge_page_size) orelse
                 try backing_allocator.alignedAlloc(u8, block_alignment, size);
         } else try backing_allocator.alignedAlloc(u8, block_alignment, size);
         const h: *BlockHeader = @ptrCast(@alignCast(mem.ptr));
-        h.* = .{ .next = self.blocks, .size = size, .huge = self.huge_page_size != 0 and std.mem.isAligned(@intFromPtr(mem.ptr), self.huge_page_size) };
+        h.* = .{
+            .next = self.blocks,
+            .size = size,
+            .huge = !carved and self.huge_page_size != 0 and std.mem.isAligned(@intFromPtr(mem.ptr), self.huge_page_size),
+            .carved = carved,
+        };
         self.blocks = h;
         self.allocated_bytes += size;
         self.block_count += 1;
@@ -603,4 +665,48 @@ test "arena references: huge-page blocks and a concurrent arena's shards" {
     for (threads) |t| t.join();
     try std.testing.expectEqual(@as(u32, 0), wrong.load(.monotonic));
     for (out) |o| for (o) |p| try std.testing.expectEqual(p, a.atRef(a.refOf(p, &hint).?));
+}
+
+test "arena blocks carved from huge-page regions count as blocks of their own" {
+    const live_before = bytes_live.load(.monotonic);
+    var plain = Arena.init(1 << 20);
+    defer plain.deinit();
+    var carved = Arena.init(1 << 20);
+    carved.thp_regions = true;
+    // 200 blocks (past three 64 MiB regions), a few allocations of their own among them.
+    var hint: usize = 0;
+    var i: usize = 0;
+    while (i < 200 * 8) : (i += 1) {
+        const n: usize = if (i % 97 == 3) 300 * 1024 else 128 * 1024 - 64;
+        const a = try plain.allocateAligned(n);
+        const b = try carved.allocateAligned(n);
+        a[n - 1] = 1;
+        b[n - 1] = 1;
+        try std.testing.expectEqual(@intFromPtr(b), carved.atRef(carved.refOf(@intFromPtr(b), &hint).?));
+        try std.testing.expectEqual(plain.usage(), carved.usage());
+    }
+    try std.testing.expectEqual(plain.allocatedBytes(), carved.allocatedBytes());
+    try std.testing.expectEqual(plain.block_count, carved.block_count);
+    if (builtin.os.tag == .linux) {
+        var regions: usize = 0;
+        var r = carved.regions;
+        while (r) |x| : (r = x.next) {
+            regions += 1;
+            try std.testing.expect(std.mem.isAligned(@intFromPtr(x.mem.ptr), thp_page));
+        }
+        // 63 blocks of 1 MiB and a header fit a region of 64 MiB.
+        try std.testing.expectEqual(@as(usize, 4), regions);
+        // Blocks of the block size are carved; those of their own come from the allocator.
+        var blocks_carved: usize = 0;
+        var h = carved.blocks;
+        while (h) |x| : (h = x.next) {
+            try std.testing.expectEqual(x.size == header_size + carved.block_size, x.carved);
+            blocks_carved += @intFromBool(x.carved);
+        }
+        try std.testing.expect(blocks_carved > 190 and blocks_carved < carved.block_count);
+    }
+    carved.deinit();
+    // Blocks are counted as the backing allocator's would be, regions not at all.
+    plain.deinit();
+    try std.testing.expectEqual(live_before, bytes_live.load(.monotonic));
 }

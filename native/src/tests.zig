@@ -67,7 +67,8 @@ test "exports answer bad handles and bad lengths with status codes" {
     try std.testing.expect(newMemTable(.{ .huge_page_size = 3000 }) == null);
     try std.testing.expect(newMemTable(.{ .protection_bytes = 3 }) == null);
     try std.testing.expect(newMemTable(.{ .paranoid = 2 }) == null);
-    var reserved: [10]u8 = @splat(0);
+    try std.testing.expect(newMemTable(.{ .transparent_huge_pages = 2 }) == null);
+    var reserved: [9]u8 = @splat(0);
     reserved[0] = 1;
     try std.testing.expect(newMemTable(.{ .reserved = reserved }) == null);
     var short: [8]u8 = @splat(0);

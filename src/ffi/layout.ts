@@ -107,7 +107,8 @@ export const OptionsField = {
   repKind: [67, 1],
   repHeight: [68, 1],
   repBranching: [69, 1],
-  reserved: [70, 10],
+  transparentHugePages: [70, 1],
+  reserved: [71, 9],
 } as const satisfies Record<string, readonly [number, number]>;
 export const optionsSize = 80;
 

@@ -126,15 +126,24 @@ export let nativeHandleOf: (mt: MemTable) => Handle;
 /**
  * The resolved options a memtable has as properties of its own (`mt.writeBufferSize`,
  * `mt.rep`, …): every option but those `stats()` reports (`arenaBlockSize`, `earliestSeq`) or
- * that only size the arena (`hugePageSize`). Derived from `ResolvedOptions`, so an option is
- * declared once, in options.ts.
+ * that only shape the arena (`hugePageSize`, `transparentHugePages`). Derived from
+ * `ResolvedOptions`, so an option is declared once, in options.ts.
  */
 export type MemTableOptionValues = Readonly<
-  Omit<ResolvedOptions, "arenaBlockSize" | "hugePageSize" | "earliestSeq">
+  Omit<
+    ResolvedOptions,
+    "arenaBlockSize" | "hugePageSize" | "transparentHugePages" | "earliestSeq"
+  >
 >;
 
 function optionProperties(r: ResolvedOptions): MemTableOptionValues {
-  const { arenaBlockSize: _block, hugePageSize: _huge, earliestSeq: _earliest, ...properties } = r;
+  const {
+    arenaBlockSize: _block,
+    hugePageSize: _huge,
+    transparentHugePages: _thp,
+    earliestSeq: _earliest,
+    ...properties
+  } = r;
   return properties;
 }
 

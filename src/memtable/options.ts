@@ -40,6 +40,17 @@ export interface MemTableOptions {
    */
   hugePageSize?: number;
   /**
+   * Beyond RocksDB (Linux): with `hugePageSize` 0 and arena blocks of 512 KiB or more (a write
+   * buffer of 4 MiB or more by default), blocks are carved one after another from 64 MiB
+   * mappings advised for transparent huge pages, their sizes and the memory counted unchanged:
+   * lookups and inserts pay fewer TLB misses (20–25% faster gets at 1M entries). Default true;
+   * it takes effect where the kernel's THP mode is `madvise` or `always`. The price: the process
+   * may hold up to one 2 MiB page per memtable beyond what `approximateMemoryUsage()` counts
+   * (the part of the last page touched that no block has reached yet). `false` takes every block
+   * from the general allocator.
+   */
+  transparentHugePages?: boolean;
+  /**
    * A lower bound of the sequence numbers this memtable will hold (RocksDB's earliest seqno,
    * usually the last sequence number when it was created). Default: the first one added.
    */
@@ -135,6 +146,8 @@ export interface ResolvedOptions {
   arenaBlockSize: number | undefined;
   /** `MemTableOptions.hugePageSize`, resolved. */
   hugePageSize: number;
+  /** `MemTableOptions.transparentHugePages`, resolved. */
+  transparentHugePages: boolean;
   /** `MemTableOptions.earliestSeq`, resolved. */
   earliestSeq: SequenceNumber | undefined;
   /** `MemTableOptions.mergeOperator`, resolved. */
@@ -220,6 +233,10 @@ const optionSpecs: { readonly [K in keyof Required<MemTableOptions>]: OptionSpec
       }
       return size;
     },
+  },
+  transparentHugePages: {
+    rocksdb: undefined,
+    parse: (v) => v === undefined ? true : flag(v, "transparentHugePages"),
   },
   earliestSeq: {
     rocksdb: undefined, // MemTable's constructor argument `earliest_seq`
@@ -387,6 +404,7 @@ export function encodeOptions(r: ResolvedOptions): Uint8Array {
     concurrentWrites: r.allowConcurrentWrites ? 1 : 0,
     wholeKeyFiltering: r.memtableWholeKeyFiltering ? 1 : 0,
     pointIndex: r.pointIndex ? 1 : 0,
+    transparentHugePages: r.transparentHugePages ? 1 : 0,
     extractor,
     hintExtractor,
     ...repFields(r.rep),

@@ -48,6 +48,9 @@ pub const memtable_magic: u64 = 0x4D454D5441424C45; // "MEMTABLE"
 pub const encoded_options_size = 80;
 pub const iterator_magic = iterator.magic;
 pub const seq_unset: u64 = std.math.maxInt(u64);
+/// The smallest block carved from huge-page regions: a write buffer of 4 MiB or more by default
+/// (a smaller memtable would hold a 2 MiB page for a few blocks).
+pub const thp_block_min: usize = 512 * 1024;
 
 pub const AddError = error{ Duplicate, OutOfMemory, Corruption, SingleDeleteMisuse, ConcurrentWrite, Immutable };
 
@@ -58,6 +61,9 @@ pub const Options = struct {
     /// 0: arena blocks from the general allocator; otherwise a power of two: blocks mapped with
     /// transparent huge pages of this size where the OS allows (memtable_huge_page_size).
     huge_page_size: u64 = 0,
+    /// With `huge_page_size` 0 and blocks of at least `thp_block_min`: blocks are carved from
+    /// regions advised for transparent huge pages (`Arena.thp_regions`), their sizes unchanged.
+    transparent_huge_pages: bool = true,
     /// `seq_unset` means "the first added sequence number" (RocksDB's kMaxSequenceNumber).
     earliest_seq: u64 = seq_unset,
     /// Protection bytes per entry (0, 1, 2, 4, 8): RocksDB's memtable_protection_bytes_per_key.
@@ -175,6 +181,7 @@ pub const MemTable = struct {
             arena_mod.optimizeBlockSize(@intCast(@min(options.arena_block_size, std.math.maxInt(usize))));
         var arena = Arena.init(block_size);
         arena.huge_page_size = @intCast(options.huge_page_size);
+        arena.thp_regions = options.transparent_huge_pages and options.huge_page_size == 0 and block_size >= thp_block_min;
         mt.* = .{
             .arena = arena,
             .rep = undefined,
