@@ -536,6 +536,44 @@ test("MemTable with hugePageSize rounds arena blocks up to huge pages and works 
   }
 });
 
+test("transparentHugePages changes where blocks live, not what a memtable holds or counts", () => {
+  // 8 MiB write buffers: 1 MiB blocks, carved from huge-page regions by default (on Linux).
+  // The vector rep keeps the comparison exact (a skiplist's random heights differ per memtable).
+  using regions = new MemTable({ writeBufferSize: 8 << 20, rep: "vector" });
+  using plain = new MemTable({
+    writeBufferSize: 8 << 20,
+    rep: "vector",
+    transparentHugePages: false,
+  });
+  const value = new Uint8Array(100).fill(7);
+  let n = 0;
+  while (!regions.shouldFlush()) {
+    assert.equal(plain.shouldFlush(), false, `entry ${n}: both fill at the same entry`);
+    regions.add(++n, ValueType.Value, `key-${n}`, value);
+    plain.add(n, ValueType.Value, `key-${n}`, value);
+    if (n % 997 === 0) {
+      assert.equal(regions.approximateMemoryUsage(), plain.approximateMemoryUsage());
+    }
+  }
+  assert.equal(plain.shouldFlush(), true);
+  const a = regions.stats();
+  const b = plain.stats();
+  assert.equal(a.memoryUsage, b.memoryUsage);
+  assert.equal(a.arenaAllocatedBytes, b.arenaAllocatedBytes);
+  assert.equal(a.arenaBlockSize, 1 << 20);
+  assert.ok(n > 50_000, `${n} entries fill 8 MiB`);
+  const got = regions.get(`key-${n}`);
+  assert.ok(got.kind === "value" && got.value.length === 100 && got.value[99] === 7);
+  assert.equal([...regions.entries()].length, n);
+  for (const bad of [1, 0, "yes", null]) {
+    assert.throws(
+      () => new MemTable({ transparentHugePages: bad as never }),
+      (e: unknown) =>
+        e instanceof TypeError && /transparentHugePages must be a boolean/.test(e.message),
+    );
+  }
+});
+
 test("markForFlush() and isMarkedForFlush()", () => {
   using mt = new MemTable();
   assert.equal(mt.isMarkedForFlush(), false);
