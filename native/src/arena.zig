@@ -16,10 +16,16 @@
 //!   `allocatedBytes` take the same locks. Readers never touch the bookkeeping, only memory
 //!   already handed out, which stays valid and in place until `deinit`.
 //!
-//! Blocks come from `backing_allocator`, or with `huge_page_size` set from an aligned `mmap`
-//! advised for transparent huge pages (Linux; elsewhere, or when that fails, the backing
-//! allocator again); `bytes_live` counts every byte the library holds in any arena or handle,
+//! Blocks come from `backing_allocator`; or, with `huge_page_size` set, each from an aligned
+//! `mmap` advised for transparent huge pages and rounded up to them (RocksDB's rule); or, with
+//! `thp_regions`, blocks of the block size are carved one after another from 64 MiB regions
+//! so advised, their sizes unchanged (Linux; elsewhere, or when a mapping fails, the backing
+//! allocator again). `bytes_live` counts every byte the library holds in any arena or handle,
 //! so tests can prove that native memory returns to zero.
+//!
+//! References: every block has a number (from 1) in a registry that readers load without
+//! locks, so an aligned address in the arena has a 32-bit-sized name, its block's number above
+//! its offset (`refOf`, `atRef`): the point index stores those instead of 8-byte addresses.
 const std = @import("std");
 const builtin = @import("builtin");
 const limits = @import("limits.zig");
