@@ -29,6 +29,7 @@
 const std = @import("std");
 const builtin = @import("builtin");
 const limits = @import("limits.zig");
+const Registry = @import("block_registry.zig").Registry;
 
 pub const backing_allocator = std.heap.smp_allocator;
 
@@ -75,38 +76,6 @@ const Region = struct {
 };
 const region_size: usize = 64 << 20;
 const thp_page: usize = 2 << 20;
-/// The blocks by number: `cap` header addresses after two words (number 0 unused). A full
-/// registry is replaced by one twice as large; the old ones stay until `deinit`, since a reader
-/// may still hold one (all of them are under twice the last).
-const Registry = extern struct {
-    cap: usize,
-    older: ?*Registry,
-
-    const header_words = @sizeOf(Registry) / @sizeOf(usize);
-
-    fn words(self: *Registry) []usize {
-        const w: [*]usize = @ptrCast(self);
-        return w[0 .. header_words + self.cap];
-    }
-
-    fn headers(self: *Registry) [*]std.atomic.Value(usize) {
-        const w: [*]std.atomic.Value(usize) = @ptrCast(self);
-        return w + header_words;
-    }
-
-    fn create(cap: usize) error{OutOfMemory}!*Registry {
-        const w = try allocSliceTracked(usize, header_words + cap);
-        @memset(w, 0);
-        const r: *Registry = @ptrCast(@alignCast(w.ptr));
-        r.* = .{ .cap = cap, .older = null };
-        return r;
-    }
-
-    fn destroy(self: *Registry) void {
-        freeSliceTracked(self.words());
-    }
-};
-
 const header_size = std.mem.alignForward(usize, @sizeOf(BlockHeader), limits.arena_alignment);
 const block_alignment: std.mem.Alignment = .of(BlockHeader);
 
@@ -329,10 +298,7 @@ pub const Arena = struct {
         const old = self.registry.load(.monotonic);
         const n = self.numbered.load(.monotonic);
         if (old) |o| if (n + 1 < o.cap) return;
-        const cap: usize = if (old) |o| o.cap * 2 else 16;
-        const r = try Registry.create(cap);
-        if (old) |o| @memcpy(r.words()[Registry.header_words..][0 .. n + 1], o.words()[Registry.header_words..][0 .. n + 1]);
-        r.older = old;
+        const r = try Registry.grown(old, n);
         // Readers that load the new count load this array or a later one (stored first).
         self.registry.store(r, .release);
     }

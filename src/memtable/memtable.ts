@@ -58,6 +58,8 @@ import type { MergeOperator } from "./merge.ts";
 import {
   encodeOptions,
   type MemTableOptions,
+  type MemTableOptionValues,
+  optionProperties,
   type ResolvedOptions,
   resolveOptions,
 } from "./options.ts";
@@ -80,7 +82,7 @@ export type { GetResult } from "./lookup.ts";
 export type { MergeOperator } from "./merge.ts";
 export type { ReadOptions } from "./iterator.ts";
 export type { MemTableRep, ResolvedRep } from "./rep.ts";
-export type { MemTableOptions } from "./options.ts";
+export type { MemTableOptions, MemTableOptionValues } from "./options.ts";
 export type { MemTableShareToken } from "./share.ts";
 export type { MemTableStats } from "./stats.ts";
 
@@ -122,30 +124,6 @@ function newNative(r: ResolvedOptions): Handle | null {
  * on it (bench/boundary.ts). Not exported from mod.ts.
  */
 export let nativeHandleOf: (mt: MemTable) => Handle;
-
-/**
- * The resolved options a memtable has as properties of its own (`mt.writeBufferSize`,
- * `mt.rep`, …): every option but those `stats()` reports (`arenaBlockSize`, `earliestSeq`) or
- * that only shape the arena (`hugePageSize`, `transparentHugePages`). Derived from
- * `ResolvedOptions`, so an option is declared once, in options.ts.
- */
-export type MemTableOptionValues = Readonly<
-  Omit<
-    ResolvedOptions,
-    "arenaBlockSize" | "hugePageSize" | "transparentHugePages" | "earliestSeq"
-  >
->;
-
-function optionProperties(r: ResolvedOptions): MemTableOptionValues {
-  const {
-    arenaBlockSize: _block,
-    hugePageSize: _huge,
-    transparentHugePages: _thp,
-    earliestSeq: _earliest,
-    ...properties
-  } = r;
-  return properties;
-}
 
 /** The options of a {@linkcode MemTable} that it carries as properties. */
 export interface MemTable extends MemTableOptionValues {}

@@ -206,6 +206,30 @@ function extractor(value: PrefixExtractor | undefined): PrefixExtractor | undefi
   return value;
 }
 
+/**
+ * The resolved options a memtable has as properties of its own (`mt.writeBufferSize`,
+ * `mt.rep`, …): every option but those `stats()` reports (`arenaBlockSize`, `earliestSeq`) or
+ * that only shape the arena (`hugePageSize`, `transparentHugePages`). Derived from
+ * `ResolvedOptions`, so an option is declared once, here.
+ */
+export type MemTableOptionValues = Readonly<
+  Omit<
+    ResolvedOptions,
+    "arenaBlockSize" | "hugePageSize" | "transparentHugePages" | "earliestSeq"
+  >
+>;
+
+export function optionProperties(r: ResolvedOptions): MemTableOptionValues {
+  const {
+    arenaBlockSize: _block,
+    hugePageSize: _huge,
+    transparentHugePages: _thp,
+    earliestSeq: _earliest,
+    ...properties
+  } = r;
+  return properties;
+}
+
 /** Every option, in the order `unknown option` errors list them. */
 const optionSpecs: { readonly [K in keyof Required<MemTableOptions>]: OptionSpec<K> } = {
   writeBufferSize: {
