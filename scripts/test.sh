@@ -13,7 +13,8 @@
 #     (tests share no fixed path, port or file they write),
 #   - the demo (demo/demo.ts) on both runtimes, on a few thousand writes,
 #   - every program in examples/ on both runtimes (scripts/examples.sh: one count per run).
-# Ends with one line "N passed, N failed" and exits non-zero when anything failed.
+# Ends with what names each failure (the failed tests, else the failed step's last lines), then
+# one line "N passed, N failed", and exits non-zero when anything failed.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -31,6 +32,7 @@ deno_flags=(--allow-ffi --allow-read --allow-env --allow-run --allow-write --all
 
 passed=0
 failed=0
+failures=() # one block per failed step, printed again above the last line
 log="$(mktemp)"
 scratch="$(mktemp -d)" # builds that only prove they compile (and the bench's binary)
 trap 'rm -f "$log"; rm -rf "$scratch"' EXIT
@@ -71,6 +73,19 @@ record() {
   passed=$((passed + p))
   failed=$((failed + f))
   echo "-- $name: $p passed, $f failed ($secs s)"
+  if [ "$f" -gt 0 ]; then failures+=("$(failure_lines "$name" "$out")"); fi
+}
+
+# failure_lines NAME LOG : what names the failures in a failed run's output: Bun's "(fail)"
+# lines and timeouts, else Deno's failed tests ("name => ./file:line"), else lines naming a
+# failure or an error, else the output's last lines.
+failure_lines() {
+  local name="$1" out="$2" lines
+  lines=$(grep -aE '^\(fail\) |timed out after' "$out")
+  [ -z "$lines" ] && lines=$(grep -aE ' => \./' "$out" | awk '!seen[$0]++')
+  [ -z "$lines" ] && lines=$(grep -aE ' (FAIL|fail)[^ed]|error: ' "$out" | head -20)
+  [ -z "$lines" ] && lines=$(tail -15 "$out")
+  printf '%s\n%s' "-- failed in $name:" "$lines"
 }
 
 # step NAME CMD... : runs CMD now and records it.
@@ -99,15 +114,19 @@ step "typecheck: Deno side (deno check)" "$deno" check mod.ts coding.ts flush.ts
 # two cores and a suite mostly keeps one busy), recorded in order after. The lanes pair a long
 # run with a short one: Deno's ReleaseFast run (doc examples included) with Bun's safe run, and
 # Bun's ReleaseFast run (the package test cross-compiles every target) with Deno's safe run.
+# Bun's per-test limit (5 s by default) at 120 s, Deno's having none: with two lanes on two
+# cores, a test of 0.7 s on a quiet machine (db_bench filling a database) can take several
+# times that, and a limit is a hang detector here, not a benchmark.
 safe_env=(env MEMTABLE_LIBRARY_PATH="$safe_lib" MEMTABLE_EXPECT_SAFETY=1)
+bun_test=("$bun" test --timeout 120000 tests/)
 (
-  run_into "$scratch/bun-fast.log" "$bun" test tests/
+  run_into "$scratch/bun-fast.log" "${bun_test[@]}"
   run_into "$scratch/deno-safe.log" "${safe_env[@]}" "$deno" test "${deno_flags[@]}" tests/
 ) &
 lane_a=$!
 (
   run_into "$scratch/deno-fast.log" "$deno" test "${deno_flags[@]}" --doc mod.ts coding.ts flush.ts table.ts src/ tests/
-  run_into "$scratch/bun-safe.log" "${safe_env[@]}" "$bun" test tests/
+  run_into "$scratch/bun-safe.log" "${safe_env[@]}" "${bun_test[@]}"
 ) &
 lane_b=$!
 wait "$lane_a" "$lane_b"
@@ -118,5 +137,6 @@ record "deno test (ReleaseSafe)" "$scratch/deno-safe.log"
 step "demo (Bun and Deno, 5000 writes)" bash -c "$bun run demo/demo.ts 5000 && $deno run --allow-ffi --allow-read --allow-env --allow-write demo/demo.ts 5000"
 step "examples (each examples/*.ts on Bun and on Deno)" bash scripts/examples.sh
 echo
+for block in "${failures[@]}"; do printf '%s\n' "$block"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
