@@ -19,6 +19,7 @@ import { Store, stringAppend } from "../mod.ts";
 import { SstFileWriter } from "../table.ts";
 import { exitCode } from "../src/cli/main.ts";
 import { readConsistently } from "../src/cli/database_view.ts";
+import { dbBenchFill } from "./helpers.ts";
 // The entry point itself, for the type check (importing it runs nothing: it runs as the main
 // module only).
 import "../cli.ts";
@@ -481,18 +482,7 @@ test(
     const root = mkdtempSync(join(tmpdir(), "memtable-cli-"));
     const dir = join(root, "db");
     try {
-      const r = spawn("db_bench", [
-        "--benchmarks=fillrandom",
-        "--num=20000",
-        `--db=${dir}`,
-        "--write_buffer_size=262144",
-        "--target_file_size_base=262144",
-        "--max_bytes_for_level_base=1048576",
-        "--key_size=16",
-        "--value_size=100",
-        "--compression_type=snappy",
-      ]);
-      assert.equal(r.status, 0, r.stderr);
+      dbBenchFill(dir, "snappy");
       const before = fingerprint(dir);
       const ls = JSON.parse(expect(exitCode.ok, "ls", "--json", dir).stdout);
       const deeper = ls.levels.filter((l: { level: number; files: unknown[] }) =>

@@ -3,6 +3,7 @@
  * can be replayed through an environment variable, and a portable environment read.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import process from "node:process";
 import {
   type Bytes,
@@ -25,6 +26,28 @@ export function env(name: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Fills `db` with RocksDB's `db_bench fillrandom`: `n` random 16-byte keys with 100-byte values,
+ * 256 KiB write buffers and table files under a 1 MiB level base, so the database has tables in
+ * several levels and an unflushed log; blocks compressed with `compression` (RocksDB's names:
+ * none, snappy, lz4, ...).
+ */
+export function dbBenchFill(db: string, compression: string, n = 20_000): void {
+  const r = spawnSync("db_bench", [
+    "--benchmarks=fillrandom",
+    `--num=${n}`,
+    `--db=${db}`,
+    "--write_buffer_size=262144",
+    "--target_file_size_base=262144",
+    "--max_bytes_for_level_base=1048576",
+    "--key_size=16",
+    "--value_size=100",
+    `--compression_type=${compression}`,
+  ], { encoding: "utf8" });
+  assert.equal(r.error, undefined, "db_bench not runnable (apt-get install rocksdb-tools)");
+  assert.equal(r.status, 0, r.stderr);
 }
 
 /** A small, fast, seeded PRNG (mulberry32: full 2^32 period). */

@@ -30,7 +30,7 @@ import {
   runCompactionJob,
 } from "../src/flush/compaction_job.ts";
 import { nativeCompactionReads, runNativeCompactionJob } from "../src/flush/native_compaction.ts";
-import { compareBytes, env, Rng, seedFor, utf8 } from "./helpers.ts";
+import { compareBytes, dbBenchFill, env, Rng, seedFor, utf8 } from "./helpers.ts";
 
 interface Write {
   key: Uint8Array;
@@ -283,23 +283,6 @@ test("the native compaction job refuses files it does not read, which the TypeSc
   }
 });
 
-/** A database db_bench filled with random keys, its blocks compressed with Snappy. */
-function dbBenchSnappy(db: string): void {
-  const r = spawnSync("db_bench", [
-    "--benchmarks=fillrandom",
-    "--num=20000",
-    `--db=${db}`,
-    "--write_buffer_size=262144",
-    "--target_file_size_base=262144",
-    "--max_bytes_for_level_base=1048576",
-    "--key_size=16",
-    "--value_size=100",
-    "--compression_type=snappy",
-  ], { encoding: "utf8" });
-  assert.equal(r.error, undefined, "db_bench not runnable (apt-get install rocksdb-tools)");
-  assert.equal(r.status, 0, r.stderr);
-}
-
 function ldb(db: string, ...args: string[]): string {
   const r = spawnSync("ldb", [`--db=${db}`, ...args], { encoding: "utf8", maxBuffer: 1 << 30 });
   assert.equal(r.status, 0, r.stderr);
@@ -310,7 +293,7 @@ test("Store.compactRange() compacts RocksDB's Snappy files with the TypeScript j
   const root = mkdtempSync(join(tmpdir(), "memtable-ncompact-"));
   try {
     const db = join(root, "db");
-    dbBenchSnappy(db);
+    dbBenchFill(db, "snappy");
     const scan = () => ldb(db, "scan", "--hex").split("\n").filter((l) => l.startsWith("0x"));
     const foreign = readdirSync(db).filter((f) => f.endsWith(".sst")).filter((f) => {
       using t = TableReader.open(join(db, f));

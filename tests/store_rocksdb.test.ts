@@ -11,6 +11,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Store } from "../mod.ts";
+import { dbBenchFill } from "./helpers.ts";
 
 const hex = (b: Uint8Array) =>
   [...b].map((x) => x.toString(16).padStart(2, "0")).join("").toUpperCase();
@@ -18,19 +19,7 @@ const hex = (b: Uint8Array) =>
 /** A database db_bench filled with `n` random keys, compressed with `compression`. */
 function dbBench(root: string, compression: string, n = 20_000): string {
   const db = join(root, compression);
-  const r = spawnSync("db_bench", [
-    "--benchmarks=fillrandom",
-    `--num=${n}`,
-    `--db=${db}`,
-    "--write_buffer_size=262144",
-    "--target_file_size_base=262144",
-    "--max_bytes_for_level_base=1048576",
-    "--key_size=16",
-    "--value_size=100",
-    `--compression_type=${compression}`,
-  ], { encoding: "utf8" });
-  assert.equal(r.error, undefined, "db_bench not runnable (apt-get install rocksdb-tools)");
-  assert.equal(r.status, 0, r.stderr);
+  dbBenchFill(db, compression, n);
   return db;
 }
 
