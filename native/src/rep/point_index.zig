@@ -22,8 +22,8 @@
 //! number of concurrent writers share one index. A writer updates the index after linking its
 //! node, before its insert (or batch) returns, so a reader at a published sequence number sees
 //! it. An update cannot fail: when a growth runs out of memory (or a node's reference does not
-//! fit 32 bits: an arena past 32 GiB) the index turns itself `off` and every lookup answers `unknown` (the caller searches
-//! the list), the write itself kept.
+//! fit 32 bits: an arena past 32 GiB) the index turns itself `off` and every lookup answers
+//! `unknown` (the caller searches the list), the write itself kept.
 const std = @import("std");
 const coding = @import("../coding.zig");
 const skiplist = @import("skiplist.zig");
