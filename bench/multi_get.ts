@@ -32,14 +32,18 @@ for (let i = n - 1; i > 0; i--) {
 using mt = new MemTable({ writeBufferSize: 2 ** 31 });
 const sdsl = new OrderedMap<string, Uint8Array>();
 const btree = new BTree();
-for (let i = 0; i < n; i++) {
+/** Entry i's value: its number in the first bytes, so each value differs. */
+function valueOf(i: number): Uint8Array {
   const value = new Uint8Array(valueSize);
   value[0] = i;
   value[1] = i >>> 8;
-  mt.add(i + 1, ValueType.Value, key(i), value);
-  sdsl.setElement(binary(i), value.slice());
-  btree.set(binary(i), value.slice());
+  return value;
 }
+// Each structure filled alone (as bench/scan.ts does: filled together, the peers' nodes lie
+// among each other's on the heap).
+for (let i = 0; i < n; i++) mt.add(i + 1, ValueType.Value, key(i), valueOf(i));
+for (let i = 0; i < n; i++) btree.set(binary(i), valueOf(i));
+for (let i = 0; i < n; i++) sdsl.setElement(binary(i), valueOf(i));
 
 /** Looks up order[from, to) and returns the bytes found (so nothing is optimised away). */
 type Contender = (from: number, to: number) => number;
