@@ -1,6 +1,7 @@
 /**
  * Helpers shared by the test files: UTF-8 conversion, a seeded PRNG whose seed is printed and
- * can be replayed through an environment variable, and a portable environment read.
+ * can be replayed through an environment variable, a portable environment read, a database
+ * RocksDB's db_bench writes, and checks that a memtable's reads agree with a model's.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
