@@ -174,6 +174,34 @@ test("scan() rejects bad options with clear errors", () => {
   assert.equal(scanLines(mt).length, 10);
 });
 
+test("a scan's views reach none of an earlier scan's bounds or batches, however many it read", () => {
+  // Batches of 64, 256, then 1024 entries with values of growing length: the largest batch is
+  // not the last, and the bounds lie at the start of the area.
+  using a = new MemTable();
+  for (let i = 0; i < 3000; i++) {
+    a.add(
+      i + 1,
+      ValueType.Value,
+      `k${String(i).padStart(5, "0")}`,
+      `secret-${"v".repeat(i % 200)}`,
+    );
+  }
+  let seen = 0;
+  for (
+    const batch of a.scan({ lowerBound: "k00000-secret-lower", upperBound: "k02900secret-upper" })
+  ) {
+    seen += batch.length;
+  }
+  assert.equal(seen, 2900);
+  using b = new MemTable();
+  b.add(1, ValueType.Value, "x", "1");
+  for (const batch of b.scan()) {
+    const whole = new TextDecoder().decode(new Uint8Array(batch.key(0).buffer));
+    assert.ok(!whole.includes("secret"), "an earlier scan's bytes are in this scan's buffer");
+    assert.equal(whole.replaceAll("\0", "").length > 0, true);
+  }
+});
+
 test("a scan's views reach no bytes of an earlier scan (of another memtable, snapshot or range)", () => {
   const secret = "secret-value-of-memtable-a";
   using a = new MemTable();

@@ -54,6 +54,8 @@ pub fn allocSliceTracked(comptime T: type, n: usize) error{OutOfMemory}![]T {
 }
 
 pub fn freeSliceTracked(s: anytype) void {
+    // A pointer to an array would count its length twice (its child is the whole array).
+    comptime std.debug.assert(@typeInfo(@TypeOf(s)).pointer.size == .slice);
     _ = bytes_live.fetchSub(@sizeOf(@typeInfo(@TypeOf(s)).pointer.child) * s.len, .monotonic);
     backing_allocator.free(s);
 }

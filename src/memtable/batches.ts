@@ -75,13 +75,22 @@ export function takeArea(size: number): BatchArea {
 
 /**
  * Keeps `area` (whose contents no one holds a view of) as the spare, when not too large —
- * zeroed first: the next scan may be of another memtable, snapshot or range, and any view it
- * hands out reaches the whole area through `.buffer`.
+ * its first `used` bytes (all that was written) zeroed first: the next scan may be of another
+ * memtable, snapshot or range, and any view it hands out reaches the whole area through
+ * `.buffer`. A short range scan writes a small part of a large area.
  */
-export function giveBack(area: BatchArea): void {
+export function giveBack(area: BatchArea, used: number): void {
   if (area.capacity > spareSizeMax) return;
-  area.bytes.fill(0);
+  area.bytes.fill(0, 0, used);
   spare = area;
+}
+
+/**
+ * How far a read of `n` entries wrote into `area`: the end of its last value (word 4n+2), or
+ * the meta header when it read none.
+ */
+export function extentOf(area: BatchArea, n: number): number {
+  return n > 0 ? area.words[4 * n + 2]! : metaSize(0);
 }
 
 /** Where a reader starts, its snapshot and bounds: the arguments `memtable_iter_new` and the

@@ -9,7 +9,15 @@ import type { Handle } from "../ffi/native.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
 import { describe, type ValueType } from "../coding/value_type.ts";
 import { IteratorFlags } from "../ffi/layout.ts";
-import { BatchArea, BatchReader, giveBack, keyRoom, metaSize, takeArea } from "./batches.ts";
+import {
+  BatchArea,
+  BatchReader,
+  extentOf,
+  giveBack,
+  keyRoom,
+  metaSize,
+  takeArea,
+} from "./batches.ts";
 import type { Bytes } from "./bytes.ts";
 import { type ReadOptions, snapshotParts } from "./read_options.ts";
 
@@ -160,6 +168,8 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
   #area: BatchArea;
   #batch = firstBatch;
   #left: number;
+  /** Bytes of the area written so far (the bounds, the batches), zeroed when it is handed back. */
+  #used: number;
   /** @internal Counts the batches read; a batch is current while it equals the batch's. */
   generation = 0;
 
@@ -188,6 +198,7 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
     const room = keyRoom(o.prefix, `${what}: prefix`) +
       keyRoom(o.lowerBound, `${what}: lowerBound`) + keyRoom(o.upperBound, `${what}: upperBound`);
     this.#area = takeArea(Math.max(metaSize(batchMax) + dataSize, room));
+    this.#used = room;
     let reader: BatchReader;
     try {
       reader = new BatchReader(
@@ -205,7 +216,7 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
         what,
       );
     } catch (e) {
-      giveBack(this.#area);
+      giveBack(this.#area, room);
       throw e;
     }
     this.#reader = reader;
@@ -224,9 +235,16 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
     this.generation++;
     const max = Math.min(this.#batch, this.#left);
     this.#batch = Math.min(this.#batch * 4, batchMax);
-    const n = reader.read(this.#area, max, (size) => {
-      return this.#area = new BatchArea(Math.max(this.#area.capacity * 2, size));
-    });
+    let n: number;
+    try {
+      n = reader.read(this.#area, max, (size) => {
+        return this.#area = new BatchArea(Math.max(this.#area.capacity * 2, size));
+      });
+    } catch (e) {
+      this.#used = Infinity; // a failed read may have written anywhere (a report, a size)
+      throw e;
+    }
+    this.#used = Math.max(this.#used, extentOf(this.#area, n));
     if (n === 0) return this.return();
     this.#left -= n;
     if (this.#left === 0) reader.close();
@@ -246,7 +264,7 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
       this.#reader = null;
       this.generation = -1;
       this.#area = this.#area.moved();
-      giveBack(this.#area);
+      giveBack(this.#area, this.#used);
     }
   }
 

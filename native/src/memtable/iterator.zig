@@ -152,7 +152,7 @@ pub const Iterator = struct {
         if (self.view_owned) arena_mod.freeSliceTracked(self.view.?);
         if (self.bound_alloc) |b| arena_mod.freeSliceTracked(b);
         if (self.range_alloc) |r| arena_mod.freeSliceTracked(r);
-        if (self.gather_work) |w| arena_mod.freeSliceTracked(w);
+        if (self.gather_work) |w| mt.giveGatherWork(w);
         if (self.fragments) |f| f.release();
         self.magic = 0;
         arena_mod.destroyTracked(self);

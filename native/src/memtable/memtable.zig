@@ -36,6 +36,7 @@ const lookup = @import("lookup.zig");
 const tombstones = @import("tombstones.zig");
 const fragments = @import("fragments.zig");
 const iterator = @import("iterator.zig");
+const gather = @import("../rep/gather.zig");
 
 const Arena = arena_mod.Arena;
 
@@ -135,6 +136,10 @@ pub const MemTable = struct {
     /// the first iterator that needs it (under `view_lock`) and kept until the memtable is freed.
     view: std.atomic.Value(?*[]*skiplist.Node) = .init(null),
     view_lock: arena_mod.SpinLock = .{},
+    /// A gather work buffer (`gather.work_size` pointers) that an iterator gave back, for the
+    /// next one's scan: at 64 KiB it is above the allocator's size classes, so without it each
+    /// short range scan mapped, faulted in and unmapped one of its own.
+    spare_gather: std.atomic.Value(?[*]*skiplist.Node) = .init(null),
     /// Range tombstones (see `tombstones.zig`): entry key = start ‖ trailer with type
     /// RangeDeletion, value = end (exclusive); and their log and fragment cache.
     range_del: skiplist.SkipList,
@@ -228,11 +233,29 @@ pub const MemTable = struct {
                 arena_mod.freeSliceTracked(v.*);
                 arena_mod.destroyTracked(v);
             }
+            if (self.spare_gather.load(.acquire)) |p| {
+                const work: []*skiplist.Node = p[0..gather.work_size];
+                arena_mod.freeSliceTracked(work);
+            }
             self.arena.deinit();
             arena_mod.destroyTracked(self);
             return 0;
         }
         return before - 1;
+    }
+
+    /// A gather work buffer for an iterator: the spare one when there is one, else a new one.
+    pub fn takeGatherWork(self: *MemTable) error{OutOfMemory}![]*skiplist.Node {
+        if (self.spare_gather.swap(null, .acquire)) |p| return p[0..gather.work_size];
+        return arena_mod.allocSliceTracked(*skiplist.Node, gather.work_size);
+    }
+
+    /// Keeps `work` (from `takeGatherWork`) as the spare, or frees it when there is one already.
+    pub fn giveGatherWork(self: *MemTable, work: []*skiplist.Node) void {
+        std.debug.assert(work.len == gather.work_size);
+        if (self.spare_gather.cmpxchgStrong(null, work.ptr, .release, .monotonic) != null) {
+            arena_mod.freeSliceTracked(work);
+        }
     }
 
     /// RocksDB's MemTable::ApproximateMemoryUsage: what the arena really holds in use, and the

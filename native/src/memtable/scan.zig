@@ -15,10 +15,10 @@
 //! Thread safety: as the iterator's (one thread; reads without locks alongside writers).
 const std = @import("std");
 const coding = @import("../coding.zig");
-const arena_mod = @import("../arena.zig");
 const skiplist = @import("../rep/skiplist.zig");
 const gather = @import("../rep/gather.zig");
 const Iterator = @import("iterator.zig").Iterator;
+const arena_mod = @import("../arena.zig");
 
 const Node = skiplist.Node;
 const Copied = Iterator.Copied;
@@ -109,7 +109,7 @@ fn stepping(it: *Iterator, w: *Writer, max: u32, reverse: bool) ?Copied {
 /// would take it (invisible ones skipped, the first one out of bounds ends the scan).
 fn gathered(it: *Iterator, list: *skiplist.SkipList, w: *Writer, max: u32) error{OutOfMemory}!?Copied {
     const work = it.gather_work orelse blk: {
-        const buf = try arena_mod.allocSliceTracked(*Node, gather.work_size);
+        const buf = try it.mt.takeGatherWork();
         it.gather_work = buf;
         break :blk buf;
     };
@@ -247,4 +247,33 @@ test "a scan batch reports a first entry that does not fit, and stops before a l
     try testing.expectEqual(Copied{ .entries = 1 }, try scanBatch(it, &buf, 4, false));
     try testing.expectEqual(Copied{ .too_small = metaSize(4) + 41 }, try scanBatch(it, &buf, 4, false));
     try testing.expectEqualStrings("b", it.node().key().user_key); // nothing moved
+}
+
+test "a scan's gather buffer is kept for the next iterator and freed with the memtable" {
+    const live = arena_mod.bytes_live.load(.monotonic);
+    const mt = try MemTable.create(.{ .write_buffer_size = 8 << 20 });
+    var key: [8]u8 = undefined;
+    var i: u32 = 0;
+    while (i < 3000) : (i += 1) {
+        std.mem.writeInt(u64, &key, i, .big);
+        try mt.add(i + 1, .value, &key, "v");
+    }
+    const buf = try testing.allocator.alloc(u8, metaSize(1024) + 64 * 1024);
+    defer testing.allocator.free(buf);
+    const first = try Iterator.create(mt, limits.sequence_max, .{});
+    try first.seekToFirst();
+    _ = try scanBatch(first, buf, 1024, false);
+    const work = first.gather_work.?;
+    first.destroy();
+    const second = try Iterator.create(mt, limits.sequence_max, .{});
+    try second.seekToFirst();
+    _ = try scanBatch(second, buf, 1024, false);
+    try testing.expectEqual(work.ptr, second.gather_work.?.ptr); // the spare, taken again
+    try testing.expectEqual(@as(u32, 1), mt.unref()); // the iterator's reference is left
+    while (true) {
+        const c = try scanBatch(second, buf, 1024, false);
+        if (c.entries == 0) break;
+    }
+    second.destroy();
+    try testing.expectEqual(live, arena_mod.bytes_live.load(.monotonic));
 }
