@@ -6,19 +6,22 @@
 //! `huge` maps the arena with 2 MiB transparent huge pages (the `hugePageSize` option).
 //!
 //! Under callgrind each phase is its own dump (`callgrind.out.<pid>.1` put, `.2` get, `.3` scan,
-//! `.4` range, `.5` the scan in batches, `.6` range scans in one batch each), so instructions
-//! and cache misses per operation are deterministic counts:
+//! `.4` range, `.5` the scan in batches, `.6` range scans in one batch each, `.7` gets copied out
+//! as `MemTable.get()` has them, `.8` the same keys in groups, as `multiGet` reads them), so
+//! instructions and cache misses per operation are deterministic counts:
 //!
 //!     valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no \
 //!         zig-out/bin/memtable-bench 200000 42
 //!
 //! Random 16-byte keys with 100-byte values: put, get in another random order, a full scan,
-//! and 1000-entry range scans from random seeks; then memory per entry.
+//! and 1000-entry range scans from random seeks; gets again, each copied out as the FFI's
+//! `memtable_get` does, and in groups as `memtable_multi_get` does; then memory per entry.
 const std = @import("std");
 const limits = @import("limits.zig");
 const coding = @import("coding.zig");
 const mt_mod = @import("memtable/memtable.zig");
 const scan_mod = @import("memtable/scan.zig");
+const lookup = @import("memtable/lookup.zig");
 const callgrind = std.valgrind.callgrind;
 
 const key_size = 16;
@@ -74,13 +77,18 @@ pub fn main(init: std.process.Init) !void {
     const range_batch_us = try work.rangeBatches(gpa, &checksum);
     try out.print("native range b. {d:>8.1} µs/scan of {d} (one batch after the seek, as scan({{ lowerBound, limit }}))\n", .{ range_batch_us, range_scan_length });
 
+    const copied_ns = try work.copiedGets(gpa);
+    try out.print("native get c.   {d:>8.1} ns/op (each value copied out, as MemTable.get() calls)\n", .{copied_ns});
+    const group_ns = try work.groupGets(gpa);
+    try out.print("native multiGet {d:>8.1} ns/key (groups of {d}, as MemTable.multiGet() calls)\n", .{ group_ns, lookup.group_max });
+
     const usage: f64 = @floatFromInt(mt.memoryUsage());
     const per_entry = usage / @as(f64, @floatFromInt(n));
     try out.print("native memory   {d:>8.1} bytes/entry ({d:.1} over key+value), arena {d} bytes allocated, checksum {d}\n", .{
         per_entry, per_entry - (key_size + value_size), mt.arena.allocatedBytes(), checksum % 10,
     });
-    try out.print("{{\"runtime\":\"zig\",\"impl\":\"{s}\",\"n\":{d},\"putNsPerOp\":{d:.1},\"getNsPerOp\":{d:.1},\"scanNsPerEntry\":{d:.1},\"rangeUsPerScan\":{d:.1},\"scanBatchNsPerEntry\":{d:.1},\"rangeBatchUsPerScan\":{d:.1},\"nativeBytesPerEntry\":{d:.1}}}\n", .{
-        if (huge) "memtable-huge" else "memtable", n, put_ns, get_ns, scan_ns, range_us, batch_ns, range_batch_us, per_entry,
+    try out.print("{{\"runtime\":\"zig\",\"impl\":\"{s}\",\"n\":{d},\"putNsPerOp\":{d:.1},\"getNsPerOp\":{d:.1},\"scanNsPerEntry\":{d:.1},\"rangeUsPerScan\":{d:.1},\"scanBatchNsPerEntry\":{d:.1},\"rangeBatchUsPerScan\":{d:.1},\"getCopiedNsPerOp\":{d:.1},\"multiGetNsPerKey\":{d:.1},\"nativeBytesPerEntry\":{d:.1}}}\n", .{
+        if (huge) "memtable-huge" else "memtable", n, put_ns, get_ns, scan_ns, range_us, batch_ns, range_batch_us, copied_ns, group_ns, per_entry,
     });
     try out.flush();
 }
@@ -125,6 +133,48 @@ const Workload = struct {
         }
         const ns = self.stop(t0);
         if (found != self.keys.len * value_size) return error.LookupMissed;
+        return perOp(ns, self.keys.len);
+    }
+
+    /// ns per get through `lookup.get`, the records copied into one buffer (`memtable_get`).
+    fn copiedGets(self: Workload, gpa: std.mem.Allocator) !f64 {
+        const buf = try gpa.alloc(u8, 4096);
+        defer gpa.free(buf);
+        var found: usize = 0;
+        const t0 = self.start();
+        for (self.order) |i| {
+            switch (try lookup.get(self.mt, &self.keys[i], .{ .snapshot = limits.sequence_max }, buf)) {
+                .records => |r| found += r,
+                else => return error.LookupFailed,
+            }
+        }
+        const ns = self.stop(t0);
+        if (found != self.keys.len) return error.LookupMissed;
+        return perOp(ns, self.keys.len);
+    }
+
+    /// ns per key through `lookup.getGroup`, `group_max` keys at a time (`memtable_multi_get`).
+    fn groupGets(self: Workload, gpa: std.mem.Allocator) !f64 {
+        const buf = try gpa.alloc(u8, 32 * 1024);
+        defer gpa.free(buf);
+        var answered: usize = 0;
+        var group: [lookup.group_max][]const u8 = undefined;
+        const t0 = self.start();
+        var at: usize = 0;
+        while (at < self.order.len) {
+            const g = @min(self.order.len - at, lookup.group_max);
+            for (group[0..g], self.order[at..][0..g]) |*k, i| k.* = &self.keys[i];
+            switch (try lookup.getGroup(self.mt, group[0..g], .{ .snapshot = limits.sequence_max }, buf)) {
+                .answered => |a| {
+                    if (a.keys != g) return error.LookupFailed;
+                    answered += a.keys;
+                },
+                .corrupt => return error.LookupFailed,
+            }
+            at += g;
+        }
+        const ns = self.stop(t0);
+        if (answered != self.keys.len) return error.LookupMissed;
         return perOp(ns, self.keys.len);
     }
 
