@@ -230,7 +230,7 @@ test(
       writeBufferSize: 8 << 10,
       level0FileNumCompactionTrigger: 2,
       maxBytesForLevelBase: 16 << 10,
-      targetFileSizeBase: 2 << 10, // several files per level: the level cursor crosses them
+      targetFileSizeBase: 1 << 10, // several files per level: the level cursor crosses them
       blockSize: 128,
     });
     const model = new MemTable({ writeBufferSize: 1 << 30, mergeOperator: op });
@@ -269,6 +269,11 @@ test(
           if (rng.below(2) === 0) await store.flush();
           if (rng.below(4) === 0) await store.compactRange();
         }
+        // The last check reads a store compacted down to one level (4 to 15 files of 1 KiB in
+        // the seeds tried), whatever the background compactions managed before it: their pace
+        // depends on the machine's load, and under load the widest level seen at the checks
+        // could stay at 2 files.
+        if (i === 2999) await store.compactRange();
         if (i % 500 === 499) {
           const perLevel = store.stats().levels.map((l) => l.files);
           widest = Math.max(widest, ...perLevel.slice(1));
