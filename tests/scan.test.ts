@@ -93,6 +93,33 @@ test("a batch expires when the scan reads on: its views are detached, its method
   scan.close(); // idempotent
 });
 
+test("a batch that lent no view expires too, and a later one's views are still detached", () => {
+  using mt = numbered(2000);
+  using scan = mt.scan();
+  const first = scan.next().value!; // lengths only: no view of it leaves the batch
+  assert.equal(first.keyLength(0), pad(0).length);
+  const second = scan.next().value!;
+  assert.throws(() => first.valueLength(0), MemTableError);
+  const view = second.value(0);
+  assert.equal(text(view), "v64");
+  const third = scan.next().value!;
+  assert.equal(view.length, 0, "a view of the second batch reads as empty");
+  assert.throws(() => second.value(0), MemTableError);
+  const last = third.key(0);
+  assert.equal(text(last), pad(320));
+  scan.close();
+  assert.equal(last.length, 0, "a view of the last batch reads as empty once the scan ends");
+  // The next scan starts in the area handed back: it holds no bytes of this one.
+  for (const b of mt.scan({ limit: 1 })) {
+    const whole = new Uint8Array(b.key(0).buffer);
+    assert.equal(text(b.key(0)), pad(0));
+    assert.ok(
+      !new TextDecoder().decode(whole).includes(pad(320)),
+      "an earlier scan's key is there",
+    );
+  }
+});
+
 test("a view's buffer transferred away does not break the scan", () => {
   using mt = numbered(1000);
   let n = 0;

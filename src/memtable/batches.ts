@@ -30,6 +30,13 @@ export class BatchArea {
   words: Uint32Array<ArrayBuffer>;
   view: DataView<ArrayBuffer>;
   arg: BufArg;
+  /**
+   * Whether a view into the buffer went to a user (a batch's `key(i)` or `value(i)`): the
+   * buffer is then detached before it is written again (`recycled`). Without one, nothing
+   * outside the library reaches it, and the detach (about 1.7 µs on Bun, a third of a
+   * 10-entry scan) is skipped.
+   */
+  lent = false;
 
   constructor(capacity: number, buffer: ArrayBuffer = new ArrayBuffer(capacity)) {
     this.buffer = buffer;
@@ -51,6 +58,11 @@ export class BatchArea {
   moved(): BatchArea {
     if (this.buffer.detached) return new BatchArea(this.bytes.length || 1 << 16);
     return new BatchArea(0, this.buffer.transfer());
+  }
+
+  /** This area again, for the next batch or scan: `moved()` when a view of it was lent. */
+  recycled(): BatchArea {
+    return this.lent || this.buffer.detached ? this.moved() : this;
   }
 }
 

@@ -69,6 +69,7 @@ export class ScanBatch {
   readonly length: number;
   readonly #scan: MemTableScan;
   readonly #generation: number;
+  readonly #area: BatchArea;
   readonly #buffer: ArrayBuffer;
   readonly #words: Uint32Array;
 
@@ -76,6 +77,7 @@ export class ScanBatch {
   constructor(scan: MemTableScan, generation: number, area: BatchArea, length: number) {
     this.#scan = scan;
     this.#generation = generation;
+    this.#area = area;
     this.#buffer = area.buffer;
     this.#words = area.words;
     this.length = length;
@@ -109,6 +111,7 @@ export class ScanBatch {
   key(i: number): Uint8Array {
     const m = this.#at(i, "key");
     const w = this.#words;
+    this.#area.lent = true;
     return new Uint8Array(this.#buffer, w[m + 2]!, w[m + 3]! - w[m + 2]!);
   }
 
@@ -116,6 +119,7 @@ export class ScanBatch {
   value(i: number): Uint8Array {
     const m = this.#at(i, "value");
     const w = this.#words;
+    this.#area.lent = true;
     return new Uint8Array(this.#buffer, w[m + 3]!, w[m + 6]! - w[m + 3]!);
   }
 
@@ -231,7 +235,7 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
   next(): IteratorResult<ScanBatch> {
     const reader = this.#reader;
     if (reader === null || !reader.open) return this.return();
-    if (this.generation > 0) this.#area = this.#area.moved();
+    if (this.generation > 0) this.#area = this.#area.recycled();
     this.generation++;
     const max = Math.min(this.#batch, this.#left);
     this.#batch = Math.min(this.#batch * 4, batchMax);
@@ -263,7 +267,7 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
     if (this.#reader !== null || this.generation > 0) {
       this.#reader = null;
       this.generation = -1;
-      this.#area = this.#area.moved();
+      this.#area = this.#area.recycled();
       giveBack(this.#area, this.#used);
     }
   }
