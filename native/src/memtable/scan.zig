@@ -39,12 +39,12 @@ const Writer = struct {
 
     /// Appends `n`'s entry; what stops the batch when it does not fit or fails its check.
     fn put(self: *Writer, n: *Node) ?Copied {
-        return self.putDecoded(n, coding.decodeEntry(n.entry()));
+        if (!coding.verifyProtection(n.entry(), self.protection)) return .{ .corrupt = n };
+        return self.putDecoded(coding.decodeEntry(n.entry()));
     }
 
-    /// `put` with `n`'s entry decoded already (`e`).
-    inline fn putDecoded(self: *Writer, n: *Node, e: coding.Entry) ?Copied {
-        if (!coding.verifyProtection(n.entry(), self.protection)) return .{ .corrupt = n };
+    /// `put` of an entry whose protection was checked, decoded already (`e`).
+    inline fn putDecoded(self: *Writer, e: coding.Entry) ?Copied {
         const klen = e.key.user_key.len;
         const need = self.pos + klen + e.value.len;
         if (need > self.out.len) return .{ .too_small = need };
@@ -158,7 +158,8 @@ fn gathered(it: *Iterator, list: *skiplist.SkipList, w: *Writer, max: u32) error
                 if (e.key.sequence() > it.snapshot) continue;
                 it.it.node = n; // the position stays on a node the batch stops before
                 if (w.count == max) return null;
-                if (w.putDecoded(n, e)) |stop| return stop;
+                if (!coding.verifyProtection(n.entry(), w.protection)) return .{ .corrupt = n };
+                if (w.putDecoded(e)) |stop| return stop;
             }
             it.it.node = g.next;
             it.skipForward();
