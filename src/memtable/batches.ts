@@ -37,6 +37,12 @@ export class BatchArea {
    * 10-entry scan) is skipped.
    */
   lent = false;
+  /**
+   * Bytes from the start that may have been written (keys, batches, a size or a report), all
+   * zeroed when the area is handed back for another scan (`giveBack`). A short range scan
+   * writes a small part of a large area.
+   */
+  used = 0;
 
   constructor(capacity: number, buffer: ArrayBuffer = new ArrayBuffer(capacity)) {
     this.buffer = buffer;
@@ -57,7 +63,14 @@ export class BatchArea {
    */
   moved(): BatchArea {
     if (this.buffer.detached) return new BatchArea(this.bytes.length || 1 << 16);
-    return new BatchArea(0, this.buffer.transfer());
+    const moved = new BatchArea(0, this.buffer.transfer());
+    moved.used = this.used; // the same bytes
+    return moved;
+  }
+
+  /** Notes that the first `end` bytes may have been written. */
+  wrote(end: number): void {
+    if (end > this.used) this.used = end;
   }
 
   /** This area again, for the next batch or scan: `moved()` when a view of it was lent. */
@@ -87,22 +100,14 @@ export function takeArea(size: number): BatchArea {
 
 /**
  * Keeps `area` (whose contents no one holds a view of) as the spare, when not too large —
- * its first `used` bytes (all that was written) zeroed first: the next scan may be of another
- * memtable, snapshot or range, and any view it hands out reaches the whole area through
- * `.buffer`. A short range scan writes a small part of a large area.
+ * the bytes it `used` zeroed first: the next scan may be of another memtable, snapshot or
+ * range, and any view it hands out reaches the whole area through `.buffer`.
  */
-export function giveBack(area: BatchArea, used: number): void {
+export function giveBack(area: BatchArea): void {
   if (area.capacity > spareSizeMax) return;
-  area.bytes.fill(0, 0, used);
+  area.bytes.fill(0, 0, area.used);
+  area.used = 0;
   spare = area;
-}
-
-/**
- * How far a read of `n` entries wrote into `area`: the end of its last value (word 4n+2), or
- * the meta header when it read none.
- */
-export function extentOf(area: BatchArea, n: number): number {
-  return n > 0 ? area.words[4 * n + 2]! : metaSize(0);
 }
 
 /** Where a reader starts, its snapshot and bounds: the arguments `memtable_iter_new` and the
@@ -135,6 +140,7 @@ export class BatchReader {
     try {
       if (spec.prefix !== undefined) {
         const length = writeKey(area, spec.prefix, `${what}: prefix`);
+        area.wrote(length);
         const rc = fn.memtable_iter_set_prefix(h, area.arg, area.capacity, length);
         if (rc !== 0) throw statusError(rc, what);
       }
@@ -145,6 +151,7 @@ export class BatchReader {
         const upperLength = upper === undefined
           ? 0
           : writeKey(area, upper, `${what}: upperBound`, lowerLength);
+        area.wrote(lowerLength + upperLength);
         const which = (lower === undefined ? 0 : 1) | (upper === undefined ? 0 : 2);
         const rc = fn.memtable_iter_set_range(
           h,
@@ -157,6 +164,7 @@ export class BatchReader {
         if (rc !== 0) throw statusError(rc, what);
       }
     } catch (e) {
+      area.wrote(area.capacity); // a key that failed its check may lie partly written
       this.close();
       throw e;
     }
@@ -180,10 +188,12 @@ export class BatchReader {
     let n = fn.memtable_iter_scan(h, area.arg, area.capacity, max, flags);
     this.#started = true;
     if (n === Status.bufferTooSmall) {
+      area.wrote(4); // the size it needs
       area = grow(area.view.getUint32(0, true));
       n = fn.memtable_iter_scan(h, area.arg, area.capacity, max, flags & 1);
     }
     if (n < 0) {
+      area.wrote(area.capacity); // a report, or anything a failed call left
       // A failed read ends the scan here: `for…of` and spreading never call `return()` when
       // `next()` throws, so the native iterator (and the memtable it pins) would otherwise
       // stay held until the garbage collector finds the reader.
@@ -193,6 +203,8 @@ export class BatchReader {
       this.close();
       throw error;
     }
+    // The end of the last value (word 4n+2), or the meta header of an empty read.
+    area.wrote(n > 0 ? area.words[4 * n + 2]! : metaSize(0));
     if (n === 0) this.close();
     return n;
   }

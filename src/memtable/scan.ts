@@ -9,15 +9,7 @@ import type { Handle } from "../ffi/native.ts";
 import { sequenceFromTrailer, type SequenceNumber } from "../coding/sequence.ts";
 import { describe, type ValueType } from "../coding/value_type.ts";
 import { IteratorFlags } from "../ffi/layout.ts";
-import {
-  BatchArea,
-  BatchReader,
-  extentOf,
-  giveBack,
-  keyRoom,
-  metaSize,
-  takeArea,
-} from "./batches.ts";
+import { BatchArea, BatchReader, giveBack, keyRoom, metaSize, takeArea } from "./batches.ts";
 import type { Bytes } from "./bytes.ts";
 import { type ReadOptions, snapshotParts } from "./read_options.ts";
 
@@ -172,8 +164,6 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
   #area: BatchArea;
   #batch = firstBatch;
   #left: number;
-  /** Bytes of the area written so far (the bounds, the batches), zeroed when it is handed back. */
-  #used: number;
   /** @internal Counts the batches read; a batch is current while it equals the batch's. */
   generation = 0;
 
@@ -202,7 +192,6 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
     const room = keyRoom(o.prefix, `${what}: prefix`) +
       keyRoom(o.lowerBound, `${what}: lowerBound`) + keyRoom(o.upperBound, `${what}: upperBound`);
     this.#area = takeArea(Math.max(metaSize(batchMax) + dataSize, room));
-    this.#used = room;
     let reader: BatchReader;
     try {
       reader = new BatchReader(
@@ -220,7 +209,7 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
         what,
       );
     } catch (e) {
-      giveBack(this.#area, room);
+      giveBack(this.#area);
       throw e;
     }
     this.#reader = reader;
@@ -239,16 +228,9 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
     this.generation++;
     const max = Math.min(this.#batch, this.#left);
     this.#batch = Math.min(this.#batch * 4, batchMax);
-    let n: number;
-    try {
-      n = reader.read(this.#area, max, (size) => {
-        return this.#area = new BatchArea(Math.max(this.#area.capacity * 2, size));
-      });
-    } catch (e) {
-      this.#used = Infinity; // a failed read may have written anywhere (a report, a size)
-      throw e;
-    }
-    this.#used = Math.max(this.#used, extentOf(this.#area, n));
+    const n = reader.read(this.#area, max, (size) => {
+      return this.#area = new BatchArea(Math.max(this.#area.capacity * 2, size));
+    });
     if (n === 0) return this.return();
     this.#left -= n;
     if (this.#left === 0) reader.close();
@@ -268,7 +250,7 @@ export class MemTableScan implements IterableIterator<ScanBatch>, Disposable {
       this.#reader = null;
       this.generation = -1;
       this.#area = this.#area.recycled();
-      giveBack(this.#area, this.#used);
+      giveBack(this.#area);
     }
   }
 
